@@ -65,6 +65,8 @@ def atomic_output(path, overwrite: bool = False):
         yield tmp
         if path.exists() and not overwrite:
             raise SarLulcError(f"Output {path} appeared while writing; not replacing it.")
+        umask = os.umask(0); os.umask(umask)          # mkstemp makes 0600 files: give the usual mode
+        if tmp.is_file(): os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError): tmp.unlink()

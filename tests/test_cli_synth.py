@@ -1,0 +1,71 @@
+"""`sar-lulc synth` as a subprocess, and the SynthALOS-2 bench scripts as smoke tests."""
+import json, subprocess, sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXE = Path(sys.executable).parent / "sar-lulc"
+
+def run(*args, check=True):
+    cmd = [str(EXE), *map(str, args)] if EXE.exists() else [sys.executable, "-m", "sar_lulc.cli", *map(str, args)]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    if check: assert r.returncode == 0, r.stderr
+    return r
+
+def test_synth_cli_writes_a_dataset(tmp_path):
+    out = tmp_path / "synth"
+    r = run("synth", out, "--n-train", 2, "--n-val", 1, "--n-test", 1, "--size", 64, "--seed", 5,
+            "--looks", 6, "--units", "both", "--json")
+    summ = json.loads(r.stdout.strip().splitlines()[-1])
+    assert summ["ok"] and summ["scenes"] == {"train": 2, "val": 1, "test": 1}
+    assert abs(sum(summ["class_percent"].values()) - 100) < 0.1
+    man = json.loads((out / "manifest.json").read_text())
+    assert man["format"] == "sar_lulc.dataset/1" and man["scheme"] == "jp9" and man["units"] == "db" and man["cf"] == -83.0
+    assert man["generator"]["looks"] == 6 and man["generator"]["size"] == 64
+    assert [it["seed"] for it in man["splits"]["train"]] == [5, 6]
+    assert [it["seed"] for it in man["splits"]["test"]] == [20005]
+    for its in man["splits"].values():
+        for it in its:
+            for k in ("sar", "sar_dn", "label"):
+                assert not Path(it[k]).is_absolute() and (out / it[k]).is_file()
+    # the files hold what the generator makes for that seed
+    from sar_lulc.io import read_label_map, read_sar
+    from sar_lulc.synth import synth_scene
+    it = man["splits"]["val"][0]
+    sc = synth_scene(it["seed"], 64, 6)
+    np.testing.assert_allclose(read_sar(out / it["sar"], units="db")[0], sc.db, atol=1e-6)
+    np.testing.assert_allclose(read_sar(out / it["sar_dn"], units="dn")[0], sc.db, atol=1e-4)
+    assert (read_label_map(out / it["label"])[0] == sc.labels).all()
+
+def test_synth_cli_refuses_to_overwrite(tmp_path):
+    out = tmp_path / "s"
+    run("synth", out, "--n-train", 1, "--n-val", 0, "--n-test", 0, "--size", 32)
+    r = run("synth", out, "--n-train", 1, "--n-val", 0, "--n-test", 0, "--size", 32, "--json", check=False)
+    assert r.returncode == 2 and "already holds a dataset" in r.stderr
+    assert json.loads(r.stdout.strip().splitlines()[-1])["ok"] is False
+    r = run("synth", out, "--n-train", 1, "--n-val", 0, "--n-test", 1, "--size", 32, "--units", "dn", "--overwrite", "--json")
+    assert json.loads(r.stdout.strip().splitlines()[-1])["scenes"]["test"] == 1
+    assert json.loads((out / "manifest.json").read_text())["units"] == "dn"
+
+def test_synth_cli_help_and_bad_flags(tmp_path):
+    r = run("synth", "--help")
+    for flag in ("--n-train", "--n-val", "--n-test", "--size", "--seed", "--looks", "--units", "--overwrite"):
+        assert flag in r.stdout
+    r = run("synth", tmp_path / "x", "--units", "amplitude", check=False)
+    assert r.returncode == 2 and "invalid choice" in r.stderr
+    assert not (tmp_path / "x").exists()
+
+def test_difficulty_script_smoke():
+    r = subprocess.run([sys.executable, "bench/synth_difficulty.py", "--n-train", "2", "--n-test", "1", "--size", "128"],
+                       capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "GNB, dB per pixel" in r.stdout and "OK" in r.stdout
+
+def test_realism_script_smoke():
+    r = subprocess.run([sys.executable, "bench/synth_realism.py", "--n-scenes", "2", "--size", "128", "--looks", "4"],
+                       capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "SynthALOS-2" in r.stdout
+    assert ("real N23W161 ocean" in r.stdout) or ("real PALSAR-2 tile not found" in r.stdout)
