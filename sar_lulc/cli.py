@@ -76,3 +76,7 @@ def main(argv=None) -> int:
         print("interrupted", file=sys.stderr); return 130
     _print_summary({"ok": True, **summary}, getattr(args, "json", False))
     return 0
+
+# %% ../nbs/90_cli.ipynb #b484a139403b
+if __name__ == "__main__":   # `python -m sar_lulc.cli ...` works where the console script is not installed
+    sys.exit(main())
