@@ -18,6 +18,7 @@ COMMANDS = {
     "pretrain": ("sar_lulc.train",   "Pretrain a Swin encoder with SAR-W-MixMAE on unlabelled SAR."),
     "train":    ("sar_lulc.train",   "Fine-tune a land-cover (lulc) or water segmentation model."),
     "evaluate": ("sar_lulc.train",   "Evaluate a trained model on a dataset folder (metrics table, confusion matrix)."),
+    "export":   ("sar_lulc.checkpoint", "Export a run or checkpoint to safetensors + JSON for inference."),
     "predict":  ("sar_lulc.predict", "Predict whole GeoTIFF scenes into georeferenced maps."),
     "app":      ("sar_lulc.app",     "Start the Gradio web demo (offline, 127.0.0.1)."),
 }
