@@ -8,7 +8,7 @@ export GRADIO_ANALYTICS_ENABLED=False HF_HUB_DISABLE_TELEMETRY=1 HF_HUB_OFFLINE=
 if ! git diff --quiet -- sar_lulc 2>/dev/null; then
   echo "warning: nbdev-export changed sar_lulc/ (the package was out of sync with nbs/)"; git --no-pager diff --stat -- sar_lulc
 fi
-.venv/bin/nbdev-test --n_workers 2
+.venv/bin/nbdev-test --n-workers 2 --timing
 set +e
 .venv/bin/pytest -q -ra tests
 rc=$?

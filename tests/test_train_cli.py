@@ -1,0 +1,108 @@
+"""`sar-lulc synth -> pretrain -> train --pretrained -> evaluate` through the console script, and bad inputs."""
+import contextlib, io, json, os, subprocess, sys
+from pathlib import Path
+
+import pytest, torch
+
+from sar_lulc.cli import main
+
+torch.set_num_threads(1)
+
+ROOT = Path(__file__).resolve().parents[1]
+EXE = Path(sys.executable).parent / "sar-lulc"
+ENV = dict(os.environ, OMP_NUM_THREADS="1", MPLBACKEND="Agg")
+
+def cli(*args, ok=True):
+    p = subprocess.run([str(EXE), *map(str, args)], capture_output=True, text=True, timeout=600, env=ENV, cwd=ROOT)
+    if ok: assert p.returncode == 0, p.stderr[-3000:]
+    return p
+
+def summary(p):
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    d = tmp_path_factory.mktemp("cli")
+    cli("synth", d / "data", "--n-train", 2, "--n-val", 1, "--n-test", 1, "--size", 96, "--json")
+    pre = summary(cli("--json", "pretrain", "--data", d / "data", "--recipe", "micro", "--preset", "tiny",
+                      "--out", d / "pre", "--steps", 2, "--no-progress"))
+    tr = summary(cli("--json", "train", "--task", "lulc", "--data", d / "data", "--recipe", "micro", "--preset", "tiny",
+                     "--pretrained", d / "pre", "--hr-inject", "s4", "--head", "simple", "--alpha", 0.3,
+                     "--steps", 3, "--out", d / "run", "--no-progress"))
+    return d, pre, tr
+
+def test_pipeline(runs):
+    d, pre, tr = runs
+    assert pre["ok"] and pre["steps"] == 2 and Path(pre["encoder"]).is_file()
+    assert tr["ok"] and tr["steps"] == 3 and tr["pretrained"].endswith("encoder.safetensors")
+    assert (d / "run" / "model.safetensors").is_file() and (d / "run" / "model.json").is_file()
+    meta = json.loads((d / "run" / "model.json").read_text())
+    assert meta["model_config"]["hr_inject"] == "s4" and meta["model_config"]["head"] == "simple"
+    assert meta["config"]["alpha"] == 0.3 and meta["scheme"]["name"] == "jp9" and "mean" in meta["norm"]
+    ev = summary(cli("--json", "evaluate", "--model", d / "run", "--data", d / "data", "--no-progress"))
+    assert ev["ok"] and ev["split"] == "test" and set(ev["iou"]) >= {"Water", "Forest", "Greenhouse"}
+    assert ev["miou"] == pytest.approx(tr["test"]["miou"])
+    for f in ev["files"].values(): assert Path(f).stat().st_size > 0
+    # the exported file alone, reports elsewhere, a human-readable table
+    p = cli("evaluate", "--model", d / "run" / "model.safetensors", "--data", d / "data", "--split", "val",
+            "--out", d / "ev2", "--no-progress")
+    assert "mIoU" in p.stdout and (d / "ev2" / "confusion.png").is_file()
+
+def test_resume_continues(runs):
+    d, _, tr = runs
+    r = summary(cli("--json", "train", "--task", "lulc", "--data", d / "data", "--recipe", "micro", "--hr-inject", "s4",
+                    "--head", "simple", "--alpha", 0.3, "--resume", d / "run" / "last.pt", "--steps", 5,
+                    "--out", d / "run", "--no-progress"))
+    assert r["steps"] == 5
+
+def test_help_is_helpful(capsys):
+    out = cli("train", "--help").stdout                       # the console script itself
+    assert "--data" in out and "--pretrained" in out and "examples:" in out
+    for cmd in ("pretrain", "evaluate"):                      # the same parser, in-process
+        with pytest.raises(SystemExit): main([cmd, "--help"])
+        out = capsys.readouterr().out
+        assert "--data" in out and "example" in out
+
+def test_unknown_flag_exit_status(runs, tmp_path):
+    d, _, _ = runs
+    p = cli("train", "--data", d / "data", "--out", tmp_path / "x", "--bogus-flag", "1", ok=False)
+    assert p.returncode == 2 and "unrecognized arguments: --bogus-flag" in p.stderr
+
+def run_main(*args):
+    "`sar-lulc ARGS` in-process (the console script's entry point): (exit status, stderr)."
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        try: rc = main([str(a) for a in args])
+        except SystemExit as e: rc = e.code
+    return rc, err.getvalue()
+
+@pytest.mark.parametrize("args,msg", [
+    (["--set", "lr_decay=0.1"], "did you mean 'layer_decay'"),
+    (["--config", "{cfg}"], "Unknown TrainConfig option(s): 'epoch'"),
+    (["--task", "water", "--resume", "{run}/last.pt"], "task 'lulc' in"),
+    (["--preset", "swin_t", "--resume", "{run}/last.pt"], "preset 'tiny' in"),
+    (["--precision", "fp16", "--device", "cpu"], "fp16 needs a CUDA device"),
+])
+def test_bad_train_inputs(runs, tmp_path, args, msg):
+    d, _, _ = runs
+    (tmp_path / "cfg.json").write_text(json.dumps({"epoch": 3}))
+    args = [a.replace("{run}", str(d / "run")).replace("{cfg}", str(tmp_path / "cfg.json")) for a in args]
+    rc, err = run_main("train", "--data", d / "data", "--recipe", "micro", "--out", tmp_path / "x", *args, "--no-progress")
+    assert rc == 2 and msg in err, err[-2000:]
+
+def test_bad_data_and_outputs(runs, tmp_path):
+    d, _, _ = runs
+    (tmp_path / "empty").mkdir()
+    rc, err = run_main("train", "--data", tmp_path / "empty", "--out", tmp_path / "x")
+    assert rc == 2 and "No manifest.json" in err
+    (tmp_path / "nochips").mkdir()
+    (tmp_path / "nochips" / "manifest.json").write_text(json.dumps(
+        {"format": "sar_lulc.dataset/1", "scheme": "jp9", "units": "db", "splits": {"train": [], "val": []}}))
+    rc, err = run_main("pretrain", "--data", tmp_path / "nochips", "--out", tmp_path / "x")
+    assert rc == 2 and "no usable chips" in err
+    rc, err = run_main("train", "--data", d / "data", "--recipe", "micro", "--out", d / "run", "--no-progress")   # a run is there
+    assert rc == 2 and "already holds a training run" in err
+    rc, err = run_main("evaluate", "--model", tmp_path / "nothing", "--data", d / "data")
+    assert rc == 2 and "does not exist" in err
+    rc, err = run_main("evaluate", "--model", d / "run", "--data", d / "data", "--split", "nope", "--out", tmp_path / "e")
+    assert rc == 2 and "no items in split 'nope'" in err
