@@ -635,9 +635,9 @@ def evaluate(model_path, data_dir, split: str = "test", out_dir=None, batch_size
     try:
         out = _eval_out(model_path, split, out_dir)
         files = {k: out / n for k, n in (("metrics", "metrics.json"), ("table", "metrics.txt"), ("confusion", "confusion.png"))}
+        bundle = load_model(model_path, device=env.device)      # first: a bad model path must not leave folders behind
         if write and env.is_main:
             for p in files.values(): check_output_path(p, overwrite)
-        bundle = load_model(model_path, device=env.device)
         if bundle.meta.get("arch") != "segmenter":
             raise SarLulcError(f"{model_path} is a {bundle.meta.get('arch')} model, not a segmenter; evaluate a fine-tuned model.")
         info = load_dataset_dir(data_dir, compute_norm=False)
