@@ -8,6 +8,8 @@ import dataclasses, json, math
 from dataclasses import dataclass, field
 from functools import partial
 
+import numpy as np
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
