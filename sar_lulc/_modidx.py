@@ -384,6 +384,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                   'sar_lulc.predict.crop_raster': ('predict.html#crop_raster', 'sar_lulc/predict.py'),
                                   'sar_lulc.predict.default_model_path': ('predict.html#default_model_path', 'sar_lulc/predict.py'),
                                   'sar_lulc.predict.dist_info': ('predict.html#dist_info', 'sar_lulc/predict.py'),
+                                  'sar_lulc.predict.gather_objects': ('predict.html#gather_objects', 'sar_lulc/predict.py'),
                                   'sar_lulc.predict.geographic_cell_area_km2': ( 'predict.html#geographic_cell_area_km2',
                                                                                  'sar_lulc/predict.py'),
                                   'sar_lulc.predict.load_complete': ('predict.html#load_complete', 'sar_lulc/predict.py'),

@@ -1,0 +1,124 @@
+"""`sar-lulc predict` end to end in subprocesses: --json summary, many scenes, reruns skip complete scenes,
+existing outputs refused, bad input, and sharding under torchrun."""
+import json, os, shutil, subprocess, sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from rasterio.transform import from_origin
+
+ROOT = Path(__file__).resolve().parents[1]
+SAR_LULC = Path(sys.executable).parent / "sar-lulc"          # the console script (sar_lulc.cli:main)
+CLI = [str(SAR_LULC)]
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONWARNINGS": "ignore"}
+
+def make_scene(path, h=150, w=230, seed=0, bands=1):
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w] / 30.0
+    db = -13 + 6 * np.sin(yy) * np.cos(xx) + rng.normal(0, 1, (h, w))
+    dn = np.clip(np.rint(10 ** ((db + 83) / 20)), 1, 65535).astype(np.uint16)
+    dn[:10, :10] = 0
+    with rasterio.open(path, "w", driver="GTiff", width=w, height=h, count=bands, dtype="uint16", crs="EPSG:4326",
+                       transform=from_origin(139.0, 36.0, 1 / 4500, 1 / 4500), nodata=0) as ds:
+        ds.write(np.stack([dn] * bands))
+    return Path(path)
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    "Micro Segmenters exported like real runs (random weights): {'lulc': path, 'water': path}."
+    import torch
+    from sar_lulc.checkpoint import training_state, save_checkpoint, export_model
+    from sar_lulc.segmenter import Segmenter, segmenter_config
+    from sar_lulc.schemes import get_scheme
+    d = tmp_path_factory.mktemp("models")
+    out = {}
+    for task, scheme in (("lulc", "jp9"), ("water", "water")):
+        torch.manual_seed(0)
+        cfg = segmenter_config("tiny", task=task, embed_dim=16, depths=(1, 1, 1, 1), num_heads=(1, 2, 4, 8),
+                               fpn_dim=16, stem_dim=8, head_dim=8)
+        m = Segmenter(cfg)
+        ck = save_checkpoint(d / f"{task}.pt", training_state(m, kind="finetune", arch="segmenter",
+                             model_config=cfg.to_dict(), task=task, norm=dict(mean=-10.4327, std=5.8041),
+                             scheme=get_scheme(scheme).to_dict()))
+        out[task] = export_model(ck, d / f"{task}.safetensors")
+    return out
+
+def run(args, cwd=ROOT, cmd=CLI, timeout=300):
+    return subprocess.run([*cmd, *map(str, args)], capture_output=True, text=True, cwd=cwd, env=ENV, timeout=timeout)
+
+def test_single_scene_json_and_refusal(tmp_path, models):
+    scene = make_scene(tmp_path / "scene.tif")
+    out = tmp_path / "out" / "scene_water.tif"
+    args = ["--json", "predict", scene, "--task", "water", "--model", models["water"], "--out", out,
+            "--tile", 128, "--overlap", 0.25, "--no-progress"]
+    r = run(args)
+    assert r.returncode == 0, r.stderr
+    s = json.loads(r.stdout.strip().splitlines()[-1])
+    assert s["ok"] and s["mode"] == "scene" and s["task"] == "water" and (s["width"], s["height"]) == (230, 150)
+    assert set(s["paths"]) == {"class", "confidence", "probs"} and all(Path(p).is_file() for p in s["paths"].values())
+    assert s["valid_pixels"] == 150 * 230 - 100 and s["total_area_km2"] > 0
+    with rasterio.open(out) as ds:
+        a = ds.read(1)
+        assert ds.crs.to_epsg() == 4326 and set(np.unique(a)) <= {0, 1, 255} and (a[:10, :10] == 255).all()
+    before = out.read_bytes()
+    r = run(args)                                              # an existing output is refused...
+    assert r.returncode == 2 and "already exists" in r.stderr and "--overwrite" in r.stderr
+    assert out.read_bytes() == before
+    r = run(args + ["--overwrite"])                            # ... unless --overwrite
+    assert r.returncode == 0, r.stderr
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]    # no temporaries left
+
+def test_many_scenes_rerun_skips(tmp_path, models):
+    d = tmp_path / "scenes"; d.mkdir()
+    for i in range(3): make_scene(d / f"t{i}.tif", seed=i)
+    extra = make_scene(tmp_path / "extra.tif", h=90, w=100, seed=9)
+    out = tmp_path / "maps"
+    args = ["--json", "predict", d, extra, "--model", models["lulc"], "--out", out, "--tile", 128, "--no-progress"]
+    r = run(args)
+    assert r.returncode == 0, r.stderr
+    s = json.loads(r.stdout.strip().splitlines()[-1])
+    assert (s["scenes"], s["predicted"], s["skipped"]) == (4, 4, 0) and s["failed"] == []
+    assert sorted(p.name for p in out.glob("*_lulc.tif")) == ["extra_lulc.tif", "t0_lulc.tif", "t1_lulc.tif", "t2_lulc.tif"]
+    assert abs(sum(s["area_km2"].values()) - sum(json.loads(p.read_text())["total_area_km2"] for p in out.glob("*.json"))) < 1e-9
+    (out / "t1_lulc.json").unlink()                            # as if the run had died before finishing t1
+    r = run(args)
+    s = json.loads(r.stdout.strip().splitlines()[-1])
+    assert (s["predicted"], s["skipped"]) == (1, 3), s
+
+def test_bad_inputs(tmp_path, models):
+    mb = make_scene(tmp_path / "two.tif", bands=2)
+    r = run(["predict", mb, "--model", models["lulc"], "--out", tmp_path / "o.tif", "--tile", 128, "--no-progress"])
+    assert r.returncode == 2 and "band" in r.stderr and "Traceback" not in r.stderr
+    scene = make_scene(tmp_path / "s.tif")
+    r = run(["predict", scene, "--task", "lulc", "--model", models["water"], "--out", tmp_path / "w.tif", "--no-progress"])
+    assert r.returncode == 2 and "trained for the 'water' task" in r.stderr
+    r = run(["predict", tmp_path / "missing.tif", "--model", models["lulc"], "--out", tmp_path / "m.tif"])
+    assert r.returncode == 2 and "does not exist" in r.stderr
+
+def test_default_demo_weights(tmp_path):
+    "Without --model the demo weights are used, or a clear message says how to get them."
+    scene = make_scene(tmp_path / "s.tif", h=64, w=64)
+    r = run(["predict", scene, "--task", "water", "--out", tmp_path / "d.tif", "--tile", 64, "--overlap", 16, "--no-progress"])
+    if (ROOT / "data_samples" / "models" / "water_tiny.safetensors").is_file():
+        assert r.returncode == 0, r.stderr
+    else:
+        assert r.returncode == 2 and "water_tiny.safetensors" in r.stderr and "sar-lulc train" in r.stderr
+
+@pytest.mark.skipif(shutil.which("torchrun", path=str(Path(sys.executable).parent)) is None, reason="torchrun not installed")
+def test_torchrun_shards_scenes(tmp_path, models):
+    d = tmp_path / "scenes"; d.mkdir()
+    for i in range(4): make_scene(d / f"u{i}.tif", h=70, w=90, seed=i)
+    out = tmp_path / "maps"
+    torchrun = [str(Path(sys.executable).parent / "torchrun"), "--standalone", "--nproc-per-node", "2", "--no-python",
+                str(SAR_LULC)]
+    r = run(["--json", "predict", d, "--model", models["lulc"], "--out", out, "--tile", 64, "--overlap", 16, "--no-progress",
+             "--device", "cpu"], cmd=torchrun)
+    assert r.returncode == 0, r.stderr[-3000:]
+    sums = [json.loads(l) for l in r.stdout.splitlines() if l.startswith("{")]
+    assert len(sums) == 1, r.stdout                            # rank 0 reports the whole run
+    s = sums[0]
+    assert s["world_size"] == 2 and (s["scenes"], s["predicted"]) == (4, 4)
+    assert [Path(o).name for o in s["outputs"]] == [f"u{i}_lulc.tif" for i in range(4)]
+    logs = sorted(json.loads(p.read_text())["src"] for p in out.glob("*.json"))
+    assert [Path(p).name for p in logs] == [f"u{i}.tif" for i in range(4)]
