@@ -351,46 +351,50 @@ def run_inference(path, task: str = "lulc", units: str = "auto", cf: float = -83
     model_path = cfg.model_path(task)
     bundle = get_bundle(model_path, cfg.device)
     rdir = _request_dir(cfg)
-    stem = _safe_stem(name)
-    src = Path(path)
-    if fmt == "tiff":
-        info = inspect_geotiff(src, cfg, units=units, cf=cf, band=band, name=name)
-    else:
-        from sar_lulc.io import write_raster
-        db, note = read_grey_image(src, cfg)
-        src = write_raster(rdir / f"{stem}_db.tif", db, crs=None, transform=None)
-        units, band = "db", None
-        info = InputInfo(name=name, kind=fmt, width=db.shape[1], height=db.shape[0], dtype="uint8", units="db",
-                         units_reason=f"{fmt.upper()} grey levels mapped to dB (see above)", notes=[note])
-        if not np.isfinite(db).any(): info.notes.append(f"**No valid data:** every pixel of {name} is transparent.")
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*has no CRS.*")
-        warnings.filterwarnings("ignore", category=UserWarning, module="rasterio")
-        res = predict_scene(bundle, src, rdir / f"{stem}_{task}.tif", task=task, tile=cfg.tile, overlap=overlap,
-                            batch_size=cfg.batch_size, precision=cfg.precision, device=cfg.device, tta=bool(tta),
-                            units=units, cf=cf, band=band, progress=False)
-    # previews
-    scheme = get_scheme(bundle.scheme) if bundle.scheme is not None else get_scheme(DEFAULT_SCHEMES[task])
-    sar_db, _, _ = viz.read_sar_preview(src, cfg.preview_max_side, units=res.units, cf=cf, band=band)
-    cls, _, _ = viz.read_preview(res.paths["class"], cfg.preview_max_side, resampling="nearest")
-    sar_img = viz.render_sar(sar_db)
-    map_img = viz.colorize_labels(cls, scheme)
-    wi = _water_index(scheme.names)
-    water_img = viz.overlay_water(sar_db, cls == wi) if wi is not None else None
-    conf_img = None
-    if "confidence" in res.paths:
-        conf, _, _ = viz.read_preview(res.paths["confidence"], cfg.preview_max_side, resampling="nearest")
-        conf_img = viz.confidence_image(conf, vmin=0, vmax=100, nodata=255)
-    present = [i for i, n in enumerate(res.class_names) if res.pixel_counts[n] > 0]
-    title = "Water" if task == "water" else "Land cover"
-    legend = viz.legend_html(scheme, present or None, title=title)
-    secs = time.perf_counter() - t0
-    files = [str(res.paths["class"])] + [str(v) for k, v in res.paths.items() if k not in ("class", "summary")]
-    notes = list(info.notes) + [w for w in res.warnings if "no CRS" not in w]
-    status = _status(task, info, res, model_path, bundle, secs, notes, tta)
-    return AppResult(task=task, input=info, sar_image=sar_img, map_image=map_img, water_image=water_img,
-                     confidence_image=conf_img, legend_html=legend, table=_table(res), files=files, status=status,
-                     notes=notes, seconds=secs, predict=res)
+    try:
+        stem = _safe_stem(name)
+        src = Path(path)
+        if fmt == "tiff":
+            info = inspect_geotiff(src, cfg, units=units, cf=cf, band=band, name=name)
+        else:
+            from sar_lulc.io import write_raster
+            db, note = read_grey_image(src, cfg)
+            src = write_raster(rdir / f"{stem}_db.tif", db, crs=None, transform=None)
+            units, band = "db", None
+            info = InputInfo(name=name, kind=fmt, width=db.shape[1], height=db.shape[0], dtype="uint8", units="db",
+                             units_reason=f"{fmt.upper()} grey levels mapped to dB (see above)", notes=[note])
+            if not np.isfinite(db).any(): info.notes.append(f"**No valid data:** every pixel of {name} is transparent.")
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*has no CRS.*")
+            warnings.filterwarnings("ignore", category=UserWarning, module="rasterio")
+            res = predict_scene(bundle, src, rdir / f"{stem}_{task}.tif", task=task, tile=cfg.tile, overlap=overlap,
+                                batch_size=cfg.batch_size, precision=cfg.precision, device=cfg.device, tta=bool(tta),
+                                units=units, cf=cf, band=band, progress=False)
+        # previews
+        scheme = get_scheme(bundle.scheme) if bundle.scheme is not None else get_scheme(DEFAULT_SCHEMES[task])
+        sar_db, _, _ = viz.read_sar_preview(src, cfg.preview_max_side, units=res.units, cf=cf, band=band)
+        cls, _, _ = viz.read_preview(res.paths["class"], cfg.preview_max_side, resampling="nearest")
+        sar_img = viz.render_sar(sar_db)
+        map_img = viz.colorize_labels(cls, scheme)
+        wi = _water_index(scheme.names)
+        water_img = viz.overlay_water(sar_db, cls == wi) if wi is not None else None
+        conf_img = None
+        if "confidence" in res.paths:
+            conf, _, _ = viz.read_preview(res.paths["confidence"], cfg.preview_max_side, resampling="nearest")
+            conf_img = viz.confidence_image(conf, vmin=0, vmax=100, nodata=255)
+        present = [i for i, n in enumerate(res.class_names) if res.pixel_counts[n] > 0]
+        title = "Water" if task == "water" else "Land cover"
+        legend = viz.legend_html(scheme, present or None, title=title)
+        secs = time.perf_counter() - t0
+        files = [str(res.paths["class"])] + [str(v) for k, v in res.paths.items() if k not in ("class", "summary")]
+        notes = list(info.notes) + [w for w in res.warnings if "no CRS" not in w]
+        status = _status(task, info, res, model_path, bundle, secs, notes, tta)
+        return AppResult(task=task, input=info, sar_image=sar_img, map_image=map_img, water_image=water_img,
+                         confidence_image=conf_img, legend_html=legend, table=_table(res), files=files, status=status,
+                         notes=notes, seconds=secs, predict=res)
+    except BaseException:
+        shutil.rmtree(rdir, ignore_errors=True)     # a failed request leaves no folder behind
+        raise
 
 def _status(task, info: InputInfo, res, model_path, bundle, secs, notes, tta) -> str:
     valid = res.valid_pixels / max(1, res.width * res.height)

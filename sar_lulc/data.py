@@ -34,7 +34,7 @@ class NormStats:
     def __post_init__(self):
         conv = lambda v: tuple(float(x) for x in v) if isinstance(v, (list, tuple, np.ndarray)) else float(v)
         self.mean, self.std = conv(self.mean), conv(self.std)
-        if np.any(~np.isfinite(np.atleast_1d(self.mean))) or np.any(np.atleast_1d(self.std) <= 0):
+        if np.any(~np.isfinite(np.atleast_1d(self.mean))) or not np.all(np.isfinite(np.atleast_1d(self.std)) & (np.atleast_1d(self.std) > 0)):
             raise SarLulcError(f"Invalid normalisation statistics mean={self.mean}, std={self.std}: "
                                "the mean must be finite and the std positive.")
 

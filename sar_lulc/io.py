@@ -16,7 +16,7 @@ from rasterio.transform import Affine
 from rasterio.windows import Window
 
 from .core import SarLulcError, atomic_output
-from .schemes import IGNORE_INDEX, ClassScheme, check_indices, get_scheme
+from .schemes import IGNORE_INDEX, ClassScheme, check_indices, get_scheme, hex_to_rgb
 
 # %% auto #0
 __all__ = ['DEFAULT_CF', 'UNITS', 'SAR_DTYPES', 'TYPICAL_HH_DB', 'WRITE_DTYPES', 'UnitsWarning', 'check_units', 'check_sar_dtype',
@@ -303,7 +303,7 @@ def _colormap_entries(colormap) -> dict:
     if isinstance(colormap, ClassScheme): return colormap.colormap()
     out = {}
     for k, v in dict(colormap).items():
-        if isinstance(v, str): v = tuple(int(v[i:i + 2], 16) for i in (1, 3, 5))
+        if isinstance(v, str): v = hex_to_rgb(v)
         v = tuple(int(c) for c in v)
         if len(v) == 3: v = (*v, 255)
         if len(v) != 4 or not all(0 <= c <= 255 for c in v): raise SarLulcError(f"Bad colour {v} for value {k}.")

@@ -109,6 +109,7 @@ class FocalDiceLoss(nn.Module):
             if bool(((t < 0) | (t >= K))[valid].any()):
                 raise SarLulcError(f"Target holds values outside 0..{K-1} that are not ignore_index={self.ignore_index}.")
             t0 = torch.where(valid, t, torch.zeros_like(t))
+            z = z.masked_fill(~valid[:, None], 0.0)                    # NaN/inf logits under no data cannot leak
             vf = valid.float()
             n_valid = vf.sum()
             w = self.weights.to(z.device) if self.weights is not None else torch.ones(K, device=z.device)

@@ -110,12 +110,16 @@ def sar_w_weights(db: torch.Tensor, valid: torch.Tensor | None = None, s: float 
     return torch.where(v, torch.exp(s * (1 - Pt)), torch.zeros_like(P))
 
 # %% ../nbs/11_mixmae.ipynb #86c0062d1042
-def _norm_stats(norm):
+def _norm_stats(norm, channels: int = 1, device=None):
+    "(mean, std) as (1, C, 1, 1) float32 tensors from NormStats, a dict or a pair (floats or per-channel sequences)."
     if norm is None: return None
-    if isinstance(norm, dict): return float(norm["mean"]), float(norm["std"])
-    if hasattr(norm, "mean") and hasattr(norm, "std"): return float(norm.mean), float(norm.std)
-    mean, std = norm
-    return float(mean), float(std)
+    if isinstance(norm, dict): mean, std = norm["mean"], norm["std"]
+    elif hasattr(norm, "mean") and hasattr(norm, "std"): mean, std = norm.mean, norm.std
+    else: mean, std = norm
+    out = [torch.as_tensor(v, dtype=torch.float32, device=device).reshape(1, -1, 1, 1) for v in (mean, std)]
+    if any(t.shape[1] not in (1, channels) for t in out):
+        raise SarLulcError(f"Normalisation statistics {norm!r} do not match the {channels} input channel(s).")
+    return tuple(out)
 
 class MixMAE(nn.Module):
     "SAR-W-MixMAE: Swin encoder with masked window attention + two-way reconstruction decoder."
@@ -171,7 +175,7 @@ class MixMAE(nn.Module):
         h, w = H // PATCH, W // PATCH
         s = float(cfg.sar_w_s)
         if s != 0 and db is None:
-            stats = _norm_stats(norm)
+            stats = _norm_stats(norm, C, x.device)
             if stats is None:
                 raise SarLulcError("SAR-W weighting (sar_w_s != 0) needs the dB image (db=...) or the normalisation "
                                    "statistics (norm=NormStats or (mean, std)) to recover it; or set sar_w_s=0.")

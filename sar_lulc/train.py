@@ -560,7 +560,7 @@ def _finetune(cfg, env, data_dir, out, pretrained, resume, max_steps, overwrite,
         test, _ = evaluate_dataset(model, test_ds, target.num_classes, env, cfg.eval_batch_size, cfg.precision,
                                    extra=True, names=target, progress=progress)
     if env.is_main:
-        exp = export_model(out, overwrite=True, test_metrics=test)
+        export_model(out, overwrite=True, test_metrics=test)
         if test is not None: (out / "test_metrics.json").write_text(json.dumps(plain(test), indent=1))
     _barrier(env)
     res = dict(task=cfg.task, preset=cfg.preset, recipe=cfg.recipe, **summary, class_freqs=[round(f, 6) for f in freqs.tolist()],
@@ -622,7 +622,7 @@ def _pretrain(cfg, env, data_dir, out, resume, max_steps, overwrite, progress) -
 # %% ../nbs/21_train.ipynb #445442e6acfe
 def _eval_out(model_path: Path, split: str, out_dir) -> Path:
     if out_dir is not None: return Path(out_dir)
-    return model_path / f"eval_{split}" if model_path.is_dir() else Path.cwd() / f"eval_{model_path.stem}_{split}"
+    return model_path / f"eval_{split}" if model_path.is_dir() else model_path.parent / f"eval_{model_path.stem}_{split}"
 
 def evaluate(model_path, data_dir, split: str = "test", out_dir=None, batch_size: int = 8, chip: int | None = None,
              device="auto", precision: str = "fp32", units: str | None = None, cf: float | None = None,
@@ -791,7 +791,7 @@ def cli_args_evaluate(p: argparse.ArgumentParser) -> None:
                    help="a training run folder, an exported model.safetensors (model.json beside it) or a .pt checkpoint")
     p.add_argument("--data", required=True, metavar="DIR", help="dataset folder with manifest.json")
     p.add_argument("--split", default="test", help="split to score (default test)")
-    p.add_argument("--out", default=None, metavar="DIR", help="folder for the reports (default: RUN/eval_SPLIT)")
+    p.add_argument("--out", default=None, metavar="DIR", help="folder for the reports (default: RUN/eval_SPLIT, or eval_STEM_SPLIT beside a model file)")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--chip", type=int, default=None, help="chip size (default: the model's training chip)")
     p.add_argument("--device", default="auto")

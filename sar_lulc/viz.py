@@ -325,23 +325,11 @@ def panel_figure(db=None, labels=None, pred=None, scheme="jp9", titles=None, leg
     return fig
 
 def confusion_matrix_figure(cm, names, normalize: bool = True, title: str = "Confusion matrix", dpi: int = 100):
-    "A confusion matrix (rows = reference, columns = prediction) as an annotated heat map; a Figure."
-    from matplotlib.figure import Figure
-    cm = np.asarray(cm, np.float64)
-    if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or cm.shape[0] != len(names):
-        raise SarLulcError(f"Confusion matrix of shape {cm.shape} does not match {len(names)} class names.")
-    val = cm / np.maximum(cm.sum(1, keepdims=True), 1) if normalize else cm
-    k = len(names)
-    fig = Figure(figsize=(1.0 + 0.6 * k, 0.8 + 0.6 * k), dpi=dpi)
-    ax = fig.subplots()
-    im = ax.imshow(val, cmap="Blues", vmin=0, vmax=1 if normalize else None)
-    ax.set_xticks(range(k), names, rotation=45, ha="right"); ax.set_yticks(range(k), names)
-    ax.set_xlabel("Prediction"); ax.set_ylabel("Reference"); ax.set_title(title)
-    hi = val.max() if val.size else 1
-    for i in range(k):
-        for j in range(k):
-            ax.text(j, i, f"{val[i, j]:.2f}" if normalize else f"{int(cm[i, j])}", ha="center", va="center",
-                    fontsize=7, color="white" if val[i, j] > 0.6 * hi else "black")
-    fig.colorbar(im, ax=ax, fraction=0.046)
-    fig.tight_layout()
+    "A confusion matrix (rows = reference, columns = prediction) as an annotated heat map; a Figure (see `sar_lulc.metrics`)."
+    from sar_lulc.metrics import confusion_matrix_figure as _cmf
+    m = np.asarray(getattr(cm, "matrix", cm), np.float64)
+    if m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape[0] != len(names):
+        raise SarLulcError(f"Confusion matrix of shape {m.shape} does not match {len(names)} class names.")
+    fig = _cmf(m, list(names), normalize=normalize, title=title)
+    fig.set_dpi(dpi)
     return fig
