@@ -63,6 +63,12 @@ def main(argv=None) -> int:
     "Entry point of the `sar-lulc` console script; returns the exit status."
     argv = list(sys.argv[1:] if argv is None else argv)
     cmd = next((a for a in argv if not a.startswith("-")), None)
+    if cmd in COMMANDS:
+        try: _module(cmd)
+        except ImportError as e:   # say what is missing instead of failing later on "unrecognized arguments"
+            print(f"sar-lulc {cmd}: this command needs a package that is not installed ({e}); "
+                  "install the project with `pip install -e .` (see scripts/setup.sh).", file=sys.stderr)
+            return 2
     parser = build_parser(None if cmd not in COMMANDS else [cmd])
     args = parser.parse_args(argv)
     if not args.command: parser.print_help(); return 0
