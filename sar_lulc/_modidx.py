@@ -32,6 +32,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                               'sar_lulc.app.read_grey_image': ('app.html#read_grey_image', 'sar_lulc/app.py'),
                               'sar_lulc.app.repo_root': ('app.html#repo_root', 'sar_lulc/app.py'),
                               'sar_lulc.app.run_inference': ('app.html#run_inference', 'sar_lulc/app.py'),
+                              'sar_lulc.app.run_land_cover_in_page': ('app.html#run_land_cover_in_page', 'sar_lulc/app.py'),
                               'sar_lulc.app.sample_files': ('app.html#sample_files', 'sar_lulc/app.py'),
                               'sar_lulc.app.sniff_format': ('app.html#sniff_format', 'sar_lulc/app.py')},
             'sar_lulc.checkpoint': { 'sar_lulc.checkpoint.ModelBundle': ('checkpoint.html#modelbundle', 'sar_lulc/checkpoint.py'),

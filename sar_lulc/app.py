@@ -18,10 +18,10 @@ from .schemes import get_scheme
 
 # %% auto #0
 __all__ = ['TASK_LABELS', 'DEFAULT_MODELS', 'TRAIN_HINT', 'MICRO_MODEL', 'DEFAULT_SCHEMES', 'GREY_DB_RANGE', 'ACCEPTED',
-           'TABLE_HEADERS', 'UNITS_CHOICES', 'ABOUT', 'repo_root', 'default_model_path', 'sample_files', 'AppConfig',
-           'get_bundle', 'build_test_model', 'sniff_format', 'check_upload', 'check_pixels', 'grey_to_db',
-           'read_grey_image', 'InputInfo', 'inspect_geotiff', 'AppResult', 'run_inference', 'build_app', 'free_port',
-           'launch', 'cli_args_app', 'cli_run_app']
+           'TABLE_HEADERS', 'UNITS_CHOICES', 'ABOUT', 'HEADLESS_CHROMIUM_ARGS', 'repo_root', 'default_model_path',
+           'sample_files', 'AppConfig', 'get_bundle', 'build_test_model', 'sniff_format', 'check_upload',
+           'check_pixels', 'grey_to_db', 'read_grey_image', 'InputInfo', 'inspect_geotiff', 'AppResult',
+           'run_inference', 'build_app', 'free_port', 'launch', 'run_land_cover_in_page', 'cli_args_app', 'cli_run_app']
 
 # %% ../nbs/50_app.ipynb #9ea2d9466475
 _log = logging.getLogger("sar_lulc.app")
@@ -557,6 +557,22 @@ def launch(cfg: AppConfig | None = None, block: bool = True, quiet: bool = False
     return demo, url
 
 # %% ../nbs/50_app.ipynb #1f38ea11e9e3
+HEADLESS_CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                          "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+def run_land_cover_in_page(page, url: str, path, timeout_ms: int = 180_000) -> None:
+    "Open the app at `url`, upload `path`, run the land-cover task and wait for the class map, legend and status."
+    page.goto(url, wait_until="domcontentloaded")
+    page.wait_for_selector("#run-btn", timeout=60_000)
+    page.locator("#upload input[type=file]").set_input_files(str(path))
+    page.wait_for_function("document.querySelector('#status')?.innerText.includes('Press')", timeout=60_000)
+    page.locator("#task").get_by_text("Land cover").click()
+    page.click("#run-btn")
+    page.wait_for_selector("#map-image img", timeout=timeout_ms)
+    page.wait_for_selector("#legend .sar-lulc-legend", timeout=60_000)
+    page.wait_for_function("document.querySelector('#status')?.innerText.includes('done in')", timeout=60_000)
+
+# %% ../nbs/50_app.ipynb #f205586ea4b5
 def cli_args_app(p: argparse.ArgumentParser) -> None:
     "Flags of `sar-lulc app`."
     d = AppConfig.__dataclass_fields__

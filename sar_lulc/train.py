@@ -4,7 +4,7 @@
 
 # %% ../nbs/21_train.ipynb #9179e3eb7149
 from __future__ import annotations
-import argparse, contextlib, csv, dataclasses, difflib, hashlib, json, math, os, sys, time, warnings
+import argparse, contextlib, csv, dataclasses, difflib, hashlib, json, math, os, time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,7 +14,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler, Subset
 
-from .core import SarLulcError, PRECISIONS, autocast, get_device, seed_everything
+from .core import SarLulcError, PRECISIONS, autocast, get_device
 from .checkpoint import (check_compatible, export_model, find_checkpoint, load_checkpoint, load_model, plain,
                                  restore_training, save_checkpoint, training_state, unwrap_model)
 
@@ -130,7 +130,7 @@ def _check_config(cfg) -> None:
     need(cfg.precision in PRECISIONS, f"precision must be one of {PRECISIONS}, not {cfg.precision!r}.")
     for f in ("epochs", "batch_size", "accum_steps", "chip", "blr_batch", "eval_batch_size", "log_every"):
         if hasattr(cfg, f): need(int(getattr(cfg, f)) >= 1, f"{f} must be >= 1, got {getattr(cfg, f)}.")
-    need(cfg.chips_per_epoch is None or cfg.chips_per_epoch >= 1, f"chips_per_epoch must be >= 1 or None.")
+    need(cfg.chips_per_epoch is None or cfg.chips_per_epoch >= 1, "chips_per_epoch must be >= 1 or None.")
     need(0 < cfg.layer_decay <= 1, f"layer_decay must be in (0, 1], got {cfg.layer_decay}.")
     need(cfg.warmup_epochs >= 0 and cfg.weight_decay >= 0, "warmup_epochs and weight_decay must be >= 0.")
     need(cfg.lr is None or cfg.lr > 0, f"lr must be positive, got {cfg.lr}.")
@@ -233,7 +233,7 @@ def dist_setup(device="auto") -> DistEnv:
     ws = int(os.environ.get("WORLD_SIZE", "1"))
     dev = get_device(device)
     if ws <= 1 or "RANK" not in os.environ: return DistEnv(device=dev)
-    rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+    local = int(os.environ.get("LOCAL_RANK", "0"))
     if dev.type == "cuda":
         dev = torch.device("cuda", local % max(1, torch.cuda.device_count())); torch.cuda.set_device(dev)
     owner = False

@@ -10,9 +10,6 @@ the first SAR GeoTIFF in data_samples/, else a 256 x 256 SynthALOS-2 scene) and 
 import argparse, shutil, sys, tempfile
 from pathlib import Path
 
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
-
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -26,7 +23,8 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     from PIL import Image
     from playwright.sync_api import sync_playwright
-    from sar_lulc.app import AppConfig, build_test_model, free_port, launch, sample_files
+    from sar_lulc.app import (AppConfig, HEADLESS_CHROMIUM_ARGS, build_test_model, free_port, launch,
+                              run_land_cover_in_page, sample_files)
     tmp = Path(tempfile.mkdtemp(prefix="sar_lulc_shot_"))
     lulc, water = a.lulc_model, a.water_model
     if a.micro:
@@ -42,17 +40,9 @@ def main(argv=None) -> int:
     demo, url = launch(cfg, block=False, quiet=True)
     try:
         with sync_playwright() as pw:
-            b = pw.chromium.launch(executable_path=a.chromium, headless=True, args=ARGS)
+            b = pw.chromium.launch(executable_path=a.chromium, headless=True, args=HEADLESS_CHROMIUM_ARGS)
             page = b.new_page(viewport={"width": a.width, "height": 900})
-            page.goto(url, wait_until="domcontentloaded")
-            page.wait_for_selector("#run-btn", timeout=60_000)
-            page.locator("#upload input[type=file]").set_input_files(str(sample))
-            page.wait_for_function("document.querySelector('#status')?.innerText.includes('Press')", timeout=60_000)
-            page.locator("#task").get_by_text("Land cover").click()
-            page.click("#run-btn")
-            page.wait_for_selector("#map-image img", timeout=600_000)
-            page.wait_for_selector("#legend .sar-lulc-legend", timeout=60_000)
-            page.wait_for_function("document.querySelector('#status')?.innerText.includes('done in')", timeout=60_000)
+            run_land_cover_in_page(page, url, sample, timeout_ms=600_000)
             page.wait_for_timeout(500)
             raw = tmp / "shot.png"
             page.screenshot(path=str(raw), full_page=True)

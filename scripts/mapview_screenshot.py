@@ -40,9 +40,8 @@ with tempfile.TemporaryDirectory() as d:
             except Exception: time.sleep(0.5)
         from playwright.sync_api import sync_playwright
         with sync_playwright() as p:
-            b = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run"])
+            from sar_lulc.app import HEADLESS_CHROMIUM_ARGS
+            b = p.chromium.launch(executable_path="/usr/bin/chromium", args=HEADLESS_CHROMIUM_ARGS)
             page = b.new_page(viewport={"width": 1300, "height": 1000})
             page.goto(f"http://127.0.0.1:{port}/lab/tree/view.ipynb", timeout=120_000)
             page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)

@@ -7,10 +7,9 @@ from pathlib import Path
 import pytest
 
 import _apphelpers as H
+from sar_lulc.app import HEADLESS_CHROMIUM_ARGS, run_land_cover_in_page
 
 CHROMIUM = os.environ.get("SAR_LULC_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
 ARTIFACTS = H.ROOT / "test-artifacts"
 
 pytestmark = pytest.mark.browser
@@ -23,7 +22,7 @@ def browser():
     try: from playwright.sync_api import sync_playwright
     except ImportError: pytest.skip("the playwright Python package is not installed")
     with sync_playwright() as pw:
-        try: b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        try: b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=HEADLESS_CHROMIUM_ARGS)
         except Exception as e: pytest.skip(f"Chromium does not start: {str(e).splitlines()[0]}")
         yield b
         b.close()
@@ -32,15 +31,8 @@ def browser():
 def test_land_cover_in_browser(browser):
     url = H.server()
     page = browser.new_page(viewport={"width": 1400, "height": 1300})
-    page.goto(url, wait_until="domcontentloaded")
-    page.wait_for_selector("#run-btn", timeout=60_000)
-    page.locator("#upload input[type=file]").set_input_files(str(H.sample()))
-    page.wait_for_function("document.querySelector('#status')?.innerText.includes('GeoTIFF, 256 x 256')", timeout=60_000)
-    page.locator("#task").get_by_text("Land cover").click()
-    page.click("#run-btn")
-    page.wait_for_selector("#map-image img", timeout=180_000)
-    page.wait_for_selector("#legend .sar-lulc-legend", timeout=60_000)
-    page.wait_for_function("document.querySelector('#status')?.innerText.includes('done in')", timeout=60_000)
+    run_land_cover_in_page(page, url, H.sample())
+    assert "256 x 256" in page.inner_text("#status")
     legend = page.inner_text("#legend")
     assert "Land cover" in legend
     assert page.locator("#map-image img").evaluate("img => img.complete && img.naturalWidth") == 256
