@@ -202,8 +202,13 @@ def export_model(run_or_ckpt, out_path=None, overwrite: bool = False, which: str
         if not src.is_file(): raise SarLulcError(f"Model {src} does not exist.")
         base_meta, state = _read_export(src)
     else:
-        ckpt = load_checkpoint(find_checkpoint(src, which) if src.is_dir() else src)
+        ckpt_path = find_checkpoint(src, which) if src.is_dir() else src
+        ckpt = load_checkpoint(ckpt_path)
         base_meta, state = _meta_of(ckpt), ckpt["model"]
+        tm = ckpt_path.parent / "test_metrics.json"        # the run's test metrics belong to its best checkpoint
+        if ckpt_path.name == "best.pt" and "test_metrics" not in meta and tm.is_file():
+            try: base_meta["test_metrics"] = json.loads(tm.read_text())
+            except (OSError, ValueError) as e: raise SarLulcError(f"Could not read {tm}: {e}.") from e
     out = Path(out_path) if out_path is not None else (src if src.is_dir() else src.parent) / "model.safetensors"
     if out.suffix != ".safetensors": raise SarLulcError(f"Export path {out} must end in .safetensors.")
     if out.resolve() == src.resolve(): raise SarLulcError(f"Export path {out} is the source itself; choose another path.")

@@ -20,8 +20,8 @@ __all__ = ['WATER', 'BUILT', 'PADDY', 'CROP', 'GRASS', 'FOREST', 'BARE', 'SOLAR'
            'PIXEL_DEG', 'TARGETS', 'JAPAN_RANGES', 'BACKSCATTER', 'TEXTURE_NU', 'TEXTURE_DB', 'SPLIT_OFFSETS',
            'BASELINES', 'UNITS', 'noise_fields', 'terrain_modulation', 'speckle', 'SynthScene', 'class_fractions',
            'synth_scene', 'benchmark_seeds', 'box_mean', 'pixel_features', 'gaussian_fit', 'gaussian_predict',
-           'confusion_np', 'iou_scores', 'difficulty_report', 'format_difficulty', 'make_benchmark', 'cli_args_synth',
-           'cli_run_synth', 'water_stats', 'real_ocean_stats', 'realism_report', 'format_realism']
+           'confusion_np', 'iou_scores', 'difficulty_report', 'format_difficulty', 'parse_looks', 'make_benchmark',
+           'cli_args_synth', 'cli_run_synth', 'water_stats', 'real_ocean_stats', 'realism_report', 'format_realism']
 
 # %% ../nbs/03_synth.ipynb #6ae8efb96f16
 WATER, BUILT, PADDY, CROP, GRASS, FOREST, BARE, SOLAR, GREENHOUSE = range(9)
@@ -39,6 +39,7 @@ JAPAN_RANGES = {FOREST: (.55, .65), PADDY: (.08, .12), CROP: (.05, .08), GRASS: 
 # (low, high) of the per-object mean gamma-nought in dB (METHOD.md section 1)
 BACKSCATTER = {
     "sea": (-19.5, -16.5), "lake": (-25.0, -20.0), "river": (-22.0, -18.0), "wind_db": 1.5,
+    "open_sea": (-21.5, -15.0), "swell_db": (0.3, 1.5), "calm_db": (0.0, 5.0),
     "paddy_flooded": (-21.0, -15.0), "paddy_harvested": (-17.0, -11.0), "paddy_vegetated": (-13.0, -8.0),
     "levee": (-12.0, -9.0), "cropland": (-15.0, -8.0), "grassland": (-17.0, -10.0), "bare": (-20.0, -12.0),
     "forest": (-7.5, -6.0), "built_aligned": (0.0, 6.0), "built_oblique": (-9.0, -2.0), "street": (-19.0, -13.0),
@@ -205,10 +206,20 @@ def _pick(rng, pool):
     if len(iy) == 0: return None
     j = rng.integers(len(iy)); return int(iy[j]), int(ix[j])
 
+def _open_sea_db(rng, shape, wind, xx, yy) -> np.ndarray:
+    "Mean dB of an open sea: a wind-dependent level, swell (a wavy, slowly bending ridge pattern) and calm patches."
+    phase, amp = noise_fields(rng, shape, 3.5, 2, down=4)
+    lam, th = rng.uniform(4, 24), rng.uniform(0, np.pi)                    # swell wavelength (px) and heading
+    ridge = np.sin(2 * np.pi * (xx * math.cos(th) + yy * math.sin(th)) / lam + rng.uniform(1, 4) * phase)
+    swell = _u(rng, "swell_db") * np.clip(1 + .4 * amp, .2, 2) * ridge
+    calm = _u(rng, "calm_db") * np.clip(-(wind + .5), 0, 1.5)               # lee of the land, slicks: darker
+    return (_u(rng, "open_sea") + BACKSCATTER["wind_db"] * np.maximum(wind, -1) + swell - calm).astype(np.float32)
+
 def synth_scene(seed: int, size: int = 512, looks: float = 4, *, targets: dict | None = None,
                 incidence_deg: float = 36.0, slope_exponent: float = 1.5, nodata_corner: float = 0.0,
-                cf: float = DEFAULT_CF, pixel_deg: float = PIXEL_DEG) -> SynthScene:
-    "Generate one georeferenced SynthALOS-2 scene (size x size), deterministic by `seed`; `targets` overrides class fractions."
+                cf: float = DEFAULT_CF, pixel_deg: float = PIXEL_DEG, open_sea: bool = False) -> SynthScene:
+    """Generate one georeferenced SynthALOS-2 scene (size x size), deterministic by `seed`; `targets` overrides class fractions.
+    `open_sea`: a coast scene where the sea covers 35-90 % of the scene, with swell, wind and calm patches."""
     if int(size) < 16: raise SarLulcError(f"size must be at least 16 pixels, got {size}.")
     if not looks > 0: raise SarLulcError(f"looks must be > 0, got {looks}.")
     if not 0 <= nodata_corner < .5: raise SarLulcError(f"nodata_corner must be in [0, 0.5), got {nodata_corner}.")
@@ -218,6 +229,9 @@ def synth_scene(seed: int, size: int = 512, looks: float = 4, *, targets: dict |
     tg = {**TARGETS, **(targets or {})}                      # per-class overrides of the target fractions
     f = {c: v * float(np.exp(rng.normal(0, .18))) for c, v in tg.items()}      # this scene's fractions
     sea = bool(rng.random() < .4)                             # coast (sea along one side) or inland (lakes)
+    if open_sea:                                              # mostly sea: the land classes share what is left
+        sea, fw = True, float(rng.uniform(.35, .9))
+        f = {c: (fw if c == WATER else v * (1 - fw)) for c, v in f.items()}
     lab = np.full(shape, FOREST, np.uint8)
     mu = np.zeros(shape, np.float32)                                           # mean gamma-nought, dB
 
@@ -259,6 +273,7 @@ def synth_scene(seed: int, size: int = 512, looks: float = 4, *, targets: dict |
     # -- lake or sea at the lowest ground (with the rivers: the water target); wind roughening brightens parts of it
     water = hgt < np.quantile(hgt, max(f[WATER] - river.mean(), .004))
     wdb = (_u(rng, "sea") if sea else _u(rng, "lake")) + BACKSCATTER["wind_db"] * np.maximum(wind, -1)
+    if open_sea: wdb = _open_sea_db(rng, shape, wind, xx, yy)
     lab[water] = WATER; mu[water] = wdb[water]
 
     # -- town: blocks on a rotated grid, 1-px streets, some parks and vacant lots
@@ -357,6 +372,7 @@ def synth_scene(seed: int, size: int = 512, looks: float = 4, *, targets: dict |
     # -- roads 1-2 px (label Built-up), dark asphalt with bright poles; bridges over rivers
     for _ in range(int(rng.choice([1, 2, 2, 3]))):
         m = _stamp(np.zeros(shape, bool), _path(rng, size, curv=.01, persist=.9, pull=.05), int(rng.integers(1, 3)))
+        if open_sea: m &= ~water                                  # no causeways across the open sea
         lab[m] = BUILT; mu[m] = _u(rng, "road")
         pole = m & (rng.random(shape) < .04); mu[pole] = _u(rng, "pole", int(pole.sum()))
 
@@ -422,7 +438,7 @@ def synth_scene(seed: int, size: int = 512, looks: float = 4, *, targets: dict |
         nod = xs + ys < s
         dn[nod] = 0; lab[nod] = 255
     db = to_db(dn, "dn", cf=cf)
-    info = dict(targets={JP9_NAMES[c]: v for c, v in f.items()}, sea=sea, incidence_deg=incidence_deg,
+    info = dict(targets={JP9_NAMES[c]: v for c, v in f.items()}, sea=sea, open_sea=bool(open_sea), incidence_deg=incidence_deg,
                 look="from the west", pixel_m=(dx_m, dy_m), mu_db=mu, elevation=elev)
     return SynthScene(db=db, dn=dn, labels=lab, transform=Affine(pixel_deg, 0, lon0, 0, -pixel_deg, lat0),
                       crs="EPSG:4326", seed=int(seed), looks=looks, cf=cf, info=info)
@@ -573,25 +589,44 @@ def _prepare_out(out: Path, overwrite: bool) -> None:
     try: out.mkdir(parents=True, exist_ok=True)
     except OSError as e: raise SarLulcError(f"Cannot create output folder {out}: {e.strerror}.") from e
 
+def parse_looks(looks) -> tuple[float, float]:
+    "Looks as (low, high): from a number, a (low, high) pair or a 'LOW:HIGH' string; both > 0."
+    try:
+        if isinstance(looks, str): v = [float(t) for t in looks.split(":")]
+        elif np.ndim(looks) == 0: v = [float(looks)]
+        else: v = [float(t) for t in looks]
+    except (TypeError, ValueError): v = []
+    if len(v) == 1: v = v * 2
+    if len(v) != 2 or not (0 < v[0] <= v[1] < math.inf):
+        raise SarLulcError(f"looks must be a number > 0 or a range LOW:HIGH with 0 < LOW <= HIGH, got {looks!r}.")
+    return v[0], v[1]
+
 def make_benchmark(out_dir, n_train: int = 8, n_val: int = 2, n_test: int = 2, size: int = 512, seed: int = 0,
-                   looks: float = 4, units: str = "db", overwrite: bool = False, cf: float = DEFAULT_CF,
-                   nodata_corner: float = 0.0, progress: bool = False) -> Path:
-    "Write the SynthALOS-2 benchmark (GeoTIFF scenes + labels + manifest.json) to `out_dir`; returns the folder."
+                   looks: float | tuple = 4, units: str = "db", overwrite: bool = False, cf: float = DEFAULT_CF,
+                   nodata_corner: float = 0.0, open_sea: float = 0.0, progress: bool = False) -> Path:
+    """Write the SynthALOS-2 benchmark (GeoTIFF scenes + labels + manifest.json) to `out_dir`; returns the folder.
+    `looks` is a number or a (low, high) range drawn per scene; `open_sea` is the fraction of open-sea scenes.
+    Both per-scene draws derive from the scene's seed only, so a scene is the same whatever the other scenes."""
     units = str(units).lower()
     if units not in UNITS: raise SarLulcError(f"units must be one of {UNITS}, got {units!r}.")
     seeds = benchmark_seeds(n_train, n_val, n_test, seed)
     if int(size) < 16: raise SarLulcError(f"size must be at least 16 pixels, got {size}.")
-    if not looks > 0: raise SarLulcError(f"looks must be > 0, got {looks}.")
+    lo_l, hi_l = parse_looks(looks)
+    if not 0 <= open_sea <= 1: raise SarLulcError(f"open_sea must be a fraction in [0, 1], got {open_sea}.")
     out = Path(out_dir)
     _prepare_out(out, overwrite)
     jp9 = get_scheme("jp9")
     splits, fracs = {}, {}
     todo = [(k, i, s) for k, ss in seeds.items() for i, s in enumerate(ss)]
     for n, (k, i, s) in enumerate(todo):
-        sc = synth_scene(s, size, looks, nodata_corner=nodata_corner, cf=cf)
+        rs = np.random.default_rng([s, 1])                   # per-scene choices, independent of the scene's own stream
+        L = lo_l if hi_l == lo_l else round(float(rs.uniform(lo_l, hi_l)), 2)
+        sea = bool(open_sea > 0 and rs.random() < open_sea)
+        sc = synth_scene(s, size, L, nodata_corner=nodata_corner, cf=cf, open_sea=sea)
         (out / k).mkdir(exist_ok=True)
         stem = f"{k}/s{i:03d}"
-        tags = dict(generator="SynthALOS-2 (sar_lulc.synth)", seed=str(s), looks=str(looks), split=k)
+        tags = dict(generator="SynthALOS-2 (sar_lulc.synth)", seed=str(s), looks=str(L), split=k,
+                    **({"open_sea": "1"} if sea else {}))
         item = {}
         if units in ("db", "both"):
             write_raster(out / f"{stem}_sar.tif", sc.db, crs=sc.crs, transform=sc.transform, nodata=float("nan"),
@@ -605,13 +640,16 @@ def make_benchmark(out_dir, n_train: int = 8, n_val: int = 2, n_test: int = 2, s
         write_label_map(out / f"{stem}_label.tif", sc.labels, jp9, crs=sc.crs, transform=sc.transform,
                         overwrite=overwrite, tags=tags)
         item["label"] = f"{stem}_label.tif"; item["seed"] = s
+        if hi_l != lo_l: item["looks"] = L
+        if sea: item["open_sea"] = True
         splits.setdefault(k, []).append(item)
         fracs.setdefault(k, []).append(sc.class_fractions())
         if progress: print(f"\rsynth: {n + 1}/{len(todo)} scenes", end="", file=sys.stderr, flush=True)
     if progress: print(file=sys.stderr)
     man = {"format": "sar_lulc.dataset/1", "scheme": "jp9", "units": "dn" if units == "dn" else "db", "cf": float(cf),
            "splits": {k: splits.get(k, []) for k in seeds},
-           "generator": {"name": "SynthALOS-2", "module": "sar_lulc.synth", "size": int(size), "looks": looks,
+           "generator": {"name": "SynthALOS-2", "module": "sar_lulc.synth", "size": int(size),
+                         "looks": lo_l if hi_l == lo_l else [lo_l, hi_l], "open_sea": open_sea,
                          "seed": int(seed), "units": units, "nodata_corner": nodata_corner,
                          "pixel_deg": PIXEL_DEG, "crs": "EPSG:4326"},
            "class_fractions": {k: dict(zip(JP9_NAMES, np.mean(v, 0).round(6).tolist())) for k, v in fracs.items()}}
@@ -628,7 +666,9 @@ def cli_args_synth(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n-test", type=int, default=2, help="number of test scenes (default 2)")
     p.add_argument("--size", type=int, default=512, help="scene size in pixels (square, default 512; 1 px = 1/12000 deg)")
     p.add_argument("--seed", type=int, default=0, help="base seed: train seeds seed+i, val seed+10000+i, test seed+20000+i")
-    p.add_argument("--looks", type=float, default=4, help="number of looks of the gamma speckle (default 4)")
+    p.add_argument("--looks", default="4", help="number of looks of the gamma speckle, or a range LOW:HIGH drawn per scene (default 4)")
+    p.add_argument("--open-sea", type=float, default=0.0,
+                   help="fraction of scenes that are mostly open sea with swell and calm patches (default 0; e.g. 0.3 for water models)")
     p.add_argument("--units", choices=UNITS, default="db",
                    help="SAR files as float32 dB, uint16 DN (CF -83) or both (default db)")
     p.add_argument("--nodata-corner", type=float, default=0.0, help="fraction of each scene cut off as no data (default 0)")
@@ -637,13 +677,15 @@ def cli_args_synth(p: argparse.ArgumentParser) -> None:
 def cli_run_synth(args) -> dict:
     "Run `sar-lulc synth`; returns the summary."
     t0 = time.perf_counter()
-    out = make_benchmark(args.out_dir, args.n_train, args.n_val, args.n_test, args.size, args.seed, args.looks,
-                         args.units, args.overwrite, nodata_corner=args.nodata_corner,
+    lo, hi = parse_looks(args.looks)
+    out = make_benchmark(args.out_dir, args.n_train, args.n_val, args.n_test, args.size, args.seed, (lo, hi),
+                         args.units, args.overwrite, nodata_corner=args.nodata_corner, open_sea=args.open_sea,
                          progress=not getattr(args, "json", False))
     man = json.loads((out / "manifest.json").read_text())
     cf = man["class_fractions"].get("train") or next(iter(man["class_fractions"].values()))
     return {"out_dir": str(out), "manifest": str(out / "manifest.json"),
-            "scenes": {k: len(v) for k, v in man["splits"].items()}, "size": args.size, "looks": args.looks,
+            "scenes": {k: len(v) for k, v in man["splits"].items()}, "size": args.size, "looks": lo if lo == hi else [lo, hi],
+            "open_sea": args.open_sea,
             "units": args.units, "seconds": round(time.perf_counter() - t0, 2),
             "class_percent": {k: round(100 * v, 2) for k, v in cf.items()}}
 
@@ -678,11 +720,13 @@ def real_ocean_stats(win: int = 16, paths: dict | None = None) -> dict | None:
     return water_stats(db, mask[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1] == 50, win)
 
 def realism_report(n_scenes: int = 4, size: int = 512, seed: int = 0, looks=(4,), win: int = 16, real: bool = True) -> dict:
-    "Synthetic open-water statistics (sea scenes, lake scenes, all water) per number of looks, next to the real ocean's."
+    "Synthetic open-water statistics (sea, lake, all water and open-sea scenes) per number of looks, next to the real ocean's."
     rows = []
     for L in looks:
         scenes = [synth_scene(seed + i, size, L) for i in range(n_scenes)]
-        for name, sel in (("sea", lambda s: s.info["sea"]), ("lakes", lambda s: not s.info["sea"]), ("all water", lambda s: True)):
+        scenes += [synth_scene(seed + i, size, L, open_sea=True) for i in range(max(n_scenes // 2, 1))]
+        for name, sel in (("sea", lambda s: s.info["sea"] and not s.info["open_sea"]), ("lakes", lambda s: not s.info["sea"]),
+                          ("all water", lambda s: not s.info["open_sea"]), ("open sea", lambda s: s.info["open_sea"])):
             ss = [s for s in scenes if sel(s)]
             if not ss: continue
             db = np.concatenate([s.db for s in ss], 1); m = np.concatenate([s.labels == WATER for s in ss], 1)

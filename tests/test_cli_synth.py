@@ -69,3 +69,32 @@ def test_realism_script_smoke():
     assert r.returncode == 0, r.stdout + r.stderr
     assert "SynthALOS-2" in r.stdout
     assert ("real N23W161 ocean" in r.stdout) or ("real PALSAR-2 tile not found" in r.stdout)
+
+def test_shipped_samples_are_what_the_generator_makes():
+    """The default generator is frozen: the shipped sample scenes (and so the study's data) come back pixel for pixel."""
+    from sar_lulc.io import read_label_map, read_sar
+    from sar_lulc.synth import synth_scene
+    root = ROOT / "data_samples" / "synth"
+    man = json.loads((root / "manifest.json").read_text())
+    for it in (man["splits"]["train"][0], man["splits"]["test"][0]):
+        sc = synth_scene(it["seed"], man["generator"]["size"], man["generator"]["looks"])
+        assert (read_sar(root / it["sar_dn"], units="dn")[0] == sc.db).all()
+        assert (read_label_map(root / it["label"])[0] == sc.labels).all()
+
+def test_synth_cli_open_sea_and_looks_range(tmp_path):
+    out = tmp_path / "w"
+    r = run("synth", out, "--n-train", 6, "--n-val", 0, "--n-test", 0, "--size", 96, "--looks", "4:8",
+            "--open-sea", 0.5, "--json")
+    summ = json.loads(r.stdout.strip().splitlines()[-1])
+    assert summ["looks"] == [4.0, 8.0] and summ["open_sea"] == 0.5
+    man = json.loads((out / "manifest.json").read_text())
+    its = man["splits"]["train"]
+    sea = [it for it in its if it.get("open_sea")]
+    assert 0 < len(sea) < len(its) and all(4 <= it["looks"] <= 8 for it in its)
+    from sar_lulc.io import read_label_map
+    water = [(read_label_map(out / it["label"])[0] == 0).mean() for it in its]
+    assert min(w for w, it in zip(water, its) if it.get("open_sea")) > max(w for w, it in zip(water, its) if not it.get("open_sea"))
+    for bad in (["--looks", "8:4"], ["--open-sea", "2"]):
+        r = run("synth", tmp_path / "bad", "--size", 32, *bad, check=False)
+        assert r.returncode == 2 and ("looks must be" in r.stderr or "open_sea must be" in r.stderr), r.stderr
+        assert not (tmp_path / "bad" / "manifest.json").exists()
