@@ -276,9 +276,9 @@ class Predictor:
             nm = (0.0, 1.0)
         self.mean, self.std = nm
         autocast(self.device, precision)              # validates precision for the device
-        if precision == "bf16" and self.device.type == "cpu" and not cpu_has_native_bf16():
-            warnings.warn("bf16 on a CPU without native bf16 instructions (AVX512-BF16 / AMX) is usually much slower "
-                          "than fp32; use fp32 on this machine or bf16 on a GPU.", stacklevel=3)
+        if self.device.type == "cpu" and (precision == "fp16" or (precision == "bf16" and not cpu_has_native_bf16())):
+            warnings.warn(f"{precision} on a CPU without native {precision} instructions (AVX512-BF16 / AMX) is usually much "
+                          f"slower than fp32; use fp32 on this machine or {precision} on a GPU.", stacklevel=3)
         self._check()
 
     @property
@@ -794,7 +794,7 @@ def cli_args_predict(p) -> None:
     p.add_argument("--task", choices=TASKS, default=None, help="lulc (land cover) or water; default: the model's")
     p.add_argument("--model", default=None, help="run folder or exported .safetensors/.pt (default: the demo weights)")
     p.add_argument("--bf16", action="store_true", help="bf16 autocast (CPU or GPU)")
-    p.add_argument("--precision", choices=PRECISIONS, default=None, help="fp32 (default), bf16 or fp16 (CUDA)")
+    p.add_argument("--precision", choices=PRECISIONS, default=None, help="fp32 (default), bf16 or fp16 (for GPUs; both are slow on CPUs without bf16/fp16 hardware)")
     p.add_argument("--tile", type=int, default=512, help="window size in pixels (default 512)")
     p.add_argument("--overlap", default="64", help="overlap in pixels, or a fraction of the tile when < 1 (default 64)")
     p.add_argument("--batch-size", type=int, default=4)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/21_train.ipynb #9179e3eb7149
 from __future__ import annotations
-import argparse, contextlib, csv, dataclasses, difflib, hashlib, json, math, os, time
+import argparse, contextlib, csv, dataclasses, difflib, hashlib, json, math, os, time, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -49,7 +49,7 @@ class TrainConfig:
     betas: tuple = (0.9, 0.999)
     drop_path: float = 0.1
     clip: float | None = 5.0            # max gradient norm (None = no clipping)
-    precision: str = "fp32"             # fp32 | bf16 (CPU/CUDA autocast) | fp16 (CUDA, grad scaler)
+    precision: str = "fp32"             # fp32 | bf16 (CPU/CUDA autocast) | fp16 (grad scaler; CUDA, slow on CPUs)
     compile: bool = False               # torch.compile the model
     seed: int = 0
     hr_inject: str = "s4+s2"            # refinement (i): none | s4 | s4+s2
@@ -330,8 +330,9 @@ def fit(model: nn.Module, train_ds, cfg, out_dir, *, loss_fn, kind: str, arch: s
     from tqdm.auto import tqdm
     env = env or DistEnv(device=get_device(cfg.device))
     out, meta, device = Path(out_dir), dict(meta or {}), env.device
-    if cfg.precision == "fp16" and device.type != "cuda":
-        raise SarLulcError("fp16 needs a CUDA device (it uses a grad scaler); use --precision bf16 on the CPU.")
+    if cfg.precision == "fp16" and device.type != "cuda" and env.is_main:
+        warnings.warn("fp16 on the CPU exercises the mixed-precision path but is slow without fp16 hardware; "
+                      "use fp32 (or bf16 on CPUs with AVX512-BF16/AMX) for real CPU training.", stacklevel=2)
     if env.is_main: _prepare_run_dir(out, resume, overwrite)
     _barrier(env)
     model.to(device)
@@ -345,7 +346,7 @@ def fit(model: nn.Module, train_ds, cfg, out_dir, *, loss_fn, kind: str, arch: s
     batches = steps_per_epoch * accum                                     # micro-batches used per epoch
     total = cfg.epochs * steps_per_epoch
     sched = make_scheduler(opt, total, round(cfg.warmup_epochs * steps_per_epoch), cfg.min_lr_ratio)
-    scaler = torch.amp.GradScaler("cuda", enabled=cfg.precision == "fp16")
+    scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16")
     step, start_epoch, start_batch, best, last_metrics = 0, 0, 0, None, None
     if resume:
         ck = load_checkpoint(resume)
@@ -716,7 +717,7 @@ def _common_args(p: argparse.ArgumentParser, presets: dict, kind: str) -> None:
     g.add_argument("--lr", type=float, default=None, help="peak learning rate (default: blr x effective batch / blr_batch)")
     g.add_argument("--chip", type=int, default=None, help="training chip size in pixels")
     g.add_argument("--chips-per-epoch", type=int, default=None, help="random chips per epoch")
-    g.add_argument("--precision", choices=PRECISIONS, default=None, help="fp32, bf16 autocast (CPU/CUDA) or fp16 (CUDA)")
+    g.add_argument("--precision", choices=PRECISIONS, default=None, help="fp32, bf16 autocast (CPU/CUDA) or fp16 with a grad scaler (CUDA; slow on CPUs)")
     g.add_argument("--bf16", action="store_true", help="shortcut for --precision bf16")
     g.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
     g.add_argument("--seed", type=int, default=None)

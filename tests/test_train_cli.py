@@ -81,7 +81,7 @@ def run_main(*args):
     (["--config", "{cfg}"], "Unknown TrainConfig option(s): 'epoch'"),
     (["--task", "water", "--resume", "{run}/last.pt"], "task 'lulc' in"),
     (["--preset", "swin_t", "--resume", "{run}/last.pt"], "preset 'tiny' in"),
-    (["--precision", "fp16", "--device", "cpu"], "fp16 needs a CUDA device"),
+    (["--precision", "fp8"], "invalid choice: 'fp8'"),
 ])
 def test_bad_train_inputs(runs, tmp_path, args, msg):
     d, _, _ = runs
@@ -106,3 +106,19 @@ def test_bad_data_and_outputs(runs, tmp_path):
     assert rc == 2 and "does not exist" in err
     rc, err = run_main("evaluate", "--model", d / "run", "--data", d / "data", "--split", "nope", "--out", tmp_path / "e")
     assert rc == 2 and "no items in split 'nope'" in err
+
+def test_fp16_grad_scaler_path_runs_on_cpu(runs, tmp_path):
+    """The fp16 + GradScaler path (meant for CUDA) trains, checkpoints its scaler and resumes, on the CPU."""
+    from sar_lulc.checkpoint import load_checkpoint
+    d, _, _ = runs
+    out = tmp_path / "fp16"
+    p = cli("--json", "train", "--data", d / "data", "--recipe", "micro", "--precision", "fp16", "--device", "cpu",
+            "--steps", 2, "--out", out, "--no-progress")
+    s = summary(p)
+    assert s["ok"] and s["steps"] == 2 and "fp16 on the CPU" in p.stderr
+    ck = load_checkpoint(out / "last.pt")
+    assert ck["config"]["precision"] == "fp16" and ck["scaler"]["scale"] > 0     # the scaler is live and saved
+    s2 = summary(cli("--json", "train", "--data", d / "data", "--recipe", "micro", "--precision", "fp16",
+                     "--device", "cpu", "--resume", out / "last.pt", "--out", out, "--no-progress"))
+    assert s2["ok"] and s2["steps"] > 2
+    assert load_checkpoint(out / "last.pt")["scaler"]["scale"] > 0
