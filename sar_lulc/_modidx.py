@@ -558,6 +558,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                 'sar_lulc.train.cli_run_evaluate': ('train.html#cli_run_evaluate', 'sar_lulc/train.py'),
                                 'sar_lulc.train.cli_run_pretrain': ('train.html#cli_run_pretrain', 'sar_lulc/train.py'),
                                 'sar_lulc.train.cli_run_train': ('train.html#cli_run_train', 'sar_lulc/train.py'),
+                                'sar_lulc.train.compile_backend': ('train.html#compile_backend', 'sar_lulc/train.py'),
                                 'sar_lulc.train.dist_cleanup': ('train.html#dist_cleanup', 'sar_lulc/train.py'),
                                 'sar_lulc.train.dist_setup': ('train.html#dist_setup', 'sar_lulc/train.py'),
                                 'sar_lulc.train.effective_lr': ('train.html#effective_lr', 'sar_lulc/train.py'),

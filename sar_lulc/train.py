@@ -19,10 +19,10 @@ from .checkpoint import (check_compatible, export_model, find_checkpoint, load_c
                                  restore_training, save_checkpoint, training_state, unwrap_model)
 
 # %% auto #0
-__all__ = ['TASKS', 'HR_INJECT', 'HEADS', 'TRAIN_PRESETS', 'PRETRAIN_PRESETS', 'TrainConfig', 'PretrainConfig', 'train_config',
-           'pretrain_config', 'effective_lr', 'WarmupCosine', 'make_scheduler', 'param_groups', 'make_optimizer',
-           'DistEnv', 'dist_setup', 'dist_cleanup', 'state_sha256', 'ResumableSampler', 'step_seed', 'fit',
-           'evaluate_dataset', 'load_pretrained', 'finetune', 'pretrain', 'evaluate', 'cli_args_pretrain',
+__all__ = ['TASKS', 'HR_INJECT', 'HEADS', 'TRAIN_PRESETS', 'PRETRAIN_PRESETS', 'TrainConfig', 'PretrainConfig', 'compile_backend',
+           'train_config', 'pretrain_config', 'effective_lr', 'WarmupCosine', 'make_scheduler', 'param_groups',
+           'make_optimizer', 'DistEnv', 'dist_setup', 'dist_cleanup', 'state_sha256', 'ResumableSampler', 'step_seed',
+           'fit', 'evaluate_dataset', 'load_pretrained', 'finetune', 'pretrain', 'evaluate', 'cli_args_pretrain',
            'cli_run_pretrain', 'cli_args_train', 'cli_run_train', 'cli_args_evaluate', 'cli_run_evaluate']
 
 # %% ../nbs/21_train.ipynb #f4c92ceec833
@@ -50,7 +50,7 @@ class TrainConfig:
     drop_path: float = 0.1
     clip: float | None = 5.0            # max gradient norm (None = no clipping)
     precision: str = "fp32"             # fp32 | bf16 (CPU/CUDA autocast) | fp16 (grad scaler; CUDA, slow on CPUs)
-    compile: bool = False               # torch.compile the model
+    compile: bool | str = False         # torch.compile the model (True: inductor; or a backend name, e.g. aot_eager)
     seed: int = 0
     hr_inject: str = "s4+s2"            # refinement (i): none | s4 | s4+s2
     head: str = "progressive"           # refinement (ii): simple | progressive
@@ -90,7 +90,7 @@ class PretrainConfig:
     drop_path: float = 0.0
     clip: float | None = None
     precision: str = "fp32"
-    compile: bool = False
+    compile: bool | str = False
     seed: int = 0
     mask_ratio: float = 0.5             # MixMAE mixing ratio
     sar_w_s: float = 1.0                # SAR-W strength s (0 = plain MixMAE)
@@ -140,6 +140,15 @@ def _check_config(cfg) -> None:
         need(cfg.hr_inject in HR_INJECT, f"hr_inject must be one of {HR_INJECT}, not {cfg.hr_inject!r}.")
         need(cfg.head in HEADS, f"head must be one of {HEADS}, not {cfg.head!r}.")
         need(0 <= cfg.alpha <= 1, f"alpha must be in [0, 1], got {cfg.alpha}.")
+    if cfg.compile: compile_backend(cfg.compile)
+
+def compile_backend(compile) -> str:
+    "The torch.compile backend of a `compile` setting: True -> 'inductor', or a registered backend's name."
+    if compile is True: return "inductor"
+    names = torch.compiler.list_backends(exclude_tags=())
+    if not isinstance(compile, str) or compile not in names:
+        raise SarLulcError(f"compile must be true/false or a torch.compile backend ({', '.join(sorted(names))}), not {compile!r}.")
+    return compile
 
 def _make_config(cls, presets, recipe, overrides):
     if isinstance(recipe, cls): base, recipe = dataclasses.asdict(recipe), recipe.recipe
@@ -363,7 +372,7 @@ def fit(model: nn.Module, train_ds, cfg, out_dir, *, loss_fn, kind: str, arch: s
     train_model = model
     if env.distributed:
         train_model = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-    if cfg.compile: train_model = torch.compile(train_model)
+    if cfg.compile: train_model = torch.compile(train_model, backend=compile_backend(cfg.compile))
     steps_log, epoch_log = _CsvLog(out / "steps.csv", env.is_main), _CsvLog(out / "log.csv", env.is_main)
     tb = _tb_writer(out / "tb", env.is_main)
     chips_per_step = cfg.batch_size * accum * env.world_size
@@ -719,7 +728,8 @@ def _common_args(p: argparse.ArgumentParser, presets: dict, kind: str) -> None:
     g.add_argument("--chips-per-epoch", type=int, default=None, help="random chips per epoch")
     g.add_argument("--precision", choices=PRECISIONS, default=None, help="fp32, bf16 autocast (CPU/CUDA) or fp16 with a grad scaler (CUDA; slow on CPUs)")
     g.add_argument("--bf16", action="store_true", help="shortcut for --precision bf16")
-    g.add_argument("--compile", action="store_true", default=None, help="torch.compile the model")
+    g.add_argument("--compile", nargs="?", const=True, default=None, metavar="BACKEND",
+                   help="torch.compile the model (default backend inductor; e.g. --compile aot_eager to debug)")
     g.add_argument("--seed", type=int, default=None)
     g.add_argument("--workers", type=int, default=None, dest="num_workers", help="DataLoader worker processes")
     g.add_argument("--device", default=None, help="auto (CUDA when present), cpu, cuda, cuda:1 ...")

@@ -82,6 +82,7 @@ def run_main(*args):
     (["--task", "water", "--resume", "{run}/last.pt"], "task 'lulc' in"),
     (["--preset", "swin_t", "--resume", "{run}/last.pt"], "preset 'tiny' in"),
     (["--precision", "fp8"], "invalid choice: 'fp8'"),
+    (["--compile", "nope"], "compile must be true/false or a torch.compile backend"),
 ])
 def test_bad_train_inputs(runs, tmp_path, args, msg):
     d, _, _ = runs
@@ -122,3 +123,16 @@ def test_fp16_grad_scaler_path_runs_on_cpu(runs, tmp_path):
                      "--device", "cpu", "--resume", out / "last.pt", "--out", out, "--no-progress"))
     assert s2["ok"] and s2["steps"] > 2
     assert load_checkpoint(out / "last.pt")["scaler"]["scale"] > 0
+
+def test_compile_path_runs_on_cpu(runs, tmp_path):
+    """`--compile BACKEND` trains through torch.compile (aot_eager: dynamo + AOT autograd, no C++ build) and the
+    checkpoint holds the plain model's keys, so it loads and exports like any other run."""
+    from sar_lulc.checkpoint import load_checkpoint, load_model
+    d, _, _ = runs
+    out = tmp_path / "compiled"
+    s = summary(cli("--json", "train", "--data", d / "data", "--recipe", "micro", "--compile", "aot_eager",
+                    "--steps", 2, "--out", out, "--no-progress"))
+    assert s["ok"] and s["steps"] == 2
+    ck = load_checkpoint(out / "last.pt")
+    assert ck["config"]["compile"] == "aot_eager" and not any("_orig_mod" in k for k in ck["model"])
+    assert load_model(out).task == "lulc"
