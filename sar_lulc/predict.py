@@ -275,10 +275,10 @@ class Predictor:
                           "Pass norm=(mean, std) or use a model exported by sar_lulc.", stacklevel=3)
             nm = (0.0, 1.0)
         self.mean, self.std = nm
-        autocast(self.device, precision)              # validates precision for the device
         if self.device.type == "cpu" and (precision == "fp16" or (precision == "bf16" and not cpu_has_native_bf16())):
-            warnings.warn(f"{precision} on a CPU without native {precision} instructions (AVX512-BF16 / AMX) is usually much "
-                          f"slower than fp32; use fp32 on this machine or {precision} on a GPU.", stacklevel=3)
+            hw = "native fp16 arithmetic" if precision == "fp16" else "native bf16 instructions (AVX512-BF16 / AMX)"
+            warnings.warn(f"{precision} on a CPU without {hw} is usually much slower than fp32; use fp32 on this "
+                          f"machine or {precision} on a GPU.", stacklevel=3)
         self._check()
 
     @property

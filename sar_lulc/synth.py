@@ -677,14 +677,13 @@ def cli_args_synth(p: argparse.ArgumentParser) -> None:
 def cli_run_synth(args) -> dict:
     "Run `sar-lulc synth`; returns the summary."
     t0 = time.perf_counter()
-    lo, hi = parse_looks(args.looks)
-    out = make_benchmark(args.out_dir, args.n_train, args.n_val, args.n_test, args.size, args.seed, (lo, hi),
+    out = make_benchmark(args.out_dir, args.n_train, args.n_val, args.n_test, args.size, args.seed, args.looks,
                          args.units, args.overwrite, nodata_corner=args.nodata_corner, open_sea=args.open_sea,
                          progress=not getattr(args, "json", False))
     man = json.loads((out / "manifest.json").read_text())
     cf = man["class_fractions"].get("train") or next(iter(man["class_fractions"].values()))
     return {"out_dir": str(out), "manifest": str(out / "manifest.json"),
-            "scenes": {k: len(v) for k, v in man["splits"].items()}, "size": args.size, "looks": lo if lo == hi else [lo, hi],
+            "scenes": {k: len(v) for k, v in man["splits"].items()}, "size": args.size, "looks": man["generator"]["looks"],
             "open_sea": args.open_sea,
             "units": args.units, "seconds": round(time.perf_counter() - t0, 2),
             "class_percent": {k: round(100 * v, 2) for k, v in cf.items()}}
