@@ -13,7 +13,7 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")       # no version check,
 
 import numpy as np
 
-from .core import SarLulcError, get_device, seed_everything
+from .core import SarLulcError, arg_number, get_device, seed_everything
 from .schemes import get_scheme
 
 # %% auto #0
@@ -21,7 +21,8 @@ __all__ = ['TASK_LABELS', 'DEFAULT_MODELS', 'TRAIN_HINT', 'MICRO_MODEL', 'DEFAUL
            'TABLE_HEADERS', 'UNITS_CHOICES', 'ABOUT', 'HEADLESS_CHROMIUM_ARGS', 'repo_root', 'default_model_path',
            'sample_files', 'AppConfig', 'get_bundle', 'build_test_model', 'sniff_format', 'check_upload',
            'check_pixels', 'grey_to_db', 'read_grey_image', 'InputInfo', 'inspect_geotiff', 'AppResult',
-           'run_inference', 'build_app', 'free_port', 'launch', 'run_land_cover_in_page', 'cli_args_app', 'cli_run_app']
+           'run_inference', 'hide_paths', 'build_app', 'free_port', 'launch', 'run_land_cover_in_page', 'cli_args_app',
+           'cli_run_app']
 
 # %% ../nbs/50_app.ipynb #9ea2d9466475
 _log = logging.getLogger("sar_lulc.app")
@@ -414,6 +415,11 @@ def _status(task, info: InputInfo, res, model_path, bundle, secs, notes, tta) ->
 
 # %% ../nbs/50_app.ipynb #908078ebf801
 UNITS_CHOICES = ["auto", "dn", "db", "amplitude", "linear"]
+_ABS_PATH = re.compile(r"(?<![\w.])(?:[A-Za-z]:)?[/\\](?:[^\s'\"`,;:()<>|/\\]+[/\\])+([^\s'\"`,;:()<>|/\\]*)")
+
+def hide_paths(text) -> str:
+    "`text` with every absolute path shortened to its file name: error messages must not show the server's folders."
+    return _ABS_PATH.sub(lambda m: m.group(1) or "(folder)", str(text))
 
 def _describe(path, units, cf, band, cfg: AppConfig) -> str:
     "A short Markdown description of an upload (header only), or the problem with it."
@@ -432,8 +438,8 @@ def _describe(path, units, cf, band, cfg: AppConfig) -> str:
         msg = (f"`{name}`: GeoTIFF, {info.width} x {info.height} px, {info.dtype}, band {info.band} of {info.count}, "
                f"{geo}; units **{info.units}** ({info.units_reason}). Press **Run**.")
         return msg + "".join(f"\n\n> {n}" for n in info.notes)
-    except SarLulcError as e: return f"**Cannot use this file:** {e}"
-    except Exception as e: return f"**Cannot use this file:** {type(e).__name__}: {e}"
+    except SarLulcError as e: return f"**Cannot use this file:** {hide_paths(e)}"
+    except Exception as e: return f"**Cannot use this file:** {type(e).__name__}: {hide_paths(e)}"
 
 def _example_label(p: Path) -> str:
     parts = Path(p).parts
@@ -469,10 +475,10 @@ def build_app(cfg: AppConfig | None = None):
             progress(0.1, desc="predicting")
             r = run_inference(path, task, units, cf, overlap, tta, cfg, band=band, name=name)
         except SarLulcError as e:
-            raise gr.Error(str(e), title="Cannot process this file", print_exception=False) from e
+            raise gr.Error(hide_paths(e), title="Cannot process this file", print_exception=False) from e
         except Exception as e:       # a bug or a resource problem: report it, keep serving
             _log.exception("request failed")
-            raise gr.Error(f"Unexpected error while processing {name}: {type(e).__name__}: {e}. The app is still "
+            raise gr.Error(f"Unexpected error while processing {name}: {type(e).__name__}: {hide_paths(e)}. The app is still "
                            "running; try another file or smaller settings.", title="Unexpected error") from e
         return (r.sar_image, r.map_image, r.legend_html, r.water_image, r.confidence_image, r.table, r.files, r.status)
 
@@ -577,20 +583,24 @@ def cli_args_app(p: argparse.ArgumentParser) -> None:
     "Flags of `sar-lulc app`."
     d = AppConfig.__dataclass_fields__
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=int, default=7860, help="port (default 7860; 0 = any free port)")
+    p.add_argument("--port", type=arg_number(lo=0, hi=65535), default=7860, help="port (default 7860; 0 = any free port)")
     p.add_argument("--lulc-model", default=None, help=f"land-cover model: run folder or .safetensors (default {DEFAULT_MODELS['lulc']})")
     p.add_argument("--water-model", default=None, help=f"water model (default {DEFAULT_MODELS['water']})")
-    p.add_argument("--max-upload-mb", type=float, default=d["max_upload_mb"].default, help="upload size limit in MB (default %(default)s)")
-    p.add_argument("--max-pixels", type=float, default=d["max_pixels"].default, help="pixel-count limit per image (default %(default)s)")
-    p.add_argument("--concurrency", type=int, default=1, help="requests processed at once (default 1); others queue")
-    p.add_argument("--max-queue", type=int, default=d["max_queue"].default, help="waiting requests allowed (default %(default)s)")
-    p.add_argument("--tile", type=int, default=512, help="prediction tile size in px (default 512)")
+    p.add_argument("--max-upload-mb", type=arg_number(float, lo=0, lo_open=True), default=d["max_upload_mb"].default, help="upload size limit in MB (default %(default)s)")
+    p.add_argument("--max-pixels", type=arg_number(float, lo=1), default=d["max_pixels"].default, help="pixel-count limit per image (default %(default)s)")
+    p.add_argument("--concurrency", type=arg_number(lo=1), default=1, help="requests processed at once (default 1); others queue")
+    p.add_argument("--max-queue", type=arg_number(lo=1), default=d["max_queue"].default, help="waiting requests allowed (default %(default)s)")
+    p.add_argument("--tile", type=arg_number(lo=16), default=512, help="prediction tile size in px (default 512)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
     p.add_argument("--bf16", action="store_true", help="bf16 autocast (faster on recent CPUs and GPUs)")
     p.add_argument("--workdir", default=None, help="folder for the outputs of requests (default: a temporary folder)")
 
 def cli_run_app(args) -> dict:
     "Run `sar-lulc app`: serve until Ctrl-C; returns a summary."
+    for flag, given in (("--lulc-model", args.lulc_model), ("--water-model", args.water_model)):
+        if given and not Path(given).exists():      # a model asked for by name must exist; the defaults may be absent
+            raise SarLulcError(f"{flag} {given} does not exist (give a run folder or an exported .safetensors).")
+    get_device(args.device)
     cfg = AppConfig(lulc_model=args.lulc_model, water_model=args.water_model, host=args.host, port=args.port,
                     max_upload_mb=args.max_upload_mb, max_pixels=int(args.max_pixels), concurrency_limit=args.concurrency,
                     max_queue=args.max_queue, tile=args.tile, device=args.device,

@@ -4,12 +4,12 @@
 
 # %% ../nbs/90_cli.ipynb #9dbbc887163c
 from __future__ import annotations
-import argparse, importlib, json, os, sys
+import argparse, importlib, json, os, sys, warnings
 
 from .core import SarLulcError
 
 # %% auto #0
-__all__ = ['COMMANDS', 'EPILOG', 'build_parser', 'main']
+__all__ = ['COMMANDS', 'EPILOG', 'OneLineParser', 'build_parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #a62673ef93c7
 COMMANDS = {
@@ -35,10 +35,15 @@ def _module(name: str):
     mod, _ = COMMANDS[name]
     return importlib.import_module(mod)
 
+class OneLineParser(argparse.ArgumentParser):
+    "An argparse parser whose usage errors are one line (`sar-lulc CMD: error: ...`, exit status 2), not a usage dump."
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
 def build_parser(commands=None) -> argparse.ArgumentParser:
     "The `sar-lulc` parser; only the modules of `commands` (default: all) are imported."
-    p = argparse.ArgumentParser(prog="sar-lulc", description="Land cover and water from L-band HH SAR (ALOS-2 PALSAR-2).",
-                                epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = OneLineParser(prog="sar-lulc", description="Land cover and water from L-band HH SAR (ALOS-2 PALSAR-2).",
+                      epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--json", action="store_true", help="print the final summary as one JSON object")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     for name, (mod, help_) in COMMANDS.items():
@@ -53,6 +58,10 @@ def build_parser(commands=None) -> argparse.ArgumentParser:
     return p
 
 # %% ../nbs/90_cli.ipynb #8aeaa435113d
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    "Warnings of a command as one `warning: ...` line on stderr (no source line, no file name)."
+    print(f"warning: {' '.join(str(message).split())}", file=sys.stderr if file is None else file)
+
 def _print_summary(summary: dict, as_json: bool) -> None:
     if as_json: print(json.dumps(summary, default=str)); return
     for k, v in summary.items():
@@ -70,17 +79,31 @@ def main(argv=None) -> int:
                   "install the project with `pip install -e .` (see scripts/setup.sh).", file=sys.stderr)
             return 2
     parser = build_parser(None if cmd not in COMMANDS else [cmd])
-    args = parser.parse_args(argv)
+    try: args = parser.parse_args(argv)
+    except SystemExit as e: return int(e.code or 0)    # --help (0) or a usage error (2), already printed
     if not args.command: parser.print_help(); return 0
     run = getattr(_module(args.command), f"cli_run_{args.command}", None)
     if run is None:
         print(f"sar-lulc: the '{args.command}' command is not available in this version.", file=sys.stderr); return 2
-    try: summary = run(args) or {}
-    except SarLulcError as e:
-        if getattr(args, "json", False): print(json.dumps({"ok": False, "error": str(e)}))
-        print(f"sar-lulc {args.command}: error: {e}", file=sys.stderr); return 2
+    def fail(msg: str, rc: int) -> int:
+        msg = " ".join(str(msg).split())                 # one line, whatever the exception held
+        if getattr(args, "json", False): print(json.dumps({"ok": False, "error": msg}))
+        print(f"sar-lulc {args.command}: error: {msg}", file=sys.stderr); return rc
+    debug = os.environ.get("SAR_LULC_TRACEBACK") == "1"
+    try:
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            summary = run(args) or {}
+    except SarLulcError as e: return fail(e, 2)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr); return 130
+    except Exception as e:
+        if debug: raise
+        if isinstance(e, OSError) or type(e).__module__.startswith("rasterio"):   # the file system or a file said no
+            what = f"{e.strerror}: {e.filename}" if isinstance(e, OSError) and e.strerror and e.filename else str(e)
+            return fail(what, 2)
+        return fail(f"unexpected {type(e).__name__}: {e} (this is a bug in sar_lulc, please report it; "
+                    "SAR_LULC_TRACEBACK=1 shows the traceback)", 1)
     if int(os.environ.get("RANK", "0")) == 0:      # under torchrun only rank 0 reports
         _print_summary({"ok": True, **summary}, getattr(args, "json", False))
     return 0

@@ -4,15 +4,16 @@
 
 # %% ../nbs/00_core.ipynb #0e45e69a3078
 from __future__ import annotations
-import contextlib, os, random, tempfile, warnings
+import argparse, contextlib, json, math, os, random, socket, tempfile, time, warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['PALSAR2_TILE', 'PRECISIONS', 'SarLulcError', 'shared_dir', 'real_tile_paths', 'check_output_path', 'atomic_output',
-           'seed_everything', 'get_device', 'autocast']
+__all__ = ['PALSAR2_TILE', 'TEMP_SUFFIXES', 'UNLOCKED_TEMP_MAX_AGE_S', 'PRECISIONS', 'SarLulcError', 'shared_dir',
+           'real_tile_paths', 'lock_path', 'temporaries_of', 'writer_alive', 'output_lock', 'check_output_path',
+           'atomic_output', 'seed_everything', 'get_device', 'autocast', 'check_number', 'arg_number']
 
 # %% ../nbs/00_core.ipynb #d94114696fab
 class SarLulcError(ValueError):
@@ -41,14 +42,92 @@ def real_tile_paths() -> dict | None:
              mask=d/"N23W161_20_mask_F02DAR.tif", xml=d/"N23W161_20_F02DAR.xml")
     return p if p["hh"].exists() else None
 
+# %% ../nbs/00_core.ipynb #37520635ec79
+TEMP_SUFFIXES = (".tmp", ".stage.tif")   # what writers of an output leave beside it while they work
+UNLOCKED_TEMP_MAX_AGE_S = 3600           # temporaries with no lock at all are stale after this long
+_HELD_LOCKS: dict = {}                   # lock path -> depth, for re-entrant locks within this process
+
+def lock_path(path) -> Path:
+    "The lock file of output `path`: `.NAME.lock` beside it."
+    path = Path(path); return path.with_name(f".{path.name}.lock")
+
+def temporaries_of(path) -> list[Path]:
+    "Hidden temporaries that writers of `path` make beside it: `.NAME.*` ending in one of `TEMP_SUFFIXES`."
+    path = Path(path)
+    if not path.parent.is_dir(): return []
+    pre = f".{path.name}."
+    return sorted(p for p in path.parent.iterdir() if p.name.startswith(pre) and p.name.endswith(TEMP_SUFFIXES))
+
+def _proc_start(pid: int) -> str | None:
+    "Start time of process `pid` (Linux /proc, in clock ticks since boot), or None where unknown."
+    try: return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError): return None
+
+def writer_alive(info: dict) -> bool:
+    "Whether the writer described by a lock's `info` (pid, host, start, time) may still be running."
+    if info.get("host") != socket.gethostname():           # another machine on a shared disk: judge by age
+        return time.time() - float(info.get("time", 0)) < 24 * 3600
+    try: pid = int(info["pid"]); os.kill(pid, 0)
+    except (KeyError, ValueError, ProcessLookupError): return False
+    except PermissionError: pass                             # alive, owned by another user
+    start = _proc_start(pid)
+    return start is None or info.get("start") in (None, start)
+
+def _remove(paths):
+    for p in paths:
+        with contextlib.suppress(OSError): p.unlink()
+
+@contextlib.contextmanager
+def output_lock(*paths):
+    """Hold the lock of output `paths[0]` while writing `paths`: refuse when a live writer holds it, and remove
+    the temporaries of every path in `paths` left by a dead writer (or older than an hour with no lock)."""
+    paths = [Path(p) for p in paths]; lock = lock_path(paths[0])
+    key = str(lock.resolve()) if lock.parent.exists() else str(lock)
+    if key in _HELD_LOCKS:                                   # re-entrant: this process already holds it
+        _HELD_LOCKS[key] += 1
+        try: yield lock
+        finally: _HELD_LOCKS[key] -= 1
+        return
+    info = dict(pid=os.getpid(), host=socket.gethostname(), start=_proc_start(os.getpid()), time=time.time())
+    for _ in range(3):
+        try: fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644); break
+        except FileExistsError:
+            try: other = json.loads(lock.read_text())
+            except (OSError, ValueError): other = None      # being written this instant, or garbage
+            try: young = time.time() - lock.stat().st_mtime < 60
+            except OSError: continue                         # gone meanwhile: try again
+            if (other is not None and writer_alive(other)) or (other is None and young):
+                who = f"PID {other.get('pid')} on {other.get('host')}" if other else "another process"
+                raise SarLulcError(f"{paths[0]} is being written by {who}; wait for it to finish, or delete "
+                                   f"{lock} if that process is gone.")
+            _remove([lock, *(t for p in paths for t in temporaries_of(p))])   # the writer is gone: its leftovers too
+        except OSError as e:
+            raise SarLulcError(f"Cannot create {lock} beside the output: {e.strerror}.") from e
+    else: raise SarLulcError(f"Could not take the lock {lock}; another process keeps creating it.")
+    with os.fdopen(fd, "w") as f: json.dump(info, f)
+    key = str(lock.resolve()); _HELD_LOCKS[key] = 1
+    now = time.time()
+    _remove(t for p in paths for t in temporaries_of(p) if now - t.stat().st_mtime > UNLOCKED_TEMP_MAX_AGE_S)
+    try: yield lock
+    finally:
+        del _HELD_LOCKS[key]
+        with contextlib.suppress(OSError): lock.unlink()
+
 # %% ../nbs/00_core.ipynb #c28f23480cac
-def check_output_path(path, overwrite: bool = False) -> Path:
-    "Validate an output path: refuse an existing file unless `overwrite`, create and check the folder."
+def check_output_path(path, overwrite: bool = False, create: bool = True) -> Path:
+    """Validate an output path: refuse an existing file unless `overwrite`, create and check the folder.
+    `create=False` only checks that the folder could be made (for checks made before any work starts)."""
     path = Path(path)
     if path.exists() and path.is_dir():
         raise SarLulcError(f"Output path {path} is a folder; give a file name.")
     if path.exists() and not overwrite:
         raise SarLulcError(f"Output {path} already exists; pass overwrite=True (--overwrite) to replace it.")
+    if not create:
+        base = next((p for p in path.absolute().parents if p.exists()), None)
+        if base is None or not base.is_dir():
+            raise SarLulcError(f"Cannot create output folder {path.parent}: {base} is not a folder.")
+        if not os.access(base, os.W_OK | os.X_OK): raise SarLulcError(f"Output folder {base} is not writable.")
+        return path
     try: path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e: raise SarLulcError(f"Cannot create output folder {path.parent}: {e.strerror}") from e
     if not os.access(path.parent, os.W_OK):
@@ -59,18 +138,19 @@ def check_output_path(path, overwrite: bool = False) -> Path:
 def atomic_output(path, overwrite: bool = False):
     "Yield a temporary path beside `path`; rename it to `path` only if the block finishes without error."
     path = check_output_path(path, overwrite)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd); tmp = Path(tmp)
-    try:
-        yield tmp
-        if path.exists() and not overwrite:
-            raise SarLulcError(f"Output {path} appeared while writing; not replacing it.")
-        umask = os.umask(0); os.umask(umask)          # mkstemp makes 0600 files: give the usual mode
-        if tmp.is_file(): os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError): tmp.unlink()
-        raise
+    with output_lock(path):                           # and a dead writer's leftovers are cleared
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd); tmp = Path(tmp)
+        try:
+            yield tmp
+            if path.exists() and not overwrite:
+                raise SarLulcError(f"Output {path} appeared while writing; not replacing it.")
+            umask = os.umask(0); os.umask(umask)          # mkstemp makes 0600 files: give the usual mode
+            if tmp.is_file(): os.chmod(tmp, 0o666 & ~umask)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError): tmp.unlink()
+            raise
 
 # %% ../nbs/00_core.ipynb #641ca0acbde1
 def seed_everything(seed: int) -> None:
@@ -79,9 +159,24 @@ def seed_everything(seed: int) -> None:
     if torch.cuda.is_available(): torch.cuda.manual_seed_all(seed)
 
 def get_device(device: str | torch.device | None = "auto") -> torch.device:
-    "`auto` picks CUDA when present, else CPU; anything else is passed to `torch.device`."
+    """`auto` picks CUDA when present, else CPU; anything else must name a device this machine has
+    (`cpu`, `cuda`, `cuda:1`, `mps`...), checked here so a bad `--device` fails before any work."""
     if device in (None, "auto"): return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try: dev = torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise SarLulcError(f"Unknown device {device!r}; use auto, cpu, cuda or cuda:N.") from e
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise SarLulcError(f"Device {device!r} requested but CUDA is not available on this machine; "
+                               "use --device cpu (or auto).")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise SarLulcError(f"Device {device!r} requested but this machine has {torch.cuda.device_count()} "
+                               f"CUDA device(s) (cuda:0..cuda:{torch.cuda.device_count() - 1}).")
+    elif dev.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+        raise SarLulcError(f"Device {device!r} requested but MPS is not available; use --device cpu.")
+    elif dev.type not in ("cpu", "cuda", "mps"):
+        raise SarLulcError(f"Device {device!r} is not supported; use auto, cpu, cuda or cuda:N.")
+    return dev
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 
@@ -93,3 +188,30 @@ def autocast(device: torch.device | str, precision: str = "fp32"):
     if precision == "fp32": return contextlib.nullcontext()
     dtype = torch.bfloat16 if precision == "bf16" else torch.float16
     return torch.autocast(device_type=device.type, dtype=dtype)
+
+# %% ../nbs/00_core.ipynb #ae43c8079c9a
+def check_number(name: str, value, *, kind=int, lo=None, hi=None, lo_open: bool = False):
+    "`value` as a finite `kind` (int or float) in [lo, hi] (lo excluded when `lo_open`), else a `SarLulcError`."
+    what = "an integer" if kind is int else "a number"
+    rng = ("" if lo is None and hi is None else
+           f" > {lo}" if hi is None and lo_open else f" >= {lo}" if hi is None else f" <= {hi}" if lo is None
+           else f" in ({lo}, {hi}]" if lo_open else f" in [{lo}, {hi}]")
+    try:
+        if isinstance(value, bool): raise ValueError
+        v = float(value)
+        if kind is int:
+            if not math.isfinite(v) or v != int(v): raise ValueError
+            v = int(v) if not isinstance(value, str) else int(value.strip())
+    except (TypeError, ValueError):
+        raise SarLulcError(f"{name} must be {what}{rng}, got {value!r}.") from None
+    if not math.isfinite(v) or (lo is not None and (v <= lo if lo_open else v < lo)) or (hi is not None and v > hi):
+        raise SarLulcError(f"{name} must be {what}{rng}, got {value!r}.")
+    return v
+
+def arg_number(kind=int, lo=None, hi=None, lo_open: bool = False):
+    "An argparse `type=` that applies `check_number` (its message becomes the one-line usage error)."
+    def conv(s):
+        try: return check_number("the value", s, kind=kind, lo=lo, hi=hi, lo_open=lo_open)
+        except SarLulcError as e: raise argparse.ArgumentTypeError(str(e)[len("the value "):].rstrip(".")) from None
+    conv.__name__ = "int" if kind is int else "number"
+    return conv

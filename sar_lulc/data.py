@@ -15,8 +15,8 @@ import rasterio, rasterio.windows
 from rasterio.windows import Window
 from rasterio.warp import reproject, transform_bounds, Resampling
 
-from .core import SarLulcError
-from .io import UNITS, SarReader, open_raster, write_raster, write_label_map
+from .core import SarLulcError, arg_number
+from .io import DEFAULT_CF, UNITS, SarReader, open_raster, write_raster, write_label_map
 from .schemes import IGNORE_INDEX, ClassScheme, get_scheme, parse_label_map, remap
 
 # %% auto #0
@@ -741,14 +741,14 @@ def cli_args_chips(p) -> None:
     g.add_argument("--scheme", help="built-in scheme encoding the raw codes: jp9, hrlulc_v23.12, hrlulc_v21.11, water")
     g.add_argument("--label-map", help="custom scheme 'code:name,...', e.g. '0:other,255:water' or '1:water,2-14:land'")
     p.add_argument("--out", required=True, metavar="DIR", help="output dataset folder (manifest.json + chips)")
-    p.add_argument("--chip", type=int, default=256, help="chip size in pixels (default 256)")
-    p.add_argument("--stride", type=int, default=None, help="chip stride (default: the chip size, no overlap)")
-    p.add_argument("--min-valid", type=float, default=0.5, help="minimum fraction of valid, labelled pixels (default 0.5)")
-    p.add_argument("--block-size", type=int, default=4, help="chips per side of a spatial split block (default 4)")
+    p.add_argument("--chip", type=arg_number(lo=16), default=256, help="chip size in pixels (default 256)")
+    p.add_argument("--stride", type=arg_number(lo=1), default=None, help="chip stride (default: the chip size, no overlap)")
+    p.add_argument("--min-valid", type=arg_number(float, lo=0, hi=1), default=0.5, help="minimum fraction of valid, labelled pixels (default 0.5)")
+    p.add_argument("--block-size", type=arg_number(lo=1), default=4, help="chips per side of a spatial split block (default 4)")
     p.add_argument("--split", default="0.8,0.1,0.1", help="train,val,test fractions (default 0.8,0.1,0.1)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the block split (default 0)")
+    p.add_argument("--seed", type=arg_number(lo=0), default=0, help="seed of the block split (default 0)")
     p.add_argument("--units", default="auto", choices=UNITS, help="SAR input units (default auto: from dtype and values)")
-    p.add_argument("--cf", type=float, default=-83.0, help="calibration factor for DN in dB (default -83.0)")
+    p.add_argument("--cf", type=arg_number(float), default=DEFAULT_CF, help=f"calibration factor for DN in dB (default {DEFAULT_CF})")
     p.add_argument("--overwrite", action="store_true", help="replace an existing dataset folder")
 
 def cli_run_chips(args) -> dict:

@@ -19,16 +19,17 @@ from .core import SarLulcError, atomic_output
 from .schemes import IGNORE_INDEX, ClassScheme, check_indices, get_scheme, hex_to_rgb
 
 # %% auto #0
-__all__ = ['DEFAULT_CF', 'UNITS', 'SAR_DTYPES', 'TYPICAL_HH_DB', 'WRITE_DTYPES', 'UnitsWarning', 'check_units', 'check_sar_dtype',
-           'nodata_mask', 'to_db', 'db_to_dn', 'from_db', 'detect_units', 'open_raster', 'select_band', 'as_window',
-           'SarReader', 'read_sar', 'assert_has_data', 'write_raster', 'write_label_map', 'read_label_map',
-           'card4l_xml_for', 'read_card4l_xml']
+__all__ = ['DEFAULT_CF', 'UNITS', 'PLAUSIBLE_DB', 'SAR_DTYPES', 'TYPICAL_HH_DB', 'WRITE_DTYPES', 'UnitsWarning', 'check_units',
+           'check_sar_dtype', 'nodata_mask', 'to_db', 'db_to_dn', 'from_db', 'detect_units', 'open_raster',
+           'select_band', 'as_window', 'SarReader', 'read_sar', 'assert_has_data', 'write_raster', 'write_label_map',
+           'read_label_map', 'card4l_xml_for', 'read_card4l_xml']
 
 # %% ../nbs/01_io.ipynb #9edc12932db9
 _log = logging.getLogger("sar_lulc.io")
 
 DEFAULT_CF = -83.0
 UNITS = ("auto", "dn", "amplitude", "linear", "db")
+PLAUSIBLE_DB = (-100.0, 60.0)   # calibrated gamma-nought outside this is not backscatter: wrong units, CF or scaling
 SAR_DTYPES = ("uint8", "uint16", "uint32", "uint64", "int16", "int32", "int64", "float32", "float64")
 
 class UnitsWarning(UserWarning):
@@ -195,8 +196,10 @@ class SarReader:
             if nbits == "1": dt = "bool"
             self.dtype = check_sar_dtype(dt, f"{self.path.name} band {self.band}")
             self.nodata = nodata if nodata is not None else self._src.nodatavals[self.band - 1]
+            self._sample, self.implausible_pixels, self._bad = None, 0, set()
             if units == "auto": self.units, self.units_reason = self._detect(sample)
             else: self.units, self.units_reason = units, "given by the caller"
+            self._check_plausible(sample)
         except BaseException:
             self._src.close(); raise
         _log.info("%s band %d: units %s (%s)", self.path.name, self.band, self.units, self.units_reason)
@@ -207,10 +210,39 @@ class SarReader:
             raise SarLulcError(f"Could not read the pixels of {self.path} ({str(e).splitlines()[0]}); "
                                "the file is truncated or corrupted.") from e
 
+    def _sample_raw(self, sample: int) -> np.ndarray:
+        "A decimated sample of the band (at most `sample` x `sample`), read once."
+        if self._sample is None:
+            self._sample = self._read_raw(out_shape=(min(self.height, sample), min(self.width, sample)))
+        return self._sample
+
+    def _check_plausible(self, sample: int):
+        """Refuse a band whose values are mostly not backscatter in `self.units` (outside `PLAUSIBLE_DB` once
+        calibrated); a few such pixels are read as no data and counted in `implausible_pixels`."""
+        lo, hi = PLAUSIBLE_DB
+        if self.dtype.kind in "ui":                     # integers: skip the check when no value can be implausible
+            info = np.iinfo(self.dtype)
+            ends = to_db(np.array([1, info.max], np.float64), self.units, self.cf) if self.units != "db" else \
+                np.array([info.min, info.max], np.float32)
+            if np.isnan(ends).any() or (ends[0] >= lo and ends[1] <= hi): self._screen = False; return
+        self._screen = True
+        raw = self._sample_raw(sample)
+        db = to_db(raw, self.units, self.cf, self.nodata)
+        ok = np.isfinite(db)
+        if not ok.any(): return
+        out = ((db < lo) | (db > hi)) & ok
+        if out.sum() > 0.5 * ok.sum():
+            med_raw = float(np.median(raw[ok].astype(np.float64)))
+            guessed = f"guessed: {self.units_reason}" if self.units_reason != "given by the caller" else "as given"
+            raise SarLulcError(
+                f"{self.path.name} band {self.band} does not look like SAR backscatter in {self.units} units "
+                f"({guessed}): the median value is {med_raw:.4g}, which is {float(np.median(db[ok])):.4g} dB once "
+                f"calibrated, and {out.sum() / ok.sum():.0%} of the valid pixels lie outside the plausible "
+                f"{lo:g}..{hi:g} dB. Check the units (--units), the calibration factor (--cf) and the file's scaling.")
+
     def _detect(self, sample: int):
         if self.dtype.kind == "u": return detect_units(np.empty(0, self.dtype), self.dtype)
-        shape = (min(self.height, sample), min(self.width, sample))
-        units, reason = detect_units(self._read_raw(out_shape=shape), self.dtype, self.nodata)
+        units, reason = detect_units(self._sample_raw(sample), self.dtype, self.nodata)
         if units in ("linear", "amplitude") or (units == "dn" and self.dtype.kind == "f"):
             warnings.warn(f"{self.path.name}: units auto -> {units}: {reason}", UnitsWarning, stacklevel=3)
         return units, reason
@@ -243,16 +275,28 @@ class SarReader:
         full = Window(0, 0, self.width, self.height)
         win = full if window is None else as_window(window)
         inter = full.intersection(win) if _overlaps(full, win) else None
-        if inter is not None and inter == win:
-            return to_db(self._read_raw(win), self.units, self.cf, self.nodata)
+        if inter is not None and inter == win: return self._to_db(self._read_raw(win), win)
         if not boundless:
             raise SarLulcError(f"Window {tuple(win.flatten())} (col, row, width, height) is not inside "
                                f"{self.path.name} ({self.width} x {self.height}); pass boundless=True to pad with NaN.")
         out = np.full((win.height, win.width), np.nan, np.float32)
         if inter is not None:
             r0, c0 = int(inter.row_off - win.row_off), int(inter.col_off - win.col_off)
-            out[r0:r0 + inter.height, c0:c0 + inter.width] = to_db(self._read_raw(inter), self.units, self.cf, self.nodata)
+            out[r0:r0 + inter.height, c0:c0 + inter.width] = self._to_db(self._read_raw(inter), inter)
         return out
+
+    def _to_db(self, raw: np.ndarray, win: Window) -> np.ndarray:
+        "Calibrate raw pixels; values outside `PLAUSIBLE_DB` become no data, each pixel counted once."
+        db = to_db(raw, self.units, self.cf, self.nodata)
+        if self._screen:
+            bad = (db < PLAUSIBLE_DB[0]) | (db > PLAUSIBLE_DB[1])
+            if bad.any():
+                db[bad] = np.nan
+                if len(self._bad) < 10**6:                 # overlapping windows re-read pixels: count positions
+                    r, c = np.nonzero(bad)
+                    self._bad.update(((r + int(win.row_off)) * self.width + c + int(win.col_off)).tolist())
+                self.implausible_pixels = len(self._bad)
+        return db
 
     def valid_fraction(self) -> float:
         "Fraction of valid (not no-data) pixels in the band, read block by block."

@@ -17,16 +17,19 @@ from rasterio.enums import Resampling
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.windows import Window
 
-from .core import SarLulcError, atomic_output, autocast, check_output_path, get_device, PRECISIONS
+from .core import (SarLulcError, arg_number, atomic_output, autocast, check_number, check_output_path, get_device,
+                           output_lock, PRECISIONS)
+from .io import DEFAULT_CF, PLAUSIBLE_DB, check_units
 from .schemes import ClassScheme, IGNORE_INDEX, get_scheme
 
 # %% auto #0
-__all__ = ['WEIGHT_FLOOR', 'TASKS', 'DEFAULT_SCHEME_OF_TASK', 'WGS84', 'BLOCK', 'SCENE_SUFFIXES', 'DEMO_MODELS',
-           'resolve_overlap', 'window_starts', 'ramp_weights', 'window_weight', 'blend_windows', 'stitch_in_memory',
-           'cpu_has_native_bf16', 'Predictor', 'geographic_cell_area_km2', 'pixel_area_km2', 'output_paths',
-           'PredictResult', 'make_predictor', 'predict_scene', 'scene_list', 'dist_info', 'scene_output',
-           'load_complete', 'predict_many', 'default_model_path', 'cli_args_predict', 'cli_run_predict',
-           'gather_objects', 'water_iou_vs_mask', 'crop_raster']
+__all__ = ['WEIGHT_FLOOR', 'TASKS', 'DEFAULT_SCHEME_OF_TASK', 'WGS84', 'BLOCK', 'SCENE_SUFFIXES', 'LARGE_SCENE_PX',
+           'CPU_MPX_PER_S', 'DEMO_MODELS', 'NOT_GEOTIFF', 'resolve_overlap', 'window_starts', 'ramp_weights',
+           'window_weight', 'blend_windows', 'stitch_in_memory', 'cpu_has_native_bf16', 'Predictor',
+           'geographic_cell_area_km2', 'pixel_area_km2', 'large_scene_note', 'output_paths', 'PredictResult',
+           'make_predictor', 'predict_scene', 'scene_list', 'dist_info', 'scene_output', 'load_complete',
+           'predict_many', 'default_model_path', 'cli_args_predict', 'output_mode', 'cli_run_predict', 'gather_objects',
+           'water_iou_vs_mask', 'crop_raster']
 
 # %% ../nbs/30_predict.ipynb #ce699fff34ed
 def resolve_overlap(tile: int, overlap) -> int:
@@ -365,6 +368,19 @@ def pixel_area_km2(transform, crs, height: int) -> np.ndarray | None:
 
 # %% ../nbs/30_predict.ipynb #e66afd3ebf28
 BLOCK = 256
+SCENE_SUFFIXES = (".tif", ".tiff")            # what predict reads as scenes, and the only outputs it writes
+LARGE_SCENE_PX = 2e9                          # above this, say the size, time and disk before starting
+CPU_MPX_PER_S = (0.3, 5.0)                    # the range measured for the shipped models on 2-16 CPU cores
+
+def large_scene_note(height: int, width: int, n_outputs: int = 2) -> str | None:
+    "A one-line note on the size, time and disk a scene above `LARGE_SCENE_PX` will take, or None."
+    px = height * width
+    if px <= LARGE_SCENE_PX: return None
+    hours = [px / 1e6 / r / 3600 for r in CPU_MPX_PER_S[::-1]]
+    return (f"a large scene: {width} x {height} px ({px / 1e9:.1f} Gpx). On a CPU this takes about "
+            f"{hours[0]:.1f}-{hours[1]:.0f} h (a GPU is 10-20x faster); the outputs need up to "
+            f"{2 * n_outputs * px / 2**30:.0f} GiB of disk while they are written (less once compressed). "
+            "It streams, so memory stays bounded.")
 
 def output_paths(dst, task: str, *, confidence: bool = True, probs: bool = False) -> dict[str, Path]:
     "The files `predict_scene` writes for `dst`: {'class', 'confidence'?, 'probs'?}."
@@ -559,9 +575,17 @@ def _finalizer(K: int, water_idx: int | None, conf_dtype: str | None, probs: boo
         return out
     return fin
 
+def _check_scene_options(tile, overlap, batch_size, engine="stream", confidence_dtype="uint8") -> int:
+    "Validate the numeric and choice options of a scene prediction (before any file or model is touched); the overlap in px."
+    if engine not in ("stream", "memory"): raise SarLulcError(f"engine must be 'stream' or 'memory', got {engine!r}.")
+    if confidence_dtype not in ("uint8", "float32"):
+        raise SarLulcError(f"confidence_dtype must be 'uint8' or 'float32', got {confidence_dtype!r}.")
+    check_number("batch_size", batch_size, lo=1)
+    return resolve_overlap(check_number("tile", tile, lo=16), overlap)
+
 def predict_scene(model_or_bundle, src, dst, *, task: str | None = None, scheme=None, norm=None,
                   tile: int = 512, overlap=64, batch_size: int = 4, precision: str = "fp32", device="auto",
-                  tta: bool = False, units: str = "auto", cf: float = -83.0, band=None,
+                  tta: bool = False, units: str = "auto", cf: float = DEFAULT_CF, band=None,
                   write_probs: bool | None = None, write_confidence: bool = True, confidence_dtype: str = "uint8",
                   blend: str = "probs", cog: bool = True, overwrite: bool = False, progress=True,
                   write_summary: bool = False, gdal_cache_mb: int = 64, prefetch: bool = True,
@@ -572,98 +596,110 @@ def predict_scene(model_or_bundle, src, dst, *, task: str | None = None, scheme=
     in batches, blends them with a raised-cosine window and writes finished rows as it goes: memory depends
     on `tile` and the scene width only. `write_probs` (default: only for the water task) adds per-class
     probabilities (water: P(water)); `write_summary` adds `dst` with a `.json` suffix (written last).
-    `engine='memory'` is the naive whole-scene-in-RAM reference (same outputs), for benchmarks and checks."""
+    `engine='memory'` is the naive whole-scene-in-RAM reference (same outputs), for benchmarks and checks.
+    Options, the output paths and the input are checked before a model file is loaded."""
     t_start = time.perf_counter()
     from sar_lulc.io import SarReader
-    if engine not in ("stream", "memory"): raise SarLulcError(f"engine must be 'stream' or 'memory', got {engine!r}.")
-    if confidence_dtype not in ("uint8", "float32"):
-        raise SarLulcError(f"confidence_dtype must be 'uint8' or 'float32', got {confidence_dtype!r}.")
-    pred = make_predictor(model_or_bundle, task=task, scheme=scheme, norm=norm, device=device,
-                          precision=precision, tta=tta, blend=blend)
-    task, sch, precision, tta = pred.task, pred.scheme, pred.precision, pred.tta     # a Predictor passed in wins
-    if write_probs is None: write_probs = task == "water"
+    ov = _check_scene_options(tile, overlap, batch_size, engine, confidence_dtype)
     dst = Path(dst)
-    if dst.suffix.lower() not in (".tif", ".tiff"): raise SarLulcError(f"Output {dst} must be a .tif file.")
-    paths = output_paths(dst, task, confidence=write_confidence, probs=write_probs)
-    if write_summary: paths_all = {**paths, "summary": dst.with_suffix(".json")}
-    else: paths_all = paths
-    if Path(src).resolve() in {p.resolve() for p in paths_all.values()}:
+    if dst.suffix.lower() not in SCENE_SUFFIXES:
+        raise SarLulcError(f"Output {dst} must be a GeoTIFF (.tif or .tiff); predict writes GeoTIFF only.")
+    every = [*output_paths(dst, "lulc", probs=True).values(), *output_paths(dst, "water", probs=True).values(),
+             dst.with_suffix(".json")]
+    if Path(src).resolve() in {p.resolve() for p in every}:
         raise SarLulcError(f"The output {dst} would overwrite the input {src}; choose another output name.")
-    for p in paths_all.values(): check_output_path(p, overwrite)
-    ov = resolve_overlap(tile, overlap)
-    water_idx = [n.lower() for n in sch.names].index("water") if task == "water" else None
-    K, msgs = sch.num_classes, []
+    K, msgs = None, []
 
-    with rasterio.Env(GDAL_CACHEMAX=int(gdal_cache_mb) * 2**20):
-        with SarReader(src, units=units, cf=cf, band=band) as rd:
-            H, W, crs, transform = rd.height, rd.width, rd.crs, rd.transform
-            if crs is None:
-                msgs.append(f"{Path(src).name} has no CRS: the outputs have none either, and class areas are unknown.")
-                warnings.warn(msgs[-1], stacklevel=2)
-            row_area = pixel_area_km2(transform, crs, H)
-            conf = confidence_dtype if write_confidence else None
-            specs = {"class": (1, "uint8", IGNORE_INDEX, ["class"], {})}
-            if conf: specs["confidence"] = (1, conf, 255 if conf == "uint8" else float("nan"), ["confidence"],
-                                            {"scale": "0.01" if conf == "uint8" else "1", "quantity": "probability"})
-            if write_probs:
-                nb = 1 if water_idx is not None else K
-                specs["probs"] = (nb, "uint8", 255, ["P(water)"] if water_idx is not None else list(sch.names),
-                                  {"scale": "0.01", "quantity": "probability"})
-            tags = dict(class_names=json.dumps(list(sch.names)), scheme=sch.name, scheme_json=json.dumps(sch.to_dict()),
-                        task=task, source=Path(src).name, input_units=rd.units, software="sar_lulc.predict",
-                        model=str(pred.meta.get("source", "")), tile=str(tile), overlap=str(ov), tta=str(bool(tta)))
-            writer = _SceneWriter({k: paths[k] for k in specs}, specs, width=W, height=H, crs=crs, transform=transform,
-                                  scheme=sch, tags=tags, row_area_km2=row_area, cog=cog)
-            products = {k: (v[0], np.dtype(v[1]), v[2]) for k, v in specs.items()}
-            bar = None
-            if progress:
-                from tqdm.auto import tqdm
-                n_win = len(window_starts(H, min(tile, H), tile - ov)) * len(window_starts(W, min(tile, W), tile - ov))
-                bar = tqdm(total=n_win, desc=Path(src).name, unit="tile", leave=False) if progress is True else progress
-            try:
-                run = blend_windows if engine == "stream" else _blend_in_memory
-                st = run(rd.read, H, W, pred, num_classes=K, tile=tile, overlap=ov, batch_size=batch_size,
-                         finalize=_finalizer(K, water_idx, conf, write_probs), products=products,
-                         on_rows=writer.on_rows, row_block=BLOCK, blend=pred.blend, progress=bar, prefetch=prefetch)
-                t0 = time.perf_counter()
-                with contextlib.ExitStack() as stack:
-                    # enter the class map first: it is renamed last, after every auxiliary output
-                    tmps = {k: stack.enter_context(atomic_output(paths[k], overwrite)) for k in specs}
-                    try: writer.finish(tmps)
-                    except RasterioError as e: raise SarLulcError(f"Could not write the outputs of {src}: {e}") from e
-                    st["finalize_s"] = time.perf_counter() - t0
-            except BaseException:
-                writer.abort(); raise
-            finally:
-                if bar is not None and progress is True: bar.close()
+    with contextlib.ExitStack() as outer:
+        outer.enter_context(rasterio.Env(GDAL_CACHEMAX=int(gdal_cache_mb) * 2**20))
+        rd = outer.enter_context(SarReader(src, units=units, cf=cf, band=band))     # a bad input fails here, fast
+        for p in output_paths(dst, task or "lulc", confidence=write_confidence).values(): check_output_path(p, overwrite, create=False)
+        pred = make_predictor(model_or_bundle, task=task, scheme=scheme, norm=norm, device=device,
+                              precision=precision, tta=tta, blend=blend)
+        task, sch, precision, tta = pred.task, pred.scheme, pred.precision, pred.tta     # a Predictor passed in wins
+        if write_probs is None: write_probs = task == "water"
+        paths = output_paths(dst, task, confidence=write_confidence, probs=write_probs)
+        paths_all = {**paths, "summary": dst.with_suffix(".json")} if write_summary else paths
+        for p in paths_all.values(): check_output_path(p, overwrite)
+        outer.enter_context(output_lock(*paths_all.values()))     # one writer; a dead writer's leftovers go
+        water_idx = [n.lower() for n in sch.names].index("water") if task == "water" else None
+        K = sch.num_classes
+        H, W, crs, transform = rd.height, rd.width, rd.crs, rd.transform
+        if crs is None:
+            msgs.append(f"{Path(src).name} has no CRS: the outputs have none either, and class areas are unknown.")
+            warnings.warn(msgs[-1], stacklevel=2)
+        big = large_scene_note(H, W, n_outputs=len(paths))
+        if big: warnings.warn(big, stacklevel=2)
+        row_area = pixel_area_km2(transform, crs, H)
+        conf = confidence_dtype if write_confidence else None
+        specs = {"class": (1, "uint8", IGNORE_INDEX, ["class"], {})}
+        if conf: specs["confidence"] = (1, conf, 255 if conf == "uint8" else float("nan"), ["confidence"],
+                                        {"scale": "0.01" if conf == "uint8" else "1", "quantity": "probability"})
+        if write_probs:
+            nb = 1 if water_idx is not None else K
+            specs["probs"] = (nb, "uint8", 255, ["P(water)"] if water_idx is not None else list(sch.names),
+                              {"scale": "0.01", "quantity": "probability"})
+        tags = dict(class_names=json.dumps(list(sch.names)), scheme=sch.name, scheme_json=json.dumps(sch.to_dict()),
+                    task=task, source=Path(src).name, input_units=rd.units, software="sar_lulc.predict",
+                    model=str(pred.meta.get("source", "")), tile=str(tile), overlap=str(ov), tta=str(bool(tta)))
+        writer = _SceneWriter({k: paths[k] for k in specs}, specs, width=W, height=H, crs=crs, transform=transform,
+                              scheme=sch, tags=tags, row_area_km2=row_area, cog=cog)
+        products = {k: (v[0], np.dtype(v[1]), v[2]) for k, v in specs.items()}
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+            n_win = len(window_starts(H, min(tile, H), tile - ov)) * len(window_starts(W, min(tile, W), tile - ov))
+            bar = tqdm(total=n_win, desc=Path(src).name, unit="tile", leave=False) if progress is True else progress
+        try:
+            run = blend_windows if engine == "stream" else _blend_in_memory
+            st = run(rd.read, H, W, pred, num_classes=K, tile=tile, overlap=ov, batch_size=batch_size,
+                     finalize=_finalizer(K, water_idx, conf, write_probs), products=products,
+                     on_rows=writer.on_rows, row_block=BLOCK, blend=pred.blend, progress=bar, prefetch=prefetch)
+            t0 = time.perf_counter()
+            with contextlib.ExitStack() as stack:
+                # enter the class map first: it is renamed last, after every auxiliary output
+                tmps = {k: stack.enter_context(atomic_output(paths[k], overwrite)) for k in specs}
+                try: writer.finish(tmps)
+                except RasterioError as e: raise SarLulcError(f"Could not write the outputs of {src}: {e}") from e
+                st["finalize_s"] = time.perf_counter() - t0
+        except BaseException:
+            writer.abort(); raise
+        finally:
+            if bar is not None and progress is True: bar.close()
+        if rd.implausible_pixels:
+            msgs.append(f"{rd.implausible_pixels} pixel(s) of {Path(src).name} were outside the plausible "
+                        f"{PLAUSIBLE_DB[0]:g}..{PLAUSIBLE_DB[1]:g} dB for units {rd.units!r} and were treated as no data.")
+            warnings.warn(msgs[-1], stacklevel=2)
 
-    counts = writer.counts
-    valid = int(counts[:K].sum())
-    names = list(sch.names)
-    pix = {n: int(counts[i]) for i, n in enumerate(names)}
-    if row_area is not None:
-        areas = {n: float(writer.areas[i]) for i, n in enumerate(names)}
-        tot = float(sum(areas.values()))
-        pct = {n: (100 * areas[n] / tot if tot > 0 else 0.0) for n in names}
-    else:
-        areas, tot = None, None
-        pct = {n: (100 * pix[n] / valid if valid else 0.0) for n in names}
-    total_s = time.perf_counter() - t_start
-    timings = {k[:-2]: round(v, 4) for k, v in st.items() if k.endswith("_s")}
-    timings["total"] = round(total_s, 4)
-    res = PredictResult(src=str(src), paths=dict(paths), task=task, scheme=sch.name, class_names=names, width=W,
-                        height=H, crs=crs.to_string() if crs else None, valid_pixels=valid, nodata_pixels=H * W - valid,
-                        pixel_counts=pix, area_km2=areas, area_pct=pct, total_area_km2=tot, timings=timings,
-                        mpx_per_s=H * W / 1e6 / max(total_s, 1e-9), device=str(pred.device), precision=precision,
-                        tta=bool(tta), tile=int(tile), overlap=ov, units=rd.units, warnings=msgs)
-    if write_summary:
-        res.paths["summary"] = paths_all["summary"]
-        with atomic_output(paths_all["summary"], overwrite) as tmp: tmp.write_text(json.dumps(res.to_dict(), indent=1))
+        counts = writer.counts
+        valid = int(counts[:K].sum())
+        if valid == 0:
+            msgs.append(f"{Path(src).name}: every pixel is no data, so the maps hold no data; check the file's "
+                        "nodata value, --band and --units.")
+            warnings.warn(msgs[-1], stacklevel=2)
+        names = list(sch.names)
+        pix = {n: int(counts[i]) for i, n in enumerate(names)}
+        if row_area is not None:
+            areas = {n: float(writer.areas[i]) for i, n in enumerate(names)}
+            tot = float(sum(areas.values()))
+            pct = {n: (100 * areas[n] / tot if tot > 0 else 0.0) for n in names}
+        else:
+            areas, tot = None, None
+            pct = {n: (100 * pix[n] / valid if valid else 0.0) for n in names}
+        total_s = time.perf_counter() - t_start
+        timings = {k[:-2]: round(v, 4) for k, v in st.items() if k.endswith("_s")}
+        timings["total"] = round(total_s, 4)
+        res = PredictResult(src=str(src), paths=dict(paths), task=task, scheme=sch.name, class_names=names, width=W,
+                            height=H, crs=crs.to_string() if crs else None, valid_pixels=valid, nodata_pixels=H * W - valid,
+                            pixel_counts=pix, area_km2=areas, area_pct=pct, total_area_km2=tot, timings=timings,
+                            mpx_per_s=H * W / 1e6 / max(total_s, 1e-9), device=str(pred.device), precision=precision,
+                            tta=bool(tta), tile=int(tile), overlap=ov, units=rd.units, warnings=msgs)
+        if write_summary:
+            res.paths["summary"] = paths_all["summary"]
+            with atomic_output(paths_all["summary"], overwrite) as tmp: tmp.write_text(json.dumps(res.to_dict(), indent=1))
     return res
 
 # %% ../nbs/30_predict.ipynb #f0cdb4d2787e
-SCENE_SUFFIXES = (".tif", ".tiff")
-
 def scene_list(inputs) -> list[Path]:
     "Sorted, de-duplicated GeoTIFF scenes from a file, a folder (its *.tif/*.tiff) or a list of both."
     items = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
@@ -717,7 +753,8 @@ def predict_many(model_or_bundle, inputs, out_dir, *, task: str | None = None, o
     rank = env_rank if rank is None else rank
     world = env_world if world_size is None else world_size
     if not 0 <= rank < world: raise SarLulcError(f"rank {rank} is not in [0, {world}).")
-    resolve_overlap(kw.get("tile", 512), kw.get("overlap", 64))      # bad options fail before any scene
+    _check_scene_options(kw.get("tile", 512), kw.get("overlap", 64), kw.get("batch_size", 4))   # before any scene
+    check_units(kw.get("units", "auto")); get_device(device)
     scenes = scene_list(inputs)
     stems = [p.stem for p in scenes]
     dup = sorted({s for s in stems if stems.count(s) > 1})
@@ -790,23 +827,46 @@ def _overlap_arg(s: str):
 def cli_args_predict(p) -> None:
     "Flags of `sar-lulc predict`."
     p.add_argument("inputs", nargs="+", metavar="SCENE", help="GeoTIFF scene(s) and/or folder(s) of scenes")
-    p.add_argument("--out", "-o", required=True, help="output .tif for one scene, or an output folder")
+    p.add_argument("--out", "-o", required=True,
+                   help="output .tif for one scene, or a folder (no extension or a trailing /) for several")
     p.add_argument("--task", choices=TASKS, default=None, help="lulc (land cover) or water; default: the model's")
     p.add_argument("--model", default=None, help="run folder or exported .safetensors/.pt (default: the demo weights)")
     p.add_argument("--bf16", action="store_true", help="bf16 autocast (CPU or GPU)")
     p.add_argument("--precision", choices=PRECISIONS, default=None, help="fp32 (default), bf16 or fp16 (for GPUs; both are slow on CPUs without bf16/fp16 hardware)")
-    p.add_argument("--tile", type=int, default=512, help="window size in pixels (default 512)")
+    p.add_argument("--tile", type=arg_number(lo=16), default=512, help="window size in pixels (default 512)")
     p.add_argument("--overlap", default="64", help="overlap in pixels, or a fraction of the tile when < 1 (default 64)")
-    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--batch-size", type=arg_number(lo=1), default=4, help="windows per model call (default 4)")
     p.add_argument("--tta", action="store_true", help="flip test-time augmentation (4x compute)")
     p.add_argument("--units", default="auto", help="input units: auto, dn, db, amplitude, linear (default auto)")
-    p.add_argument("--cf", type=float, default=-83.0, help="calibration factor for DN (default -83.0)")
+    p.add_argument("--cf", type=arg_number(float), default=DEFAULT_CF, help=f"calibration factor for DN (default {DEFAULT_CF})")
     p.add_argument("--band", default=None, help="band (1-based or name, e.g. HH) of a multi-band input")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1... (under torchrun: cuda:LOCAL_RANK)")
     p.add_argument("--probs", action="store_true", help="also write per-class probabilities (water: always)")
     p.add_argument("--no-confidence", action="store_true", help="do not write the confidence raster")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+NOT_GEOTIFF = (".png", ".jpg", ".jpeg", ".jp2", ".img", ".vrt", ".nc", ".h5", ".hdf", ".bmp", ".gif", ".webp",
+               ".kea", ".bil", ".envi", ".asc", ".gpkg", ".npy", ".json", ".zarr")
+
+def output_mode(out, inputs) -> str:
+    """How `--out` is meant: 'scene' (the GeoTIFF of one scene) or 'folder' (`<stem>_<task>.tif` per scene).
+    A folder only when the user says so: an existing folder, a trailing slash, no extension, or several scenes;
+    another raster format, or an extension with one scene, is refused rather than guessed."""
+    s, p = str(out), Path(out)
+    single = len(inputs) == 1 and Path(inputs[0]).is_file()
+    suf = p.suffix.lower()
+    if s.endswith(("/", os.sep)) or p.is_dir(): return "folder"
+    if suf in SCENE_SUFFIXES:
+        if single: return "scene"
+        raise SarLulcError(f"--out {out} is a file name but several scenes (or a folder) were given; give a folder.")
+    if suf in NOT_GEOTIFF:
+        raise SarLulcError(f"--out {out}: predict writes GeoTIFF only; name the output {p.with_suffix('.tif')} "
+                           f"(or give a folder: no extension, or a trailing /).")
+    if suf and single:
+        raise SarLulcError(f"--out {out} is neither a GeoTIFF (.tif) nor clearly a folder; name a .tif file, or "
+                           f"add a trailing / to make a folder.")
+    return "folder"
 
 def _brief(r: PredictResult) -> dict:
     d = r.to_dict()
@@ -817,21 +877,23 @@ def _brief(r: PredictResult) -> dict:
 def cli_run_predict(args) -> dict:
     "Run `sar-lulc predict`; returns the summary (one scene: its result; several: totals and a list)."
     task = args.task
-    model = args.model if args.model else default_model_path(task or "lulc")
     precision = "bf16" if args.bf16 else (args.precision or "fp32")
     band = int(args.band) if args.band is not None and str(args.band).isdigit() else args.band
-    common = dict(task=task, tile=args.tile, overlap=_overlap_arg(args.overlap), batch_size=args.batch_size,
+    overlap = _overlap_arg(args.overlap)
+    # everything that can be checked without the model is checked first: a bad option costs no model load
+    _check_scene_options(args.tile, overlap, args.batch_size)
+    get_device(args.device); check_units(args.units)
+    for i in args.inputs:
+        if not Path(i).exists(): raise SarLulcError(f"Input {i} does not exist.")
+    mode = output_mode(args.out, args.inputs)
+    model = args.model if args.model else default_model_path(task or "lulc")
+    common = dict(task=task, tile=args.tile, overlap=overlap, batch_size=args.batch_size,
                   precision=precision, device=args.device, tta=args.tta, units=args.units, cf=args.cf, band=band,
                   write_probs=True if args.probs else None, write_confidence=not args.no_confidence,
                   overwrite=args.overwrite, progress=not args.no_progress)
     out = Path(args.out)
-    for i in args.inputs:
-        if not Path(i).exists(): raise SarLulcError(f"Input {i} does not exist.")
-    single = (len(args.inputs) == 1 and Path(args.inputs[0]).is_file() and out.suffix.lower() in SCENE_SUFFIXES)
-    if single:
+    if mode == "scene":
         return {"mode": "scene", **_brief(predict_scene(model, args.inputs[0], out, **common))}
-    if out.suffix.lower() in SCENE_SUFFIXES:
-        raise SarLulcError(f"--out {out} is a file name but several scenes (or a folder) were given; give a folder.")
     rank, world, _ = dist_info()
     res = predict_many(model, args.inputs, out, on_error="skip", **common)
     ok = [r for r in res if isinstance(r, PredictResult)]

@@ -11,17 +11,18 @@ from pathlib import Path
 import numpy as np
 from affine import Affine
 
-from .core import SarLulcError, atomic_output, real_tile_paths
+from .core import SarLulcError, arg_number, atomic_output, real_tile_paths
 from .io import DEFAULT_CF, db_to_dn, to_db, write_raster, write_label_map
 from .schemes import get_scheme
 
 # %% auto #0
 __all__ = ['WATER', 'BUILT', 'PADDY', 'CROP', 'GRASS', 'FOREST', 'BARE', 'SOLAR', 'GREENHOUSE', 'JP9_NAMES', 'NUM_CLASSES',
-           'PIXEL_DEG', 'TARGETS', 'JAPAN_RANGES', 'BACKSCATTER', 'TEXTURE_NU', 'TEXTURE_DB', 'SPLIT_OFFSETS',
-           'BASELINES', 'UNITS', 'noise_fields', 'terrain_modulation', 'speckle', 'SynthScene', 'class_fractions',
-           'synth_scene', 'benchmark_seeds', 'box_mean', 'pixel_features', 'gaussian_fit', 'gaussian_predict',
-           'confusion_np', 'iou_scores', 'difficulty_report', 'format_difficulty', 'parse_looks', 'make_benchmark',
-           'cli_args_synth', 'cli_run_synth', 'water_stats', 'real_ocean_stats', 'realism_report', 'format_realism']
+           'PIXEL_DEG', 'TARGETS', 'JAPAN_RANGES', 'BACKSCATTER', 'TEXTURE_NU', 'TEXTURE_DB', 'FROZEN_DN_STEP',
+           'FROZEN_CHANGED_MAX', 'SPLIT_OFFSETS', 'BASELINES', 'UNITS', 'noise_fields', 'terrain_modulation', 'speckle',
+           'SynthScene', 'class_fractions', 'synth_scene', 'frozen_mismatch', 'benchmark_seeds', 'box_mean',
+           'pixel_features', 'gaussian_fit', 'gaussian_predict', 'confusion_np', 'iou_scores', 'difficulty_report',
+           'format_difficulty', 'parse_looks', 'make_benchmark', 'cli_args_synth', 'cli_run_synth', 'water_stats',
+           'real_ocean_stats', 'realism_report', 'format_realism']
 
 # %% ../nbs/03_synth.ipynb #6ae8efb96f16
 WATER, BUILT, PADDY, CROP, GRASS, FOREST, BARE, SOLAR, GREENHOUSE = range(9)
@@ -443,6 +444,22 @@ def synth_scene(seed: int, size: int = 512, looks: float = 4, *, targets: dict |
     return SynthScene(db=db, dn=dn, labels=lab, transform=Affine(pixel_deg, 0, lon0, 0, -pixel_deg, lat0),
                       crs="EPSG:4326", seed=int(seed), looks=looks, cf=cf, info=info)
 
+# %% ../nbs/03_synth.ipynb #ed1c95ef06ea
+FROZEN_DN_STEP = 1            # a pixel's DN may differ by this many counts between CPUs ...
+FROZEN_CHANGED_MAX = 0.005    # ... on at most this fraction of the valid pixels
+
+def frozen_mismatch(db, labels, ref_db, ref_labels, cf: float = DEFAULT_CF) -> str | None:
+    """Why (`db`, `labels`) is not the frozen generator output (`ref_db`, `ref_labels`), or None when it is:
+    labels and no data exactly, DN within `FROZEN_DN_STEP` on at most `FROZEN_CHANGED_MAX` of the pixels."""
+    if np.shape(db) != np.shape(ref_db) or np.shape(labels) != np.shape(ref_labels): return "the shapes differ"
+    if (n := int((np.asarray(labels) != np.asarray(ref_labels)).sum())): return f"{n} label(s) differ"
+    if (np.isnan(db) != np.isnan(ref_db)).any(): return "the no-data pattern differs"
+    d = np.abs(db_to_dn(db, cf).astype(np.int64) - db_to_dn(ref_db, cf).astype(np.int64))
+    if d.max() > FROZEN_DN_STEP: return f"DN differ by up to {d.max()} counts (allowed {FROZEN_DN_STEP})"
+    frac = float((d > 0).sum() / max(1, np.isfinite(ref_db).sum()))
+    if frac > FROZEN_CHANGED_MAX: return f"{frac:.2%} of the pixels differ (allowed {FROZEN_CHANGED_MAX:.1%})"
+    return None
+
 # %% ../nbs/03_synth.ipynb #258a01f69904
 SPLIT_OFFSETS = {"train": 0, "val": 10_000, "test": 20_000}
 
@@ -613,6 +630,7 @@ def make_benchmark(out_dir, n_train: int = 8, n_val: int = 2, n_test: int = 2, s
     if int(size) < 16: raise SarLulcError(f"size must be at least 16 pixels, got {size}.")
     lo_l, hi_l = parse_looks(looks)
     if not 0 <= open_sea <= 1: raise SarLulcError(f"open_sea must be a fraction in [0, 1], got {open_sea}.")
+    if not 0 <= nodata_corner < 0.5: raise SarLulcError(f"nodata_corner must be in [0, 0.5), got {nodata_corner}.")
     out = Path(out_dir)
     _prepare_out(out, overwrite)
     jp9 = get_scheme("jp9")
@@ -661,17 +679,17 @@ def make_benchmark(out_dir, n_train: int = 8, n_val: int = 2, n_test: int = 2, s
 def cli_args_synth(p: argparse.ArgumentParser) -> None:
     "Flags of `sar-lulc synth`."
     p.add_argument("out_dir", metavar="OUT_DIR", help="output dataset folder (created; must be new or empty)")
-    p.add_argument("--n-train", type=int, default=8, help="number of training scenes (default 8)")
-    p.add_argument("--n-val", type=int, default=2, help="number of validation scenes (default 2)")
-    p.add_argument("--n-test", type=int, default=2, help="number of test scenes (default 2)")
-    p.add_argument("--size", type=int, default=512, help="scene size in pixels (square, default 512; 1 px = 1/12000 deg)")
-    p.add_argument("--seed", type=int, default=0, help="base seed: train seeds seed+i, val seed+10000+i, test seed+20000+i")
+    p.add_argument("--n-train", type=arg_number(lo=0), default=8, help="number of training scenes (default 8)")
+    p.add_argument("--n-val", type=arg_number(lo=0), default=2, help="number of validation scenes (default 2)")
+    p.add_argument("--n-test", type=arg_number(lo=0), default=2, help="number of test scenes (default 2)")
+    p.add_argument("--size", type=arg_number(lo=16), default=512, help="scene size in pixels (square, default 512; 1 px = 1/12000 deg)")
+    p.add_argument("--seed", type=arg_number(lo=0), default=0, help="base seed: train seeds seed+i, val seed+10000+i, test seed+20000+i")
     p.add_argument("--looks", default="4", help="number of looks of the gamma speckle, or a range LOW:HIGH drawn per scene (default 4)")
-    p.add_argument("--open-sea", type=float, default=0.0,
+    p.add_argument("--open-sea", type=arg_number(float, lo=0, hi=1), default=0.0,
                    help="fraction of scenes that are mostly open sea with swell and calm patches (default 0; e.g. 0.3 for water models)")
     p.add_argument("--units", choices=UNITS, default="db",
                    help="SAR files as float32 dB, uint16 DN (CF -83) or both (default db)")
-    p.add_argument("--nodata-corner", type=float, default=0.0, help="fraction of each scene cut off as no data (default 0)")
+    p.add_argument("--nodata-corner", type=arg_number(float), default=0.0, help="fraction of each scene cut off as no data (default 0)")
     p.add_argument("--overwrite", action="store_true", help="replace a dataset already in OUT_DIR")
 
 def cli_run_synth(args) -> dict:

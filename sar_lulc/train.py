@@ -14,7 +14,8 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler, Subset
 
-from .core import SarLulcError, PRECISIONS, autocast, get_device
+from .core import SarLulcError, PRECISIONS, arg_number, autocast, check_number, get_device
+from .io import UNITS, check_units
 from .checkpoint import (check_compatible, export_model, find_checkpoint, load_checkpoint, load_model, plain,
                                  restore_training, save_checkpoint, training_state, unwrap_model)
 
@@ -129,8 +130,18 @@ def _check_config(cfg) -> None:
         if not ok: raise SarLulcError(msg)
     need(cfg.precision in PRECISIONS, f"precision must be one of {PRECISIONS}, not {cfg.precision!r}.")
     for f in ("epochs", "batch_size", "accum_steps", "chip", "blr_batch", "eval_batch_size", "log_every"):
-        if hasattr(cfg, f): need(int(getattr(cfg, f)) >= 1, f"{f} must be >= 1, got {getattr(cfg, f)}.")
-    need(cfg.chips_per_epoch is None or cfg.chips_per_epoch >= 1, "chips_per_epoch must be >= 1 or None.")
+        if hasattr(cfg, f): check_number(f, getattr(cfg, f), lo=1)
+    for f in ("num_workers", "save_every"): check_number(f, getattr(cfg, f), lo=0)
+    for f in ("min_valid", "mask_ratio", "sar_w_s", "drop_path", "gamma", "blr", "min_lr_ratio", "clip"):
+        v = getattr(cfg, f, None)
+        if v is None: continue
+        lo, hi = {"min_valid": (0, 1), "mask_ratio": (0, 0.95), "drop_path": (0, 0.9), "min_lr_ratio": (0, 1)}.get(f, (0, None))
+        check_number(f, v, kind=float, lo=lo, hi=hi, lo_open=f in ("mask_ratio", "blr", "clip"))
+    if getattr(cfg, "val_chip", None) is not None: check_number("val_chip", cfg.val_chip, lo=1)
+    if cfg.chips_per_epoch is not None: check_number("chips_per_epoch", cfg.chips_per_epoch, lo=1)
+    if cfg.units is not None: check_units(cfg.units)
+    if cfg.cf is not None: check_number("cf", cfg.cf, kind=float)
+    get_device(cfg.device)                            # a missing GPU fails here, before data or model
     need(0 < cfg.layer_decay <= 1, f"layer_decay must be in (0, 1], got {cfg.layer_decay}.")
     need(cfg.warmup_epochs >= 0 and cfg.weight_decay >= 0, "warmup_epochs and weight_decay must be >= 0.")
     need(cfg.lr is None or cfg.lr > 0, f"lr must be positive, got {cfg.lr}.")
@@ -645,15 +656,15 @@ def evaluate(model_path, data_dir, split: str = "test", out_dir=None, batch_size
     try:
         out = _eval_out(model_path, split, out_dir)
         files = {k: out / n for k, n in (("metrics", "metrics.json"), ("table", "metrics.txt"), ("confusion", "confusion.png"))}
-        bundle = load_model(model_path, device=env.device)      # first: a bad model path must not leave folders behind
-        if write and env.is_main:
-            for p in files.values(): check_output_path(p, overwrite)
-        if bundle.meta.get("arch") != "segmenter":
-            raise SarLulcError(f"{model_path} is a {bundle.meta.get('arch')} model, not a segmenter; evaluate a fine-tuned model.")
+        if write and env.is_main:                              # checks that create nothing come first
+            for p in files.values(): check_output_path(p, overwrite, create=False)
         info = load_dataset_dir(data_dir, compute_norm=False)
         if not info.splits.get(split):
             raise SarLulcError(f"Dataset {data_dir} has no items in split {split!r} (splits: "
                                f"{ {k: len(v) for k, v in info.splits.items()} }).")
+        bundle = load_model(model_path, device=env.device)
+        if bundle.meta.get("arch") != "segmenter":
+            raise SarLulcError(f"{model_path} is a {bundle.meta.get('arch')} model, not a segmenter; evaluate a fine-tuned model.")
         scheme = bundle.scheme
         tcfg = bundle.meta.get("config") or {}
         chip = chip or tcfg.get("val_chip") or tcfg.get("chip") or 256
@@ -706,9 +717,9 @@ def _common_args(p: argparse.ArgumentParser, presets: dict, kind: str) -> None:
     g.add_argument("--data", required=True, metavar="DIR",
                    help="dataset folder with manifest.json (made by `sar-lulc synth` or `sar-lulc chips`)")
     g.add_argument("--out", required=True, metavar="RUN", help="run folder for checkpoints, logs and the exported model")
-    g.add_argument("--units", choices=("auto", "dn", "amplitude", "linear", "db"), default=None,
+    g.add_argument("--units", choices=UNITS, default=None,
                    help="units of the SAR rasters (default: the manifest's)")
-    g.add_argument("--cf", type=float, default=None, metavar="DB", help="calibration factor for DN (default: the manifest's, -83.0)")
+    g.add_argument("--cf", type=arg_number(float), default=None, metavar="DB", help="calibration factor for DN (default: the manifest's, -83.0)")
     g.add_argument("--overwrite", action="store_true", help="start over in a run folder that already holds a run")
     g = p.add_argument_group("recipe and model")
     g.add_argument("--recipe", choices=sorted(presets), default="demo",
@@ -718,22 +729,22 @@ def _common_args(p: argparse.ArgumentParser, presets: dict, kind: str) -> None:
     g.add_argument("--set", type=_kv, action="append", default=[], metavar="KEY=VALUE",
                    help=f"any other {'TrainConfig' if kind == 'train' else 'PretrainConfig'} field, e.g. --set warmup_epochs=1")
     g = p.add_argument_group("optimisation")
-    g.add_argument("--epochs", type=int, default=None)
-    g.add_argument("--steps", type=int, default=None, metavar="N",
+    g.add_argument("--epochs", type=arg_number(lo=1), default=None)
+    g.add_argument("--steps", type=arg_number(lo=1), default=None, metavar="N",
                    help="stop after N optimiser steps and save last.pt (the LR schedule still spans --epochs)")
-    g.add_argument("--batch-size", type=int, default=None, help="chips per step per process")
-    g.add_argument("--accum", type=int, default=None, dest="accum_steps", help="gradient accumulation steps")
-    g.add_argument("--lr", type=float, default=None, help="peak learning rate (default: blr x effective batch / blr_batch)")
-    g.add_argument("--chip", type=int, default=None, help="training chip size in pixels")
-    g.add_argument("--chips-per-epoch", type=int, default=None, help="random chips per epoch")
+    g.add_argument("--batch-size", type=arg_number(lo=1), default=None, help="chips per step per process")
+    g.add_argument("--accum", type=arg_number(lo=1), default=None, dest="accum_steps", help="gradient accumulation steps")
+    g.add_argument("--lr", type=arg_number(float, lo=0, lo_open=True), default=None, help="peak learning rate (default: blr x effective batch / blr_batch)")
+    g.add_argument("--chip", type=arg_number(lo=1), default=None, help="training chip size in pixels")
+    g.add_argument("--chips-per-epoch", type=arg_number(lo=1), default=None, help="random chips per epoch")
     g.add_argument("--precision", choices=PRECISIONS, default=None, help="fp32, bf16 autocast (CPU/CUDA) or fp16 with a grad scaler (CUDA; slow on CPUs)")
     g.add_argument("--bf16", action="store_true", help="shortcut for --precision bf16")
     g.add_argument("--compile", nargs="?", const=True, default=None, metavar="BACKEND",
                    help="torch.compile the model (default backend inductor; e.g. --compile aot_eager to debug)")
     g.add_argument("--seed", type=int, default=None)
-    g.add_argument("--workers", type=int, default=None, dest="num_workers", help="DataLoader worker processes")
+    g.add_argument("--workers", type=arg_number(lo=0), default=None, dest="num_workers", help="DataLoader worker processes")
     g.add_argument("--device", default=None, help="auto (CUDA when present), cpu, cuda, cuda:1 ...")
-    g.add_argument("--save-every", type=int, default=None, help="also save last.pt every N steps")
+    g.add_argument("--save-every", type=arg_number(lo=1), default=None, help="also save last.pt every N steps")
     g.add_argument("--resume", metavar="CKPT", default=None, help="continue a run exactly from its last.pt")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -759,8 +770,8 @@ def cli_args_pretrain(p: argparse.ArgumentParser) -> None:
     "Flags of `sar-lulc pretrain`."
     _common_args(p, PRETRAIN_PRESETS, "pretrain")
     g = p.add_argument_group("SAR-W-MixMAE")
-    g.add_argument("--mask-ratio", type=float, default=None, help="mixing ratio r (default 0.5)")
-    g.add_argument("--sar-w-s", type=float, default=None, help="SAR-W strength s (default 1; 0 = plain MixMAE)")
+    g.add_argument("--mask-ratio", type=arg_number(float, lo=0, hi=0.95, lo_open=True), default=None, help="mixing ratio r (default 0.5)")
+    g.add_argument("--sar-w-s", type=arg_number(float, lo=0), default=None, help="SAR-W strength s (default 1; 0 = plain MixMAE)")
 
 def cli_run_pretrain(args) -> dict:
     "Run `sar-lulc pretrain`."
@@ -779,9 +790,9 @@ def cli_args_train(p: argparse.ArgumentParser) -> None:
                    help="encoder weights: a `sar-lulc pretrain` run folder, an encoder .safetensors or a .pt")
     g.add_argument("--hr-inject", choices=HR_INJECT, default=None, help="high-resolution feature injection (default s4+s2)")
     g.add_argument("--head", choices=HEADS, default=None, help="decoder head (default progressive)")
-    g.add_argument("--alpha", type=float, default=None, help="class-weight tempering in [0, 1] (0 = uniform; default 0.5)")
-    g.add_argument("--drop-path", type=float, default=None)
-    g.add_argument("--layer-decay", type=float, default=None)
+    g.add_argument("--alpha", type=arg_number(float, lo=0, hi=1), default=None, help="class-weight tempering in [0, 1] (0 = uniform; default 0.5)")
+    g.add_argument("--drop-path", type=arg_number(float, lo=0, hi=0.9), default=None)
+    g.add_argument("--layer-decay", type=arg_number(float, lo=0, hi=1, lo_open=True), default=None)
 
 def cli_run_train(args) -> dict:
     "Run `sar-lulc train`."
@@ -803,13 +814,13 @@ def cli_args_evaluate(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, metavar="DIR", help="dataset folder with manifest.json")
     p.add_argument("--split", default="test", help="split to score (default test)")
     p.add_argument("--out", default=None, metavar="DIR", help="folder for the reports (default: RUN/eval_SPLIT, or eval_STEM_SPLIT beside a model file)")
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--chip", type=int, default=None, help="chip size (default: the model's training chip)")
+    p.add_argument("--batch-size", type=arg_number(lo=1), default=8)
+    p.add_argument("--chip", type=arg_number(lo=1), default=None, help="chip size (default: the model's training chip)")
     p.add_argument("--device", default="auto")
     p.add_argument("--precision", choices=PRECISIONS, default="fp32")
     p.add_argument("--bf16", action="store_true", help="shortcut for --precision bf16")
-    p.add_argument("--units", choices=("auto", "dn", "amplitude", "linear", "db"), default=None)
-    p.add_argument("--cf", type=float, default=None)
+    p.add_argument("--units", choices=UNITS, default=None)
+    p.add_argument("--cf", type=arg_number(float), default=None)
     p.add_argument("--overwrite", action="store_true", help="replace existing reports")
     p.add_argument("--no-progress", action="store_true")
 

@@ -2,6 +2,7 @@
 
 The app runs as `python app/app.py` in a subprocess on a free 127.0.0.1 port with an untrained micro
 model (see `_apphelpers.py`); results are compared with `predict_scene` run here on the same file."""
+import re
 import concurrent.futures as cf_
 import numpy as np
 import pytest
@@ -71,8 +72,10 @@ def _bad_files(d):
     big = write_raster(d / "big.tif", np.full((400, 400), -10, np.float32), crs=CRS.from_epsg(4326), transform=tf)
     two = write_raster(d / "hh_hv.tif", np.stack([np.full((64, 64), -8, np.float32), np.full((64, 64), -15, np.float32)]),
                        crs=CRS.from_epsg(4326), transform=tf, descriptions=["HH", "HV"])
+    e30 = write_raster(d / "e30.tif", np.full((64, 64), 1e30, np.float32), crs=CRS.from_epsg(4326), transform=tf)
     return {d / "notes.txt": "not a GeoTIFF, PNG or JPEG", d / "truncated.tif": "truncated or corrupted",
-            d / "empty.tif": "empty", big: "above this app's limit", two: "2 bands (1=HH, 2=HV)"}
+            d / "empty.tif": "empty", big: "above this app's limit", two: "2 bands (1=HH, 2=HV)",
+            e30: "does not look like SAR backscatter"}
 
 
 def test_bad_inputs_then_valid(client, tmp_path):
@@ -80,6 +83,8 @@ def test_bad_inputs_then_valid(client, tmp_path):
         with pytest.raises(Exception) as e:
             _predict(client, path)
         assert msg in str(e.value), (path.name, str(e.value))
+        # the message names the file, never a folder of the server (the upload's temporary path, the work folder)
+        assert not re.search(r"(?<![\w.])/(?:[^\s/'\"]+/)+", str(e.value)), str(e.value)
         ok = _predict(client, H.sample(), overlap=0)        # the app keeps serving
         assert "Land cover" in ok[7]
 

@@ -1,0 +1,29 @@
+"""Shared paths and helpers of the pytest suite (the notebooks hold the unit tests; these need files, processes,
+servers or a browser)."""
+import os, subprocess, sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "data_samples"
+SAMPLE_SCENE = SAMPLES / "synth" / "test" / "s000_sar_dn.tif"
+SAMPLE_LABELS = SAMPLES / "synth" / "test" / "s000_label.tif"
+DEMO_MODELS = {t: SAMPLES / "models" / f"{t}_tiny.safetensors" for t in ("lulc", "water")}
+SAR_LULC = Path(sys.executable).parent / "sar-lulc"          # the console script (sar_lulc.cli:main)
+
+def sar_lulc(*args, cwd=ROOT, env=None, timeout=300) -> subprocess.CompletedProcess:
+    "Run `sar-lulc ARGS` as a user would, in a subprocess (the module form where the script is not installed)."
+    cmd = [str(SAR_LULC)] if SAR_LULC.exists() else [sys.executable, "-m", "sar_lulc.cli"]
+    return subprocess.run([*cmd, *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=timeout,
+                          env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})})
+
+@pytest.fixture
+def cli(capsys):
+    "Run `sar-lulc ARGS` in this process (fast: no interpreter start); returns (exit status, stdout, stderr)."
+    from sar_lulc.cli import main
+    def run(*args):
+        rc = main([str(a) for a in args])
+        out = capsys.readouterr()
+        return rc, out.out, out.err
+    return run
