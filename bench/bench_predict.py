@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from sar_lulc.core import peak_rss_mb
+
 ROOT = Path(__file__).resolve().parents[1]
 NORM_JP = dict(mean=-10.4327, std=5.8041)          # METHOD.md: Japan HH dB statistics
 
@@ -52,19 +54,12 @@ def build_bundle(spec: dict, device):
 
 
 # ---------------------------------------------------------------- one configuration (child process)
-def peak_rss_mb() -> float:
-    "Peak RSS of this process: VmHWM (Linux), else ru_maxrss (which on Linux also carries the parent's peak over exec)."
-    try:
-        for line in open("/proc/self/status"):
-            if line.startswith("VmHWM:"): return int(line.split()[1]) / 1024
-    except OSError: pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
 def child(cfg: dict) -> dict:
     warnings.simplefilter("ignore")
     import torch
     from sar_lulc.core import get_device
-    from sar_lulc.predict import make_predictor, predict_scene
+    from sar_lulc.predict import predict_scene
+    from sar_lulc.predictor import make_predictor
     if cfg.get("threads"): torch.set_num_threads(int(cfg["threads"]))
     dev = get_device(cfg["device"])
     bundle = build_bundle(cfg["model"], dev)

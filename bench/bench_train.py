@@ -13,7 +13,7 @@ import torch
 
 from sar_lulc.core import autocast, get_device
 from sar_lulc.losses import FocalDiceLoss
-from sar_lulc.train import param_groups
+from sar_lulc.optim import param_groups
 
 
 def build(model: str, preset: str, device):

@@ -12,7 +12,8 @@ import torch
 from sar_lulc.checkpoint import load_checkpoint
 from sar_lulc.losses import FocalDiceLoss
 from sar_lulc.segmenter import Segmenter, segmenter_config
-from sar_lulc.train import fit, train_config
+from sar_lulc.recipes import train_config
+from sar_lulc.train import fit
 
 
 class Blobs(torch.utils.data.Dataset):

@@ -14,13 +14,15 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")       # no version check,
 import numpy as np
 
 from .core import SarLulcError, arg_number, get_device, seed_everything
-from .schemes import get_scheme
+from .checkpoint import DEMO_MODEL_DIR, DEMO_MODELS, default_model_path, repo_root
+from .io import DEFAULT_CF, UNITS
+from .predict import predict_scene
+from .schemes import DEFAULT_SCHEME_OF_TASK, get_scheme
 
 # %% auto #0
-__all__ = ['TASK_LABELS', 'DEFAULT_MODELS', 'TRAIN_HINT', 'MICRO_MODEL', 'DEFAULT_SCHEMES', 'GREY_DB_RANGE', 'ACCEPTED',
-           'TABLE_HEADERS', 'UNITS_CHOICES', 'ABOUT', 'HEADLESS_CHROMIUM_ARGS', 'repo_root', 'default_model_path',
-           'sample_files', 'AppConfig', 'get_bundle', 'build_test_model', 'sniff_format', 'check_upload',
-           'check_pixels', 'grey_to_db', 'read_grey_image', 'InputInfo', 'inspect_geotiff', 'AppResult',
+__all__ = ['TASK_LABELS', 'TRAIN_HINT', 'MICRO_MODEL', 'GREY_DB_RANGE', 'ACCEPTED', 'TABLE_HEADERS', 'ABOUT',
+           'HEADLESS_CHROMIUM_ARGS', 'sample_files', 'AppConfig', 'get_bundle', 'build_test_model', 'sniff_format',
+           'check_upload', 'check_pixels', 'grey_to_db', 'read_grey_image', 'InputInfo', 'inspect_geotiff', 'AppResult',
            'run_inference', 'hide_paths', 'build_app', 'free_port', 'launch', 'run_land_cover_in_page', 'cli_args_app',
            'cli_run_app']
 
@@ -28,24 +30,10 @@ __all__ = ['TASK_LABELS', 'DEFAULT_MODELS', 'TRAIN_HINT', 'MICRO_MODEL', 'DEFAUL
 _log = logging.getLogger("sar_lulc.app")
 
 TASK_LABELS = {"lulc": "Land cover", "water": "Water"}
-DEFAULT_MODELS = {"lulc": "data_samples/models/lulc_tiny.safetensors",
-                  "water": "data_samples/models/water_tiny.safetensors"}
 TRAIN_HINT = ("Train the demo models with `sar-lulc synth data/synth`, then `sar-lulc train --task lulc --data "
               "data/synth --preset tiny --out runs/lulc` and `sar-lulc train --task water --data data/synth --preset "
               "tiny --out runs/water`, and start the app with `sar-lulc app --lulc-model runs/lulc --water-model "
               "runs/water` (or copy each RUN/model.safetensors and model.json to {path}).")
-
-def repo_root() -> Path:
-    "The folder that holds the `sar_lulc` package (the repository in a development install)."
-    import sar_lulc
-    return Path(sar_lulc.__file__).resolve().parent.parent
-
-def default_model_path(task: str) -> Path:
-    "The shipped demo model of `task`: `data_samples/models/...` in the current folder, else beside the package."
-    rel = Path(DEFAULT_MODELS[task])
-    for base in (Path.cwd(), repo_root()):
-        if (base / rel).exists(): return base / rel
-    return repo_root() / rel
 
 def sample_files() -> list[Path]:
     "SAR GeoTIFFs in `data_samples/` (labels and models left out), used as the app's examples."
@@ -79,8 +67,8 @@ class AppConfig:
     examples: list | None = None              # example inputs; None = `sample_files()`
 
     def __post_init__(self):
-        self.lulc_model = Path(self.lulc_model) if self.lulc_model else default_model_path("lulc")
-        self.water_model = Path(self.water_model) if self.water_model else default_model_path("water")
+        self.lulc_model = Path(self.lulc_model) if self.lulc_model else default_model_path("lulc", must_exist=False)
+        self.water_model = Path(self.water_model) if self.water_model else default_model_path("water", must_exist=False)
         self.workdir = Path(self.workdir) if self.workdir else Path(tempfile.gettempdir()) / f"sar_lulc_app_{os.getpid()}"
         checks = [("port", 0 <= int(self.port) <= 65535, "0..65535"), ("max_upload_mb", self.max_upload_mb > 0, "> 0"),
                   ("max_pixels", int(self.max_pixels) > 0, "> 0"), ("concurrency_limit", 1 <= int(self.concurrency_limit) <= 8, "1..8"),
@@ -118,7 +106,6 @@ def get_bundle(path, device="auto"):
 
 MICRO_MODEL = dict(embed_dim=16, depths=(1, 1, 1, 1), num_heads=(1, 2, 2, 4), fpn_dim=16, stem_dim=8, head_dim=8,
                    drop_path=0.0)
-DEFAULT_SCHEMES = {"lulc": "jp9", "water": "water"}
 
 def build_test_model(out, task: str = "lulc", seed: int = 0, overwrite: bool = False, norm=(-12.0, 5.0), **overrides) -> Path:
     "Export a freshly initialised micro segmenter for `task` to `out` (.safetensors + .json), as training would."
@@ -129,7 +116,7 @@ def build_test_model(out, task: str = "lulc", seed: int = 0, overwrite: bool = F
     seed_everything(seed)
     model = Segmenter(mcfg).eval()
     st = training_state(model, kind="finetune", arch="segmenter", model_config=mcfg.to_dict(), task=task, preset="micro",
-                        norm=dict(mean=float(norm[0]), std=float(norm[1])), scheme=get_scheme(DEFAULT_SCHEMES[task]).to_dict(),
+                        norm=dict(mean=float(norm[0]), std=float(norm[1])), scheme=get_scheme(DEFAULT_SCHEME_OF_TASK[task]).to_dict(),
                         rng=False)
     with tempfile.TemporaryDirectory() as d:
         ck = save_checkpoint(Path(d) / "best.pt", st)
@@ -249,7 +236,7 @@ class InputInfo:
 def _band_listing(src) -> str:
     return ", ".join(f"{i + 1}={d or 'band ' + str(i + 1)}" for i, d in enumerate(src.descriptions))
 
-def inspect_geotiff(path, cfg: AppConfig, units: str = "auto", cf: float = -83.0, band=None, name=None) -> InputInfo:
+def inspect_geotiff(path, cfg: AppConfig, units: str = "auto", cf: float = DEFAULT_CF, band=None, name=None) -> InputInfo:
     "Header checks (pixels, bands) then units detection of a GeoTIFF; raises `SarLulcError` for bad input."
     from sar_lulc.io import SarReader, UnitsWarning, open_raster
     p = Path(path); name = name or p.name
@@ -326,13 +313,12 @@ def _table(res) -> list:
     return rows
 
 # %% ../nbs/50_app.ipynb #b53339dd8eca
-def run_inference(path, task: str = "lulc", units: str = "auto", cf: float = -83.0, overlap=None, tta: bool = False,
+def run_inference(path, task: str = "lulc", units: str = "auto", cf: float = DEFAULT_CF, overlap=None, tta: bool = False,
                   cfg: AppConfig | None = None, band=None, name: str | None = None) -> AppResult:
     """Check an uploaded file, predict it with the `task` model into a fresh folder, render previews and areas.
 
     `overlap` is in pixels (default min(64, tile/4)); `band` is 1-based (None/0 = the only band)."""
     from sar_lulc.io import check_units
-    from sar_lulc.predict import predict_scene
     from sar_lulc import viz
     t0 = time.perf_counter()
     cfg = cfg or AppConfig()
@@ -372,7 +358,7 @@ def run_inference(path, task: str = "lulc", units: str = "auto", cf: float = -83
                                 batch_size=cfg.batch_size, precision=cfg.precision, device=cfg.device, tta=bool(tta),
                                 units=units, cf=cf, band=band, progress=False)
         # previews
-        scheme = get_scheme(bundle.scheme) if bundle.scheme is not None else get_scheme(DEFAULT_SCHEMES[task])
+        scheme = get_scheme(bundle.scheme) if bundle.scheme is not None else get_scheme(DEFAULT_SCHEME_OF_TASK[task])
         sar_db, _, _ = viz.read_sar_preview(src, cfg.preview_max_side, units=res.units, cf=cf, band=band)
         cls, _, _ = viz.read_preview(res.paths["class"], cfg.preview_max_side, resampling="nearest")
         sar_img = viz.render_sar(sar_db)
@@ -414,8 +400,7 @@ def _status(task, info: InputInfo, res, model_path, bundle, secs, notes, tta) ->
     return "\n".join(lines)
 
 # %% ../nbs/50_app.ipynb #908078ebf801
-UNITS_CHOICES = ["auto", "dn", "db", "amplitude", "linear"]
-_ABS_PATH = re.compile(r"(?<![\w.])(?:[A-Za-z]:)?[/\\](?:[^\s'\"`,;:()<>|/\\]+[/\\])+([^\s'\"`,;:()<>|/\\]*)")
+_ABS_PATH = re.compile(r"(?<![\w.:/])(?:[A-Za-z]:)?[/\\](?:[^\s'\"`,;:()<>|/\\]+[/\\])+([^\s'\"`,;:()<>|/\\]*)")
 
 def hide_paths(text) -> str:
     "`text` with every absolute path shortened to its file name: error messages must not show the server's folders."
@@ -467,7 +452,7 @@ def build_app(cfg: AppConfig | None = None):
     limits = (f"Limits: {cfg.max_upload_mb:g} MB per upload, {_mpx(cfg.max_pixels)}; "
               f"{cfg.concurrency_limit} request(s) at a time, the others queue.")
     warn = "".join(f"\n\n> **No {TASK_LABELS[t].lower()} model** ({cfg.lulc_model if t == 'lulc' else cfg.water_model} "
-                   f"is missing). {TRAIN_HINT.format(path=Path(DEFAULT_MODELS[t]).parent)}" for t in missing)
+                   f"is missing). {TRAIN_HINT.format(path=DEMO_MODEL_DIR)}" for t in missing)
 
     def handler(path, task, units, cf, band, overlap, tta, progress=gr.Progress()):
         name = Path(path).name if path else None
@@ -498,8 +483,8 @@ def build_app(cfg: AppConfig | None = None):
                 task = gr.Radio([(TASK_LABELS[t], t) for t in TASK_LABELS], value=tasks[0] if tasks else "lulc",
                                 label="Task", elem_id="task")
                 with gr.Row():
-                    units = gr.Dropdown(UNITS_CHOICES, value="auto", label="Units", elem_id="units")
-                    cf = gr.Number(-83.0, label="CF (dB, for DN)", elem_id="cf")
+                    units = gr.Dropdown(list(UNITS), value="auto", label="Units", elem_id="units")
+                    cf = gr.Number(DEFAULT_CF, label="CF (dB, for DN)", elem_id="cf")
                     band = gr.Number(0, label="Band (0 = single band)", precision=0, minimum=0, elem_id="band")
                 overlap = gr.Slider(0, cfg.tile // 2, value=min(64, cfg.tile // 2), step=8, label="Tile overlap (px)",
                                     elem_id="overlap")
@@ -584,8 +569,8 @@ def cli_args_app(p: argparse.ArgumentParser) -> None:
     d = AppConfig.__dataclass_fields__
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=arg_number(lo=0, hi=65535), default=7860, help="port (default 7860; 0 = any free port)")
-    p.add_argument("--lulc-model", default=None, help=f"land-cover model: run folder or .safetensors (default {DEFAULT_MODELS['lulc']})")
-    p.add_argument("--water-model", default=None, help=f"water model (default {DEFAULT_MODELS['water']})")
+    p.add_argument("--lulc-model", default=None, help=f"land-cover model: run folder or .safetensors (default {DEMO_MODEL_DIR / DEMO_MODELS['lulc']})")
+    p.add_argument("--water-model", default=None, help=f"water model (default {DEMO_MODEL_DIR / DEMO_MODELS['water']})")
     p.add_argument("--max-upload-mb", type=arg_number(float, lo=0, lo_open=True), default=d["max_upload_mb"].default, help="upload size limit in MB (default %(default)s)")
     p.add_argument("--max-pixels", type=arg_number(float, lo=1), default=d["max_pixels"].default, help="pixel-count limit per image (default %(default)s)")
     p.add_argument("--concurrency", type=arg_number(lo=1), default=1, help="requests processed at once (default 1); others queue")

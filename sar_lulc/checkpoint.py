@@ -16,10 +16,10 @@ from torch import nn
 from .core import SarLulcError, atomic_output
 
 # %% auto #0
-__all__ = ['CKPT_FORMAT', 'EXPORT_FORMAT', 'ARCHS', 'EXPORT_DTYPES', 'get_rng_state', 'set_rng_state', 'unwrap_model', 'plain',
-           'training_state', 'save_checkpoint', 'load_checkpoint', 'check_compatible', 'restore_training',
-           'register_arch', 'build_model', 'find_checkpoint', 'export_model', 'ModelBundle', 'load_model',
-           'cli_args_export', 'cli_run_export']
+__all__ = ['CKPT_FORMAT', 'EXPORT_FORMAT', 'ARCHS', 'EXPORT_DTYPES', 'DEMO_MODELS', 'DEMO_MODEL_DIR', 'get_rng_state',
+           'set_rng_state', 'unwrap_model', 'plain', 'training_state', 'save_checkpoint', 'load_checkpoint',
+           'check_compatible', 'restore_training', 'register_arch', 'build_model', 'find_checkpoint', 'export_model',
+           'ModelBundle', 'load_model', 'repo_root', 'default_model_path', 'cli_args_export', 'cli_run_export']
 
 # %% ../nbs/20_checkpoint.ipynb #41ebedfb0adb
 CKPT_FORMAT = "sar_lulc.checkpoint/1"
@@ -284,6 +284,28 @@ def load_model(path_or_run, device="cpu", which: str = "best") -> ModelBundle:
     meta = dict(meta, source=str(p))
     return ModelBundle(model=model, task=meta.get("task"), scheme=_scheme_obj(meta.get("scheme")),
                        norm=_norm_obj(meta.get("norm")), config=meta["model_config"], meta=meta)
+
+# %% ../nbs/20_checkpoint.ipynb #068c263876a5
+DEMO_MODELS = {"lulc": "lulc_tiny.safetensors", "water": "water_tiny.safetensors"}
+DEMO_MODEL_DIR = Path("data_samples") / "models"
+
+def repo_root() -> Path:
+    "The folder that holds the `sar_lulc` package (the repository in a development install)."
+    return Path(__file__).resolve().parent.parent if "__file__" in globals() else Path.cwd().parent
+
+def default_model_path(task: str = "lulc", must_exist: bool = True) -> Path:
+    "The shipped demo weights of `task` (`data_samples/models/<task>_tiny.safetensors`); a clear error when absent."
+    if task not in DEMO_MODELS: raise SarLulcError(f"Unknown task {task!r}; choose one of {tuple(DEMO_MODELS)}.")
+    rel = DEMO_MODEL_DIR / DEMO_MODELS[task]
+    cands = [r / rel for r in (Path.cwd(), *Path.cwd().parents, repo_root())]
+    for p in cands:
+        if p.is_file(): return p
+    if not must_exist: return repo_root() / rel
+    raise SarLulcError(
+        f"No --model given and the demo {task} weights {DEMO_MODELS[task]} were not found (looked in "
+        f"{cands[0].parent} and {cands[-1].parent}). Train and export them first, e.g. "
+        f"`sar-lulc synth data/synth` then `sar-lulc train --task {task} --data data/synth --out runs/{task}` and "
+        f"export the run to {rel} (see the training chapter), or pass --model RUN_FOLDER_OR_FILE.")
 
 # %% ../nbs/20_checkpoint.ipynb #7bb6ff6e053f
 def cli_args_export(p) -> None:

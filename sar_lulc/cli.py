@@ -14,7 +14,7 @@ __all__ = ['COMMANDS', 'EPILOG', 'OneLineParser', 'build_parser', 'main']
 # %% ../nbs/90_cli.ipynb #a62673ef93c7
 COMMANDS = {
     "synth":    ("sar_lulc.synth",   "Generate the SynthALOS-2 synthetic benchmark (scenes + labels + manifest)."),
-    "chips":    ("sar_lulc.data",    "Cut a SAR scene and a label raster into training chips with a geographic split."),
+    "chips":    ("sar_lulc.chips",    "Cut a SAR scene and a label raster into training chips with a geographic split."),
     "pretrain": ("sar_lulc.train",   "Pretrain a Swin encoder with SAR-W-MixMAE on unlabelled SAR."),
     "train":    ("sar_lulc.train",   "Fine-tune a land-cover (lulc) or water segmentation model."),
     "evaluate": ("sar_lulc.train",   "Evaluate a trained model on a dataset folder (metrics table, confusion matrix)."),
@@ -99,6 +99,9 @@ def main(argv=None) -> int:
         print("interrupted", file=sys.stderr); return 130
     except Exception as e:
         if debug: raise
+        if isinstance(e, MemoryError) or type(e).__name__ == "OutOfMemoryError":     # host RAM or torch's CUDA OOM
+            return fail(f"out of memory ({type(e).__name__}: {e}); try a smaller --batch-size or --tile, or fewer "
+                        "--workers", 1)
         if isinstance(e, OSError) or type(e).__module__.startswith("rasterio"):   # the file system or a file said no
             what = f"{e.strerror}: {e.filename}" if isinstance(e, OSError) and e.strerror and e.filename else str(e)
             return fail(what, 2)

@@ -4,16 +4,18 @@
 
 # %% ../nbs/00_core.ipynb #0e45e69a3078
 from __future__ import annotations
-import argparse, contextlib, json, math, os, random, socket, tempfile, time, warnings
+import argparse, contextlib, json, math, os, random, re, socket, sys, tempfile, threading, time, warnings
+try: import fcntl
+except ImportError: fcntl = None          # Windows: outputs are written without locks
 from pathlib import Path
 
 import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['PALSAR2_TILE', 'TEMP_SUFFIXES', 'UNLOCKED_TEMP_MAX_AGE_S', 'PRECISIONS', 'SarLulcError', 'shared_dir',
-           'real_tile_paths', 'lock_path', 'temporaries_of', 'writer_alive', 'output_lock', 'check_output_path',
-           'atomic_output', 'seed_everything', 'get_device', 'autocast', 'check_number', 'arg_number']
+__all__ = ['PALSAR2_TILE', 'PRECISIONS', 'SarLulcError', 'shared_dir', 'real_tile_paths', 'lock_path', 'temporaries_of',
+           'output_lock', 'check_output_path', 'atomic_output', 'seed_everything', 'get_device', 'autocast',
+           'peak_rss_mb', 'check_number', 'arg_number']
 
 # %% ../nbs/00_core.ipynb #d94114696fab
 class SarLulcError(ValueError):
@@ -43,75 +45,69 @@ def real_tile_paths() -> dict | None:
     return p if p["hh"].exists() else None
 
 # %% ../nbs/00_core.ipynb #37520635ec79
-TEMP_SUFFIXES = (".tmp", ".stage.tif")   # what writers of an output leave beside it while they work
-UNLOCKED_TEMP_MAX_AGE_S = 3600           # temporaries with no lock at all are stale after this long
-_HELD_LOCKS: dict = {}                   # lock path -> depth, for re-entrant locks within this process
+_TEMP = r"\.[A-Za-z0-9_]+(\.stage\.tif|\.tmp)(\.ovr\.tmp|\.ovr)?"   # what mkstemp and GDAL add to `.NAME`
+_HELD = threading.local()                                           # outputs whose lock this thread holds
 
 def lock_path(path) -> Path:
     "The lock file of output `path`: `.NAME.lock` beside it."
     path = Path(path); return path.with_name(f".{path.name}.lock")
 
 def temporaries_of(path) -> list[Path]:
-    "Hidden temporaries that writers of `path` make beside it: `.NAME.*` ending in one of `TEMP_SUFFIXES`."
+    "Hidden temporaries that writers of `path` make beside it: `.NAME.XXXXXXXX.tmp`, `.stage.tif`, `.ovr.tmp`."
     path = Path(path)
     if not path.parent.is_dir(): return []
-    pre = f".{path.name}."
-    return sorted(p for p in path.parent.iterdir() if p.name.startswith(pre) and p.name.endswith(TEMP_SUFFIXES))
+    pat = re.compile(re.escape(f".{path.name}") + _TEMP + "$")
+    return sorted(p for p in path.parent.iterdir() if pat.match(p.name))
 
-def _proc_start(pid: int) -> str | None:
-    "Start time of process `pid` (Linux /proc, in clock ticks since boot), or None where unknown."
-    try: return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError): return None
+def _holder(lock: Path) -> str:
+    "Who holds `lock`, from what it says (for messages only)."
+    try: info = json.loads(lock.read_text())
+    except (OSError, ValueError): info = None
+    return f"PID {info.get('pid')} on {info.get('host')}" if isinstance(info, dict) else "another process"
 
-def writer_alive(info: dict) -> bool:
-    "Whether the writer described by a lock's `info` (pid, host, start, time) may still be running."
-    if info.get("host") != socket.gethostname():           # another machine on a shared disk: judge by age
-        return time.time() - float(info.get("time", 0)) < 24 * 3600
-    try: pid = int(info["pid"]); os.kill(pid, 0)
-    except (KeyError, ValueError, ProcessLookupError): return False
-    except PermissionError: pass                             # alive, owned by another user
-    start = _proc_start(pid)
-    return start is None or info.get("start") in (None, start)
-
-def _remove(paths):
-    for p in paths:
-        with contextlib.suppress(OSError): p.unlink()
+def _acquire(lock: Path) -> int:
+    "An fd holding an exclusive flock on `lock` (the file that is at `lock` now), or a `SarLulcError`."
+    for _ in range(10):
+        try: fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o644)
+        except OSError as e:
+            raise SarLulcError(f"Cannot write in the output folder {lock.parent}: {e.strerror}.") from e
+        try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            raise SarLulcError(f"{lock.name[1:-5]} is being written by {_holder(lock)}; wait for it to finish.") from None
+        try: same = os.fstat(fd).st_ino == os.stat(lock).st_ino    # not a file that a finishing writer just removed
+        except OSError: same = False
+        if same: return fd
+        os.close(fd)
+    raise SarLulcError(f"Could not take the lock {lock}; other processes keep replacing it.")
 
 @contextlib.contextmanager
 def output_lock(*paths):
-    """Hold the lock of output `paths[0]` while writing `paths`: refuse when a live writer holds it, and remove
-    the temporaries of every path in `paths` left by a dead writer (or older than an hour with no lock)."""
-    paths = [Path(p) for p in paths]; lock = lock_path(paths[0])
-    key = str(lock.resolve()) if lock.parent.exists() else str(lock)
-    if key in _HELD_LOCKS:                                   # re-entrant: this process already holds it
-        _HELD_LOCKS[key] += 1
+    """Hold the lock of output `paths[0]` while writing `paths`: refused while another process (or thread)
+    writes it; on taking it, the temporaries of every path in `paths`, which only a dead writer can have
+    left, are removed."""
+    paths = [Path(p).absolute() for p in paths]
+    held = _HELD.__dict__.setdefault("paths", {})
+    if all(str(p) in held for p in paths):                  # re-entrant: this thread already covers them
+        yield lock_path(paths[0]); return
+    lock = lock_path(paths[0])
+    if fcntl is None:                                       # no flock (Windows): no lock, no clean-up
+        yield lock; return
+    fd = _acquire(lock)
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, json.dumps(dict(pid=os.getpid(), host=socket.gethostname(), time=time.time())).encode())
+        for t in (t for p in paths for t in temporaries_of(p)):
+            with contextlib.suppress(OSError): t.unlink()
+        for p in paths: held[str(p)] = held.get(str(p), 0) + 1
         try: yield lock
-        finally: _HELD_LOCKS[key] -= 1
-        return
-    info = dict(pid=os.getpid(), host=socket.gethostname(), start=_proc_start(os.getpid()), time=time.time())
-    for _ in range(3):
-        try: fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644); break
-        except FileExistsError:
-            try: other = json.loads(lock.read_text())
-            except (OSError, ValueError): other = None      # being written this instant, or garbage
-            try: young = time.time() - lock.stat().st_mtime < 60
-            except OSError: continue                         # gone meanwhile: try again
-            if (other is not None and writer_alive(other)) or (other is None and young):
-                who = f"PID {other.get('pid')} on {other.get('host')}" if other else "another process"
-                raise SarLulcError(f"{paths[0]} is being written by {who}; wait for it to finish, or delete "
-                                   f"{lock} if that process is gone.")
-            _remove([lock, *(t for p in paths for t in temporaries_of(p))])   # the writer is gone: its leftovers too
-        except OSError as e:
-            raise SarLulcError(f"Cannot create {lock} beside the output: {e.strerror}.") from e
-    else: raise SarLulcError(f"Could not take the lock {lock}; another process keeps creating it.")
-    with os.fdopen(fd, "w") as f: json.dump(info, f)
-    key = str(lock.resolve()); _HELD_LOCKS[key] = 1
-    now = time.time()
-    _remove(t for p in paths for t in temporaries_of(p) if now - t.stat().st_mtime > UNLOCKED_TEMP_MAX_AGE_S)
-    try: yield lock
+        finally:
+            for p in paths:
+                held[str(p)] -= 1
+                if not held[str(p)]: del held[str(p)]
     finally:
-        del _HELD_LOCKS[key]
-        with contextlib.suppress(OSError): lock.unlink()
+        with contextlib.suppress(OSError): lock.unlink()    # still holding the flock: no one else is using it
+        os.close(fd)
 
 # %% ../nbs/00_core.ipynb #c28f23480cac
 def check_output_path(path, overwrite: bool = False, create: bool = True) -> Path:
@@ -189,10 +185,21 @@ def autocast(device: torch.device | str, precision: str = "fp32"):
     dtype = torch.bfloat16 if precision == "bf16" else torch.float16
     return torch.autocast(device_type=device.type, dtype=dtype)
 
+# %% ../nbs/00_core.ipynb #d0b4730a5ff9
+def peak_rss_mb() -> float:
+    "Peak resident memory of this process in MiB (VmHWM on Linux, else ru_maxrss)."
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"): return int(line.split()[1]) / 1024
+    except OSError: pass
+    import resource
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return rss / 2**20 if sys.platform == "darwin" else rss / 1024          # bytes on macOS, KiB elsewhere
+
 # %% ../nbs/00_core.ipynb #ae43c8079c9a
 def check_number(name: str, value, *, kind=int, lo=None, hi=None, lo_open: bool = False):
     "`value` as a finite `kind` (int or float) in [lo, hi] (lo excluded when `lo_open`), else a `SarLulcError`."
-    what = "an integer" if kind is int else "a number"
+    what = "an integer" if kind is int else "a finite number"
     rng = ("" if lo is None and hi is None else
            f" > {lo}" if hi is None and lo_open else f" >= {lo}" if hi is None else f" <= {hi}" if lo is None
            else f" in ({lo}, {hi}]" if lo_open else f" in [{lo}, {hi}]")

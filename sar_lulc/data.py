@@ -4,25 +4,23 @@
 
 # %% ../nbs/04_data.ipynb #3e378fa28fd5
 from __future__ import annotations
-import collections, json, math, os, shutil, uuid, warnings
+import collections, json, math, os, uuid, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
-import rasterio, rasterio.windows
 from rasterio.windows import Window
-from rasterio.warp import reproject, transform_bounds, Resampling
 
-from .core import SarLulcError, arg_number
-from .io import DEFAULT_CF, UNITS, SarReader, open_raster, write_raster, write_label_map
-from .schemes import IGNORE_INDEX, ClassScheme, get_scheme, parse_label_map, remap
+from .core import SarLulcError
+from .io import DEFAULT_CF, SarReader, open_raster
+from .schemes import IGNORE_INDEX, ClassScheme, get_scheme, remap
 
 # %% auto #0
 __all__ = ['JAPAN_HH_NORM', 'DATASET_FORMAT', 'SPLITS', 'NormStats', 'compute_norm_stats', 'scheme_to_json', 'scheme_from_json',
            'DatasetInfo', 'write_manifest', 'load_dataset_dir', 'grid_offsets', 'dihedral', 'ChipDataset',
-           'UnlabelledDataset', 'label_histogram', 'build_chips', 'cli_args_chips', 'cli_run_chips']
+           'UnlabelledDataset', 'label_histogram']
 
 # %% ../nbs/04_data.ipynb #fbb3768004cc
 @dataclass
@@ -92,7 +90,7 @@ def _grid_windows(height: int, width: int, size: int) -> list[Window]:
     return [Window(c, r, min(size, width - c), min(size, height - r))
             for r in range(0, height, size) for c in range(0, width, size)]
 
-def compute_norm_stats(sar_paths, units: str = "auto", cf: float = -83.0, max_pixels: int = 50_000_000,
+def compute_norm_stats(sar_paths, units: str = "auto", cf: float = DEFAULT_CF, max_pixels: int = 50_000_000,
                        block: int = 512, seed: int = 0) -> NormStats:
     "Mean/std of SAR dB over `sar_paths` (each a path or a list of channel paths), streamed by windows."
     items = [_as_channels(p) for p in sar_paths]
@@ -172,7 +170,7 @@ class DatasetInfo:
         return 1
 
 # %% ../nbs/04_data.ipynb #5ca26f35dc26
-def write_manifest(root, splits: dict, scheme, units: str = "db", cf: float = -83.0,
+def write_manifest(root, splits: dict, scheme, units: str = "db", cf: float = DEFAULT_CF,
                    norm: NormStats | dict | None = None, **extra) -> Path:
     "Write `root/manifest.json`; item paths are stored relative to `root` when inside it."
     root = Path(root)
@@ -234,7 +232,7 @@ def load_dataset_dir(path, compute_norm: bool = True) -> DatasetInfo:
     if not any(splits.values()):
         raise SarLulcError(f"Dataset folder {root} has no usable chips: its manifest lists no items; {expected}.")
     norm = NormStats.from_dict(man["norm"]) if man.get("norm") else None
-    units, cf = man.get("units", "auto"), float(man.get("cf", -83.0))
+    units, cf = man.get("units", "auto"), float(man.get("cf", DEFAULT_CF))
     if norm is None and compute_norm:
         src = splits.get("train") or next(v for v in splits.values() if v)
         norm = compute_norm_stats([it["sar"] for it in src], units=units, cf=cf)
@@ -251,7 +249,7 @@ def grid_offsets(size: int, chip: int, stride: int) -> list[int]:
 # %% ../nbs/04_data.ipynb #de9830819577
 class _ChipReader:
     "Lazy, per-process, LRU-bounded cache of open SAR readers and label datasets."
-    def __init__(self, units="auto", cf=-83.0, max_open=32):
+    def __init__(self, units="auto", cf=DEFAULT_CF, max_open=32):
         self.units, self.cf, self.max_open = units, cf, max_open
         self._cache, self._pid = None, None
 
@@ -264,7 +262,7 @@ class _ChipReader:
         key = (kind, str(path))
         h = self._cache.get(key)
         if h is None:
-            if kind == "sar": h = SarReader(path, units=self.units, cf=self.cf)
+            if kind == "sar": h = SarReader(path, units=self.units, cf=self.cf, check_values=False)   # checked when made
             else:
                 h = open_raster(path)
                 if h.count != 1 or not np.issubdtype(np.dtype(h.dtypes[0]), np.integer):
@@ -334,7 +332,7 @@ class ChipDataset(Dataset):
 
     def __init__(self, items, chip: int = 256, mode: str = "random", chips_per_epoch: int | None = None,
                  norm: NormStats | dict | None = None, augment: bool = False, scheme=None, target_scheme=None,
-                 units: str = "auto", cf: float = -83.0, min_valid: float = 0.5, seed: int = 0,
+                 units: str = "auto", cf: float = DEFAULT_CF, min_valid: float = 0.5, seed: int = 0,
                  stride: int | None = None, max_tries: int = 10, max_open: int = 32):
         if mode not in ("random", "grid"): raise SarLulcError(f"mode must be 'random' or 'grid', not {mode!r}.")
         if chip < 1: raise SarLulcError(f"chip must be positive, got {chip}.")
@@ -468,7 +466,7 @@ class UnlabelledDataset(ChipDataset):
     labelled = False
 
     def __init__(self, paths, chip: int = 256, chips_per_epoch: int | None = None, norm=None, units: str = "auto",
-                 cf: float = -83.0, min_valid: float = 0.5, seed: int = 0, augment: bool = False, mode: str = "random",
+                 cf: float = DEFAULT_CF, min_valid: float = 0.5, seed: int = 0, augment: bool = False, mode: str = "random",
                  **kw):
         super().__init__(paths, chip=chip, mode=mode, chips_per_epoch=chips_per_epoch, norm=norm, augment=augment,
                          units=units, cf=cf, min_valid=min_valid, seed=seed, **kw)
@@ -503,266 +501,3 @@ def label_histogram(label_paths, num_classes: int | None = None, scheme=None, ta
         raise SarLulcError(f"Label rasters hold class value(s) {(extra + num_classes).tolist()[:5]} beyond "
                            f"num_classes={num_classes}; wrong scheme?")
     return counts[:num_classes].copy()
-
-# %% ../nbs/04_data.ipynb #19345b3406c4
-def _resolve_scheme(scheme, label_map) -> ClassScheme:
-    if (scheme is None) == (label_map is None):
-        raise SarLulcError("Give exactly one of scheme (e.g. 'jp9', 'hrlulc_v23.12') or label_map "
-                           "(e.g. '0:other,255:water') to say how raw label codes map to classes.")
-    return get_scheme(scheme) if scheme is not None else parse_label_map(label_map)
-
-def _encode(scheme: ClassScheme, raw: np.ndarray) -> np.ndarray:
-    "Raw codes (int32, -1 = outside the label raster) -> uint8 indices, 255 for no data/unknown."
-    out = np.full(raw.shape, IGNORE_INDEX, np.uint8)
-    m = (raw >= 0) & (raw <= 255)
-    if m.any(): out[m] = np.asarray(scheme.encode(raw[m].astype(np.uint8)), np.uint8)
-    return out
-
-def _assign_blocks(block_counts: dict, fractions, seed: int) -> dict:
-    "Map block id -> split index: shuffled blocks go greedily to the split furthest below its share."
-    fr = np.asarray(fractions, np.float64); fr = fr / fr.sum()
-    ids = sorted(block_counts); order = np.random.default_rng(seed).permutation(len(ids))
-    counts, out = np.zeros(len(fr)), {}
-    active = [s for s in range(len(fr)) if fr[s] > 0]
-    for j, k in enumerate(order):
-        b, n = ids[k], block_counts[ids[k]]
-        if len(ids) >= len(active) and j < len(active): s = active[j]   # one block for each split first
-        else: s = int(np.argmax(fr * (counts.sum() + n) - counts))
-        out[b] = s; counts[s] += n
-    return out
-
-# %% ../nbs/04_data.ipynb #a21d5de4adb4
-def _prepare_out(out: Path, overwrite: bool) -> None:
-    if out.exists():
-        if not out.is_dir(): raise SarLulcError(f"Output {out} exists and is not a folder.")
-        if any(out.iterdir()):
-            if not overwrite:
-                raise SarLulcError(f"Output folder {out} already exists and is not empty; pass overwrite=True "
-                                   "(--overwrite) to replace it.")
-            if not (out / "manifest.json").exists():
-                raise SarLulcError(f"Output folder {out} is not empty and holds no manifest.json; refusing to "
-                                   "replace a folder that is not a dataset folder. Choose another --out.")
-    try: out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e: raise SarLulcError(f"Cannot create {out.parent}: {e.strerror}") from e
-    if not os.access(out.parent, os.W_OK): raise SarLulcError(f"Output folder {out.parent} is not writable.")
-
-# %% ../nbs/04_data.ipynb #2f1b186f9bd8
-def build_chips(sar, labels, out, scheme=None, label_map=None, chip: int = 256, stride: int | None = None,
-                min_valid: float = 0.5, block_size: int = 4, split=(0.8, 0.1, 0.1), seed: int = 0,
-                units: str = "auto", cf: float = -83.0, overwrite: bool = False, progress: bool = False) -> Path:
-    "Align `labels` to the `sar` grid (nearest), cut chips, split by spatial blocks; write a dataset folder."
-    out, labels = Path(out), Path(labels)
-    cls = _resolve_scheme(scheme, label_map)
-    stride = stride or chip
-    if chip < 8 or stride < 1 or block_size < 1: raise SarLulcError("chip must be >= 8, stride and block_size >= 1.")
-    if len(split) != 3 or min(split) < 0 or sum(split) <= 0 or split[0] <= 0:
-        raise SarLulcError(f"split must be three non-negative fractions (train, val, test) with train > 0, got {split}.")
-    _prepare_out(out, overwrite)
-    chans = _as_channels(sar)
-    for p in chans + [labels]:
-        if not p.exists(): raise SarLulcError(f"Input {p} does not exist.")
-    readers = []
-    try:
-        readers = [SarReader(p, units=units, cf=cf) for p in chans]
-        r0 = readers[0]
-        for r, p in zip(readers[1:], chans[1:]):
-            if (r.height, r.width, r.transform, r.crs) != (r0.height, r0.width, r0.transform, r0.crs):
-                raise SarLulcError(f"SAR channel {p} is not on the grid of {chans[0]}.")
-        with open_raster(labels) as lab:
-            if lab.count != 1: raise SarLulcError(f"Label raster {labels} has {lab.count} bands; expected one band of class codes.")
-            if not np.issubdtype(np.dtype(lab.dtypes[0]), np.integer):
-                raise SarLulcError(f"Label raster {labels} is {lab.dtypes[0]}; expected integer class codes.")
-            return _build(readers, chans, lab, labels, out, cls, chip, stride, min_valid, block_size, split,
-                          seed, units, cf, overwrite, progress)
-    finally:
-        for r in readers: r.close()
-
-# %% ../nbs/04_data.ipynb #7cedc7db71a8
-def _affine_apply(t, x, y):
-    "Apply the affine transform `t` to coordinates (x, y) (scalars or arrays)."
-    return t.a * x + t.b * y + t.c, t.d * x + t.e * y + t.f
-
-def _warp_labels(lab, src_nodata, raw: np.ndarray, dst_transform, dst_crs) -> np.ndarray:
-    "Nearest-neighbour reprojection of the label codes under one output window into `raw` (int32, -1 = none)."
-    h, w = raw.shape
-    sb = transform_bounds(dst_crs, lab.crs, *rasterio.windows.bounds(Window(0, 0, w, h), dst_transform), densify_pts=21)
-    fw = rasterio.windows.from_bounds(*sb, transform=lab.transform)
-    c0, r0 = max(0, math.floor(fw.col_off) - 2), max(0, math.floor(fw.row_off) - 2)
-    c1, r1 = min(lab.width, math.ceil(fw.col_off + fw.width) + 2), min(lab.height, math.ceil(fw.row_off + fw.height) + 2)
-    if c1 <= c0 or r1 <= r0: return raw
-    win = Window(c0, r0, c1 - c0, r1 - r0)
-    src = lab.read(1, window=win).astype(np.int64)
-    bad = src < 0
-    if src_nodata is not None: bad |= src == src_nodata
-    src = np.where(bad, -1, np.minimum(src, 2**31 - 1)).astype(np.int32)   # -1: no data, whatever the file's dtype
-    reproject(source=src, destination=raw, src_transform=lab.window_transform(win), src_crs=lab.crs, src_nodata=-1,
-              dst_transform=dst_transform, dst_crs=dst_crs, dst_nodata=-1, resampling=Resampling.nearest)
-    return raw
-
-def _label_footprint(r0, lab, labels, sar_name):
-    "The SAR pixel rows/cols covered by the label raster (an error when the grids do not overlap)."
-    if r0.crs is None or lab.crs is None:
-        if r0.crs is None and lab.crs is None and (lab.height, lab.width) == (r0.height, r0.width):
-            return None
-        raise SarLulcError(f"{sar_name} and {labels} must both be georeferenced (CRS) to be aligned, or share one grid.")
-    try: lb = transform_bounds(lab.crs, r0.crs, *lab.bounds, densify_pts=21)
-    except Exception as e: raise SarLulcError(f"Cannot transform the bounds of {labels} to the SAR CRS: {e}") from e
-    sb = r0.bounds
-    if lb[0] >= sb[2] or lb[2] <= sb[0] or lb[1] >= sb[3] or lb[3] <= sb[1]:
-        raise SarLulcError(f"The label raster {labels} (bounds {tuple(round(v, 6) for v in lb)} in the SAR CRS) does not "
-                           f"overlap the SAR scene {sar_name} (bounds {tuple(round(v, 6) for v in sb)}): check that "
-                           "they cover the same area.")
-    inv = ~r0.transform
-    xs, ys = [lb[0], lb[2], lb[0], lb[2]], [lb[1], lb[1], lb[3], lb[3]]
-    cols, rows = _affine_apply(inv, np.array(xs), np.array(ys))
-    return (math.floor(min(rows)) - 1, math.ceil(max(rows)) + 1, math.floor(min(cols)) - 1, math.ceil(max(cols)) + 1)
-
-def _build(readers, chans, lab, labels, out, cls, chip, stride, min_valid, block_size, split, seed, units, cf,
-           overwrite, progress):
-    r0 = readers[0]; H, W = r0.height, r0.width
-    fp = _label_footprint(r0, lab, labels, chans[0])
-    src_nodata = lab.nodata
-    if src_nodata is not None and any(src_nodata in cs for cs in cls.codes):
-        warnings.warn(f"{labels} declares nodata={src_nodata:g}, a code of scheme {cls.name!r}: treated as a class.")
-        src_nodata = None
-    rows = list(range(0, H, stride)) if H > chip else [0]
-    cols = list(range(0, W, stride)) if W > chip else [0]
-    rows = [r for r in rows if r == 0 or r + chip - stride < H]; cols = [c for c in cols if c == 0 or c + chip - stride < W]
-    tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
-    (tmp / "chips").mkdir(parents=True)
-    chips, n_sar_valid, n_lab_valid, raw_codes, scanned = [], 0, 0, set(), 0
-    try:
-        grid = [(i, j) for i in range(len(rows)) for j in range(len(cols))]
-        if progress:
-            from tqdm.auto import tqdm
-            grid = tqdm(grid, desc="chips", unit="win")
-        for i, j in grid:
-            r, c = rows[i], cols[j]
-            if fp is not None and (r + chip <= fp[0] or r >= fp[1] or c + chip <= fp[2] or c >= fp[3]): continue
-            scanned += 1
-            h, w = min(chip, H - r), min(chip, W - c)
-            db = np.full((len(chans), chip, chip), np.nan, np.float32)
-            for k, rd in enumerate(readers): db[k, :h, :w] = rd.read(window=Window(c, r, w, h))
-            valid = np.isfinite(db).all(0)
-            n_sar_valid += int(valid.sum())
-            if not valid.any(): continue
-            raw = np.full((chip, chip), -1, np.int32)
-            if fp is None:
-                a = lab.read(1, window=Window(c, r, w, h)).astype(np.int64)
-                raw[:h, :w] = np.where(a == src_nodata, -1, a) if src_nodata is not None else a
-            else:
-                _warp_labels(lab, src_nodata, raw, rasterio.windows.transform(Window(c, r, chip, chip), r0.transform), r0.crs)
-                raw[h:, :] = -1; raw[:, w:] = -1
-            if len(raw_codes) < 64: raw_codes.update(np.unique(raw[raw >= 0])[:64].tolist())
-            y = _encode(cls, raw); y[~valid] = IGNORE_INDEX
-            n_lab_valid += int((y != IGNORE_INDEX).sum())
-            if (y != IGNORE_INDEX).sum() < min_valid * h * w or not (y != IGNORE_INDEX).any(): continue
-            name = f"r{r:06d}_c{c:06d}"
-            tr = rasterio.windows.transform(Window(c, r, chip, chip), r0.transform)
-            sar_files = []
-            for k in range(len(chans)):
-                suffix = "_sar.tif" if len(chans) == 1 else f"_sar{k}.tif"
-                write_raster(tmp / "chips" / (name + suffix), db[k], crs=r0.crs, transform=tr, nodata=float("nan"))
-                sar_files.append(name + suffix)
-            write_label_map(tmp / "chips" / (name + "_label.tif"), y, cls, crs=r0.crs, transform=tr)
-            m = [_Moments() for _ in chans]
-            for k in range(len(chans)): m[k].add(db[k])
-            chips.append(dict(name=name, sar=sar_files, i=i, j=j, row=r, col=c, block=(i // block_size, j // block_size),
-                              moments=m, valid=float((y != IGNORE_INDEX).sum()) / (h * w)))
-        if not chips:
-            if scanned == 0 or n_sar_valid == 0:
-                raise SarLulcError(f"The SAR scene {chans[0]} is all no data where the labels are: nothing to cut.")
-            if n_lab_valid == 0:
-                raise SarLulcError(f"The label raster {labels} has no pixel of scheme {cls.name!r} over the SAR scene "
-                                   f"(raw codes seen there: {sorted(raw_codes)[:20]}; scheme codes: "
-                                   f"{sorted(c for cc in cls.codes for c in cc)[:20]}). Wrong --scheme or --label-map?")
-            raise SarLulcError(f"No {chip}x{chip} chip has at least {min_valid:.0%} valid, labelled pixels; lower min_valid.")
-        blocks = collections.Counter(ch["block"] for ch in chips)
-        assign = _assign_blocks(blocks, split, seed)
-        for ch in chips: ch["split"] = assign[ch["block"]]
-        empty = [SPLITS[k] for k in range(3) if split[k] > 0 and k not in assign.values()]
-        if empty:
-            warnings.warn(f"Only {len(blocks)} spatial block(s) of {block_size}x{block_size} chips: split(s) {empty} "
-                          "stay empty. Use a smaller block_size (--block-size) or a larger scene.")
-        dropped_overlap = _drop_overlaps(chips, chip) if stride < chip else 0
-        splits = {s: [] for s in SPLITS}
-        for s in SPLITS: (tmp / s).mkdir()
-        for ch in chips:
-            s = SPLITS[ch["split"]]
-            if ch.get("dropped"):
-                for f in ch["sar"] + [ch["name"] + "_label.tif"]: (tmp / "chips" / f).unlink()
-                continue
-            for f in ch["sar"] + [ch["name"] + "_label.tif"]: os.replace(tmp / "chips" / f, tmp / s / f)
-            sar_rel = [f"{s}/{f}" for f in ch["sar"]]
-            splits[s].append({"sar": sar_rel[0] if len(sar_rel) == 1 else sar_rel, "label": f"{s}/{ch['name']}_label.tif",
-                              "shape": [chip, chip], "window": [ch["row"], ch["col"], chip, chip],
-                              "block": list(ch["block"]), "valid_fraction": round(ch["valid"], 4)})
-        (tmp / "chips").rmdir()
-        moms = [_Moments() for _ in chans]
-        for ch in chips:
-            if SPLITS[ch["split"]] == "train" and not ch.get("dropped"):
-                for k, m in enumerate(ch["moments"]): moms[k].merge(m.n, m.mean, m.m2)
-        mean, std = [m.mean for m in moms], [m.std or 1.0 for m in moms]
-        norm = NormStats(mean[0], std[0]) if len(chans) == 1 else NormStats(tuple(mean), tuple(std))
-        write_manifest(tmp, splits, cls, units="db", cf=cf, norm=norm,
-                       source={"sar": [str(p) for p in chans], "labels": str(labels), "chip": chip, "stride": stride,
-                               "min_valid": min_valid, "block_size": block_size, "split": list(split), "seed": seed,
-                               "units": units, "sar_units_detected": r0.units, "crs": str(r0.crs) if r0.crs else None,
-                               "dropped_overlap": dropped_overlap})
-        backup = None
-        if out.exists():
-            backup = out.parent / f".{out.name}.old-{uuid.uuid4().hex[:8]}"; os.replace(out, backup)
-        os.replace(tmp, out)
-        if backup is not None: shutil.rmtree(backup, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
-
-def _drop_overlaps(chips, chip) -> int:
-    "Drop chips overlapping a kept chip of another split (train chips first, then val); returns the count."
-    y = np.array([c["row"] for c in chips]); x = np.array([c["col"] for c in chips])
-    s = np.array([c["split"] for c in chips]); dropped = np.zeros(len(chips), bool)
-    for k in np.argsort(s, kind="stable"):
-        if ((s != s[k]) & ~dropped & (np.abs(y - y[k]) < chip) & (np.abs(x - x[k]) < chip)).any():
-            dropped[k] = True; chips[k]["dropped"] = True
-    return int(dropped.sum())
-
-# %% ../nbs/04_data.ipynb #5cdef0ed90b2
-def cli_args_chips(p) -> None:
-    "Flags of `sar-lulc chips`."
-    p.description = ("Cut a SAR scene and a label raster (any grid/CRS, e.g. an HRLULC tile) into chips: labels are "
-                     "reprojected onto the SAR grid (nearest neighbour), raw codes encoded to a class scheme, chips that "
-                     "are mostly no data dropped, and whole spatial blocks of chips assigned to train/val/test.")
-    p.add_argument("--sar", required=True, nargs="+", metavar="SAR.tif",
-                   help="SAR GeoTIFF (one band); give two files for HH HV on one grid")
-    p.add_argument("--labels", required=True, metavar="LABELS.tif", help="label raster of raw class codes (e.g. HRLULC 1..14)")
-    g = p.add_mutually_exclusive_group(required=True)
-    g.add_argument("--scheme", help="built-in scheme encoding the raw codes: jp9, hrlulc_v23.12, hrlulc_v21.11, water")
-    g.add_argument("--label-map", help="custom scheme 'code:name,...', e.g. '0:other,255:water' or '1:water,2-14:land'")
-    p.add_argument("--out", required=True, metavar="DIR", help="output dataset folder (manifest.json + chips)")
-    p.add_argument("--chip", type=arg_number(lo=16), default=256, help="chip size in pixels (default 256)")
-    p.add_argument("--stride", type=arg_number(lo=1), default=None, help="chip stride (default: the chip size, no overlap)")
-    p.add_argument("--min-valid", type=arg_number(float, lo=0, hi=1), default=0.5, help="minimum fraction of valid, labelled pixels (default 0.5)")
-    p.add_argument("--block-size", type=arg_number(lo=1), default=4, help="chips per side of a spatial split block (default 4)")
-    p.add_argument("--split", default="0.8,0.1,0.1", help="train,val,test fractions (default 0.8,0.1,0.1)")
-    p.add_argument("--seed", type=arg_number(lo=0), default=0, help="seed of the block split (default 0)")
-    p.add_argument("--units", default="auto", choices=UNITS, help="SAR input units (default auto: from dtype and values)")
-    p.add_argument("--cf", type=arg_number(float), default=DEFAULT_CF, help=f"calibration factor for DN in dB (default {DEFAULT_CF})")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing dataset folder")
-
-def cli_run_chips(args) -> dict:
-    "Run `sar-lulc chips`; returns the summary."
-    import sys
-    try: split = tuple(float(v) for v in str(args.split).split(","))
-    except ValueError: raise SarLulcError(f"--split must be three fractions like 0.8,0.1,0.1, got {args.split!r}.")
-    sar = args.sar[0] if len(args.sar) == 1 else list(args.sar)
-    out = build_chips(sar, args.labels, args.out, scheme=args.scheme, label_map=args.label_map, chip=args.chip,
-                      stride=args.stride, min_valid=args.min_valid, block_size=args.block_size, split=split,
-                      seed=args.seed, units=args.units, cf=args.cf, overwrite=args.overwrite,
-                      progress=sys.stderr.isatty())
-    info = load_dataset_dir(out)
-    return {"out": str(out), "scheme": info.scheme.name, "num_classes": info.num_classes,
-            **{f"n_{s}": len(info.splits.get(s, [])) for s in SPLITS},
-            "norm_mean": info.norm.mean, "norm_std": info.norm.std,
-            "dropped_overlap": info.manifest.get("source", {}).get("dropped_overlap", 0)}

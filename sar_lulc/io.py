@@ -19,10 +19,10 @@ from .core import SarLulcError, atomic_output
 from .schemes import IGNORE_INDEX, ClassScheme, check_indices, get_scheme, hex_to_rgb
 
 # %% auto #0
-__all__ = ['DEFAULT_CF', 'UNITS', 'PLAUSIBLE_DB', 'SAR_DTYPES', 'TYPICAL_HH_DB', 'WRITE_DTYPES', 'UnitsWarning', 'check_units',
-           'check_sar_dtype', 'nodata_mask', 'to_db', 'db_to_dn', 'from_db', 'detect_units', 'open_raster',
-           'select_band', 'as_window', 'SarReader', 'read_sar', 'assert_has_data', 'write_raster', 'write_label_map',
-           'read_label_map', 'card4l_xml_for', 'read_card4l_xml']
+__all__ = ['DEFAULT_CF', 'UNITS', 'PLAUSIBLE_DB', 'IMPLAUSIBLE_COUNT_MAX', 'SAR_DTYPES', 'TYPICAL_HH_DB', 'WRITE_DTYPES',
+           'UnitsWarning', 'check_units', 'check_sar_dtype', 'nodata_mask', 'to_db', 'db_to_dn', 'from_db',
+           'detect_units', 'open_raster', 'select_band', 'as_window', 'SarReader', 'read_sar', 'assert_has_data',
+           'write_raster', 'write_label_map', 'read_label_map', 'card4l_xml_for', 'read_card4l_xml']
 
 # %% ../nbs/01_io.ipynb #9edc12932db9
 _log = logging.getLogger("sar_lulc.io")
@@ -30,6 +30,7 @@ _log = logging.getLogger("sar_lulc.io")
 DEFAULT_CF = -83.0
 UNITS = ("auto", "dn", "amplitude", "linear", "db")
 PLAUSIBLE_DB = (-100.0, 60.0)   # calibrated gamma-nought outside this is not backscatter: wrong units, CF or scaling
+IMPLAUSIBLE_COUNT_MAX = 100_000  # implausible pixels counted one by one up to this many (then "at least")
 SAR_DTYPES = ("uint8", "uint16", "uint32", "uint64", "int16", "int32", "int64", "float32", "float64")
 
 class UnitsWarning(UserWarning):
@@ -185,7 +186,8 @@ def as_window(window) -> Window:
 # %% ../nbs/01_io.ipynb #e65664447172
 class SarReader:
     "Read one band of a SAR raster by window as float32 gamma-nought dB with NaN for no data."
-    def __init__(self, path, units: str = "auto", cf: float = DEFAULT_CF, band=None, nodata=None, sample: int = 512):
+    def __init__(self, path, units: str = "auto", cf: float = DEFAULT_CF, band=None, nodata=None, sample: int = 512,
+                 check_values: bool = True):
         self.path, self.cf = Path(path), float(cf)
         units = check_units(units)
         self._src = open_raster(self.path)
@@ -199,7 +201,7 @@ class SarReader:
             self._sample, self.implausible_pixels, self._bad = None, 0, set()
             if units == "auto": self.units, self.units_reason = self._detect(sample)
             else: self.units, self.units_reason = units, "given by the caller"
-            self._check_plausible(sample)
+            self._check_plausible(sample, check_values)
         except BaseException:
             self._src.close(); raise
         _log.info("%s band %d: units %s (%s)", self.path.name, self.band, self.units, self.units_reason)
@@ -216,9 +218,11 @@ class SarReader:
             self._sample = self._read_raw(out_shape=(min(self.height, sample), min(self.width, sample)))
         return self._sample
 
-    def _check_plausible(self, sample: int):
+    def _check_plausible(self, sample: int, check_values: bool = True):
         """Refuse a band whose values are mostly not backscatter in `self.units` (outside `PLAUSIBLE_DB` once
-        calibrated); a few such pixels are read as no data and counted in `implausible_pixels`."""
+        calibrated); a few such pixels are read as no data and counted in `implausible_pixels`. One constant
+        that makes up most of the implausible values is an undeclared fill value: it becomes no data, with a
+        warning. `check_values=False` (readers of chips that were checked when they were made) skips the sample."""
         lo, hi = PLAUSIBLE_DB
         if self.dtype.kind in "ui":                     # integers: skip the check when no value can be implausible
             info = np.iinfo(self.dtype)
@@ -226,11 +230,24 @@ class SarReader:
                 np.array([info.min, info.max], np.float32)
             if np.isnan(ends).any() or (ends[0] >= lo and ends[1] <= hi): self._screen = False; return
         self._screen = True
+        if not check_values: return
         raw = self._sample_raw(sample)
         db = to_db(raw, self.units, self.cf, self.nodata)
         ok = np.isfinite(db)
         if not ok.any(): return
         out = ((db < lo) | (db > hi)) & ok
+        if out.any():
+            vals, counts = np.unique(raw[out], return_counts=True)
+            fill = vals[counts.argmax()].item()
+            rest = ok & (raw != fill)
+            if counts.max() >= max(0.9 * out.sum(), 0.01 * raw.size) and rest.sum() >= 0.05 * raw.size:   # a fill value
+                warnings.warn(f"{self.path.name}: the value {fill:g} fills {counts.max() / raw.size:.0%} of the band "
+                              f"and is not backscatter; reading it as no data (the file declares no nodata value "
+                              f"for it; `gdal_edit.py -a_nodata {fill:g} FILE` records one).", UnitsWarning, stacklevel=3)
+                self.nodata = fill
+                db = to_db(raw, self.units, self.cf, self.nodata)
+                ok = np.isfinite(db); out = ((db < lo) | (db > hi)) & ok
+                if not ok.any(): return
         if out.sum() > 0.5 * ok.sum():
             med_raw = float(np.median(raw[ok].astype(np.float64)))
             guessed = f"guessed: {self.units_reason}" if self.units_reason != "given by the caller" else "as given"
@@ -292,10 +309,10 @@ class SarReader:
             bad = (db < PLAUSIBLE_DB[0]) | (db > PLAUSIBLE_DB[1])
             if bad.any():
                 db[bad] = np.nan
-                if len(self._bad) < 10**6:                 # overlapping windows re-read pixels: count positions
+                if len(self._bad) < IMPLAUSIBLE_COUNT_MAX:  # overlapping windows re-read pixels: count positions
                     r, c = np.nonzero(bad)
                     self._bad.update(((r + int(win.row_off)) * self.width + c + int(win.col_off)).tolist())
-                self.implausible_pixels = len(self._bad)
+                self.implausible_pixels = len(self._bad)    # a lower bound once IMPLAUSIBLE_COUNT_MAX is reached
         return db
 
     def valid_fraction(self) -> float:

@@ -11,6 +11,7 @@ import ipywidgets as _widgets
 import numpy as np
 
 from .core import SarLulcError
+from .io import DEFAULT_CF
 from . import viz
 
 # %% auto #0
@@ -181,7 +182,7 @@ def _add_tiles(m, sar_path, pred_path, opacity):
     return m.find_layer(SAR_LAYER), m.find_layer(PRED_LAYER)
 
 def show_prediction(sar_path=None, pred_path=None, scheme=None, max_side: int = 1024, basemap=False,
-                    opacity: float = 0.7, use_tiles: bool = False, units: str = "auto", cf: float = -83.0,
+                    opacity: float = 0.7, use_tiles: bool = False, units: str = "auto", cf: float = DEFAULT_CF,
                     band=None, vmin=None, vmax=None, legend: str = "all", reproject: bool = True,
                     height: str = "500px", width_px: int = 800):
     "A leafmap map with the SAR scene and its predicted class map as layers, an opacity slider and a legend."
@@ -216,7 +217,7 @@ def show_prediction(sar_path=None, pred_path=None, scheme=None, max_side: int = 
 
 # %% ../nbs/41_mapview.ipynb #e28d04df8434
 def compare(sar_path, pred_path, scheme=None, max_side: int = 1024, basemap=False, opacity: float = 1.0,
-            units: str = "auto", cf: float = -83.0, band=None, vmin=None, vmax=None, height: str = "450px",
+            units: str = "auto", cf: float = DEFAULT_CF, band=None, vmin=None, vmax=None, height: str = "450px",
             width_px: int = 450, reproject: bool = True):
     "Two linked maps in an `HBox`: the SAR scene (left) and the prediction with its legend (right)."
     import ipywidgets as widgets

@@ -15,8 +15,7 @@ from .core import SarLulcError
 
 # %% auto #0
 __all__ = ['RARE_CLASSES', 'THIN_CLASSES', 'ConfusionMatrix', 'confusion_metrics', 'binary_metrics', 'label_boundaries',
-           'BoundaryF1', 'thin_structure_mask', 'ThinIoU', 'class_indices', 'rare_class_iou', 'metrics_table',
-           'confusion_matrix_figure']
+           'BoundaryF1', 'thin_structure_mask', 'ThinIoU', 'class_indices', 'rare_class_iou', 'metrics_table']
 
 # %% ../nbs/14_metrics.ipynb #d156fbaade72
 def _as_tensor(x) -> torch.Tensor:
@@ -310,26 +309,3 @@ def metrics_table(results: dict, scheme=None, digits: int = 2) -> str:
                                      (("miou", "mIoU*"), ("macc", "mAcc"), ("oa", "OA"))] + [f"{'kappa':<{w}}{r['kappa']:>8.4f}"]
     lines.append(f"* mIoU: macro mean of per-class IoU over the classes present in the ground truth (n = {sum(next(iter(runs.values()))['present'])}).")
     return "\n".join(lines)
-
-def confusion_matrix_figure(cm, names=None, normalize: bool = True, title: str | None = None, annotate: bool | None = None):
-    "A matplotlib Figure of the (row-normalised) confusion matrix; `cm` is a ConfusionMatrix or a K x K array."
-    from matplotlib.figure import Figure
-    m = np.asarray(cm.matrix if isinstance(cm, ConfusionMatrix) else cm, np.float64)
-    k = m.shape[0]; names = _names(names, k)
-    if normalize:
-        rows = m.sum(1, keepdims=True)
-        m = np.divide(m, rows, out=np.zeros_like(m), where=rows > 0)
-    fig = Figure(figsize=(1.0 + 0.55 * k, 0.8 + 0.5 * k), layout="constrained")
-    ax = fig.subplots()
-    im = ax.imshow(m, cmap="Blues", vmin=0, vmax=1 if normalize else None)
-    ax.set_xticks(range(k), names, rotation=45, ha="right"); ax.set_yticks(range(k), names)
-    ax.set_xlabel("predicted"); ax.set_ylabel("ground truth")
-    ax.set_title(title or ("confusion matrix (rows normalised)" if normalize else "confusion matrix (pixels)"))
-    if annotate if annotate is not None else k <= 15:
-        for i in range(k):
-            for j in range(k):
-                if m[i, j] > 0:
-                    ax.text(j, i, f"{m[i, j]:.2f}" if normalize else f"{int(m[i, j])}", ha="center", va="center",
-                            fontsize=7, color="white" if m[i, j] > 0.6 * (m.max() or 1) else "black")
-    fig.colorbar(im, ax=ax, shrink=0.8)
-    return fig

@@ -35,13 +35,13 @@ class MixMAEConfig:
     dec_depth: int = 8
     dec_heads: int = 16
     dec_mlp_ratio: float = 4.0
-    ratio: float = 0.5           # fraction of stride-32 cells taken from the partner image
+    mask_ratio: float = 0.5      # fraction of stride-32 cells taken from the partner image (`--mask-ratio`)
     sar_w_s: float = 1.0         # SAR-W strength s; 0 = plain MixMAE
     patch_eps: float = 1e-6      # eps of the per-patch target normalisation
 
     def __post_init__(self):
         if isinstance(self.encoder, dict): self.encoder = EncoderConfig.from_dict(self.encoder)
-        if not 0 < self.ratio < 1: raise SarLulcError(f"Mixing ratio must be in (0, 1), got {self.ratio}.")
+        if not 0 < self.mask_ratio < 1: raise SarLulcError(f"mask_ratio must be in (0, 1), got {self.mask_ratio}.")
         if self.dec_dim % 4 or self.dec_dim % self.dec_heads:
             raise SarLulcError(f"dec_dim {self.dec_dim} must be a multiple of 4 and of dec_heads {self.dec_heads}.")
         if self.sar_w_s < 0: raise SarLulcError(f"sar_w_s must be >= 0, got {self.sar_w_s}.")
@@ -53,6 +53,8 @@ class MixMAEConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "MixMAEConfig":
         names = {f.name for f in dataclasses.fields(cls)}
+        if "ratio" in d:                                   # checkpoints written before `ratio` became `mask_ratio`
+            d = {**{k: v for k, v in d.items() if k != "ratio"}, "mask_ratio": d.get("mask_ratio", d["ratio"])}
         if set(d) - names: raise SarLulcError(f"Unknown MixMAE config field(s) {sorted(set(d) - names)}; known: {sorted(names)}.")
         return cls(**d)
 
@@ -141,11 +143,11 @@ class MixMAE(nn.Module):
         trunc_normal_(self.mask_token, std=0.02)
 
     def random_mask(self, h: int, w: int, device=None, generator: torch.Generator | None = None) -> torch.Tensor:
-        "Batch-shared mixing mask (1, h, w) with exactly round(ratio*h*w) ones (cells taken from the partner)."
+        "Batch-shared mixing mask (1, h, w) with exactly round(mask_ratio*h*w) ones (cells taken from the partner)."
         L = h * w
-        k = int(round(self.cfg.ratio * L))
+        k = int(round(self.cfg.mask_ratio * L))
         if k < 1 or k >= L:
-            raise SarLulcError(f"A {h}x{w} grid of 32 px cells cannot be mixed at ratio {self.cfg.ratio} "
+            raise SarLulcError(f"A {h}x{w} grid of 32 px cells cannot be mixed at mask_ratio {self.cfg.mask_ratio} "
                                f"({k} of {L} cells); use larger chips (at least 64 x 32 px).")
         idx = torch.randperm(L, generator=generator)[:k]
         m = torch.zeros(L); m[idx] = 1

@@ -13,12 +13,24 @@ from .core import SarLulcError
 
 # %% auto #0
 __all__ = ['IGNORE_INDEX', 'HRLULC_NAMES', 'HRLULC_COLORS', 'HRLULC_V23', 'HRLULC_V21', 'JP9', 'WATER', 'SCHEMES',
-           'SCHEME_ALIASES', 'DEFAULT_SCHEME', 'ClassScheme', 'check_indices', 'hex_to_rgb', 'get_scheme',
-           'parse_label_map', 'remap_lut', 'remap']
+           'SCHEME_ALIASES', 'DEFAULT_SCHEME', 'TASKS', 'DEFAULT_SCHEME_OF_TASK', 'hex_to_rgb', 'ClassScheme',
+           'check_indices', 'get_scheme', 'parse_label_map', 'remap_lut', 'remap']
 
 # %% ../nbs/02_schemes.ipynb #16a3b6641ed0
 IGNORE_INDEX = 255
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
+_KEYS = ("name", "names", "codes", "colors", "nodata_codes", "source")
+
+def hex_to_rgb(color) -> tuple[int, int, int]:
+    "'#1f78b4' / '1f78b4' / '#fff' / an (r, g, b) tuple -> (r, g, b) ints."
+    if isinstance(color, (tuple, list, np.ndarray)):
+        if len(color) < 3: raise SarLulcError(f"Colour {color!r} needs three components.")
+        return tuple(int(c) for c in color[:3])
+    s = str(color).strip().lstrip("#")
+    if len(s) == 3: s = "".join(c * 2 for c in s)
+    if len(s) not in (6, 8) or any(c not in "0123456789abcdefABCDEF" for c in s):
+        raise SarLulcError(f"Colour {color!r} is not a hex colour such as '#1f78b4'.")
+    return tuple(int(s[i:i + 2], 16) for i in (0, 2, 4))
 
 @dataclass(frozen=True)
 class ClassScheme:
@@ -60,40 +72,75 @@ class ClassScheme:
     def __repr__(self):
         return f"ClassScheme({self.name!r}, {self.num_classes} classes: {', '.join(self.names)})"
 
+    def index(self, name: str) -> int:
+        "Index of the class called `name` (case-insensitive)."
+        low = [n.lower() for n in self.names]
+        if str(name).lower() not in low:
+            raise SarLulcError(f"Unknown class {name!r} in scheme {self.name!r}; valid classes: {', '.join(self.names)}.")
+        return low.index(str(name).lower())
+
+    def lut(self) -> np.ndarray:
+        "Lookup table `uint8[256]`: source code -> class index (255 for no-data and unknown codes)."
+        lut = np.full(256, IGNORE_INDEX, np.uint8)
+        for i, cs in enumerate(self.codes): lut[list(cs)] = i
+        return lut
+
+    def encode(self, raw, strict: bool = False) -> np.ndarray:
+        "Source codes -> uint8 class indices (255 = no data). `strict`: unknown codes raise instead of becoming 255."
+        raw = np.asarray(raw)
+        if raw.dtype.kind not in "iu":
+            if raw.dtype.kind == "f" and np.all(np.isnan(raw) | (raw == np.round(raw))): pass
+            else: raise SarLulcError(f"Label codes must be integers, got dtype {raw.dtype}.")
+        lut = self.lut()
+        if raw.dtype == np.uint8: out = lut[raw]
+        else:
+            ok = np.isfinite(raw) & (raw >= 0) & (raw <= 255) if raw.dtype.kind == "f" else (raw >= 0) & (raw <= 255)
+            out = np.full(raw.shape, IGNORE_INDEX, np.uint8)
+            out[ok] = lut[raw[ok].astype(np.int64)]
+        if strict:
+            known = set(c for cs in self.codes for c in cs) | set(self.nodata_codes)
+            present = set(np.unique(raw[np.isfinite(raw)] if raw.dtype.kind == "f" else raw).astype(np.int64).tolist())
+            bad = sorted(present - known)
+            if bad: raise SarLulcError(f"Label codes {bad[:20]} are not in scheme {self.name!r} "
+                                       f"(known codes: {sorted(known)}). Use another scheme or a --label-map.")
+        return out
+
+    def decode(self, indices, nodata: int | None = None) -> np.ndarray:
+        "Class indices -> the first source code of each class (255 -> `nodata`, default the first no-data code or 0)."
+        nod = nodata if nodata is not None else (self.nodata_codes[0] if self.nodata_codes else 0)
+        lut = np.full(256, nod, np.uint8)
+        for i, cs in enumerate(self.codes): lut[i] = cs[0]
+        return lut[check_indices(indices, self)]
+
+    def palette(self, nodata_rgba=(0, 0, 0, 0)) -> np.ndarray:
+        "uint8 (256, 4) RGBA palette indexed by class index; unused entries and 255 get `nodata_rgba`."
+        pal = np.tile(np.asarray(nodata_rgba, np.uint8), (256, 1))
+        for i, c in enumerate(self.colors): pal[i] = (*hex_to_rgb(c), 255)
+        return pal
+
+    def colormap(self) -> dict[int, tuple[int, int, int, int]]:
+        "A rasterio colour map {index: (r, g, b, a)} for the classes plus 255 (transparent)."
+        cm = {i: (*hex_to_rgb(c), 255) for i, c in enumerate(self.colors)}
+        cm[IGNORE_INDEX] = (0, 0, 0, 0)
+        return cm
+
+    def to_dict(self) -> dict:
+        "JSON-ready dict of the scheme."
+        return dict(name=self.name, names=list(self.names), codes=[list(c) for c in self.codes],
+                    colors=list(self.colors), nodata_codes=list(self.nodata_codes), source=self.source)
+
+    @staticmethod
+    def from_dict(d: dict) -> "ClassScheme":
+        "Inverse of `ClassScheme.to_dict`."
+        if not isinstance(d, dict): raise SarLulcError(f"A scheme dict is expected, got {type(d).__name__}.")
+        missing = [k for k in ("name", "names", "codes", "colors") if k not in d]
+        if missing: raise SarLulcError(f"Scheme dict lacks {missing}; it needs the keys {list(_KEYS)}.")
+        extra = [k for k in d if k not in _KEYS]
+        if extra: raise SarLulcError(f"Scheme dict has unknown keys {extra}; valid keys: {list(_KEYS)}.")
+        return ClassScheme(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items()})
+
+
 # %% ../nbs/02_schemes.ipynb #cf11e49df4a7
-def _index(self: ClassScheme, name: str) -> int:
-    "Index of the class called `name` (case-insensitive)."
-    low = [n.lower() for n in self.names]
-    if str(name).lower() not in low:
-        raise SarLulcError(f"Unknown class {name!r} in scheme {self.name!r}; valid classes: {', '.join(self.names)}.")
-    return low.index(str(name).lower())
-
-def _lut(self: ClassScheme) -> np.ndarray:
-    "Lookup table `uint8[256]`: source code -> class index (255 for no-data and unknown codes)."
-    lut = np.full(256, IGNORE_INDEX, np.uint8)
-    for i, cs in enumerate(self.codes): lut[list(cs)] = i
-    return lut
-
-def _encode(self: ClassScheme, raw, strict: bool = False) -> np.ndarray:
-    "Source codes -> uint8 class indices (255 = no data). `strict`: unknown codes raise instead of becoming 255."
-    raw = np.asarray(raw)
-    if raw.dtype.kind not in "iu":
-        if raw.dtype.kind == "f" and np.all(np.isnan(raw) | (raw == np.round(raw))): pass
-        else: raise SarLulcError(f"Label codes must be integers, got dtype {raw.dtype}.")
-    lut = self.lut()
-    if raw.dtype == np.uint8: out = lut[raw]
-    else:
-        ok = np.isfinite(raw) & (raw >= 0) & (raw <= 255) if raw.dtype.kind == "f" else (raw >= 0) & (raw <= 255)
-        out = np.full(raw.shape, IGNORE_INDEX, np.uint8)
-        out[ok] = lut[raw[ok].astype(np.int64)]
-    if strict:
-        known = set(c for cs in self.codes for c in cs) | set(self.nodata_codes)
-        present = set(np.unique(raw[np.isfinite(raw)] if raw.dtype.kind == "f" else raw).astype(np.int64).tolist())
-        bad = sorted(present - known)
-        if bad: raise SarLulcError(f"Label codes {bad[:20]} are not in scheme {self.name!r} "
-                                   f"(known codes: {sorted(known)}). Use another scheme or a --label-map.")
-    return out
-
 def check_indices(indices, scheme: ClassScheme) -> np.ndarray:
     "Check that `indices` are class indices of `scheme` (0..K-1 or 255); returns them as an indexable array."
     a = np.asarray(indices)
@@ -105,53 +152,6 @@ def check_indices(indices, scheme: ClassScheme) -> np.ndarray:
             raise SarLulcError(f"Class indices {vals} are out of range for scheme {scheme.name!r} "
                                f"({scheme.num_classes} classes, 255 = no data). Are these raw codes? Use scheme.encode().")
     return a.astype(np.int64) if a.dtype != np.uint8 else a
-
-def _decode(self: ClassScheme, indices, nodata: int | None = None) -> np.ndarray:
-    "Class indices -> the first source code of each class (255 -> `nodata`, default the first no-data code or 0)."
-    nod = nodata if nodata is not None else (self.nodata_codes[0] if self.nodata_codes else 0)
-    lut = np.full(256, nod, np.uint8)
-    for i, cs in enumerate(self.codes): lut[i] = cs[0]
-    return lut[check_indices(indices, self)]
-
-ClassScheme.index, ClassScheme.lut, ClassScheme.encode, ClassScheme.decode = _index, _lut, _encode, _decode
-
-# %% ../nbs/02_schemes.ipynb #89cdf8326d3d
-def hex_to_rgb(color: str) -> tuple[int, int, int]:
-    "'#rrggbb' -> (r, g, b)."
-    return tuple(int(color[i:i + 2], 16) for i in (1, 3, 5))
-
-def _palette(self: ClassScheme, nodata_rgba=(0, 0, 0, 0)) -> np.ndarray:
-    "uint8 (256, 4) RGBA palette indexed by class index; unused entries and 255 get `nodata_rgba`."
-    pal = np.tile(np.asarray(nodata_rgba, np.uint8), (256, 1))
-    for i, c in enumerate(self.colors): pal[i] = (*hex_to_rgb(c), 255)
-    return pal
-
-def _colormap(self: ClassScheme) -> dict[int, tuple[int, int, int, int]]:
-    "A rasterio colour map {index: (r, g, b, a)} for the classes plus 255 (transparent)."
-    cm = {i: (*hex_to_rgb(c), 255) for i, c in enumerate(self.colors)}
-    cm[IGNORE_INDEX] = (0, 0, 0, 0)
-    return cm
-
-ClassScheme.palette, ClassScheme.colormap = _palette, _colormap
-
-# %% ../nbs/02_schemes.ipynb #1c286e217538
-_KEYS = ("name", "names", "codes", "colors", "nodata_codes", "source")
-
-def _to_dict(self: ClassScheme) -> dict:
-    "JSON-ready dict of the scheme."
-    return dict(name=self.name, names=list(self.names), codes=[list(c) for c in self.codes],
-                colors=list(self.colors), nodata_codes=list(self.nodata_codes), source=self.source)
-
-def _from_dict(d: dict) -> ClassScheme:
-    "Inverse of `ClassScheme.to_dict`."
-    if not isinstance(d, dict): raise SarLulcError(f"A scheme dict is expected, got {type(d).__name__}.")
-    missing = [k for k in ("name", "names", "codes", "colors") if k not in d]
-    if missing: raise SarLulcError(f"Scheme dict lacks {missing}; it needs the keys {list(_KEYS)}.")
-    extra = [k for k in d if k not in _KEYS]
-    if extra: raise SarLulcError(f"Scheme dict has unknown keys {extra}; valid keys: {list(_KEYS)}.")
-    return ClassScheme(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items()})
-
-ClassScheme.to_dict, ClassScheme.from_dict = _to_dict, staticmethod(_from_dict)
 
 # %% ../nbs/02_schemes.ipynb #af11a780e48b
 HRLULC_NAMES = ("Water", "Built-up", "Paddy", "Cropland", "Grassland",
@@ -177,6 +177,8 @@ SCHEMES = {s.name: s for s in (HRLULC_V23, HRLULC_V21, JP9, WATER)}
 SCHEME_ALIASES = {"hrlulc": "hrlulc_v23.12", "hrlulc14": "hrlulc_v23.12", "hrlulc12": "hrlulc_v21.11",
                   "hrlulc_v23": "hrlulc_v23.12", "hrlulc_v21": "hrlulc_v21.11", "default": "jp9"}
 DEFAULT_SCHEME = "jp9"
+TASKS = ("lulc", "water")                                   # what a model predicts: land cover, or water / not water
+DEFAULT_SCHEME_OF_TASK = {"lulc": "jp9", "water": "water"}  # the classes of each task unless a dataset says otherwise
 
 # %% ../nbs/02_schemes.ipynb #0b0d3d7f411a
 def get_scheme(name_or_scheme="jp9") -> ClassScheme:

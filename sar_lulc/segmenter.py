@@ -13,19 +13,20 @@ import torch.nn.functional as F
 
 from .core import SarLulcError
 from .encoder import EncoderConfig, SwinEncoder, encoder_config, load_encoder
+from .schemes import TASKS
 
 # %% auto #0
-__all__ = ['HR_INJECT', 'HEADS', 'TASKS', 'NORMS', 'SEGMENTER_PRESETS', 'SegmenterConfig', 'segmenter_config', 'norm2d',
+__all__ = ['HR_INJECT', 'HEADS', 'NORMS', 'SEGMENTER_PRESETS', 'check_choice', 'SegmenterConfig', 'segmenter_config', 'norm2d',
            'ConvNormAct', 'resize', 'PyramidPooling', 'UPerNetDecoder', 'SimpleHead', 'ProgressiveHead', 'reflect_pad',
            'Segmenter', 'segmenter_param_count']
 
 # %% ../nbs/12_segmenter.ipynb #a242ad0c9566
 HR_INJECT = ("none", "s4", "s4+s2")
 HEADS = ("simple", "progressive")
-TASKS = ("lulc", "water")
 NORMS = ("gn", "bn")
 
-def _choice(name, value, choices):
+def check_choice(name: str, value, choices) -> str:
+    "`value` of switch `name` normalised (case, `_` for `+`, spaces) and checked against `choices`: the one validator of every switch."
     v = str(value).strip().lower().replace("_", "+").replace(" ", "")
     if v not in choices: raise SarLulcError(f"Unknown {name} {value!r}; choose one of {list(choices)}.")
     return v
@@ -51,10 +52,10 @@ class SegmenterConfig:
         if not isinstance(self.encoder, EncoderConfig): raise SarLulcError(f"encoder must be an EncoderConfig or preset name, got {type(self.encoder).__name__}.")
         if self.in_chans is None: self.in_chans = self.encoder.in_chans
         elif self.in_chans != self.encoder.in_chans: self.encoder = dataclasses.replace(self.encoder, in_chans=int(self.in_chans))
-        self.task = _choice("task", self.task, TASKS)
-        self.hr_inject = _choice("hr_inject", self.hr_inject, HR_INJECT)
-        self.head = _choice("head", self.head, HEADS)
-        self.norm = _choice("norm", self.norm, NORMS)
+        self.task = check_choice("task", self.task, TASKS)
+        self.hr_inject = check_choice("hr_inject", self.hr_inject, HR_INJECT)
+        self.head = check_choice("head", self.head, HEADS)
+        self.norm = check_choice("norm", self.norm, NORMS)
         if self.num_classes is None: self.num_classes = 2 if self.task == "water" else 9
         self.num_classes = int(self.num_classes)
         if self.task == "water" and self.num_classes != 2:

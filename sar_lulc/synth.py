@@ -18,8 +18,8 @@ from .schemes import get_scheme
 # %% auto #0
 __all__ = ['WATER', 'BUILT', 'PADDY', 'CROP', 'GRASS', 'FOREST', 'BARE', 'SOLAR', 'GREENHOUSE', 'JP9_NAMES', 'NUM_CLASSES',
            'PIXEL_DEG', 'TARGETS', 'JAPAN_RANGES', 'BACKSCATTER', 'TEXTURE_NU', 'TEXTURE_DB', 'FROZEN_DN_STEP',
-           'FROZEN_CHANGED_MAX', 'SPLIT_OFFSETS', 'BASELINES', 'UNITS', 'noise_fields', 'terrain_modulation', 'speckle',
-           'SynthScene', 'class_fractions', 'synth_scene', 'frozen_mismatch', 'benchmark_seeds', 'box_mean',
+           'FROZEN_CHANGED_MAX', 'SPLIT_OFFSETS', 'BASELINES', 'WRITE_UNITS', 'noise_fields', 'terrain_modulation',
+           'speckle', 'SynthScene', 'class_fractions', 'synth_scene', 'frozen_mismatch', 'benchmark_seeds', 'box_mean',
            'pixel_features', 'gaussian_fit', 'gaussian_predict', 'confusion_np', 'iou_scores', 'difficulty_report',
            'format_difficulty', 'parse_looks', 'make_benchmark', 'cli_args_synth', 'cli_run_synth', 'water_stats',
            'real_ocean_stats', 'realism_report', 'format_realism']
@@ -582,7 +582,7 @@ def format_difficulty(report: dict) -> str:
     return "\n".join(lines)
 
 # %% ../nbs/03_synth.ipynb #42cd6d762cb3
-UNITS = ("db", "dn", "both")
+WRITE_UNITS = ("db", "dn", "both")   # which SAR files `make_benchmark` writes (not `sar_lulc.io.UNITS`, what is read)
 
 def _prepare_out(out: Path, overwrite: bool) -> None:
     man = out / "manifest.json"
@@ -625,7 +625,7 @@ def make_benchmark(out_dir, n_train: int = 8, n_val: int = 2, n_test: int = 2, s
     `looks` is a number or a (low, high) range drawn per scene; `open_sea` is the fraction of open-sea scenes.
     Both per-scene draws derive from the scene's seed only, so a scene is the same whatever the other scenes."""
     units = str(units).lower()
-    if units not in UNITS: raise SarLulcError(f"units must be one of {UNITS}, got {units!r}.")
+    if units not in WRITE_UNITS: raise SarLulcError(f"units must be one of {WRITE_UNITS}, got {units!r}.")
     seeds = benchmark_seeds(n_train, n_val, n_test, seed)
     if int(size) < 16: raise SarLulcError(f"size must be at least 16 pixels, got {size}.")
     lo_l, hi_l = parse_looks(looks)
@@ -687,8 +687,8 @@ def cli_args_synth(p: argparse.ArgumentParser) -> None:
     p.add_argument("--looks", default="4", help="number of looks of the gamma speckle, or a range LOW:HIGH drawn per scene (default 4)")
     p.add_argument("--open-sea", type=arg_number(float, lo=0, hi=1), default=0.0,
                    help="fraction of scenes that are mostly open sea with swell and calm patches (default 0; e.g. 0.3 for water models)")
-    p.add_argument("--units", choices=UNITS, default="db",
-                   help="SAR files as float32 dB, uint16 DN (CF -83) or both (default db)")
+    p.add_argument("--units", choices=WRITE_UNITS, default="db",
+                   help=f"SAR files as float32 dB, uint16 DN (CF {DEFAULT_CF:g}) or both (default db)")
     p.add_argument("--nodata-corner", type=arg_number(float), default=0.0, help="fraction of each scene cut off as no data (default 0)")
     p.add_argument("--overwrite", action="store_true", help="replace a dataset already in OUT_DIR")
 

@@ -12,11 +12,12 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from .core import SarLulcError, atomic_output
-from .schemes import IGNORE_INDEX
+from .io import DEFAULT_CF
+from .schemes import IGNORE_INDEX, get_scheme, hex_to_rgb
 
 # %% auto #0
-__all__ = ['LegendScheme', 'resolve_scheme', 'hex_to_rgb', 'rgb_to_hex', 'class_palette', 'colorize_labels', 'stretch_limits',
-           'db_to_gray', 'render_sar', 'db_to_rgb', 'overlay_mask', 'overlay_water', 'confidence_image', 'legend_items',
+__all__ = ['LegendScheme', 'resolve_scheme', 'rgb_to_hex', 'class_palette', 'colorize_labels', 'stretch_limits', 'db_to_gray',
+           'render_sar', 'db_to_rgb', 'overlay_mask', 'overlay_water', 'confidence_image', 'legend_items',
            'present_classes', 'legend_image', 'legend_html', 'to_pil', 'png_bytes', 'png_data_url', 'save_png',
            'preview_shape', 'downsample_for_display', 'read_preview', 'read_sar_preview', 'scheme_from_raster',
            'panel_figure', 'confusion_matrix_figure']
@@ -33,25 +34,12 @@ class LegendScheme:
 
 def resolve_scheme(scheme):
     "A scheme object with `names` and `colors`; a string is looked up with `sar_lulc.schemes.get_scheme`."
-    if isinstance(scheme, str):
-        from sar_lulc.schemes import get_scheme
-        return get_scheme(scheme)
+    if isinstance(scheme, str): return get_scheme(scheme)
     if hasattr(scheme, "names") and hasattr(scheme, "colors"):
         if len(scheme.names) != len(scheme.colors):
             raise SarLulcError(f"Scheme has {len(scheme.names)} names but {len(scheme.colors)} colours.")
         return scheme
     raise SarLulcError(f"Expected a class scheme (or its name), got {type(scheme).__name__}.")
-
-def hex_to_rgb(color) -> tuple:
-    "'#1f78b4' / '1f78b4' / '#fff' / an (r, g, b) tuple -> (r, g, b) ints."
-    if isinstance(color, (tuple, list, np.ndarray)):
-        if len(color) < 3: raise SarLulcError(f"Colour {color!r} needs three components.")
-        return tuple(int(c) for c in color[:3])
-    s = str(color).strip().lstrip("#")
-    if len(s) == 3: s = "".join(c * 2 for c in s)
-    if len(s) not in (6, 8) or any(c not in "0123456789abcdefABCDEF" for c in s):
-        raise SarLulcError(f"Colour {color!r} is not a hex colour such as '#1f78b4'.")
-    return tuple(int(s[i:i + 2], 16) for i in (0, 2, 4))
 
 def rgb_to_hex(rgb) -> str:
     "(r, g, b) -> '#rrggbb'."
@@ -263,7 +251,7 @@ def read_preview(path, max_side: int = 1024, band: int = 1, resampling: str = "n
             if src.nodata is not None and not np.isnan(src.nodata): arr[arr == src.nodata] = np.nan
         return arr, src.bounds, src.crs
 
-def read_sar_preview(path, max_side: int = 1024, units: str = "auto", cf: float = -83.0, band=None,
+def read_sar_preview(path, max_side: int = 1024, units: str = "auto", cf: float = DEFAULT_CF, band=None,
                      resampling: str = "average") -> tuple:
     "Decimated SAR read converted to dB with NaN (units, band and nodata decided as by `SarReader`) -> (db, bounds, crs)."
     from sar_lulc.io import SarReader, to_db
@@ -324,12 +312,30 @@ def panel_figure(db=None, labels=None, pred=None, scheme="jp9", titles=None, leg
     fig.subplots_adjust(left=0.02, right=0.98, top=1 - 0.3 / fig_h, bottom=(0.55 if legend else 0.05) / fig_h, wspace=0.05)
     return fig
 
-def confusion_matrix_figure(cm, names, normalize: bool = True, title: str = "Confusion matrix", dpi: int = 100):
-    "A confusion matrix (rows = reference, columns = prediction) as an annotated heat map; a Figure (see `sar_lulc.metrics`)."
-    from sar_lulc.metrics import confusion_matrix_figure as _cmf
+def confusion_matrix_figure(cm, names=None, normalize: bool = True, title: str | None = None,
+                            annotate: bool | None = None, dpi: int = 100):
+    """A confusion matrix (rows = reference, columns = prediction; row-normalised by default) as an annotated heat
+    map; `cm` is a `sar_lulc.metrics.ConfusionMatrix` or a K x K array. A matplotlib Figure."""
+    from matplotlib.figure import Figure
     m = np.asarray(getattr(cm, "matrix", cm), np.float64)
+    k = m.shape[0]
+    names = [f"class {i}" for i in range(k)] if names is None else list(names)
     if m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape[0] != len(names):
         raise SarLulcError(f"Confusion matrix of shape {m.shape} does not match {len(names)} class names.")
-    fig = _cmf(m, list(names), normalize=normalize, title=title)
-    fig.set_dpi(dpi)
+    if normalize:
+        rows = m.sum(1, keepdims=True)
+        m = np.divide(m, rows, out=np.zeros_like(m), where=rows > 0)
+    fig = Figure(figsize=(1.0 + 0.55 * k, 0.8 + 0.5 * k), layout="constrained", dpi=dpi)
+    ax = fig.subplots()
+    im = ax.imshow(m, cmap="Blues", vmin=0, vmax=1 if normalize else None)
+    ax.set_xticks(range(k), names, rotation=45, ha="right"); ax.set_yticks(range(k), names)
+    ax.set_xlabel("predicted"); ax.set_ylabel("reference")
+    ax.set_title(title or ("confusion matrix (rows normalised)" if normalize else "confusion matrix (pixels)"))
+    if annotate if annotate is not None else k <= 15:
+        for i in range(k):
+            for j in range(k):
+                if m[i, j] > 0:
+                    ax.text(j, i, f"{m[i, j]:.2f}" if normalize else f"{int(m[i, j])}", ha="center", va="center",
+                            fontsize=7, color="white" if m[i, j] > 0.6 * (m.max() or 1) else "black")
+    fig.colorbar(im, ax=ax, shrink=0.8)
     return fig

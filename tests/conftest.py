@@ -11,11 +11,11 @@ SAMPLE_SCENE = SAMPLES / "synth" / "test" / "s000_sar_dn.tif"
 SAMPLE_LABELS = SAMPLES / "synth" / "test" / "s000_label.tif"
 DEMO_MODELS = {t: SAMPLES / "models" / f"{t}_tiny.safetensors" for t in ("lulc", "water")}
 SAR_LULC = Path(sys.executable).parent / "sar-lulc"          # the console script (sar_lulc.cli:main)
+SAR_LULC_CMD = [str(SAR_LULC)] if SAR_LULC.exists() else [sys.executable, "-m", "sar_lulc.cli"]
 
 def sar_lulc(*args, cwd=ROOT, env=None, timeout=300) -> subprocess.CompletedProcess:
     "Run `sar-lulc ARGS` as a user would, in a subprocess (the module form where the script is not installed)."
-    cmd = [str(SAR_LULC)] if SAR_LULC.exists() else [sys.executable, "-m", "sar_lulc.cli"]
-    return subprocess.run([*cmd, *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=timeout,
+    return subprocess.run([*SAR_LULC_CMD, *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=timeout,
                           env={**os.environ, "OMP_NUM_THREADS": "1", **(env or {})})
 
 @pytest.fixture

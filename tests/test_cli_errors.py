@@ -8,7 +8,7 @@ import pytest
 import rasterio
 from rasterio.transform import from_origin
 
-from conftest import DEMO_MODELS, SAMPLE_LABELS as L, SAMPLE_SCENE as S, SAMPLES, sar_lulc
+from conftest import DEMO_MODELS, SAMPLE_LABELS as L, SAMPLE_SCENE as S, SAMPLES, SAR_LULC_CMD, sar_lulc
 
 D = SAMPLES / "synth"                # a dataset folder
 M = DEMO_MODELS["lulc"]
@@ -37,7 +37,7 @@ CASES = [
     ("pretrain", ["--data", D, "--out", "OUT", "--mask-ratio", "1.5"]),
     ("pretrain", ["--data", D, "--out", "OUT", "--workers", "-1"]),
     ("pretrain", ["--data", D, "--out", "OUT", "--steps", "0"]),
-    ("pretrain", ["--data", D, "--out", "OUT", "--save-every", "0"]),
+    ("pretrain", ["--data", D, "--out", "OUT", "--save-every", "-1"]),
     ("pretrain", ["--data", D, "--out", "OUT", "--device", "gpu"]),
     ("pretrain", ["--data", D, "--out", "OUT", "--resume", "missing.pt"]),
     ("pretrain", ["--data", D, "--out", "OUT", "--config", "BADJSON"]),
@@ -67,6 +67,8 @@ CASES = [
     ("predict", ["missing.tif", "--out", "OUT/a.tif"]), ("predict", ["NOTES", "--out", "OUT/a.tif"]),
     ("predict", [S, "--out", "OUT/a.tif", "--overlap", "abc"]), ("predict", [S, "--out", "OUT/a.tif", "--units", "foo"]),
     ("predict", [S, "--out", "OUT/a.tif", "--band", "3"]), ("predict", [S, "--out", "OUT.v2", "--model", M]),
+    ("predict", [S, "--out", "OUT/a.tif", "--overlap", "nan"]), ("predict", [S, "--out", "OUT/a.tif", "--overlap", "inf"]),
+    ("predict", [S, "--out", ""]), ("predict", ["NOTES", "--out", "OUT/", "--no-progress"]), ("chips", ["--sar", S, "--labels", L, "--scheme", "jp9", "--out", "OUT", "--cf", "inf"]),
 ]
 if not __import__("torch").cuda.is_available():
     CASES += [(c, a) for c, a in [("predict", [S, "--out", "OUT/a.tif", "--device", "cuda"]),
@@ -141,16 +143,18 @@ def _hidden(folder: Path) -> list[str]:
 def test_kill_9_during_predict_then_rerun_cleans_up(tmp_path):
     "A predict killed with SIGKILL leaves its stage files and lock; the rerun removes them and finishes."
     out = tmp_path / "maps" / "m.tif"
-    cmd = [str(Path(sys.executable).parent / "sar-lulc"), "predict", S, "--out", out, "--tile", "64", "--overlap", "48",
-           "--batch-size", "1", "--no-progress"]
+    cmd = [*SAR_LULC_CMD, "predict", S, "--out", out, "--tile", "64", "--overlap", "48", "--batch-size", "1",
+           "--device", "cpu", "--no-progress"]
     p = subprocess.Popen(list(map(str, cmd)), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                          env={**os.environ, "OMP_NUM_THREADS": "1"})
     t0 = time.time()
-    while time.time() - t0 < 120 and not (out.parent.exists() and any(n.endswith(".stage.tif") for n in _hidden(out.parent))):
-        time.sleep(0.05)
-    time.sleep(0.3)
-    p.send_signal(signal.SIGKILL); p.wait()
+    while time.time() - t0 < 120 and p.poll() is None and not (
+            out.parent.exists() and any(n.endswith(".stage.tif") for n in _hidden(out.parent))):
+        time.sleep(0.02)
+    p.send_signal(signal.SIGSTOP)                 # frozen mid-write, however fast the machine ...
     left = _hidden(out.parent)
+    p.send_signal(signal.SIGKILL); p.wait()       # ... then killed outright
+    assert p.returncode == -signal.SIGKILL
     assert any(n.endswith(".stage.tif") for n in left) and ".m.tif.lock" in left, left
     assert not out.exists()
     r = sar_lulc("predict", S, "--out", out, "--tile", 256, "--no-progress")

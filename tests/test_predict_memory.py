@@ -28,14 +28,7 @@ CHILD = textwrap.dedent("""
     b = SimpleNamespace(model=TinyConv(), task="lulc", scheme=get_scheme("jp9"), norm=dict(mean=-10.4, std=5.8), meta={})
     t = time.perf_counter()
     r = predict_scene(b, src, dst, tile=tile, overlap=32, batch_size=4, device="cpu", progress=False, write_probs=True)
-    def peak_rss_mb():
-        # VmHWM: the peak RSS of this process image. ru_maxrss would also do, but Linux carries the parent's
-        # high-water mark over fork/exec into it, so a big parent (pytest with torch loaded) would mask ours.
-        try:
-            for line in open("/proc/self/status"):
-                if line.startswith("VmHWM:"): return int(line.split()[1]) / 1024
-        except OSError: pass
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    from sar_lulc.core import peak_rss_mb     # VmHWM: a child's own peak, not its parent's (see the core chapter)
     print(json.dumps(dict(rss_mb=peak_rss_mb(), maxrss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                           s=time.perf_counter() - t, valid=r.valid_pixels, w=r.width, h=r.height)))
 """)
