@@ -10,7 +10,7 @@ context reference (QDA on local means/stds). Target: the per-pixel intensity-onl
 """
 import argparse, json, sys, time
 
-from sar_lulc.synth import difficulty_report, format_difficulty
+from sar_lulc.synth_checks import difficulty_report, format_difficulty
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -9,7 +9,7 @@ intensity) over 16 x 16 windows entirely inside water (real tile: HH, mask == 50
 """
 import argparse, json, sys, time
 
-from sar_lulc.synth import format_realism, realism_report
+from sar_lulc.synth_checks import format_realism, realism_report
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

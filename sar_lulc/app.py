@@ -14,17 +14,18 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")       # no version check,
 import numpy as np
 
 from .core import SarLulcError, arg_number, get_device, seed_everything
-from .checkpoint import DEMO_MODEL_DIR, DEMO_MODELS, default_model_path, repo_root
-from .io import DEFAULT_CF, UNITS
+from .checkpoint import DEMO_MODEL_DIR, DEMO_MODELS, default_model_path, repo_root, load_model, export_model, save_checkpoint, training_state
+from .io import DEFAULT_CF, UNITS, SarReader, UnitsWarning, open_raster, check_units, write_raster
 from .predict import predict_scene
 from .schemes import DEFAULT_SCHEME_OF_TASK, get_scheme
+from .segmenter import Segmenter, segmenter_config
+from . import viz
 
 # %% auto #0
-__all__ = ['TASK_LABELS', 'TRAIN_HINT', 'MICRO_MODEL', 'GREY_DB_RANGE', 'ACCEPTED', 'TABLE_HEADERS', 'ABOUT',
-           'HEADLESS_CHROMIUM_ARGS', 'sample_files', 'AppConfig', 'get_bundle', 'build_test_model', 'sniff_format',
-           'check_upload', 'check_pixels', 'grey_to_db', 'read_grey_image', 'InputInfo', 'inspect_geotiff', 'AppResult',
-           'run_inference', 'hide_paths', 'build_app', 'free_port', 'launch', 'run_land_cover_in_page', 'cli_args_app',
-           'cli_run_app']
+__all__ = ['TASK_LABELS', 'TRAIN_HINT', 'MICRO_MODEL', 'GREY_DB_RANGE', 'ACCEPTED', 'TABLE_HEADERS', 'ABOUT', 'sample_files',
+           'AppConfig', 'get_bundle', 'build_test_model', 'sniff_format', 'check_upload', 'check_pixels', 'grey_to_db',
+           'read_grey_image', 'InputInfo', 'inspect_geotiff', 'AppResult', 'run_inference', 'hide_paths', 'build_app',
+           'free_port', 'launch', 'cli_args_app', 'cli_run_app']
 
 # %% ../nbs/50_app.ipynb #9ea2d9466475
 _log = logging.getLogger("sar_lulc.app")
@@ -96,7 +97,6 @@ _BUNDLE_LOCK = threading.Lock()
 
 def get_bundle(path, device="auto"):
     "`sar_lulc.checkpoint.load_model(path)`, cached per (path, mtime, device)."
-    from sar_lulc.checkpoint import load_model
     p = Path(path).resolve()
     dev = str(get_device(device))
     key = (str(p), p.stat().st_mtime_ns if p.exists() else None, dev)
@@ -109,8 +109,6 @@ MICRO_MODEL = dict(embed_dim=16, depths=(1, 1, 1, 1), num_heads=(1, 2, 2, 4), fp
 
 def build_test_model(out, task: str = "lulc", seed: int = 0, overwrite: bool = False, norm=(-12.0, 5.0), **overrides) -> Path:
     "Export a freshly initialised micro segmenter for `task` to `out` (.safetensors + .json), as training would."
-    from sar_lulc.checkpoint import export_model, save_checkpoint, training_state
-    from sar_lulc.segmenter import Segmenter, segmenter_config
     if task not in TASK_LABELS: raise SarLulcError(f"Unknown task {task!r}; choose one of {list(TASK_LABELS)}.")
     mcfg = segmenter_config("tiny", **{**MICRO_MODEL, "task": task, **overrides})
     seed_everything(seed)
@@ -238,7 +236,6 @@ def _band_listing(src) -> str:
 
 def inspect_geotiff(path, cfg: AppConfig, units: str = "auto", cf: float = DEFAULT_CF, band=None, name=None) -> InputInfo:
     "Header checks (pixels, bands) then units detection of a GeoTIFF; raises `SarLulcError` for bad input."
-    from sar_lulc.io import SarReader, UnitsWarning, open_raster
     p = Path(path); name = name or p.name
     with open_raster(p) as src:
         w, h, n = src.width, src.height, src.count
@@ -318,8 +315,6 @@ def run_inference(path, task: str = "lulc", units: str = "auto", cf: float = DEF
     """Check an uploaded file, predict it with the `task` model into a fresh folder, render previews and areas.
 
     `overlap` is in pixels (default min(64, tile/4)); `band` is 1-based (None/0 = the only band)."""
-    from sar_lulc.io import check_units
-    from sar_lulc import viz
     t0 = time.perf_counter()
     cfg = cfg or AppConfig()
     if task not in TASK_LABELS: raise SarLulcError(f"Unknown task {task!r}; choose one of {list(TASK_LABELS)}.")
@@ -344,7 +339,6 @@ def run_inference(path, task: str = "lulc", units: str = "auto", cf: float = DEF
         if fmt == "tiff":
             info = inspect_geotiff(src, cfg, units=units, cf=cf, band=band, name=name)
         else:
-            from sar_lulc.io import write_raster
             db, note = read_grey_image(src, cfg)
             src = write_raster(rdir / f"{stem}_db.tif", db, crs=None, transform=None)
             units, band = "db", None
@@ -546,22 +540,6 @@ def launch(cfg: AppConfig | None = None, block: bool = True, quiet: bool = False
         except KeyboardInterrupt: pass
         finally: demo.close()
     return demo, url
-
-# %% ../nbs/50_app.ipynb #1f38ea11e9e3
-HEADLESS_CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                          "--disable-component-update", "--disable-sync", "--no-first-run"]
-
-def run_land_cover_in_page(page, url: str, path, timeout_ms: int = 180_000) -> None:
-    "Open the app at `url`, upload `path`, run the land-cover task and wait for the class map, legend and status."
-    page.goto(url, wait_until="domcontentloaded")
-    page.wait_for_selector("#run-btn", timeout=60_000)
-    page.locator("#upload input[type=file]").set_input_files(str(path))
-    page.wait_for_function("document.querySelector('#status')?.innerText.includes('Press')", timeout=60_000)
-    page.locator("#task").get_by_text("Land cover").click()
-    page.click("#run-btn")
-    page.wait_for_selector("#map-image img", timeout=timeout_ms)
-    page.wait_for_selector("#legend .sar-lulc-legend", timeout=60_000)
-    page.wait_for_function("document.querySelector('#status')?.innerText.includes('done in')", timeout=60_000)
 
 # %% ../nbs/50_app.ipynb #f205586ea4b5
 def cli_args_app(p: argparse.ArgumentParser) -> None:

@@ -14,6 +14,10 @@ import torch
 from torch import nn
 
 from .core import SarLulcError, atomic_output
+from .segmenter import Segmenter, SegmenterConfig
+from .mixmae import MixMAE, MixMAEConfig
+from .schemes import ClassScheme
+from .data import NormStats
 
 # %% auto #0
 __all__ = ['CKPT_FORMAT', 'EXPORT_FORMAT', 'ARCHS', 'EXPORT_DTYPES', 'DEMO_MODELS', 'DEMO_MODEL_DIR', 'get_rng_state',
@@ -157,11 +161,9 @@ def register_arch(name: str, builder: Callable[[dict], nn.Module]) -> None:
     ARCHS[name] = builder
 
 def _build_segmenter(mc: dict) -> nn.Module:
-    from sar_lulc.segmenter import Segmenter, SegmenterConfig
     return Segmenter(SegmenterConfig.from_dict(dict(mc)))
 
 def _build_mixmae(mc: dict) -> nn.Module:
-    from sar_lulc.mixmae import MixMAE, MixMAEConfig
     return MixMAE(MixMAEConfig.from_dict(dict(mc)))
 
 register_arch("segmenter", _build_segmenter)
@@ -228,24 +230,14 @@ class ModelBundle:
     "A model ready for inference with what it expects and means."
     model: nn.Module
     task: str | None
-    scheme: Any            # ClassScheme (or the plain dict when sar_lulc.schemes cannot rebuild it)
-    norm: Any              # NormStats (or a dict with mean/std)
+    scheme: Any            # ClassScheme
+    norm: Any              # NormStats
     config: dict           # the model (architecture) config
     meta: dict = field(default_factory=dict)   # everything else: train config, metrics, preset, arch...
 
-def _scheme_obj(d):
-    if d is None: return None
-    try:
-        from sar_lulc.schemes import ClassScheme
-        return ClassScheme.from_dict(d)
-    except ImportError: return d
+def _scheme_obj(d): return None if d is None else ClassScheme.from_dict(d)
 
-def _norm_obj(d):
-    if d is None: return None
-    try:
-        from sar_lulc.data import NormStats
-        return NormStats(**{k: d[k] for k in ("mean", "std")})
-    except ImportError: return d
+def _norm_obj(d): return None if d is None else NormStats(**{k: d[k] for k in ("mean", "std")})
 
 def _read_export(path: Path) -> tuple[dict, dict]:
     from safetensors import safe_open

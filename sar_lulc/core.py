@@ -15,7 +15,7 @@ import torch
 # %% auto #0
 __all__ = ['PALSAR2_TILE', 'PRECISIONS', 'SarLulcError', 'shared_dir', 'real_tile_paths', 'lock_path', 'temporaries_of',
            'output_lock', 'check_output_path', 'atomic_output', 'seed_everything', 'get_device', 'autocast',
-           'peak_rss_mb', 'check_number', 'arg_number']
+           'peak_rss_mb', 'tutorial_setup', 'check_number', 'arg_number']
 
 # %% ../nbs/00_core.ipynb #d94114696fab
 class SarLulcError(ValueError):
@@ -195,6 +195,12 @@ def peak_rss_mb() -> float:
     import resource
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return rss / 2**20 if sys.platform == "darwin" else rss / 1024          # bytes on macOS, KiB elsewhere
+
+# %% ../nbs/00_core.ipynb #b6d598e50371
+def tutorial_setup() -> bool:
+    "Set torch's threads for a tutorial and return FAST: True (micro settings) unless SAR_LULC_TUTORIAL_FULL is set."
+    torch.set_num_threads(1 if os.environ.get("IN_TEST") else min(2, os.cpu_count() or 1))
+    return os.environ.get("SAR_LULC_TUTORIAL_FULL") is None
 
 # %% ../nbs/00_core.ipynb #ae43c8079c9a
 def check_number(name: str, value, *, kind=int, lo=None, hi=None, lo_open: bool = False):

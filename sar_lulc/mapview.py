@@ -10,8 +10,8 @@ from pathlib import Path
 import ipywidgets as _widgets
 import numpy as np
 
-from .core import SarLulcError
-from .io import DEFAULT_CF
+from .core import SarLulcError, atomic_output
+from .io import DEFAULT_CF, open_raster
 from . import viz
 
 # %% auto #0
@@ -57,7 +57,6 @@ def web_mercator_preview(arr, transform, crs, nodata, resampling: str = "nearest
 def _preview_transform(path, shape):
     "The affine transform of a decimated preview of `path` with `shape` (same extent, coarser pixels)."
     from rasterio.transform import Affine
-    from sar_lulc.io import open_raster
     with open_raster(path) as src:
         return src.transform @ Affine.scale(src.width / shape[1], src.height / shape[0])
 
@@ -364,6 +363,5 @@ def map_html(widget, path=None, title: str = "sar_lulc map", overwrite: bool = F
     embed_minimal_html(buf, views=[widget], state=dependency_state([widget]), title=title)
     text = buf.getvalue()
     if path is not None:
-        from sar_lulc.core import atomic_output
         with atomic_output(path, overwrite) as tmp: Path(tmp).write_text(text, encoding="utf-8")
     return text

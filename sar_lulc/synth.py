@@ -11,18 +11,16 @@ from pathlib import Path
 import numpy as np
 from affine import Affine
 
-from .core import SarLulcError, arg_number, atomic_output, real_tile_paths
+from .core import SarLulcError, arg_number, atomic_output
 from .io import DEFAULT_CF, db_to_dn, to_db, write_raster, write_label_map
 from .schemes import get_scheme
 
 # %% auto #0
 __all__ = ['WATER', 'BUILT', 'PADDY', 'CROP', 'GRASS', 'FOREST', 'BARE', 'SOLAR', 'GREENHOUSE', 'JP9_NAMES', 'NUM_CLASSES',
            'PIXEL_DEG', 'TARGETS', 'JAPAN_RANGES', 'BACKSCATTER', 'TEXTURE_NU', 'TEXTURE_DB', 'FROZEN_DN_STEP',
-           'FROZEN_CHANGED_MAX', 'SPLIT_OFFSETS', 'BASELINES', 'WRITE_UNITS', 'noise_fields', 'terrain_modulation',
-           'speckle', 'SynthScene', 'class_fractions', 'synth_scene', 'frozen_mismatch', 'benchmark_seeds', 'box_mean',
-           'pixel_features', 'gaussian_fit', 'gaussian_predict', 'confusion_np', 'iou_scores', 'difficulty_report',
-           'format_difficulty', 'parse_looks', 'make_benchmark', 'cli_args_synth', 'cli_run_synth', 'water_stats',
-           'real_ocean_stats', 'realism_report', 'format_realism']
+           'FROZEN_CHANGED_MAX', 'SPLIT_OFFSETS', 'WRITE_UNITS', 'noise_fields', 'terrain_modulation', 'speckle',
+           'SynthScene', 'class_fractions', 'synth_scene', 'frozen_mismatch', 'benchmark_seeds', 'parse_looks',
+           'make_benchmark', 'cli_args_synth', 'cli_run_synth']
 
 # %% ../nbs/03_synth.ipynb #6ae8efb96f16
 WATER, BUILT, PADDY, CROP, GRASS, FOREST, BARE, SOLAR, GREENHOUSE = range(9)
@@ -471,116 +469,6 @@ def benchmark_seeds(n_train: int = 8, n_val: int = 2, n_test: int = 2, seed: int
     if sum(counts.values()) == 0: raise SarLulcError("The benchmark needs at least one scene (n_train + n_val + n_test > 0).")
     return {k: [int(seed) + SPLIT_OFFSETS[k] + i for i in range(int(n))] for k, n in counts.items()}
 
-# %% ../nbs/03_synth.ipynb #7a1e25d02e4b
-def box_mean(x: np.ndarray, k: int) -> np.ndarray:
-    "Mean over a k x k window (reflect padding at the edges; NaN ignored) via an integral image."
-    x = np.asarray(x, np.float64)
-    if k <= 1: return x.copy()
-    v = np.isfinite(x); x0 = np.where(v, x, 0.0)
-    p = k // 2
-    def integ(a):
-        a = np.pad(a, ((p, k - 1 - p), (p, k - 1 - p)), mode="reflect")
-        c = np.zeros((a.shape[0] + 1, a.shape[1] + 1)); c[1:, 1:] = a.cumsum(0).cumsum(1)
-        H, W = x.shape
-        return c[k:k + H, k:k + W] - c[:H, k:k + W] - c[k:k + H, :W] + c[:H, :W]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return integ(x0) / integ(v.astype(np.float64))
-
-def pixel_features(db: np.ndarray, kind: str = "db") -> np.ndarray:
-    "Per-pixel features (N, D): 'db', 'mean3' (3x3 mean) or 'multiscale' (dB, 3/9/21 means, 9/21 std)."
-    d = np.asarray(db, np.float64)
-    if kind == "db": f = [d]
-    elif kind == "mean3": f = [box_mean(d, 3)]
-    elif kind == "multiscale":
-        f = [d, box_mean(d, 3)]
-        for k in (9, 21):
-            m = box_mean(d, k); f += [m, np.sqrt(np.maximum(box_mean(d * d, k) - m * m, 0))]
-    else: raise SarLulcError(f"Unknown feature kind {kind!r}; use 'db', 'mean3' or 'multiscale'.")
-    return np.stack([a.ravel() for a in f], 1)
-
-def gaussian_fit(X: np.ndarray, y: np.ndarray, num_classes: int = NUM_CLASSES, diag: bool = True) -> dict:
-    "Fit per-class Gaussians (naive Bayes if `diag`, else QDA) with class priors; classes absent get prior 0."
-    X = np.asarray(X, np.float64); y = np.asarray(y).ravel()
-    ok = (y < num_classes) & np.isfinite(X).all(1); X, y = X[ok], y[ok]
-    D = X.shape[1]
-    mean = np.zeros((num_classes, D)); cov = np.tile(np.eye(D), (num_classes, 1, 1)); logp = np.full(num_classes, -np.inf)
-    for c in range(num_classes):
-        Xc = X[y == c]
-        if len(Xc) < 2: continue
-        mean[c] = Xc.mean(0)
-        C = np.atleast_2d(np.cov(Xc.T)) + 1e-4 * np.eye(D)
-        cov[c] = np.diag(np.diag(C)) if diag else C
-        logp[c] = math.log(len(Xc) / len(X))
-    return dict(mean=mean, cov=cov, log_prior=logp)
-
-def gaussian_predict(model: dict, X: np.ndarray, chunk: int = 1 << 18) -> np.ndarray:
-    "Maximum a-posteriori class of each row of X (uint8)."
-    X = np.asarray(X, np.float64)
-    mean, cov, logp = model["mean"], model["cov"], model["log_prior"]
-    inv = np.linalg.inv(cov); logdet = np.linalg.slogdet(cov)[1]
-    out = np.empty(len(X), np.uint8)
-    for i in range(0, len(X), chunk):
-        d = X[i:i + chunk, None, :] - mean[None]                               # (n, K, D)
-        ll = -.5 * np.einsum("nkd,kde,nke->nk", d, inv, d) - .5 * logdet + logp
-        out[i:i + chunk] = np.nan_to_num(ll, nan=-np.inf).argmax(1)
-    return out
-
-def confusion_np(target, pred, num_classes: int = NUM_CLASSES, ignore_index: int = 255) -> np.ndarray:
-    "Confusion matrix (rows = ground truth, columns = prediction), ignoring `ignore_index`."
-    t = np.asarray(target).ravel().astype(np.int64); p = np.asarray(pred).ravel().astype(np.int64)
-    ok = (t != ignore_index) & (t < num_classes) & (p < num_classes)
-    return np.bincount(t[ok] * num_classes + p[ok], minlength=num_classes ** 2).reshape(num_classes, num_classes)
-
-def iou_scores(cm: np.ndarray) -> dict:
-    "Per-class IoU (NaN for classes absent from the ground truth), macro mIoU over present classes, OA."
-    cm = np.asarray(cm, np.float64); tp = np.diag(cm); gt = cm.sum(1); pr = cm.sum(0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        iou = np.where(gt > 0, tp / (gt + pr - tp), np.nan)
-    return dict(iou=iou, miou=float(np.nanmean(iou)) if (gt > 0).any() else float("nan"),
-                oa=float(tp.sum() / max(cm.sum(), 1)))
-
-# %% ../nbs/03_synth.ipynb #7d2c2cf3c530
-BASELINES = (("GNB, dB per pixel", "db", True), ("GNB, 3x3 mean dB", "mean3", True),
-             ("QDA, multi-scale context (reference)", "multiscale", False))
-
-def _dataset_scenes(data, split):
-    "(dB, labels) pairs of one split of a dataset folder."
-    from sar_lulc.io import read_sar, read_label_map
-    root = Path(data); man = json.loads((root / "manifest.json").read_text())
-    units, cf = man.get("units", "auto"), float(man.get("cf", DEFAULT_CF))
-    for it in man["splits"].get(split, []):
-        yield read_sar(root / it["sar"], units=units, cf=cf)[0], read_label_map(root / it["label"])[0]
-
-def difficulty_report(n_train: int = 8, n_test: int = 2, size: int = 512, seed: int = 0, looks: float = 4,
-                      data=None, baselines=BASELINES) -> dict:
-    "Score intensity-only baselines (fit on train, score on test) on SynthALOS-2 scenes or a dataset folder."
-    if data is None:
-        sd = benchmark_seeds(n_train, 0, n_test, seed)
-        gen = lambda k: ((s.db, s.labels) for s in (synth_scene(i, size, looks) for i in sd[k]))
-    else: gen = lambda k: _dataset_scenes(data, k)
-    train, test = list(gen("train")), list(gen("test"))
-    if not train or not test: raise SarLulcError("The difficulty report needs at least one train and one test scene.")
-    rows = []
-    for name, kind, diag in baselines:
-        X = np.concatenate([pixel_features(d, kind) for d, _ in train]); y = np.concatenate([l.ravel() for _, l in train])
-        model = gaussian_fit(X, y, NUM_CLASSES, diag); del X
-        cm = sum(confusion_np(l, gaussian_predict(model, pixel_features(d, kind))) for d, l in test)
-        r = iou_scores(cm)
-        rows.append(dict(name=name, features=kind, miou=r["miou"], oa=r["oa"],
-                         iou={JP9_NAMES[c]: float(r["iou"][c]) for c in range(NUM_CLASSES)}))
-    return dict(rows=rows, n_train=len(train), n_test=len(test), size=size if data is None else None,
-                looks=looks if data is None else None, seed=seed, data=str(data) if data is not None else None)
-
-def format_difficulty(report: dict) -> str:
-    "The difficulty report as a text table (IoU and mIoU in %)."
-    abbr = ["Wat", "Blt", "Pad", "Crp", "Grs", "For", "Bar", "Sol", "GrH"]
-    head = f"{'baseline':38s} {'mIoU':>5s} {'OA':>5s} " + " ".join(f"{a:>4s}" for a in abbr)
-    lines = [head, "-" * len(head)]
-    for r in report["rows"]:
-        iou = " ".join(f"{100*v:4.0f}" if v == v else "   -" for v in r["iou"].values())
-        lines.append(f"{r['name']:38s} {100*r['miou']:5.1f} {100*r['oa']:5.1f} {iou}")
-    return "\n".join(lines)
-
 # %% ../nbs/03_synth.ipynb #42cd6d762cb3
 WRITE_UNITS = ("db", "dn", "both")   # which SAR files `make_benchmark` writes (not `sar_lulc.io.UNITS`, what is read)
 
@@ -705,59 +593,3 @@ def cli_run_synth(args) -> dict:
             "open_sea": args.open_sea,
             "units": args.units, "seconds": round(time.perf_counter() - t0, 2),
             "class_percent": {k: round(100 * v, 2) for k, v in cf.items()}}
-
-# %% ../nbs/03_synth.ipynb #abe83ae11935
-def water_stats(db: np.ndarray, mask: np.ndarray, win: int = 16) -> dict:
-    "Median dB over `mask`, and the median CV (std/mean of linear intensity) over win x win windows entirely in `mask`."
-    db = np.asarray(db, np.float64); m = np.asarray(mask, bool) & np.isfinite(db)
-    out = dict(pixels=int(m.sum()), median_db=float(np.median(db[m])) if m.any() else float("nan"),
-               windows=0, cv=float("nan"), enl=float("nan"))
-    H, W = (db.shape[0] // win) * win, (db.shape[1] // win) * win
-    if H == 0 or W == 0: return out
-    blk = lambda a: a[:H, :W].reshape(H // win, win, W // win, win).transpose(0, 2, 1, 3).reshape(-1, win * win)
-    full = blk(m).all(1)
-    if full.any():
-        I = 10 ** (blk(np.where(m, db, 0))[full] / 10)
-        cv = float(np.median(I.std(1) / I.mean(1)))
-        out.update(windows=int(full.sum()), cv=cv, enl=1 / cv ** 2)
-    return out
-
-def real_ocean_stats(win: int = 16, paths: dict | None = None) -> dict | None:
-    "`water_stats` of the real PALSAR-2 tile's ocean (HH, mask == 50), or None when the tile is absent."
-    import rasterio
-    from rasterio.windows import Window
-    paths = paths or real_tile_paths()
-    if paths is None: return None
-    with rasterio.open(paths["mask"]) as src: mask = src.read(1)
-    rows, cols = np.nonzero((mask == 50).any(1))[0], np.nonzero((mask == 50).any(0))[0]
-    if not len(rows): return None
-    w = Window(cols[0], rows[0], cols[-1] + 1 - cols[0], rows[-1] + 1 - rows[0])
-    with rasterio.open(paths["hh"]) as src: dn = src.read(1, window=w)
-    db = to_db(dn, "dn", nodata=src.nodata)
-    return water_stats(db, mask[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1] == 50, win)
-
-def realism_report(n_scenes: int = 4, size: int = 512, seed: int = 0, looks=(4,), win: int = 16, real: bool = True) -> dict:
-    "Synthetic open-water statistics (sea, lake, all water and open-sea scenes) per number of looks, next to the real ocean's."
-    rows = []
-    for L in looks:
-        scenes = [synth_scene(seed + i, size, L) for i in range(n_scenes)]
-        scenes += [synth_scene(seed + i, size, L, open_sea=True) for i in range(max(n_scenes // 2, 1))]
-        for name, sel in (("sea", lambda s: s.info["sea"] and not s.info["open_sea"]), ("lakes", lambda s: not s.info["sea"]),
-                          ("all water", lambda s: not s.info["open_sea"]), ("open sea", lambda s: s.info["open_sea"])):
-            ss = [s for s in scenes if sel(s)]
-            if not ss: continue
-            db = np.concatenate([s.db for s in ss], 1); m = np.concatenate([s.labels == WATER for s in ss], 1)
-            rows.append(dict(source=f"SynthALOS-2 {name}", looks=L, **water_stats(db, m, win)))
-    r = real_ocean_stats(win) if real else None
-    if r is not None: rows.append(dict(source="real N23W161 ocean (mask 50)", looks=None, **r))
-    return dict(rows=rows, real_available=r is not None, win=win, n_scenes=n_scenes, size=size)
-
-def format_realism(report: dict) -> str:
-    "The realism report as a text table."
-    head = f"{'source':32s} {'looks':>5s} {'pixels':>9s} {'median dB':>9s} {'windows':>7s} {'CV':>6s} {'ENL':>6s}"
-    lines = [head, "-" * len(head)]
-    for r in report["rows"]:
-        lk = "-" if r["looks"] is None else f"{r['looks']:g}"
-        lines.append(f"{r['source']:32s} {lk:>5s} {r['pixels']:9d} {r['median_db']:9.2f} {r['windows']:7d} {r['cv']:6.3f} {r['enl']:6.2f}")
-    if not report["real_available"]: lines.append("(real PALSAR-2 tile not found: shared data absent, real row skipped)")
-    return "\n".join(lines)

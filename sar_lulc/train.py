@@ -13,10 +13,10 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, Subset
 
-from .core import SarLulcError, PRECISIONS, arg_number, autocast, get_device
+from .core import SarLulcError, PRECISIONS, arg_number, autocast, get_device, atomic_output, check_output_path
 from .io import DEFAULT_CF, UNITS
-from .schemes import TASKS
-from .segmenter import HEADS, HR_INJECT
+from .schemes import TASKS, get_scheme
+from .segmenter import HEADS, HR_INJECT, Segmenter, segmenter_config
 from .viz import confusion_matrix_figure
 from .checkpoint import (check_compatible, export_model, find_checkpoint, load_checkpoint, load_model, plain,
                                  restore_training, save_checkpoint, training_state, unwrap_model)
@@ -25,6 +25,10 @@ from .recipes import (PRETRAIN_PRESETS, TRAIN_PRESETS, compile_backend,
 from .optim import make_optimizer, make_scheduler
 from .distributed import (DistEnv, ResumableSampler, _barrier, _broadcast_buffers, dist_cleanup, dist_setup,
                                   state_sha256, step_seed)
+from .encoder import _report_text, check_encoder_state, extract_encoder_state, load_encoder
+from .data import ChipDataset, label_histogram, load_dataset_dir, UnlabelledDataset
+from .losses import FocalDiceLoss, alpha_weights
+from .mixmae import MixMAE, mixmae_config, save_pretrained_encoder
 
 # %% auto #0
 __all__ = ['fit', 'evaluate_dataset', 'load_pretrained', 'finetune', 'pretrain', 'evaluate', 'cli_args_pretrain',
@@ -243,7 +247,6 @@ def evaluate_dataset(model: nn.Module, ds, num_classes: int, env: DistEnv | None
 # %% ../nbs/24_train.ipynb #c1f1879bf9e1
 def load_pretrained(model: nn.Module, path) -> Path:
     "Load encoder weights into `model.encoder` from a pretrain run folder, an encoder .safetensors or a .pt; strict."
-    from sar_lulc.encoder import _report_text, check_encoder_state, extract_encoder_state, load_encoder
     p = Path(path)
     if p.is_dir():
         p = p / "encoder.safetensors" if (p / "encoder.safetensors").is_file() else find_checkpoint(p, "last")
@@ -278,10 +281,6 @@ def finetune(cfg="demo", data_dir=None, out_dir=None, pretrained=None, resume=No
     finally: dist_cleanup(env)
 
 def _finetune(cfg, env, data_dir, out, pretrained, resume, max_steps, overwrite, progress) -> dict:
-    from sar_lulc.data import ChipDataset, label_histogram, load_dataset_dir
-    from sar_lulc.losses import FocalDiceLoss, alpha_weights
-    from sar_lulc.schemes import get_scheme
-    from sar_lulc.segmenter import Segmenter, segmenter_config
     if resume:   # fail fast, before reading data or building a model (mmap: the tensors are not read)
         check_compatible(load_checkpoint(resume, mmap=True), kind="finetune", preset=cfg.preset, task=cfg.task, source=str(resume))
     info = load_dataset_dir(data_dir)
@@ -340,8 +339,6 @@ def pretrain(cfg="demo", data_dir=None, out_dir=None, resume=None, max_steps: in
     finally: dist_cleanup(env)
 
 def _pretrain(cfg, env, data_dir, out, resume, max_steps, overwrite, progress) -> dict:
-    from sar_lulc.data import UnlabelledDataset, load_dataset_dir
-    from sar_lulc.mixmae import MixMAE, mixmae_config, save_pretrained_encoder
     if resume: check_compatible(load_checkpoint(resume, mmap=True), kind="pretrain", preset=cfg.preset, source=str(resume))
     info = load_dataset_dir(data_dir)
     if not info.splits.get("train"): raise SarLulcError(f"Dataset {data_dir} has no training items (split 'train' is empty).")
@@ -386,8 +383,6 @@ def evaluate(model_path, data_dir, split: str = "test", out_dir=None, batch_size
              device="auto", precision: str = "fp32", units: str | None = None, cf: float | None = None,
              overwrite: bool = False, write: bool = True, progress: bool = True) -> dict:
     "Metrics of a trained model on a dataset split (table, per-class IoU, confusion-matrix PNG); returns a summary."
-    from sar_lulc.core import atomic_output, check_output_path
-    from sar_lulc.data import ChipDataset, load_dataset_dir
     model_path = Path(model_path)
     env = dist_setup(device)
     try:

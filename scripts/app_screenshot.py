@@ -23,8 +23,9 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     from PIL import Image
     from playwright.sync_api import sync_playwright
-    from sar_lulc.app import (AppConfig, HEADLESS_CHROMIUM_ARGS, build_test_model, free_port, launch,
-                              run_land_cover_in_page, sample_files)
+    from sar_lulc.app import AppConfig, build_test_model, free_port, launch, sample_files
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from _browser import HEADLESS_CHROMIUM_ARGS, run_land_cover_in_page     # the browser test's own steps
     tmp = Path(tempfile.mkdtemp(prefix="sar_lulc_shot_"))
     lulc, water = a.lulc_model, a.water_model
     if a.micro:

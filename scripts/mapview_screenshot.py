@@ -40,7 +40,8 @@ with tempfile.TemporaryDirectory() as d:
             except Exception: time.sleep(0.5)
         from playwright.sync_api import sync_playwright
         with sync_playwright() as p:
-            from sar_lulc.app import HEADLESS_CHROMIUM_ARGS
+            sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+            from _browser import HEADLESS_CHROMIUM_ARGS
             b = p.chromium.launch(executable_path="/usr/bin/chromium", args=HEADLESS_CHROMIUM_ARGS)
             page = b.new_page(viewport={"width": 1300, "height": 1000})
             page.goto(f"http://127.0.0.1:{port}/lab/tree/view.ipynb", timeout=120_000)

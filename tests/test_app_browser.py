@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import _apphelpers as H
-from sar_lulc.app import HEADLESS_CHROMIUM_ARGS, run_land_cover_in_page
+from _browser import HEADLESS_CHROMIUM_ARGS, run_land_cover_in_page
 
 CHROMIUM = os.environ.get("SAR_LULC_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = H.ROOT / "test-artifacts"

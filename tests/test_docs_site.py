@@ -85,6 +85,14 @@ def test_site_has_every_tutorial(site):
     assert not missing, f"tutorial pages missing from the site: {missing}"
 
 
+def test_chapters_and_tutorials_show_their_results(site):
+    "Outputs kept in the notebooks (scripts/run_notebooks.py) reach the site: figures where results are shown."
+    pages = [NBS / "33_predict.ipynb", NBS / "25_study.ipynb", NBS / "41_mapview.ipynb",
+             *sorted((NBS / "tutorials").glob("*.ipynb"))]
+    bare = [_page(p) for p in pages if "<img" not in (site / _page(p)).read_text(errors="replace")]
+    assert not bare, f"pages without a figure: {bare}; run `python scripts/run_notebooks.py` and commit the outputs"
+
+
 def test_index_has_readme_title_and_sidebar_order(site):
     idx = site / "index.html"
     assert idx.is_file()
