@@ -84,6 +84,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                 'sar_lulc.chips.cli_run_chips': ('chips.html#cli_run_chips', 'sar_lulc/chips.py')},
             'sar_lulc.cli': { 'sar_lulc.cli.OneLineParser': ('cli.html#onelineparser', 'sar_lulc/cli.py'),
                               'sar_lulc.cli.OneLineParser.error': ('cli.html#onelineparser.error', 'sar_lulc/cli.py'),
+                              'sar_lulc.cli.UsageError': ('cli.html#usageerror', 'sar_lulc/cli.py'),
                               'sar_lulc.cli._module': ('cli.html#_module', 'sar_lulc/cli.py'),
                               'sar_lulc.cli._print_summary': ('cli.html#_print_summary', 'sar_lulc/cli.py'),
                               'sar_lulc.cli._show_warning': ('cli.html#_show_warning', 'sar_lulc/cli.py'),

@@ -9,7 +9,7 @@ import argparse, importlib, json, os, sys, warnings
 from .core import SarLulcError
 
 # %% auto #0
-__all__ = ['COMMANDS', 'EPILOG', 'OneLineParser', 'build_parser', 'main']
+__all__ = ['COMMANDS', 'EPILOG', 'UsageError', 'OneLineParser', 'build_parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #a62673ef93c7
 COMMANDS = {
@@ -35,10 +35,13 @@ def _module(name: str):
     mod, _ = COMMANDS[name]
     return importlib.import_module(mod)
 
+class UsageError(Exception):
+    "A command line that argparse refuses; `main` prints it as one line (and as JSON with --json)."
+
 class OneLineParser(argparse.ArgumentParser):
     "An argparse parser whose usage errors are one line (`sar-lulc CMD: error: ...`, exit status 2), not a usage dump."
     def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+        raise UsageError(f"{self.prog}: error: {message} (see `{self.prog} --help`)")
 
 def build_parser(commands=None) -> argparse.ArgumentParser:
     "The `sar-lulc` parser; only the modules of `commands` (default: all) are imported."
@@ -80,7 +83,10 @@ def main(argv=None) -> int:
             return 2
     parser = build_parser(None if cmd not in COMMANDS else [cmd])
     try: args = parser.parse_args(argv)
-    except SystemExit as e: return int(e.code or 0)    # --help (0) or a usage error (2), already printed
+    except SystemExit as e: return int(e.code or 0)    # --help
+    except UsageError as e:
+        if "--json" in argv: print(json.dumps({"ok": False, "error": str(e)}))
+        print(e, file=sys.stderr); return 2
     if not args.command: parser.print_help(); return 0
     run = getattr(_module(args.command), f"cli_run_{args.command}", None)
     if run is None:
