@@ -185,7 +185,7 @@ def main(argv=None) -> int:
             row = dict(scene=sc["name"], engine=engine, precision=prec, model=sc["model"]["label"], **r)
             if "error" not in r and sc.get("mask"):
                 import rasterio
-                from sar_lulc.predict import water_iou_vs_mask
+                from sar_lulc.metrics import water_iou_vs_mask
                 with rasterio.open(r["path"]) as d, rasterio.open(sc["mask"]) as m:
                     row["iou_water"] = water_iou_vs_mask(d.read(1), m.read(1))["iou_water"]
             rows.append(row)

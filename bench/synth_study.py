@@ -1,12 +1,12 @@
 #!/usr/bin/env python
 """The SynthALOS-2 study: the ablation ladder of the three refinements, and SAR-W-MixMAE pretraining against
 none, over seeds, through the `sar-lulc` commands; results to OUT/study.json and a Markdown report.
-The results and what they say are in the `study` chapter (nbs/22_study.ipynb).
+The results and what they say are in the `study` chapter (nbs/25_study.ipynb).
 
     python bench/synth_study.py --out runs/study [--seeds 0 1 2] [--device cuda --bf16 --jobs 4]
 """
 from __future__ import annotations
-import argparse, concurrent.futures as cf, json, math, os, shutil, subprocess, sys, time
+import argparse, concurrent.futures as cf, json, math, os, subprocess, sys, time
 from pathlib import Path
 
 LADDER = [  # name, flags: each step adds one refinement (all pretrained)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #0e45e69a3078
 from __future__ import annotations
-import argparse, contextlib, json, math, os, random, re, socket, sys, tempfile, threading, time, warnings
+import argparse, contextlib, json, math, os, random, re, socket, sys, tempfile, threading, time
 try: import fcntl
 except ImportError: fcntl = None          # Windows: outputs are written without locks
 from pathlib import Path
@@ -15,7 +15,7 @@ import torch
 # %% auto #0
 __all__ = ['PALSAR2_TILE', 'PRECISIONS', 'SarLulcError', 'shared_dir', 'real_tile_paths', 'lock_path', 'temporaries_of',
            'output_lock', 'check_output_path', 'atomic_output', 'seed_everything', 'get_device', 'autocast',
-           'peak_rss_mb', 'tutorial_setup', 'check_number', 'arg_number']
+           'peak_rss_mb', 'tutorial_setup', 'check_number', 'check_choice', 'arg_number']
 
 # %% ../nbs/00_core.ipynb #d94114696fab
 class SarLulcError(ValueError):
@@ -219,6 +219,12 @@ def check_number(name: str, value, *, kind=int, lo=None, hi=None, lo_open: bool 
         raise SarLulcError(f"{name} must be {what}{rng}, got {value!r}.") from None
     if not math.isfinite(v) or (lo is not None and (v <= lo if lo_open else v < lo)) or (hi is not None and v > hi):
         raise SarLulcError(f"{name} must be {what}{rng}, got {value!r}.")
+    return v
+
+def check_choice(name: str, value, choices) -> str:
+    "`value` of switch `name` normalised (case, `_` for `+`, spaces) and checked against `choices`: the one validator of every switch."
+    v = str(value).strip().lower().replace("_", "+").replace(" ", "")
+    if v not in choices: raise SarLulcError(f"Unknown {name} {value!r}; choose one of {list(choices)}.")
     return v
 
 def arg_number(kind=int, lo=None, hi=None, lo_open: bool = False):

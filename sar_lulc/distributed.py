@@ -4,7 +4,7 @@
 
 # %% ../nbs/23_distributed.ipynb #c6adcd33206b
 from __future__ import annotations
-import hashlib, os
+import datetime, hashlib, os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,7 +17,8 @@ from .checkpoint import unwrap_model
 from .core import get_device
 
 # %% auto #0
-__all__ = ['DistEnv', 'dist_setup', 'dist_cleanup', 'state_sha256', 'ResumableSampler', 'step_seed']
+__all__ = ['DistEnv', 'dist_setup', 'dist_cleanup', 'state_sha256', 'ResumableSampler', 'step_seed', 'dist_info',
+           'gather_objects']
 
 # %% ../nbs/23_distributed.ipynb #432d3a636981
 @dataclass
@@ -77,3 +78,21 @@ class ResumableSampler(DistributedSampler):
 def step_seed(*ints) -> int:
     "A seed (< 2**63) determined by a few non-negative integers, e.g. (seed, rank, epoch, batch)."
     return int(np.random.SeedSequence([int(i) for i in ints]).generate_state(1, np.uint64)[0] >> np.uint64(1))
+
+# %% ../nbs/23_distributed.ipynb #93cd60123a6f
+def dist_info() -> tuple[int, int, int]:
+    "(rank, world_size, local_rank) from the environment `torchrun` sets; (0, 1, 0) otherwise."
+    g = lambda k, d: int(os.environ.get(k, d))
+    return g("RANK", 0), g("WORLD_SIZE", 1), g("LOCAL_RANK", 0)
+
+def gather_objects(obj) -> list:
+    "All ranks' `obj` (a list, in rank order) under torchrun, through a temporary gloo group; `[obj]` otherwise."
+    if not dist.is_available() or ("MASTER_ADDR" not in os.environ and not dist.is_initialized()): return [obj]
+    own = not dist.is_initialized()
+    if own: dist.init_process_group("gloo", timeout=datetime.timedelta(days=7))   # ranks finish at different times
+    try:
+        out = [None] * dist.get_world_size()
+        dist.all_gather_object(out, obj)
+    finally:
+        if own: dist.destroy_process_group()
+    return out

@@ -5,7 +5,7 @@
 # %% ../nbs/10_encoder.ipynb #8e33b5c7e8fb
 from __future__ import annotations
 import dataclasses, json, math, warnings
-from dataclasses import dataclass, field, asdict
+from dataclasses import dataclass, asdict
 from pathlib import Path
 
 import torch

@@ -22,7 +22,7 @@ from .schemes import IGNORE_INDEX, ClassScheme, check_indices, get_scheme, hex_t
 __all__ = ['DEFAULT_CF', 'UNITS', 'PLAUSIBLE_DB', 'IMPLAUSIBLE_COUNT_MAX', 'SAR_DTYPES', 'TYPICAL_HH_DB', 'WRITE_DTYPES',
            'UnitsWarning', 'check_units', 'check_sar_dtype', 'nodata_mask', 'to_db', 'db_to_dn', 'from_db',
            'detect_units', 'open_raster', 'select_band', 'as_window', 'SarReader', 'read_sar', 'assert_has_data',
-           'write_raster', 'write_label_map', 'read_label_map', 'card4l_xml_for', 'read_card4l_xml']
+           'write_raster', 'crop_raster', 'write_label_map', 'read_label_map', 'card4l_xml_for', 'read_card4l_xml']
 
 # %% ../nbs/01_io.ipynb #9edc12932db9
 _log = logging.getLogger("sar_lulc.io")
@@ -427,6 +427,16 @@ def write_raster(path, array, *, crs, transform, nodata=None, overwrite: bool = 
         finally:
             if cog: target.unlink(missing_ok=True)
     return Path(path)
+
+# %% ../nbs/01_io.ipynb #92798e7a8f72
+def crop_raster(src, dst, window) -> Path:
+    "Copy a window of a raster (all bands, same CRS, shifted transform, same nodata) to a GeoTIFF."
+    with rasterio.open(src) as s:
+        win = Window(*window) if not isinstance(window, Window) else window
+        prof = dict(s.profile, width=int(win.width), height=int(win.height), transform=s.window_transform(win),
+                    tiled=True, blockxsize=256, blockysize=256, compress="deflate")
+        with rasterio.open(dst, "w", **prof) as d: d.write(s.read(window=win))
+    return Path(dst)
 
 # %% ../nbs/01_io.ipynb #4030707a0157
 def write_label_map(path, labels, scheme, *, crs, transform, overwrite: bool = False, overviews: bool = False,

@@ -4,7 +4,7 @@
 
 # %% ../nbs/13_losses.ipynb #360e76495530
 from __future__ import annotations
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 import numpy as np
 import torch

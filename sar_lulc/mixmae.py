@@ -4,7 +4,7 @@
 
 # %% ../nbs/11_mixmae.ipynb #799f25b66dbd
 from __future__ import annotations
-import dataclasses, json, math
+import dataclasses, math
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -12,13 +12,12 @@ import numpy as np
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from timm.layers import trunc_normal_
 from timm.models.vision_transformer import Block
 
 from .core import SarLulcError
 from .encoder import (EncoderConfig, SwinEncoder, encoder_config, describe_config, sincos_pos_embed_2d,
-                              count_params, save_encoder, ENCODER_PRESETS)
+                              save_encoder)
 
 # %% auto #0
 __all__ = ['PATCH', 'MIXMAE_PRESETS', 'MixMAEConfig', 'mixmae_config', 'patch_normalise', 'sar_w_weights', 'MixMAE',

@@ -4,7 +4,7 @@
 
 # %% ../nbs/32_outputs.ipynb #195277eb5054
 from __future__ import annotations
-import contextlib, json, math, os, tempfile, warnings
+import contextlib, math, os, tempfile, warnings
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 

@@ -11,11 +11,11 @@ import numpy as np
 import rasterio
 import torch
 from rasterio.errors import RasterioError
-from rasterio.windows import Window
 
 from .core import SarLulcError, arg_number, atomic_output, check_number, check_output_path, get_device, output_lock, PRECISIONS
 from .checkpoint import default_model_path
 from .data import grid_offsets
+from .distributed import dist_info, gather_objects
 from .io import DEFAULT_CF, IMPLAUSIBLE_COUNT_MAX, PLAUSIBLE_DB, SarReader, check_units
 from .schemes import TASKS, IGNORE_INDEX
 from .blend import _blend_in_memory, blend_windows, resolve_overlap
@@ -24,8 +24,8 @@ from .outputs import (BLOCK, SCENE_SUFFIXES, PredictResult, _SceneWriter, large_
                               pixel_area_km2)
 
 # %% auto #0
-__all__ = ['NOT_GEOTIFF', 'predict_scene', 'scene_list', 'dist_info', 'scene_output', 'load_complete', 'predict_many',
-           'cli_args_predict', 'output_mode', 'cli_run_predict', 'gather_objects', 'water_iou_vs_mask', 'crop_raster']
+__all__ = ['NOT_GEOTIFF', 'predict_scene', 'scene_list', 'scene_output', 'load_complete', 'predict_many', 'cli_args_predict',
+           'output_mode', 'cli_run_predict']
 
 # %% ../nbs/33_predict.ipynb #7018040e95bc
 def _finalizer(K: int, water_idx: int | None, conf_dtype: str | None, probs: bool):
@@ -185,11 +185,6 @@ def scene_list(inputs) -> list[Path]:
     out = sorted({p.resolve(): p for p in out}.values(), key=lambda p: str(p.resolve()))
     if not out: raise SarLulcError(f"No GeoTIFF scenes (*.tif, *.tiff) found in {inputs}.")
     return out
-
-def dist_info() -> tuple[int, int, int]:
-    "(rank, world_size, local_rank) from the environment `torchrun` sets; (0, 1, 0) otherwise."
-    g = lambda k, d: int(os.environ.get(k, d))
-    return g("RANK", 0), g("WORLD_SIZE", 1), g("LOCAL_RANK", 0)
 
 def scene_output(src, out_dir, task: str) -> Path:
     "The class-map path of scene `src` in `out_dir`: `<stem>_<task>.tif`."
@@ -371,36 +366,4 @@ def cli_run_predict(args) -> dict:
         raise SarLulcError(f"{len(failed)} of {summary['scenes']} scene(s) failed ({msg}); {rest}.")
     return summary
 
-def gather_objects(obj) -> list:
-    "All ranks' `obj` (a list, in rank order) under torchrun, through a temporary gloo group; `[obj]` otherwise."
-    import datetime
-    import torch.distributed as dist
-    if not dist.is_available() or ("MASTER_ADDR" not in os.environ and not dist.is_initialized()): return [obj]
-    own = not dist.is_initialized()
-    if own: dist.init_process_group("gloo", timeout=datetime.timedelta(days=7))   # ranks finish at different times
-    try:
-        out = [None] * dist.get_world_size()
-        dist.all_gather_object(out, obj)
-    finally:
-        if own: dist.destroy_process_group()
-    return out
 
-# %% ../nbs/33_predict.ipynb #26b944f32db0
-def water_iou_vs_mask(pred, mask, water_value: int = 1, ocean: int = 50, land: int = 255) -> dict:
-    "IoU of water between a predicted water mask (255 = no data) and a CARD4L mask (50 ocean, 255 land)."
-    pred, mask = np.asarray(pred), np.asarray(mask)
-    ev = ((mask == ocean) | (mask == land)) & (pred != IGNORE_INDEX)
-    p, t = (pred == water_value) & ev, (mask == ocean) & ev
-    inter, union = int((p & t).sum()), int((p | t).sum())
-    return dict(iou_water=inter / union if union else float("nan"), pixels=int(ev.sum()),
-                land_pixels=int((ev & ~t).sum()), land_correct=int((ev & ~t & ~p).sum()),
-                ocean_pixels=int(t.sum()), ocean_correct=int((p & t).sum()))
-
-def crop_raster(src, dst, window) -> Path:
-    "Copy a window of a raster (all bands, same CRS, shifted transform, same nodata) to a GeoTIFF."
-    with rasterio.open(src) as s:
-        win = Window(*window) if not isinstance(window, Window) else window
-        prof = dict(s.profile, width=int(win.width), height=int(win.height), transform=s.window_transform(win),
-                    tiled=True, blockxsize=256, blockysize=256, compress="deflate")
-        with rasterio.open(dst, "w", **prof) as d: d.write(s.read(window=win))
-    return Path(dst)

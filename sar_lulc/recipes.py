@@ -9,10 +9,10 @@ from dataclasses import dataclass
 
 import torch
 
-from .core import SarLulcError, PRECISIONS, check_number, get_device
+from .core import SarLulcError, PRECISIONS, check_choice, check_number, get_device
 from .io import check_units
 from .schemes import TASKS
-from .segmenter import HEADS, HR_INJECT, check_choice
+from .segmenter import HEADS, HR_INJECT
 
 # %% auto #0
 __all__ = ['TRAIN_PRESETS', 'PRETRAIN_PRESETS', 'TrainConfig', 'PretrainConfig', 'compile_backend', 'train_config',

@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_schemes.ipynb #c0596597cbf9
 from __future__ import annotations
-import json, re
+import re
 from dataclasses import dataclass
 
 import numpy as np

@@ -4,32 +4,26 @@
 
 # %% ../nbs/12_segmenter.ipynb #3d1c12a47e41
 from __future__ import annotations
-import dataclasses, math
+import dataclasses
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .core import SarLulcError
+from .core import SarLulcError, check_choice
 from .encoder import EncoderConfig, SwinEncoder, encoder_config, load_encoder
 from .schemes import TASKS
 
 # %% auto #0
-__all__ = ['HR_INJECT', 'HEADS', 'NORMS', 'SEGMENTER_PRESETS', 'check_choice', 'SegmenterConfig', 'segmenter_config', 'norm2d',
-           'ConvNormAct', 'resize', 'PyramidPooling', 'UPerNetDecoder', 'SimpleHead', 'ProgressiveHead', 'reflect_pad',
-           'Segmenter', 'segmenter_param_count']
+__all__ = ['HR_INJECT', 'HEADS', 'NORMS', 'SEGMENTER_PRESETS', 'SegmenterConfig', 'segmenter_config', 'norm2d', 'ConvNormAct',
+           'resize', 'PyramidPooling', 'UPerNetDecoder', 'SimpleHead', 'ProgressiveHead', 'reflect_pad', 'Segmenter',
+           'segmenter_param_count']
 
 # %% ../nbs/12_segmenter.ipynb #a242ad0c9566
 HR_INJECT = ("none", "s4", "s4+s2")
 HEADS = ("simple", "progressive")
 NORMS = ("gn", "bn")
-
-def check_choice(name: str, value, choices) -> str:
-    "`value` of switch `name` normalised (case, `_` for `+`, spaces) and checked against `choices`: the one validator of every switch."
-    v = str(value).strip().lower().replace("_", "+").replace(" ", "")
-    if v not in choices: raise SarLulcError(f"Unknown {name} {value!r}; choose one of {list(choices)}.")
-    return v
 
 @dataclass
 class SegmenterConfig:

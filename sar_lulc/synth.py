@@ -13,19 +13,19 @@ from affine import Affine
 
 from .core import SarLulcError, arg_number, atomic_output
 from .io import DEFAULT_CF, db_to_dn, to_db, write_raster, write_label_map
-from .schemes import get_scheme
+from .schemes import JP9, get_scheme
 
 # %% auto #0
-__all__ = ['WATER', 'BUILT', 'PADDY', 'CROP', 'GRASS', 'FOREST', 'BARE', 'SOLAR', 'GREENHOUSE', 'JP9_NAMES', 'NUM_CLASSES',
+__all__ = ['JP9_NAMES', 'NUM_CLASSES', 'WATER', 'BUILT', 'PADDY', 'CROP', 'GRASS', 'FOREST', 'BARE', 'SOLAR', 'GREENHOUSE',
            'PIXEL_DEG', 'TARGETS', 'JAPAN_RANGES', 'BACKSCATTER', 'TEXTURE_NU', 'TEXTURE_DB', 'FROZEN_DN_STEP',
            'FROZEN_CHANGED_MAX', 'SPLIT_OFFSETS', 'WRITE_UNITS', 'noise_fields', 'terrain_modulation', 'speckle',
            'SynthScene', 'class_fractions', 'synth_scene', 'frozen_mismatch', 'benchmark_seeds', 'parse_looks',
            'make_benchmark', 'cli_args_synth', 'cli_run_synth']
 
 # %% ../nbs/03_synth.ipynb #6ae8efb96f16
-WATER, BUILT, PADDY, CROP, GRASS, FOREST, BARE, SOLAR, GREENHOUSE = range(9)
-JP9_NAMES = ("Water", "Built-up", "Paddy", "Cropland", "Grassland", "Forest", "Bare", "SolarPanel", "Greenhouse")
-NUM_CLASSES = 9
+JP9_NAMES, NUM_CLASSES = JP9.names, JP9.num_classes   # the classes are the jp9 scheme's; their indices by name:
+WATER, BUILT, PADDY, CROP, GRASS, FOREST, BARE, SOLAR, GREENHOUSE = (JP9.index(n) for n in (
+    "Water", "Built-up", "Paddy", "Cropland", "Grassland", "Forest", "Bare", "SolarPanel", "Greenhouse"))
 PIXEL_DEG = 1 / 12000          # the HRLULC tile grid: about 9.3 m (N-S) x 7.6 m (E-W) at 35 N, "10 m"
 
 # per-scene target fractions (Forest = the rest); chosen so that the painted result lands mid-range

@@ -12,8 +12,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from .core import SarLulcError, atomic_output
-from .io import DEFAULT_CF
-from .schemes import IGNORE_INDEX, get_scheme, hex_to_rgb
+from .io import DEFAULT_CF, SarReader, open_raster, to_db
+from .schemes import IGNORE_INDEX, ClassScheme, get_scheme, hex_to_rgb
 
 # %% auto #0
 __all__ = ['LegendScheme', 'resolve_scheme', 'rgb_to_hex', 'class_palette', 'colorize_labels', 'stretch_limits', 'db_to_gray',
@@ -234,15 +234,11 @@ def downsample_for_display(array, max_side: int = 1024) -> np.ndarray:
 
 _RESAMPLING = ("nearest", "average", "bilinear", "mode", "max", "min")
 
-def _open_raster(path):
-    from sar_lulc.io import open_raster
-    return open_raster(path)
-
 def read_preview(path, max_side: int = 1024, band: int = 1, resampling: str = "nearest") -> tuple:
     "Decimated read of one band -> (array, bounds, crs). Float rasters get NaN for nodata; integers keep their values."
     from rasterio.enums import Resampling
     if resampling not in _RESAMPLING: raise SarLulcError(f"Unknown resampling {resampling!r}; choose one of {_RESAMPLING}.")
-    with _open_raster(path) as src:
+    with open_raster(path) as src:
         if not 1 <= band <= src.count: raise SarLulcError(f"{path} has {src.count} band(s); band {band} does not exist.")
         h, w = preview_shape(src.height, src.width, max_side)
         arr = src.read(band, out_shape=(h, w), resampling=Resampling[resampling])
@@ -254,7 +250,6 @@ def read_preview(path, max_side: int = 1024, band: int = 1, resampling: str = "n
 def read_sar_preview(path, max_side: int = 1024, units: str = "auto", cf: float = DEFAULT_CF, band=None,
                      resampling: str = "average") -> tuple:
     "Decimated SAR read converted to dB with NaN (units, band and nodata decided as by `SarReader`) -> (db, bounds, crs)."
-    from sar_lulc.io import SarReader, to_db
     with SarReader(path, units=units, cf=cf, band=band) as r:
         band, units, nodata = r.band, r.units, r.nodata
     arr, bounds, crs = read_preview(path, max_side, band, resampling)
@@ -262,12 +257,11 @@ def read_sar_preview(path, max_side: int = 1024, units: str = "auto", cf: float 
 
 def scheme_from_raster(path):
     "Class scheme of a class-map GeoTIFF: from its `scheme_json`/`scheme` tags, else `class_names` + colour table."
-    with _open_raster(path) as src:
+    with open_raster(path) as src:
         tags = src.tags()
         try: cmap = src.colormap(1)
         except ValueError: cmap = None
     if tags.get("scheme_json"):
-        from sar_lulc.schemes import ClassScheme
         try: return ClassScheme.from_dict(json.loads(tags["scheme_json"]))
         except (ValueError, TypeError, KeyError, SarLulcError): pass
     names = None
@@ -278,7 +272,7 @@ def scheme_from_raster(path):
         try:
             s = resolve_scheme(tags["scheme"])
             if names is None or tuple(s.names) == names: return s
-        except (SarLulcError, ImportError): pass
+        except SarLulcError: pass
     if names is None:
         raise SarLulcError(f"{path} carries no class names (tag 'class_names'); pass the scheme explicitly.")
     if cmap is not None: colors = tuple(rgb_to_hex(cmap.get(i, (0, 0, 0))) for i in range(len(names)))

@@ -1,6 +1,6 @@
 """Every command-line mistake gets one line on stderr and exit status 2, never a traceback, and leaves no output
 behind; bad input is refused before a model is loaded; a `kill -9` during `predict` leaves nothing a rerun keeps."""
-import json, os, signal, subprocess, sys, time
+import json, os, signal, subprocess, time
 from pathlib import Path
 
 import numpy as np

@@ -93,6 +93,14 @@ def test_chapters_and_tutorials_show_their_results(site):
     assert not bare, f"pages without a figure: {bare}; run `python scripts/run_notebooks.py` and commit the outputs"
 
 
+def test_show_results_notebooks_keep_outputs():
+    "Every notebook that scripts/run_notebooks.py runs keeps at least one output (run it after editing them)."
+    import run_notebooks
+    empty = [n for n in run_notebooks.SHOW_RESULTS
+             if not any(c.get("outputs") for c in json.loads((ROOT / n).read_text())["cells"])]
+    assert not empty, f"notebooks without kept outputs: {empty}; run `python scripts/run_notebooks.py`"
+
+
 def test_index_has_readme_title_and_sidebar_order(site):
     idx = site / "index.html"
     assert idx.is_file()
