@@ -20,7 +20,7 @@ from .schemes import IGNORE_INDEX, ClassScheme, get_scheme, remap
 # %% auto #0
 __all__ = ['JAPAN_HH_NORM', 'DATASET_FORMAT', 'SPLITS', 'NormStats', 'compute_norm_stats', 'scheme_to_json', 'scheme_from_json',
            'DatasetInfo', 'write_manifest', 'load_dataset_dir', 'grid_offsets', 'dihedral', 'ChipDataset',
-           'UnlabelledDataset', 'label_histogram']
+           'UnlabelledDataset', 'random_resized_crop', 'label_histogram']
 
 # %% ../nbs/04_data.ipynb #fbb3768004cc
 @dataclass
@@ -467,19 +467,43 @@ class UnlabelledDataset(ChipDataset):
 
     def __init__(self, paths, chip: int = 256, chips_per_epoch: int | None = None, norm=None, units: str = "auto",
                  cf: float = DEFAULT_CF, min_valid: float = 0.5, seed: int = 0, augment: bool = False, mode: str = "random",
-                 **kw):
+                 crop_scale: tuple | None = None, **kw):
         super().__init__(paths, chip=chip, mode=mode, chips_per_epoch=chips_per_epoch, norm=norm, augment=augment,
                          units=units, cf=cf, min_valid=min_valid, seed=seed, **kw)
+        if crop_scale is not None and not 0 < crop_scale[0] <= crop_scale[1] <= 1:
+            raise SarLulcError(f"crop_scale must be (low, high) with 0 < low <= high <= 1, got {crop_scale}.")
+        self.crop_scale = crop_scale
 
     def __getitem__(self, idx):
         db, img, valid, _ = self._get(idx)
+        if self.crop_scale is not None and self.mode == "random":
+            db, valid = random_resized_crop(db, valid, np.random.default_rng([self.seed, self.epoch, idx, 1]), self.crop_scale)
+            img = self.norm.normalize(db); img[:, ~valid] = 0.0
         return {"image": torch.from_numpy(img), "valid": torch.from_numpy(valid),
                 "db": torch.from_numpy(np.where(valid, db, 0).astype(np.float32))}
 
+def random_resized_crop(db: np.ndarray, valid: np.ndarray, rng, scale=(0.2, 1.0), ratio=(3 / 4, 4 / 3)):
+    """A random crop of `scale` x the chip's area and aspect `ratio`, resized back to the chip (MixMAE's
+    pretraining crop, METHOD.md section 2): dB bilinearly over valid pixels only, the valid mask by nearest."""
+    C, H, W = db.shape
+    area = rng.uniform(*scale) * H * W
+    r = math.exp(rng.uniform(math.log(ratio[0]), math.log(ratio[1])))
+    h, w = min(H, max(1, round(math.sqrt(area / r)))), min(W, max(1, round(math.sqrt(area * r))))
+    y, x = int(rng.integers(0, H - h + 1)), int(rng.integers(0, W - w + 1))
+    d = torch.from_numpy(np.where(valid, db, 0)[:, y:y + h, x:x + w].astype(np.float32))[None]
+    v = torch.from_numpy(valid[y:y + h, x:x + w].astype(np.float32))[None, None]
+    up = lambda t, mode: torch.nn.functional.interpolate(t, size=(H, W), mode=mode, **({"align_corners": False} if mode == "bilinear" else {}))
+    num, den = up(d, "bilinear")[0], up(v, "bilinear")[0]          # normalised: no-data zeros do not leak in
+    vv = (up(v, "nearest")[0, 0] > .5) & (den[0] > 1e-6)
+    out = torch.where(vv, num / den.clamp_min(1e-6), torch.full_like(num, float("nan")))
+    return out.numpy(), vv.numpy()
+
 # %% ../nbs/04_data.ipynb #e2a5e5f62fd2
 def label_histogram(label_paths, num_classes: int | None = None, scheme=None, target_scheme=None,
-                    block: int = 1024) -> np.ndarray:
-    "Pixel count per class (int64, length `num_classes`) over label rasters of class indices; 255 ignored."
+                    block: int = 1024, sar_paths=None, units: str = "auto", cf: float = DEFAULT_CF) -> np.ndarray:
+    """Pixel count per class (int64, length `num_classes`) over label rasters of class indices; 255 ignored.
+    With `sar_paths` (one item per label raster, on its grid), only pixels where the SAR has data count: the
+    pixels the loss sees, so class weights follow what is trained on."""
     lut = np.arange(256, dtype=np.uint8)
     if scheme is not None:
         src, dst = get_scheme(scheme), get_scheme(target_scheme or scheme)
@@ -489,12 +513,17 @@ def label_histogram(label_paths, num_classes: int | None = None, scheme=None, ta
         num_classes = num_classes or dst.num_classes
     if not num_classes: raise SarLulcError("label_histogram needs num_classes or a scheme.")
     counts = np.zeros(256, np.int64)
-    rd = _ChipReader(max_open=1)
-    for p in label_paths:
+    if sar_paths is not None and len(sar_paths) != len(label_paths):
+        raise SarLulcError(f"{len(sar_paths)} SAR items for {len(label_paths)} label rasters; give one per label raster.")
+    rd = _ChipReader(units, cf, max_open=2)
+    for k, p in enumerate(label_paths):
         ds = rd._get("label", p)
         for win in _grid_windows(ds.height, ds.width, block):
-            counts += np.bincount(lut[rd.read_label(p, win.row_off, win.col_off, max(win.height, win.width))
-                                      [: win.height, : win.width]].ravel(), minlength=256)
+            size = max(win.height, win.width)
+            lab = lut[rd.read_label(p, win.row_off, win.col_off, size)]
+            if sar_paths is not None:                  # no SAR, no loss: such labels do not count either
+                lab = np.where(np.isfinite(rd.read_sar(sar_paths[k], win.row_off, win.col_off, size)).all(0), lab, IGNORE_INDEX)
+            counts += np.bincount(lab[: win.height, : win.width].ravel(), minlength=256)
     rd.close()
     extra = np.nonzero(counts[num_classes:IGNORE_INDEX])[0]
     if extra.size:

@@ -347,17 +347,18 @@ class SwinEncoder(nn.Module):
     # --- helpers for optimisers (layer-wise LR decay, weight decay) ---
     @property
     def num_layers(self) -> int:
-        "Number of layer groups for layer-wise LR decay: patch embedding (0), every block (1..sum(depths)), output norms."
-        return sum(self.cfg.depths) + 2
+        """Layer groups for layer-wise LR decay, counted as MixMAE/BEiT count them: the patch embedding (0) and every
+        block (1..sum(depths)); what comes after the last block (the output norms) is `num_layers` itself."""
+        return sum(self.cfg.depths) + 1
 
     def layer_id(self, name: str) -> int:
-        "Layer group of parameter `name` (as in `named_parameters()`): 0 = patch embedding ... num_layers-1 = output norms."
+        "Layer group of parameter `name` (as in `named_parameters()`): 0 = patch embedding ... num_layers = output norms."
         p = name.split(".")
         if p[0] == "patch_embed": return 0
         if p[0] == "stages":
             i = int(p[1]); base = sum(self.cfg.depths[:i])
             return base + 1 + (int(p[3]) if p[2] == "blocks" else 0)
-        return self.num_layers - 1
+        return self.num_layers
 
     def no_weight_decay(self) -> set[str]:
         "Names of parameters that should get no weight decay (norms, biases, relative position tables)."

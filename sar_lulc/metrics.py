@@ -4,7 +4,7 @@
 
 # %% ../nbs/14_metrics.ipynb #b4c35579e0df
 from __future__ import annotations
-import math
+import math, re
 from collections.abc import Sequence
 
 import numpy as np
@@ -16,8 +16,8 @@ from .schemes import IGNORE_INDEX
 
 # %% auto #0
 __all__ = ['RARE_CLASSES', 'THIN_CLASSES', 'ConfusionMatrix', 'confusion_metrics', 'binary_metrics', 'label_boundaries',
-           'BoundaryF1', 'thin_structure_mask', 'ThinIoU', 'class_indices', 'rare_class_iou', 'water_iou_vs_mask',
-           'metrics_table']
+           'BoundaryF1', 'thin_structure_mask', 'ThinIoU', 'class_key', 'matching_classes', 'class_indices',
+           'rare_class_iou', 'water_iou_vs_mask', 'metrics_table']
 
 # %% ../nbs/14_metrics.ipynb #d156fbaade72
 def _as_tensor(x) -> torch.Tensor:
@@ -259,14 +259,24 @@ class ThinIoU:
 RARE_CLASSES = ("Bare", "SolarPanel", "Greenhouse")
 THIN_CLASSES = ("Water", "Built-up")
 
+def class_key(name: str) -> str:
+    "A class name reduced to lower-case letters and digits: 'Solar panel', 'SolarPanel' and 'solar-panel' are one class."
+    return re.sub(r"[^a-z0-9]", "", str(name).lower())
+
+def matching_classes(wanted, names) -> list[str]:
+    "The names in `names` (or a scheme's `.names`) that are one of `wanted`, however each scheme spells them."
+    keys = {class_key(w) for w in wanted}
+    return [n for n in list(getattr(names, "names", names) or []) if class_key(n) in keys]
+
 def class_indices(classes, names: Sequence[str] | None = None) -> list[int]:
-    "Class indices from indices or names (looked up in `names`, or in a scheme's `.names`)."
+    "Class indices from indices or names (looked up in `names`, or in a scheme's `.names`, by `class_key`)."
     names = list(getattr(names, "names", names) or [])
+    keys = [class_key(n) for n in names]
     out = []
     for c in classes:
         if isinstance(c, str):
-            if c not in names: raise SarLulcError(f"Unknown class {c!r}; known: {names}.")
-            out.append(names.index(c))
+            if class_key(c) not in keys: raise SarLulcError(f"Unknown class {c!r}; known: {names}.")
+            out.append(keys.index(class_key(c)))
         else: out.append(int(c))
     return out
 

@@ -20,11 +20,13 @@ from .encoder import (EncoderConfig, SwinEncoder, encoder_config, describe_confi
                               save_encoder)
 
 # %% auto #0
-__all__ = ['PATCH', 'MIXMAE_PRESETS', 'MixMAEConfig', 'mixmae_config', 'patch_normalise', 'sar_w_weights', 'MixMAE',
-           'mixmae_figure', 'encoder_state_dict', 'save_pretrained_encoder']
+__all__ = ['PATCH', 'SAR_W_NORMS', 'MIXMAE_PRESETS', 'MixMAEConfig', 'mixmae_config', 'patch_normalise', 'sar_w_weights',
+           'MixMAE', 'mixmae_figure', 'encoder_state_dict', 'save_pretrained_encoder']
 
 # %% ../nbs/11_mixmae.ipynb #a2851352c75c
 PATCH = 32          # pixels per side of a stride-32 token: the unit of mixing and reconstruction
+
+SAR_W_NORMS = ("minmax", "robust")   # how SAR-W scales backscatter power to [0, 1] (see `sar_w_weights`)
 
 @dataclass
 class MixMAEConfig:
@@ -36,6 +38,7 @@ class MixMAEConfig:
     dec_mlp_ratio: float = 4.0
     mask_ratio: float = 0.5      # fraction of stride-32 cells taken from the partner image (`--mask-ratio`)
     sar_w_s: float = 1.0         # SAR-W strength s; 0 = plain MixMAE
+    sar_w_norm: str = "minmax"   # how power is scaled to [0, 1]: "minmax" (the paper) or "robust" (dB percentiles)
     patch_eps: float = 1e-6      # eps of the per-patch target normalisation
 
     def __post_init__(self):
@@ -44,6 +47,8 @@ class MixMAEConfig:
         if self.dec_dim % 4 or self.dec_dim % self.dec_heads:
             raise SarLulcError(f"dec_dim {self.dec_dim} must be a multiple of 4 and of dec_heads {self.dec_heads}.")
         if self.sar_w_s < 0: raise SarLulcError(f"sar_w_s must be >= 0, got {self.sar_w_s}.")
+        if self.sar_w_norm not in SAR_W_NORMS:
+            raise SarLulcError(f"Unknown sar_w_norm {self.sar_w_norm!r}; choose one of {SAR_W_NORMS}.")
 
     def to_dict(self) -> dict:
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -96,12 +101,23 @@ def patch_normalise(x: torch.Tensor, valid: torch.Tensor | None = None, patch: i
     full = lambda a: a.expand(B, C, h, patch, w, patch).reshape(B, C, H, W)
     return t, full(mean), full(std)
 
-def sar_w_weights(db: torch.Tensor, valid: torch.Tensor | None = None, s: float = 1.0) -> torch.Tensor:
-    "SAR-W weight map exp(s*(1-P~)) of db (B, C, H, W); P~ = min-max of 10^(dB/10) per image and channel over valid pixels; 0 on no data."
+def sar_w_weights(db: torch.Tensor, valid: torch.Tensor | None = None, s: float = 1.0, norm: str = "minmax",
+                  q: tuple = (0.02, 0.98)) -> torch.Tensor:
+    """SAR-W weight map exp(s*(1-P~)) of db (B, C, H, W); 0 on no data. `norm='minmax'` (the paper): P~ = min-max of
+    linear power 10^(dB/10) per image and channel over valid pixels. `norm='robust'`: P~ = the dB value between the
+    image's `q` percentiles, clipped to [0, 1], so a few bright scatterers do not squash every other pixel to w = e^s."""
     db = db.float()
     v = torch.isfinite(db)
     if valid is not None: v = v & valid.to(torch.bool)[:, None]
     if s == 0: return v.float()
+    if norm not in SAR_W_NORMS: raise SarLulcError(f"Unknown SAR-W normalisation {norm!r}; choose one of {SAR_W_NORMS}.")
+    if norm == "robust":
+        flat = torch.where(v, db, torch.full_like(db, math.nan)).flatten(-2)
+        lo, hi = (torch.nanquantile(flat, t, dim=-1)[..., None, None] for t in q)
+        span = hi - lo
+        ok = torch.isfinite(span) & (span > 0)
+        Pt = torch.where(v & ok, (db - lo) / torch.where(ok, span, torch.ones_like(span)), torch.zeros_like(db)).clamp(0, 1)
+        return torch.where(v, torch.exp(s * (1 - Pt)), torch.zeros_like(db))
     P = torch.pow(10.0, torch.where(v, db, torch.zeros_like(db)) / 10)
     pmin = torch.where(v, P, torch.full_like(P, math.inf)).amin((-2, -1), keepdim=True)
     pmax = torch.where(v, P, torch.full_like(P, -math.inf)).amax((-2, -1), keepdim=True)
@@ -208,7 +224,7 @@ class MixMAE(nn.Module):
         # 5. targets, weights, scoring
         with torch.no_grad():
             t, mu, sd = patch_normalise(x0, vpix, PATCH, cfg.patch_eps)
-            wgt = sar_w_weights(db, vpix, s) if s != 0 else vpix[:, None].float().expand(B, C, H, W)
+            wgt = sar_w_weights(db, vpix, s, cfg.sar_w_norm) if s != 0 else vpix[:, None].float().expand(B, C, H, W)
             pair = lambda a: torch.stack([a, a.flip(0)], 1)
             target, weight2, valid2 = pair(t), pair(wgt), pair(vpix[:, None].float())
             scored = torch.stack([mpix, 1 - mpix], 1) * valid2                          # (B, 2, 1, H, W)

@@ -83,6 +83,7 @@ class PretrainConfig:
     seed: int = 0
     mask_ratio: float = 0.5             # MixMAE mixing ratio
     sar_w_s: float = 1.0                # SAR-W strength s (0 = plain MixMAE)
+    sar_w_norm: str = "minmax"          # SAR-W power scaling: "minmax" (the paper) or "robust" (dB percentiles)
     dec_dim: int | None = None          # decoder width/depth (None = the MixMAE defaults)
     dec_depth: int | None = None
     in_chans: int | None = None
@@ -90,6 +91,7 @@ class PretrainConfig:
     chips_per_epoch: int | None = 512
     min_valid: float = 0.5
     augment: bool = True
+    crop_scale: tuple | None = (0.2, 1.0)   # random resized crop of 20-100 % of a chip (METHOD.md section 2); None = off
     num_workers: int = 0
     device: str = "auto"
     save_every: int = 0
@@ -126,6 +128,8 @@ def _check_config(cfg) -> None:
         lo, hi = {"min_valid": (0, 1), "mask_ratio": (0, 0.95), "drop_path": (0, 0.9), "min_lr_ratio": (0, 1)}.get(f, (0, None))
         check_number(f, v, kind=float, lo=lo, hi=hi, lo_open=f in ("mask_ratio", "blr"))   # clip 0 = no clipping
     if getattr(cfg, "val_chip", None) is not None: check_number("val_chip", cfg.val_chip, lo=1)
+    cs = getattr(cfg, "crop_scale", None)
+    need(cs is None or (len(cs) == 2 and 0 < cs[0] <= cs[1] <= 1), f"crop_scale must be (low, high) with 0 < low <= high <= 1, or None; got {cs}.")
     if cfg.chips_per_epoch is not None: check_number("chips_per_epoch", cfg.chips_per_epoch, lo=1)
     if cfg.units is not None: check_units(cfg.units)
     if cfg.cf is not None: check_number("cf", cfg.cf, kind=float)
@@ -163,6 +167,7 @@ def _make_config(cls, presets, recipe, overrides):
         hint = "; ".join(f"{k!r} (did you mean {h[0]!r}?)" if h else repr(k) for k, h in hints.items())
         raise SarLulcError(f"Unknown {cls.__name__} option(s): {hint}. Valid options: {', '.join(names)}.")
     if "betas" in vals: vals["betas"] = tuple(vals["betas"])
+    if vals.get("crop_scale") is not None: vals["crop_scale"] = tuple(vals["crop_scale"])    # from JSON: a list
     cfg = cls(**vals); _check_config(cfg)
     return cfg
 

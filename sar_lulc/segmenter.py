@@ -255,12 +255,12 @@ class Segmenter(nn.Module):
     # --- optimiser helpers (layer-wise LR decay, weight decay) ---
     @property
     def num_layers(self) -> int:
-        "Layer groups for layer-wise LR decay: the encoder's, then one group for stem, decoder and head."
-        return self.encoder.num_layers + 1
+        "Layer groups for layer-wise LR decay: the encoder's; the stem, decoder and head join its last group."
+        return self.encoder.num_layers
 
     def layer_id(self, name: str) -> int:
         "Layer group of parameter `name`: encoder layers keep their depth, everything else is the last group."
-        return self.encoder.layer_id(name[len("encoder."):]) if name.startswith("encoder.") else self.num_layers - 1
+        return self.encoder.layer_id(name[len("encoder."):]) if name.startswith("encoder.") else self.num_layers
 
     def no_weight_decay(self) -> set[str]:
         "Parameters without weight decay: the encoder's set plus every 1-D (norm, bias) parameter."

@@ -208,7 +208,7 @@ def fit(model: nn.Module, train_ds, cfg, out_dir, *, loss_fn, kind: str, arch: s
                 best_ckpt=str(out / "best.pt") if (out / "best.pt").exists() else None)
 
 # %% ../nbs/24_train.ipynb #78baa0b6c02b
-from .metrics import (BoundaryF1, ConfusionMatrix, RARE_CLASSES, THIN_CLASSES, ThinIoU, binary_metrics,
+from .metrics import (BoundaryF1, ConfusionMatrix, RARE_CLASSES, THIN_CLASSES, ThinIoU, binary_metrics, matching_classes,
                               metrics_table, rare_class_iou)
 
 def _shard(ds, env: DistEnv):
@@ -224,7 +224,8 @@ def evaluate_dataset(model: nn.Module, ds, num_classes: int, env: DistEnv | None
     names = list(getattr(names, "names", names) or [])
     cm = ConfusionMatrix(num_classes, device=env.device)
     bf = BoundaryF1(num_classes, tolerance=2, device=env.device) if extra else None
-    thin_cls = [i for i, n in enumerate(names) if n in THIN_CLASSES or (num_classes == 2 and n == "water")]
+    thin_names = set(matching_classes(THIN_CLASSES, names))
+    thin_cls = [i for i, n in enumerate(names) if n in thin_names or (num_classes == 2 and n == "water")]
     thin = ThinIoU(num_classes, thin_cls, device=env.device) if extra and thin_cls else None
     loader = DataLoader(_shard(ds, env), batch_size=batch_size, num_workers=0)
     for batch in tqdm(loader, desc="evaluate", disable=not (progress and env.is_main), leave=False):
@@ -238,7 +239,7 @@ def evaluate_dataset(model: nn.Module, ds, num_classes: int, env: DistEnv | None
     if extra:
         res.update(bf.all_reduce().compute())
         if thin is not None: res.update(thin.all_reduce().compute())
-        rare = [n for n in RARE_CLASSES if n in names]
+        rare = matching_classes(RARE_CLASSES, names)          # also 'Solar panel' of the 14-class schemes
         if rare: res.update(rare_class_iou(res, rare, names))
         if num_classes == 2: res.update({f"water_{k}": v for k, v in binary_metrics(cm, 1).items() if k != "n_pixels"})
     model.train(was_training)
@@ -293,7 +294,8 @@ def _finetune(cfg, env, data_dir, out, pretrained, resume, max_steps, overwrite,
                            chips_per_epoch=cfg.chips_per_epoch, augment=cfg.augment, **kw)
     val_ds = (ChipDataset(info.items("val"), chip=cfg.val_chip or cfg.chip, mode="grid", **kw)
               if info.splits.get("val") else None)
-    counts = label_histogram(info.label_paths("train"), scheme=info.scheme, target_scheme=target)
+    counts = label_histogram(info.label_paths("train"), scheme=info.scheme, target_scheme=target,
+                             sar_paths=info.sar_paths("train"), units=units, cf=cf)     # only where the loss looks
     if counts.sum() == 0: raise SarLulcError(f"The train split of {data_dir} has no labelled pixels (all no data).")
     freqs = counts / counts.sum()
     mcfg = segmenter_config(cfg.preset, num_classes=target.num_classes, hr_inject=cfg.hr_inject, head=cfg.head,
@@ -346,10 +348,11 @@ def _pretrain(cfg, env, data_dir, out, resume, max_steps, overwrite, progress) -
     in_chans = _check_channels(cfg, info)
     kw = dict(chip=cfg.chip, norm=info.norm, units=units, cf=cf, min_valid=cfg.min_valid, seed=cfg.seed)
     ds = UnlabelledDataset(info.sar_paths("train"), chips_per_epoch=cfg.chips_per_epoch, augment=cfg.augment,
-                           mode="random" if cfg.chips_per_epoch else "grid", **kw)
+                           mode="random" if cfg.chips_per_epoch else "grid", crop_scale=cfg.crop_scale, **kw)
     val_ds = UnlabelledDataset(info.sar_paths("val"), mode="grid", **kw) if info.splits.get("val") else None
     dec = {k: getattr(cfg, k) for k in ("dec_dim", "dec_depth") if getattr(cfg, k) is not None}
-    mcfg = mixmae_config(cfg.preset, in_chans=in_chans, mask_ratio=cfg.mask_ratio, sar_w_s=cfg.sar_w_s, drop_path=cfg.drop_path, **dec)
+    mcfg = mixmae_config(cfg.preset, in_chans=in_chans, mask_ratio=cfg.mask_ratio, sar_w_s=cfg.sar_w_s,
+                        sar_w_norm=cfg.sar_w_norm, drop_path=cfg.drop_path, **dec)
     torch.manual_seed(cfg.seed)
     model = MixMAE(mcfg)
     def loss_fn(m, b): return m(b["image"], db=b["db"], valid=b["valid"])["loss"]
