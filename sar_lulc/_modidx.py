@@ -472,6 +472,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                   'sar_lulc.schemes.ClassScheme.palette': ('schemes.html#classscheme.palette', 'sar_lulc/schemes.py'),
                                   'sar_lulc.schemes.ClassScheme.to_dict': ('schemes.html#classscheme.to_dict', 'sar_lulc/schemes.py'),
                                   'sar_lulc.schemes.check_indices': ('schemes.html#check_indices', 'sar_lulc/schemes.py'),
+                                  'sar_lulc.schemes.check_task': ('schemes.html#check_task', 'sar_lulc/schemes.py'),
                                   'sar_lulc.schemes.get_scheme': ('schemes.html#get_scheme', 'sar_lulc/schemes.py'),
                                   'sar_lulc.schemes.hex_to_rgb': ('schemes.html#hex_to_rgb', 'sar_lulc/schemes.py'),
                                   'sar_lulc.schemes.parse_label_map': ('schemes.html#parse_label_map', 'sar_lulc/schemes.py'),

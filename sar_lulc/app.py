@@ -17,7 +17,7 @@ from .core import SarLulcError, arg_number, get_device, seed_everything
 from .checkpoint import DEMO_MODEL_DIR, DEMO_MODELS, default_model_path, repo_root, load_model, export_model, save_checkpoint, training_state
 from .io import DEFAULT_CF, UNITS, SarReader, UnitsWarning, open_raster, check_units, write_raster
 from .predict import predict_scene
-from .schemes import DEFAULT_SCHEME_OF_TASK, get_scheme
+from .schemes import DEFAULT_SCHEME_OF_TASK, check_task, get_scheme
 from .segmenter import Segmenter, segmenter_config
 from . import viz
 
@@ -81,7 +81,7 @@ class AppConfig:
 
     def model_path(self, task: str) -> Path:
         "The model file/folder of `task`; a missing one raises `SarLulcError` saying how to train it."
-        if task not in TASK_LABELS: raise SarLulcError(f"Unknown task {task!r}; choose one of {list(TASK_LABELS)}.")
+        task = check_task(task)
         p = Path(self.lulc_model if task == "lulc" else self.water_model)
         if not p.exists():
             raise SarLulcError(f"No {TASK_LABELS[task].lower()} model: {p} does not exist. " + TRAIN_HINT.format(path=p.parent))
@@ -109,7 +109,7 @@ MICRO_MODEL = dict(embed_dim=16, depths=(1, 1, 1, 1), num_heads=(1, 2, 2, 4), fp
 
 def build_test_model(out, task: str = "lulc", seed: int = 0, overwrite: bool = False, norm=(-12.0, 5.0), **overrides) -> Path:
     "Export a freshly initialised micro segmenter for `task` to `out` (.safetensors + .json), as training would."
-    if task not in TASK_LABELS: raise SarLulcError(f"Unknown task {task!r}; choose one of {list(TASK_LABELS)}.")
+    task = check_task(task)
     mcfg = segmenter_config("tiny", **{**MICRO_MODEL, "task": task, **overrides})
     seed_everything(seed)
     model = Segmenter(mcfg).eval()
@@ -317,7 +317,7 @@ def run_inference(path, task: str = "lulc", units: str = "auto", cf: float = DEF
     `overlap` is in pixels (default min(64, tile/4)); `band` is 1-based (None/0 = the only band)."""
     t0 = time.perf_counter()
     cfg = cfg or AppConfig()
-    if task not in TASK_LABELS: raise SarLulcError(f"Unknown task {task!r}; choose one of {list(TASK_LABELS)}.")
+    task = check_task(task)
     units = check_units(units or "auto")
     try: cf = float(cf)
     except (TypeError, ValueError) as e: raise SarLulcError(f"The calibration factor must be a number of dB, got {cf!r}.") from e

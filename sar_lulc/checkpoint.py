@@ -16,7 +16,7 @@ from torch import nn
 from .core import SarLulcError, atomic_output
 from .segmenter import Segmenter, SegmenterConfig
 from .mixmae import MixMAE, MixMAEConfig
-from .schemes import ClassScheme
+from .schemes import ClassScheme, check_task
 from .data import NormStats
 
 # %% auto #0
@@ -287,7 +287,7 @@ def repo_root() -> Path:
 
 def default_model_path(task: str = "lulc", must_exist: bool = True) -> Path:
     "The shipped demo weights of `task` (`data_samples/models/<task>_tiny.safetensors`); a clear error when absent."
-    if task not in DEMO_MODELS: raise SarLulcError(f"Unknown task {task!r}; choose one of {tuple(DEMO_MODELS)}.")
+    task = check_task(task)
     rel = DEMO_MODEL_DIR / DEMO_MODELS[task]
     cands = [r / rel for r in (Path.cwd(), *Path.cwd().parents, repo_root())]
     for p in cands:

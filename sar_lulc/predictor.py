@@ -12,7 +12,7 @@ import torch
 
 from .checkpoint import load_model
 from .core import SarLulcError, PRECISIONS, autocast, get_device
-from .schemes import DEFAULT_SCHEME_OF_TASK, TASKS, ClassScheme, get_scheme
+from .schemes import DEFAULT_SCHEME_OF_TASK, ClassScheme, check_task, get_scheme
 
 # %% auto #0
 __all__ = ['cpu_has_native_bf16', 'Predictor', 'make_predictor']
@@ -119,7 +119,7 @@ def make_predictor(model_or_bundle, *, task=None, scheme=None, norm=None, device
     if isinstance(model_or_bundle, Predictor): return model_or_bundle
     if isinstance(model_or_bundle, (str, Path)):
         model_or_bundle = load_model(model_or_bundle, device=str(get_device(device)))
-    if task is not None and task not in TASKS: raise SarLulcError(f"Unknown task {task!r}; choose one of {TASKS}.")
+    if task is not None: task = check_task(task)
     meta = {}
     if isinstance(model_or_bundle, torch.nn.Module):
         model, btask, bscheme, bnorm = model_or_bundle, None, None, None

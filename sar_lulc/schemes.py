@@ -9,12 +9,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .core import SarLulcError
+from .core import SarLulcError, check_choice
 
 # %% auto #0
 __all__ = ['IGNORE_INDEX', 'HRLULC_NAMES', 'HRLULC_COLORS', 'HRLULC_V23', 'HRLULC_V21', 'JP9', 'WATER', 'SCHEMES',
            'SCHEME_ALIASES', 'DEFAULT_SCHEME', 'TASKS', 'DEFAULT_SCHEME_OF_TASK', 'hex_to_rgb', 'ClassScheme',
-           'check_indices', 'get_scheme', 'parse_label_map', 'remap_lut', 'remap']
+           'check_indices', 'check_task', 'get_scheme', 'parse_label_map', 'remap_lut', 'remap']
 
 # %% ../nbs/02_schemes.ipynb #16a3b6641ed0
 IGNORE_INDEX = 255
@@ -179,6 +179,10 @@ SCHEME_ALIASES = {"hrlulc": "hrlulc_v23.12", "hrlulc14": "hrlulc_v23.12", "hrlul
 DEFAULT_SCHEME = "jp9"
 TASKS = ("lulc", "water")                                   # what a model predicts: land cover, or water / not water
 DEFAULT_SCHEME_OF_TASK = {"lulc": "jp9", "water": "water"}  # the classes of each task unless a dataset says otherwise
+
+def check_task(task) -> str:
+    "`task` checked against `TASKS` (the one task validator of the library)."
+    return check_choice("task", task, TASKS)
 
 # %% ../nbs/02_schemes.ipynb #0b0d3d7f411a
 def get_scheme(name_or_scheme="jp9") -> ClassScheme:
