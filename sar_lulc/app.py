@@ -13,8 +13,8 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")       # no version check,
 
 import numpy as np
 
-from .core import SarLulcError, arg_number, get_device, seed_everything
-from .checkpoint import DEMO_MODEL_DIR, DEMO_MODELS, default_model_path, repo_root, load_model, export_model, save_checkpoint, training_state
+from .core import SarLulcError, arg_number, check_number, data_samples_dir, get_device, seed_everything
+from .checkpoint import DEMO_MODEL_DIR, DEMO_MODELS, default_model_path, load_model, export_model, save_checkpoint, training_state
 from .io import DEFAULT_CF, UNITS, SarReader, UnitsWarning, open_raster, check_units, write_raster
 from .predict import predict_scene
 from .schemes import DEFAULT_SCHEME_OF_TASK, check_task, get_scheme
@@ -38,13 +38,9 @@ TRAIN_HINT = ("Train the demo models with `sar-lulc synth data/synth`, then `sar
 
 def sample_files() -> list[Path]:
     "SAR GeoTIFFs in `data_samples/` (labels and models left out), used as the app's examples."
-    for base in (Path.cwd(), repo_root()):
-        d = base / "data_samples"
-        if d.is_dir():
-            fs = sorted(p for p in d.rglob("*.tif") if "label" not in p.name.lower() and "models" not in p.parts
-                        and not p.name.startswith("."))
-            if fs: return fs
-    return []
+    d = data_samples_dir()
+    return [] if d is None else sorted(p for p in d.rglob("*.tif") if "label" not in p.name.lower()
+                                       and "models" not in p.parts and not p.name.startswith("."))
 
 # %% ../nbs/50_app.ipynb #f5b4fbca0c66
 @dataclass
@@ -71,13 +67,10 @@ class AppConfig:
         self.lulc_model = Path(self.lulc_model) if self.lulc_model else default_model_path("lulc", must_exist=False)
         self.water_model = Path(self.water_model) if self.water_model else default_model_path("water", must_exist=False)
         self.workdir = Path(self.workdir) if self.workdir else Path(tempfile.gettempdir()) / f"sar_lulc_app_{os.getpid()}"
-        checks = [("port", 0 <= int(self.port) <= 65535, "0..65535"), ("max_upload_mb", self.max_upload_mb > 0, "> 0"),
-                  ("max_pixels", int(self.max_pixels) > 0, "> 0"), ("concurrency_limit", 1 <= int(self.concurrency_limit) <= 8, "1..8"),
-                  ("max_queue", int(self.max_queue) >= 1, ">= 1"), ("tile", int(self.tile) >= 64, ">= 64"),
-                  ("batch_size", int(self.batch_size) >= 1, ">= 1"), ("keep_requests", int(self.keep_requests) >= 1, ">= 1"),
-                  ("preview_max_side", int(self.preview_max_side) >= 64, ">= 64")]
-        for name, ok, rule in checks:
-            if not ok: raise SarLulcError(f"App setting {name}={getattr(self, name)!r} must be {rule}.")
+        for name, lo, hi in (("port", 0, 65535), ("max_pixels", 1, None), ("concurrency_limit", 1, 8), ("max_queue", 1, None),
+                             ("tile", 64, None), ("batch_size", 1, None), ("keep_requests", 1, None), ("preview_max_side", 64, None)):
+            setattr(self, name, check_number(f"App setting {name}", getattr(self, name), lo=lo, hi=hi))
+        self.max_upload_mb = check_number("App setting max_upload_mb", self.max_upload_mb, kind=float, lo=0, lo_open=True)
 
     def model_path(self, task: str) -> Path:
         "The model file/folder of `task`; a missing one raises `SarLulcError` saying how to train it."
@@ -546,14 +539,14 @@ def cli_args_app(p: argparse.ArgumentParser) -> None:
     "Flags of `sar-lulc app`."
     d = AppConfig.__dataclass_fields__
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=arg_number(lo=0, hi=65535), default=7860, help="port (default 7860; 0 = any free port)")
+    p.add_argument("--port", type=arg_number(), default=7860, help="port (default 7860; 0 = any free port)")
     p.add_argument("--lulc-model", default=None, help=f"land-cover model: run folder or .safetensors (default {DEMO_MODEL_DIR / DEMO_MODELS['lulc']})")
     p.add_argument("--water-model", default=None, help=f"water model (default {DEMO_MODEL_DIR / DEMO_MODELS['water']})")
-    p.add_argument("--max-upload-mb", type=arg_number(float, lo=0, lo_open=True), default=d["max_upload_mb"].default, help="upload size limit in MB (default %(default)s)")
-    p.add_argument("--max-pixels", type=arg_number(float, lo=1), default=d["max_pixels"].default, help="pixel-count limit per image (default %(default)s)")
-    p.add_argument("--concurrency", type=arg_number(lo=1), default=1, help="requests processed at once (default 1); others queue")
-    p.add_argument("--max-queue", type=arg_number(lo=1), default=d["max_queue"].default, help="waiting requests allowed (default %(default)s)")
-    p.add_argument("--tile", type=arg_number(lo=16), default=512, help="prediction tile size in px (default 512)")
+    p.add_argument("--max-upload-mb", type=arg_number(float), default=d["max_upload_mb"].default, help="upload size limit in MB (default %(default)s)")
+    p.add_argument("--max-pixels", type=arg_number(float), default=d["max_pixels"].default, help="pixel-count limit per image (default %(default)s)")
+    p.add_argument("--concurrency", type=arg_number(), default=1, help="requests processed at once (default 1); others queue")
+    p.add_argument("--max-queue", type=arg_number(), default=d["max_queue"].default, help="waiting requests allowed (default %(default)s)")
+    p.add_argument("--tile", type=arg_number(), default=512, help="prediction tile size in px (default 512)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
     p.add_argument("--bf16", action="store_true", help="bf16 autocast (faster on recent CPUs and GPUs)")
     p.add_argument("--workdir", default=None, help="folder for the outputs of requests (default: a temporary folder)")

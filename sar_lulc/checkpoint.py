@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .core import SarLulcError, atomic_output
+from .core import SarLulcError, atomic_output, data_samples_dir
 from .segmenter import Segmenter, SegmenterConfig
 from .mixmae import MixMAE, MixMAEConfig
 from .schemes import ClassScheme, check_task
@@ -289,13 +289,12 @@ def default_model_path(task: str = "lulc", must_exist: bool = True) -> Path:
     "The shipped demo weights of `task` (`data_samples/models/<task>_tiny.safetensors`); a clear error when absent."
     task = check_task(task)
     rel = DEMO_MODEL_DIR / DEMO_MODELS[task]
-    cands = [r / rel for r in (Path.cwd(), *Path.cwd().parents, repo_root())]
-    for p in cands:
-        if p.is_file(): return p
+    d = data_samples_dir()
+    if d is not None and (d.parent / rel).is_file(): return d.parent / rel
     if not must_exist: return repo_root() / rel
     raise SarLulcError(
-        f"No --model given and the demo {task} weights {DEMO_MODELS[task]} were not found (looked in "
-        f"{cands[0].parent} and {cands[-1].parent}). Train and export them first, e.g. "
+        f"No --model given and the demo {task} weights {DEMO_MODELS[task]} were not found (no {rel} in "
+        f"{Path.cwd()}, its parents or {repo_root()}). Train and export them first, e.g. "
         f"`sar-lulc synth data/synth` then `sar-lulc train --task {task} --data data/synth --out runs/{task}` and "
         f"export the run to {rel} (see the training chapter), or pass --model RUN_FOLDER_OR_FILE.")
 

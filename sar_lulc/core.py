@@ -13,9 +13,9 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['PALSAR2_TILE', 'PRECISIONS', 'SarLulcError', 'shared_dir', 'real_tile_paths', 'lock_path', 'temporaries_of',
-           'output_lock', 'check_output_path', 'atomic_output', 'seed_everything', 'get_device', 'autocast',
-           'peak_rss_mb', 'tutorial_setup', 'check_number', 'check_choice', 'arg_number']
+__all__ = ['PALSAR2_TILE', 'PRECISIONS', 'SarLulcError', 'shared_dir', 'real_tile_paths', 'data_samples_dir', 'lock_path',
+           'temporaries_of', 'output_lock', 'check_output_path', 'atomic_output', 'seed_everything', 'get_device',
+           'autocast', 'peak_rss_mb', 'tutorial_setup', 'check_number', 'check_choice', 'arg_number']
 
 # %% ../nbs/00_core.ipynb #d94114696fab
 class SarLulcError(ValueError):
@@ -43,6 +43,12 @@ def real_tile_paths() -> dict | None:
     p = dict(hh=d/"N23W161_20_sl_HH_F02DAR.tif", hv=d/"N23W161_20_sl_HV_F02DAR.tif",
              mask=d/"N23W161_20_mask_F02DAR.tif", xml=d/"N23W161_20_F02DAR.xml")
     return p if p["hh"].exists() else None
+
+# %% ../nbs/00_core.ipynb #ef1095997bd2
+def data_samples_dir() -> Path | None:
+    "The repository's `data_samples/` folder (working folder, its parents, then beside the package), or None."
+    pkg = Path(__file__).resolve().parent.parent if "__file__" in globals() else Path.cwd()
+    return next((b / "data_samples" for b in (Path.cwd(), *Path.cwd().parents, pkg) if (b / "data_samples").is_dir()), None)
 
 # %% ../nbs/00_core.ipynb #37520635ec79
 _TEMP = r"\.[A-Za-z0-9_]+(\.stage\.tif|\.tmp)(\.ovr\.tmp|\.ovr)?"   # what mkstemp and GDAL add to `.NAME`
@@ -93,11 +99,12 @@ def output_lock(*paths):
     lock = lock_path(paths[0])
     if fcntl is None:                                       # no flock (Windows): no lock, no clean-up
         yield lock; return
+    left = lock.exists()                                    # a finished writer removes its lock: a dead one does not
     fd = _acquire(lock)
     try:
         os.ftruncate(fd, 0)
         os.write(fd, json.dumps(dict(pid=os.getpid(), host=socket.gethostname(), time=time.time())).encode())
-        for t in (t for p in paths for t in temporaries_of(p)):
+        for t in (t for p in paths for t in temporaries_of(p)) if left else ():   # no folder listing otherwise
             with contextlib.suppress(OSError): t.unlink()
         for p in paths: held[str(p)] = held.get(str(p), 0) + 1
         try: yield lock
@@ -214,7 +221,7 @@ def check_number(name: str, value, *, kind=int, lo=None, hi=None, lo_open: bool 
         v = float(value)
         if kind is int:
             if not math.isfinite(v) or v != int(v): raise ValueError
-            v = int(v) if not isinstance(value, str) else int(value.strip())
+            v = int(v)
     except (TypeError, ValueError):
         raise SarLulcError(f"{name} must be {what}{rng}, got {value!r}.") from None
     if not math.isfinite(v) or (lo is not None and (v <= lo if lo_open else v < lo)) or (hi is not None and v > hi):

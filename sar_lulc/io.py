@@ -198,7 +198,7 @@ class SarReader:
             if nbits == "1": dt = "bool"
             self.dtype = check_sar_dtype(dt, f"{self.path.name} band {self.band}")
             self.nodata = nodata if nodata is not None else self._src.nodatavals[self.band - 1]
-            self._sample, self.implausible_pixels, self._bad = None, 0, set()
+            self._sample, self._bad = None, set()
             if units == "auto": self.units, self.units_reason = self._detect(sample)
             else: self.units, self.units_reason = units, "given by the caller"
             self._check_plausible(sample, check_values)
@@ -312,8 +312,12 @@ class SarReader:
                 if len(self._bad) < IMPLAUSIBLE_COUNT_MAX:  # overlapping windows re-read pixels: count positions
                     r, c = np.nonzero(bad)
                     self._bad.update(((r + int(win.row_off)) * self.width + c + int(win.col_off)).tolist())
-                self.implausible_pixels = len(self._bad)    # a lower bound once IMPLAUSIBLE_COUNT_MAX is reached
         return db
+
+    @property
+    def implausible_pixels(self) -> int:
+        "Pixels read so far whose values were outside `PLAUSIBLE_DB` (a lower bound past `IMPLAUSIBLE_COUNT_MAX`)."
+        return len(self._bad)
 
     def valid_fraction(self) -> float:
         "Fraction of valid (not no-data) pixels in the band, read block by block."

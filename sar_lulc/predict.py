@@ -332,9 +332,8 @@ def cli_run_predict(args) -> dict:
     precision = "bf16" if args.bf16 else (args.precision or "fp32")
     band = int(args.band) if args.band is not None and str(args.band).isdigit() else args.band
     overlap = _overlap_arg(args.overlap)
-    # everything that can be checked without the model is checked first: a bad option costs no model load
-    _check_scene_options(args.tile, overlap, args.batch_size)
-    get_device(args.device); check_units(args.units)
+    # predict_scene / predict_many check options, input and output before loading the model; here what only
+    # the command line has: the inputs exist, and what --out means
     for i in args.inputs:
         if not Path(i).exists(): raise SarLulcError(f"Input {i} does not exist.")
     mode = output_mode(args.out, args.inputs)
