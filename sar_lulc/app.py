@@ -4,7 +4,7 @@
 
 # %% ../nbs/50_app.ipynb #94f86ed449c8
 from __future__ import annotations
-import argparse, logging, os, re, shutil, socket, tempfile, threading, time, uuid, warnings
+import logging, os, re, shutil, socket, tempfile, threading, time, uuid, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,19 +13,19 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")       # no version check,
 
 import numpy as np
 
-from .core import SarLulcError, arg_number, check_number, data_samples_dir, get_device, seed_everything
-from .checkpoint import DEMO_MODEL_DIR, DEMO_MODELS, default_model_path, load_model, export_model, save_checkpoint, training_state
+from .core import SarLulcError, check_number, data_samples_dir, get_device
+from .command import Arg, command
+from .checkpoint import DEMO_MODEL_DIR, DEMO_MODELS, default_model_path, load_model
 from .io import DEFAULT_CF, UNITS, SarReader, UnitsWarning, open_raster, check_units, write_raster
 from .predict import predict_scene
 from .schemes import DEFAULT_SCHEME_OF_TASK, check_task, get_scheme
-from .segmenter import Segmenter, segmenter_config
 from . import viz
 
 # %% auto #0
-__all__ = ['TASK_LABELS', 'TRAIN_HINT', 'MICRO_MODEL', 'GREY_DB_RANGE', 'ACCEPTED', 'TABLE_HEADERS', 'ABOUT', 'sample_files',
-           'AppConfig', 'get_bundle', 'build_test_model', 'sniff_format', 'check_upload', 'check_pixels', 'grey_to_db',
-           'read_grey_image', 'InputInfo', 'inspect_geotiff', 'AppResult', 'run_inference', 'hide_paths', 'build_app',
-           'free_port', 'launch', 'cli_args_app', 'cli_run_app']
+__all__ = ['TASK_LABELS', 'TRAIN_HINT', 'GREY_DB_RANGE', 'ACCEPTED', 'TABLE_HEADERS', 'ABOUT', 'sample_files', 'AppConfig',
+           'get_bundle', 'sniff_format', 'check_upload', 'check_pixels', 'grey_to_db', 'read_grey_image', 'InputInfo',
+           'inspect_geotiff', 'AppResult', 'run_inference', 'hide_paths', 'build_app', 'free_port', 'launch',
+           'app_command']
 
 # %% ../nbs/50_app.ipynb #9ea2d9466475
 _log = logging.getLogger("sar_lulc.app")
@@ -96,22 +96,6 @@ def get_bundle(path, device="auto"):
     with _BUNDLE_LOCK:
         if key not in _BUNDLES: _BUNDLES[key] = load_model(p, device=dev)
         return _BUNDLES[key]
-
-MICRO_MODEL = dict(embed_dim=16, depths=(1, 1, 1, 1), num_heads=(1, 2, 2, 4), fpn_dim=16, stem_dim=8, head_dim=8,
-                   drop_path=0.0)
-
-def build_test_model(out, task: str = "lulc", seed: int = 0, overwrite: bool = False, norm=(-12.0, 5.0), **overrides) -> Path:
-    "Export a freshly initialised micro segmenter for `task` to `out` (.safetensors + .json), as training would."
-    task = check_task(task)
-    mcfg = segmenter_config("tiny", **{**MICRO_MODEL, "task": task, **overrides})
-    seed_everything(seed)
-    model = Segmenter(mcfg).eval()
-    st = training_state(model, kind="finetune", arch="segmenter", model_config=mcfg.to_dict(), task=task, preset="micro",
-                        norm=dict(mean=float(norm[0]), std=float(norm[1])), scheme=get_scheme(DEFAULT_SCHEME_OF_TASK[task]).to_dict(),
-                        rng=False)
-    with tempfile.TemporaryDirectory() as d:
-        ck = save_checkpoint(Path(d) / "best.pt", st)
-        return export_model(ck, Path(out), overwrite=overwrite, note="untrained micro model (tests only)")
 
 # %% ../nbs/50_app.ipynb #60fcc3b2bc14
 GREY_DB_RANGE = (-30.0, 0.0)
@@ -535,32 +519,22 @@ def launch(cfg: AppConfig | None = None, block: bool = True, quiet: bool = False
     return demo, url
 
 # %% ../nbs/50_app.ipynb #f205586ea4b5
-def cli_args_app(p: argparse.ArgumentParser) -> None:
-    "Flags of `sar-lulc app`."
-    d = AppConfig.__dataclass_fields__
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=arg_number(), default=7860, help="port (default 7860; 0 = any free port)")
-    p.add_argument("--lulc-model", default=None, help=f"land-cover model: run folder or .safetensors (default {DEMO_MODEL_DIR / DEMO_MODELS['lulc']})")
-    p.add_argument("--water-model", default=None, help=f"water model (default {DEMO_MODEL_DIR / DEMO_MODELS['water']})")
-    p.add_argument("--max-upload-mb", type=arg_number(float), default=d["max_upload_mb"].default, help="upload size limit in MB (default %(default)s)")
-    p.add_argument("--max-pixels", type=arg_number(float), default=d["max_pixels"].default, help="pixel-count limit per image (default %(default)s)")
-    p.add_argument("--concurrency", type=arg_number(), default=1, help="requests processed at once (default 1); others queue")
-    p.add_argument("--max-queue", type=arg_number(), default=d["max_queue"].default, help="waiting requests allowed (default %(default)s)")
-    p.add_argument("--tile", type=arg_number(), default=512, help="prediction tile size in px (default 512)")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
-    p.add_argument("--bf16", action="store_true", help="bf16 autocast (faster on recent CPUs and GPUs)")
-    p.add_argument("--workdir", default=None, help="folder for the outputs of requests (default: a temporary folder)")
-
-def cli_run_app(args) -> dict:
-    "Run `sar-lulc app`: serve until Ctrl-C; returns a summary."
-    for flag, given in (("--lulc-model", args.lulc_model), ("--water-model", args.water_model)):
+@command("app", config=AppConfig,
+         fields={"host": Arg("address to bind (127.0.0.1: this machine only)"), "port": Arg("port (0 = any free port)"),
+                 "lulc_model": Arg(f"land-cover model: run folder or .safetensors (default {DEMO_MODEL_DIR / DEMO_MODELS['lulc']})"),
+                 "water_model": Arg(f"water model (default {DEMO_MODEL_DIR / DEMO_MODELS['water']})"),
+                 "max_upload_mb": Arg("upload size limit in MB"), "max_pixels": Arg("pixel-count limit per image"),
+                 "concurrency_limit": Arg(flags=("--concurrency",)), "max_queue": None,
+                 "tile": Arg("prediction tile size in px"), "device": Arg("auto, cpu or cuda"),
+                 "workdir": Arg("folder for the outputs of requests (default: a temporary folder)")})
+def app_command(*, bf16: Arg("bf16 autocast (faster on recent CPUs and GPUs)") = False, **settings) -> dict:
+    "Start the Gradio web demo (offline, 127.0.0.1)."
+    for flag in ("lulc_model", "water_model"):
+        given = settings.get(flag)
         if given and not Path(given).exists():      # a model asked for by name must exist; the defaults may be absent
-            raise SarLulcError(f"{flag} {given} does not exist (give a run folder or an exported .safetensors).")
-    get_device(args.device)
-    cfg = AppConfig(lulc_model=args.lulc_model, water_model=args.water_model, host=args.host, port=args.port,
-                    max_upload_mb=args.max_upload_mb, max_pixels=int(args.max_pixels), concurrency_limit=args.concurrency,
-                    max_queue=args.max_queue, tile=args.tile, device=args.device,
-                    precision="bf16" if args.bf16 else "fp32", workdir=args.workdir)
+            raise SarLulcError(f"--{flag.replace('_', '-')} {given} does not exist (give a run folder or an exported .safetensors).")
+    cfg = AppConfig(**settings, precision="bf16" if bf16 else "fp32")
+    get_device(cfg.device)
     tasks = cfg.available_tasks()
     if tasks:
         print(f"sar-lulc app: serving {' and '.join(TASK_LABELS[t].lower() for t in tasks)}; Ctrl-C to stop.", flush=True)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/20_checkpoint.ipynb #933bd3641b8e
 from __future__ import annotations
-import dataclasses, datetime, errno, json, os, pickle, random
+import dataclasses, datetime, errno, json, os, pickle, random, tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -13,17 +13,19 @@ import numpy as np
 import torch
 from torch import nn
 
-from .core import SarLulcError, atomic_output, data_samples_dir
-from .segmenter import Segmenter, SegmenterConfig
+from .core import SarLulcError, atomic_output, data_samples_dir, seed_everything
+from .command import Arg, command
+from .segmenter import Segmenter, SegmenterConfig, segmenter_config
 from .mixmae import MixMAE, MixMAEConfig
-from .schemes import ClassScheme, check_task
+from .schemes import DEFAULT_SCHEME_OF_TASK, ClassScheme, check_task, get_scheme
 from .data import NormStats
 
 # %% auto #0
-__all__ = ['CKPT_FORMAT', 'EXPORT_FORMAT', 'ARCHS', 'EXPORT_DTYPES', 'DEMO_MODELS', 'DEMO_MODEL_DIR', 'get_rng_state',
-           'set_rng_state', 'unwrap_model', 'plain', 'training_state', 'save_checkpoint', 'load_checkpoint',
-           'check_compatible', 'restore_training', 'register_arch', 'build_model', 'find_checkpoint', 'export_model',
-           'ModelBundle', 'load_model', 'repo_root', 'default_model_path', 'cli_args_export', 'cli_run_export']
+__all__ = ['CKPT_FORMAT', 'EXPORT_FORMAT', 'ARCHS', 'EXPORT_DTYPES', 'MICRO_MODEL', 'DEMO_MODELS', 'DEMO_MODEL_DIR',
+           'get_rng_state', 'set_rng_state', 'unwrap_model', 'plain', 'training_state', 'save_checkpoint',
+           'load_checkpoint', 'check_compatible', 'restore_training', 'register_arch', 'build_model', 'find_checkpoint',
+           'export_model', 'ModelBundle', 'load_model', 'untrained_model', 'repo_root', 'default_model_path',
+           'export_command']
 
 # %% ../nbs/20_checkpoint.ipynb #41ebedfb0adb
 CKPT_FORMAT = "sar_lulc.checkpoint/1"
@@ -277,6 +279,23 @@ def load_model(path_or_run, device="cpu", which: str = "best") -> ModelBundle:
     return ModelBundle(model=model, task=meta.get("task"), scheme=_scheme_obj(meta.get("scheme")),
                        norm=_norm_obj(meta.get("norm")), config=meta["model_config"], meta=meta)
 
+# %% ../nbs/20_checkpoint.ipynb #f228b2cef1c2
+MICRO_MODEL = dict(embed_dim=16, depths=(1, 1, 1, 1), num_heads=(1, 2, 2, 4), fpn_dim=16, stem_dim=8, head_dim=8,
+                   drop_path=0.0)
+
+def untrained_model(out, task: str = "lulc", seed: int = 0, overwrite: bool = False, norm=(-12.0, 5.0), **overrides) -> Path:
+    "Export a freshly initialised micro segmenter for `task` to `out` (.safetensors + .json), as training would: for tests and plumbing."
+    task = check_task(task)
+    mcfg = segmenter_config("tiny", **{**MICRO_MODEL, "task": task, **overrides})
+    seed_everything(seed)
+    model = Segmenter(mcfg).eval()
+    st = training_state(model, kind="finetune", arch="segmenter", model_config=mcfg.to_dict(), task=task, preset="micro",
+                        norm=dict(mean=float(norm[0]), std=float(norm[1])), scheme=get_scheme(DEFAULT_SCHEME_OF_TASK[task]).to_dict(),
+                        rng=False)
+    with tempfile.TemporaryDirectory() as d:
+        ck = save_checkpoint(Path(d) / "best.pt", st)
+        return export_model(ck, Path(out), overwrite=overwrite, note="untrained micro model (tests only)")
+
 # %% ../nbs/20_checkpoint.ipynb #068c263876a5
 DEMO_MODELS = {"lulc": "lulc_tiny.safetensors", "water": "water_tiny.safetensors"}
 DEMO_MODEL_DIR = Path("data_samples") / "models"
@@ -299,14 +318,14 @@ def default_model_path(task: str = "lulc", must_exist: bool = True) -> Path:
         f"export the run to {rel} (see the training chapter), or pass --model RUN_FOLDER_OR_FILE.")
 
 # %% ../nbs/20_checkpoint.ipynb #7bb6ff6e053f
-def cli_args_export(p) -> None:
-    p.add_argument("run", metavar="RUN_OR_MODEL", help="a run folder (its best checkpoint), a .pt checkpoint or an exported .safetensors")
-    p.add_argument("--out", required=True, help="output .safetensors path (a .json is written beside it)")
-    p.add_argument("--which", choices=["best", "last"], default="best", help="which checkpoint of a run folder")
-    p.add_argument("--dtype", choices=sorted(EXPORT_DTYPES), default="float32", help="storage precision of the weights")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
-
-def cli_run_export(args) -> dict:
-    out = export_model(args.run, args.out, overwrite=args.overwrite, which=args.which, dtype=args.dtype)
-    return dict(model=str(out), meta=str(out.with_suffix(".json")), dtype=args.dtype,
-                size_mb=round(out.stat().st_size / 2**20, 2))
+@command("export")
+def export_command(run: Arg("a run folder (its best checkpoint), a .pt checkpoint or an exported .safetensors",
+                            metavar="RUN_OR_MODEL"), /, *,
+                   out: Arg("output .safetensors path (a .json is written beside it)"),
+                   which: Arg("which checkpoint of a run folder", choices=("best", "last")) = "best",
+                   dtype: Arg("storage precision of the weights", choices=sorted(EXPORT_DTYPES)) = "float32",
+                   overwrite: Arg("replace an existing output") = False) -> dict:
+    "Export a run or checkpoint to safetensors + JSON for inference."
+    path = export_model(run, out, overwrite=overwrite, which=which, dtype=dtype)
+    return dict(model=str(path), meta=str(path.with_suffix(".json")), dtype=dtype,
+                size_mb=round(path.stat().st_size / 2**20, 2))

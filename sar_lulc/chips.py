@@ -4,7 +4,7 @@
 
 # %% ../nbs/05_chips.ipynb #ae60d55256b2
 from __future__ import annotations
-import collections, math, os, shutil, uuid, warnings
+import collections, math, os, shutil, sys, uuid, warnings
 from pathlib import Path
 
 import numpy as np
@@ -13,12 +13,13 @@ from rasterio.windows import Window
 from rasterio.warp import reproject, transform_bounds, Resampling
 
 from .core import SarLulcError, arg_number
+from .command import Arg, command
 from .io import DEFAULT_CF, UNITS, SarReader, open_raster, write_raster, write_label_map
 from .schemes import IGNORE_INDEX, ClassScheme, get_scheme, parse_label_map
 from .data import SPLITS, NormStats, _as_channels, _Moments, load_dataset_dir, write_manifest
 
 # %% auto #0
-__all__ = ['build_chips', 'cli_args_chips', 'cli_run_chips']
+__all__ = ['build_chips', 'chips_command']
 
 # %% ../nbs/05_chips.ipynb #19345b3406c4
 def _resolve_scheme(scheme, label_map) -> ClassScheme:
@@ -245,38 +246,31 @@ def _drop_overlaps(chips, chip) -> int:
     return int(dropped.sum())
 
 # %% ../nbs/05_chips.ipynb #5cdef0ed90b2
-def cli_args_chips(p) -> None:
-    "Flags of `sar-lulc chips`."
-    p.description = ("Cut a SAR scene and a label raster (any grid/CRS, e.g. an HRLULC tile) into chips: labels are "
-                     "reprojected onto the SAR grid (nearest neighbour), raw codes encoded to a class scheme, chips that "
-                     "are mostly no data dropped, and whole spatial blocks of chips assigned to train/val/test.")
-    p.add_argument("--sar", required=True, nargs="+", metavar="SAR.tif",
-                   help="SAR GeoTIFF (one band); give two files for HH HV on one grid")
-    p.add_argument("--labels", required=True, metavar="LABELS.tif", help="label raster of raw class codes (e.g. HRLULC 1..14)")
-    g = p.add_mutually_exclusive_group(required=True)
-    g.add_argument("--scheme", help="built-in scheme encoding the raw codes: jp9, hrlulc_v23.12, hrlulc_v21.11, water")
-    g.add_argument("--label-map", help="custom scheme 'code:name,...', e.g. '0:other,255:water' or '1:water,2-14:land'")
-    p.add_argument("--out", required=True, metavar="DIR", help="output dataset folder (manifest.json + chips)")
-    p.add_argument("--chip", type=arg_number(lo=16), default=256, help="chip size in pixels (default 256)")
-    p.add_argument("--stride", type=arg_number(lo=1), default=None, help="chip stride (default: the chip size, no overlap)")
-    p.add_argument("--min-valid", type=arg_number(float, lo=0, hi=1), default=0.5, help="minimum fraction of valid, labelled pixels (default 0.5)")
-    p.add_argument("--block-size", type=arg_number(lo=1), default=4, help="chips per side of a spatial split block (default 4)")
-    p.add_argument("--split", default="0.8,0.1,0.1", help="train,val,test fractions (default 0.8,0.1,0.1)")
-    p.add_argument("--seed", type=arg_number(lo=0), default=0, help="seed of the block split (default 0)")
-    p.add_argument("--units", default="auto", choices=UNITS, help="SAR input units (default auto: from dtype and values)")
-    p.add_argument("--cf", type=arg_number(float), default=DEFAULT_CF, help=f"calibration factor for DN in dB (default {DEFAULT_CF})")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing dataset folder")
-
-def cli_run_chips(args) -> dict:
-    "Run `sar-lulc chips`; returns the summary."
-    import sys
-    try: split = tuple(float(v) for v in str(args.split).split(","))
-    except ValueError: raise SarLulcError(f"--split must be three fractions like 0.8,0.1,0.1, got {args.split!r}.")
-    sar = args.sar[0] if len(args.sar) == 1 else list(args.sar)
-    out = build_chips(sar, args.labels, args.out, scheme=args.scheme, label_map=args.label_map, chip=args.chip,
-                      stride=args.stride, min_valid=args.min_valid, block_size=args.block_size, split=split,
-                      seed=args.seed, units=args.units, cf=args.cf, overwrite=args.overwrite,
-                      progress=sys.stderr.isatty())
+@command("chips")
+def chips_command(*, sar: Arg("SAR GeoTIFF (one band); give two files for HH HV on one grid", nargs="+", metavar="SAR.tif"),
+                  labels: Arg("label raster of raw class codes (e.g. HRLULC 1..14)", metavar="LABELS.tif"),
+                  out: Arg("output dataset folder (manifest.json + chips)", metavar="DIR"),
+                  scheme: Arg("built-in scheme encoding the raw codes: jp9, hrlulc_v23.12, hrlulc_v21.11, water") = None,
+                  label_map: Arg("custom scheme 'code:name,...', e.g. '0:other,255:water' or '1:water,2-14:land'") = None,
+                  chip: Arg("chip size in pixels", arg_number(lo=16)) = 256,
+                  stride: Arg("chip stride (default: the chip size, no overlap)", arg_number(lo=1)) = None,
+                  min_valid: Arg("minimum fraction of valid, labelled pixels", arg_number(float, lo=0, hi=1)) = 0.5,
+                  block_size: Arg("chips per side of a spatial split block", arg_number(lo=1)) = 4,
+                  split: Arg("train,val,test fractions") = "0.8,0.1,0.1",
+                  seed: Arg("seed of the block split", arg_number(lo=0)) = 0,
+                  units: Arg("SAR input units (auto: from dtype and values)", choices=UNITS) = "auto",
+                  cf: Arg("calibration factor for DN in dB", arg_number(float)) = DEFAULT_CF,
+                  overwrite: Arg("replace an existing dataset folder") = False) -> dict:
+    """Cut a SAR scene and a label raster into training chips with a geographic split.
+Labels (any grid/CRS, e.g. an HRLULC tile) are reprojected onto the SAR grid (nearest neighbour), raw codes encoded to a
+class scheme (--scheme or --label-map), chips that are mostly no data dropped, and whole spatial blocks of chips
+assigned to train/val/test."""
+    if (scheme is None) == (label_map is None): raise SarLulcError("give exactly one of --scheme and --label-map.")
+    try: fracs = tuple(float(v) for v in str(split).split(","))
+    except ValueError: raise SarLulcError(f"--split must be three fractions like 0.8,0.1,0.1, got {split!r}.")
+    out = build_chips(sar[0] if len(sar) == 1 else list(sar), labels, out, scheme=scheme, label_map=label_map, chip=chip,
+                      stride=stride, min_valid=min_valid, block_size=block_size, split=fracs, seed=seed, units=units,
+                      cf=cf, overwrite=overwrite, progress=sys.stderr.isatty())
     info = load_dataset_dir(out)
     return {"out": str(out), "scheme": info.scheme.name, "num_classes": info.num_classes,
             **{f"n_{s}": len(info.splits.get(s, [])) for s in SPLITS},

@@ -7,22 +7,16 @@ from __future__ import annotations
 import argparse, importlib, json, os, sys, warnings
 
 from .core import SarLulcError
+from .command import REGISTRY, OneLineParser, UsageError, call, command_parser
 
 # %% auto #0
-__all__ = ['COMMANDS', 'EPILOG', 'UsageError', 'OneLineParser', 'build_parser', 'main']
+__all__ = ['COMMANDS', 'EPILOG', 'build_parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #a62673ef93c7
-COMMANDS = {
-    "synth":    ("sar_lulc.synth",   "Generate the SynthALOS-2 synthetic benchmark (scenes + labels + manifest)."),
-    "chips":    ("sar_lulc.chips",    "Cut a SAR scene and a label raster into training chips with a geographic split."),
-    "pretrain": ("sar_lulc.train",   "Pretrain a Swin encoder with SAR-W-MixMAE on unlabelled SAR."),
-    "train":    ("sar_lulc.train",   "Fine-tune a land-cover (lulc) or water segmentation model."),
-    "evaluate": ("sar_lulc.train",   "Evaluate a trained model on a dataset folder (metrics table, confusion matrix)."),
-    "export":   ("sar_lulc.checkpoint", "Export a run or checkpoint to safetensors + JSON for inference."),
-    "predict":  ("sar_lulc.predict", "Predict whole GeoTIFF scenes into georeferenced maps."),
-    "app":      ("sar_lulc.app",     "Start the Gradio web demo (offline, 127.0.0.1)."),
+COMMANDS = {   # command -> the module that registers it (imported only when the command runs)
+    "synth": "sar_lulc.synth", "chips": "sar_lulc.chips", "pretrain": "sar_lulc.train", "train": "sar_lulc.train",
+    "evaluate": "sar_lulc.train", "export": "sar_lulc.checkpoint", "predict": "sar_lulc.predict", "app": "sar_lulc.app",
 }
-
 EPILOG = """examples:
   sar-lulc synth data/synth --n-train 8 --n-val 2 --n-test 2
   sar-lulc train --task lulc --data data/synth --preset tiny --out runs/lulc
@@ -32,16 +26,7 @@ Run `sar-lulc COMMAND --help` for the flags of one command."""
 
 # %% ../nbs/90_cli.ipynb #a20b8fa8c532
 def _module(name: str):
-    mod, _ = COMMANDS[name]
-    return importlib.import_module(mod)
-
-class UsageError(Exception):
-    "A command line that argparse refuses; `main` prints it as one line (and as JSON with --json)."
-
-class OneLineParser(argparse.ArgumentParser):
-    "An argparse parser whose usage errors are one line (`sar-lulc CMD: error: ...`, exit status 2), not a usage dump."
-    def error(self, message):
-        raise UsageError(f"{self.prog}: error: {message} (see `{self.prog} --help`)")
+    return importlib.import_module(COMMANDS[name])
 
 def build_parser(commands=None) -> argparse.ArgumentParser:
     "The `sar-lulc` parser; only the modules of `commands` (default: all) are imported."
@@ -49,15 +34,15 @@ def build_parser(commands=None) -> argparse.ArgumentParser:
                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--json", action="store_true", help="print the final summary as one JSON object")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (mod, help_) in COMMANDS.items():
-        sp = sub.add_parser(name, help=help_, description=help_)
+    for name in COMMANDS:
+        if commands is None or name in commands:
+            try: _module(name)
+            except ImportError: pass
+        cmd = REGISTRY.get(name)
+        sp = sub.add_parser(name, help=cmd.help if cmd else None)
         sp.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
                         help="print the final summary as one JSON object")
-        if commands is None or name in commands:
-            try: m = _module(name)
-            except ImportError: continue
-            args_fn = getattr(m, f"cli_args_{name}", None)
-            if args_fn: args_fn(sp)
+        if cmd: command_parser(name, sp)
     return p
 
 # %% ../nbs/90_cli.ipynb #8aeaa435113d
@@ -88,8 +73,8 @@ def main(argv=None) -> int:
         if "--json" in argv: print(json.dumps({"ok": False, "error": str(e)}))
         print(e, file=sys.stderr); return 2
     if not args.command: parser.print_help(); return 0
-    run = getattr(_module(args.command), f"cli_run_{args.command}", None)
-    if run is None:
+    cmd = REGISTRY.get(args.command)
+    if cmd is None:
         print(f"sar-lulc: the '{args.command}' command is not available in this version.", file=sys.stderr); return 2
     def fail(msg: str, rc: int) -> int:
         msg = " ".join(str(msg).split())                 # one line, whatever the exception held
@@ -99,7 +84,7 @@ def main(argv=None) -> int:
     try:
         with warnings.catch_warnings():
             warnings.showwarning = _show_warning
-            summary = run(args) or {}
+            summary = call(cmd, args)
     except SarLulcError as e: return fail(e, 2)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr); return 130

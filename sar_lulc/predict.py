@@ -13,6 +13,7 @@ import torch
 from rasterio.errors import RasterioError
 
 from .core import SarLulcError, arg_number, atomic_output, check_number, check_output_path, get_device, output_lock, PRECISIONS
+from .command import Arg, command
 from .checkpoint import default_model_path
 from .data import grid_offsets
 from .distributed import dist_info, gather_objects
@@ -24,8 +25,8 @@ from .outputs import (BLOCK, SCENE_SUFFIXES, PredictResult, _SceneWriter, large_
                               pixel_area_km2)
 
 # %% auto #0
-__all__ = ['NOT_GEOTIFF', 'predict_scene', 'scene_list', 'scene_output', 'load_complete', 'predict_many', 'cli_args_predict',
-           'output_mode', 'cli_run_predict']
+__all__ = ['NOT_GEOTIFF', 'predict_scene', 'scene_list', 'scene_output', 'load_complete', 'predict_many', 'output_mode',
+           'predict_command']
 
 # %% ../nbs/33_predict.ipynb #7018040e95bc
 def _finalizer(K: int, water_idx: int | None, conf_dtype: str | None, probs: bool):
@@ -275,28 +276,6 @@ def _overlap_arg(s: str):
     except SarLulcError: raise SarLulcError(f"--overlap {s!r}: give pixels (64) or a fraction of the tile (0.125).") from None
     return int(v) if v >= 1 and v == int(v) else v
 
-def cli_args_predict(p) -> None:
-    "Flags of `sar-lulc predict`."
-    p.add_argument("inputs", nargs="+", metavar="SCENE", help="GeoTIFF scene(s) and/or folder(s) of scenes")
-    p.add_argument("--out", "-o", required=True,
-                   help="output .tif for one scene, or a folder (no extension or a trailing /) for several")
-    p.add_argument("--task", choices=TASKS, default=None, help="lulc (land cover) or water; default: the model's")
-    p.add_argument("--model", default=None, help="run folder or exported .safetensors/.pt (default: the demo weights)")
-    p.add_argument("--bf16", action="store_true", help="bf16 autocast (CPU or GPU)")
-    p.add_argument("--precision", choices=PRECISIONS, default=None, help="fp32 (default), bf16 or fp16 (for GPUs; both are slow on CPUs without bf16/fp16 hardware)")
-    p.add_argument("--tile", type=arg_number(lo=16), default=512, help="window size in pixels (default 512)")
-    p.add_argument("--overlap", default="64", help="overlap in pixels, or a fraction of the tile when < 1 (default 64)")
-    p.add_argument("--batch-size", type=arg_number(lo=1), default=4, help="windows per model call (default 4)")
-    p.add_argument("--tta", action="store_true", help="flip test-time augmentation (4x compute)")
-    p.add_argument("--units", default="auto", help="input units: auto, dn, db, amplitude, linear (default auto)")
-    p.add_argument("--cf", type=arg_number(float), default=DEFAULT_CF, help=f"calibration factor for DN (default {DEFAULT_CF})")
-    p.add_argument("--band", default=None, help="band (1-based or name, e.g. HH) of a multi-band input")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1... (under torchrun: cuda:LOCAL_RANK)")
-    p.add_argument("--probs", action="store_true", help="also write per-class probabilities (water: always)")
-    p.add_argument("--no-confidence", action="store_true", help="do not write the confidence raster")
-    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-
 NOT_GEOTIFF = (".png", ".jpg", ".jpeg", ".jp2", ".img", ".vrt", ".nc", ".h5", ".hdf", ".bmp", ".gif", ".webp",
                ".kea", ".bil", ".envi", ".asc", ".gpkg", ".npy", ".json", ".zarr")
 
@@ -326,27 +305,46 @@ def _brief(r: PredictResult) -> dict:
                               "total_area_km2", "pixel_counts", "timings", "mpx_per_s", "device", "precision", "skipped",
                               "warnings")}
 
-def cli_run_predict(args) -> dict:
-    "Run `sar-lulc predict`; returns the summary (one scene: its result; several: totals and a list)."
-    task = args.task
-    precision = "bf16" if args.bf16 else (args.precision or "fp32")
-    band = int(args.band) if args.band is not None and str(args.band).isdigit() else args.band
-    overlap = _overlap_arg(args.overlap)
+@command("predict")
+def predict_command(inputs: Arg("GeoTIFF scene(s) and/or folder(s) of scenes", nargs="+", metavar="SCENE"), /, *,
+                    out: Arg("output .tif for one scene, or a folder (no extension or a trailing /) for several",
+                             flags=("--out", "-o")),
+                    task: Arg("lulc (land cover) or water; default: the model's", choices=TASKS) = None,
+                    model: Arg("run folder or exported .safetensors/.pt (default: the demo weights)") = None,
+                    bf16: Arg("bf16 autocast (CPU or GPU)") = False,
+                    precision: Arg("fp32 (default), bf16 or fp16 (for GPUs; both are slow on CPUs without bf16/fp16 "
+                                   "hardware)", choices=PRECISIONS) = None,
+                    tile: Arg("window size in pixels", arg_number(lo=16)) = 512,
+                    overlap: Arg("overlap in pixels, or a fraction of the tile when < 1") = "64",
+                    batch_size: Arg("windows per model call", arg_number(lo=1)) = 4,
+                    tta: Arg("flip test-time augmentation (4x compute)") = False,
+                    units: Arg("input units: auto, dn, db, amplitude, linear") = "auto",
+                    cf: Arg("calibration factor for DN", arg_number(float)) = DEFAULT_CF,
+                    band: Arg("band (1-based or name, e.g. HH) of a multi-band input") = None,
+                    device: Arg("auto, cpu, cuda, cuda:1... (under torchrun: cuda:LOCAL_RANK)") = "auto",
+                    probs: Arg("also write per-class probabilities (water: always)") = False,
+                    no_confidence: Arg("do not write the confidence raster") = False,
+                    overwrite: Arg("replace existing outputs") = False,
+                    no_progress: Arg("no progress bar") = False) -> dict:
+    "Predict whole GeoTIFF scenes into georeferenced maps."
+    precision = "bf16" if bf16 else (precision or "fp32")
+    band = int(band) if band is not None and str(band).isdigit() else band
+    overlap = _overlap_arg(overlap)
     # predict_scene / predict_many check options, input and output before loading the model; here what only
     # the command line has: the inputs exist, and what --out means
-    for i in args.inputs:
+    for i in inputs:
         if not Path(i).exists(): raise SarLulcError(f"Input {i} does not exist.")
-    mode = output_mode(args.out, args.inputs)
-    model = args.model if args.model else default_model_path(task or "lulc")
-    common = dict(task=task, tile=args.tile, overlap=overlap, batch_size=args.batch_size,
-                  precision=precision, device=args.device, tta=args.tta, units=args.units, cf=args.cf, band=band,
-                  write_probs=True if args.probs else None, write_confidence=not args.no_confidence,
-                  overwrite=args.overwrite, progress=not args.no_progress)
-    out = Path(args.out)
+    mode = output_mode(out, inputs)
+    model = model if model else default_model_path(task or "lulc")
+    common = dict(task=task, tile=tile, overlap=overlap, batch_size=batch_size,
+                  precision=precision, device=device, tta=tta, units=units, cf=cf, band=band,
+                  write_probs=True if probs else None, write_confidence=not no_confidence,
+                  overwrite=overwrite, progress=not no_progress)
+    out = Path(out)
     if mode == "scene":
-        return {"mode": "scene", **_brief(predict_scene(model, args.inputs[0], out, **common))}
+        return {"mode": "scene", **_brief(predict_scene(model, inputs[0], out, **common))}
     rank, world, _ = dist_info()
-    res = predict_many(model, args.inputs, out, on_error="skip", **common)
+    res = predict_many(model, inputs, out, on_error="skip", **common)
     ok = [r for r in res if isinstance(r, PredictResult)]
     part = {"scenes": len(res), "predicted": sum(not r.skipped for r in ok), "skipped": sum(r.skipped for r in ok),
             "failed": [r for r in res if isinstance(r, dict)], "area_km2": [r.area_km2 or {} for r in ok],
@@ -364,5 +362,3 @@ def cli_run_predict(args) -> dict:
         rest = "the other outputs are complete" if len(failed) < summary["scenes"] else "nothing was written"
         raise SarLulcError(f"{len(failed)} of {summary['scenes']} scene(s) failed ({msg}); {rest}.")
     return summary
-
-

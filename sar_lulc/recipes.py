@@ -25,35 +25,35 @@ class TrainConfig:
     recipe: str = "demo"
     task: str = "lulc"                  # lulc: the dataset's scheme; water: binary water / not water
     preset: str = "tiny"                # model size: tiny | swin_t | swin_b
-    epochs: int = 30
+    epochs: int = 30                    # passes over chips_per_epoch random chips
     batch_size: int = 16                # per process
     accum_steps: int = 1                # gradient accumulation (micro-batches per optimiser step)
     lr: float | None = None             # peak LR; None -> blr * effective batch / blr_batch
-    blr: float = 5e-4
+    blr: float = 5e-4                   # base LR, scaled by the effective batch / blr_batch
     blr_batch: int = 16
     min_lr_ratio: float = 0.01          # cosine floor, as a fraction of the peak
-    warmup_epochs: float = 2.0
+    warmup_epochs: float = 2.0          # linear warm-up before the cosine decay
     weight_decay: float = 0.05          # not on norms, biases, position tables
     layer_decay: float = 0.9            # layer-wise LR decay across the encoder depth (1 = off)
     betas: tuple = (0.9, 0.999)
-    drop_path: float = 0.1
+    drop_path: float = 0.1              # stochastic depth rate of the encoder
     clip: float | None = 5.0            # max gradient norm (None = no clipping)
     precision: str = "fp32"             # fp32 | bf16 (CPU/CUDA autocast) | fp16 (grad scaler; CUDA, slow on CPUs)
     compile: bool | str = False         # torch.compile the model (True: inductor; or a backend name, e.g. aot_eager)
-    seed: int = 0
+    seed: int = 0                       # seeds the model, the chips and the augmentations
     hr_inject: str = "s4+s2"            # refinement (i): none | s4 | s4+s2
     head: str = "progressive"           # refinement (ii): simple | progressive
     alpha: float = 0.5                  # refinement (iii): class-weight tempering (0 = uniform)
     gamma: float = 2.0                  # focal gamma
     in_chans: int | None = None         # None: from the data
-    chip: int = 256
+    chip: int = 256                     # training chip size in pixels
     chips_per_epoch: int | None = 512   # random chips per epoch; None = every grid chip once
     val_chip: int | None = None         # validation chip size (None = chip)
     eval_batch_size: int = 8
     min_valid: float = 0.5              # skip chips with less valid, labelled area
     augment: bool = True                # random flips / quarter turns
-    num_workers: int = 0
-    device: str = "auto"
+    num_workers: int = 0                # DataLoader worker processes
+    device: str = "auto"                # auto (CUDA when present), cpu, cuda, cuda:1 ...
     save_every: int = 0                 # also write last.pt every N steps (0 = only every epoch)
     log_every: int = 10
     units: str | None = None            # SAR units override (None = the dataset manifest's)
@@ -64,11 +64,11 @@ class TrainConfig:
 class PretrainConfig:
     "SAR-W-MixMAE pretraining config; defaults = the `demo` recipe (see `PRETRAIN_PRESETS`)."
     recipe: str = "demo"
-    preset: str = "tiny"
-    epochs: int = 20
-    batch_size: int = 16
-    accum_steps: int = 1
-    lr: float | None = None
+    preset: str = "tiny"                # model size: tiny | swin_t | swin_b
+    epochs: int = 20                    # passes over chips_per_epoch random chips
+    batch_size: int = 16                # per process
+    accum_steps: int = 1                # gradient accumulation (micro-batches per optimiser step)
+    lr: float | None = None             # peak LR; None -> blr * effective batch / blr_batch
     blr: float = 1e-3
     blr_batch: int = 16
     min_lr_ratio: float = 0.01
@@ -78,26 +78,26 @@ class PretrainConfig:
     betas: tuple = (0.9, 0.95)
     drop_path: float = 0.0
     clip: float | None = None
-    precision: str = "fp32"
-    compile: bool | str = False
-    seed: int = 0
+    precision: str = "fp32"             # fp32 | bf16 (CPU/CUDA autocast) | fp16 (grad scaler; CUDA, slow on CPUs)
+    compile: bool | str = False         # torch.compile the model (True: inductor; or a backend name, e.g. aot_eager)
+    seed: int = 0                       # seeds the model, the masks, the chips and the augmentations
     mask_ratio: float = 0.5             # MixMAE mixing ratio
     sar_w_s: float = 1.0                # SAR-W strength s (0 = plain MixMAE)
     sar_w_norm: str = "minmax"          # SAR-W power scaling: "minmax" (the paper) or "robust" (dB percentiles)
     dec_dim: int | None = None          # decoder width/depth (None = the MixMAE defaults)
     dec_depth: int | None = None
     in_chans: int | None = None
-    chip: int = 256
-    chips_per_epoch: int | None = 512
+    chip: int = 256                     # pretraining chip size in pixels
+    chips_per_epoch: int | None = 512   # random chips per epoch; None = every grid chip once
     min_valid: float = 0.5
     augment: bool = True
     crop_scale: tuple | None = (0.2, 1.0)   # random resized crop of 20-100 % of a chip (METHOD.md section 2); None = off
-    num_workers: int = 0
-    device: str = "auto"
-    save_every: int = 0
+    num_workers: int = 0                # DataLoader worker processes
+    device: str = "auto"                # auto (CUDA when present), cpu, cuda, cuda:1 ...
+    save_every: int = 0                 # also write last.pt every N steps (0 = only every epoch)
     log_every: int = 10
-    units: str | None = None
-    cf: float | None = None
+    units: str | None = None            # SAR units override (None = the dataset manifest's)
+    cf: float | None = None             # calibration factor override
 
 TRAIN_PRESETS = {
     "demo": {},

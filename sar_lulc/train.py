@@ -14,13 +14,14 @@ from torch import nn
 from torch.utils.data import DataLoader, Subset
 
 from .core import SarLulcError, PRECISIONS, arg_number, autocast, get_device, atomic_output, check_output_path
-from .io import DEFAULT_CF, UNITS
+from .command import Arg, command
+from .io import UNITS
 from .schemes import TASKS, get_scheme
-from .segmenter import HEADS, HR_INJECT, Segmenter, segmenter_config
+from .segmenter import HEADS, HR_INJECT, SEGMENTER_PRESETS, Segmenter, segmenter_config
 from .viz import confusion_matrix_figure
 from .checkpoint import (check_compatible, export_model, find_checkpoint, load_checkpoint, load_model, plain,
                                  restore_training, save_checkpoint, training_state, unwrap_model)
-from .recipes import (PRETRAIN_PRESETS, TRAIN_PRESETS, compile_backend,
+from .recipes import (PRETRAIN_PRESETS, TRAIN_PRESETS, PretrainConfig, TrainConfig, compile_backend,
                               effective_lr, pretrain_config, train_config)
 from .optim import make_optimizer, make_scheduler
 from .distributed import (DistEnv, ResumableSampler, _barrier, _broadcast_buffers, dist_cleanup, dist_setup,
@@ -31,8 +32,8 @@ from .losses import FocalDiceLoss, alpha_weights
 from .mixmae import MixMAE, mixmae_config, save_pretrained_encoder
 
 # %% auto #0
-__all__ = ['fit', 'evaluate_dataset', 'load_pretrained', 'finetune', 'pretrain', 'evaluate', 'cli_args_pretrain',
-           'cli_run_pretrain', 'cli_args_train', 'cli_run_train', 'cli_args_evaluate', 'cli_run_evaluate']
+__all__ = ['fit', 'evaluate_dataset', 'load_pretrained', 'finetune', 'pretrain', 'evaluate', 'pretrain_command', 'train_command',
+           'evaluate_command']
 
 # %% ../nbs/24_train.ipynb #d0117506890a
 class _CsvLog:
@@ -444,125 +445,100 @@ def _kv(s: str):
     k, v = s.split("=", 1)
     return k.strip().replace("-", "_"), _parse_value(v.strip())
 
-def _common_args(p: argparse.ArgumentParser, presets: dict, kind: str) -> None:
-    p.formatter_class = argparse.RawDescriptionHelpFormatter
-    p.epilog = _TRAIN_EPILOG
-    g = p.add_argument_group("data and output")
-    g.add_argument("--data", required=True, metavar="DIR",
-                   help="dataset folder with manifest.json (made by `sar-lulc synth` or `sar-lulc chips`)")
-    g.add_argument("--out", required=True, metavar="RUN", help="run folder for checkpoints, logs and the exported model")
-    g.add_argument("--units", choices=UNITS, default=None,
-                   help="units of the SAR rasters (default: the manifest's)")
-    g.add_argument("--cf", type=arg_number(float), default=None, metavar="DB", help="calibration factor for DN (default: the manifest's, " f"{DEFAULT_CF})")
-    g.add_argument("--overwrite", action="store_true", help="start over in a run folder that already holds a run")
-    g = p.add_argument_group("recipe and model")
-    g.add_argument("--recipe", choices=sorted(presets), default="demo",
-                   help="named settings: demo (CPU, tiny model), paper (METHOD.md, Swin-B), micro (seconds, tests)")
-    g.add_argument("--preset", choices=("tiny", "swin_t", "swin_b"), default=None, help="model size (default: the recipe's)")
-    g.add_argument("--config", metavar="JSON", default=None, help="a JSON file of config fields (flags override it)")
-    g.add_argument("--set", type=_kv, action="append", default=[], metavar="KEY=VALUE",
-                   help=f"any other {'TrainConfig' if kind == 'train' else 'PretrainConfig'} field, e.g. --set warmup_epochs=1")
-    g = p.add_argument_group("optimisation")
-    g.add_argument("--epochs", type=arg_number(lo=1), default=None)
-    g.add_argument("--steps", type=arg_number(lo=1), default=None, metavar="N",
-                   help="stop after N optimiser steps and save last.pt (the LR schedule still spans --epochs)")
-    g.add_argument("--batch-size", type=arg_number(lo=1), default=None, help="chips per step per process")
-    g.add_argument("--accum", type=arg_number(lo=1), default=None, dest="accum_steps", help="gradient accumulation steps")
-    g.add_argument("--lr", type=arg_number(float, lo=0, lo_open=True), default=None, help="peak learning rate (default: blr x effective batch / blr_batch)")
-    g.add_argument("--chip", type=arg_number(lo=1), default=None, help="training chip size in pixels")
-    g.add_argument("--chips-per-epoch", type=arg_number(lo=1), default=None, help="random chips per epoch")
-    g.add_argument("--precision", choices=PRECISIONS, default=None, help="fp32, bf16 autocast (CPU/CUDA) or fp16 with a grad scaler (CUDA; slow on CPUs)")
-    g.add_argument("--bf16", action="store_true", help="shortcut for --precision bf16")
-    g.add_argument("--compile", nargs="?", const=True, default=None, metavar="BACKEND",
-                   help="torch.compile the model (default backend inductor; e.g. --compile aot_eager to debug)")
-    g.add_argument("--seed", type=int, default=None)
-    g.add_argument("--workers", type=arg_number(lo=0), default=None, dest="num_workers", help="DataLoader worker processes")
-    g.add_argument("--device", default=None, help="auto (CUDA when present), cpu, cuda, cuda:1 ...")
-    g.add_argument("--save-every", type=arg_number(lo=0), default=None, help="also save last.pt every N steps")
-    g.add_argument("--resume", metavar="CKPT", default=None, help="continue a run exactly from its last.pt")
-    g.add_argument("--no-progress", action="store_true", help="no progress bar")
+_DATA, _MODEL, _OPT = "data and output", "recipe and model", "optimisation"
+# the config fields both commands expose as flags; type and help come from the dataclass, ranges from its validator
+_RUN_FIELDS = {"units": Arg(choices=UNITS, group=_DATA), "cf": Arg(metavar="DB", group=_DATA),
+               "preset": Arg(choices=tuple(SEGMENTER_PRESETS), group=_MODEL),
+               **{f: Arg(group=_OPT) for f in ("epochs", "batch_size")},
+               "accum_steps": Arg(flags=("--accum",), group=_OPT), "lr": Arg(group=_OPT),
+               **{f: Arg(group=_OPT) for f in ("chip", "chips_per_epoch")},
+               "precision": Arg(choices=PRECISIONS, group=_OPT),
+               "compile": Arg(nargs="?", const=True, metavar="BACKEND", group=_OPT),
+               "seed": Arg(group=_OPT), "num_workers": Arg(flags=("--workers",), group=_OPT),
+               "device": Arg(group=_OPT), "save_every": Arg(group=_OPT)}
 
-_FLAG_FIELDS = ("preset", "epochs", "batch_size", "accum_steps", "lr", "chip", "chips_per_epoch", "precision", "compile",
-                "seed", "num_workers", "device", "units", "cf")
-
-def _overrides(args, extra=()) -> dict:
+# %% ../nbs/24_train.ipynb #bedfb008643f
+def _overrides(config: str | None, set_: list, bf16: bool, overrides: dict) -> dict:
+    "Config fields from a JSON file, then `--set KEY=VALUE`s, then the flags, then `--bf16`: later ones win."
     o = {}
-    if args.config:
-        try: o.update(json.loads(Path(args.config).read_text()))
-        except (OSError, json.JSONDecodeError) as e: raise SarLulcError(f"Cannot read config {args.config}: {e}") from e
-        if not isinstance(o, dict): raise SarLulcError(f"{args.config} must hold a JSON object of config fields.")
-    o.update(dict(args.set))
-    for k in (*_FLAG_FIELDS, *extra):
-        v = getattr(args, k, None)
-        if v is not None: o[k] = v
-    if args.bf16: o["precision"] = "bf16"
-    if getattr(args, "save_every", None) is not None: o["save_every"] = args.save_every
+    if config:
+        try: o.update(json.loads(Path(config).read_text()))
+        except (OSError, json.JSONDecodeError) as e: raise SarLulcError(f"Cannot read config {config}: {e}") from e
+        if not isinstance(o, dict): raise SarLulcError(f"{config} must hold a JSON object of config fields.")
+    o.update(dict(set_ or []))
+    o.update(overrides)
+    if bf16: o["precision"] = "bf16"
     o.pop("recipe", None)
     return o
 
-def cli_args_pretrain(p: argparse.ArgumentParser) -> None:
-    "Flags of `sar-lulc pretrain`."
-    _common_args(p, PRETRAIN_PRESETS, "pretrain")
-    g = p.add_argument_group("SAR-W-MixMAE")
-    g.add_argument("--mask-ratio", type=arg_number(float, lo=0, hi=0.95, lo_open=True), default=None, help="mixing ratio r (default 0.5)")
-    g.add_argument("--sar-w-s", type=arg_number(float, lo=0), default=None, help="SAR-W strength s (default 1; 0 = plain MixMAE)")
+_A = dict(  # the flags pretrain and train share, each declared once
+    data=Arg("dataset folder with manifest.json (made by `sar-lulc synth` or `sar-lulc chips`)", metavar="DIR", group=_DATA),
+    out=Arg("run folder for checkpoints, logs and the exported model", metavar="RUN", group=_DATA),
+    overwrite=Arg("start over in a run folder that already holds a run", group=_DATA),
+    config=Arg("a JSON file of config fields (flags override it)", metavar="JSON", group=_MODEL),
+    set_=Arg("any other config field, e.g. --set warmup_epochs=1 (repeatable)", _kv, action="append",
+             metavar="KEY=VALUE", flags=("--set",), group=_MODEL),
+    steps=Arg("stop after N optimiser steps and save last.pt (the LR schedule still spans --epochs)", arg_number(lo=1),
+              metavar="N", group=_OPT),
+    bf16=Arg("shortcut for --precision bf16", group=_OPT),
+    resume=Arg("continue a run exactly from its last.pt", metavar="CKPT", group=_OPT),
+    no_progress=Arg("no progress bar", group=_OPT))
+_RECIPES = "named settings: demo (CPU, tiny model), paper (METHOD.md, Swin-B), micro (seconds, tests)"
 
-def cli_run_pretrain(args) -> dict:
-    "Run `sar-lulc pretrain`."
-    o = _overrides(args, ("mask_ratio", "sar_w_s"))
-    s = pretrain(pretrain_config(args.recipe, **o), args.data, args.out, resume=args.resume, max_steps=args.steps,
-                 overwrite=args.overwrite, progress=not args.no_progress)
+# %% ../nbs/24_train.ipynb #0490371c950e
+@command("pretrain", config=PretrainConfig, presets=PRETRAIN_PRESETS, epilog=_TRAIN_EPILOG,
+         fields={**_RUN_FIELDS, "mask_ratio": Arg(group="SAR-W-MixMAE"), "sar_w_s": Arg(group="SAR-W-MixMAE")})
+def pretrain_command(*, data: _A["data"], out: _A["out"], overwrite: _A["overwrite"] = False,
+                     recipe: Arg(_RECIPES, choices=sorted(PRETRAIN_PRESETS), group=_MODEL) = "demo",
+                     config: _A["config"] = None, set_: _A["set_"] = None, steps: _A["steps"] = None,
+                     bf16: _A["bf16"] = False, resume: _A["resume"] = None, no_progress: _A["no_progress"] = False,
+                     **overrides) -> dict:
+    "Pretrain a Swin encoder with SAR-W-MixMAE on unlabelled SAR."
+    s = pretrain(pretrain_config(recipe, **_overrides(config, set_, bf16, overrides)), data, out, resume=resume,
+                 max_steps=steps, overwrite=overwrite, progress=not no_progress)
     return {k: s[k] for k in ("run", "encoder", "preset", "steps", "epochs_done", "stopped_at_max_steps", "val",
                               "time_s", "world_size", "weights_sha256")}
 
-def cli_args_train(p: argparse.ArgumentParser) -> None:
-    "Flags of `sar-lulc train`."
-    _common_args(p, TRAIN_PRESETS, "train")
-    g = p.add_argument_group("task and refinements")
-    g.add_argument("--task", choices=TASKS, default=None, help="lulc (the dataset's classes) or water (binary)")
-    g.add_argument("--pretrained", metavar="RUN_OR_FILE", default=None,
-                   help="encoder weights: a `sar-lulc pretrain` run folder, an encoder .safetensors or a .pt")
-    g.add_argument("--hr-inject", choices=HR_INJECT, default=None, help="high-resolution feature injection (default s4+s2)")
-    g.add_argument("--head", choices=HEADS, default=None, help="decoder head (default progressive)")
-    g.add_argument("--alpha", type=arg_number(float, lo=0, hi=1), default=None, help="class-weight tempering in [0, 1] (0 = uniform; default 0.5)")
-    g.add_argument("--drop-path", type=arg_number(float, lo=0, hi=0.9), default=None)
-    g.add_argument("--layer-decay", type=arg_number(float, lo=0, hi=1, lo_open=True), default=None)
-
-def cli_run_train(args) -> dict:
-    "Run `sar-lulc train`."
-    o = _overrides(args, ("task", "hr_inject", "head", "alpha", "drop_path", "layer_decay"))
-    s = finetune(train_config(args.recipe, **o), args.data, args.out, pretrained=args.pretrained, resume=args.resume,
-                 max_steps=args.steps, overwrite=args.overwrite, progress=not args.no_progress)
+_REFINE = "task and refinements"
+@command("train", config=TrainConfig, presets=TRAIN_PRESETS, epilog=_TRAIN_EPILOG,
+         fields={**_RUN_FIELDS, "task": Arg(choices=TASKS, group=_REFINE), "hr_inject": Arg(choices=HR_INJECT, group=_REFINE),
+                 "head": Arg(choices=HEADS, group=_REFINE), **{f: Arg(group=_REFINE) for f in ("alpha", "drop_path", "layer_decay")}})
+def train_command(*, data: _A["data"], out: _A["out"], overwrite: _A["overwrite"] = False,
+                  recipe: Arg(_RECIPES, choices=sorted(TRAIN_PRESETS), group=_MODEL) = "demo",
+                  config: _A["config"] = None, set_: _A["set_"] = None, steps: _A["steps"] = None,
+                  bf16: _A["bf16"] = False, resume: _A["resume"] = None, no_progress: _A["no_progress"] = False,
+                  pretrained: Arg("encoder weights: a `sar-lulc pretrain` run folder, an encoder .safetensors or a .pt",
+                                  metavar="RUN_OR_FILE", group=_REFINE) = None,
+                  **overrides) -> dict:
+    "Fine-tune a land-cover (lulc) or water segmentation model."
+    s = finetune(train_config(recipe, **_overrides(config, set_, bf16, overrides)), data, out, pretrained=pretrained,
+                 resume=resume, max_steps=steps, overwrite=overwrite, progress=not no_progress)
     keep = ("run", "model", "task", "preset", "steps", "epochs_done", "stopped_at_max_steps", "best", "val", "test",
             "test_iou", "pretrained", "time_s", "world_size", "weights_sha256")
     return {k: s[k] for k in keep if k in s}
 
-def cli_args_evaluate(p: argparse.ArgumentParser) -> None:
-    "Flags of `sar-lulc evaluate`."
-    p.formatter_class = argparse.RawDescriptionHelpFormatter
-    p.epilog = ("example:\n  sar-lulc evaluate --model runs/lulc --data data/synth --split test\n"
-                "Writes metrics.json, metrics.txt and confusion.png to --out (default RUN/eval_SPLIT).\n"
-                "mIoU is the macro mean over the classes present in the ground truth.")
-    p.add_argument("--model", required=True, metavar="RUN_OR_FILE",
-                   help="a training run folder, an exported model.safetensors (model.json beside it) or a .pt checkpoint")
-    p.add_argument("--data", required=True, metavar="DIR", help="dataset folder with manifest.json")
-    p.add_argument("--split", default="test", help="split to score (default test)")
-    p.add_argument("--out", default=None, metavar="DIR", help="folder for the reports (default: RUN/eval_SPLIT, or eval_STEM_SPLIT beside a model file)")
-    p.add_argument("--batch-size", type=arg_number(lo=1), default=8)
-    p.add_argument("--chip", type=arg_number(lo=1), default=None, help="chip size (default: the model's training chip)")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--precision", choices=PRECISIONS, default="fp32")
-    p.add_argument("--bf16", action="store_true", help="shortcut for --precision bf16")
-    p.add_argument("--units", choices=UNITS, default=None)
-    p.add_argument("--cf", type=arg_number(float), default=None)
-    p.add_argument("--overwrite", action="store_true", help="replace existing reports")
-    p.add_argument("--no-progress", action="store_true")
-
-def cli_run_evaluate(args) -> dict:
-    "Run `sar-lulc evaluate`; prints the metrics table unless --json."
-    s = evaluate(args.model, args.data, split=args.split, out_dir=args.out, batch_size=args.batch_size, chip=args.chip,
-                 device=args.device, precision="bf16" if args.bf16 else args.precision, units=args.units, cf=args.cf,
-                 overwrite=args.overwrite, progress=not args.no_progress)
+# %% ../nbs/24_train.ipynb #02d0ece8bd25
+@command("evaluate", epilog="example:\n  sar-lulc evaluate --model runs/lulc --data data/synth --split test\n"
+                            "Writes metrics.json, metrics.txt and confusion.png to --out (default RUN/eval_SPLIT).\n"
+                            "mIoU is the macro mean over the classes present in the ground truth.")
+def evaluate_command(*, model: Arg("a training run folder, an exported model.safetensors (model.json beside it) or a "
+                                   ".pt checkpoint", metavar="RUN_OR_FILE"),
+                     data: Arg("dataset folder with manifest.json", metavar="DIR"),
+                     split: Arg("split to score") = "test",
+                     out: Arg("folder for the reports (default: RUN/eval_SPLIT, or eval_STEM_SPLIT beside a model file)",
+                              metavar="DIR") = None,
+                     batch_size: Arg("chips per model call", arg_number(lo=1)) = 8,
+                     chip: Arg("chip size (default: the model's training chip)", arg_number(lo=1)) = None,
+                     device: Arg("auto (CUDA when present), cpu, cuda, cuda:1 ...") = "auto",
+                     precision: Arg("autocast precision", choices=PRECISIONS) = "fp32",
+                     bf16: Arg("shortcut for --precision bf16") = False,
+                     units: Arg("units of the SAR rasters (default: the model's, else the manifest's)", choices=UNITS) = None,
+                     cf: Arg("calibration factor for DN (default: the manifest's)", arg_number(float)) = None,
+                     overwrite: Arg("replace existing reports") = False,
+                     no_progress: Arg("no progress bar") = False, as_json: bool = False) -> dict:
+    "Evaluate a trained model on a dataset folder (metrics table, confusion matrix)."
+    s = evaluate(model, data, split=split, out_dir=out, batch_size=batch_size, chip=chip, device=device,
+                 precision="bf16" if bf16 else precision, units=units, cf=cf, overwrite=overwrite, progress=not no_progress)
     table = s.pop("table")
-    if not getattr(args, "json", False): print(table)
+    if not as_json: print(table)
     return s

@@ -23,14 +23,15 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     from PIL import Image
     from playwright.sync_api import sync_playwright
-    from sar_lulc.app import AppConfig, build_test_model, free_port, launch, sample_files
+    from sar_lulc.app import AppConfig, free_port, launch, sample_files
+    from sar_lulc.checkpoint import untrained_model
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
     from _browser import HEADLESS_CHROMIUM_ARGS, run_land_cover_in_page     # the browser test's own steps
     tmp = Path(tempfile.mkdtemp(prefix="sar_lulc_shot_"))
     lulc, water = a.lulc_model, a.water_model
     if a.micro:
-        lulc = build_test_model(tmp / "lulc_micro.safetensors", "lulc")
-        water = build_test_model(tmp / "water_micro.safetensors", "water", seed=1)
+        lulc = untrained_model(tmp / "lulc_micro.safetensors", "lulc")
+        water = untrained_model(tmp / "water_micro.safetensors", "water", seed=1)
     sample = Path(a.sample) if a.sample else next(iter(sample_files()), None)
     if sample is None:
         from sar_lulc.io import write_raster

@@ -23,9 +23,9 @@ def workdir() -> Path:
 def models() -> dict:
     "Micro models (untrained, fixed seeds) exported like trained ones."
     if "models" not in _STATE:
-        from sar_lulc.app import build_test_model
+        from sar_lulc.checkpoint import untrained_model
         d = workdir() / "models"
-        _STATE["models"] = {t: build_test_model(d / f"{t}_micro.safetensors", t, seed=i)
+        _STATE["models"] = {t: untrained_model(d / f"{t}_micro.safetensors", t, seed=i)
                             for i, t in enumerate(("lulc", "water"))}
     return _STATE["models"]
 

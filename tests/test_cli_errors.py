@@ -93,8 +93,10 @@ def test_one_line_exit_2_nothing_left(cmd, args, tmp_path, cli, monkeypatch):
 
 def test_unexpected_errors_are_one_line_too(cli, monkeypatch):
     "A bug (an exception that is not the user's fault) still prints one line, with exit status 1."
-    import sar_lulc.predict as P
-    monkeypatch.setattr(P, "cli_run_predict", lambda args: 1 / 0)
+    import functools
+    import sar_lulc.predict  # noqa: F401  (registers the command)
+    from sar_lulc.command import REGISTRY
+    monkeypatch.setattr(REGISTRY["predict"], "fn", functools.wraps(REGISTRY["predict"].fn)(lambda *a, **k: 1 / 0))
     rc, _, err = cli("predict", S, "--out", "x.tif")
     assert rc == 1 and err.count("\n") == 1 and "unexpected ZeroDivisionError" in err and "SAR_LULC_TRACEBACK=1" in err
 
