@@ -5,6 +5,7 @@
 # %% ../nbs/03_synth.ipynb #43c62f6de268
 from __future__ import annotations
 import json, math, sys, time
+from types import SimpleNamespace
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,10 +19,10 @@ from .schemes import JP9, get_scheme
 
 # %% auto #0
 __all__ = ['JP9_NAMES', 'NUM_CLASSES', 'WATER', 'BUILT', 'PADDY', 'CROP', 'GRASS', 'FOREST', 'BARE', 'SOLAR', 'GREENHOUSE',
-           'PIXEL_DEG', 'TARGETS', 'JAPAN_RANGES', 'BACKSCATTER', 'TEXTURE_NU', 'TEXTURE_DB', 'FROZEN_DN_STEP',
-           'FROZEN_CHANGED_MAX', 'SPLIT_OFFSETS', 'WRITE_UNITS', 'noise_fields', 'terrain_modulation', 'speckle',
-           'SynthScene', 'class_fractions', 'synth_scene', 'frozen_mismatch', 'benchmark_seeds', 'parse_looks',
-           'make_benchmark', 'synth_command']
+           'PIXEL_DEG', 'TARGETS', 'JAPAN_RANGES', 'BACKSCATTER', 'TEXTURE_NU', 'TEXTURE_DB', 'LAYOUT_STAGES',
+           'FROZEN_DN_STEP', 'FROZEN_CHANGED_MAX', 'SPLIT_OFFSETS', 'WRITE_UNITS', 'noise_fields', 'terrain_modulation',
+           'speckle', 'SynthScene', 'class_fractions', 'render_sar', 'synth_scene', 'frozen_mismatch',
+           'benchmark_seeds', 'parse_looks', 'make_benchmark', 'synth_command']
 
 # %% ../nbs/03_synth.ipynb #6ae8efb96f16
 JP9_NAMES, NUM_CLASSES = JP9.names, JP9.num_classes   # the classes are the jp9 scheme's; their indices by name:
@@ -215,79 +216,70 @@ def _open_sea_db(rng, shape, wind, xx, yy) -> np.ndarray:
     calm = _u(rng, "calm_db") * np.clip(-(wind + .5), 0, 1.5)               # lee of the land, slicks: darker
     return (_u(rng, "open_sea") + BACKSCATTER["wind_db"] * np.maximum(wind, -1) + swell - calm).astype(np.float32)
 
-def synth_scene(seed: int, size: int = 512, looks: float = 4, *, targets: dict | None = None,
-                incidence_deg: float = 36.0, slope_exponent: float = 1.5, nodata_corner: float = 0.0,
-                cf: float = DEFAULT_CF, pixel_deg: float = PIXEL_DEG, open_sea: bool = False) -> SynthScene:
-    """Generate one georeferenced SynthALOS-2 scene (size x size), deterministic by `seed`; `targets` overrides class fractions.
-    `open_sea`: a coast scene where the sea covers 35-90 % of the scene, with swell, wind and calm patches."""
-    if int(size) < 16: raise SarLulcError(f"size must be at least 16 pixels, got {size}.")
-    if not looks > 0: raise SarLulcError(f"looks must be > 0, got {looks}.")
-    if not 0 <= nodata_corner < .5: raise SarLulcError(f"nodata_corner must be in [0, 0.5), got {nodata_corner}.")
-    rng = np.random.default_rng(seed)
-    H = W = int(size); N = H * W; shape = (H, W)
-    yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
-    tg = {**TARGETS, **(targets or {})}                      # per-class overrides of the target fractions
-    f = {c: v * float(np.exp(rng.normal(0, .18))) for c, v in tg.items()}      # this scene's fractions
-    sea = bool(rng.random() < .4)                             # coast (sea along one side) or inland (lakes)
-    if open_sea:                                              # mostly sea: the land classes share what is left
-        sea, fw = True, float(rng.uniform(.35, .9))
-        f = {c: (fw if c == WATER else v * (1 - fw)) for c, v in f.items()}
-    lab = np.full(shape, FOREST, np.uint8)
-    mu = np.zeros(shape, np.float32)                                           # mean gamma-nought, dB
+# %% ../nbs/03_synth.ipynb #72245093519b
+def _georef(c, pixel_deg):
+    "A nominal place over Japan, on the HRLULC grid, and the pixel size in metres there."
+    c.lon0 = round((130.5 + c.rng.uniform(0, 10)) / pixel_deg) * pixel_deg
+    c.lat0 = round((33.0 + c.rng.uniform(0, 5.5)) / pixel_deg) * pixel_deg
+    c.dy_m = pixel_deg * 110_574.0; c.dx_m = pixel_deg * 111_320.0 * math.cos(math.radians(c.lat0))
 
-    # -- georeference (a nominal place over Japan, on the HRLULC grid)
-    lon0 = round((130.5 + rng.uniform(0, 10)) / pixel_deg) * pixel_deg
-    lat0 = round((33.0 + rng.uniform(0, 5.5)) / pixel_deg) * pixel_deg
-    dy_m = pixel_deg * 110_574.0; dx_m = pixel_deg * 111_320.0 * math.cos(math.radians(lat0))
-
-    # -- terrain: hills above a quantile of a fractal heightfield, flat lowlands below
-    hgt, zone_crop = noise_fields(rng, shape, 3.3, 2, sigma=1.5, down=2)
-    zone_town, zone_grass = noise_fields(rng, shape, 4.0, 2, down=4)
-    zone_state, wind = noise_fields(rng, shape, 3.5, 2, down=4)
-    if sea or rng.random() < .5:                              # else maybe a plain on one side, and a lake
+def _terrain(c):
+    "Hills above a quantile of a fractal heightfield, flat lowlands below; forest everywhere to start with."
+    rng, (H, W), xx, yy = c.rng, c.shape, c.xx, c.yy
+    hgt, c.zone_crop = noise_fields(rng, c.shape, 3.3, 2, sigma=1.5, down=2)
+    c.zone_town, c.zone_grass = noise_fields(rng, c.shape, 4.0, 2, down=4)
+    c.zone_state, c.wind = noise_fields(rng, c.shape, 3.5, 2, down=4)
+    if c.sea or rng.random() < .5:                            # else maybe a plain on one side, and a lake
         phi = rng.uniform(0, 2 * np.pi)
-        tilt = rng.uniform(3., 5.) if sea else rng.uniform(.8, 2.)
-        hgt = hgt + tilt * ((xx - W / 2) * math.cos(phi) + (yy - H / 2) * math.sin(phi)) / size
-    low_frac = float(np.clip(sum(f.values()) - .034, .1, .9))
-    thr = np.quantile(hgt, low_frac)
-    low = hgt < thr
-    elev = (rng.uniform(120, 300) * np.maximum(hgt - thr, 0) / (hgt.max() - thr + 1e-6)).astype(np.float32)
-    mu[:] = _u(rng, "forest")
+        tilt = rng.uniform(3., 5.) if c.sea else rng.uniform(.8, 2.)
+        hgt = hgt + tilt * ((xx - W / 2) * math.cos(phi) + (yy - H / 2) * math.sin(phi)) / c.size
+    low_frac = float(np.clip(sum(c.f.values()) - .034, .1, .9))
+    c.hgt, c.thr = hgt, np.quantile(hgt, low_frac)
+    c.low = hgt < c.thr
+    c.elev = (rng.uniform(120, 300) * np.maximum(hgt - c.thr, 0) / (hgt.max() - c.thr + 1e-6)).astype(np.float32)
+    c.mu[:] = _u(rng, "forest")
 
-    # -- river courses 1-4 px (wider downstream and in the lowlands), grassy banks, gravel bars (painted later)
-    river = np.zeros(shape, bool); banks = np.zeros(shape, bool); bars = np.zeros(shape, bool)
-    rw = np.zeros(shape, np.float32)
+def _rivers(c):
+    "River courses 1-4 px (wider downstream and in the lowlands), with where grassy banks and gravel bars go."
+    rng, shape, size = c.rng, c.shape, c.size
+    c.river = np.zeros(shape, bool); c.banks = np.zeros(shape, bool); c.bars = np.zeros(shape, bool)
+    c.rw = np.zeros(shape, np.float32)
     for i in range(int(rng.choice([1, 2, 2, 3]))):
         pts = _path(rng, size, curv=.03, persist=.92, pull=.04)
         if len(pts) < 10: continue
         ii = np.clip(np.rint(pts).astype(int), 0, size - 1)
         t = np.linspace(0, 1, len(pts))
-        w = np.clip(np.rint(rng.uniform(1, 2.5) + rng.uniform(0, 2) * t + .8 * low[ii[:, 0], ii[:, 1]] - .3 * i), 1, 4).astype(int)
+        w = np.clip(np.rint(rng.uniform(1, 2.5) + rng.uniform(0, 2) * t + .8 * c.low[ii[:, 0], ii[:, 1]] - .3 * i), 1, 4).astype(int)
         m = _stamp(np.zeros(shape, bool), pts, w)
-        rw[m] = np.maximum(rw[m], w.max()); river |= m
+        c.rw[m] = np.maximum(c.rw[m], w.max()); c.river |= m
         gate = (np.sin(t * rng.uniform(20, 60) + rng.uniform(0, 6)) > -.2) & (w >= 2)
-        if gate.any(): banks |= _stamp(np.zeros(shape, bool), pts[gate], w[gate] + 6)
+        if gate.any(): c.banks |= _stamp(np.zeros(shape, bool), pts[gate], w[gate] + 6)
         gate &= np.sin(t * rng.uniform(30, 80)) > .4
-        if gate.any(): bars |= _stamp(np.zeros(shape, bool), pts[gate], w[gate] + 3)
+        if gate.any(): c.bars |= _stamp(np.zeros(shape, bool), pts[gate], w[gate] + 3)
 
-    # -- lake or sea at the lowest ground (with the rivers: the water target); wind roughening brightens parts of it
-    water = hgt < np.quantile(hgt, max(f[WATER] - river.mean(), .004))
-    wdb = (_u(rng, "sea") if sea else _u(rng, "lake")) + BACKSCATTER["wind_db"] * np.maximum(wind, -1)
-    if open_sea: wdb = _open_sea_db(rng, shape, wind, xx, yy)
-    lab[water] = WATER; mu[water] = wdb[water]
+def _water(c):
+    "A lake or the sea at the lowest ground (with the rivers: the water target); wind roughening brightens parts."
+    rng = c.rng
+    c.water = c.hgt < np.quantile(c.hgt, max(c.f[WATER] - c.river.mean(), .004))
+    wdb = (_u(rng, "sea") if c.sea else _u(rng, "lake")) + BACKSCATTER["wind_db"] * np.maximum(c.wind, -1)
+    if c.open_sea: wdb = _open_sea_db(rng, c.shape, c.wind, c.xx, c.yy)
+    c.lab[c.water] = WATER; c.mu[c.water] = wdb[c.water]
 
-    # -- town: blocks on a rotated grid, 1-px streets, some parks and vacant lots
-    theta_p = rng.uniform(0, np.pi / 2)
+# %% ../nbs/03_synth.ipynb #7b5c17a630eb
+def _town(c):
+    "Town blocks on a rotated grid (some facing the sensor: strong double bounce), 1-px streets, parks, vacant lots."
+    rng, lab, mu, water = c.rng, c.lab, c.mu, c.water
+    c.theta_p = theta_p = rng.uniform(0, np.pi / 2)
     bw, bh = rng.uniform(6, 11), rng.uniform(6, 13)
-    cid, fu, fv, ax, ay, _, _ = _rot_grid(xx, yy, theta_p + rng.normal(0, .15), bw, bh, rng.uniform(0, bw), rng.uniform(0, bh))
-    cand = low[ay, ax] & ~water[ay, ax]
-    town = np.zeros(shape, bool)
+    cid, fu, fv, ax, ay, _, _ = _rot_grid(c.xx, c.yy, theta_p + rng.normal(0, .15), bw, bh, rng.uniform(0, bw), rng.uniform(0, bh))
+    cand = c.low[ay, ax] & ~water[ay, ax]
+    town = np.zeros(c.shape, bool)
     if cand.any():
-        score = np.where(cand, zone_town[ay, ax], -np.inf)
-        q = float(np.clip(1 - max(f[BUILT] - .018, .005) / cand.mean(), 0, 1))
+        score = np.where(cand, c.zone_town[ay, ax], -np.inf)
+        q = float(np.clip(1 - max(c.f[BUILT] - .018, .005) / cand.mean(), 0, 1))
         town = cand & (score >= np.quantile(score[cand], q)) & ~water
     rb = rng.random(cid.max() + 1).astype(np.float32)[cid]
-    aligned = rng.random(cid.max() + 1)[cid] < .35          # blocks facing the sensor: strong double bounce
+    aligned = rng.random(cid.max() + 1)[cid] < .35
     lo_a, hi_a = BACKSCATTER["built_aligned"]; lo_o, hi_o = BACKSCATTER["built_oblique"]
     block_db = np.where(aligned, lo_a + (hi_a - lo_a) * rb, lo_o + (hi_o - lo_o) * rb)
     street = town & ((fu < 1) | (fv < 1))
@@ -297,150 +289,201 @@ def synth_scene(seed: int, size: int = 512, looks: float = 4, *, targets: dict |
     (lo_g, hi_g), (lo_b, hi_b) = BACKSCATTER["grassland"], BACKSCATTER["bare"]
     lab[park] = GRASS; mu[park] = (lo_g + (hi_g - lo_g) * rb)[park]
     lab[lot] = BARE; mu[lot] = (lo_b + (hi_b - lo_b) * rb)[lot]
+    c.town = town
 
-    # -- agricultural parcels: cropland (higher ground, strip fields), grassland, paddy (clustered states)
-    agri = low & ~water & ~town
+def _agriculture(c):
+    "Parcels on the lowlands: cropland (higher ground, 2-3 strip crops), grassland, paddy (flooded/harvested/vegetated by district)."
+    rng, lab, mu, theta_p = c.rng, c.lab, c.mu, c.theta_p
+    c.agri = agri = c.low & ~c.water & ~c.town
     pw, ph = rng.uniform(7, 12), rng.uniform(14, 26)
-    cid, fu, fv, ax, ay, pu, pv = _rot_grid(xx, yy, theta_p, pw, ph, rng.uniform(0, pw), rng.uniform(0, ph))
+    cid, fu, fv, ax, ay, pu, pv = _rot_grid(c.xx, c.yy, theta_p, pw, ph, rng.uniform(0, pw), rng.uniform(0, ph))
     nc = int(cid.max()) + 1
     r1, r2, r3, r4 = (rng.random(nc).astype(np.float32)[cid] for _ in range(4))
-    crop = grass = np.zeros(shape, bool)
+    crop = grass = np.zeros(c.shape, bool)
     if agri.any():
-        hn = (hgt - hgt.min()) / (thr - hgt.min() + 1e-6)
-        sc = np.where(agri, zone_crop[ay, ax] + .8 * r1 + hn[ay, ax], -np.inf)
-        crop = agri & (sc >= np.quantile(sc[agri], float(np.clip(1 - f[CROP] / agri.mean(), 0, 1))))
+        hn = (c.hgt - c.hgt.min()) / (c.thr - c.hgt.min() + 1e-6)
+        sc = np.where(agri, c.zone_crop[ay, ax] + .8 * r1 + hn[ay, ax], -np.inf)
+        crop = agri & (sc >= np.quantile(sc[agri], float(np.clip(1 - c.f[CROP] / agri.mean(), 0, 1))))
         rest = agri & ~crop
         if rest.any():
-            sg = np.where(rest, zone_grass[ay, ax] + .8 * r2, -np.inf)
-            grass = rest & (sg >= np.quantile(sg[rest], float(np.clip(1 - f[GRASS] / rest.mean(), 0, 1))))
+            sg = np.where(rest, c.zone_grass[ay, ax] + .8 * r2, -np.inf)
+            grass = rest & (sg >= np.quantile(sg[rest], float(np.clip(1 - c.f[GRASS] / rest.mean(), 0, 1))))
     paddy = agri & ~crop & ~grass
-    if paddy.any():                                           # flooded / harvested / vegetated by district
-        ss = zone_state[ay, ax] + 1.2 * (r3 - .5)
+    if paddy.any():
+        ss = c.zone_state[ay, ax] + 1.2 * (r3 - .5)
         p_flood = rng.uniform(.1, .5); p_harv = rng.uniform(.1, .3)
         q1, q2 = np.quantile(ss[paddy], [p_flood, min(p_flood + p_harv, 1)])
-        lo = np.where(ss < q1, BACKSCATTER["paddy_flooded"][0], np.where(ss < q2, BACKSCATTER["paddy_harvested"][0], BACKSCATTER["paddy_vegetated"][0]))
-        hi = np.where(ss < q1, BACKSCATTER["paddy_flooded"][1], np.where(ss < q2, BACKSCATTER["paddy_harvested"][1], BACKSCATTER["paddy_vegetated"][1]))
+        state = [BACKSCATTER[k] for k in ("paddy_flooded", "paddy_harvested", "paddy_vegetated")]
+        lo = np.where(ss < q1, state[0][0], np.where(ss < q2, state[1][0], state[2][0]))
+        hi = np.where(ss < q1, state[0][1], np.where(ss < q2, state[1][1], state[2][1]))
         lab[paddy] = PADDY; mu[paddy] = (lo + (hi - lo) * r4)[paddy]
         levee = paddy & ((fu < 1) | (fv < 1))                 # 1-px levees: visible between flooded fields
         mu[levee] = _u(rng, "levee")
     ks = int(rng.integers(2, 4))
     strip = np.minimum(np.floor(fv / ph * ks), ks - 1).astype(np.int64)
     r5 = rng.random(nc * ks).astype(np.float32)[cid * ks + strip]
-    lo_c, hi_c = BACKSCATTER["cropland"]
-    lab[crop] = CROP; mu[crop] = (lo_c + (hi_c - lo_c) * r5)[crop]          # strip fields: 2-3 crops per parcel
+    (lo_c, hi_c), (lo_g, hi_g) = BACKSCATTER["cropland"], BACKSCATTER["grassland"]
+    lab[crop] = CROP; mu[crop] = (lo_c + (hi_c - lo_c) * r5)[crop]
     lab[grass] = GRASS; mu[grass] = (lo_g + (hi_g - lo_g) * r4)[grass]
 
-    # -- clearings on hills: golf courses (grassland), landslides and quarries (bare)
-    hills = ~low & ~water
+def _clearings(c):
+    "Clearings on the hills: golf courses (grassland), landslides and quarries (bare)."
+    rng, lab, mu = c.rng, c.lab, c.mu
+    c.hills = hills = ~c.low & ~c.water
     for _ in range(rng.poisson(.7)):
-        c = _pick(rng, hills)
-        if c is None: break
+        p = _pick(rng, hills)
+        if p is None: break
         golf = rng.random() < .6
         a = rng.uniform(12, 30) if golf else rng.uniform(5, 11)
-        sl, _, u, v = _rect(shape, c[1], c[0], a, a, 0.0)
-        m = ((u / a) ** 2 + (v / (a * rng.uniform(.5, 1))) ** 2 + .3 * zone_grass[sl] < 1) & hills[sl] & (lab[sl] == FOREST)
+        sl, _, u, v = _rect(c.shape, p[1], p[0], a, a, 0.0)
+        m = ((u / a) ** 2 + (v / (a * rng.uniform(.5, 1))) ** 2 + .3 * c.zone_grass[sl] < 1) & hills[sl] & (lab[sl] == FOREST)
         lab[sl][m] = GRASS if golf else BARE
         mu[sl][m] = _u(rng, "grassland") if golf else _u(rng, "bare")
 
-    # -- rivers with their banks and bars
-    ok = ~river & low & ~water & ~town
-    banks &= ok; bars &= ok
+def _river_banks(c):
+    "The rivers painted over everything, with their grassy banks and gravel bars; narrow rivers are mixed pixels."
+    rng, lab, mu, river = c.rng, c.lab, c.mu, c.river
+    ok = ~river & c.low & ~c.water & ~c.town
+    banks, bars = c.banks & ok, c.bars & ok
     lab[banks] = GRASS; mu[banks] = _u(rng, "grassland")
     lab[bars] = BARE; mu[bars] = _u(rng, "bare")
-    narrow = river & ~water                                   # narrow rivers: mixed pixels with the banks
-    lab[river] = WATER; mu[narrow] = _u(rng, "river") + 2.0 * (4 - rw[narrow]) / 3
+    narrow = river & ~c.water
+    lab[river] = WATER; mu[narrow] = _u(rng, "river") + 2.0 * (4 - c.rw[narrow]) / 3
 
-    # -- hamlets: clusters of houses in the fields
-    need = (f[BUILT] - .006) * N - (lab == BUILT).sum()
-    iy, ix = np.nonzero(agri)
-    if need > 0 and len(iy):
-        n_h = int(need / 11) + 1                                  # houses of about 11 px
-        centre = rng.integers(len(iy), size=max(n_h // 7, 1))     # ~7 houses per hamlet
-        k = rng.integers(len(centre), size=n_h)
-        hy = iy[centre][k] + rng.integers(-10, 11, n_h); hx = ix[centre][k] + rng.integers(-10, 11, n_h)
-        hh, hw = rng.integers(2, 5, n_h), rng.integers(2, 6, n_h)
-        hid = np.zeros(shape, np.int32)
-        for dy in range(4):
-            for dx in range(5):
-                sel = (dy < hh) & (dx < hw)
-                y, x = hy[sel] + dy, hx[sel] + dx
-                ok = (y >= 0) & (y < H) & (x >= 0) & (x < W)
-                hid[y[ok], x[ok]] = np.nonzero(sel)[0][ok] + 1
-        m = (hid > 0) & (lab != WATER) & (lab != BUILT)
-        lab[m] = BUILT; mu[m] = np.asarray(_u(rng, "house", n_h + 1), np.float32)[hid[m]]
+def _hamlets(c):
+    "Clusters of houses (about 11 px each, about 7 per hamlet) in the fields, up to the built-up target."
+    rng, lab, mu, (H, W) = c.rng, c.lab, c.mu, c.shape
+    need = (c.f[BUILT] - .006) * H * W - (lab == BUILT).sum()
+    iy, ix = np.nonzero(c.agri)
+    if need <= 0 or not len(iy): return
+    n_h = int(need / 11) + 1
+    centre = rng.integers(len(iy), size=max(n_h // 7, 1))
+    k = rng.integers(len(centre), size=n_h)
+    hy = iy[centre][k] + rng.integers(-10, 11, n_h); hx = ix[centre][k] + rng.integers(-10, 11, n_h)
+    hh, hw = rng.integers(2, 5, n_h), rng.integers(2, 6, n_h)
+    hid = np.zeros(c.shape, np.int32)
+    for dy in range(4):
+        for dx in range(5):
+            sel = (dy < hh) & (dx < hw)
+            y, x = hy[sel] + dy, hx[sel] + dx
+            ok = (y >= 0) & (y < H) & (x >= 0) & (x < W)
+            hid[y[ok], x[ok]] = np.nonzero(sel)[0][ok] + 1
+    m = (hid > 0) & (lab != WATER) & (lab != BUILT)
+    lab[m] = BUILT; mu[m] = np.asarray(_u(rng, "house", n_h + 1), np.float32)[hid[m]]
 
-    # -- roads 1-2 px (label Built-up), dark asphalt with bright poles; bridges over rivers
+def _roads(c):
+    "Roads 1-2 px (label Built-up): dark asphalt with bright poles; bridges over rivers, no causeways over open sea."
+    rng = c.rng
     for _ in range(int(rng.choice([1, 2, 2, 3]))):
-        m = _stamp(np.zeros(shape, bool), _path(rng, size, curv=.01, persist=.9, pull=.05), int(rng.integers(1, 3)))
-        if open_sea: m &= ~water                                  # no causeways across the open sea
-        lab[m] = BUILT; mu[m] = _u(rng, "road")
-        pole = m & (rng.random(shape) < .04); mu[pole] = _u(rng, "pole", int(pole.sum()))
+        m = _stamp(np.zeros(c.shape, bool), _path(rng, c.size, curv=.01, persist=.9, pull=.05), int(rng.integers(1, 3)))
+        if c.open_sea: m &= ~c.water
+        c.lab[m] = BUILT; c.mu[m] = _u(rng, "road")
+        pole = m & (rng.random(c.shape) < .04); c.mu[pole] = _u(rng, "pole", int(pole.sum()))
 
-    # -- solar farms: regular arrays with striping, on fields or cleared hillsides
-    placed, budget = 0, f[SOLAR] * N
+# %% ../nbs/03_synth.ipynb #87702d9e441d
+def _solar(c):
+    "Solar farms: regular arrays with striping, on fields or cleared hillsides, up to the solar target."
+    rng, lab, mu = c.rng, c.lab, c.mu
+    placed, budget = 0, c.f[SOLAR] * lab.size
     for _ in range(30):
         if placed >= .9 * budget: break
         on_hill = rng.random() < .3
-        c = _pick(rng, (hills & (lab == FOREST)) if on_hill else (agri & np.isin(lab, (PADDY, CROP, GRASS))))
-        if c is None: continue
+        p = _pick(rng, (c.hills & (lab == FOREST)) if on_hill else (c.agri & np.isin(lab, (PADDY, CROP, GRASS))))
+        if p is None: continue
         area = min(rng.uniform(150, 600), max(budget - placed, 60) * 1.1)
         ar = rng.uniform(.6, 1.6); a = math.sqrt(area * ar) / 2; b = area / (4 * a)
-        sl, m, u, v = _rect(shape, c[1], c[0], a, b, rng.uniform(0, np.pi) if on_hill else theta_p)
+        sl, m, u, v = _rect(c.shape, p[1], p[0], a, b, rng.uniform(0, np.pi) if on_hill else c.theta_p)
         m &= lab[sl] != WATER
         period = int(rng.integers(3, 6)); base = _u(rng, "solar"); amp = _u(rng, "solar_stripe_db")
         stripe = np.mod(np.floor(v + b), period) < period / 2
         lab[sl][m] = SOLAR; mu[sl][m] = np.where(stripe, base + amp / 2, base - amp / 2)[m]
         placed += int(m.sum())
 
-    # -- greenhouses: rows of small bright rectangles in cropland
-    placed, budget = 0, f[GREENHOUSE] * N
-    cs, sn = math.cos(theta_p), math.sin(theta_p)
+def _greenhouses(c):
+    "Greenhouses: rows of small bright rectangles in cropland, up to the greenhouse target."
+    rng, lab, mu = c.rng, c.lab, c.mu
+    placed, budget = 0, c.f[GREENHOUSE] * lab.size
+    cs, sn = math.cos(c.theta_p), math.sin(c.theta_p)
     for _ in range(30):
         if placed >= .9 * budget: break
-        c = _pick(rng, lab == CROP) or _pick(rng, agri)
-        if c is None: break
+        p = _pick(rng, lab == CROP) or _pick(rng, c.agri)
+        if p is None: break
         gw, gl = int(rng.integers(2, 4)), rng.uniform(3, 7)
         for k in range(int(rng.integers(3, 8))):
             off = k * (gw + 1)
-            sl, m, _, _ = _rect(shape, c[1] - sn * off, c[0] + cs * off, gl, gw / 2 - .01, theta_p)
+            sl, m, _, _ = _rect(c.shape, p[1] - sn * off, p[0] + cs * off, gl, gw / 2 - .01, c.theta_p)
             m &= np.isin(lab[sl], (PADDY, CROP, GRASS, BARE))
             lab[sl][m] = GREENHOUSE; mu[sl][m] = _u(rng, "greenhouse"); placed += int(m.sum())
 
-    # -- bare land: construction sites and cleared parcels
-    n_bare, budget = int((lab == BARE).sum()), f[BARE] * N
+def _bare(c):
+    "Bare land: construction sites and cleared parcels in the fields, up to the bare target."
+    rng, lab, mu = c.rng, c.lab, c.mu
+    n_bare, budget = int((lab == BARE).sum()), c.f[BARE] * lab.size
     for _ in range(30):
         if n_bare >= .9 * budget: break
-        c = _pick(rng, agri & np.isin(lab, (PADDY, CROP, GRASS)))
-        if c is None: break
+        p = _pick(rng, c.agri & np.isin(lab, (PADDY, CROP, GRASS)))
+        if p is None: break
         area = min(rng.uniform(100, 500), max(budget - n_bare, 60) * 1.1)
         ar = rng.uniform(.6, 1.6); a = math.sqrt(area * ar) / 2; b = area / (4 * a)
-        sl, m, _, _ = _rect(shape, c[1], c[0], a, b, theta_p)
+        sl, m, _, _ = _rect(c.shape, p[1], p[0], a, b, c.theta_p)
         m &= np.isin(lab[sl], (PADDY, CROP, GRASS))
         lab[sl][m] = BARE; mu[sl][m] = _u(rng, "bare"); n_bare += int(m.sum())
 
-    # -- point scatterers (double bounce, > +10 dB) in built-up
-    pts = (lab == BUILT) & (mu > -10) & (rng.random(shape) < .015)   # blocks and houses, not streets/roads
-    mu[pts] = _u(rng, "point_scatterer", int(pts.sum()))
+def _point_scatterers(c):
+    "Point scatterers (double bounce, > +10 dB) on blocks and houses, not on streets and roads."
+    pts = (c.lab == BUILT) & (c.mu > -10) & (c.rng.random(c.shape) < .015)
+    c.mu[pts] = _u(c.rng, "point_scatterer", int(pts.sum()))
 
-    # -- texture, terrain, K texture and speckle; DN and calibrated dB
-    t1, t2 = noise_fields(rng, shape, 2.6, 2)
-    mu += TEXTURE_DB[lab] * t1
+# %% ../nbs/03_synth.ipynb #0b27155b83b5
+LAYOUT_STAGES = (_terrain, _rivers, _water, _town, _agriculture, _clearings, _river_banks, _hamlets, _roads, _solar,
+                 _greenhouses, _bare, _point_scatterers)
+
+def render_sar(rng, lab, mu, elev, looks, *, dx_m, dy_m, incidence_deg=36.0, slope_exponent=1.5, cf=DEFAULT_CF):
+    "DN of a scene from its labels `lab` and mean dB `mu`: texture, terrain modulation from `elev`, speckle with `looks`."
+    t1, t2 = noise_fields(rng, lab.shape, 2.6, 2)
+    mu = mu + TEXTURE_DB[lab] * t1
     forest = lab == FOREST
     mu[forest] += .8 * t2[forest]                             # stands of different density
     terr = terrain_modulation(elev, dx_m, dy_m, incidence_deg, slope_exponent)
     mu += np.where(lab == WATER, np.float32(0), terr)          # water surfaces are level
     inten = speckle(rng, mu, TEXTURE_NU[lab], looks)
     with np.errstate(divide="ignore"):
-        dn = db_to_dn(10 * np.log10(inten), cf)
+        return db_to_dn(10 * np.log10(inten), cf)
+
+# %% ../nbs/03_synth.ipynb #ceb6b19b94f7
+def synth_scene(seed: int, size: int = 512, looks: float = 4, *, targets: dict | None = None,
+                incidence_deg: float = 36.0, slope_exponent: float = 1.5, nodata_corner: float = 0.0,
+                cf: float = DEFAULT_CF, pixel_deg: float = PIXEL_DEG, open_sea: bool = False) -> SynthScene:
+    """Generate one georeferenced SynthALOS-2 scene (size x size), deterministic by `seed`; `targets` overrides class fractions.
+    `open_sea`: a coast scene where the sea covers 35-90 % of the scene, with swell, wind and calm patches."""
+    if int(size) < 16: raise SarLulcError(f"size must be at least 16 pixels, got {size}.")
+    if not looks > 0: raise SarLulcError(f"looks must be > 0, got {looks}.")
+    if not 0 <= nodata_corner < .5: raise SarLulcError(f"nodata_corner must be in [0, 0.5), got {nodata_corner}.")
+    rng = np.random.default_rng(seed)
+    H = W = int(size); shape = (H, W)
+    yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
+    tg = {**TARGETS, **(targets or {})}                      # per-class overrides of the target fractions
+    f = {k: v * float(np.exp(rng.normal(0, .18))) for k, v in tg.items()}      # this scene's fractions
+    sea = bool(rng.random() < .4)                             # coast (sea along one side) or inland (lakes)
+    if open_sea:                                              # mostly sea: the land classes share what is left
+        sea, fw = True, float(rng.uniform(.35, .9))
+        f = {k: (fw if k == WATER else v * (1 - fw)) for k, v in f.items()}
+    c = SimpleNamespace(rng=rng, size=H, shape=shape, xx=xx, yy=yy, f=f, sea=sea, open_sea=bool(open_sea),
+                        lab=np.full(shape, FOREST, np.uint8), mu=np.zeros(shape, np.float32))
+    _georef(c, pixel_deg)
+    for stage in LAYOUT_STAGES: stage(c)
+    lab = c.lab
+    dn = render_sar(rng, lab, c.mu, c.elev, looks, dx_m=c.dx_m, dy_m=c.dy_m, incidence_deg=incidence_deg,
+                    slope_exponent=slope_exponent, cf=cf)
     if nodata_corner > 0:
         k = rng.integers(4); s = math.sqrt(2 * nodata_corner) * size
         xs, ys = (xx if k % 2 == 0 else W - 1 - xx), (yy if k < 2 else H - 1 - yy)
         nod = xs + ys < s
         dn[nod] = 0; lab[nod] = 255
     db = to_db(dn, "dn", cf=cf)
-    info = dict(targets={JP9_NAMES[c]: v for c, v in f.items()}, sea=sea, open_sea=bool(open_sea), incidence_deg=incidence_deg,
-                look="from the west", pixel_m=(dx_m, dy_m), mu_db=mu, elevation=elev)
-    return SynthScene(db=db, dn=dn, labels=lab, transform=Affine(pixel_deg, 0, lon0, 0, -pixel_deg, lat0),
+    info = dict(targets={JP9_NAMES[k]: v for k, v in f.items()}, sea=sea, open_sea=bool(open_sea), incidence_deg=incidence_deg,
+                look="from the west", pixel_m=(c.dx_m, c.dy_m), mu_db=c.mu, elevation=c.elev)
+    return SynthScene(db=db, dn=dn, labels=lab, transform=Affine(pixel_deg, 0, c.lon0, 0, -pixel_deg, c.lat0),
                       crs="EPSG:4326", seed=int(seed), looks=looks, cf=cf, info=info)
 
 # %% ../nbs/03_synth.ipynb #ed1c95ef06ea
