@@ -4,7 +4,7 @@
 
 # %% ../nbs/14_metrics.ipynb #b4c35579e0df
 from __future__ import annotations
-import math, re
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -12,12 +12,12 @@ import torch
 import torch.nn.functional as F
 
 from .core import SarLulcError
-from .schemes import IGNORE_INDEX
+from .schemes import IGNORE_INDEX, class_key
 
 # %% auto #0
 __all__ = ['RARE_CLASSES', 'THIN_CLASSES', 'ConfusionMatrix', 'confusion_metrics', 'binary_metrics', 'label_boundaries',
-           'BoundaryF1', 'thin_structure_mask', 'ThinIoU', 'class_key', 'matching_classes', 'class_indices',
-           'rare_class_iou', 'water_iou_vs_mask', 'metrics_table']
+           'BoundaryF1', 'thin_structure_mask', 'ThinIoU', 'matching_classes', 'class_indices', 'rare_class_iou',
+           'water_iou_vs_mask', 'metrics_table']
 
 # %% ../nbs/14_metrics.ipynb #d156fbaade72
 def _as_tensor(x) -> torch.Tensor:
@@ -258,10 +258,6 @@ class ThinIoU:
 # %% ../nbs/14_metrics.ipynb #f35497d1b7e4
 RARE_CLASSES = ("Bare", "SolarPanel", "Greenhouse")
 THIN_CLASSES = ("Water", "Built-up")
-
-def class_key(name: str) -> str:
-    "A class name reduced to lower-case letters and digits: 'Solar panel', 'SolarPanel' and 'solar-panel' are one class."
-    return re.sub(r"[^a-z0-9]", "", str(name).lower())
 
 def matching_classes(wanted, names) -> list[str]:
     "The names in `names` (or a scheme's `.names`) that are one of `wanted`, however each scheme spells them."

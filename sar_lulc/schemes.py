@@ -12,9 +12,9 @@ import numpy as np
 from .core import SarLulcError, check_choice
 
 # %% auto #0
-__all__ = ['IGNORE_INDEX', 'HRLULC_NAMES', 'HRLULC_COLORS', 'HRLULC_V23', 'HRLULC_V21', 'JP9', 'WATER', 'SCHEMES',
+__all__ = ['IGNORE_INDEX', 'HRLULC_NAMES', 'HRLULC_COLORS', 'HRLULC_V23', 'HRLULC_V21', 'JP9', 'WATER', 'BINARY', 'SCHEMES',
            'SCHEME_ALIASES', 'DEFAULT_SCHEME', 'TASKS', 'DEFAULT_SCHEME_OF_TASK', 'hex_to_rgb', 'ClassScheme',
-           'check_indices', 'check_task', 'get_scheme', 'parse_label_map', 'remap_lut', 'remap']
+           'check_indices', 'check_task', 'get_scheme', 'parse_label_map', 'class_key', 'remap_lut', 'remap']
 
 # %% ../nbs/02_schemes.ipynb #16a3b6641ed0
 IGNORE_INDEX = 255
@@ -172,8 +172,10 @@ JP9 = ClassScheme(
     ("#1f5fd6", "#e3261c", "#3fc7a8", "#f2c744", "#b5dc6e", "#1b7a2e", "#b08d5b", "#7b2fbf", "#e377c2"))
 
 WATER = ClassScheme("water", ("not-water", "water"), (tuple(range(2, 15)), (1,)), ("#d9d9d9", "#1f5fd6"))
+# a binary mask (0/1, 0/255, ...): 0 is not water, any other code is water; a file's nodata value stays no data
+BINARY = ClassScheme("binary", WATER.names, ((0,), tuple(range(1, 256))), WATER.colors, nodata_codes=(), source="mask")
 
-SCHEMES = {s.name: s for s in (HRLULC_V23, HRLULC_V21, JP9, WATER)}
+SCHEMES = {s.name: s for s in (HRLULC_V23, HRLULC_V21, JP9, WATER, BINARY)}
 SCHEME_ALIASES = {"hrlulc": "hrlulc_v23.12", "hrlulc14": "hrlulc_v23.12", "hrlulc12": "hrlulc_v21.11",
                   "hrlulc_v23": "hrlulc_v23.12", "hrlulc_v21": "hrlulc_v21.11", "default": "jp9"}
 DEFAULT_SCHEME = "jp9"
@@ -230,6 +232,26 @@ def parse_label_map(spec: str, name: str | None = None) -> ClassScheme:
                        tuple(tuple(codes[n.lower()]) for n in order), cols, nodata_codes=(), source="custom")
 
 # %% ../nbs/02_schemes.ipynb #630592656d22
+def class_key(name: str) -> str:
+    "A class name reduced to lower-case letters and digits: 'Solar panel', 'SolarPanel' and 'solar-panel' are one class."
+    return re.sub(r"[^a-z0-9]", "", str(name).lower())
+
+def _name_lut(src: ClassScheme, dst: ClassScheme) -> np.ndarray:
+    "Remap by class name (`class_key`); into a water/not-water scheme every class not named water is not-water."
+    lut = np.full(256, IGNORE_INDEX, np.uint8)
+    dk, sk = [class_key(n) for n in dst.names], [class_key(n) for n in src.names]
+    binary = sorted(dk) == ["notwater", "water"]
+    if binary and "water" not in sk:
+        raise SarLulcError(f"Scheme {src.name!r} has no class named water, so it cannot train a water model; name the "
+                           f"water class 'water' in the label map (e.g. '0:not-water,255:water') or use --binary.")
+    missing = [n for n, k in zip(src.names, sk) if k not in dk and not binary]
+    if missing:
+        raise SarLulcError(f"Schemes {src.name!r} ({src.source} codes) and {dst.name!r} ({dst.source} codes) do not share "
+                           f"source codes, and classes {missing} have no namesake in {dst.name!r}; pass "
+                           "mapping={src class: dst class}.")
+    for i, k in enumerate(sk): lut[i] = dk.index(k) if k in dk else dk.index("notwater")
+    return lut
+
 def remap_lut(src, dst, mapping: dict | None = None) -> np.ndarray:
     "uint8[256] lookup table: class index in `src` -> class index in `dst` (255 kept)."
     src, dst = get_scheme(src), get_scheme(dst)
@@ -238,9 +260,7 @@ def remap_lut(src, dst, mapping: dict | None = None) -> np.ndarray:
         for k, v in mapping.items():
             lut[src.index(k)] = IGNORE_INDEX if v is None else dst.index(v)
         return lut
-    if src.source != dst.source:
-        raise SarLulcError(f"Schemes {src.name!r} ({src.source} codes) and {dst.name!r} ({dst.source} codes) do not "
-                           f"share source codes; pass mapping={{src class: dst class}}.")
+    if src.source != dst.source: return _name_lut(src, dst)         # e.g. a custom mask scheme -> water
     dlut = dst.lut()
     for i, (n, cs) in enumerate(zip(src.names, src.codes)):
         targets = {int(dlut[c]) for c in cs} - {IGNORE_INDEX}
