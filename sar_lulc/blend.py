@@ -15,7 +15,7 @@ from .core import SarLulcError
 from .data import grid_offsets
 
 # %% auto #0
-__all__ = ['WEIGHT_FLOOR', 'resolve_overlap', 'ramp_weights', 'window_weight', 'blend_windows', 'stitch_in_memory']
+__all__ = ['WEIGHT_FLOOR', 'resolve_overlap', 'ramp_weights', 'window_weight', 'blend_windows', 'valid_mask', 'stitch_in_memory']
 
 # %% ../nbs/30_blend.ipynb #ce699fff34ed
 def resolve_overlap(tile: int, overlap) -> int:
@@ -100,7 +100,8 @@ def blend_windows(read, height: int, width: int, predict, *, num_classes: int, t
         out = []
         for r, j in batch:
             db = np.asarray(read(Window(xa.starts[j], ya.starts[r], tw, th)), np.float32)
-            if db.shape != (th, tw): raise SarLulcError(f"read() returned {db.shape}, expected {(th, tw)}.")
+            if db.shape[-2:] != (th, tw) or db.ndim not in (2, 3):
+                raise SarLulcError(f"read() returned {db.shape}, expected {(th, tw)} or (bands, {th}, {tw}).")
             out.append((r, j, db, bool(np.isnan(db).all())))
         st["read_s"] += time.perf_counter() - t0
         return out
@@ -149,7 +150,7 @@ def blend_windows(read, height: int, width: int, predict, *, num_classes: int, t
                     acc, ws = cells.pop((ci, cj))
                     p = acc / ws.clamp_min(1e-12)
                     if blend == "logits": p = torch.softmax(p, 0)
-                emit(finalize(p, ~np.isnan(db[sy, sx])), cy0, cx0)
+                emit(finalize(p, valid_mask(db[..., sy, sx])), cy0, cx0)
 
     pool = ThreadPoolExecutor(1) if prefetch else None
     n_threads = torch.get_num_threads()
@@ -189,18 +190,22 @@ def blend_windows(read, height: int, width: int, predict, *, num_classes: int, t
     return st
 
 # %% ../nbs/30_blend.ipynb #29d764c63711
+def valid_mask(db: np.ndarray) -> np.ndarray:
+    "Pixels with data in every band of a (h, w) or (bands, h, w) dB array."
+    return ~np.isnan(db) if db.ndim == 2 else ~np.isnan(db).any(0)
+
 def stitch_in_memory(db: np.ndarray, predict, *, num_classes: int, tile: int = 512, overlap=64,
                      batch_size: int = 4, blend: str = "probs") -> np.ndarray:
-    "Reference blending of a whole (H, W) dB array held in RAM; returns probabilities (K, H, W) float32."
-    H, W = db.shape
+    "Reference blending of a whole (H, W) or (bands, H, W) dB array held in RAM; returns probabilities (K, H, W) float32."
+    H, W = db.shape[-2:]
     K, ov = int(num_classes), resolve_overlap(tile, overlap)
     ya, xa = _Axis(H, tile, tile - ov), _Axis(W, tile, tile - ov)
     th, tw = ya.size, xa.size
     acc = np.zeros((K, H, W), np.float32); ws = np.zeros((H, W), np.float32)
-    wins = [(y, x) for y in ya.starts for x in xa.starts if not np.isnan(db[y:y + th, x:x + tw]).all()]
+    wins = [(y, x) for y in ya.starts for x in xa.starts if not np.isnan(db[..., y:y + th, x:x + tw]).all()]
     for i in range(0, len(wins), batch_size):
         b = wins[i:i + batch_size]
-        out = predict(np.stack([db[y:y + th, x:x + tw] for y, x in b]))
+        out = predict(np.stack([db[..., y:y + th, x:x + tw] for y, x in b]))
         if torch.is_tensor(out): out = out.cpu().numpy()
         for (y, x), o in zip(b, out):
             w2 = window_weight(th, tw, ov, y > 0, y + th < H, x > 0, x + tw < W)
@@ -214,7 +219,7 @@ def _blend_in_memory(read, height, width, predict, *, num_classes, tile, overlap
     t0 = time.perf_counter(); db = read(None); t1 = time.perf_counter()
     p = stitch_in_memory(db, predict, num_classes=num_classes, tile=tile, overlap=overlap, batch_size=batch_size,
                          blend=blend)
-    t2 = time.perf_counter(); out = finalize(torch.from_numpy(p), ~np.isnan(db)); del p, db
+    t2 = time.perf_counter(); out = finalize(torch.from_numpy(p), valid_mask(db)); del p, db
     t3 = time.perf_counter(); on_rows(0, out); t4 = time.perf_counter()
     if progress is not None: progress.update(progress.total - progress.n)
     return dict(read_s=t1 - t0, model_s=t2 - t1, blend_s=t3 - t2, write_s=t4 - t3)

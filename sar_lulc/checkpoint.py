@@ -24,8 +24,8 @@ from .data import NormStats
 __all__ = ['CKPT_FORMAT', 'EXPORT_FORMAT', 'ARCHS', 'EXPORT_DTYPES', 'MICRO_MODEL', 'DEMO_MODELS', 'DEMO_MODEL_DIR',
            'get_rng_state', 'set_rng_state', 'unwrap_model', 'plain', 'training_state', 'save_checkpoint',
            'load_checkpoint', 'check_compatible', 'restore_training', 'register_arch', 'build_model', 'find_checkpoint',
-           'export_model', 'ModelBundle', 'load_model', 'untrained_model', 'repo_root', 'default_model_path',
-           'export_command']
+           'export_model', 'ModelBundle', 'model_meta', 'load_model', 'untrained_model', 'repo_root',
+           'default_model_path', 'export_command']
 
 # %% ../nbs/20_checkpoint.ipynb #41ebedfb0adb
 CKPT_FORMAT = "sar_lulc.checkpoint/1"
@@ -191,7 +191,8 @@ def _meta_of(ckpt: dict) -> dict:
                 preset=ckpt.get("preset"), model_config=ckpt.get("model_config"), config=ckpt.get("config"),
                 scheme=ckpt.get("scheme"), norm=ckpt.get("norm"), class_freqs=ckpt.get("class_freqs"),
                 metrics=ckpt.get("metrics"), best=ckpt.get("best"), epoch=ckpt.get("epoch"), step=ckpt.get("step"),
-                torch_version=ckpt.get("torch_version"), exported_at=datetime.datetime.now().isoformat(timespec="seconds"))
+                torch_version=ckpt.get("torch_version"), exported_at=datetime.datetime.now().isoformat(timespec="seconds"),
+                **{k: ckpt[k] for k in ("input", "init", "pretrained") if ckpt.get(k) is not None})   # the input contract
 
 EXPORT_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
@@ -258,12 +259,29 @@ def _read_export(path: Path) -> tuple[dict, dict]:
                              "sar_lulc model (an encoder from pretraining goes to --pretrained, not --model).")
     return meta, tensors
 
-def load_model(path_or_run, device="cpu", which: str = "best") -> ModelBundle:
-    "Load an exported model (.safetensors), a checkpoint (.pt) or a run folder; never unpickles code."
+def _model_file(path_or_run, which: str = "best") -> Path:
+    "The model file of a run folder (its export, else a checkpoint), or the file itself."
     p = Path(path_or_run)
     if not p.exists(): raise SarLulcError(f"Model {p} does not exist (give a run folder, a .safetensors or a .pt file).")
     if p.is_dir():
         p = p / "model.safetensors" if which == "best" and (p / "model.safetensors").is_file() else find_checkpoint(p, which)
+    return p
+
+def model_meta(path_or_run, which: str = "best") -> dict:
+    "A model's metadata without building it or reading its weights (for checks made before loading); {} if unreadable."
+    try:
+        p = _model_file(path_or_run, which)
+        if p.suffix == ".safetensors":
+            if p.with_suffix(".json").is_file(): return json.loads(p.with_suffix(".json").read_text())
+            from safetensors import safe_open
+            with safe_open(str(p), "pt") as f: emb = (f.metadata() or {}).get("sar_lulc")
+            return json.loads(emb) if emb else {}
+        return _meta_of(load_checkpoint(p, mmap=True)) if p.suffix == ".pt" else {}
+    except Exception: return {}         # load_model says what is wrong, when the model is loaded
+
+def load_model(path_or_run, device="cpu", which: str = "best") -> ModelBundle:
+    "Load an exported model (.safetensors), a checkpoint (.pt) or a run folder; never unpickles code."
+    p = _model_file(path_or_run, which)
     if p.suffix == ".safetensors": meta, state = _read_export(p)
     elif p.suffix == ".pt":
         ck = load_checkpoint(p); meta, state = _meta_of(ck), ck["model"]

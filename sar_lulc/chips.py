@@ -19,7 +19,8 @@ from .schemes import IGNORE_INDEX, ClassScheme, get_scheme, parse_label_map
 from .data import SPLITS, NormStats, _as_channels, _Moments, load_dataset_dir, write_manifest
 
 # %% auto #0
-__all__ = ['BINARY', 'POLARISATIONS', 'RASTERS', 'build_dataset', 'build_chips', 'scene_key', 'pair_scenes', 'chips_command']
+__all__ = ['BINARY', 'POLARISATIONS', 'RASTERS', 'build_dataset', 'build_chips', 'scene_key', 'polarisation_stem', 'pair_scenes',
+           'chips_command']
 
 # %% ../nbs/05_chips.ipynb #19345b3406c4
 def _resolve_scheme(scheme, label_map) -> ClassScheme:
@@ -237,7 +238,8 @@ def _cut_scene(chans, labels, cls, folder, prefix, chip, stride, min_valid, bloc
                         f"there: {sorted(raw_codes)[:20]}; scheme codes: {sorted(c for cc in cls.codes for c in cc)[:20]}). "
                         "Wrong --scheme or --label-map?")
             else: note = f"No {chip}x{chip} chip has at least {min_valid:.0%} valid, labelled pixels; lower min_valid."
-        return chips, note, dict(crs=str(r0.crs) if r0.crs else None, sar_units_detected=r0.units, size=[H, W])
+        return chips, note, dict(crs=str(r0.crs) if r0.crs else None, sar_units_detected=r0.units, sar_dtype=str(r0.dtype),
+                                 size=[H, W])
     finally:
         lab.close()
         for rd in readers: rd.close()
@@ -280,7 +282,8 @@ def _write_dataset(tmp, out, chips, per_scene, cls, chip, stride, min_valid, blo
                    source={"sar": first["sar"], "labels": first["labels"], "scenes": per_scene, "chip": chip,
                            "stride": stride, "min_valid": min_valid, "block_size": block_size, "split": list(split),
                            "split_by": split_by, "seed": seed, "units": units,
-                           "sar_units_detected": first["sar_units_detected"], "crs": first["crs"],
+                           "sar_units_detected": first["sar_units_detected"], "sar_dtype": first["sar_dtype"],
+                           "crs": first["crs"],
                            "dropped_overlap": dropped_overlap})
     backup = None
     if out.exists():
@@ -313,6 +316,11 @@ def scene_key(path, pattern: str | None = None) -> str:
         return m.group(1) if m.groups() else m.group(0)
     stem = name[: -len(Path(name).suffix)] if Path(name).suffix else name
     return _ROLE.sub("", _POL.sub("", stem)).strip("_-. ").lower()
+
+def polarisation_stem(path) -> str:
+    "A file's stem without its polarisation token: `tokyo_HH.tif` and `tokyo_HV.tif` -> `tokyo`."
+    stem = Path(path).stem
+    return _POL.sub("", stem).strip("_-. ") or stem
 
 def _pol_rank(p: Path) -> int:
     m = _POL.search(p.stem)

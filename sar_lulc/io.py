@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_io.ipynb #77bbbdac8c04
 from __future__ import annotations
-import json, logging, re, warnings
+import json, logging, os, re, warnings
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -22,7 +22,8 @@ from .schemes import IGNORE_INDEX, ClassScheme, check_indices, get_scheme, hex_t
 __all__ = ['DEFAULT_CF', 'UNITS', 'PLAUSIBLE_DB', 'IMPLAUSIBLE_COUNT_MAX', 'SAR_DTYPES', 'TYPICAL_HH_DB', 'WRITE_DTYPES',
            'UnitsWarning', 'check_units', 'check_sar_dtype', 'nodata_mask', 'to_db', 'db_to_dn', 'from_db',
            'detect_units', 'open_raster', 'select_band', 'as_window', 'SarReader', 'read_sar', 'assert_has_data',
-           'write_raster', 'crop_raster', 'write_label_map', 'read_label_map', 'card4l_xml_for', 'read_card4l_xml']
+           'write_raster', 'BandStack', 'open_bands', 'crop_raster', 'write_label_map', 'read_label_map',
+           'card4l_xml_for', 'read_card4l_xml']
 
 # %% ../nbs/01_io.ipynb #9edc12932db9
 _log = logging.getLogger("sar_lulc.io")
@@ -431,6 +432,45 @@ def write_raster(path, array, *, crs, transform, nodata=None, overwrite: bool = 
         finally:
             if cog: target.unlink(missing_ok=True)
     return Path(path)
+
+# %% ../nbs/01_io.ipynb #1f02bc7cd284
+class BandStack:
+    "The bands of one scene read together: a `SarReader` per band; `read` gives (bands, h, w) dB."
+    def __init__(self, readers):
+        self.readers = list(readers)
+        r0 = self.readers[0]
+        for r in self.readers[1:]:
+            if (r.height, r.width, r.transform, r.crs) != (r0.height, r0.width, r0.transform, r0.crs):
+                self.close()
+                raise SarLulcError(f"{r.path.name} band {r.band} is not on the grid of {r0.path.name} band {r0.band}; "
+                                   "the bands of a scene must share one grid.")
+    def read(self, window=None, **kw) -> np.ndarray: return np.stack([r.read(window, **kw) for r in self.readers])
+    @property
+    def implausible_pixels(self) -> int: return sum(r.implausible_pixels for r in self.readers)
+    def __getattr__(self, name): return getattr(self.readers[0], name)     # grid, units, dtype: the first band's
+    def close(self):
+        for r in self.readers: r.close()
+    def __enter__(self): return self
+    def __exit__(self, *exc): self.close()
+
+def open_bands(src, channels: int = 1, band=None, **kw):
+    "A reader of `channels` bands of scene `src` (a path, or one path per band): `SarReader` for one, else `BandStack`."
+    paths = [src] if isinstance(src, (str, os.PathLike)) else list(src)
+    if channels == 1:
+        if len(paths) != 1: raise SarLulcError(f"The model reads one band, but {len(paths)} files were given for one scene.")
+        return SarReader(paths[0], band=band, **kw)
+    if len(paths) == channels: return BandStack(SarReader(p, **kw) for p in paths)
+    if len(paths) != 1:
+        raise SarLulcError(f"The model reads {channels} bands (e.g. HH and HV); give one file per band or one file with "
+                           f"{channels} bands, not {len(paths)} files.")
+    bands = [b.strip() for b in band.split(",")] if isinstance(band, str) else list(band or range(1, channels + 1))
+    if len(bands) != channels:
+        raise SarLulcError(f"The model reads {channels} bands, but --band names {len(bands)}: {band!r}.")
+    with open_raster(paths[0]) as ds: n = ds.count
+    if n < channels:
+        raise SarLulcError(f"The model reads {channels} bands (e.g. HH and HV) but {Path(paths[0]).name} has {n}; give "
+                           "one file per band, or a model for one band.")
+    return BandStack(SarReader(paths[0], band=b, **kw) for b in bands)
 
 # %% ../nbs/01_io.ipynb #92798e7a8f72
 def crop_raster(src, dst, window) -> Path:

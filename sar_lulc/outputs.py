@@ -82,7 +82,7 @@ def output_paths(dst, task: str, *, confidence: bool = True, probs: bool = False
     dst = Path(dst)
     out = {"class": dst}
     if confidence: out["confidence"] = dst.with_name(f"{dst.stem}_confidence{dst.suffix or '.tif'}")
-    if probs: out["probs"] = dst.with_name(f"{dst.stem}_{'water_prob' if task == 'water' else 'probs'}{dst.suffix or '.tif'}")
+    if probs: out["probs"] = dst.with_name(f"{dst.stem}_{'prob' if task == 'water' else 'probs'}{dst.suffix or '.tif'}")
     return out
 
 def _have_cog() -> bool:
@@ -197,6 +197,7 @@ class PredictResult:
     units: str
     skipped: bool = False
     warnings: list = field(default_factory=list)
+    input: dict = field(default_factory=dict)   # how the scene was read and normalised, its statistics (resolve_units)
 
     def to_dict(self) -> dict:
         d = asdict(self); d["paths"] = {k: str(v) for k, v in self.paths.items()}

@@ -10,23 +10,99 @@ from pathlib import Path
 import numpy as np
 import rasterio
 import torch
+import torch.nn.functional as F
 from rasterio.errors import RasterioError
+from rasterio.windows import Window
 
 from .core import SarLulcError, arg_number, atomic_output, check_number, check_output_path, get_device, output_lock, PRECISIONS
 from .command import Arg, command
-from .checkpoint import default_model_path
-from .data import grid_offsets
+from .checkpoint import default_model_path, model_meta
+from .data import NormStats, grid_offsets
 from .distributed import dist_info, gather_objects
-from .io import DEFAULT_CF, IMPLAUSIBLE_COUNT_MAX, PLAUSIBLE_DB, SarReader, check_units
+from .io import DEFAULT_CF, IMPLAUSIBLE_COUNT_MAX, PLAUSIBLE_DB, check_units, open_bands
 from .schemes import TASKS, IGNORE_INDEX
 from .blend import _blend_in_memory, blend_windows, resolve_overlap
-from .predictor import make_predictor
+from .chips import _pol_rank, polarisation_stem
+from .predictor import Predictor, _in_channels, make_predictor
 from .outputs import (BLOCK, SCENE_SUFFIXES, PredictResult, _SceneWriter, large_scene_note, output_paths,
                               pixel_area_km2)
 
 # %% auto #0
-__all__ = ['NOT_GEOTIFF', 'predict_scene', 'scene_list', 'scene_output', 'load_complete', 'predict_many', 'output_mode',
-           'predict_command']
+__all__ = ['NOT_GEOTIFF', 'model_channels', 'channels_of', 'resolve_units', 'multilook_db', 'scene_stats', 'ood_message',
+           'predict_scene', 'scene_list', 'group_bands', 'scene_stem', 'scene_output', 'load_complete', 'predict_many',
+           'output_mode', 'predict_command']
+
+# %% ../nbs/33_predict.ipynb #4993d593b92c
+def model_channels(meta: dict) -> int:
+    "The number of input bands of a model, from its metadata (input contract, else architecture); 1 when unknown."
+    enc = (meta.get("model_config") or {}).get("encoder") or {}
+    return int((meta.get("input") or {}).get("channels") or enc.get("in_chans") or 1)
+def channels_of(model_or_bundle) -> int:
+    "Input bands of a model path, bundle or Predictor, without loading weights."
+    if hasattr(model_or_bundle, "channels"): return int(model_or_bundle.channels)
+    if isinstance(getattr(model_or_bundle, "model", None), torch.nn.Module):
+        return _in_channels(model_or_bundle.model) or 1
+    if isinstance(model_or_bundle, torch.nn.Module): return _in_channels(model_or_bundle) or 1
+    meta = model_meta(model_or_bundle) if isinstance(model_or_bundle, (str, os.PathLike)) else \
+        (getattr(model_or_bundle, "meta", None) or {})
+    return model_channels(meta)
+
+def resolve_units(contract: dict | None, dtype, units: str, cf: float | None) -> tuple[str, float, str | None, str | None]:
+    "(units, cf, note, warning) for a scene of pixel type `dtype` given the model's input `contract` and the user's choice."
+    units = check_units(units)
+    if not contract or not contract.get("units"):
+        return units, DEFAULT_CF if cf is None else float(cf), None, None
+    same_kind = np.dtype(dtype).kind == np.dtype(contract.get("dtype", "float32")).kind
+    mcf = float(contract.get("cf", DEFAULT_CF))
+    if units == "auto" and same_kind:
+        return (contract["units"], mcf if cf is None else float(cf),
+                f"units {contract['units']} and CF {mcf:g} from the model (its training scenes were this kind of product)", None)
+    warn = None
+    if units not in ("auto", contract["units"]) and same_kind:
+        warn = (f"--units {units}, but the model was trained on {contract['units']} products of this pixel type "
+                f"({dtype}); using {units}.")
+    return units, (mcf if cf is None and units == contract["units"] else DEFAULT_CF if cf is None else float(cf)), None, warn
+
+def multilook_db(db: np.ndarray, looks: int) -> np.ndarray:
+    "Average `looks` x `looks` pixels in linear power (no-data aware) and return dB: a speckle filter, same shape."
+    if looks <= 1: return db
+    x = torch.from_numpy(np.ascontiguousarray(db, np.float32))
+    x = x.reshape(-1, *x.shape[-2:])[:, None]
+    ok = torch.isfinite(x)
+    p = torch.where(ok, 10 ** (x / 10), torch.zeros(()))
+    pool = lambda t: F.avg_pool2d(t, looks, stride=1, padding=looks // 2, count_include_pad=True)[..., :x.shape[-2], :x.shape[-1]]
+    out = 10 * torch.log10(pool(p) / pool(ok.float()).clamp_min(1e-12))
+    out = torch.where(ok, out, torch.full((), float("nan")))
+    return out.reshape(db.shape).numpy()
+
+# %% ../nbs/33_predict.ipynb #b1fe15a127c9
+def scene_stats(read, height: int, width: int, win: int = 256, n: int = 3) -> dict:
+    "Median, robust spread (1.4826 MAD) and valid fraction of dB from n x n windows spread over the scene (first band)."
+    h, w = min(win, height), min(win, width)
+    vals = []
+    for fy in (np.arange(n) + .5) / n:
+        for fx in (np.arange(n) + .5) / n:
+            r, c = int(fy * height - h / 2), int(fx * width - w / 2)
+            r, c = min(max(r, 0), height - h), min(max(c, 0), width - w)
+            a = np.asarray(read(Window(c, r, w, h)), np.float32)
+            vals.append(a.reshape(-1, h * w)[0])
+    v = np.concatenate(vals); ok = v[np.isfinite(v)]
+    if ok.size == 0: return dict(median=float("nan"), spread=float("nan"), valid_fraction=0.0)
+    med = float(np.median(ok))
+    return dict(median=round(med, 3), spread=round(float(1.4826 * np.median(np.abs(ok - med))), 3),
+                valid_fraction=round(ok.size / v.size, 4))
+
+def ood_message(stats: dict, norm, units: str, name: str) -> str | None:
+    "A warning when the scene's dB statistics are far from the model's training data (`norm`), else None."
+    if norm is None or not np.isfinite(stats.get("median", np.nan)): return None
+    mean, std = np.ravel(norm.mean)[0], np.ravel(norm.std)[0]
+    z, r = (stats["median"] - mean) / std, stats["spread"] / std
+    if abs(z) <= 2 and 1 / 3 < r < 3: return None
+    return (f"{name} is unlike the model's training data: its backscatter has median {stats['median']:.1f} dB and "
+            f"spread {stats['spread']:.1f} dB, the training data {mean:.1f} +- {std:.1f} dB ({z:+.1f} std, spread x{r:.2f}). "
+            f"Likely causes: wrong units (read as {units}; set --units), a calibration offset (--cf, --db-offset) or "
+            "another sensor; the map may be mostly one class. Try --norm scene, and --multilook 5 to 9 for "
+            "fine-resolution single-look data.")
 
 # %% ../nbs/33_predict.ipynb #7018040e95bc
 def _finalizer(K: int, water_idx: int | None, conf_dtype: str | None, probs: bool):
@@ -58,7 +134,8 @@ def _check_scene_options(tile, overlap, batch_size, engine="stream", confidence_
 
 def predict_scene(model_or_bundle, src, dst, *, task: str | None = None, scheme=None, norm=None,
                   tile: int = 512, overlap=64, batch_size: int = 4, precision: str = "fp32", device="auto",
-                  tta: bool = False, units: str = "auto", cf: float = DEFAULT_CF, band=None,
+                  tta: bool = False, units: str = "auto", cf: float | None = None, band=None, db_offset: float = 0.0,
+                  multilook: int = 1,
                   write_probs: bool | None = None, write_confidence: bool = True, confidence_dtype: str = "uint8",
                   blend: str = "probs", cog: bool = True, overwrite: bool = False, progress=True,
                   write_summary: bool = False, gdal_cache_mb: int = 64, prefetch: bool = True,
@@ -70,6 +147,9 @@ def predict_scene(model_or_bundle, src, dst, *, task: str | None = None, scheme=
     on `tile` and the scene width only. `write_probs` (default: only for the water task) adds per-class
     probabilities (water: P(water)); `write_summary` adds `dst` with a `.json` suffix (written last).
     `engine='memory'` is the naive whole-scene-in-RAM reference (same outputs), for benchmarks and checks.
+    `units`/`cf` default to the model's input contract for scenes of its training product type (`resolve_units`);
+    `db_offset` shifts the calibrated dB, `multilook` box-filters the speckle, and `norm="scene"` standardises the
+    scene with its own robust statistics; a scene far from the training statistics is flagged (`ood_message`).
     Options, the output paths and the input are checked before a model file is loaded."""
     t_start = time.perf_counter()
     ov = _check_scene_options(tile, overlap, batch_size, engine, confidence_dtype)
@@ -78,17 +158,43 @@ def predict_scene(model_or_bundle, src, dst, *, task: str | None = None, scheme=
         raise SarLulcError(f"Output {dst} must be a GeoTIFF (.tif or .tiff); predict writes GeoTIFF only.")
     every = [*output_paths(dst, "lulc", probs=True).values(), *output_paths(dst, "water", probs=True).values(),
              dst.with_suffix(".json")]
-    if Path(src).resolve() in {p.resolve() for p in every}:
-        raise SarLulcError(f"The output {dst} would overwrite the input {src}; choose another output name.")
+    srcs = [Path(src)] if isinstance(src, (str, os.PathLike)) else [Path(p) for p in src]   # one file, or one per band
+    name = "+".join(p.name for p in srcs)
+    if {p.resolve() for p in srcs} & {p.resolve() for p in every}:
+        raise SarLulcError(f"The output {dst} would overwrite the input {name}; choose another output name.")
     K, msgs = None, []
+    if norm == "scene" and isinstance(model_or_bundle, Predictor):
+        raise SarLulcError("norm='scene' needs a model or a model file, not a ready Predictor (whose normalisation is fixed).")
+    multilook = check_number("multilook", multilook, lo=1, hi=31)
+    db_offset = check_number("db_offset", db_offset, kind=float)
+    meta = model_meta(model_or_bundle) if isinstance(model_or_bundle, (str, os.PathLike)) else \
+        (getattr(model_or_bundle, "meta", None) or {})
 
     with contextlib.ExitStack() as outer:
         outer.enter_context(rasterio.Env(GDAL_CACHEMAX=int(gdal_cache_mb) * 2**20))
-        rd = outer.enter_context(SarReader(src, units=units, cf=cf, band=band))     # a bad input fails here, fast
+        channels = channels_of(model_or_bundle)
+        rd = outer.enter_context(open_bands(srcs, channels, band, units=units, cf=DEFAULT_CF if cf is None else cf))
+        units_, cf_, note, warn = resolve_units(meta.get("input"), rd.dtype, units, cf)
+        if (units_ != "auto" and units_ != rd.units) or cf_ != rd.cf:
+            rd = outer.enter_context(open_bands(srcs, channels, band, units=units_, cf=cf_))
+        if warn: msgs.append(warn); warnings.warn(warn, stacklevel=2)
+        def read(win):
+            a = rd.read(win)
+            return multilook_db(a + np.float32(db_offset) if db_offset else a, multilook)
+        stats = scene_stats(read, rd.height, rd.width)
+        if norm == "scene":
+            if not np.isfinite(stats["median"]): raise SarLulcError(f"{src}: no valid pixel to take scene statistics from.")
+            norm = (stats["median"], max(stats["spread"], 0.1))
         for p in output_paths(dst, task or "lulc", confidence=write_confidence).values(): check_output_path(p, overwrite, create=False)
         pred = make_predictor(model_or_bundle, task=task, scheme=scheme, norm=norm, device=device,
                               precision=precision, tta=tta, blend=blend)
         task, sch, precision, tta = pred.task, pred.scheme, pred.precision, pred.tta     # a Predictor passed in wins
+        train_norm = NormStats(**meta["norm"]) if meta.get("norm") else NormStats(pred.mean, pred.std)
+        odd = None if isinstance(norm, tuple) else ood_message(stats, train_norm, rd.units, name)
+        if odd: msgs.append(odd); warnings.warn(odd, stacklevel=2)
+        inp = dict(units=rd.units, cf=rd.cf, units_source=note or rd.units_reason, db_offset=db_offset, multilook=multilook,
+                   norm="scene" if isinstance(norm, tuple) else "model", scene=stats,
+                   model_norm=dict(mean=float(np.ravel(train_norm.mean)[0]), std=float(np.ravel(train_norm.std)[0])))
         if write_probs is None: write_probs = task == "water"
         paths = output_paths(dst, task, confidence=write_confidence, probs=write_probs)
         paths_all = {**paths, "summary": dst.with_suffix(".json")} if write_summary else paths
@@ -98,7 +204,7 @@ def predict_scene(model_or_bundle, src, dst, *, task: str | None = None, scheme=
         K = sch.num_classes
         H, W, crs, transform = rd.height, rd.width, rd.crs, rd.transform
         if crs is None:
-            msgs.append(f"{Path(src).name} has no CRS: the outputs have none either, and class areas are unknown.")
+            msgs.append(f"{name} has no CRS: the outputs have none either, and class areas are unknown.")
             warnings.warn(msgs[-1], stacklevel=2)
         big = large_scene_note(H, W, n_outputs=len(paths), device=pred.device.type)
         if big: warnings.warn(big, stacklevel=2)
@@ -112,7 +218,7 @@ def predict_scene(model_or_bundle, src, dst, *, task: str | None = None, scheme=
             specs["probs"] = (nb, "uint8", 255, ["P(water)"] if water_idx is not None else list(sch.names),
                               {"scale": "0.01", "quantity": "probability"})
         tags = dict(class_names=json.dumps(list(sch.names)), scheme=sch.name, scheme_json=json.dumps(sch.to_dict()),
-                    task=task, source=Path(src).name, input_units=rd.units, software="sar_lulc.predict",
+                    task=task, source=name, input_units=rd.units, software="sar_lulc.predict",
                     model=str(pred.meta.get("source", "")), tile=str(tile), overlap=str(ov), tta=str(bool(tta)))
         writer = _SceneWriter({k: paths[k] for k in specs}, specs, width=W, height=H, crs=crs, transform=transform,
                               scheme=sch, tags=tags, row_area_km2=row_area, cog=cog)
@@ -121,10 +227,10 @@ def predict_scene(model_or_bundle, src, dst, *, task: str | None = None, scheme=
         if progress:
             from tqdm.auto import tqdm
             n_win = len(grid_offsets(H, min(tile, H), tile - ov)) * len(grid_offsets(W, min(tile, W), tile - ov))
-            bar = tqdm(total=n_win, desc=Path(src).name, unit="tile", leave=False) if progress is True else progress
+            bar = tqdm(total=n_win, desc=name, unit="tile", leave=False) if progress is True else progress
         try:
             run = blend_windows if engine == "stream" else _blend_in_memory
-            st = run(rd.read, H, W, pred, num_classes=K, tile=tile, overlap=ov, batch_size=batch_size,
+            st = run(read, H, W, pred, num_classes=K, tile=tile, overlap=ov, batch_size=batch_size,
                      finalize=_finalizer(K, water_idx, conf, write_probs), products=products,
                      on_rows=writer.on_rows, row_block=BLOCK, blend=pred.blend, progress=bar, prefetch=prefetch)
             t0 = time.perf_counter()
@@ -140,14 +246,14 @@ def predict_scene(model_or_bundle, src, dst, *, task: str | None = None, scheme=
             if bar is not None and progress is True: bar.close()
         if rd.implausible_pixels:
             n_bad = f"at least {rd.implausible_pixels}" if rd.implausible_pixels >= IMPLAUSIBLE_COUNT_MAX else rd.implausible_pixels
-            msgs.append(f"{n_bad} pixel(s) of {Path(src).name} were outside the plausible "
+            msgs.append(f"{n_bad} pixel(s) of {name} were outside the plausible "
                         f"{PLAUSIBLE_DB[0]:g}..{PLAUSIBLE_DB[1]:g} dB for units {rd.units!r} and were treated as no data.")
             warnings.warn(msgs[-1], stacklevel=2)
 
         counts = writer.counts
         valid = int(counts[:K].sum())
         if valid == 0:
-            msgs.append(f"{Path(src).name}: every pixel is no data, so the maps hold no data; check the file's "
+            msgs.append(f"{name}: every pixel is no data, so the maps hold no data; check the file's "
                         "nodata value, --band and --units.")
             warnings.warn(msgs[-1], stacklevel=2)
         names = list(sch.names)
@@ -162,11 +268,11 @@ def predict_scene(model_or_bundle, src, dst, *, task: str | None = None, scheme=
         total_s = time.perf_counter() - t_start
         timings = {k[:-2]: round(v, 4) for k, v in st.items() if k.endswith("_s")}
         timings["total"] = round(total_s, 4)
-        res = PredictResult(src=str(src), paths=dict(paths), task=task, scheme=sch.name, class_names=names, width=W,
+        res = PredictResult(src=";".join(map(str, srcs)), paths=dict(paths), task=task, scheme=sch.name, class_names=names, width=W,
                             height=H, crs=crs.to_string() if crs else None, valid_pixels=valid, nodata_pixels=H * W - valid,
                             pixel_counts=pix, area_km2=areas, area_pct=pct, total_area_km2=tot, timings=timings,
                             mpx_per_s=H * W / 1e6 / max(total_s, 1e-9), device=str(pred.device), precision=precision,
-                            tta=bool(tta), tile=int(tile), overlap=ov, units=rd.units, warnings=msgs)
+                            tta=bool(tta), tile=int(tile), overlap=ov, units=rd.units, warnings=msgs, input=inp)
         if write_summary:
             res.paths["summary"] = paths_all["summary"]
             with atomic_output(paths_all["summary"], overwrite) as tmp: tmp.write_text(json.dumps(res.to_dict(), indent=1))
@@ -187,9 +293,21 @@ def scene_list(inputs) -> list[Path]:
     if not out: raise SarLulcError(f"No GeoTIFF scenes (*.tif, *.tiff) found in {inputs}.")
     return out
 
+def group_bands(scenes: list, channels: int) -> list:
+    """Scenes for a `channels`-band model: files that differ only by polarisation (`X_HH.tif`, `X_HV.tif`) become one
+    scene (a tuple, HH first); a file alone is a multi-band scene."""
+    if channels == 1: return list(scenes)
+    groups: dict[str, list] = {}
+    for p in scenes: groups.setdefault(polarisation_stem(p), []).append(Path(p))
+    return [tuple(sorted(g, key=_pol_rank)) if len(g) > 1 else g[0] for g in groups.values()]
+
+def scene_stem(src) -> str:
+    "The output stem of a scene: its file stem, or for one file per band the stem without the polarisation."
+    return polarisation_stem(src[0]) if isinstance(src, (list, tuple)) else Path(src).stem
+
 def scene_output(src, out_dir, task: str) -> Path:
     "The class-map path of scene `src` in `out_dir`: `<stem>_<task>.tif`."
-    return Path(out_dir) / f"{Path(src).stem}_{task}.tif"
+    return Path(out_dir) / f"{scene_stem(src)}_{task}.tif"
 
 def load_complete(dst) -> PredictResult | None:
     "The summary of a finished scene output `dst`, or None when it is missing or incomplete."
@@ -223,8 +341,8 @@ def predict_many(model_or_bundle, inputs, out_dir, *, task: str | None = None, o
     if not 0 <= rank < world: raise SarLulcError(f"rank {rank} is not in [0, {world}).")
     _check_scene_options(kw.get("tile", 512), kw.get("overlap", 64), kw.get("batch_size", 4))   # before any scene
     check_units(kw.get("units", "auto")); get_device(device)
-    scenes = scene_list(inputs)
-    stems = [p.stem for p in scenes]
+    scenes = group_bands(scene_list(inputs), channels_of(model_or_bundle))
+    stems = [scene_stem(p) for p in scenes]
     dup = sorted({s for s in stems if stems.count(s) > 1})
     if dup: raise SarLulcError(f"Several inputs share the name(s) {dup}; their outputs would collide in {out_dir}.")
     mine = scenes[rank::world]
@@ -285,7 +403,7 @@ def output_mode(out, inputs) -> str:
     another raster format, or an extension with one scene, is refused rather than guessed."""
     s, p = str(out), Path(out)
     if not s.strip(): raise SarLulcError("--out is empty; give an output .tif, or a folder.")
-    single = len(inputs) == 1 and Path(inputs[0]).is_file()
+    single = len(inputs) == 1 and (isinstance(inputs[0], (list, tuple)) or Path(inputs[0]).is_file())
     suf = p.suffix.lower()
     if s.endswith(("/", os.sep)) or p.is_dir(): return "folder"
     if suf in SCENE_SUFFIXES:
@@ -303,7 +421,7 @@ def _brief(r: PredictResult) -> dict:
     d = r.to_dict()
     return {k: d[k] for k in ("src", "paths", "task", "width", "height", "crs", "valid_pixels", "area_km2", "area_pct",
                               "total_area_km2", "pixel_counts", "timings", "mpx_per_s", "device", "precision", "skipped",
-                              "warnings")}
+                              "warnings", "input")}
 
 @command("predict")
 def predict_command(inputs: Arg("GeoTIFF scene(s) and/or folder(s) of scenes", nargs="+", metavar="SCENE"), /, *,
@@ -318,8 +436,16 @@ def predict_command(inputs: Arg("GeoTIFF scene(s) and/or folder(s) of scenes", n
                     overlap: Arg("overlap in pixels, or a fraction of the tile when < 1") = "64",
                     batch_size: Arg("windows per model call", arg_number(lo=1)) = 4,
                     tta: Arg("flip test-time augmentation (4x compute)") = False,
-                    units: Arg("input units: auto, dn, db, amplitude, linear") = "auto",
-                    cf: Arg("calibration factor for DN", arg_number(float)) = DEFAULT_CF,
+                    units: Arg("input units: auto (the model's for its kind of product, else detected), dn, db, "
+                               "amplitude, linear") = "auto",
+                    cf: Arg(f"calibration factor in dB for DN and amplitude (default: the model's, else {DEFAULT_CF:g})",
+                            arg_number(float)) = None,
+                    db_offset: Arg("dB added after calibration, for any units (a product's known offset)",
+                                   arg_number(float), metavar="DB") = 0.0,
+                    multilook: Arg("average N x N pixels in power before the model (speckle filter for fine-resolution "
+                                   "single-look data; 5-9 at 1-3 m)", arg_number(lo=1, hi=31), metavar="N") = 1,
+                    norm: Arg("normalise with the model's training statistics, or the scene's own robust statistics "
+                              "(sensors with unknown calibration)", choices=("model", "scene")) = "model",
                     band: Arg("band (1-based or name, e.g. HH) of a multi-band input") = None,
                     device: Arg("auto, cpu, cuda, cuda:1... (under torchrun: cuda:LOCAL_RANK)") = "auto",
                     probs: Arg("also write per-class probabilities (water: always)") = False,
@@ -334,15 +460,18 @@ def predict_command(inputs: Arg("GeoTIFF scene(s) and/or folder(s) of scenes", n
     # the command line has: the inputs exist, and what --out means
     for i in inputs:
         if not Path(i).exists(): raise SarLulcError(f"Input {i} does not exist.")
-    mode = output_mode(out, inputs)
     model = model if model else default_model_path(task or "lulc")
+    channels = channels_of(model)
+    scenes = group_bands(scene_list(inputs), channels) if channels > 1 else inputs   # HH + HV files: one scene
+    mode = output_mode(out, scenes)
     common = dict(task=task, tile=tile, overlap=overlap, batch_size=batch_size,
-                  precision=precision, device=device, tta=tta, units=units, cf=cf, band=band,
+                  precision=precision, device=device, tta=tta, units=units, cf=cf, band=band, db_offset=db_offset,
+                  multilook=multilook, norm=None if norm == "model" else "scene",
                   write_probs=True if probs else None, write_confidence=not no_confidence,
                   overwrite=overwrite, progress=not no_progress)
     out = Path(out)
     if mode == "scene":
-        return {"mode": "scene", **_brief(predict_scene(model, inputs[0], out, **common))}
+        return {"mode": "scene", **_brief(predict_scene(model, scenes[0], out, write_summary=True, **common))}
     rank, world, _ = dist_info()
     res = predict_many(model, inputs, out, on_error="skip", **common)
     ok = [r for r in res if isinstance(r, PredictResult)]

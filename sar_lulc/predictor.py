@@ -4,7 +4,7 @@
 
 # %% ../nbs/31_predictor.ipynb #10f2b2a7e8b1
 from __future__ import annotations
-import math, warnings
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -18,14 +18,16 @@ from .schemes import DEFAULT_SCHEME_OF_TASK, ClassScheme, check_task, get_scheme
 __all__ = ['cpu_has_native_bf16', 'Predictor', 'make_predictor']
 
 # %% ../nbs/31_predictor.ipynb #7ae6970783db
-def _norm_of(norm) -> tuple[float, float]:
+def _norm_of(norm) -> tuple[np.ndarray, np.ndarray]:
+    "(mean, std) as float arrays of one value per channel (NormStats, a dict, or a pair of numbers or sequences)."
     if norm is None: return None
     if isinstance(norm, dict): m, s = norm.get("mean"), norm.get("std")
     elif isinstance(norm, (tuple, list)): m, s = norm
     else: m, s = getattr(norm, "mean", None), getattr(norm, "std", None)
-    try: m, s = float(m), float(s)
+    try: m, s = np.atleast_1d(np.asarray(m, np.float64)), np.atleast_1d(np.asarray(s, np.float64))
     except (TypeError, ValueError) as e: raise SarLulcError(f"Bad normalisation statistics {norm!r}; need mean and std.") from e
-    if not (math.isfinite(m) and math.isfinite(s) and s > 0): raise SarLulcError(f"Bad normalisation mean={m}, std={s}.")
+    if m.shape != s.shape or m.ndim != 1 or not (np.isfinite(m).all() and np.isfinite(s).all() and (s > 0).all()):
+        raise SarLulcError(f"Bad normalisation mean={m.tolist()}, std={s.tolist()}.")
     return m, s
 
 def _in_channels(model) -> int | None:
@@ -41,7 +43,7 @@ def cpu_has_native_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 class Predictor:
-    "Callable (B, h, w) dB float32 array -> (B, K, h, w) float32 tensor of probabilities (or logits) on its device."
+    "Callable (B, h, w) or (B, C, h, w) dB float32 array -> (B, K, h, w) float32 tensor of probabilities (or logits) on its device."
     def __init__(self, model: torch.nn.Module, *, scheme: ClassScheme, task: str, norm=None, device="auto",
                  precision: str = "fp32", tta: bool = False, blend: str = "probs", meta: dict | None = None):
         if precision not in PRECISIONS: raise SarLulcError(f"Unknown precision {precision!r}; choose one of {PRECISIONS}.")
@@ -54,8 +56,13 @@ class Predictor:
         if nm is None:
             warnings.warn("The model comes without normalisation statistics; feeding dB unnormalised (mean 0, std 1). "
                           "Pass norm=(mean, std) or use a model exported by sar_lulc.", stacklevel=3)
-            nm = (0.0, 1.0)
-        self.mean, self.std = nm
+            nm = (np.zeros(1), np.ones(1))
+        self.channels = _in_channels(model) or 1
+        if len(nm[0]) not in (1, self.channels):
+            raise SarLulcError(f"The normalisation has {len(nm[0])} channel(s), the model {self.channels}.")
+        self.mean, self.std = (float(nm[0][0]), float(nm[1][0])) if self.channels == 1 else nm
+        self._m = torch.as_tensor(np.resize(nm[0], self.channels), dtype=torch.float32).view(1, -1, 1, 1).to(self.device)
+        self._s = torch.as_tensor(np.resize(nm[1], self.channels), dtype=torch.float32).view(1, -1, 1, 1).to(self.device)
         if self.device.type == "cpu" and (precision == "fp16" or (precision == "bf16" and not cpu_has_native_bf16())):
             hw = "native fp16 arithmetic" if precision == "fp16" else "native bf16 instructions (AVX512-BF16 / AMX)"
             warnings.warn(f"{precision} on a CPU without {hw} is usually much slower than fp32; use fp32 on this "
@@ -66,17 +73,14 @@ class Predictor:
     def num_classes(self) -> int: return self.scheme.num_classes
 
     def _check(self):
-        c = _in_channels(self.model)
-        if c is not None and c != 1:
-            raise SarLulcError(f"The model expects {c} input channels, but sar_lulc predicts from one SAR band (HH); "
-                               "use a single-channel model.")
-        try: out = self._forward(torch.zeros(1, 1, 64, 64, device=self.device))
+        c = self.channels
+        try: out = self._forward(torch.zeros(1, c, 64, 64, device=self.device))
         except SarLulcError: raise
         except Exception as e:
-            raise SarLulcError(f"The model failed on a single-band 64x64 input ({type(e).__name__}: {str(e)[:200]}); "
-                               "it does not fit sar_lulc's single-band input.") from e
+            raise SarLulcError(f"The model failed on a {c}-band 64x64 input ({type(e).__name__}: {str(e)[:200]}); "
+                               "it does not fit sar_lulc's input.") from e
         if out.ndim != 4 or out.shape[0] != 1 or out.shape[2:] != (64, 64):
-            raise SarLulcError(f"The model returned shape {tuple(out.shape)} for a (1, 1, 64, 64) input; expected "
+            raise SarLulcError(f"The model returned shape {tuple(out.shape)} for a (1, {c}, 64, 64) input; expected "
                                "(1, K, 64, 64) logits at input resolution.")
         if out.shape[1] != self.num_classes:
             raise SarLulcError(f"The model predicts {out.shape[1]} classes but its scheme {self.scheme.name!r} has "
@@ -96,8 +100,11 @@ class Predictor:
 
     @torch.inference_mode()
     def __call__(self, db: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(np.ascontiguousarray(db, np.float32)).to(self.device, non_blocking=True)
-        x = ((x - self.mean) / self.std)[:, None]
+        x = torch.from_numpy(np.ascontiguousarray(db, np.float32))
+        if x.ndim == 3: x = x[:, None]                              # (B, h, w): one band
+        if x.shape[1] != self.channels:
+            raise SarLulcError(f"The model expects {self.channels} band(s) (e.g. HH and HV), the input has {x.shape[1]}.")
+        x = (x.to(self.device, non_blocking=True) - self._m) / self._s
         if not self.tta: y = self._one(x)
         else:
             y = self._one(x)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/24_train.ipynb #9179e3eb7149
 from __future__ import annotations
-import argparse, contextlib, csv, json, math, os, time, warnings
+import argparse, contextlib, csv, json, math, os, sys, time, warnings
 from pathlib import Path
 
 import numpy as np
@@ -16,10 +16,10 @@ from torch.utils.data import DataLoader, Subset
 from .core import SarLulcError, PRECISIONS, arg_number, autocast, get_device, atomic_output, check_output_path
 from .command import Arg, command
 from .io import UNITS
-from .schemes import TASKS, get_scheme
-from .segmenter import HEADS, HR_INJECT, SEGMENTER_PRESETS, Segmenter, segmenter_config
+from .schemes import TASKS, class_key, get_scheme
+from .segmenter import HEADS, HR_INJECT, SEGMENTER_PRESETS, Segmenter, SegmenterConfig, segmenter_config
 from .viz import confusion_matrix_figure
-from .checkpoint import (check_compatible, export_model, find_checkpoint, load_checkpoint, load_model, plain,
+from .checkpoint import (check_compatible, export_model, find_checkpoint, load_checkpoint, load_model, model_meta, plain,
                                  restore_training, save_checkpoint, training_state, unwrap_model)
 from .recipes import (PRETRAIN_PRESETS, TRAIN_PRESETS, PretrainConfig, TrainConfig, compile_backend,
                               effective_lr, pretrain_config, train_config)
@@ -32,8 +32,8 @@ from .losses import FocalDiceLoss, alpha_weights
 from .mixmae import MixMAE, mixmae_config, save_pretrained_encoder
 
 # %% auto #0
-__all__ = ['fit', 'evaluate_dataset', 'load_pretrained', 'finetune', 'pretrain', 'evaluate', 'pretrain_command', 'train_command',
-           'evaluate_command']
+__all__ = ['fit', 'evaluate_dataset', 'load_pretrained', 'load_init', 'input_contract', 'finetune', 'pretrain', 'evaluate',
+           'pretrain_command', 'train_command', 'evaluate_command']
 
 # %% ../nbs/24_train.ipynb #d0117506890a
 class _CsvLog:
@@ -265,6 +265,33 @@ def load_pretrained(model: nn.Module, path) -> Path:
     else: raise SarLulcError(f"Pretrained weights must be a run folder, a .safetensors or a .pt file, not {p.name}.")
     return p
 
+def load_init(model: nn.Module, path, target) -> tuple[Path, str]:
+    """Load a whole trained segmenter (encoder, decoder and head) into `model`, built from that model's architecture;
+    a head for other classes than `target`'s is re-initialised. Returns (model file, what was loaded)."""
+    b = load_model(path)
+    src, dst = unwrap_model(b.model).state_dict(), unwrap_model(model).state_dict()
+    head = {k for k in dst if k.startswith("head.classifier.")}
+    bad = [k for k in dst if k not in head and (k not in src or src[k].shape != dst[k].shape)]
+    if bad:
+        raise SarLulcError(f"The model {path} does not fit this data ({len(bad)} tensors differ, e.g. {bad[:2]}): it was "
+                           "trained on other input bands (e.g. HH vs HH+HV). Start from a model for the same bands, "
+                           "or use --pretrained for a matching encoder.")
+    same = b.scheme is not None and [class_key(n) for n in b.scheme.names] == [class_key(n) for n in target.names]
+    keep = same and all(k in src and src[k].shape == dst[k].shape for k in head)
+    unwrap_model(model).load_state_dict({k: v for k, v in src.items() if k in dst and (keep or k not in head)}, strict=False)
+    what = ("the whole model (encoder, decoder and head)" if keep else
+            f"encoder and decoder; the head is re-initialised for {target.num_classes} classes {list(target.names)[:6]} "
+            f"(the model had {b.scheme.num_classes if b.scheme else '?'})")
+    return Path(b.meta["source"]), what
+
+def input_contract(info, units, cf, channels: int) -> dict:
+    "What a model trained on `info` expects of a scene: source units, CF, pixel type and bands, and its normalisation."
+    src = info.manifest.get("source") or {}
+    su = src.get("units") if src.get("units") not in (None, "auto") else src.get("sar_units_detected")
+    su = su or units
+    dtype = "uint16" if su == "dn" else ("float32" if su == "db" else src.get("sar_dtype", "float32"))
+    return dict(units=su, cf=float(cf), dtype=dtype, channels=int(channels), norm=info.norm.to_dict())
+
 def _data_units(cfg, info):
     return (cfg.units or info.units), (cfg.cf if cfg.cf is not None else info.cf)
 
@@ -274,15 +301,16 @@ def _check_channels(cfg, info) -> int:
     return info.channels
 
 def finetune(cfg="demo", data_dir=None, out_dir=None, pretrained=None, resume=None, max_steps: int | None = None,
-             overwrite: bool = False, progress: bool = True, **overrides) -> dict:
+             overwrite: bool = False, progress: bool = True, init=None, **overrides) -> dict:
     "Fine-tune a segmenter (task lulc or water) on a dataset folder; returns a summary dict. See the notes above."
     if data_dir is None or out_dir is None: raise SarLulcError("finetune needs data_dir and out_dir.")
     cfg = train_config(cfg, **overrides)
     env = dist_setup(cfg.device)
-    try: return _finetune(cfg, env, Path(data_dir), Path(out_dir), pretrained, resume, max_steps, overwrite, progress)
+    if init is not None and pretrained is not None: raise SarLulcError("Give --init (a whole model) or --pretrained (an encoder), not both.")
+    try: return _finetune(cfg, env, Path(data_dir), Path(out_dir), pretrained, resume, max_steps, overwrite, progress, init)
     finally: dist_cleanup(env)
 
-def _finetune(cfg, env, data_dir, out, pretrained, resume, max_steps, overwrite, progress) -> dict:
+def _finetune(cfg, env, data_dir, out, pretrained, resume, max_steps, overwrite, progress, init=None) -> dict:
     if resume:   # fail fast, before reading data or building a model (mmap: the tensors are not read)
         check_compatible(load_checkpoint(resume, mmap=True), kind="finetune", preset=cfg.preset, task=cfg.task, source=str(resume))
     info = load_dataset_dir(data_dir)
@@ -299,16 +327,26 @@ def _finetune(cfg, env, data_dir, out, pretrained, resume, max_steps, overwrite,
                              sar_paths=info.sar_paths("train"), units=units, cf=cf)     # only where the loss looks
     if counts.sum() == 0: raise SarLulcError(f"The train split of {data_dir} has no labelled pixels (all no data).")
     freqs = counts / counts.sum()
-    mcfg = segmenter_config(cfg.preset, num_classes=target.num_classes, hr_inject=cfg.hr_inject, head=cfg.head,
-                            task=cfg.task, in_chans=in_chans, drop_path=cfg.drop_path)
+    init_meta = model_meta(init) if init is not None else None
+    if init is not None and not init_meta.get("model_config"):
+        load_model(init)                                  # says what is wrong with it
+    arch = (dict(preset=SegmenterConfig.from_dict(init_meta["model_config"])) if init is not None else
+            dict(preset=cfg.preset, hr_inject=cfg.hr_inject, head=cfg.head))   # --init: that model's architecture
+    mcfg = segmenter_config(arch.pop("preset"), **arch, num_classes=target.num_classes, task=cfg.task,
+                            in_chans=in_chans, drop_path=cfg.drop_path)
     torch.manual_seed(cfg.seed)
     model = Segmenter(mcfg)
     pre = load_pretrained(model, pretrained) if pretrained and not resume else None
+    started = None
+    if init is not None and not resume:
+        pre, started = load_init(model, init, target)
+        if env.is_main: print(f"train: starting from {pre}: {started}", file=sys.stderr)
     crit = FocalDiceLoss(alpha_weights(freqs, cfg.alpha), gamma=cfg.gamma).to(env.device)
     def loss_fn(m, b): return crit(m(b["image"], valid=b["valid"]).float(), b["label"])
     def val_fn(m): return evaluate_dataset(m, val_ds, target.num_classes, env, cfg.eval_batch_size, cfg.precision)[0]
-    meta = dict(task=cfg.task, preset=cfg.preset, norm=info.norm.to_dict(), scheme=target.to_dict(),
-                class_freqs=freqs.tolist(), data=str(info.root), pretrained=str(pre) if pre else None)
+    meta = dict(task=cfg.task, preset=init_meta.get("preset", cfg.preset) if init else cfg.preset, norm=info.norm.to_dict(),
+                scheme=target.to_dict(), class_freqs=freqs.tolist(), data=str(info.root),
+                pretrained=str(pre) if pre else None, init=started, input=input_contract(info, units, cf, in_chans))
     summary = fit(model, train_ds, cfg, out, loss_fn=loss_fn, kind="finetune", arch="segmenter",
                   model_config=mcfg.to_dict(), meta=meta, val_fn=val_fn if val_ds is not None else None,
                   select="miou", resume=resume, max_steps=max_steps, env=env, overwrite=overwrite, progress=progress)
@@ -324,7 +362,7 @@ def _finetune(cfg, env, data_dir, out, pretrained, resume, max_steps, overwrite,
         if test is not None: (out / "test_metrics.json").write_text(json.dumps(plain(test), indent=1))
     _barrier(env)
     res = dict(task=cfg.task, preset=cfg.preset, recipe=cfg.recipe, **summary, class_freqs=[round(f, 6) for f in freqs.tolist()],
-               pretrained=str(pre) if pre else None, model=str(out / "model.safetensors"))
+               pretrained=str(pre) if pre else None, init=started, model=str(out / "model.safetensors"))
     if test is not None:
         res["test"] = _scalars(test)
         res["test_iou"] = {n: v for n, v in zip(target.names, test["iou"])}
@@ -509,12 +547,15 @@ def train_command(*, data: _A["data"], out: _A["out"], overwrite: _A["overwrite"
                   bf16: _A["bf16"] = False, resume: _A["resume"] = None, no_progress: _A["no_progress"] = False,
                   pretrained: Arg("encoder weights: a `sar-lulc pretrain` run folder, an encoder .safetensors or a .pt",
                                   metavar="RUN_OR_FILE", group=_REFINE) = None,
+                  init: Arg("start from a whole trained model (encoder, decoder, head; its architecture): a run folder "
+                            "or an exported model; the head is re-initialised when the classes differ",
+                            metavar="MODEL_OR_RUN", group=_REFINE) = None,
                   **overrides) -> dict:
     "Fine-tune a land-cover (lulc) or water segmentation model."
     s = finetune(train_config(recipe, **_overrides(config, set_, bf16, overrides)), data, out, pretrained=pretrained,
-                 resume=resume, max_steps=steps, overwrite=overwrite, progress=not no_progress)
+                 resume=resume, max_steps=steps, overwrite=overwrite, progress=not no_progress, init=init)
     keep = ("run", "model", "task", "preset", "steps", "epochs_done", "stopped_at_max_steps", "best", "val", "test",
-            "test_iou", "pretrained", "time_s", "world_size", "weights_sha256")
+            "test_iou", "pretrained", "init", "time_s", "world_size", "weights_sha256")
     return {k: s[k] for k in keep if k in s}
 
 # %% ../nbs/24_train.ipynb #02d0ece8bd25
@@ -532,7 +573,7 @@ def evaluate_command(*, model: Arg("a training run folder, an exported model.saf
                      device: Arg("auto (CUDA when present), cpu, cuda, cuda:1 ...") = "auto",
                      precision: Arg("autocast precision", choices=PRECISIONS) = "fp32",
                      bf16: Arg("shortcut for --precision bf16") = False,
-                     units: Arg("units of the SAR rasters (default: the model's, else the manifest's)", choices=UNITS) = None,
+                     units: Arg("units of the SAR rasters (default: the manifest's)", choices=UNITS) = None,
                      cf: Arg("calibration factor for DN (default: the manifest's)", arg_number(float)) = None,
                      overwrite: Arg("replace existing reports") = False,
                      no_progress: Arg("no progress bar") = False, as_json: bool = False) -> dict:

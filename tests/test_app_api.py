@@ -57,7 +57,7 @@ def test_lulc_equals_predict_scene(client, tmp_path):
 def test_water_task(client):
     out = _predict(client, H.sample(), task="water", overlap=0, tta=True)
     assert [r[0] for r in out[5]["data"]] == ["not-water", "water"]
-    assert any(str(f if isinstance(f, str) else f.get("path")).endswith("_water_prob.tif") for f in out[6])
+    assert any(str(f if isinstance(f, str) else f.get("path")).endswith("_prob.tif") for f in out[6])
 
 
 def _bad_files(d):

@@ -56,7 +56,7 @@ def test_single_scene_json_and_refusal(tmp_path, models):
     assert r.returncode == 0, r.stderr
     s = json.loads(r.stdout.strip().splitlines()[-1])
     assert s["ok"] and s["mode"] == "scene" and s["task"] == "water" and (s["width"], s["height"]) == (230, 150)
-    assert set(s["paths"]) == {"class", "confidence", "probs"} and all(Path(p).is_file() for p in s["paths"].values())
+    assert set(s["paths"]) == {"class", "confidence", "probs", "summary"} and all(Path(p).is_file() for p in s["paths"].values())
     assert s["valid_pixels"] == 150 * 230 - 100 and s["total_area_km2"] > 0
     with rasterio.open(out) as ds:
         a = ds.read(1)

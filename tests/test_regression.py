@@ -45,7 +45,9 @@ def test_predict_sample_scene(now, task):
     for k in ("pixel_counts", "valid_pixels"): close(got[k], want[k], 0.005 * n, k)
     for k in ("area_km2", "total_area_km2"): close(got[k], want[k], 0.005 * want["total_area_km2"], k)
     close(got["area_pct"], want["area_pct"], 0.5, "area_pct")
-    rest = lambda d: {k: v for k, v in d.items() if k not in ("pixel_counts", "valid_pixels", "area_km2", "total_area_km2", "area_pct")}
+    close(got["input"], want["input"], 0.05, "input")            # scene statistics: floats
+    rest = lambda d: {k: v for k, v in d.items() if k not in ("pixel_counts", "valid_pixels", "area_km2", "total_area_km2",
+                                                          "area_pct", "input")}
     assert rest(got) == rest(want)
 
 def test_synth_summary(now):
