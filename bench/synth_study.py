@@ -4,6 +4,9 @@ none, over seeds, through the `sar-lulc` commands; results to OUT/study.json and
 The results and what they say are in the `study` chapter (nbs/25_study.ipynb).
 
     python bench/synth_study.py --out runs/study [--seeds 0 1 2] [--device cuda --bf16 --jobs 4]
+    python bench/synth_study.py --out runs/study_jp --data data/jp --no-water --set epochs=4   # SynthALOS-2/JP
+
+Interrupted? Run the same command again: finished runs (RUN/study_summary.json) are read back, not rerun.
 """
 from __future__ import annotations
 import argparse, concurrent.futures as cf, json, math, os, subprocess, sys, time
@@ -106,7 +109,11 @@ def main(argv=None):
         args = ["train", "--task", task, "--data", str(data), "--out", str(run), "--overwrite", "--seed", str(seed),
                 "--hr-inject", fl["hr_inject"], "--head", fl["head"], "--alpha", str(fl["alpha"])] + common
         if use_pre: args += ["--pretrained", str(pre)]
-        r = run_cli(args, out / "logs" / f"{slug}_s{seed}.log")
+        done = run / "study_summary.json"                 # resumable: a finished run is read back, not rerun
+        if done.exists(): r = json.loads(done.read_text())
+        else:
+            r = run_cli(args, out / "logs" / f"{slug}_s{seed}.log")
+            done.write_text(json.dumps(r))
         print(f"done {task:5s} {name:22s} seed {seed}: mIoU {r.get('test', {}).get('miou', float('nan')):.3f} "
               f"({r['wall_s']:.0f} s)", flush=True)
         return dict(task=task, config=name, seed=seed, flags=fl, pretrained=use_pre, run=str(run), metrics=metrics_of(r))

@@ -19,8 +19,8 @@ from .schemes import IGNORE_INDEX, ClassScheme, get_scheme, parse_label_map
 from .data import SPLITS, NormStats, _as_channels, _Moments, load_dataset_dir, write_manifest
 
 # %% auto #0
-__all__ = ['BINARY', 'POLARISATIONS', 'RASTERS', 'build_dataset', 'build_chips', 'scene_key', 'polarisation_stem', 'pair_scenes',
-           'chips_command']
+__all__ = ['BINARY', 'POLARISATIONS', 'RASTERS', 'assign_blocks', 'build_dataset', 'build_chips', 'scene_key',
+           'polarisation_stem', 'pair_scenes', 'chips_command']
 
 # %% ../nbs/05_chips.ipynb #19345b3406c4
 def _resolve_scheme(scheme, label_map) -> ClassScheme:
@@ -36,7 +36,7 @@ def _encode(scheme: ClassScheme, raw: np.ndarray) -> np.ndarray:
     if m.any(): out[m] = np.asarray(scheme.encode(raw[m].astype(np.uint8)), np.uint8)
     return out
 
-def _assign_blocks(block_counts: dict, fractions, seed: int) -> dict:
+def assign_blocks(block_counts: dict, fractions, seed: int) -> dict:
     "Map block id -> split index: shuffled blocks go greedily to the split furthest below its share."
     fr = np.asarray(fractions, np.float64); fr = fr / fr.sum()
     ids = sorted(block_counts); order = np.random.default_rng(seed).permutation(len(ids))
@@ -249,7 +249,7 @@ def _write_dataset(tmp, out, chips, per_scene, cls, chip, stride, min_valid, blo
                    units, cf, n_chans):
     "Split the chips by geographic block (or scene), move them into split folders, write the manifest, publish."
     blocks = collections.Counter(ch["block"] for ch in chips)
-    assign = _assign_blocks(blocks, split, seed)
+    assign = assign_blocks(blocks, split, seed)
     for ch in chips: ch["split"] = assign[ch["block"]]
     empty = [SPLITS[k] for k in range(3) if split[k] > 0 and k not in assign.values()]
     if empty:

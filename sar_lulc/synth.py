@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_synth.ipynb #43c62f6de268
 from __future__ import annotations
-import json, math, sys, time
+import json, math, sys
 from types import SimpleNamespace
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,8 +12,7 @@ from pathlib import Path
 import numpy as np
 from affine import Affine
 
-from .core import SarLulcError, arg_number, atomic_output
-from .command import Arg, command
+from .core import SarLulcError, atomic_output
 from .io import DEFAULT_CF, db_to_dn, to_db, write_raster, write_label_map
 from .schemes import JP9, get_scheme
 
@@ -22,7 +21,7 @@ __all__ = ['JP9_NAMES', 'NUM_CLASSES', 'WATER', 'BUILT', 'PADDY', 'CROP', 'GRASS
            'PIXEL_DEG', 'TARGETS', 'JAPAN_RANGES', 'BACKSCATTER', 'TEXTURE_NU', 'TEXTURE_DB', 'LAYOUT_STAGES',
            'FROZEN_DN_STEP', 'FROZEN_CHANGED_MAX', 'SPLIT_OFFSETS', 'WRITE_UNITS', 'noise_fields', 'terrain_modulation',
            'speckle', 'SynthScene', 'class_fractions', 'render_sar', 'synth_scene', 'frozen_mismatch',
-           'benchmark_seeds', 'parse_looks', 'make_benchmark', 'synth_command']
+           'benchmark_seeds', 'parse_looks', 'make_benchmark']
 
 # %% ../nbs/03_synth.ipynb #6ae8efb96f16
 JP9_NAMES, NUM_CLASSES = JP9.names, JP9.num_classes   # the classes are the jp9 scheme's; their indices by name:
@@ -606,28 +605,3 @@ def make_benchmark(out_dir, n_train: int = 8, n_val: int = 2, n_test: int = 2, s
     if units == "both": man["extra_sar"] = {"sar_dn": {"units": "dn", "cf": float(cf)}}
     with atomic_output(out / "manifest.json", overwrite=True) as tmp: tmp.write_text(json.dumps(man, indent=1))
     return out
-
-# %% ../nbs/03_synth.ipynb #c378479dbd9c
-@command("synth")
-def synth_command(out_dir: Arg("output dataset folder (created; must be new or empty)", metavar="OUT_DIR"), /, *,
-                  n_train: Arg("number of training scenes", arg_number(lo=0)) = 8,
-                  n_val: Arg("number of validation scenes", arg_number(lo=0)) = 2,
-                  n_test: Arg("number of test scenes", arg_number(lo=0)) = 2,
-                  size: Arg("scene size in pixels (square; 1 px = 1/12000 deg)", arg_number(lo=16)) = 512,
-                  seed: Arg("base seed: train seeds seed+i, val seed+10000+i, test seed+20000+i", arg_number(lo=0)) = 0,
-                  looks: Arg("number of looks of the gamma speckle, or a range LOW:HIGH drawn per scene") = "4",
-                  open_sea: Arg("fraction of scenes that are mostly open sea with swell and calm patches (e.g. 0.3 "
-                                "for water models)", arg_number(float, lo=0, hi=1)) = 0.0,
-                  units: Arg(f"SAR files as float32 dB, uint16 DN (CF {DEFAULT_CF:g}) or both", choices=WRITE_UNITS) = "db",
-                  nodata_corner: Arg("fraction of each scene cut off as no data", arg_number(float)) = 0.0,
-                  overwrite: Arg("replace a dataset already in OUT_DIR") = False, as_json: bool = False) -> dict:
-    "Generate the SynthALOS-2 synthetic benchmark (scenes + labels + manifest)."
-    t0 = time.perf_counter()
-    out = make_benchmark(out_dir, n_train, n_val, n_test, size, seed, looks, units, overwrite,
-                         nodata_corner=nodata_corner, open_sea=open_sea, progress=not as_json)
-    man = json.loads((out / "manifest.json").read_text())
-    cf = man["class_fractions"].get("train") or next(iter(man["class_fractions"].values()))
-    return {"out_dir": str(out), "manifest": str(out / "manifest.json"),
-            "scenes": {k: len(v) for k, v in man["splits"].items()}, "size": size, "looks": man["generator"]["looks"],
-            "open_sea": open_sea, "units": units, "seconds": round(time.perf_counter() - t0, 2),
-            "class_percent": {k: round(100 * v, 2) for k, v in cf.items()}}
