@@ -14,13 +14,13 @@ from rasterio.warp import reproject, transform_bounds, Resampling
 
 from .core import SarLulcError, arg_number, check_choice
 from .command import Arg, command
-from .io import DEFAULT_CF, UNITS, SarReader, open_raster, write_raster, write_label_map
-from .schemes import IGNORE_INDEX, ClassScheme, get_scheme, parse_label_map
+from .io import DEFAULT_CF, GDAL_CACHE_MB, UNITS, SarReader, open_raster, write_raster, write_label_map
+from .schemes import BINARY, IGNORE_INDEX, ClassScheme, get_scheme, parse_label_map
 from .data import SPLITS, NormStats, _as_channels, _Moments, load_dataset_dir, write_manifest
 
 # %% auto #0
-__all__ = ['BINARY', 'POLARISATIONS', 'RASTERS', 'assign_blocks', 'build_dataset', 'build_chips', 'scene_key',
-           'polarisation_stem', 'pair_scenes', 'chips_command']
+__all__ = ['POLARISATIONS', 'RASTERS', 'assign_blocks', 'build_dataset', 'build_chips', 'scene_key', 'polarisation_stem',
+           'pair_scenes', 'chips_command']
 
 # %% ../nbs/05_chips.ipynb #19345b3406c4
 def _resolve_scheme(scheme, label_map) -> ClassScheme:
@@ -65,8 +65,6 @@ def _prepare_out(out: Path, overwrite: bool) -> None:
     if not os.access(out.parent, os.W_OK): raise SarLulcError(f"Output folder {out.parent} is not writable.")
 
 # %% ../nbs/05_chips.ipynb #2f1b186f9bd8
-BINARY = parse_label_map("0:not-water,1-255:water", name="binary")   # a 0/1 or 0/255 mask; the file's nodata wins
-
 def _scene_list(scenes) -> list[tuple[list[Path], Path]]:
     "[(channel paths, label path), ...] from [(sar or [hh, hv], labels), ...], every file checked to exist."
     out = []
@@ -85,7 +83,7 @@ def build_dataset(scenes, out, scheme=None, label_map=None, chip: int = 256, str
     """One dataset folder from many scenes: `scenes` is [(sar, labels), ...] (sar: a path, or [HH, HV] on one grid).
     `split_by='block'` splits spatial blocks of every scene; `'scene'` keeps each scene whole in one split."""
     out = Path(out)
-    cls = BINARY if scheme == "binary" else _resolve_scheme(scheme, label_map)
+    cls = _resolve_scheme(scheme, label_map)
     stride = stride or chip
     if chip < 8 or stride < 1 or block_size < 1: raise SarLulcError("chip must be >= 8, stride and block_size >= 1.")
     if len(split) != 3 or min(split) < 0 or sum(split) <= 0 or split[0] <= 0:
@@ -96,25 +94,26 @@ def build_dataset(scenes, out, scheme=None, label_map=None, chip: int = 256, str
     _prepare_out(out, overwrite)
     tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
     (tmp / "chips").mkdir(parents=True)
-    try:
-        chips, per_scene, crs = [], [], set()
-        for k, (chans, labels) in enumerate(scenes):
-            prefix = f"s{k:03d}_" if len(scenes) > 1 else ""
-            got, note, info = _cut_scene(chans, labels, cls, tmp / "chips", prefix, chip, stride, min_valid,
-                                         block_size, units, cf, progress)
-            if not got and len(scenes) == 1: raise SarLulcError(note)
-            if not got: warnings.warn(f"Scene {chans[0].name}: {note} Skipped.")
-            for ch in got: ch["scene"], ch["block"] = k, ((k,) if split_by == "scene" else (k, *ch["block"]))
-            chips += got; crs.add(info["crs"])
-            per_scene.append(dict(sar=[str(p) for p in chans], labels=str(labels), chips=len(got), **info))
-        if not chips: raise SarLulcError(f"No chips from any of the {len(scenes)} scenes (e.g. {note}).")
-        if len(crs) > 1:
-            warnings.warn(f"The scenes are in different CRSs ({sorted(map(str, crs))}): each chip keeps its own.")
-        _write_dataset(tmp, out, chips, per_scene, cls, chip, stride, min_valid, block_size, split, seed, split_by,
-                       units, cf, len(scenes[0][0]))
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20):     # GDAL's default block cache is 5 % of the RAM
+        try:
+            chips, per_scene, crs = [], [], set()
+            for k, (chans, labels) in enumerate(scenes):
+                prefix = f"s{k:03d}_" if len(scenes) > 1 else ""
+                got, note, info = _cut_scene(chans, labels, cls, tmp / "chips", prefix, chip, stride, min_valid,
+                                             block_size, units, cf, progress)
+                if not got and len(scenes) == 1: raise SarLulcError(note)
+                if not got: warnings.warn(f"Scene {chans[0].name}: {note} Skipped.")
+                for ch in got: ch["scene"], ch["block"] = k, ((k,) if split_by == "scene" else (k, *ch["block"]))
+                chips += got; crs.add(info["crs"])
+                per_scene.append(dict(sar=[str(p) for p in chans], labels=str(labels), chips=len(got), **info))
+            if not chips: raise SarLulcError(f"No chips from any of the {len(scenes)} scenes (e.g. {note}).")
+            if len(crs) > 1:
+                warnings.warn(f"The scenes are in different CRSs ({sorted(map(str, crs))}): each chip keeps its own.")
+            _write_dataset(tmp, out, chips, per_scene, cls, chip, stride, min_valid, block_size, split, seed, split_by,
+                           units, cf, len(scenes[0][0]))
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
     return out
 
 def build_chips(sar, labels, out, **kwargs) -> Path:

@@ -19,16 +19,17 @@ from .core import SarLulcError, atomic_output
 from .schemes import IGNORE_INDEX, ClassScheme, check_indices, get_scheme, hex_to_rgb
 
 # %% auto #0
-__all__ = ['DEFAULT_CF', 'UNITS', 'PLAUSIBLE_DB', 'IMPLAUSIBLE_COUNT_MAX', 'SAR_DTYPES', 'TYPICAL_HH_DB', 'WRITE_DTYPES',
-           'UnitsWarning', 'check_units', 'check_sar_dtype', 'nodata_mask', 'to_db', 'db_to_dn', 'from_db',
-           'detect_units', 'open_raster', 'select_band', 'as_window', 'SarReader', 'read_sar', 'assert_has_data',
-           'write_raster', 'BandStack', 'open_bands', 'crop_raster', 'write_label_map', 'read_label_map',
-           'card4l_xml_for', 'read_card4l_xml']
+__all__ = ['DEFAULT_CF', 'GDAL_CACHE_MB', 'UNITS', 'PLAUSIBLE_DB', 'IMPLAUSIBLE_COUNT_MAX', 'SAR_DTYPES', 'TYPICAL_HH_DB',
+           'WRITE_DTYPES', 'UnitsWarning', 'check_units', 'check_sar_dtype', 'nodata_mask', 'to_db', 'db_to_dn',
+           'from_db', 'detect_units', 'open_raster', 'select_band', 'as_window', 'SarReader', 'read_sar',
+           'assert_has_data', 'write_raster', 'BandStack', 'open_bands', 'crop_raster', 'write_label_map',
+           'read_label_map', 'card4l_xml_for', 'read_card4l_xml']
 
 # %% ../nbs/01_io.ipynb #9edc12932db9
 _log = logging.getLogger("sar_lulc.io")
 
 DEFAULT_CF = -83.0
+GDAL_CACHE_MB = 64     # GDAL block cache while reading scenes (its default, 5 % of the RAM, is the largest memory use)
 UNITS = ("auto", "dn", "amplitude", "linear", "db")
 PLAUSIBLE_DB = (-100.0, 60.0)   # calibrated gamma-nought outside this is not backscatter: wrong units, CF or scaling
 IMPLAUSIBLE_COUNT_MAX = 100_000  # implausible pixels counted one by one up to this many (then "at least")

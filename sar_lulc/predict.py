@@ -19,7 +19,7 @@ from .command import Arg, command
 from .checkpoint import default_model_path, model_meta
 from .data import NormStats, grid_offsets
 from .distributed import dist_info, gather_objects
-from .io import DEFAULT_CF, IMPLAUSIBLE_COUNT_MAX, PLAUSIBLE_DB, check_units, open_bands
+from .io import DEFAULT_CF, GDAL_CACHE_MB, IMPLAUSIBLE_COUNT_MAX, PLAUSIBLE_DB, check_units, open_bands
 from .schemes import TASKS, IGNORE_INDEX
 from .blend import _blend_in_memory, blend_windows, resolve_overlap
 from .chips import _pol_rank, polarisation_stem
@@ -138,7 +138,7 @@ def predict_scene(model_or_bundle, src, dst, *, task: str | None = None, scheme=
                   multilook: int = 1,
                   write_probs: bool | None = None, write_confidence: bool = True, confidence_dtype: str = "uint8",
                   blend: str = "probs", cog: bool = True, overwrite: bool = False, progress=True,
-                  write_summary: bool = False, gdal_cache_mb: int = 64, prefetch: bool = True,
+                  write_summary: bool = False, gdal_cache_mb: int = GDAL_CACHE_MB, prefetch: bool = True,
                   engine: str = "stream") -> PredictResult:
     """Predict a whole SAR GeoTIFF `src` into georeferenced rasters beside `dst` (the class map / water mask).
 
