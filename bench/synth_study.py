@@ -79,6 +79,7 @@ def main(argv=None):
     ap.add_argument("--jobs", type=int, default=1, help="training runs at once (GPU: several fit on one card)")
     ap.add_argument("--set", action="append", default=[], help="extra TrainConfig KEY=VALUE for every run")
     ap.add_argument("--no-water", action="store_true")
+    ap.add_argument("--no-pretrain", action="store_true", help="the ladder without SAR-W-MixMAE pretraining (CPU budgets)")
     a = ap.parse_args(argv)
     out = a.out; out.mkdir(parents=True, exist_ok=True)
     data = a.data or out / "data"
@@ -90,15 +91,15 @@ def main(argv=None):
         run_cli(["synth", str(data), "--n-train", str(a.n_train), "--n-val", str(a.n_val),
                  "--n-test", str(a.n_test), "--size", str(a.size), "--overwrite"], out / "logs/synth.log")
     pre = out / "pretrain"
-    if not (pre / "encoder.safetensors").exists():
+    if not a.no_pretrain and not (pre / "encoder.safetensors").exists():
         print("pretraining SAR-W-MixMAE", flush=True)
         r = run_cli(["pretrain", "--data", str(data), "--out", str(pre), "--overwrite"] + common, out / "logs/pretrain.log")
         (out / "pretrain.json").write_text(json.dumps(r, indent=1))
     jobs = []
     for seed in a.seeds:
         for name, fl in LADDER:
-            jobs.append(("lulc", name, seed, fl, True))
-        jobs.append(("lulc", "full, no pretraining", seed, FULL, False))
+            jobs.append(("lulc", name, seed, fl, not a.no_pretrain))
+        if not a.no_pretrain: jobs.append(("lulc", "full, no pretraining", seed, FULL, False))
         if not a.no_water:
             jobs.append(("water", "water, pretrained", seed, FULL, True))
             jobs.append(("water", "water, no pretraining", seed, FULL, False))

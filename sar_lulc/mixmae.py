@@ -8,8 +8,6 @@ import dataclasses, math
 from dataclasses import dataclass, field
 from functools import partial
 
-import numpy as np
-
 import torch
 import torch.nn as nn
 from timm.layers import trunc_normal_
@@ -21,7 +19,7 @@ from .encoder import (EncoderConfig, SwinEncoder, encoder_config, describe_confi
 
 # %% auto #0
 __all__ = ['PATCH', 'SAR_W_NORMS', 'MIXMAE_PRESETS', 'MixMAEConfig', 'mixmae_config', 'patch_normalise', 'sar_w_weights',
-           'MixMAE', 'mixmae_figure', 'encoder_state_dict', 'save_pretrained_encoder']
+           'MixMAE', 'encoder_state_dict', 'save_pretrained_encoder']
 
 # %% ../nbs/11_mixmae.ipynb #a2851352c75c
 PATCH = 32          # pixels per side of a stride-32 token: the unit of mixing and reconstruction
@@ -233,41 +231,6 @@ class MixMAE(nn.Module):
         recon = pred.detach() * pair(sd) + pair(mu)
         return dict(loss=loss, pred=pred, recon=recon, target=target, scored=scored > 0, mask=mask,
                     weight=wgt, mixed_input=mixed, mixed_valid=vmix, input=x0, valid=vpix)
-
-# %% ../nbs/11_mixmae.ipynb #ecafefc9c3eb
-def mixmae_figure(out: dict, x: torch.Tensor | None = None, index: int = 0, channel: int = 0, figsize=(13, 7)):
-    "Matplotlib figure of a MixMAE output: image, partner, mixed input, both reconstructions, SAR-W weights."
-    import matplotlib
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import Rectangle
-    x = out["input"] if x is None else torch.nan_to_num(x.detach().float())
-    B = x.shape[0]
-    i, j = index, B - 1 - index
-    mask = out["mask"].detach().cpu()[0]
-    mpix = mask.repeat_interleave(PATCH, 0).repeat_interleave(PATCH, 1).numpy() > 0
-    img = x[i, channel].detach().cpu().numpy(); par = x[j, channel].detach().cpu().numpy()
-    valid = out["valid"].detach().cpu().numpy()
-    rec = out["recon"].detach().cpu()
-    rec_i = np.where(mpix, rec[i, 0, channel].numpy(), img)        # hidden cells from the decoder
-    rec_j = np.where(~mpix, rec[i, 1, channel].numpy(), par)
-    mixed = out["mixed_input"][i, channel].detach().cpu().numpy()
-    nd = lambda a, v: np.where(v, a, np.nan)
-    lo, hi = np.nanpercentile(nd(img, valid[i]), [2, 98]) if valid[i].any() else (-2, 2)
-    fig, axs = plt.subplots(2, 3, figsize=figsize)
-    panels = [(nd(img, valid[i]), "image"), (nd(par, valid[j]), "partner (x.flip(0))"),
-              (nd(mixed, out["mixed_valid"][i].cpu().numpy()), "mixed input (outlined: from partner)"),
-              (nd(rec_i, valid[i]), "reconstruction of the image"), (nd(rec_j, valid[j]), "reconstruction of the partner")]
-    for ax, (a, title) in zip(axs.flat, panels):
-        ax.imshow(a, cmap="gray", vmin=lo, vmax=hi); ax.set_title(title, fontsize=9)
-    for (r, c) in zip(*np.nonzero(mask.numpy())):
-        axs.flat[2].add_patch(Rectangle((c * PATCH - .5, r * PATCH - .5), PATCH, PATCH, fill=False, ec="tab:orange", lw=1))
-    wmap = out["weight"][i, channel].detach().cpu().numpy()
-    im = axs.flat[5].imshow(nd(wmap, valid[i]), cmap="magma", vmin=1, vmax=max(float(np.nanmax(wmap)), 1.0 + 1e-6))
-    axs.flat[5].set_title("SAR-W weight exp(s(1-P~))", fontsize=9)
-    fig.colorbar(im, ax=axs.flat[5], fraction=0.046)
-    for ax in axs.flat: ax.set_xticks([]); ax.set_yticks([])
-    fig.tight_layout()
-    return fig
 
 # %% ../nbs/11_mixmae.ipynb #4a88ce6cbced
 def encoder_state_dict(model: MixMAE) -> dict:

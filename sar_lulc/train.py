@@ -13,12 +13,11 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, Subset
 
-from .core import SarLulcError, PRECISIONS, arg_number, autocast, get_device, atomic_output, check_output_path
+from .core import SarLulcError, PRECISIONS, arg_number, autocast, get_device
 from .command import Arg, command
 from .io import UNITS
 from .schemes import TASKS, class_key, get_scheme
 from .segmenter import HEADS, HR_INJECT, SEGMENTER_PRESETS, Segmenter, SegmenterConfig, segmenter_config
-from .viz import confusion_matrix_figure
 from .checkpoint import (check_compatible, export_model, find_checkpoint, load_checkpoint, load_model, model_meta, plain,
                                  restore_training, save_checkpoint, training_state, unwrap_model)
 from .recipes import (PRETRAIN_PRESETS, TRAIN_PRESETS, PretrainConfig, TrainConfig, compile_backend,
@@ -32,8 +31,8 @@ from .losses import FocalDiceLoss, alpha_weights
 from .mixmae import MixMAE, mixmae_config, save_pretrained_encoder
 
 # %% auto #0
-__all__ = ['fit', 'evaluate_dataset', 'load_pretrained', 'load_init', 'input_contract', 'finetune', 'pretrain', 'evaluate',
-           'pretrain_command', 'train_command', 'evaluate_command']
+__all__ = ['scalars', 'fit', 'evaluate_dataset', 'load_pretrained', 'load_init', 'input_contract', 'finetune', 'pretrain',
+           'pretrain_command', 'train_command']
 
 # %% ../nbs/24_train.ipynb #d0117506890a
 class _CsvLog:
@@ -57,7 +56,7 @@ def _tb_writer(path: Path, enabled: bool):
         return SummaryWriter(str(path))
     except Exception: return None   # tensorboard not installed
 
-def _scalars(d: dict, prefix: str = "") -> dict:
+def scalars(d: dict, prefix: str = "") -> dict:
     "The float/int entries of a metrics dict (lists and nested dicts left out)."
     return {f"{prefix}{k}": (int(v) if isinstance(v, (int, np.integer)) else float(v)) for k, v in (d or {}).items()
             if isinstance(v, (int, float, np.floating, np.integer)) and not isinstance(v, bool)}
@@ -196,7 +195,7 @@ def fit(model: nn.Module, train_ds, cfg, out_dir, *, loss_fn, kind: str, arch: s
             dt = max(time.time() - t_ep, 1e-9)
             row = dict(epoch=epoch + 1, step=step, train_loss=loss_sum / max(loss_n, 1),
                        lr=max(g["lr"] for g in opt.param_groups), time_s=dt,
-                       chips_per_s=loss_n / accum * chips_per_step / dt, **_scalars(metrics, "val_"))
+                       chips_per_s=loss_n / accum * chips_per_step / dt, **scalars(metrics, "val_"))
             epoch_log.write(row)
             if tb: [tb.add_scalar(f"epoch/{k}", v, step) for k, v in row.items() if k not in ("step", "epoch")]
         epoch_done = epoch + 1
@@ -204,13 +203,13 @@ def fit(model: nn.Module, train_ds, cfg, out_dir, *, loss_fn, kind: str, arch: s
     if tb: tb.close()
     return dict(kind=kind, run=str(out), steps=step, epochs_done=epoch_done, stopped_at_max_steps=stopped,
                 steps_per_epoch=steps_per_epoch, lr=effective_lr(cfg, env.world_size), best=best,
-                val=_scalars(last_metrics), time_s=time.time() - t_start, world_size=env.world_size,
+                val=scalars(last_metrics), time_s=time.time() - t_start, world_size=env.world_size,
                 weights_sha256=state_sha256(model), last=str(out / "last.pt"),
                 best_ckpt=str(out / "best.pt") if (out / "best.pt").exists() else None)
 
 # %% ../nbs/24_train.ipynb #78baa0b6c02b
 from .metrics import (BoundaryF1, ConfusionMatrix, RARE_CLASSES, THIN_CLASSES, ThinIoU, binary_metrics, matching_classes,
-                              metrics_table, rare_class_iou)
+                              rare_class_iou)
 
 def _shard(ds, env: DistEnv):
     return ds if not env.distributed else Subset(ds, list(range(env.rank, len(ds), env.world_size)))
@@ -364,7 +363,7 @@ def _finetune(cfg, env, data_dir, out, pretrained, resume, max_steps, overwrite,
     res = dict(task=cfg.task, preset=cfg.preset, recipe=cfg.recipe, **summary, class_freqs=[round(f, 6) for f in freqs.tolist()],
                pretrained=str(pre) if pre else None, init=started, model=str(out / "model.safetensors"))
     if test is not None:
-        res["test"] = _scalars(test)
+        res["test"] = scalars(test)
         res["test_iou"] = {n: v for n, v in zip(target.names, test["iou"])}
     return res
 
@@ -415,52 +414,6 @@ def _pretrain(cfg, env, data_dir, out, resume, max_steps, overwrite, progress) -
     if env.is_main: save_pretrained_encoder(model, enc_path, overwrite=True)
     _barrier(env)
     return dict(preset=cfg.preset, recipe=cfg.recipe, **summary, encoder=str(enc_path))
-
-# %% ../nbs/24_train.ipynb #445442e6acfe
-def _eval_out(model_path: Path, split: str, out_dir) -> Path:
-    if out_dir is not None: return Path(out_dir)
-    return model_path / f"eval_{split}" if model_path.is_dir() else model_path.parent / f"eval_{model_path.stem}_{split}"
-
-def evaluate(model_path, data_dir, split: str = "test", out_dir=None, batch_size: int = 8, chip: int | None = None,
-             device="auto", precision: str = "fp32", units: str | None = None, cf: float | None = None,
-             overwrite: bool = False, write: bool = True, progress: bool = True) -> dict:
-    "Metrics of a trained model on a dataset split (table, per-class IoU, confusion-matrix PNG); returns a summary."
-    model_path = Path(model_path)
-    env = dist_setup(device)
-    try:
-        out = _eval_out(model_path, split, out_dir)
-        files = {k: out / n for k, n in (("metrics", "metrics.json"), ("table", "metrics.txt"), ("confusion", "confusion.png"))}
-        if write and env.is_main:                              # checks that create nothing come first
-            for p in files.values(): check_output_path(p, overwrite, create=False)
-        info = load_dataset_dir(data_dir, compute_norm=False)
-        if not info.splits.get(split):
-            raise SarLulcError(f"Dataset {data_dir} has no items in split {split!r} (splits: "
-                               f"{ {k: len(v) for k, v in info.splits.items()} }).")
-        bundle = load_model(model_path, device=env.device)
-        if bundle.meta.get("arch") != "segmenter":
-            raise SarLulcError(f"{model_path} is a {bundle.meta.get('arch')} model, not a segmenter; evaluate a fine-tuned model.")
-        scheme = bundle.scheme
-        tcfg = bundle.meta.get("config") or {}
-        chip = chip or tcfg.get("val_chip") or tcfg.get("chip") or 256
-        ds = ChipDataset(info.items(split), chip=chip, mode="grid", norm=bundle.norm, scheme=info.scheme,
-                         target_scheme=scheme, units=units or info.units, cf=cf if cf is not None else info.cf,
-                         min_valid=tcfg.get("min_valid", 0.5))
-        if ds.channels != bundle.model.in_chans:
-            raise SarLulcError(f"The model takes {bundle.model.in_chans} SAR channel(s), the dataset has {ds.channels}.")
-        res, cm = evaluate_dataset(bundle.model, ds, scheme.num_classes, env, batch_size, precision, extra=True,
-                                   names=scheme, progress=progress)
-        table = metrics_table(res, scheme)
-        if write and env.is_main:
-            with atomic_output(files["metrics"], overwrite) as t:
-                t.write_text(json.dumps(dict(model=str(model_path), data=str(info.root), split=split, chips=len(ds),
-                                             chip=chip, names=list(scheme.names), confusion=cm.matrix.tolist(), **plain(res)), indent=1))
-            with atomic_output(files["table"], overwrite) as t: t.write_text(table + "\n")
-            fig = confusion_matrix_figure(cm, list(scheme.names), title=f"{split}: {model_path.name}")
-            with atomic_output(files["confusion"], overwrite) as t: fig.savefig(t, format="png", dpi=110)
-        return dict(model=str(model_path), task=bundle.task, split=split, chips=len(ds), **_scalars(res),
-                    iou={n: v for n, v in zip(scheme.names, res["iou"])}, table=table,
-                    files={k: str(v) for k, v in files.items()} if write else {})
-    finally: dist_cleanup(env)
 
 # %% ../nbs/24_train.ipynb #f526d385910d
 _TRAIN_EPILOG = """examples:
@@ -557,29 +510,3 @@ def train_command(*, data: _A["data"], out: _A["out"], overwrite: _A["overwrite"
     keep = ("run", "model", "task", "preset", "steps", "epochs_done", "stopped_at_max_steps", "best", "val", "test",
             "test_iou", "pretrained", "init", "time_s", "world_size", "weights_sha256")
     return {k: s[k] for k in keep if k in s}
-
-# %% ../nbs/24_train.ipynb #02d0ece8bd25
-@command("evaluate", epilog="example:\n  sar-lulc evaluate --model runs/lulc --data data/synth --split test\n"
-                            "Writes metrics.json, metrics.txt and confusion.png to --out (default RUN/eval_SPLIT).\n"
-                            "mIoU is the macro mean over the classes present in the ground truth.")
-def evaluate_command(*, model: Arg("a training run folder, an exported model.safetensors (model.json beside it) or a "
-                                   ".pt checkpoint", metavar="RUN_OR_FILE"),
-                     data: Arg("dataset folder with manifest.json", metavar="DIR"),
-                     split: Arg("split to score") = "test",
-                     out: Arg("folder for the reports (default: RUN/eval_SPLIT, or eval_STEM_SPLIT beside a model file)",
-                              metavar="DIR") = None,
-                     batch_size: Arg("chips per model call", arg_number(lo=1)) = 8,
-                     chip: Arg("chip size (default: the model's training chip)", arg_number(lo=1)) = None,
-                     device: Arg("auto (CUDA when present), cpu, cuda, cuda:1 ...") = "auto",
-                     precision: Arg("autocast precision", choices=PRECISIONS) = "fp32",
-                     bf16: Arg("shortcut for --precision bf16") = False,
-                     units: Arg("units of the SAR rasters (default: the manifest's)", choices=UNITS) = None,
-                     cf: Arg("calibration factor for DN (default: the manifest's)", arg_number(float)) = None,
-                     overwrite: Arg("replace existing reports") = False,
-                     no_progress: Arg("no progress bar") = False, as_json: bool = False) -> dict:
-    "Evaluate a trained model on a dataset folder (metrics table, confusion matrix)."
-    s = evaluate(model, data, split=split, out_dir=out, batch_size=batch_size, chip=chip, device=device,
-                 precision="bf16" if bf16 else precision, units=units, cf=cf, overwrite=overwrite, progress=not no_progress)
-    table = s.pop("table")
-    if not as_json: print(table)
-    return s

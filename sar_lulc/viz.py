@@ -9,18 +9,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from .core import SarLulcError, atomic_output
 from .io import DEFAULT_CF, SarReader, open_raster, to_db
 from .schemes import IGNORE_INDEX, ClassScheme, get_scheme, hex_to_rgb
+from .mixmae import PATCH
 
 # %% auto #0
 __all__ = ['LegendScheme', 'resolve_scheme', 'rgb_to_hex', 'class_palette', 'colorize_labels', 'stretch_limits', 'db_to_gray',
            'render_sar', 'db_to_rgb', 'overlay_mask', 'overlay_water', 'confidence_image', 'legend_items',
            'present_classes', 'legend_image', 'legend_html', 'to_pil', 'png_bytes', 'png_data_url', 'save_png',
            'preview_shape', 'downsample_for_display', 'read_preview', 'read_sar_preview', 'scheme_from_raster',
-           'panel_figure', 'confusion_matrix_figure']
+           'panel_figure', 'confusion_matrix_figure', 'mixmae_figure']
 
 # %% ../nbs/40_viz.ipynb #56857792191e
 @dataclass(frozen=True)
@@ -332,4 +334,38 @@ def confusion_matrix_figure(cm, names=None, normalize: bool = True, title: str |
                     ax.text(j, i, f"{m[i, j]:.2f}" if normalize else f"{int(m[i, j])}", ha="center", va="center",
                             fontsize=7, color="white" if m[i, j] > 0.6 * (m.max() or 1) else "black")
     fig.colorbar(im, ax=ax, shrink=0.8)
+    return fig
+
+# %% ../nbs/40_viz.ipynb #160bd76057e6
+def mixmae_figure(out: dict, x: torch.Tensor | None = None, index: int = 0, channel: int = 0, figsize=(13, 7)):
+    "A matplotlib Figure of a MixMAE output (`sar_lulc.mixmae`): image, partner, mixed input, both reconstructions, SAR-W weights."
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Rectangle
+    x = out["input"] if x is None else torch.nan_to_num(x.detach().float())
+    B = x.shape[0]
+    i, j = index, B - 1 - index
+    mask = out["mask"].detach().cpu()[0]
+    mpix = mask.repeat_interleave(PATCH, 0).repeat_interleave(PATCH, 1).numpy() > 0
+    img = x[i, channel].detach().cpu().numpy(); par = x[j, channel].detach().cpu().numpy()
+    valid = out["valid"].detach().cpu().numpy()
+    rec = out["recon"].detach().cpu()
+    rec_i = np.where(mpix, rec[i, 0, channel].numpy(), img)        # hidden cells from the decoder
+    rec_j = np.where(~mpix, rec[i, 1, channel].numpy(), par)
+    mixed = out["mixed_input"][i, channel].detach().cpu().numpy()
+    nd = lambda a, v: np.where(v, a, np.nan)
+    lo, hi = np.nanpercentile(nd(img, valid[i]), [2, 98]) if valid[i].any() else (-2, 2)
+    fig = Figure(figsize=figsize); axs = fig.subplots(2, 3)
+    panels = [(nd(img, valid[i]), "image"), (nd(par, valid[j]), "partner (x.flip(0))"),
+              (nd(mixed, out["mixed_valid"][i].cpu().numpy()), "mixed input (outlined: from partner)"),
+              (nd(rec_i, valid[i]), "reconstruction of the image"), (nd(rec_j, valid[j]), "reconstruction of the partner")]
+    for ax, (a, title) in zip(axs.flat, panels):
+        ax.imshow(a, cmap="gray", vmin=lo, vmax=hi); ax.set_title(title, fontsize=9)
+    for (r, c) in zip(*np.nonzero(mask.numpy())):
+        axs.flat[2].add_patch(Rectangle((c * PATCH - .5, r * PATCH - .5), PATCH, PATCH, fill=False, ec="tab:orange", lw=1))
+    wmap = out["weight"][i, channel].detach().cpu().numpy()
+    im = axs.flat[5].imshow(nd(wmap, valid[i]), cmap="magma", vmin=1, vmax=max(float(np.nanmax(wmap)), 1.0 + 1e-6))
+    axs.flat[5].set_title("SAR-W weight exp(s(1-P~))", fontsize=9)
+    fig.colorbar(im, ax=axs.flat[5], fraction=0.046)
+    for ax in axs.flat: ax.set_xticks([]); ax.set_yticks([])
+    fig.tight_layout()
     return fig

@@ -1,8 +1,8 @@
 """Build the documentation site, and README.md, from the notebooks in nbs/ -- offline.
 
 The notebooks are processed by nbdev exactly as `nbdev-docs` does (front matter, `show_doc` tables of the
-exported API, hidden cells and directives removed; only exported cells and imports run, to make the API
-tables; tutorials are never run), into `_proc/`. The site is then rendered
+exported API, hidden cells and directives removed; only exported cells, import cells and show_doc cells run,
+to make the API tables; tutorials set `skip_showdoc` and are never run), into `_proc/`. The site is then rendered
 
 - by Quarto, through `nbdev-docs`, when a real `quarto` is on PATH (`--renderer quarto`);
 - otherwise by smalldocs (the `docs` extra), a pure-Python renderer of Quarto website projects that reads
@@ -19,7 +19,6 @@ the index, a "Tutorials" section with nbs/tutorials/*.ipynb, then the API chapte
     python scripts/build_docs.py --readme        # only README.md (+ index_files/) from nbs/index.ipynb
 """
 import argparse, base64, json, os, re, shutil, sys, time
-from contextlib import contextmanager
 from pathlib import Path
 
 CHAPTER_RE = re.compile(r"^\d+_.*\.ipynb$")
@@ -83,76 +82,20 @@ def find_quarto():
 
 
 # nbdev runs, for the API tables, the exported cells, the show_doc cells and every cell that contains an
-# import -- the whole cell, so a test cell such as `from x import y; assert f(tmp) ...` fails the build
-# ("Found cells containing imports and other code. See FAQ."). Here a cell that runs only because it
-# imports runs just its top-level import statements, and a failed import is a warning, not an error.
-_RUN_DIRS = {"export", "exports", "exporti", "exec_doc"}
-
-
-def _patch_nbdev():
-    import ast, warnings
-    import nbdev.processors as P
-    if getattr(P.exec_show_docs, "_import_only_patch", False): return
-    from fastcore.utils import str2bool
-
-    def __call__(self, cell):
-        if not self.nb.has_docs_ or not hasattr(self, "k"): return
-        fm = getattr(self.nb, "frontmatter_", {})
-        if str2bool(fm.get("skip_showdoc", False)): return
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)
-            if not P._do_eval(cell): return
-        title = fm.get("title", "")
-        trees = cell.parsed_()
-        if cell.directives_.keys() & _RUN_DIRS or P._show_docs(trees):
-            self.k.cell(cell)
-            if (e := self.k.exc):
-                raise Exception(f"Error{' in notebook: ' + title if title else ''} in cell {cell.idx_} :\n{cell.source}\n{type(e).__name__}: {e}") from e
-            return
-        src = "\n".join(ast.unparse(t) for t in trees if isinstance(t, (ast.Import, ast.ImportFrom)))
-        if not src: return
-        self.k.run(src)
-        if (e := self.k.exc):
-            print(f"docs: warning: {title or 'notebook'} cell {cell.idx_}: {type(e).__name__}: {e}", file=sys.stderr)
-            self.k.exc = None
-
-    P.exec_show_docs.__call__ = __call__
-    P.exec_show_docs._import_only_patch = True
-
-
-def _proc_one(o):
-    "nbdev.serve_drv.main with the patch above, in a worker process."
-    _patch_nbdev()
-    import nbdev.serve_drv
-    return nbdev.serve_drv.main(o)
-
-
-@contextmanager
-def patched_proc():
-    "Within: nbdev's notebook processing (nbdev.serve.proc_nbs, also used by nbdev-docs/-readme) is patched as above."
-    import nbdev.serve
-    from fastcore.parallel import parallel
-    _patch_nbdev()
-    here = str(Path(__file__).resolve().parent)
-    if here not in sys.path: sys.path.insert(0, here)
-    import build_docs  # by module name, so that spawned workers can unpickle its _proc_one
-    orig = nbdev.serve.parallel
-    nbdev.serve.parallel = lambda f, items, **kw: parallel(build_docs._proc_one, items, **kw)
-    try: yield
-    finally: nbdev.serve.parallel = orig
-
-
+# import -- the whole cell. The chapters keep their imports in import-only cells (nbdev's FAQ advice; a test
+# in tests/test_docs_site.py checks it), and the tutorials set `skip_showdoc: true`, so nbdev's own
+# processing runs only what the API tables need: no patch of nbdev internals.
 def proc_nbs(path, n_workers, **kwargs):
-    "nbdev.serve.proc_nbs (notebooks -> _proc/), patched."
+    "nbdev.serve.proc_nbs: notebooks -> _proc/."
     import nbdev.serve
-    with patched_proc(): return nbdev.serve.proc_nbs(str(path), n_workers=n_workers, **kwargs)
+    return nbdev.serve.proc_nbs(str(path), n_workers=n_workers, **kwargs)
 
 
 def build_site(cfg, out: Path, renderer: str, n_workers: int) -> Path:
     out = out.resolve()
     if renderer == "quarto":
         from nbdev.quarto import nbdev_docs
-        with patched_proc(): nbdev_docs.__wrapped__(n_workers=n_workers)  # renders into cfg.doc_path
+        nbdev_docs.__wrapped__(n_workers=n_workers)  # renders into cfg.doc_path
         if out != cfg.doc_path.resolve():
             shutil.rmtree(out, ignore_errors=True)
             shutil.move(str(cfg.doc_path), str(out))
@@ -290,7 +233,7 @@ def main(argv=None):
         prepare(cfg)
         if a.renderer == "quarto" or (a.renderer == "auto" and find_quarto()):
             from nbdev.quarto import nbdev_readme
-            with patched_proc(): nbdev_readme.__wrapped__()
+            nbdev_readme.__wrapped__()
             p = cfg.config_path / "README.md"
         else: p = build_readme(cfg, a.workers)
         print(f"README written: {p} ({time.time() - t0:.0f} s)")

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest, torch
 
 from sar_lulc.synth import make_benchmark
-from sar_lulc.train import evaluate
+from sar_lulc.evaluate import evaluate
 
 ROOT = Path(__file__).resolve().parents[1]
 TORCHRUN = Path(sys.executable).parent / "torchrun"

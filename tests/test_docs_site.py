@@ -130,3 +130,25 @@ def test_title_cells_hold_only_front_matter():
     problems = build_docs.title_cell_problems(NBS)
     assert not problems, ("title cells with content that the docs drop (put it in the next markdown cell, "
                           "and keep the '> description' on one line):\n" + "\n".join(problems))
+
+
+def test_docs_build_runs_only_imports_exports_and_show_doc():
+    """nbdev's docs processing runs every cell that contains an import, whole. So chapters keep their imports
+    in import-only cells (nbdev's FAQ), and tutorials, which have no API tables, set `skip_showdoc: true`;
+    then nbdev's own processing needs no patch (scripts/build_docs.py uses its public functions)."""
+    import ast
+    bad = []
+    for nb in sorted(NBS.glob("*.ipynb")) + sorted((NBS / "tutorials").glob("*.ipynb")):
+        cells = json.loads(nb.read_text())["cells"]
+        if nb.parent.name == "tutorials":
+            if "skip_showdoc: true" not in "".join(cells[0]["source"]): bad.append(f"{nb.name}: no skip_showdoc")
+            continue
+        for i, c in enumerate(cells):
+            s = "".join(c["source"])
+            if c["cell_type"] != "code" or re.search(r"^#\|\s*(export|exports|exporti|exec_doc)", s, re.M): continue
+            try: tree = ast.parse(s)
+            except SyntaxError: continue
+            imports = any(isinstance(n, (ast.Import, ast.ImportFrom)) for n in ast.walk(tree))
+            if imports and any(not isinstance(n, (ast.Import, ast.ImportFrom)) for n in tree.body):
+                bad.append(f"{nb.name} cell {i}: imports mixed with code: {s[:60]!r}")
+    assert not bad, "\n".join(bad)
