@@ -501,6 +501,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                     'sar_lulc.predictor._in_channels': ('predictor.html#_in_channels', 'sar_lulc/predictor.py'),
                                     'sar_lulc.predictor._norm_of': ('predictor.html#_norm_of', 'sar_lulc/predictor.py'),
                                     'sar_lulc.predictor._scheme_of': ('predictor.html#_scheme_of', 'sar_lulc/predictor.py'),
+                                    'sar_lulc.predictor.choose_precision': ('predictor.html#choose_precision', 'sar_lulc/predictor.py'),
                                     'sar_lulc.predictor.cpu_has_native_bf16': ( 'predictor.html#cpu_has_native_bf16',
                                                                                 'sar_lulc/predictor.py'),
                                     'sar_lulc.predictor.make_predictor': ('predictor.html#make_predictor', 'sar_lulc/predictor.py')},

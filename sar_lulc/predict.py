@@ -23,7 +23,7 @@ from .io import DEFAULT_CF, GDAL_CACHE_MB, IMPLAUSIBLE_COUNT_MAX, PLAUSIBLE_DB, 
 from .schemes import TASKS, IGNORE_INDEX
 from .blend import _blend_in_memory, blend_windows, resolve_overlap
 from .chips import _pol_rank, polarisation_stem
-from .predictor import Predictor, _in_channels, make_predictor
+from .predictor import Predictor, _in_channels, choose_precision, make_predictor
 from .outputs import (BLOCK, SCENE_SUFFIXES, PredictResult, _SceneWriter, large_scene_note, output_paths,
                               pixel_area_km2)
 
@@ -186,13 +186,16 @@ def predict_scene(model_or_bundle, src, dst, *, task: str | None = None, scheme=
             if not np.isfinite(stats["median"]): raise SarLulcError(f"{src}: no valid pixel to take scene statistics from.")
             norm = (stats["median"], max(stats["spread"], 0.1))
         for p in output_paths(dst, task or "lulc", confidence=write_confidence).values(): check_output_path(p, overwrite, create=False)
+        auto = precision == "auto"
         pred = make_predictor(model_or_bundle, task=task, scheme=scheme, norm=norm, device=device,
-                              precision=precision, tta=tta, blend=blend)
+                              precision="fp32" if auto else precision, tta=tta, blend=blend)
+        if auto: pred.precision, why_precision = choose_precision(pred)
         task, sch, precision, tta = pred.task, pred.scheme, pred.precision, pred.tta     # a Predictor passed in wins
         train_norm = NormStats(**meta["norm"]) if meta.get("norm") else NormStats(pred.mean, pred.std)
         odd = None if isinstance(norm, tuple) else ood_message(stats, train_norm, rd.units, name)
         if odd: msgs.append(odd); warnings.warn(odd, stacklevel=2)
         inp = dict(units=rd.units, cf=rd.cf, units_source=note or rd.units_reason, db_offset=db_offset, multilook=multilook,
+                   **({"precision_auto": why_precision} if auto else {}),
                    norm="scene" if isinstance(norm, tuple) else "model", scene=stats,
                    model_norm=dict(mean=float(np.ravel(train_norm.mean)[0]), std=float(np.ravel(train_norm.std)[0])))
         if write_probs is None: write_probs = task == "water"
@@ -353,8 +356,10 @@ def predict_many(model_or_bundle, inputs, out_dir, *, task: str | None = None, o
     made = not out_dir.exists()                    # removed again if no scene writes anything into it
     try: out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e: raise SarLulcError(f"Cannot create output folder {out_dir}: {e.strerror}") from e
-    pred = make_predictor(model_or_bundle, task=task, device=device, precision=precision, tta=tta,
+    auto = precision == "auto"
+    pred = make_predictor(model_or_bundle, task=task, device=device, precision="fp32" if auto else precision, tta=tta,
                           blend=kw.get("blend", "probs")) if mine else None
+    if auto and pred is not None: pred.precision, _ = choose_precision(pred); precision = pred.precision   # once
     results, bar = [], None
     if progress:
         from tqdm.auto import tqdm
@@ -430,8 +435,9 @@ def predict_command(inputs: Arg("GeoTIFF scene(s) and/or folder(s) of scenes", n
                     task: Arg("lulc (land cover) or water; default: the model's", choices=TASKS) = None,
                     model: Arg("run folder or exported .safetensors/.pt (default: the demo weights)") = None,
                     bf16: Arg("bf16 autocast (CPU or GPU)") = False,
-                    precision: Arg("fp32 (default), bf16 or fp16 (for GPUs; both are slow on CPUs without bf16/fp16 "
-                                   "hardware)", choices=PRECISIONS) = None,
+                    precision: Arg("fp32 (default), bf16, fp16 (for GPUs; both are slow on CPUs without bf16/fp16 "
+                                   "hardware) or auto (bf16 where native, measured faster and >= 99.5 % alike)",
+                                   choices=(*PRECISIONS, "auto")) = None,
                     tile: Arg("window size in pixels", arg_number(lo=16)) = 512,
                     overlap: Arg("overlap in pixels, or a fraction of the tile when < 1") = "64",
                     batch_size: Arg("windows per model call", arg_number(lo=1)) = 4,

@@ -4,7 +4,7 @@
 
 # %% ../nbs/31_predictor.ipynb #10f2b2a7e8b1
 from __future__ import annotations
-import warnings
+import time, warnings
 from pathlib import Path
 
 import numpy as np
@@ -13,9 +13,10 @@ import torch
 from .checkpoint import load_model
 from .core import SarLulcError, PRECISIONS, autocast, get_device
 from .schemes import DEFAULT_SCHEME_OF_TASK, ClassScheme, check_task, get_scheme
+from .synth import synth_scene
 
 # %% auto #0
-__all__ = ['cpu_has_native_bf16', 'Predictor', 'make_predictor']
+__all__ = ['AUTO_AGREEMENT', 'cpu_has_native_bf16', 'Predictor', 'make_predictor', 'choose_precision']
 
 # %% ../nbs/31_predictor.ipynb #7ae6970783db
 def _norm_of(norm) -> tuple[np.ndarray, np.ndarray]:
@@ -147,3 +148,29 @@ def make_predictor(model_or_bundle, *, task=None, scheme=None, norm=None, device
         raise SarLulcError(f"The water task needs a scheme with a 'water' class; {sch.name!r} has {list(sch.names)}.")
     return Predictor(model, scheme=sch, task=task, norm=norm if norm is not None else bnorm, device=device,
                      precision=precision, tta=tta, blend=blend, meta=meta)
+
+# %% ../nbs/31_predictor.ipynb #3d2e08cf4f10
+AUTO_AGREEMENT = 0.995   # bf16 must classify at least this fraction of the pixels as fp32 does
+
+def choose_precision(pred: Predictor, tile: int = 256, reps: int = 2) -> tuple[str, str]:
+    "('bf16' or 'fp32', why) for `pred` on its device: bf16 only if native, faster, and >= AUTO_AGREEMENT alike."
+    dev = pred.device
+    native = torch.cuda.is_bf16_supported() if dev.type == "cuda" else cpu_has_native_bf16()
+    if not native: return "fp32", f"no native bf16 on this {dev.type}"
+    db = synth_scene(0, size=tile).db
+    x = np.stack([db + 7 * c for c in range(pred.channels)])[None] if pred.channels > 1 else db[None]
+    was, out, times = pred.precision, {}, {}
+    try:
+        for p in ("fp32", "bf16"):
+            pred.precision = p
+            pred(x)                                             # warm-up (and kernel selection)
+            if dev.type == "cuda": torch.cuda.synchronize(dev)
+            t = time.perf_counter()
+            for _ in range(reps): out[p] = pred(x).argmax(1)
+            if dev.type == "cuda": torch.cuda.synchronize(dev)
+            times[p] = (time.perf_counter() - t) / reps
+    finally: pred.precision = was
+    agree = float((out["fp32"] == out["bf16"]).float().mean())
+    speed = times["fp32"] / max(times["bf16"], 1e-9)
+    why = f"bf16 {speed:.2f}x the speed of fp32, {agree:.2%} of pixels alike"
+    return ("bf16" if speed > 1 and agree >= AUTO_AGREEMENT else "fp32"), why
