@@ -498,6 +498,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                     'sar_lulc.predictor.Predictor._one': ('predictor.html#predictor._one', 'sar_lulc/predictor.py'),
                                     'sar_lulc.predictor.Predictor.num_classes': ( 'predictor.html#predictor.num_classes',
                                                                                   'sar_lulc/predictor.py'),
+                                    'sar_lulc.predictor.Predictor.with_norm': ( 'predictor.html#predictor.with_norm',
+                                                                                'sar_lulc/predictor.py'),
                                     'sar_lulc.predictor._in_channels': ('predictor.html#_in_channels', 'sar_lulc/predictor.py'),
                                     'sar_lulc.predictor._norm_of': ('predictor.html#_norm_of', 'sar_lulc/predictor.py'),
                                     'sar_lulc.predictor._scheme_of': ('predictor.html#_scheme_of', 'sar_lulc/predictor.py'),

@@ -179,7 +179,12 @@ def _open_scene(chans, labels, units, cf):
 def _label_nodata(lab, labels, cls):
     "The label file's nodata value, unless the scheme uses that code for a class (then a class, with a warning)."
     nd = lab.nodata
-    if nd is not None and cls is not BINARY and any(nd in cs for cs in cls.codes):
+    if cls is BINARY and nd is not None and nd != 0:
+        if nd in (1, 255):
+            warnings.warn(f"{labels} declares nodata={nd:g}, which is also a water code of a 0/1 or 0/255 mask: read as "
+                          f"no data. If {nd:g} means water here, use --label-map '0:not-water,{nd:g}:water'.")
+        return nd
+    if nd is not None and any(nd in cs for cs in cls.codes):
         warnings.warn(f"{labels} declares nodata={nd:g}, a code of scheme {cls.name!r}: treated as a class.")
         return None
     return nd
@@ -314,12 +319,12 @@ def scene_key(path, pattern: str | None = None) -> str:
         if not m: raise SarLulcError(f"--pair-pattern {pattern!r} does not match the file name {name!r}.")
         return m.group(1) if m.groups() else m.group(0)
     stem = name[: -len(Path(name).suffix)] if Path(name).suffix else name
-    return _ROLE.sub("", _POL.sub("", stem)).strip("_-. ").lower()
+    key = _ROLE.sub("", _POL.sub("", stem))
+    return re.sub(r"[_\-. ]+", "_", key).strip("_").lower()          # S1_HH_2020 and S1_2020_mask: one key
 
 def polarisation_stem(path) -> str:
-    "A file's stem without its polarisation token: `tokyo_HH.tif` and `tokyo_HV.tif` -> `tokyo`."
-    stem = Path(path).stem
-    return _POL.sub("", stem).strip("_-. ") or stem
+    "A file's stem without its polarisation token: `tokyo_HH.tif` and `tokyo_HV.tif` -> `tokyo` (`HH.tif` -> '')."
+    return re.sub(r"[_\-. ]+", "_", _POL.sub("", Path(path).stem)).strip("_")
 
 def _pol_rank(p: Path) -> int:
     m = _POL.search(p.stem)

@@ -464,7 +464,8 @@ def open_bands(src, channels: int = 1, band=None, **kw):
     if len(paths) != 1:
         raise SarLulcError(f"The model reads {channels} bands (e.g. HH and HV); give one file per band or one file with "
                            f"{channels} bands, not {len(paths)} files.")
-    bands = [b.strip() for b in band.split(",")] if isinstance(band, str) else list(band or range(1, channels + 1))
+    bands = ([b.strip() for b in band.split(",")] if isinstance(band, str) else [band] if isinstance(band, int)
+             else list(band or range(1, channels + 1)))
     if len(bands) != channels:
         raise SarLulcError(f"The model reads {channels} bands, but --band names {len(bands)}: {band!r}.")
     with open_raster(paths[0]) as ds: n = ds.count

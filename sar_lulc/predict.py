@@ -47,16 +47,23 @@ def channels_of(model_or_bundle) -> int:
         (getattr(model_or_bundle, "meta", None) or {})
     return model_channels(meta)
 
-def resolve_units(contract: dict | None, dtype, units: str, cf: float | None) -> tuple[str, float, str | None, str | None]:
-    "(units, cf, note, warning) for a scene of pixel type `dtype` given the model's input `contract` and the user's choice."
+def resolve_units(contract: dict | None, dtype, units: str, cf: float | None,
+                  detected: str | None = None) -> tuple[str, float, str | None, str | None]:
+    """(units, cf, note, warning) for a scene of pixel type `dtype` given the model's input `contract`, the user's
+    choice and the units detected from the values. Integer pixels cannot tell DN from amplitude by their values, so
+    there the model's units win; float pixels (dB vs linear) are told apart reliably, so detection wins, with a warning."""
     units = check_units(units)
     if not contract or not contract.get("units"):
         return units, DEFAULT_CF if cf is None else float(cf), None, None
     same_kind = np.dtype(dtype).kind == np.dtype(contract.get("dtype", "float32")).kind
     mcf = float(contract.get("cf", DEFAULT_CF))
-    if units == "auto" and same_kind:
+    if units == "auto" and same_kind and (np.dtype(dtype).kind in "ui" or detected in (None, contract["units"])):
         return (contract["units"], mcf if cf is None else float(cf),
                 f"units {contract['units']} and CF {mcf:g} from the model (its training scenes were this kind of product)", None)
+    if units == "auto" and same_kind:
+        return ("auto", DEFAULT_CF if cf is None else float(cf), None,
+                f"the values read as {detected}, but the model was trained on {contract['units']} products of this pixel "
+                f"type ({dtype}); using {detected} (set --units to choose).")
     warn = None
     if units not in ("auto", contract["units"]) and same_kind:
         warn = (f"--units {units}, but the model was trained on {contract['units']} products of this pixel type "
@@ -77,7 +84,7 @@ def multilook_db(db: np.ndarray, looks: int) -> np.ndarray:
 
 # %% ../nbs/33_predict.ipynb #b1fe15a127c9
 def scene_stats(read, height: int, width: int, win: int = 256, n: int = 3) -> dict:
-    "Median, robust spread (1.4826 MAD) and valid fraction of dB from n x n windows spread over the scene (first band)."
+    "Median, robust spread (1.4826 MAD; per band for several) and valid fraction of dB from n x n windows over the scene."
     h, w = min(win, height), min(win, width)
     vals = []
     for fy in (np.arange(n) + .5) / n:
@@ -85,21 +92,24 @@ def scene_stats(read, height: int, width: int, win: int = 256, n: int = 3) -> di
             r, c = int(fy * height - h / 2), int(fx * width - w / 2)
             r, c = min(max(r, 0), height - h), min(max(c, 0), width - w)
             a = np.asarray(read(Window(c, r, w, h)), np.float32)
-            vals.append(a.reshape(-1, h * w)[0])
-    v = np.concatenate(vals); ok = v[np.isfinite(v)]
-    if ok.size == 0: return dict(median=float("nan"), spread=float("nan"), valid_fraction=0.0)
-    med = float(np.median(ok))
-    return dict(median=round(med, 3), spread=round(float(1.4826 * np.median(np.abs(ok - med))), 3),
-                valid_fraction=round(ok.size / v.size, 4))
+            vals.append(a.reshape(-1, h * w))
+    v = np.concatenate(vals, axis=-1)                      # (bands, pixels)
+    ok = np.isfinite(v).all(0)
+    if not ok.any(): return dict(median=float("nan"), spread=float("nan"), valid_fraction=0.0)
+    med = np.median(v[:, ok], axis=1)
+    mad = 1.4826 * np.median(np.abs(v[:, ok] - med[:, None]), axis=1)
+    one = lambda a: round(float(a[0]), 3) if len(a) == 1 else [round(float(x), 3) for x in a]
+    return dict(median=one(med), spread=one(mad), valid_fraction=round(float(ok.mean()), 4))
 
 def ood_message(stats: dict, norm, units: str, name: str) -> str | None:
     "A warning when the scene's dB statistics are far from the model's training data (`norm`), else None."
-    if norm is None or not np.isfinite(stats.get("median", np.nan)): return None
+    med, spread = np.ravel(stats.get("median", np.nan))[0], np.ravel(stats.get("spread", np.nan))[0]   # the first band
+    if norm is None or not np.isfinite(med): return None
     mean, std = np.ravel(norm.mean)[0], np.ravel(norm.std)[0]
-    z, r = (stats["median"] - mean) / std, stats["spread"] / std
+    z, r = (med - mean) / std, spread / std
     if abs(z) <= 2 and 1 / 3 < r < 3: return None
-    return (f"{name} is unlike the model's training data: its backscatter has median {stats['median']:.1f} dB and "
-            f"spread {stats['spread']:.1f} dB, the training data {mean:.1f} +- {std:.1f} dB ({z:+.1f} std, spread x{r:.2f}). "
+    return (f"{name} is unlike the model's training data: its backscatter has median {med:.1f} dB and "
+            f"spread {spread:.1f} dB, the training data {mean:.1f} +- {std:.1f} dB ({z:+.1f} std, spread x{r:.2f}). "
             f"Likely causes: wrong units (read as {units}; set --units), a calibration offset (--cf, --db-offset) or "
             "another sensor; the map may be mostly one class. Try --norm scene, and --multilook 5 to 9 for "
             "fine-resolution single-look data.")
@@ -163,8 +173,6 @@ def predict_scene(model_or_bundle, src, dst, *, task: str | None = None, scheme=
     if {p.resolve() for p in srcs} & {p.resolve() for p in every}:
         raise SarLulcError(f"The output {dst} would overwrite the input {name}; choose another output name.")
     K, msgs = None, []
-    if norm == "scene" and isinstance(model_or_bundle, Predictor):
-        raise SarLulcError("norm='scene' needs a model or a model file, not a ready Predictor (whose normalisation is fixed).")
     multilook = check_number("multilook", multilook, lo=1, hi=31)
     db_offset = check_number("db_offset", db_offset, kind=float)
     meta = model_meta(model_or_bundle) if isinstance(model_or_bundle, (str, os.PathLike)) else \
@@ -174,7 +182,7 @@ def predict_scene(model_or_bundle, src, dst, *, task: str | None = None, scheme=
         outer.enter_context(rasterio.Env(GDAL_CACHEMAX=int(gdal_cache_mb) * 2**20))
         channels = channels_of(model_or_bundle)
         rd = outer.enter_context(open_bands(srcs, channels, band, units=units, cf=DEFAULT_CF if cf is None else cf))
-        units_, cf_, note, warn = resolve_units(meta.get("input"), rd.dtype, units, cf)
+        units_, cf_, note, warn = resolve_units(meta.get("input"), rd.dtype, units, cf, detected=rd.units)
         if (units_ != "auto" and units_ != rd.units) or cf_ != rd.cf:
             rd = outer.enter_context(open_bands(srcs, channels, band, units=units_, cf=cf_))
         if warn: msgs.append(warn); warnings.warn(warn, stacklevel=2)
@@ -183,12 +191,13 @@ def predict_scene(model_or_bundle, src, dst, *, task: str | None = None, scheme=
             return multilook_db(a + np.float32(db_offset) if db_offset else a, multilook)
         stats = scene_stats(read, rd.height, rd.width)
         if norm == "scene":
-            if not np.isfinite(stats["median"]): raise SarLulcError(f"{src}: no valid pixel to take scene statistics from.")
-            norm = (stats["median"], max(stats["spread"], 0.1))
+            if not stats["valid_fraction"]: raise SarLulcError(f"{name}: no valid pixel to take scene statistics from.")
+            norm = (np.ravel(stats["median"]), np.maximum(np.ravel(stats["spread"]), 0.1))      # per band
         for p in output_paths(dst, task or "lulc", confidence=write_confidence).values(): check_output_path(p, overwrite, create=False)
         auto = precision == "auto"
         pred = make_predictor(model_or_bundle, task=task, scheme=scheme, norm=norm, device=device,
                               precision="fp32" if auto else precision, tta=tta, blend=blend)
+        if isinstance(norm, tuple) and isinstance(model_or_bundle, Predictor): pred = pred.with_norm(norm)
         if auto: pred.precision, why_precision = choose_precision(pred)
         task, sch, precision, tta = pred.task, pred.scheme, pred.precision, pred.tta     # a Predictor passed in wins
         train_norm = NormStats(**meta["norm"]) if meta.get("norm") else NormStats(pred.mean, pred.std)
@@ -306,7 +315,7 @@ def group_bands(scenes: list, channels: int) -> list:
 
 def scene_stem(src) -> str:
     "The output stem of a scene: its file stem, or for one file per band the stem without the polarisation."
-    return polarisation_stem(src[0]) if isinstance(src, (list, tuple)) else Path(src).stem
+    return (polarisation_stem(src[0]) or "scene") if isinstance(src, (list, tuple)) else Path(src).stem
 
 def scene_output(src, out_dir, task: str) -> Path:
     "The class-map path of scene `src` in `out_dir`: `<stem>_<task>.tif`."

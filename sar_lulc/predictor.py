@@ -4,7 +4,7 @@
 
 # %% ../nbs/31_predictor.ipynb #10f2b2a7e8b1
 from __future__ import annotations
-import time, warnings
+import copy, time, warnings
 from pathlib import Path
 
 import numpy as np
@@ -72,6 +72,15 @@ class Predictor:
 
     @property
     def num_classes(self) -> int: return self.scheme.num_classes
+
+    def with_norm(self, norm) -> "Predictor":
+        "The same predictor (model shared, not copied) with other normalisation statistics, e.g. a scene's own."
+        other = copy.copy(self)
+        m, s = _norm_of(norm)
+        other._m = torch.as_tensor(np.resize(m, self.channels), dtype=torch.float32).view(1, -1, 1, 1).to(self.device)
+        other._s = torch.as_tensor(np.resize(s, self.channels), dtype=torch.float32).view(1, -1, 1, 1).to(self.device)
+        other.mean, other.std = (float(m[0]), float(s[0])) if self.channels == 1 else (m, s)
+        return other
 
     def _check(self):
         c = self.channels
@@ -158,7 +167,7 @@ def choose_precision(pred: Predictor, tile: int = 256, reps: int = 2) -> tuple[s
     native = torch.cuda.is_bf16_supported() if dev.type == "cuda" else cpu_has_native_bf16()
     if not native: return "fp32", f"no native bf16 on this {dev.type}"
     db = synth_scene(0, size=tile).db
-    x = np.stack([db + 7 * c for c in range(pred.channels)])[None] if pred.channels > 1 else db[None]
+    x = np.stack([db - 7 * c for c in range(pred.channels)])[None] if pred.channels > 1 else db[None]   # HV ~7 dB below HH
     was, out, times = pred.precision, {}, {}
     try:
         for p in ("fp32", "bf16"):

@@ -260,7 +260,8 @@ def remap_lut(src, dst, mapping: dict | None = None) -> np.ndarray:
         for k, v in mapping.items():
             lut[src.index(k)] = IGNORE_INDEX if v is None else dst.index(v)
         return lut
-    if src.source != dst.source: return _name_lut(src, dst)         # e.g. a custom mask scheme -> water
+    if src.source != dst.source or (src.source == "custom" and src.codes != dst.codes):
+        return _name_lut(src, dst)                                  # e.g. a custom mask scheme -> water
     dlut = dst.lut()
     for i, (n, cs) in enumerate(zip(src.names, src.codes)):
         targets = {int(dlut[c]) for c in cs} - {IGNORE_INDEX}

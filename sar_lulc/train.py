@@ -310,8 +310,12 @@ def finetune(cfg="demo", data_dir=None, out_dir=None, pretrained=None, resume=No
     finally: dist_cleanup(env)
 
 def _finetune(cfg, env, data_dir, out, pretrained, resume, max_steps, overwrite, progress, init=None) -> dict:
-    if resume:   # fail fast, before reading data or building a model (mmap: the tensors are not read)
-        check_compatible(load_checkpoint(resume, mmap=True), kind="finetune", preset=cfg.preset, task=cfg.task, source=str(resume))
+    ck = load_checkpoint(resume, mmap=True) if resume else None   # fail fast: before data or model (tensors not read)
+    if ck is not None and ck.get("init"):                         # a run started with --init: its own architecture
+        init, init_meta = None, dict(model_config=ck["model_config"], preset=ck.get("preset"))
+    if ck is not None:
+        check_compatible(ck, kind="finetune", preset=ck.get("preset") if ck.get("init") else cfg.preset, task=cfg.task,
+                         source=str(resume))
     info = load_dataset_dir(data_dir)
     if not info.splits.get("train"): raise SarLulcError(f"Dataset {data_dir} has no training items (split 'train' is empty).")
     units, cf = _data_units(cfg, info)
@@ -326,24 +330,25 @@ def _finetune(cfg, env, data_dir, out, pretrained, resume, max_steps, overwrite,
                              sar_paths=info.sar_paths("train"), units=units, cf=cf)     # only where the loss looks
     if counts.sum() == 0: raise SarLulcError(f"The train split of {data_dir} has no labelled pixels (all no data).")
     freqs = counts / counts.sum()
-    init_meta = model_meta(init) if init is not None else None
-    if init is not None and not init_meta.get("model_config"):
-        load_model(init)                                  # says what is wrong with it
-    arch = (dict(preset=SegmenterConfig.from_dict(init_meta["model_config"])) if init is not None else
+    if init is not None:
+        init_meta = model_meta(init)
+        if not init_meta.get("model_config"): load_model(init)   # says what is wrong with it
+    elif not (ck is not None and ck.get("init")): init_meta = None
+    arch = (dict(preset=SegmenterConfig.from_dict(init_meta["model_config"])) if init_meta is not None else
             dict(preset=cfg.preset, hr_inject=cfg.hr_inject, head=cfg.head))   # --init: that model's architecture
     mcfg = segmenter_config(arch.pop("preset"), **arch, num_classes=target.num_classes, task=cfg.task,
                             in_chans=in_chans, drop_path=cfg.drop_path)
     torch.manual_seed(cfg.seed)
     model = Segmenter(mcfg)
     pre = load_pretrained(model, pretrained) if pretrained and not resume else None
-    started = None
+    started = ck.get("init") if ck is not None else None          # a resumed --init run stays one
     if init is not None and not resume:
         pre, started = load_init(model, init, target)
         if env.is_main: print(f"train: starting from {pre}: {started}", file=sys.stderr)
     crit = FocalDiceLoss(alpha_weights(freqs, cfg.alpha), gamma=cfg.gamma).to(env.device)
     def loss_fn(m, b): return crit(m(b["image"], valid=b["valid"]).float(), b["label"])
     def val_fn(m): return evaluate_dataset(m, val_ds, target.num_classes, env, cfg.eval_batch_size, cfg.precision)[0]
-    meta = dict(task=cfg.task, preset=init_meta.get("preset", cfg.preset) if init else cfg.preset, norm=info.norm.to_dict(),
+    meta = dict(task=cfg.task, preset=init_meta.get("preset", cfg.preset) if init_meta else cfg.preset, norm=info.norm.to_dict(),
                 scheme=target.to_dict(), class_freqs=freqs.tolist(), data=str(info.root),
                 pretrained=str(pre) if pre else None, init=started, input=input_contract(info, units, cf, in_chans))
     summary = fit(model, train_ds, cfg, out, loss_fn=loss_fn, kind="finetune", arch="segmenter",

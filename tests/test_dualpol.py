@@ -48,5 +48,10 @@ def test_hh_hv_chips_train_predict(tmp_path):
     assert r.returncode == 0, r.stderr
     s = json.loads(r.stdout.splitlines()[-1])
     assert s["scenes"] == 2 and sorted(p.split("/")[-1] for p in s["outputs"]) == ["site0_water.tif", "site1_water.tif"]
+    (tmp_path / "plain").mkdir()                                   # files named just HH.tif and HV.tif: one scene
+    for f, n in ((hh, "HH.tif"), (hv, "HV.tif")): (tmp_path / "plain" / n).write_bytes(f.read_bytes())
+    r = sar_lulc("predict", tmp_path / "plain" / "HH.tif", tmp_path / "plain" / "HV.tif", "--model", run,
+                 "--out", tmp_path / "d.tif", "--no-progress")
+    assert r.returncode == 0 and (tmp_path / "d.tif").exists(), r.stderr
     r = sar_lulc("predict", hh, "--model", run, "--out", tmp_path / "c.tif", "--no-progress")
     assert r.returncode == 2 and "reads 2 bands" in r.stderr and not (tmp_path / "c.tif").exists(), r.stderr

@@ -80,3 +80,30 @@ def test_output_names_match_between_one_scene_and_a_folder(tmp_path):
     names = lambda d: sorted(p.name for p in d.iterdir() if not p.name.startswith("."))
     assert names(one) == names(many) == ["a_water.json", "a_water.tif", "a_water_confidence.tif", "a_water_prob.tif"], \
         (names(one), names(many))
+
+
+@pytest.mark.skipif(not DEMO_MODELS["water"].exists(), reason="the shipped water model is not in data_samples/models")
+def test_scene_norm_on_a_folder_and_help_text(tmp_path):
+    "--norm scene works for a folder of scenes too (each scene its own statistics); the help prints cleanly."
+    d = tmp_path / "in"; d.mkdir()
+    for k in range(2): foreign(d / f"s{k}.tif", seed=20 + k, size=128)
+    r = sar_lulc("--json", "predict", d, "--task", "water", "--units", "amplitude", "--norm", "scene", "--multilook", 5,
+                 "--out", f"{tmp_path / 'maps'}/", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    s = json.loads(r.stdout.splitlines()[-1])
+    assert s["predicted"] == 2 and s["failed"] == []
+    medians = [json.loads((tmp_path / "maps" / f"s{k}_water.json").read_text())["input"]["scene"]["median"] for k in range(2)]
+    assert medians[0] != medians[1]                                   # per scene, not one for all
+    h = sar_lulc("predict", "--help")
+    assert h.returncode == 0 and "99.5 % alike" in " ".join(h.stdout.split()) and "option_strings" not in h.stdout
+
+
+def test_init_run_resumes(tmp_path):
+    "A run started with --init (the shipped model's architecture) resumes with the same command plus --resume."
+    from conftest import SAMPLES
+    base = ["train", "--task", "water", "--data", SAMPLES / "synth", "--recipe", "micro", "--init", DEMO_MODELS["water"],
+            "--out", tmp_path / "run", "--device", "cpu", "--no-progress"]
+    r = sar_lulc(*base, "--steps", 1, timeout=600)
+    assert r.returncode == 0, r.stderr
+    r = sar_lulc(*base, "--resume", tmp_path / "run" / "last.pt", "--steps", 2, timeout=600)
+    assert r.returncode == 0, r.stderr
