@@ -17,7 +17,7 @@ from .core import SarLulcError, check_number, data_samples_dir, get_device
 from .command import Arg, command
 from .checkpoint import DEMO_MODEL_DIR, DEMO_MODELS, default_model_path, load_model
 from .io import DEFAULT_CF, UNITS, SarReader, UnitsWarning, open_raster, check_units, write_raster
-from .predict import predict_scene
+from .predict import channels_of, predict_scene
 from .schemes import DEFAULT_SCHEME_OF_TASK, check_task, get_scheme
 from . import viz
 
@@ -313,8 +313,10 @@ def run_inference(path, task: str = "lulc", units: str = "auto", cf: float = DEF
     try:
         stem = _safe_stem(name)
         src = Path(path)
-        if fmt == "tiff":
-            info = inspect_geotiff(src, cfg, units=units, cf=cf, band=band, name=name)
+        channels = channels_of(bundle)
+        if fmt == "tiff":                                 # an HH + HV model reads bands 1..C of the upload
+            info = inspect_geotiff(src, cfg, units=units, cf=cf, band=1 if channels > 1 and band is None else band, name=name)
+            if channels > 1: band = None
         else:
             db, note = read_grey_image(src, cfg)
             src = write_raster(rdir / f"{stem}_db.tif", db, crs=None, transform=None)
@@ -330,7 +332,7 @@ def run_inference(path, task: str = "lulc", units: str = "auto", cf: float = DEF
                                 units=units, cf=cf, band=band, progress=False)
         # previews
         scheme = get_scheme(bundle.scheme) if bundle.scheme is not None else get_scheme(DEFAULT_SCHEME_OF_TASK[task])
-        sar_db, _, _ = viz.read_sar_preview(src, cfg.preview_max_side, units=res.units, cf=cf, band=band)
+        sar_db, _, _ = viz.read_sar_preview(src, cfg.preview_max_side, units=res.units, cf=cf, band=band or 1)
         cls, _, _ = viz.read_preview(res.paths["class"], cfg.preview_max_side, resampling="nearest")
         sar_img = viz.render_sar(sar_db)
         map_img = viz.colorize_labels(cls, scheme)

@@ -184,8 +184,10 @@ def show_prediction(sar_path=None, pred_path=None, scheme=None, max_side: int = 
                     opacity: float = 0.7, use_tiles: bool = False, units: str = "auto", cf: float = DEFAULT_CF,
                     band=None, vmin=None, vmax=None, legend: str = "all", reproject: bool = True,
                     height: str = "500px", width_px: int = 800):
-    "A leafmap map with the SAR scene and its predicted class map as layers, an opacity slider and a legend."
+    """A leafmap map with the SAR scene and its predicted class map as layers, an opacity slider and a legend.
+    `sar_path` may be the files of an HH + HV scene (a list): the first (HH) is shown; `band` picks one of a multi-band file."""
     if sar_path is None and pred_path is None: raise SarLulcError("Give sar_path, pred_path or both.")
+    if isinstance(sar_path, (list, tuple)): sar_path = sar_path[0]
     sar_img = pred_img = sar_ll = pred_ll = labels = None
     if sar_path is not None: sar_img, sar_ll = _sar_overlay(sar_path, max_side, units, cf, band, vmin, vmax, reproject)
     if pred_path is not None: pred_img, pred_ll, scheme, labels = _pred_overlay(pred_path, scheme, max_side, reproject)
