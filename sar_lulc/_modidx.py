@@ -622,7 +622,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                 'sar_lulc.synth.make_benchmark': ('synth.html#make_benchmark', 'sar_lulc/synth.py'),
                                 'sar_lulc.synth.noise_fields': ('synth.html#noise_fields', 'sar_lulc/synth.py'),
                                 'sar_lulc.synth.parse_looks': ('synth.html#parse_looks', 'sar_lulc/synth.py'),
-                                'sar_lulc.synth.render_sar': ('synth.html#render_sar', 'sar_lulc/synth.py'),
+                                'sar_lulc.synth.simulate_dn': ('synth.html#simulate_dn', 'sar_lulc/synth.py'),
                                 'sar_lulc.synth.speckle': ('synth.html#speckle', 'sar_lulc/synth.py'),
                                 'sar_lulc.synth.synth_scene': ('synth.html#synth_scene', 'sar_lulc/synth.py'),
                                 'sar_lulc.synth.terrain_modulation': ('synth.html#terrain_modulation', 'sar_lulc/synth.py')},

@@ -16,9 +16,9 @@ from rasterio.windows import Window
 from .core import SarLulcError, arg_number, atomic_output, check_choice
 from .command import Arg, command
 from .io import DEFAULT_CF, open_raster, to_db, write_label_map, write_raster
-from .schemes import IGNORE_INDEX, JP9, get_scheme
+from .schemes import IGNORE_INDEX, JP9
 from .synth import (BACKSCATTER, BUILT, FOREST, JP9_NAMES, PIXEL_DEG, WATER, WRITE_UNITS, _prepare_out,
-                            _rot_grid, _u, make_benchmark, noise_fields, parse_looks, render_sar)
+                            _rot_grid, _u, make_benchmark, noise_fields, parse_looks, simulate_dn)
 from .chips import assign_blocks
 
 # %% auto #0
@@ -102,7 +102,7 @@ def render_layout(lab: np.ndarray, seed: int, looks: float = 4, cf: float = DEFA
     lab_c = np.where(valid, lab, FOREST).astype(np.uint8)
     mu, elev = layout_backscatter(lab_c, rng)
     dy_m = pixel_deg * 110_574.0; dx_m = pixel_deg * 111_320.0 * math.cos(math.radians(lat))
-    dn = render_sar(rng, lab_c, mu, elev, looks, dx_m=dx_m, dy_m=dy_m, cf=cf)
+    dn = simulate_dn(rng, lab_c, mu, elev, looks, dx_m=dx_m, dy_m=dy_m, cf=cf)
     dn[~valid] = 0
     return dn, to_db(dn, "dn", cf=cf)
 
@@ -115,11 +115,10 @@ def tile_factor(ds) -> int:
                            "(HRLULC's 10 m grid).")
     return int(round(f))
 
-def layout_windows(path, size: int = 512, max_sea: float = 0.5, scheme=None) -> list[dict]:
+def layout_windows(path, size: int = 512, max_sea: float = 0.5) -> list[dict]:
     "The non-overlapping `size` x `size` (at 10 m) windows of label tile `path` with at most `max_sea` water or no data."
     path = Path(path); check_tile(path)
     with open_raster(path) as ds:
-        sch = get_scheme(scheme or ("hrlulc_v21.11" if ds.read(1, out_shape=(64, 64)).max() <= 12 else "hrlulc_v23.12"))
         k = tile_factor(ds); s = -(-size // k)                             # source pixels per window side
         out = []
         for r in range(0, ds.height - s + 1, s):
@@ -129,7 +128,7 @@ def layout_windows(path, size: int = 512, max_sea: float = 0.5, scheme=None) -> 
                 w = j9[:, c:c + s]
                 sea = float(((w == WATER) | (w == IGNORE_INDEX)).mean())
                 if sea <= max_sea: out.append(dict(tile=str(path), row=r, col=c, src_size=s, factor=k, size=size,
-                                                   sea=round(sea, 4), scheme=sch.name))
+                                                   sea=round(sea, 4)))   # jp9 encodes v21.11 and v23.12 codes alike
     return out
 
 def layout_labels(win: dict, rng) -> tuple[np.ndarray, Affine]:

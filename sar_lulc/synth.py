@@ -20,7 +20,7 @@ from .schemes import JP9, get_scheme
 __all__ = ['JP9_NAMES', 'NUM_CLASSES', 'WATER', 'BUILT', 'PADDY', 'CROP', 'GRASS', 'FOREST', 'BARE', 'SOLAR', 'GREENHOUSE',
            'PIXEL_DEG', 'TARGETS', 'JAPAN_RANGES', 'BACKSCATTER', 'TEXTURE_NU', 'TEXTURE_DB', 'LAYOUT_STAGES',
            'FROZEN_DN_STEP', 'FROZEN_CHANGED_MAX', 'SPLIT_OFFSETS', 'WRITE_UNITS', 'noise_fields', 'terrain_modulation',
-           'speckle', 'SynthScene', 'class_fractions', 'render_sar', 'synth_scene', 'frozen_mismatch',
+           'speckle', 'SynthScene', 'class_fractions', 'simulate_dn', 'synth_scene', 'frozen_mismatch',
            'benchmark_seeds', 'parse_looks', 'make_benchmark']
 
 # %% ../nbs/03_synth.ipynb #6ae8efb96f16
@@ -437,7 +437,7 @@ def _point_scatterers(c):
 LAYOUT_STAGES = (_terrain, _rivers, _water, _town, _agriculture, _clearings, _river_banks, _hamlets, _roads, _solar,
                  _greenhouses, _bare, _point_scatterers)
 
-def render_sar(rng, lab, mu, elev, looks, *, dx_m, dy_m, incidence_deg=36.0, slope_exponent=1.5, cf=DEFAULT_CF):
+def simulate_dn(rng, lab, mu, elev, looks, *, dx_m, dy_m, incidence_deg=36.0, slope_exponent=1.5, cf=DEFAULT_CF):
     "DN of a scene from its labels `lab` and mean dB `mu`: texture, terrain modulation from `elev`, speckle with `looks`."
     t1, t2 = noise_fields(rng, lab.shape, 2.6, 2)
     mu = mu + TEXTURE_DB[lab] * t1
@@ -472,7 +472,7 @@ def synth_scene(seed: int, size: int = 512, looks: float = 4, *, targets: dict |
     _georef(c, pixel_deg)
     for stage in LAYOUT_STAGES: stage(c)
     lab = c.lab
-    dn = render_sar(rng, lab, c.mu, c.elev, looks, dx_m=c.dx_m, dy_m=c.dy_m, incidence_deg=incidence_deg,
+    dn = simulate_dn(rng, lab, c.mu, c.elev, looks, dx_m=c.dx_m, dy_m=c.dy_m, incidence_deg=incidence_deg,
                     slope_exponent=slope_exponent, cf=cf)
     if nodata_corner > 0:
         k = rng.integers(4); s = math.sqrt(2 * nodata_corner) * size
