@@ -234,6 +234,11 @@ def _cut_scene(chans, labels, cls, folder, prefix, chip, stride, min_valid, bloc
             for k in range(len(chans)): m[k].add(db[k])
             chips.append(dict(name=name, sar=sar_files, row=r, col=c, block=(i // block_size, j // block_size),
                               moments=m, valid=n_lab / (h * w)))
+        known = {x for cc in cls.codes for x in cc} | set(cls.nodata_codes)
+        unknown = sorted(x for x in raw_codes if x not in known)
+        if unknown and chips:
+            warnings.warn(f"{labels.name}: label code(s) {unknown[:10]} are in no class of scheme {cls.name!r} and were "
+                          "read as no data; check --scheme / --label-map.")
         note = ""
         if not chips:
             if scanned == 0 or n_sar_valid == 0: note = f"The SAR scene {chans[0]} is all no data where the labels are: nothing to cut."

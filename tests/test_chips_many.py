@@ -64,6 +64,11 @@ def test_unpaired_and_mixed_inputs_are_clear_errors(tmp_path):
     assert r.returncode == 2 and "No label raster pairs with the SAR scene(s) ['site1_HH.tif']" in r.stderr, r.stderr
     r = sar_lulc("chips", "--sar", scenes, "--labels", masks, "--binary", "--scheme", "jp9", "--out", tmp_path / "o")
     assert r.returncode == 2 and "--binary is a scheme" in r.stderr
+    with rasterio.open(masks / "site0_mask.tif", "r+") as ds:           # a mask with a value no class has
+        a = ds.read(1); a[10:20, 10:20] = 3; ds.write(a, 1)
+    r = sar_lulc("chips", "--sar", scenes / "site0_HH.tif", "--labels", masks / "site0_mask.tif", "--label-map",
+                 "0:not-water,255:water", "--out", tmp_path / "u", "--chip", 16, "--min-valid", 0.1)
+    assert r.returncode == 0 and any(l.startswith("warning:") and "code(s) [3]" in l for l in r.stderr.splitlines()), r.stderr
     assert not (tmp_path / "o").exists()
 
 
