@@ -55,7 +55,7 @@ class AppConfig:
     concurrency_limit: int = 1                # requests that run at once (the others queue)
     max_queue: int = 16                       # waiting requests beyond which new ones are refused
     tile: int = 512
-    batch_size: int = 4
+    batch_size: int | None = None             # windows per model call (None: `auto_batch_size` of the device)
     device: str = "auto"
     precision: str = "fp32"
     workdir: str | Path | None = None         # outputs of each request go to a fresh sub-folder here
@@ -68,8 +68,9 @@ class AppConfig:
         self.water_model = Path(self.water_model) if self.water_model else default_model_path("water", must_exist=False)
         self.workdir = Path(self.workdir) if self.workdir else Path(tempfile.gettempdir()) / f"sar_lulc_app_{os.getpid()}"
         for name, lo, hi in (("port", 0, 65535), ("max_pixels", 1, None), ("concurrency_limit", 1, 8), ("max_queue", 1, None),
-                             ("tile", 64, None), ("batch_size", 1, None), ("keep_requests", 1, None), ("preview_max_side", 64, None)):
+                             ("tile", 64, None), ("keep_requests", 1, None), ("preview_max_side", 64, None)):
             setattr(self, name, check_number(f"App setting {name}", getattr(self, name), lo=lo, hi=hi))
+        if self.batch_size is not None: self.batch_size = check_number("App setting batch_size", self.batch_size, lo=1)
         self.max_upload_mb = check_number("App setting max_upload_mb", self.max_upload_mb, kind=float, lo=0, lo_open=True)
 
     def model_path(self, task: str) -> Path:

@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_io.ipynb #77bbbdac8c04
 from __future__ import annotations
-import json, logging, os, re, warnings
+import json, logging, math, os, re, warnings
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -20,8 +20,8 @@ from .schemes import IGNORE_INDEX, ClassScheme, check_indices, get_scheme, hex_t
 
 # %% auto #0
 __all__ = ['DEFAULT_CF', 'GDAL_CACHE_MB', 'UNITS', 'PLAUSIBLE_DB', 'IMPLAUSIBLE_COUNT_MAX', 'SAR_DTYPES', 'TYPICAL_HH_DB',
-           'WRITE_DTYPES', 'UnitsWarning', 'check_units', 'check_sar_dtype', 'nodata_mask', 'to_db', 'db_to_dn',
-           'from_db', 'detect_units', 'open_raster', 'select_band', 'as_window', 'SarReader', 'read_sar',
+           'WRITE_DTYPES', 'scene_cache_mb', 'UnitsWarning', 'check_units', 'check_sar_dtype', 'nodata_mask', 'to_db',
+           'db_to_dn', 'from_db', 'detect_units', 'open_raster', 'select_band', 'as_window', 'SarReader', 'read_sar',
            'assert_has_data', 'write_raster', 'BandStack', 'open_bands', 'crop_raster', 'write_label_map',
            'read_label_map', 'card4l_xml_for', 'read_card4l_xml']
 
@@ -30,6 +30,13 @@ _log = logging.getLogger("sar_lulc.io")
 
 DEFAULT_CF = -83.0
 GDAL_CACHE_MB = 64     # GDAL block cache while reading scenes (its default, 5 % of the RAM, is the largest memory use)
+
+def scene_cache_mb(width: int, channels: int = 1, itemsize: int = 4, rows: int = 512) -> int:
+    """GDAL block cache for streaming a scene `width` px wide: two bands of `rows` rows of every channel (what
+    overlapping windows re-read), at least 16 MB, at most `GDAL_CACHE_MB`. The cache fills up to its bound
+    however long the scene, so a bound that follows the width keeps peak memory flat from small scenes on."""
+    need = 2 * rows * int(width) * int(channels) * int(itemsize) / 2**20
+    return int(min(GDAL_CACHE_MB, max(16, math.ceil(need))))
 UNITS = ("auto", "dn", "amplitude", "linear", "db")
 PLAUSIBLE_DB = (-100.0, 60.0)   # calibrated gamma-nought outside this is not backscatter: wrong units, CF or scaling
 IMPLAUSIBLE_COUNT_MAX = 100_000  # implausible pixels counted one by one up to this many (then "at least")

@@ -19,11 +19,12 @@ from .command import Arg, command
 from .checkpoint import default_model_path, model_meta
 from .data import NormStats, grid_offsets
 from .distributed import dist_info, gather_objects
-from .io import DEFAULT_CF, GDAL_CACHE_MB, IMPLAUSIBLE_COUNT_MAX, PLAUSIBLE_DB, check_units, open_bands
+from .io import (DEFAULT_CF, GDAL_CACHE_MB, IMPLAUSIBLE_COUNT_MAX, PLAUSIBLE_DB, check_units, open_bands,
+                         scene_cache_mb)
 from .schemes import TASKS, IGNORE_INDEX
 from .blend import _blend_in_memory, blend_windows, resolve_overlap
 from .chips import _pol_rank, polarisation_stem
-from .predictor import Predictor, _in_channels, choose_precision, make_predictor
+from .predictor import Predictor, _in_channels, auto_batch_size, choose_precision, make_predictor
 from .outputs import (BLOCK, SCENE_SUFFIXES, PredictResult, _SceneWriter, large_scene_note, output_paths,
                               pixel_area_km2)
 
@@ -139,23 +140,24 @@ def _check_scene_options(tile, overlap, batch_size, engine="stream", confidence_
     if engine not in ("stream", "memory"): raise SarLulcError(f"engine must be 'stream' or 'memory', got {engine!r}.")
     if confidence_dtype not in ("uint8", "float32"):
         raise SarLulcError(f"confidence_dtype must be 'uint8' or 'float32', got {confidence_dtype!r}.")
-    check_number("batch_size", batch_size, lo=1)
+    if batch_size is not None: check_number("batch_size", batch_size, lo=1)
     return resolve_overlap(check_number("tile", tile, lo=16), overlap)
 
 def predict_scene(model_or_bundle, src, dst, *, task: str | None = None, scheme=None, norm=None,
-                  tile: int = 512, overlap=64, batch_size: int = 4, precision: str = "fp32", device="auto",
+                  tile: int = 512, overlap=64, batch_size: int | None = None, precision: str = "fp32", device="auto",
                   tta: bool = False, units: str = "auto", cf: float | None = None, band=None, db_offset: float = 0.0,
                   multilook: int = 1,
                   write_probs: bool | None = None, write_confidence: bool = True, confidence_dtype: str = "uint8",
                   blend: str = "probs", cog: bool = True, overwrite: bool = False, progress=True,
-                  write_summary: bool = False, gdal_cache_mb: int = GDAL_CACHE_MB, prefetch: bool = True,
+                  write_summary: bool = False, gdal_cache_mb: int | None = None, prefetch: bool = True,
                   engine: str = "stream") -> PredictResult:
     """Predict a whole SAR GeoTIFF `src` into georeferenced rasters beside `dst` (the class map / water mask).
 
     Streams overlapping `tile` windows (overlap in px, or a fraction of `tile` when < 1) through the model
-    in batches, blends them with a raised-cosine window and writes finished rows as it goes: memory depends
-    on `tile` and the scene width only. `write_probs` (default: only for the water task) adds per-class
-    probabilities (water: P(water)); `write_summary` adds `dst` with a `.json` suffix (written last).
+    in batches (`batch_size`; default `auto_batch_size`), blends them with a raised-cosine window and writes
+    finished rows as it goes: memory depends on `tile` and the scene width only. `write_probs` (default: only
+    for the water task) adds per-class probabilities (water: P(water)); `write_summary` adds `dst` with a
+    `.json` suffix (written last).
     `engine='memory'` is the naive whole-scene-in-RAM reference (same outputs), for benchmarks and checks.
     `units`/`cf` default to the model's input contract for scenes of its training product type (`resolve_units`);
     `db_offset` shifts the calibrated dB, `multilook` box-filters the speckle, and `norm="scene"` standardises the
@@ -179,13 +181,15 @@ def predict_scene(model_or_bundle, src, dst, *, task: str | None = None, scheme=
         (getattr(model_or_bundle, "meta", None) or {})
 
     with contextlib.ExitStack() as outer:
-        outer.enter_context(rasterio.Env(GDAL_CACHEMAX=int(gdal_cache_mb) * 2**20))
+        outer.enter_context(rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20))
         channels = channels_of(model_or_bundle)
         rd = outer.enter_context(open_bands(srcs, channels, band, units=units, cf=DEFAULT_CF if cf is None else cf))
         units_, cf_, note, warn = resolve_units(meta.get("input"), rd.dtype, units, cf, detected=rd.units)
         if (units_ != "auto" and units_ != rd.units) or cf_ != rd.cf:
             rd = outer.enter_context(open_bands(srcs, channels, band, units=units_, cf=cf_))
         if warn: msgs.append(warn); warnings.warn(warn, stacklevel=2)
+        if gdal_cache_mb is None: gdal_cache_mb = scene_cache_mb(rd.width, channels)     # bounded by the width
+        outer.enter_context(rasterio.Env(GDAL_CACHEMAX=int(gdal_cache_mb) * 2**20))
         def read(win):
             a = rd.read(win)
             return multilook_db(a + np.float32(db_offset) if db_offset else a, multilook)
@@ -200,6 +204,7 @@ def predict_scene(model_or_bundle, src, dst, *, task: str | None = None, scheme=
         if isinstance(norm, tuple) and isinstance(model_or_bundle, Predictor): pred = pred.with_norm(norm)
         if auto: pred.precision, why_precision = choose_precision(pred)
         task, sch, precision, tta = pred.task, pred.scheme, pred.precision, pred.tta     # a Predictor passed in wins
+        batch_size = batch_size or auto_batch_size(pred.device)
         train_norm = NormStats(**meta["norm"]) if meta.get("norm") else NormStats(pred.mean, pred.std)
         odd = None if isinstance(norm, tuple) else ood_message(stats, train_norm, rd.units, name)
         if odd: msgs.append(odd); warnings.warn(odd, stacklevel=2)
@@ -351,7 +356,7 @@ def predict_many(model_or_bundle, inputs, out_dir, *, task: str | None = None, o
     rank = env_rank if rank is None else rank
     world = env_world if world_size is None else world_size
     if not 0 <= rank < world: raise SarLulcError(f"rank {rank} is not in [0, {world}).")
-    _check_scene_options(kw.get("tile", 512), kw.get("overlap", 64), kw.get("batch_size", 4))   # before any scene
+    _check_scene_options(kw.get("tile", 512), kw.get("overlap", 64), kw.get("batch_size"))   # before any scene
     check_units(kw.get("units", "auto")); get_device(device)
     scenes = group_bands(scene_list(inputs), channels_of(model_or_bundle))
     stems = [scene_stem(p) for p in scenes]
@@ -449,7 +454,8 @@ def predict_command(inputs: Arg("GeoTIFF scene(s) and/or folder(s) of scenes", n
                                    choices=(*PRECISIONS, "auto")) = None,
                     tile: Arg("window size in pixels", arg_number(lo=16)) = 512,
                     overlap: Arg("overlap in pixels, or a fraction of the tile when < 1") = "64",
-                    batch_size: Arg("windows per model call", arg_number(lo=1)) = 4,
+                    batch_size: Arg("windows per model call (default: 1 on a CPU, where larger batches are no faster and "
+                                    "need more memory; 8 on a GPU)", arg_number(lo=1)) = None,
                     tta: Arg("flip test-time augmentation (4x compute)") = False,
                     units: Arg("input units: auto (the model's for its kind of product, else detected), dn, db, "
                                "amplitude, linear") = "auto",

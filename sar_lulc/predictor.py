@@ -16,7 +16,8 @@ from .schemes import DEFAULT_SCHEME_OF_TASK, ClassScheme, check_task, get_scheme
 from .synth import synth_scene
 
 # %% auto #0
-__all__ = ['AUTO_AGREEMENT', 'cpu_has_native_bf16', 'Predictor', 'make_predictor', 'choose_precision']
+__all__ = ['AUTO_AGREEMENT', 'CUDA_BATCH', 'cpu_has_native_bf16', 'Predictor', 'make_predictor', 'auto_batch_size',
+           'choose_precision']
 
 # %% ../nbs/31_predictor.ipynb #7ae6970783db
 def _norm_of(norm) -> tuple[np.ndarray, np.ndarray]:
@@ -46,12 +47,16 @@ def cpu_has_native_bf16() -> bool:
 class Predictor:
     "Callable (B, h, w) or (B, C, h, w) dB float32 array -> (B, K, h, w) float32 tensor of probabilities (or logits) on its device."
     def __init__(self, model: torch.nn.Module, *, scheme: ClassScheme, task: str, norm=None, device="auto",
-                 precision: str = "fp32", tta: bool = False, blend: str = "probs", meta: dict | None = None):
+                 precision: str = "fp32", tta: bool = False, blend: str = "probs", meta: dict | None = None,
+                 channels_last: bool = True):
         if precision not in PRECISIONS: raise SarLulcError(f"Unknown precision {precision!r}; choose one of {PRECISIONS}.")
         self.device = get_device(device)
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise SarLulcError(f"Device {device!r} requested but CUDA is not available; use device='cpu'.")
         self.model, self.scheme, self.task, self.precision = model.to(self.device).eval(), scheme, task, precision
+        # channels-last convolutions: oneDNN/cuDNN's native layout, no reorder around every conv (1.3x on CPU for tiny)
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.model.to(memory_format=self.memory_format)
         self.tta, self.blend, self.meta = bool(tta), blend, meta or {}
         nm = _norm_of(norm)
         if nm is None:
@@ -114,14 +119,14 @@ class Predictor:
         if x.ndim == 3: x = x[:, None]                              # (B, h, w): one band
         if x.shape[1] != self.channels:
             raise SarLulcError(f"The model expects {self.channels} band(s) (e.g. HH and HV), the input has {x.shape[1]}.")
-        x = (x.to(self.device, non_blocking=True) - self._m) / self._s
+        x = ((x.to(self.device, non_blocking=True) - self._m) / self._s).contiguous(memory_format=self.memory_format)
         if not self.tta: y = self._one(x)
         else:
             y = self._one(x)
             for dims in ((3,), (2,), (2, 3)):
                 y += self._one(x.flip(dims)).flip(dims)
             y /= 4
-        return y
+        return y.contiguous()
 
 # %% ../nbs/31_predictor.ipynb #25629df903aa
 def _scheme_of(x) -> ClassScheme | None:
@@ -131,7 +136,7 @@ def _scheme_of(x) -> ClassScheme | None:
     return get_scheme(x)
 
 def make_predictor(model_or_bundle, *, task=None, scheme=None, norm=None, device="auto", precision="fp32",
-                   tta=False, blend="probs") -> Predictor:
+                   tta=False, blend="probs", channels_last: bool = True) -> Predictor:
     "A `Predictor` from a ModelBundle, a model path/run folder, or a bare nn.Module (+ scheme/task/norm)."
     if isinstance(model_or_bundle, Predictor): return model_or_bundle
     if isinstance(model_or_bundle, (str, Path)):
@@ -156,10 +161,18 @@ def make_predictor(model_or_bundle, *, task=None, scheme=None, norm=None, device
     if task == "water" and "water" not in [n.lower() for n in sch.names]:
         raise SarLulcError(f"The water task needs a scheme with a 'water' class; {sch.name!r} has {list(sch.names)}.")
     return Predictor(model, scheme=sch, task=task, norm=norm if norm is not None else bnorm, device=device,
-                     precision=precision, tta=tta, blend=blend, meta=meta)
+                     precision=precision, tta=tta, blend=blend, meta=meta, channels_last=channels_last)
 
 # %% ../nbs/31_predictor.ipynb #3d2e08cf4f10
 AUTO_AGREEMENT = 0.995   # bf16 must classify at least this fraction of the pixels as fp32 does
+CUDA_BATCH = 8           # windows per call on a GPU, which needs batches to be busy
+
+def auto_batch_size(device) -> int:
+    """Windows per model call when none is given: 1 on a CPU, `CUDA_BATCH` on a GPU. On a CPU the convolutions
+    and matmuls already use every core within one 512² window, so batch 4 runs no faster (`bench/bench_memory.py`,
+    `bench/profile_predict.py`) while its transient activations are 4x larger (~530 MB more for `tiny`), which is
+    what made the peak memory of long scenes grow."""
+    return 1 if torch.device(device).type == "cpu" else CUDA_BATCH
 
 def choose_precision(pred: Predictor, tile: int = 256, reps: int = 2) -> tuple[str, str]:
     "('bf16' or 'fp32', why) for `pred` on its device: bf16 only if native, faster, and >= AUTO_AGREEMENT alike."

@@ -161,20 +161,21 @@ class SimpleHead(nn.Module):
         return resize(self.classifier(self.drop(x)), out_size)
 
 class ProgressiveHead(nn.Module):
-    "Refine (3x3 conv-norm-act) and upsample x2 twice, concatenating the stride-2 skip; classifier at full size."
+    """Refine (3x3 conv-norm-act) and upsample x2 twice, concatenating the stride-2 skip. The 1x1 classifier runs
+    before the last x2 upsampling: a 1x1 conv (and channel dropout) commutes with bilinear resizing, whose weights
+    sum to 1, so this equals classifying at full size while resizing K logits instead of `head_dim` features."""
     def __init__(self, in_dim: int, num_classes: int, head_dim: int = 64, skip_dim: int = 0, dropout: float = 0.1, norm: str = "gn"):
         super().__init__()
         self.refine4 = ConvNormAct(in_dim, head_dim, 3, norm=norm)             # at stride 4
         self.refine2 = ConvNormAct(head_dim + skip_dim, head_dim, 3, norm=norm) # at stride 2
         self.drop = nn.Dropout2d(dropout)
-        self.classifier = nn.Conv2d(head_dim, num_classes, 1)                  # at stride 1
+        self.classifier = nn.Conv2d(head_dim, num_classes, 1)                  # = at stride 1 (see above)
 
     def forward(self, x, skip2=None, out_size=None):
         s2 = skip2.shape[-2:] if skip2 is not None else tuple(2 * s for s in x.shape[-2:])
         h = resize(self.refine4(x), s2)
         if skip2 is not None: h = torch.cat([h, skip2], 1)
-        h = resize(self.refine2(h), out_size)
-        return self.classifier(self.drop(h))
+        return resize(self.classifier(self.drop(self.refine2(h))), out_size)
 
 # %% ../nbs/12_segmenter.ipynb #df23b7f1f357
 def reflect_pad(x: torch.Tensor, pad_h: int, pad_w: int) -> torch.Tensor:
