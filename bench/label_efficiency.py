@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from synth_study import run_cli, summarise, metrics_of, fmt, compare   # one home for running and summarising
+from synth_study import run_cli, summarise, metrics_of, fmt   # one home for running and summarising
 
 SHARED = Path(os.environ.get("SAR_LULC_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
 ARMS = {  # name: pretraining flags (None = no pretraining)
@@ -90,12 +90,12 @@ def write_manifest(root: Path, train: list[Path], val: list[Path], test: list[Pa
     (root / "manifest.json").write_text(json.dumps(man, indent=1))
     return root
 
-def prepare_data(out: Path, p: dict, log: Path) -> tuple[Path, list]:
-    "Labelled pool (16 train / 2 val / 4 test scenes) and the unlabelled corpus; returns (corpus, pool items)."
+def prepare_data(out: Path, p: dict, log: Path, n_pool: int) -> tuple[Path, list]:
+    "Labelled pool (n_pool train / 2 val / 4 test scenes) and the unlabelled corpus; returns (corpus, pool items)."
     data = out / "data"
     lab = data / "labelled"
     if not (lab / "manifest.json").exists():
-        run_cli(["synth", str(lab), "--n-train", str(max(p["budgets"])), "--n-val", "2", "--n-test", "4",
+        run_cli(["synth", str(lab), "--n-train", str(n_pool), "--n-val", "2", "--n-test", "4",
                  "--size", str(p["size"]), "--seed", "0", "--overwrite"], log / "synth_labelled.log")
     proc = data / "corpus_proc"
     if not (proc / "manifest.json").exists():     # other seeds than the labelled pool, speckle of 2-8 looks
@@ -120,6 +120,7 @@ def prepare_data(out: Path, p: dict, log: Path) -> tuple[Path, list]:
 def subset(out: Path, pool: dict, k: int, seed: int) -> Path:
     "A dataset of k labelled training scenes (a random k of the pool, drawn by seed), the pool's val and test."
     root = out / "data" / f"labels_k{k}_s{seed}"
+    if k > len(pool["train"]): raise SystemExit(f"budget {k} > the {len(pool['train'])} labelled scenes of the pool")
     if not (root / "manifest.json").exists():
         idx = np.random.default_rng([seed, k]).permutation(len(pool["train"]))[:k]
         write_manifest(root, [pool["train"][i] for i in sorted(idx)], pool["val"], pool["test"], scheme="jp9",
@@ -142,16 +143,23 @@ def main(argv=None):
     out = a.out; out.mkdir(parents=True, exist_ok=True); log = out / "logs"
     common = ["--device", a.device] + (["--bf16"] if a.bf16 else [])
     t0 = time.time()
-    corpus, pool = prepare_data(out, p, log)
+    fp = dict(protocol=a.protocol, config={k: v for k, v in p.items() if k not in ("budgets", "seeds", "water_budgets")},
+              device=a.device, bf16=a.bf16)
+    cfg_file = out / "config.json"                       # resuming into another protocol's folder would mix runs
+    if cfg_file.exists() and json.loads(cfg_file.read_text()) != json.loads(json.dumps(fp)):
+        raise SystemExit(f"{out} holds a study with another configuration ({cfg_file}); use another --out.")
+    cfg_file.write_text(json.dumps(fp, indent=1))
+    corpus, pool = prepare_data(out, p, log, n_pool=max(max(budgets), max(p["budgets"])))
     n_corpus = len(json.loads((corpus / "manifest.json").read_text())["splits"]["train"])
     print(f"corpus: {n_corpus} unlabelled scenes ({n_corpus / min(budgets):.0f}x the smallest labelled set)", flush=True)
 
     def pretrained(arm) -> Path | None:
         if ARMS[arm] is None: return None
         run = out / "pretrain" / slug(arm)
-        if not (run / "encoder.safetensors").exists():
+        if not (run / "study_summary.json").exists():
             print("pretraining", arm, flush=True)
-            r = run_cli(["pretrain", "--data", str(corpus), "--out", str(run), "--overwrite", "--seed", "0"]
+            go = ["--resume", str(run / "last.pt")] if (run / "last.pt").exists() else ["--overwrite"]   # resumes exactly
+            r = run_cli(["pretrain", "--data", str(corpus), "--out", str(run), "--seed", "0"] + go
                         + ARMS[arm] + p["pretrain"] + common, log / f"pretrain_{slug(arm)}.log")
             (run / "study_summary.json").write_text(json.dumps(r))
         return run
@@ -159,12 +167,13 @@ def main(argv=None):
 
     jobs = [("lulc", arm, k, s) for s in seeds for k in budgets for arm in arms]
     if not a.no_water: jobs += [("water", arm, k, s) for s in seeds for k in p["water_budgets"] if k in budgets for arm in arms]
+    subsets = {(k, s): subset(out, pool, k, s) for _, _, k, s in jobs}   # written here, before runs read them
     def one(job):
         task, arm, k, seed = job
         name = f"{task}_{slug(arm)}_k{k}_s{seed}"
         run = out / "runs" / name
         done = run / "study_summary.json"
-        args = ["train", "--task", task, "--data", str(subset(out, pool, k, seed)), "--out", str(run), "--overwrite",
+        args = ["train", "--task", task, "--data", str(subsets[k, seed]), "--out", str(run), "--overwrite",
                 "--seed", str(seed)] + p["finetune"] + common
         args += ["--pretrained", str(pre[arm])] if pre[arm] else ["--set", "layer_decay=1.0"]   # no decay without pretraining
         if done.exists(): r = json.loads(done.read_text())       # resumable: a finished run is read back
@@ -174,7 +183,8 @@ def main(argv=None):
         m = metrics_of(r)
         print(f"done {task:5s} {arm:28s} k={k:2d} seed {seed}: mIoU {m.get('miou') or float('nan'):.3f} "
               f"water {m.get('water_iou') or float('nan'):.3f} ({r['wall_s']:.0f} s)", flush=True)
-        return dict(task=task, arm=arm, labelled_scenes=k, seed=seed, run=str(run), train_s=r.get("time_s"),
+        scenes = json.loads((subsets[k, seed] / "manifest.json").read_text())["generator"]["scenes"]
+        return dict(task=task, arm=arm, labelled_scenes=k, scenes=scenes, seed=seed, run=str(run), train_s=r.get("time_s"),
                     steps=r.get("steps"), command="sar-lulc " + " ".join(args), metrics=m)
     results, failures = [], []
     with cf.ThreadPoolExecutor(max_workers=a.jobs) as ex:
@@ -195,13 +205,26 @@ def main(argv=None):
 def cell(res, task, arm, k, key):
     return [r["metrics"].get(key) for r in res if r["task"] == task and r["arm"] == arm and r["labelled_scenes"] == k]
 
+def paired(res, task, arm, k, key, base="scratch") -> tuple[float, float, int]:
+    """Mean and standard error of the per-seed difference arm - base, over the seeds both have: the arms of one seed
+    share the labelled scenes and the fine-tuning seed, so the pairs remove the spread of which scenes were labelled."""
+    def by_seed(a): return {r["seed"]: r["metrics"].get(key) for r in res
+                            if r["task"] == task and r["arm"] == a and r["labelled_scenes"] == k and r["metrics"].get(key) is not None}
+    x, y = by_seed(base), by_seed(arm)
+    d = [y[s] - x[s] for s in sorted(set(x) & set(y))]
+    if len(d) < 2: return (d[0] if d else float("nan"), float("nan"), len(d))
+    m = sum(d) / len(d)
+    return m, math.sqrt(sum((v - m) ** 2 for v in d) / (len(d) - 1) / len(d)), len(d)
+
 def report(study: dict) -> str:
     res, arms = study["results"], study["arms"]
     c = study["corpus"]
     lines = [f"Label-efficiency study, protocol `{study['protocol']}`: seeds {study['seeds']}; corpus {c['scenes']} unlabelled "
              f"scenes ({c.get('procedural', '?')} procedural, {c.get('jp', '?')} SynthALOS-2/JP, {c.get('real', '?')} real PALSAR-2 HH "
              f"windows); test split of 4 procedural SynthALOS-2 scenes. Mean ± std over seeds, in %; "
-             f"Δ = arm minus scratch, * when |Δ| > 2 standard errors.", ""]
+             f"Δ ± SE = arm minus scratch, paired by seed (same labelled scenes and fine-tuning seed), * when |Δ| > 2 SE "
+             f"(with 3 seeds a weak test: about p < 0.2). Each arm was pretrained once, so the spread leaves out "
+             f"pretraining's own variance.", ""]
     for task, keys in (("lulc", ["miou", "rare_iou", "water_iou"]), ("water", ["water_iou"])):
         if not any(r["task"] == task for r in res): continue
         ks = sorted({r["labelled_scenes"] for r in res if r["task"] == task})
@@ -214,8 +237,10 @@ def report(study: dict) -> str:
                     v = cell(res, task, arm, k, key); m, s, n = summarise(v)
                     txt = fmt(m, s)
                     if arm != "scratch" and n:
-                        d, se, sig = compare(cell(res, task, "scratch", k, key), v)
-                        if not math.isnan(d): txt += f" (Δ {d*100:+.1f}{'*' if sig else ''})"
+                        d, se, npair = paired(res, task, arm, k, key)
+                        if not math.isnan(d):
+                            sig = not math.isnan(se) and abs(d) > 2 * se
+                            txt += f" (Δ {d*100:+.1f}" + (f" ± {se*100:.1f}" if not math.isnan(se) else "") + ("*)" if sig else ")")
                     row.append(txt)
                 lines.append(f"| {arm} | " + " | ".join(row) + " |")
             lines.append("")

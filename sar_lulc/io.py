@@ -35,6 +35,7 @@ def scene_cache_mb(width: int, channels: int = 1, itemsize: int = 4, rows: int =
     """GDAL block cache for streaming a scene `width` px wide: two bands of `rows` rows of every channel (what
     overlapping windows re-read), at least 16 MB, at most `GDAL_CACHE_MB`. The cache fills up to its bound
     however long the scene, so a bound that follows the width keeps peak memory flat from small scenes on."""
+    rows = -(-int(rows) // 512) * 512                          # whole 512-row block bands
     need = 2 * rows * int(width) * int(channels) * int(itemsize) / 2**20
     return int(min(GDAL_CACHE_MB, max(16, math.ceil(need))))
 UNITS = ("auto", "dn", "amplitude", "linear", "db")

@@ -188,7 +188,7 @@ def predict_scene(model_or_bundle, src, dst, *, task: str | None = None, scheme=
         if (units_ != "auto" and units_ != rd.units) or cf_ != rd.cf:
             rd = outer.enter_context(open_bands(srcs, channels, band, units=units_, cf=cf_))
         if warn: msgs.append(warn); warnings.warn(warn, stacklevel=2)
-        if gdal_cache_mb is None: gdal_cache_mb = scene_cache_mb(rd.width, channels)     # bounded by the width
+        if gdal_cache_mb is None: gdal_cache_mb = scene_cache_mb(rd.width, channels, rows=tile)   # bounded by the width
         outer.enter_context(rasterio.Env(GDAL_CACHEMAX=int(gdal_cache_mb) * 2**20))
         def read(win):
             a = rd.read(win)
@@ -209,6 +209,7 @@ def predict_scene(model_or_bundle, src, dst, *, task: str | None = None, scheme=
         odd = None if isinstance(norm, tuple) else ood_message(stats, train_norm, rd.units, name)
         if odd: msgs.append(odd); warnings.warn(odd, stacklevel=2)
         inp = dict(units=rd.units, cf=rd.cf, units_source=note or rd.units_reason, db_offset=db_offset, multilook=multilook,
+                   batch_size=int(batch_size), gdal_cache_mb=int(gdal_cache_mb),
                    **({"precision_auto": why_precision} if auto else {}),
                    norm="scene" if isinstance(norm, tuple) else "model", scene=stats,
                    model_norm=dict(mean=float(np.ravel(train_norm.mean)[0]), std=float(np.ravel(train_norm.std)[0])))

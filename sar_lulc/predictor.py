@@ -54,9 +54,11 @@ class Predictor:
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise SarLulcError(f"Device {device!r} requested but CUDA is not available; use device='cpu'.")
         self.model, self.scheme, self.task, self.precision = model.to(self.device).eval(), scheme, task, precision
-        # channels-last convolutions: oneDNN/cuDNN's native layout, no reorder around every conv (1.3x on CPU for tiny)
-        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
-        self.model.to(memory_format=self.memory_format)
+        # channels-last convolutions: oneDNN/cuDNN's native layout, no reorder around every conv (1.3x on CPU for tiny).
+        # Like .to(device), this converts the model in place; a model with 5-D weights (3-D convs) stays as it is.
+        two_d = all(p.ndim <= 4 for p in self.model.parameters())
+        self.memory_format = torch.channels_last if channels_last and two_d else torch.contiguous_format
+        if two_d: self.model.to(memory_format=self.memory_format)
         self.tta, self.blend, self.meta = bool(tta), blend, meta or {}
         nm = _norm_of(norm)
         if nm is None:
