@@ -7,7 +7,9 @@ labelled SynthALOS-2 scenes, over seeds. Arms: scratch; MixMAE (s = 0); SAR-W-Mi
 per-image min-max of linear power); SAR-W robust (s = 1, dB percentiles). Every run goes through the
 `sar-lulc` commands; one record per run in OUT/label_efficiency.json, a Markdown report in OUT/label_efficiency.md.
 
-    python bench/label_efficiency.py --out runs/label_eff                       # CPU protocol (2 cores, ~1.5 h)
+    python bench/label_efficiency.py --out runs/label_eff --jobs 2              # CPU protocol (2 cores, ~50 min)
+    python bench/label_efficiency.py --out runs/label_eff_long --protocol cpu-long --arms scratch "SAR-W-MixMAE (s=1, paper)" \
+        --reuse runs/label_eff --jobs 2                                           # 4x the fine-tuning steps
     python bench/label_efficiency.py --out runs/label_eff --protocol gpu --device cuda --bf16 --jobs 4
 
 Interrupted? Run the same command again: finished pretraining and fine-tuning runs are read back, not rerun.
@@ -36,6 +38,12 @@ PROTOCOLS = {  # what each budget means; fine-tuning steps are the same at every
                 finetune=["--chip", "128", "--batch-size", "16", "--epochs", "6", "--chips-per-epoch", "256",
                           "--set", "warmup_epochs=1", "--set", "val_chip=256"],
                 water_budgets=[1]),
+    "cpu-long": dict(budgets=[1, 16], seeds=[0, 1, 2], size=512, corpus_proc=32, jp_per_tile=4, real_windows=12,
+                     pretrain=["--chip", "128", "--batch-size", "32", "--epochs", "40", "--chips-per-epoch", "512",
+                               "--set", "warmup_epochs=1"],
+                     finetune=["--chip", "128", "--batch-size", "16", "--epochs", "24", "--chips-per-epoch", "256",
+                               "--set", "warmup_epochs=2", "--set", "val_chip=256"],
+                     water_budgets=[]),   # the cpu protocol's data and pretraining, 4x the fine-tuning steps
     "gpu": dict(budgets=[1, 2, 4, 16], seeds=[0, 1, 2, 3, 4], size=512, corpus_proc=256, jp_per_tile=32, real_windows=32,
                 pretrain=["--chip", "224", "--batch-size", "128", "--epochs", "200", "--chips-per-epoch", "4096",
                           "--set", "warmup_epochs=10"],
@@ -135,6 +143,8 @@ def main(argv=None):
     ap.add_argument("--budgets", type=int, nargs="+", help="labelled scenes (default: the protocol's)")
     ap.add_argument("--arms", nargs="+", choices=list(ARMS), help="default: all")
     ap.add_argument("--no-water", action="store_true", help="skip the water-task runs")
+    ap.add_argument("--reuse", type=Path, help="take the data and pretrained encoders of this earlier study folder "
+                    "(same corpus and pretraining settings)")
     ap.add_argument("--device", default="auto"); ap.add_argument("--bf16", action="store_true")
     ap.add_argument("--jobs", type=int, default=1, help="runs at once (each with OMP_NUM_THREADS threads)")
     a = ap.parse_args(argv)
@@ -149,6 +159,9 @@ def main(argv=None):
     if cfg_file.exists() and json.loads(cfg_file.read_text()) != json.loads(json.dumps(fp)):
         raise SystemExit(f"{out} holds a study with another configuration ({cfg_file}); use another --out.")
     cfg_file.write_text(json.dumps(fp, indent=1))
+    if a.reuse:
+        for sub in ("data", "pretrain"):
+            if not (out / sub).exists(): (out / sub).symlink_to((a.reuse / sub).resolve(), target_is_directory=True)
     corpus, pool = prepare_data(out, p, log, n_pool=max(max(budgets), max(p["budgets"])))
     n_corpus = len(json.loads((corpus / "manifest.json").read_text())["splits"]["train"])
     print(f"corpus: {n_corpus} unlabelled scenes ({n_corpus / min(budgets):.0f}x the smallest labelled set)", flush=True)

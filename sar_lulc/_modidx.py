@@ -53,6 +53,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                      'sar_lulc.checkpoint._scheme_obj': ('checkpoint.html#_scheme_obj', 'sar_lulc/checkpoint.py'),
                                      'sar_lulc.checkpoint.build_model': ('checkpoint.html#build_model', 'sar_lulc/checkpoint.py'),
                                      'sar_lulc.checkpoint.check_compatible': ('checkpoint.html#check_compatible', 'sar_lulc/checkpoint.py'),
+                                     'sar_lulc.checkpoint.default_encoder_path': ( 'checkpoint.html#default_encoder_path',
+                                                                                   'sar_lulc/checkpoint.py'),
                                      'sar_lulc.checkpoint.default_model_path': ( 'checkpoint.html#default_model_path',
                                                                                  'sar_lulc/checkpoint.py'),
                                      'sar_lulc.checkpoint.export_command': ('checkpoint.html#export_command', 'sar_lulc/checkpoint.py'),

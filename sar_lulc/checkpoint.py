@@ -22,10 +22,10 @@ from .data import NormStats
 
 # %% auto #0
 __all__ = ['CKPT_FORMAT', 'EXPORT_FORMAT', 'ARCHS', 'EXPORT_DTYPES', 'MICRO_MODEL', 'DEMO_MODELS', 'DEMO_MODEL_DIR',
-           'get_rng_state', 'set_rng_state', 'unwrap_model', 'plain', 'training_state', 'save_checkpoint',
-           'load_checkpoint', 'check_compatible', 'restore_training', 'register_arch', 'build_model', 'find_checkpoint',
-           'export_model', 'ModelBundle', 'model_meta', 'load_model', 'untrained_model', 'repo_root',
-           'default_model_path', 'export_command']
+           'DEMO_ENCODER', 'get_rng_state', 'set_rng_state', 'unwrap_model', 'plain', 'training_state',
+           'save_checkpoint', 'load_checkpoint', 'check_compatible', 'restore_training', 'register_arch', 'build_model',
+           'find_checkpoint', 'export_model', 'ModelBundle', 'model_meta', 'load_model', 'untrained_model', 'repo_root',
+           'default_model_path', 'default_encoder_path', 'export_command']
 
 # %% ../nbs/20_checkpoint.ipynb #41ebedfb0adb
 CKPT_FORMAT = "sar_lulc.checkpoint/1"
@@ -334,6 +334,18 @@ def default_model_path(task: str = "lulc", must_exist: bool = True) -> Path:
         f"{Path.cwd()}, its parents or {repo_root()}). Train and export them first, e.g. "
         f"`sar-lulc synth data/synth` then `sar-lulc train --task {task} --data data/synth --out runs/{task}` and "
         f"export the run to {rel} (see the training chapter), or pass --model RUN_FOLDER_OR_FILE.")
+
+# %% ../nbs/20_checkpoint.ipynb #68550e0b1c6b
+DEMO_ENCODER = "encoder_tiny.safetensors"
+
+def default_encoder_path(must_exist: bool = True) -> Path:
+    "The shipped SAR-W-MixMAE-pretrained `tiny` encoder (`data_samples/models/encoder_tiny.safetensors`)."
+    rel = DEMO_MODEL_DIR / DEMO_ENCODER
+    d = data_samples_dir()
+    if d is not None and (d.parent / rel).is_file(): return d.parent / rel
+    if not must_exist: return repo_root() / rel
+    raise SarLulcError(f"The shipped pretrained encoder {rel} was not found (in {Path.cwd()}, its parents or {repo_root()}). "
+                       "Pretrain one with `sar-lulc pretrain --data DATA --out runs/pre` and pass --pretrained runs/pre.")
 
 # %% ../nbs/20_checkpoint.ipynb #7bb6ff6e053f
 @command("export")

@@ -25,6 +25,7 @@ class TrainConfig:
     recipe: str = "demo"
     task: str = "lulc"                  # lulc: the dataset's scheme; water: binary water / not water
     preset: str = "tiny"                # model size: tiny | swin_t | swin_b
+    arch: str = "segmenter"             # model family: this toolkit's segmenter, or one added with checkpoint.register_arch
     epochs: int = 30                    # passes over chips_per_epoch random chips
     batch_size: int = 16                # per process
     accum_steps: int = 1                # gradient accumulation (micro-batches per optimiser step)

@@ -18,7 +18,8 @@ from .command import Arg, command
 from .io import UNITS
 from .schemes import TASKS, class_key, get_scheme
 from .segmenter import HEADS, HR_INJECT, SEGMENTER_PRESETS, Segmenter, SegmenterConfig, segmenter_config
-from .checkpoint import (check_compatible, export_model, find_checkpoint, load_checkpoint, load_model, model_meta, plain,
+from .checkpoint import (build_model, check_compatible, export_model, find_checkpoint, load_checkpoint, load_model,
+                                 model_meta, plain,
                                  restore_training, save_checkpoint, training_state, unwrap_model)
 from .recipes import (PRETRAIN_PRESETS, TRAIN_PRESETS, PretrainConfig, TrainConfig, compile_backend,
                               effective_lr, pretrain_config, train_config)
@@ -334,12 +335,19 @@ def _finetune(cfg, env, data_dir, out, pretrained, resume, max_steps, overwrite,
         init_meta = model_meta(init)
         if not init_meta.get("model_config"): load_model(init)   # says what is wrong with it
     elif not (ck is not None and ck.get("init")): init_meta = None
-    arch = (dict(preset=SegmenterConfig.from_dict(init_meta["model_config"])) if init_meta is not None else
-            dict(preset=cfg.preset, hr_inject=cfg.hr_inject, head=cfg.head))   # --init: that model's architecture
-    mcfg = segmenter_config(arch.pop("preset"), **arch, num_classes=target.num_classes, task=cfg.task,
-                            in_chans=in_chans, drop_path=cfg.drop_path)
-    torch.manual_seed(cfg.seed)
-    model = Segmenter(mcfg)
+    if cfg.arch == "segmenter":
+        arch = (dict(preset=SegmenterConfig.from_dict(init_meta["model_config"])) if init_meta is not None else
+                dict(preset=cfg.preset, hr_inject=cfg.hr_inject, head=cfg.head))   # --init: that model's architecture
+        model_config = segmenter_config(arch.pop("preset"), **arch, num_classes=target.num_classes, task=cfg.task,
+                                        in_chans=in_chans, drop_path=cfg.drop_path).to_dict()
+        torch.manual_seed(cfg.seed)
+        model = Segmenter(SegmenterConfig.from_dict(model_config))
+    else:                                    # another family (checkpoint.register_arch): built from classes and bands
+        if pretrained or init_meta is not None:
+            raise SarLulcError(f"--pretrained and --init load this toolkit's segmenter; arch {cfg.arch!r} cannot take them.")
+        model_config = dict(num_classes=target.num_classes, in_chans=in_chans)
+        torch.manual_seed(cfg.seed)
+        model = build_model(cfg.arch, model_config)
     pre = load_pretrained(model, pretrained) if pretrained and not resume else None
     started = ck.get("init") if ck is not None else None          # a resumed --init run stays one
     if init is not None and not resume:
@@ -351,8 +359,8 @@ def _finetune(cfg, env, data_dir, out, pretrained, resume, max_steps, overwrite,
     meta = dict(task=cfg.task, preset=init_meta.get("preset", cfg.preset) if init_meta else cfg.preset, norm=info.norm.to_dict(),
                 scheme=target.to_dict(), class_freqs=freqs.tolist(), data=str(info.root),
                 pretrained=str(pre) if pre else None, init=started, input=input_contract(info, units, cf, in_chans))
-    summary = fit(model, train_ds, cfg, out, loss_fn=loss_fn, kind="finetune", arch="segmenter",
-                  model_config=mcfg.to_dict(), meta=meta, val_fn=val_fn if val_ds is not None else None,
+    summary = fit(model, train_ds, cfg, out, loss_fn=loss_fn, kind="finetune", arch=cfg.arch,
+                  model_config=model_config, meta=meta, val_fn=val_fn if val_ds is not None else None,
                   select="miou", resume=resume, max_steps=max_steps, env=env, overwrite=overwrite, progress=progress)
     test = None
     if cfg.test_at_end and info.splits.get("test"):
