@@ -75,7 +75,7 @@ def main(argv=None) -> int:
     ap.add_argument("--preset", default=None, help="a fresh model of this preset instead of the shipped tiny model")
     ap.add_argument("--mpx", type=float, default=4.0)
     ap.add_argument("--tile", type=int, default=512); ap.add_argument("--overlap", type=int, default=64)
-    ap.add_argument("--configs", default="", help=f"comma-separated subset of: {', '.join(CONFIGS)}")
+    ap.add_argument("--configs", default="", help=f"a ;-separated subset of: {'; '.join(CONFIGS)}")
     ap.add_argument("--rounds", type=int, default=2, help="rounds over the configurations (the median is reported)")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "sar_lulc_bench")
@@ -103,7 +103,7 @@ def main(argv=None) -> int:
     with FlopCounterMode(display=False) as fc, torch.inference_mode(): model(x1)
     flops_win = fc.get_total_flops()
     mm = matmul_rate(dev, "fp32", 2048, 5, 2)
-    configs = {name: CONFIGS[name] for name in (a.configs.split(",") if a.configs else CONFIGS)}
+    configs = {name: CONFIGS[name] for name in (a.configs.split(";") if a.configs else CONFIGS)}
     runs, maps = {}, {}
     for rep in range(a.rounds):                            # alternate the configurations: fair under load
         for name, (b, cl) in configs.items():
