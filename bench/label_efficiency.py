@@ -261,7 +261,11 @@ def report(study: dict) -> str:
     if pt:
         lines += ["Pretraining: " + "; ".join(f"{a}: {v.get('steps')} steps, {v.get('time_s', 0)/60:.1f} min" for a, v in pt.items()), ""]
     if study.get("failures"): lines += [f"{len(study['failures'])} run(s) failed; see the logs.", ""]
-    lines.append(f"Wall time {study['wall_s']/60:.1f} min on device `{study['device']}`" + (" with bf16 autocast." if study["bf16"] else "."))
+    ft = sum(r.get("train_s") or 0 for r in res) / 60
+    pre = sum(v.get("time_s", 0) for v in pt.values()) / 60
+    lines.append(f"Compute, summed over runs (each on one thread unless told otherwise): pretraining {pre:.0f} min, "
+                 f"fine-tuning {ft:.0f} min (training loops only), on device `{study['device']}`"
+                 + (" with bf16 autocast." if study["bf16"] else "."))
     return "\n".join(lines) + "\n"
 
 if __name__ == "__main__":

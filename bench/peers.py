@@ -175,6 +175,7 @@ def main(argv=None) -> int:
                 for peer, (_, pp) in ARCHS.items():
                     if not pp or not med(peer) or not own: continue
                     ratio = med(peer)[len(med(peer)) // 2] / own[len(own) // 2]
+                    if ratio <= 1: continue                  # the peer is faster: the equal-steps run is the comparison
                     e = max(E + 1, round(E * ratio))
                     jobs += [(b, n, s, e, f"time of {peer.split()[1]}") for s in seeds]
         run_all(jobs)

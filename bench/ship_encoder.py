@@ -32,7 +32,7 @@ def main(argv=None) -> int:
                          time_min=round(summ["time_s"] / 60, 1), val_loss=summ["val"]["loss"],
                          machine=f"{platform.processor() or platform.machine()}, 1 thread of a 2-core VM (CPU), torch {torch.__version__}"),
         corpus=study["corpus"], study="bench/label_efficiency.py (results: bench/results/label_efficiency.json)",
-        study_result={f"lulc mIoU, {k} labelled scene(s)": "arm minus scratch {:+.1f} ± {:.1f} points (paired by seed)".format(
+        study_result={f"lulc mIoU, {k} labelled scene(s)": "arm minus scratch {:+.1f} points (standard error {:.1f}; differences paired by seed)".format(
                           *(100 * v for v in paired(study["results"], "lulc", a.arm, k, "miou")[:2])) for k in study["budgets"]},
         sha256=hashlib.sha256(a.out.read_bytes()).hexdigest())
     a.out.with_suffix(".json").write_text(json.dumps(card, indent=1))

@@ -4,7 +4,7 @@
 
 # %% ../nbs/24_train.ipynb #9179e3eb7149
 from __future__ import annotations
-import argparse, contextlib, csv, json, math, os, sys, time, warnings
+import argparse, contextlib, csv, dataclasses, json, math, os, sys, time, warnings
 from pathlib import Path
 
 import numpy as np
@@ -312,6 +312,11 @@ def finetune(cfg="demo", data_dir=None, out_dir=None, pretrained=None, resume=No
 
 def _finetune(cfg, env, data_dir, out, pretrained, resume, max_steps, overwrite, progress, init=None) -> dict:
     ck = load_checkpoint(resume, mmap=True) if resume else None   # fail fast: before data or model (tensors not read)
+    if ck is not None and ck.get("arch", "segmenter") != cfg.arch:     # a resumed run keeps its model family
+        if cfg.arch != "segmenter": raise SarLulcError(f"{resume} is a run of arch {ck['arch']!r}, not {cfg.arch!r}.")
+        cfg = dataclasses.replace(cfg, arch=ck["arch"])
+    if cfg.arch != "segmenter" and (pretrained or init):
+        raise SarLulcError(f"--pretrained and --init load this toolkit's segmenter; arch {cfg.arch!r} cannot take them.")
     if ck is not None and ck.get("init"):                         # a run started with --init: its own architecture
         init, init_meta = None, dict(model_config=ck["model_config"], preset=ck.get("preset"))
     if ck is not None:
@@ -343,8 +348,6 @@ def _finetune(cfg, env, data_dir, out, pretrained, resume, max_steps, overwrite,
         torch.manual_seed(cfg.seed)
         model = Segmenter(SegmenterConfig.from_dict(model_config))
     else:                                    # another family (checkpoint.register_arch): built from classes and bands
-        if pretrained or init_meta is not None:
-            raise SarLulcError(f"--pretrained and --init load this toolkit's segmenter; arch {cfg.arch!r} cannot take them.")
         model_config = dict(num_classes=target.num_classes, in_chans=in_chans)
         torch.manual_seed(cfg.seed)
         model = build_model(cfg.arch, model_config)
