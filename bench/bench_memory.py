@@ -15,16 +15,14 @@ import argparse, json, os, re, shutil, subprocess, sys, time
 from pathlib import Path
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("SAR_LULC_SHARED", ROOT.parent / "shared"))
-TILE = SHARED / "data/palsar2_N23W161_2020/N23W161_20_sl_HH_F02DAR.tif"
+from sar_lulc.core import real_tile_paths
 
 def mosaic(dst: Path, height: int, width: int = 2000, col0: int = 1500) -> Path:
     "The real tile's columns col0..col0+width, repeated down to `height` rows, written block row by block row."
     import rasterio
     from rasterio.transform import Affine
     if dst.exists(): return dst
-    with rasterio.open(TILE) as src:
+    with rasterio.open(real_tile_paths()["hh"]) as src:
         strip = src.read(1, window=((0, src.height), (col0, col0 + width)))
         t = src.transform * Affine.translation(col0, 0)
         prof = dict(driver="GTiff", dtype="uint16", count=1, width=width, height=height, crs=src.crs, transform=t,
@@ -58,8 +56,8 @@ def main(argv=None) -> int:
     ap.add_argument("--extra", default="", help="extra `sar-lulc predict` flags, space-separated")
     ap.add_argument("--json", type=Path, default=None)
     a = ap.parse_args(argv)
-    if not TILE.exists():
-        print(f"the real tile is not at {TILE} (set SAR_LULC_SHARED)"); return 1
+    if real_tile_paths() is None:
+        print("the real PALSAR-2 tile was not found (set SAR_LULC_SHARED)"); return 1
     a.workdir.mkdir(parents=True, exist_ok=True)
     rows = []
     for h in map(int, a.heights.split(",")):
@@ -74,7 +72,7 @@ def main(argv=None) -> int:
     base = rows[0]["peak_rss_mb"]
     for r in rows: r["rss_ratio_to_first"] = round(r["peak_rss_mb"] / base, 3)
     print("ratios to the first:", [r["rss_ratio_to_first"] for r in rows])
-    if a.json: a.json.write_text(json.dumps(dict(rows=rows, tile=str(TILE)), indent=1))
+    if a.json: a.json.write_text(json.dumps(dict(rows=rows, tile=str(real_tile_paths()["hh"])), indent=1))
     return 0
 
 if __name__ == "__main__":

@@ -24,7 +24,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from synth_study import run_cli, summarise, metrics_of, fmt   # one home for running and summarising
 
-SHARED = Path(os.environ.get("SAR_LULC_SHARED", Path(__file__).resolve().parents[1].parent / "shared"))
+from sar_lulc.core import real_tile_paths, shared_dir
+from sar_lulc.data import DATASET_FORMAT
+from sar_lulc.io import DEFAULT_CF
 ARMS = {  # name: pretraining flags (None = no pretraining)
     "scratch": None,
     "MixMAE (s=0)": ["--sar-w-s", "0"],
@@ -65,11 +67,11 @@ def real_windows(out: Path, n: int, size: int) -> list[Path]:
     "The real PALSAR-2 HH tile as dB windows of `size` px: the `n` with most land (the tile is 99.7 % ocean)."
     from sar_lulc.io import read_sar, write_raster
     import rasterio
-    d = SHARED / "data/palsar2_N23W161_2020"
-    hh, mask = d / "N23W161_20_sl_HH_F02DAR.tif", d / "N23W161_20_mask_F02DAR.tif"
-    if not hh.exists():
-        print(f"no real PALSAR-2 tile at {d} (set SAR_LULC_SHARED): the corpus is synthetic only", flush=True)
+    tp = real_tile_paths()
+    if tp is None:
+        print("no real PALSAR-2 tile (set SAR_LULC_SHARED): the corpus is synthetic only", flush=True)
         return []
+    hh, mask = tp["hh"], tp["mask"]
     with rasterio.open(mask) as m: mk = m.read(1)
     H, W = mk.shape
     wins = [(r, c) for r in range(0, H - size + 1, size) for c in range(0, W - size + 1, size)]
@@ -91,7 +93,7 @@ def write_manifest(root: Path, train: list[Path], val: list[Path], test: list[Pa
     root.mkdir(parents=True, exist_ok=True)
     def items(ps): return [{k: os.path.relpath(v, root) for k, v in p.items()} if isinstance(p, dict)
                            else {"sar": os.path.relpath(p, root)} for p in ps]
-    man = {"format": "sar_lulc.dataset/1", "scheme": scheme, "units": "db", "cf": -83.0,
+    man = {"format": DATASET_FORMAT, "scheme": scheme, "units": "db", "cf": DEFAULT_CF,
            "splits": {"train": items(train), "val": items(val), "test": items(test)}}
     if norm: man["norm"] = norm
     if generator: man["generator"] = generator
@@ -110,9 +112,9 @@ def prepare_data(out: Path, p: dict, log: Path, n_pool: int) -> tuple[Path, list
         run_cli(["synth", str(proc), "--n-train", str(p["corpus_proc"]), "--n-val", "2", "--n-test", "0",
                  "--size", str(p["size"]), "--seed", "50000", "--looks", "2:8", "--overwrite"], log / "synth_corpus.log")
     jp = data / "corpus_jp"
-    tiles = [t for t in (SHARED / "data/jaxa_hrlulc").glob("*/LC_*.tif")] if (SHARED / "data/jaxa_hrlulc").exists() else []
+    tiles = sorted((shared_dir() / "data/jaxa_hrlulc").glob("*/LC_*.tif")) if shared_dir() else []
     if tiles and not (jp / "manifest.json").exists():
-        run_cli(["synth", str(jp), "--layouts", *map(str, sorted(tiles)), "--per-tile", str(p["jp_per_tile"]),
+        run_cli(["synth", str(jp), "--layouts", *map(str, tiles), "--per-tile", str(p["jp_per_tile"]),
                  "--size", str(p["size"]), "--looks", "2:8", "--split", "1,0,0", "--overwrite"], log / "synth_jp.log")
     real = real_windows(data / "corpus_real", p["real_windows"], p["size"])
     pm, jm = (json.loads((d / "manifest.json").read_text()) if (d / "manifest.json").exists() else {"splits": {}} for d in (proc, jp))

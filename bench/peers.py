@@ -17,13 +17,12 @@ import argparse, concurrent.futures as cf, json, math, os, subprocess, sys, time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("SAR_LULC_SHARED", ROOT.parent / "shared"))
 sys.path.insert(0, str(Path(__file__).parent))
 from synth_study import run_cli, summarise, metrics_of        # one home for running and summarising
+from sar_lulc.core import shared_dir
+from sar_lulc.segmenter import reflect_pad
 
 FULL = dict(hr_inject="s4+s2", head="progressive", alpha=0.5)
 ARCHS = {  # name: (TrainConfig overrides, is a peer)
@@ -54,9 +53,7 @@ class SmpSegmenter(nn.Module):
         if valid is not None: ok = ok & valid.to(device=x.device, dtype=torch.bool).expand_as(ok)
         x = torch.where(ok[:, None], x, torch.zeros((), dtype=x.dtype, device=x.device))
         H, W = x.shape[-2:]
-        ph, pw = (-H) % 32, (-W) % 32
-        if ph or pw: x = F.pad(x, (0, pw, 0, ph), mode="reflect" if min(H, W) > max(ph, pw) else "replicate")
-        return self.net(x)[..., :H, :W]
+        return self.net(reflect_pad(x, (-H) % 32, (-W) % 32))[..., :H, :W]     # the segmenter's own padding
 
 def register_peers():
     "Register the smp architectures with the toolkit (checkpoint.register_arch), so finetune/export/load know them."
@@ -105,14 +102,15 @@ def benchmarks(out: Path, which: list[str], log: Path) -> dict:
             run_cli(["synth", str(d), "--n-train", "8", "--n-val", "2", "--n-test", "2", "--size", "512", "--overwrite"],
                     log / "synth.log")
         data["SynthALOS-2"] = d
-    tiles = sorted((SHARED / "data/jaxa_hrlulc").glob("*/LC_*.tif")) if (SHARED / "data/jaxa_hrlulc").exists() else []
+    sd = shared_dir()
+    tiles = sorted((sd / "data/jaxa_hrlulc").glob("*/LC_*.tif")) if sd else []
     if "jp" in which and tiles:
         d = out / "data/jp"
         if not (d / "manifest.json").exists():
             run_cli(["synth", str(d), "--layouts", *map(str, tiles), "--per-tile", "3", "--size", "512", "--overwrite"],
                     log / "synth_jp.log")
         data["SynthALOS-2/JP"] = d
-    elif "jp" in which: print(f"no HRLULC tiles under {SHARED} (set SAR_LULC_SHARED): SynthALOS-2/JP skipped", flush=True)
+    elif "jp" in which: print("no HRLULC tiles in the shared data (set SAR_LULC_SHARED): SynthALOS-2/JP skipped", flush=True)
     return data
 
 def main(argv=None) -> int:

@@ -51,6 +51,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                      'sar_lulc.checkpoint._norm_obj': ('checkpoint.html#_norm_obj', 'sar_lulc/checkpoint.py'),
                                      'sar_lulc.checkpoint._read_export': ('checkpoint.html#_read_export', 'sar_lulc/checkpoint.py'),
                                      'sar_lulc.checkpoint._scheme_obj': ('checkpoint.html#_scheme_obj', 'sar_lulc/checkpoint.py'),
+                                     'sar_lulc.checkpoint._shipped': ('checkpoint.html#_shipped', 'sar_lulc/checkpoint.py'),
                                      'sar_lulc.checkpoint.build_model': ('checkpoint.html#build_model', 'sar_lulc/checkpoint.py'),
                                      'sar_lulc.checkpoint.check_compatible': ('checkpoint.html#check_compatible', 'sar_lulc/checkpoint.py'),
                                      'sar_lulc.checkpoint.default_encoder_path': ( 'checkpoint.html#default_encoder_path',

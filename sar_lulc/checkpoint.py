@@ -322,13 +322,19 @@ def repo_root() -> Path:
     "The folder that holds the `sar_lulc` package (the repository in a development install)."
     return Path(__file__).resolve().parent.parent if "__file__" in globals() else Path.cwd().parent
 
+def _shipped(name: str, must_exist: bool) -> Path | None:
+    "`data_samples/models/NAME` where it is found (see `data_samples_dir`); None when absent and `must_exist`."
+    rel = DEMO_MODEL_DIR / name
+    d = data_samples_dir()
+    if d is not None and (d.parent / rel).is_file(): return d.parent / rel
+    return None if must_exist else repo_root() / rel
+
 def default_model_path(task: str = "lulc", must_exist: bool = True) -> Path:
     "The shipped demo weights of `task` (`data_samples/models/<task>_tiny.safetensors`); a clear error when absent."
     task = check_task(task)
+    p = _shipped(DEMO_MODELS[task], must_exist)
+    if p is not None: return p
     rel = DEMO_MODEL_DIR / DEMO_MODELS[task]
-    d = data_samples_dir()
-    if d is not None and (d.parent / rel).is_file(): return d.parent / rel
-    if not must_exist: return repo_root() / rel
     raise SarLulcError(
         f"No --model given and the demo {task} weights {DEMO_MODELS[task]} were not found (no {rel} in "
         f"{Path.cwd()}, its parents or {repo_root()}). Train and export them first, e.g. "
@@ -340,11 +346,9 @@ DEMO_ENCODER = "encoder_tiny.safetensors"
 
 def default_encoder_path(must_exist: bool = True) -> Path:
     "The shipped SAR-W-MixMAE-pretrained `tiny` encoder (`data_samples/models/encoder_tiny.safetensors`)."
-    rel = DEMO_MODEL_DIR / DEMO_ENCODER
-    d = data_samples_dir()
-    if d is not None and (d.parent / rel).is_file(): return d.parent / rel
-    if not must_exist: return repo_root() / rel
-    raise SarLulcError(f"The shipped pretrained encoder {rel} was not found (in {Path.cwd()}, its parents or {repo_root()}). "
+    p = _shipped(DEMO_ENCODER, must_exist)
+    if p is not None: return p
+    raise SarLulcError(f"The shipped pretrained encoder {DEMO_MODEL_DIR / DEMO_ENCODER} was not found (in {Path.cwd()}, its parents or {repo_root()}). "
                        "Pretrain one with `sar-lulc pretrain --data DATA --out runs/pre` and pass --pretrained runs/pre.")
 
 # %% ../nbs/20_checkpoint.ipynb #7bb6ff6e053f
