@@ -25,10 +25,13 @@ from sar_lulc.core import shared_dir
 from sar_lulc.segmenter import reflect_pad
 
 FULL = dict(hr_inject="s4+s2", head="progressive", alpha=0.5)
-ARCHS = {  # name: (TrainConfig overrides, is a peer)
-    "toolkit tiny (full)": (dict(arch="segmenter", preset="tiny", **FULL), False),
-    "smp U-Net ResNet-18": (dict(arch="smp_unet_resnet18", alpha=0.5), True),
-    "smp UPerNet ResNet-18": (dict(arch="smp_upernet_resnet18", alpha=0.5), True),
+NONE = dict(hr_inject="none", head="simple", alpha=0.0)
+ARCHS = {  # name: (TrainConfig overrides, role): a toolkit arch also runs at each slower peer's time; an ablation does not
+    "toolkit tiny (full)": (dict(arch="segmenter", preset="tiny", **FULL), "toolkit"),
+    "toolkit resnet18 (full)": (dict(arch="segmenter", preset="resnet18", **FULL), "toolkit"),
+    "toolkit resnet18 (no refinements)": (dict(arch="segmenter", preset="resnet18", **NONE), "ablation"),
+    "smp U-Net ResNet-18": (dict(arch="smp_unet_resnet18", alpha=0.5), "peer"),
+    "smp UPerNet ResNet-18": (dict(arch="smp_upernet_resnet18", alpha=0.5), "peer"),
 }
 PROTOCOLS = {
     "cpu": dict(seeds=[0, 1, 2], train=dict(chip=128, batch_size=16, epochs=6, chips_per_epoch=256, warmup_epochs=1,
@@ -68,7 +71,7 @@ def size_of(overrides: dict, num_classes: int = 9) -> dict:
     from sar_lulc.segmenter import Segmenter, segmenter_config
     if overrides["arch"] == "segmenter":
         m = Segmenter(segmenter_config(overrides["preset"], hr_inject=overrides["hr_inject"], head=overrides["head"],
-                                       num_classes=num_classes))
+                                       num_classes=num_classes, in_chans=1))
     else: m = build_model(overrides["arch"], dict(num_classes=num_classes, in_chans=1))
     m.eval()
     with FlopCounterMode(display=False) as fc, torch.no_grad(): m(torch.zeros(2, 1, 256, 256))
@@ -150,7 +153,7 @@ def main(argv=None) -> int:
         m = metrics_of(r)
         print(f"done {bench:15s} {name:24s} {phase:12s} seed {seed}: mIoU {m.get('miou') or float('nan'):.3f} "
               f"in {r['time_s']:.0f} s", flush=True)
-        return dict(arch=name, peer=ARCHS[name][1], benchmark=bench, phase=phase, seed=seed, steps=r["steps"],
+        return dict(arch=name, peer=ARCHS[name][1] == "peer", role=ARCHS[name][1], benchmark=bench, phase=phase, seed=seed, steps=r["steps"],
                     train_s=r["time_s"], **sizes[name], config={**train, **ARCHS[name][0]}, metrics=m)
 
     results, failures = [], []
@@ -167,11 +170,11 @@ def main(argv=None) -> int:
         for b in data:
             med = lambda n: sorted(r["train_s"] for r in results if r["benchmark"] == b and r["arch"] == n
                                    and r["phase"] == "equal steps")
-            for n, (_, is_peer) in ARCHS.items():
-                if is_peer: continue
+            for n, (_, role) in ARCHS.items():
+                if role != "toolkit": continue
                 own = med(n)
-                for peer, (_, pp) in ARCHS.items():
-                    if not pp or not med(peer) or not own: continue
+                for peer, (_, prole) in ARCHS.items():
+                    if prole != "peer" or not med(peer) or not own: continue
                     ratio = med(peer)[len(med(peer)) // 2] / own[len(own) // 2]
                     if ratio <= 1: continue                  # the peer is faster: the equal-steps run is the comparison
                     e = max(E + 1, round(E * ratio))

@@ -9,10 +9,12 @@ Stages come from `predict_scene`'s own timings (read: waiting for the prefetchin
 accumulating windows; write: finished rows; finalize: COG conversion). Achieved GFLOP/s = the model's FLOPs
 per window (torch's FlopCounterMode: matmuls and convolutions) x windows run / model seconds, as a fraction
 of a 2048² fp32 matmul timed in the same process. The configurations (the baseline = the code path before
-issue 17: batch 4, NCHW layout) run in one process, alternating, and their class maps are compared.
+issue 17: batch 4, NCHW layout) run in one process, alternating, and their class maps are compared. Each run
+starts with a warm-up window (reported as `warmup_s`: for `--compile` configurations, the compile time, which the
+first round pays and later rounds and processes reuse from the cache).
 """
 from __future__ import annotations
-import argparse, json, re, sys, tempfile
+import argparse, json, re, sys, tempfile, time
 from collections import defaultdict
 from pathlib import Path
 
@@ -35,11 +37,13 @@ GROUPS = [  # (group, regex over aten op names), first match wins
     ("elementwise", r"add|mul|div|sub|where|exp|log|sqrt|clamp|nan_to_num|mean|sum|max|min"),
 ]
 
-CONFIGS = {  # name: (batch size, channels-last); the first is the baseline (the code path before issue 17)
-    "baseline: batch 4, NCHW": (4, False),
-    "batch 1, NCHW": (1, False),
-    "batch 4, channels-last": (4, True),
-    "default: batch auto (1), channels-last": (None, True),
+CONFIGS = {  # name: (batch size, channels-last, write behind, compile); the first is the baseline (before issue 17)
+    "baseline: batch 4, NCHW": (4, False, False, False),
+    "batch 1, NCHW": (1, False, False, False),
+    "batch 4, channels-last": (4, True, False, False),
+    "batch auto (1), channels-last, writes in line": (None, True, False, False),
+    "default: batch auto (1), channels-last, write behind": (None, True, True, False),
+    "default + --compile (inductor)": (None, True, True, True),
 }
 
 def slug(s: str) -> str: return "".join(c if c.isalnum() else "_" for c in s)
@@ -82,7 +86,7 @@ def main(argv=None) -> int:
     ap.add_argument("--json", type=Path, default=None)
     a = ap.parse_args(argv)
     from sar_lulc.predict import predict_scene
-    from sar_lulc.predictor import make_predictor
+    from sar_lulc.predictor import auto_batch_size, make_predictor
     if a.threads: torch.set_num_threads(a.threads)
     dev = torch.device("cpu")
     if a.preset:
@@ -106,13 +110,15 @@ def main(argv=None) -> int:
     configs = {name: CONFIGS[name] for name in (a.configs.split(";") if a.configs else CONFIGS)}
     runs, maps = {}, {}
     for rep in range(a.rounds):                            # alternate the configurations: fair under load
-        for name, (b, cl) in configs.items():
-            pred = make_predictor(bundle, task="lulc", device=dev, precision="fp32", channels_last=cl)
-            pred(np.full((b or 1, a.tile, a.tile), -12.0, np.float32))
+        for name, (b, cl, wb, comp) in configs.items():
+            pred = make_predictor(bundle, task="lulc", device=dev, precision="fp32", channels_last=cl, compile=comp)
+            t0 = time.perf_counter()
+            pred(np.full((b or auto_batch_size(dev), a.tile, a.tile), -12.0, np.float32))   # warm-up; compiles
+            warm = time.perf_counter() - t0
             dst = a.workdir / f"profile_{slug(name)}.tif"
             r = predict_scene(pred, src, dst, tile=a.tile, overlap=a.overlap, batch_size=b, overwrite=True,
-                              progress=False, write_probs=False)
-            runs.setdefault(name, []).append(r.timings)
+                              progress=False, write_probs=False, write_behind=wb)
+            runs.setdefault(name, []).append({**r.timings, "warmup": warm, "compiled": pred.compiled})
             H, W, mpx = r.height, r.width, r.width * r.height / 1e6
             if rep == 0: maps[name] = class_map(dst)
     from sar_lulc.data import grid_offsets
@@ -124,7 +130,9 @@ def main(argv=None) -> int:
         t = {k: float(np.median([x.get(k, 0.0) for x in ts])) for k in ("read", "model", "blend", "write", "finalize", "total")}
         stages = {k: t[k] for k in ("read", "model", "blend", "write", "finalize")}
         model_rate = flops_win * n_win / max(t["model"], 1e-9)
-        out["runs"][name] = dict(batch=configs[name][0], channels_last=configs[name][1], mpx_per_s=mpx / t["total"],
+        out["runs"][name] = dict(batch=configs[name][0], channels_last=configs[name][1], write_behind=configs[name][2],
+                                 compile=ts[-1]["compiled"], warmup_s=[round(x["warmup"], 2) for x in ts],
+                                 mpx_per_s=mpx / t["total"],
                                  stages_s=stages, total_s=t["total"],
                                  stage_share={k: round(v / t["total"], 4) for k, v in stages.items()},
                                  io_blend_vs_model=round((stages["read"] + stages["blend"] + stages["write"]) / max(stages["model"], 1e-9), 4),

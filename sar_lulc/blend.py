@@ -72,12 +72,15 @@ def _softmax_np(a: np.ndarray, axis: int = 0) -> np.ndarray:
 
 def blend_windows(read, height: int, width: int, predict, *, num_classes: int, tile: int = 512, overlap=64,
                   batch_size: int = 4, finalize, products: dict, on_rows, row_block: int = 256,
-                  blend: str = "probs", progress=None, prefetch: bool = True) -> dict:
+                  blend: str = "probs", progress=None, prefetch: bool = True, write_behind: bool = True) -> dict:
     """Stream overlapping windows through `predict`, blend them and emit finished rows.
 
     `predict` returns a (B, K, h, w) torch tensor (any device) or array; `products`: {name: (bands, dtype, fill)};
     `finalize(p (K,h,w) float32 tensor of probabilities, valid (h,w) bool array)` returns {name: (bands, h, w)
-    array}; `on_rows(y0, {name: (bands, rows, width)})` gets finished rows."""
+    array}; `on_rows(y0, {name: (bands, rows, width)})` gets finished rows, in order, on a writer thread when
+    `write_behind` (one block in flight; its errors surface at the next block or at the end; if the loop fails
+    first, its error wins). `write_s` is the loop's time on writing (waits and copies; all of it when in line),
+    `write_thread_s` the writer thread's."""
     if blend not in ("probs", "logits"): raise SarLulcError(f"blend must be 'probs' or 'logits', got {blend!r}.")
     K, ov = int(num_classes), resolve_overlap(tile, overlap)
     ya, xa = _Axis(height, tile, tile - ov), _Axis(width, tile, tile - ov)
@@ -110,12 +113,20 @@ def blend_windows(read, height: int, width: int, predict, *, num_classes: int, t
         for k, a in name_arrays.items():
             pend[k][:, y0 - st["pend_y0"]:y0 - st["pend_y0"] + a.shape[1], x0:x0 + a.shape[2]] = a
 
+    wpool, wfut = (ThreadPoolExecutor(1) if write_behind else None), []
+    st["write_thread_s"] = 0.0
+    def write_timed(y0, rows):                    # on the writer thread: its CPU time competes with the model's
+        t0 = time.perf_counter(); on_rows(y0, rows); st["write_thread_s"] += time.perf_counter() - t0
     def flush(done_y):
         y0 = st["pend_y0"]
         to = done_y if done_y >= height else (done_y // row_block) * row_block
         if to <= y0: return
         t0 = time.perf_counter()
-        on_rows(y0, {k: v[:, :to - y0] for k, v in pend.items()})
+        rows = {k: v[:, :to - y0] for k, v in pend.items()}
+        if wpool is None: on_rows(y0, rows)
+        else:                                     # the previous block must be written before the next one goes
+            if wfut: wfut.pop().result()
+            wfut.append(wpool.submit(write_timed, y0, {k: a.copy() for k, a in rows.items()}))   # pend is reused below
         st["write_s"] += time.perf_counter() - t0
         keep = done_y - to
         for k, (b, dtype, fill) in products.items():
@@ -182,8 +193,14 @@ def blend_windows(read, height: int, width: int, predict, *, num_classes: int, t
             finally: torch.set_num_threads(n_threads)
             st["blend_s"] += time.perf_counter() - t0
             if progress is not None: progress.update(len(items))
+        t0 = time.perf_counter()
+        if wfut: wfut.pop().result()              # the last block written (or its error raised)
+        st["write_s"] += time.perf_counter() - t0
     finally:
         if pool: pool.shutdown(wait=True, cancel_futures=True)
+        while wpool:                              # never leave a write running behind the caller's back (it may close
+            try: wpool.shutdown(wait=True); break # the files next), not even on a second Ctrl-C
+            except KeyboardInterrupt: continue
     st["blend_s"] -= st["write_s"]
     assert not cells and st["pend_y0"] == height, "internal error: unfinished cells"
     del st["pend_y0"], st["dev"]

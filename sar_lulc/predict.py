@@ -25,6 +25,7 @@ from .schemes import TASKS, IGNORE_INDEX
 from .blend import _blend_in_memory, blend_windows, resolve_overlap
 from .chips import _pol_rank, polarisation_stem
 from .predictor import Predictor, _in_channels, auto_batch_size, choose_precision, make_predictor
+from .recipes import compile_backend
 from .outputs import (BLOCK, SCENE_SUFFIXES, PredictResult, _SceneWriter, large_scene_note, output_paths,
                               pixel_area_km2)
 
@@ -150,7 +151,7 @@ def predict_scene(model_or_bundle, src, dst, *, task: str | None = None, scheme=
                   write_probs: bool | None = None, write_confidence: bool = True, confidence_dtype: str = "uint8",
                   blend: str = "probs", cog: bool = True, overwrite: bool = False, progress=True,
                   write_summary: bool = False, gdal_cache_mb: int | None = None, prefetch: bool = True,
-                  engine: str = "stream") -> PredictResult:
+                  write_behind: bool = True, compile: bool | str = False, engine: str = "stream") -> PredictResult:
     """Predict a whole SAR GeoTIFF `src` into georeferenced rasters beside `dst` (the class map / water mask).
 
     Streams overlapping `tile` windows (overlap in px, or a fraction of `tile` when < 1) through the model
@@ -158,6 +159,8 @@ def predict_scene(model_or_bundle, src, dst, *, task: str | None = None, scheme=
     finished rows as it goes: memory depends on `tile` and the scene width only. `write_probs` (default: only
     for the water task) adds per-class probabilities (water: P(water)); `write_summary` adds `dst` with a
     `.json` suffix (written last).
+    `prefetch` reads the next windows and `write_behind` writes finished rows on threads, overlapping the model;
+    `compile` (True or a backend) runs the model through `torch.compile`, falling back to eager if it cannot.
     `engine='memory'` is the naive whole-scene-in-RAM reference (same outputs), for benchmarks and checks.
     `units`/`cf` default to the model's input contract for scenes of its training product type (`resolve_units`);
     `db_offset` shifts the calibrated dB, `multilook` box-filters the speckle, and `norm="scene"` standardises the
@@ -165,6 +168,7 @@ def predict_scene(model_or_bundle, src, dst, *, task: str | None = None, scheme=
     Options, the output paths and the input are checked before a model file is loaded."""
     t_start = time.perf_counter()
     ov = _check_scene_options(tile, overlap, batch_size, engine, confidence_dtype)
+    if compile: compile_backend(compile)
     dst = Path(dst)
     if dst.suffix.lower() not in SCENE_SUFFIXES:
         raise SarLulcError(f"Output {dst} must be a GeoTIFF (.tif or .tiff); predict writes GeoTIFF only.")
@@ -200,7 +204,7 @@ def predict_scene(model_or_bundle, src, dst, *, task: str | None = None, scheme=
         for p in output_paths(dst, task or "lulc", confidence=write_confidence).values(): check_output_path(p, overwrite, create=False)
         auto = precision == "auto"
         pred = make_predictor(model_or_bundle, task=task, scheme=scheme, norm=norm, device=device,
-                              precision="fp32" if auto else precision, tta=tta, blend=blend)
+                              precision="fp32" if auto else precision, tta=tta, blend=blend, compile=compile)
         if isinstance(norm, tuple) and isinstance(model_or_bundle, Predictor): pred = pred.with_norm(norm)
         if auto: pred.precision, why_precision = choose_precision(pred)
         task, sch, precision, tta = pred.task, pred.scheme, pred.precision, pred.tta     # a Predictor passed in wins
@@ -250,7 +254,8 @@ def predict_scene(model_or_bundle, src, dst, *, task: str | None = None, scheme=
             run = blend_windows if engine == "stream" else _blend_in_memory
             st = run(read, H, W, pred, num_classes=K, tile=tile, overlap=ov, batch_size=batch_size,
                      finalize=_finalizer(K, water_idx, conf, write_probs), products=products,
-                     on_rows=writer.on_rows, row_block=BLOCK, blend=pred.blend, progress=bar, prefetch=prefetch)
+                     on_rows=writer.on_rows, row_block=BLOCK, blend=pred.blend, progress=bar, prefetch=prefetch,
+                     write_behind=write_behind)
             t0 = time.perf_counter()
             with contextlib.ExitStack() as stack:
                 # enter the class map first: it is renamed last, after every auxiliary output
@@ -268,6 +273,7 @@ def predict_scene(model_or_bundle, src, dst, *, task: str | None = None, scheme=
                         f"{PLAUSIBLE_DB[0]:g}..{PLAUSIBLE_DB[1]:g} dB for units {rd.units!r} and were treated as no data.")
             warnings.warn(msgs[-1], stacklevel=2)
 
+        inp["compile"] = pred.compiled                 # after the run: a fallback to eager happens during it
         counts = writer.counts
         valid = int(counts[:K].sum())
         if valid == 0:
@@ -349,7 +355,8 @@ def _ours(p: Path) -> bool:
 
 def predict_many(model_or_bundle, inputs, out_dir, *, task: str | None = None, overwrite: bool = False,
                  rank: int | None = None, world_size: int | None = None, device="auto", precision: str = "fp32",
-                 tta: bool = False, on_error: str = "raise", progress=True, **kw) -> list[PredictResult]:
+                 tta: bool = False, compile: bool | str = False, on_error: str = "raise", progress=True,
+                 **kw) -> list[PredictResult]:
     """Predict many scenes into `out_dir`, skipping complete ones; under torchrun, this rank's share only.
 
     `on_error='skip'` records a failing scene (in the returned list, as a dict with 'error') and goes on."""
@@ -358,6 +365,7 @@ def predict_many(model_or_bundle, inputs, out_dir, *, task: str | None = None, o
     world = env_world if world_size is None else world_size
     if not 0 <= rank < world: raise SarLulcError(f"rank {rank} is not in [0, {world}).")
     _check_scene_options(kw.get("tile", 512), kw.get("overlap", 64), kw.get("batch_size"))   # before any scene
+    if compile: compile_backend(compile)
     check_units(kw.get("units", "auto")); get_device(device)
     scenes = group_bands(scene_list(inputs), channels_of(model_or_bundle))
     stems = [scene_stem(p) for p in scenes]
@@ -373,7 +381,7 @@ def predict_many(model_or_bundle, inputs, out_dir, *, task: str | None = None, o
     except OSError as e: raise SarLulcError(f"Cannot create output folder {out_dir}: {e.strerror}") from e
     auto = precision == "auto"
     pred = make_predictor(model_or_bundle, task=task, device=device, precision="fp32" if auto else precision, tta=tta,
-                          blend=kw.get("blend", "probs")) if mine else None
+                          blend=kw.get("blend", "probs"), compile=compile) if mine else None
     if auto and pred is not None: pred.precision, _ = choose_precision(pred); precision = pred.precision   # once
     results, bar = [], None
     if progress:
@@ -458,6 +466,10 @@ def predict_command(inputs: Arg("GeoTIFF scene(s) and/or folder(s) of scenes", n
                     batch_size: Arg("windows per model call (default: 1 on a CPU, where larger batches are no faster and "
                                     "need more memory; 8 on a GPU)", arg_number(lo=1)) = None,
                     tta: Arg("flip test-time augmentation (4x compute)") = False,
+                    compile: Arg("torch.compile the model (falls back to eager if it cannot); pays on large scenes "
+                                 "and GPUs, costs compile time on small ones") = False,
+                    compiler: Arg("torch.compile backend (default inductor); implies --compile",
+                                  flags=("--compile-backend",), metavar="NAME") = None,
                     units: Arg("input units: auto (the model's for its kind of product, else detected), dn, db, "
                                "amplitude, linear") = "auto",
                     cf: Arg(f"calibration factor in dB for DN and amplitude (default: the model's, else {DEFAULT_CF:g})",
@@ -476,6 +488,7 @@ def predict_command(inputs: Arg("GeoTIFF scene(s) and/or folder(s) of scenes", n
                     no_progress: Arg("no progress bar") = False) -> dict:
     "Predict whole GeoTIFF scenes into georeferenced maps."
     precision = "bf16" if bf16 else (precision or "fp32")
+    compile = compiler or compile
     band = int(band) if band is not None and str(band).isdigit() else band
     overlap = _overlap_arg(overlap)
     # predict_scene / predict_many check options, input and output before loading the model; here what only
@@ -486,7 +499,7 @@ def predict_command(inputs: Arg("GeoTIFF scene(s) and/or folder(s) of scenes", n
     channels = channels_of(model)
     scenes = group_bands(scene_list(inputs), channels) if channels > 1 else inputs   # HH + HV files: one scene
     mode = output_mode(out, scenes)
-    common = dict(task=task, tile=tile, overlap=overlap, batch_size=batch_size,
+    common = dict(task=task, tile=tile, overlap=overlap, batch_size=batch_size, compile=compile,
                   precision=precision, device=device, tta=tta, units=units, cf=cf, band=band, db_offset=db_offset,
                   multilook=multilook, norm=None if norm == "model" else "scene",
                   write_probs=True if probs else None, write_confidence=not no_confidence,

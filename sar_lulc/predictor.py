@@ -12,12 +12,13 @@ import torch
 
 from .checkpoint import load_model
 from .core import SarLulcError, PRECISIONS, autocast, get_device
+from .recipes import compile_backend
 from .schemes import DEFAULT_SCHEME_OF_TASK, ClassScheme, check_task, get_scheme
 from .synth import synth_scene
 
 # %% auto #0
-__all__ = ['AUTO_AGREEMENT', 'CUDA_BATCH', 'cpu_has_native_bf16', 'Predictor', 'make_predictor', 'auto_batch_size',
-           'choose_precision']
+__all__ = ['AUTO_AGREEMENT', 'CUDA_BATCH', 'cpu_has_native_bf16', 'compiled_model', 'Predictor', 'make_predictor',
+           'auto_batch_size', 'choose_precision']
 
 # %% ../nbs/31_predictor.ipynb #7ae6970783db
 def _norm_of(norm) -> tuple[np.ndarray, np.ndarray]:
@@ -44,11 +45,27 @@ def cpu_has_native_bf16() -> bool:
     except OSError: return True
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
+class _CompileCache(dict):
+    "A model's compiled versions (backend -> compiled module, or why it failed); never copied or pickled with it."
+    def __deepcopy__(self, memo): return _CompileCache()
+    def __reduce__(self): return (_CompileCache, ())
+
+def compiled_model(model: torch.nn.Module, backend: str = "inductor"):
+    """`torch.compile(model)` for inference, made once per model and backend and kept on the model, so that a
+    second `Predictor` (another scene, another app request) reuses its compiled graphs; a str if it failed before
+    (why). Window height and width are static (a scene's windows share one size; the few edge sizes compile once),
+    the batch dimension is dynamic (no-data windows make batches shorter). Inductor also caches its kernels on disk
+    (`TORCHINDUCTOR_CACHE_DIR`), so a new process skips most of the compile time."""
+    cache = model.__dict__.get("_sar_lulc_compiled")
+    if cache is None: cache = model.__dict__["_sar_lulc_compiled"] = _CompileCache()   # not a submodule, not state
+    if backend not in cache: cache[backend] = torch.compile(model, backend=backend, dynamic=False)
+    return cache[backend]
+
 class Predictor:
     "Callable (B, h, w) or (B, C, h, w) dB float32 array -> (B, K, h, w) float32 tensor of probabilities (or logits) on its device."
     def __init__(self, model: torch.nn.Module, *, scheme: ClassScheme, task: str, norm=None, device="auto",
                  precision: str = "fp32", tta: bool = False, blend: str = "probs", meta: dict | None = None,
-                 channels_last: bool = True):
+                 channels_last: bool = True, compile: bool | str = False):
         if precision not in PRECISIONS: raise SarLulcError(f"Unknown precision {precision!r}; choose one of {PRECISIONS}.")
         self.device = get_device(device)
         if self.device.type == "cuda" and not torch.cuda.is_available():
@@ -60,6 +77,9 @@ class Predictor:
         self.memory_format = torch.channels_last if channels_last and two_d else torch.contiguous_format
         if two_d: self.model.to(memory_format=self.memory_format)
         self.tta, self.blend, self.meta = bool(tta), blend, meta or {}
+        self.compile = compile_backend(compile) if compile else None       # the backend, checked before any work
+        self._compiled, self.compile_note = (compiled_model(self.model, self.compile), None) if compile else (None, None)
+        if isinstance(self._compiled, str): self._compiled, self.compile_note = None, self._compiled   # failed before
         nm = _norm_of(norm)
         if nm is None:
             warnings.warn("The model comes without normalisation statistics; feeding dB unnormalised (mean 0, std 1). "
@@ -80,6 +100,11 @@ class Predictor:
     @property
     def num_classes(self) -> int: return self.scheme.num_classes
 
+    @property
+    def compiled(self) -> str:
+        "What ran: 'off', the compile backend, or the backend and why it fell back to eager."
+        return "off" if not self.compile else (self.compile_note or self.compile)
+
     def with_norm(self, norm) -> "Predictor":
         "The same predictor (model shared, not copied) with other normalisation statistics, e.g. a scene's own."
         other = copy.copy(self)
@@ -91,7 +116,7 @@ class Predictor:
 
     def _check(self):
         c = self.channels
-        try: out = self._forward(torch.zeros(1, c, 64, 64, device=self.device))
+        try: out = self._forward(torch.zeros(1, c, 64, 64, device=self.device), eager=True)
         except SarLulcError: raise
         except Exception as e:
             raise SarLulcError(f"The model failed on a {c}-band 64x64 input ({type(e).__name__}: {str(e)[:200]}); "
@@ -103,9 +128,20 @@ class Predictor:
             raise SarLulcError(f"The model predicts {out.shape[1]} classes but its scheme {self.scheme.name!r} has "
                                f"{self.num_classes} ({', '.join(self.scheme.names)}); the model and scheme do not fit.")
 
-    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+    def _forward(self, x: torch.Tensor, eager: bool = False) -> torch.Tensor:
         with autocast(self.device, self.precision):
-            y = self.model(x)
+            if self._compiled is not None and not eager:
+                try:
+                    torch._dynamo.maybe_mark_dynamic(x, 0)
+                    y = self._compiled(x)
+                except (SarLulcError, torch.OutOfMemoryError): raise    # the input's or the device's fault, not the backend's
+                except Exception as e:                    # a backend that cannot build or run this model: eager from now on
+                    self._compiled = None
+                    self.compile_note = f"{self.compile} failed ({type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}); ran eager"
+                    self.model.__dict__["_sar_lulc_compiled"][self.compile] = self.compile_note   # not retried per scene
+                    warnings.warn(f"torch.compile: {self.compile_note}.", stacklevel=3)
+                    y = self.model(x)
+            else: y = self.model(x)
         if isinstance(y, dict): y = y.get("logits", y.get("out"))
         elif isinstance(y, (tuple, list)): y = y[0]
         if not torch.is_tensor(y): raise SarLulcError(f"The model returned {type(y).__name__}, not a logits tensor.")
@@ -138,7 +174,7 @@ def _scheme_of(x) -> ClassScheme | None:
     return get_scheme(x)
 
 def make_predictor(model_or_bundle, *, task=None, scheme=None, norm=None, device="auto", precision="fp32",
-                   tta=False, blend="probs", channels_last: bool = True) -> Predictor:
+                   tta=False, blend="probs", channels_last: bool = True, compile: bool | str = False) -> Predictor:
     "A `Predictor` from a ModelBundle, a model path/run folder, or a bare nn.Module (+ scheme/task/norm)."
     if isinstance(model_or_bundle, Predictor): return model_or_bundle
     if isinstance(model_or_bundle, (str, Path)):
@@ -163,7 +199,7 @@ def make_predictor(model_or_bundle, *, task=None, scheme=None, norm=None, device
     if task == "water" and "water" not in [n.lower() for n in sch.names]:
         raise SarLulcError(f"The water task needs a scheme with a 'water' class; {sch.name!r} has {list(sch.names)}.")
     return Predictor(model, scheme=sch, task=task, norm=norm if norm is not None else bnorm, device=device,
-                     precision=precision, tta=tta, blend=blend, meta=meta, channels_last=channels_last)
+                     precision=precision, tta=tta, blend=blend, meta=meta, channels_last=channels_last, compile=compile)
 
 # %% ../nbs/31_predictor.ipynb #3d2e08cf4f10
 AUTO_AGREEMENT = 0.995   # bf16 must classify at least this fraction of the pixels as fp32 does
@@ -184,6 +220,7 @@ def choose_precision(pred: Predictor, tile: int = 256, reps: int = 2) -> tuple[s
     db = synth_scene(0, size=tile).db
     x = np.stack([db - 7 * c for c in range(pred.channels)])[None] if pred.channels > 1 else db[None]   # HV ~7 dB below HH
     was, out, times = pred.precision, {}, {}
+    compiled, pred._compiled = pred._compiled, None          # measured eager: no compiles for the probe's shapes
     try:
         for p in ("fp32", "bf16"):
             pred.precision = p
@@ -193,7 +230,7 @@ def choose_precision(pred: Predictor, tile: int = 256, reps: int = 2) -> tuple[s
             for _ in range(reps): out[p] = pred(x).argmax(1)
             if dev.type == "cuda": torch.cuda.synchronize(dev)
             times[p] = (time.perf_counter() - t) / reps
-    finally: pred.precision = was
+    finally: pred.precision, pred._compiled = was, compiled
     agree = float((out["fp32"] == out["bf16"]).float().mean())
     speed = times["fp32"] / max(times["bf16"], 1e-9)
     why = f"bf16 {speed:.2f}x the speed of fp32, {agree:.2%} of pixels alike"

@@ -17,7 +17,7 @@ from .core import SarLulcError, PRECISIONS, arg_number, autocast, get_device
 from .command import Arg, command
 from .io import UNITS
 from .schemes import TASKS, class_key, get_scheme
-from .segmenter import HEADS, HR_INJECT, SEGMENTER_PRESETS, Segmenter, SegmenterConfig, segmenter_config
+from .segmenter import HEADS, HR_INJECT, SEGMENTER_PRESETS, Segmenter, SegmenterConfig, is_cnn_preset, segmenter_config
 from .checkpoint import (build_model, check_compatible, export_model, find_checkpoint, load_checkpoint, load_model,
                                  model_meta, plain,
                                  restore_training, save_checkpoint, training_state, unwrap_model)
@@ -29,7 +29,7 @@ from .distributed import (DistEnv, ResumableSampler, _barrier, _broadcast_buffer
 from .encoder import _report_text, check_encoder_state, extract_encoder_state, load_encoder
 from .data import ChipDataset, label_histogram, load_dataset_dir, UnlabelledDataset
 from .losses import FocalDiceLoss, alpha_weights
-from .mixmae import MixMAE, mixmae_config, save_pretrained_encoder
+from .mixmae import MIXMAE_PRESETS, MixMAE, mixmae_config, save_pretrained_encoder
 
 # %% auto #0
 __all__ = ['scalars', 'fit', 'evaluate_dataset', 'load_pretrained', 'load_init', 'input_contract', 'finetune', 'pretrain',
@@ -98,6 +98,8 @@ def fit(model: nn.Module, train_ds, cfg, out_dir, *, loss_fn, kind: str, arch: s
     if env.is_main: _prepare_run_dir(out, resume, overwrite)
     _barrier(env)
     model.to(device)
+    if getattr(cfg, "channels_last", False) and all(p.ndim <= 4 for p in model.parameters()):
+        model.to(memory_format=torch.channels_last)        # conv weights in the layout oneDNN / cuDNN compute in
     opt = make_optimizer(model, cfg, env.world_size)
     sampler = ResumableSampler(train_ds, env.world_size, env.rank, shuffle=True, seed=cfg.seed)
     accum = cfg.accum_steps
@@ -307,6 +309,9 @@ def finetune(cfg="demo", data_dir=None, out_dir=None, pretrained=None, resume=No
     cfg = train_config(cfg, **overrides)
     env = dist_setup(cfg.device)
     if init is not None and pretrained is not None: raise SarLulcError("Give --init (a whole model) or --pretrained (an encoder), not both.")
+    if pretrained is not None and cfg.arch == "segmenter" and is_cnn_preset(cfg.preset):
+        raise SarLulcError(f"--pretrained loads a SAR-W-MixMAE encoder, which is a Swin; preset {cfg.preset!r} has a timm CNN "
+                           "encoder, which trains from scratch (or starts from a whole model with --init).")
     try: return _finetune(cfg, env, Path(data_dir), Path(out_dir), pretrained, resume, max_steps, overwrite, progress, init)
     finally: dist_cleanup(env)
 
@@ -389,6 +394,9 @@ def pretrain(cfg="demo", data_dir=None, out_dir=None, resume=None, max_steps: in
     "SAR-W-MixMAE pretraining on a dataset folder's SAR; returns a summary dict with the encoder path."
     if data_dir is None or out_dir is None: raise SarLulcError("pretrain needs data_dir and out_dir.")
     cfg = pretrain_config(cfg, **overrides)
+    if is_cnn_preset(cfg.preset):
+        raise SarLulcError(f"SAR-W-MixMAE pretrains Swin encoders (presets {sorted(MIXMAE_PRESETS)}); preset {cfg.preset!r} "
+                           "has a timm CNN encoder, which trains from scratch: run `sar-lulc train` with it.")
     if cfg.chip % 32: raise SarLulcError(f"Pretraining chips must be a multiple of 32 px (MixMAE cells), got {cfg.chip}.")
     env = dist_setup(cfg.device)
     try: return _pretrain(cfg, env, Path(data_dir), Path(out_dir), resume, max_steps, overwrite, progress)
@@ -494,7 +502,8 @@ _RECIPES = "named settings: demo (CPU, tiny model), paper (METHOD.md, Swin-B), m
 
 # %% ../nbs/24_train.ipynb #0490371c950e
 @command("pretrain", config=PretrainConfig, presets=PRETRAIN_PRESETS, epilog=_TRAIN_EPILOG,
-         fields={**_RUN_FIELDS, "mask_ratio": Arg(group="SAR-W-MixMAE"), "sar_w_s": Arg(group="SAR-W-MixMAE")})
+         fields={**_RUN_FIELDS, "preset": Arg(choices=tuple(MIXMAE_PRESETS), group=_MODEL),       # Swin encoders only
+                 "mask_ratio": Arg(group="SAR-W-MixMAE"), "sar_w_s": Arg(group="SAR-W-MixMAE")})
 def pretrain_command(*, data: _A["data"], out: _A["out"], overwrite: _A["overwrite"] = False,
                      recipe: Arg(_RECIPES, choices=sorted(PRETRAIN_PRESETS), group=_MODEL) = "demo",
                      config: _A["config"] = None, set_: _A["set_"] = None, steps: _A["steps"] = None,
