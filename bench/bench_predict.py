@@ -33,9 +33,10 @@ NORM_JP = dict(mean=-10.4327, std=5.8041)          # METHOD.md: Japan HH dB stat
 
 # ---------------------------------------------------------------- the model
 def model_spec(task: str, model: str | None) -> dict:
-    "Which model a child loads: an explicit path, the demo weights, or a fresh tiny Segmenter."
+    "Which model a child loads: an explicit path, the shipped demo weights, or a fresh tiny Segmenter."
+    from sar_lulc.checkpoint import DEMO_MODELS
     if model: return dict(kind="file", path=str(model), label=f"{Path(model).name}")
-    demo = ROOT / "data_samples" / "models" / f"{task}_tiny.safetensors"
+    demo = ROOT / "data_samples" / "models" / DEMO_MODELS[task]
     if demo.is_file(): return dict(kind="file", path=str(demo), label=f"demo {demo.name}")
     return dict(kind="fresh", task=task, label=f"fresh tiny Segmenter ({task}, random weights)")
 

@@ -10,7 +10,8 @@ seeds, on procedural SynthALOS-2 and SynthALOS-2/JP; one record per run in OUT/p
 
 Two phases per benchmark: **equal steps** (every arch the same optimiser steps), then **equal time**: the toolkit's
 models again with their steps scaled so that their median training time matches each peer's median. Interrupted?
-Run the same command again: finished runs are read back. Params and GFLOPs are per 256² chip (FlopCounterMode).
+Run the same command again: finished runs with the same settings are read back (runs of other settings run again;
+runs finished before the settings were recorded are reused as they are). Params and GFLOPs are per 256² chip (FlopCounterMode).
 """
 from __future__ import annotations
 import argparse, concurrent.futures as cf, json, math, os, subprocess, sys, time
@@ -145,10 +146,12 @@ def main(argv=None) -> int:
         tag = f"{bench}_{name}_{phase}_s{seed}".replace("/", "_")
         run = out / "runs" / "".join(c if c.isalnum() else "_" for c in tag)
         done = run / "peer_summary.json"
-        if done.exists(): r = json.loads(done.read_text())
-        else:
-            r = run_child(dict(data=str(data[bench]), out=str(run), device=a.device, seed=seed, train=train,
-                               arch=ARCHS[name][0]), log / f"{run.name}.log")
+        spec = dict(data=str(data[bench]), out=str(run), device=a.device, seed=seed, train=train, arch=ARCHS[name][0])
+        r = json.loads(done.read_text()) if done.exists() else None
+        if r is not None and r.get("spec", spec) != spec:      # another protocol or step count: run again
+            print(f"{run.name}: the finished run had other settings; running it again", flush=True); r = None
+        if r is None:
+            r = {**run_child(spec, log / f"{run.name}.log"), "spec": spec}
             done.write_text(json.dumps(r, default=str))
         m = metrics_of(r)
         print(f"done {bench:15s} {name:24s} {phase:12s} seed {seed}: mIoU {m.get('miou') or float('nan'):.3f} "

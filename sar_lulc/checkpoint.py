@@ -315,7 +315,7 @@ def untrained_model(out, task: str = "lulc", seed: int = 0, overwrite: bool = Fa
         return export_model(ck, Path(out), overwrite=overwrite, note="untrained micro model (tests only)")
 
 # %% ../nbs/20_checkpoint.ipynb #068c263876a5
-DEMO_MODELS = {"lulc": "lulc_tiny.safetensors", "water": "water_tiny.safetensors"}
+DEMO_MODELS = {"lulc": "lulc_resnet18.safetensors", "water": "water_tiny.safetensors"}
 DEMO_MODEL_DIR = Path("data_samples") / "models"
 
 def repo_root() -> Path:
@@ -330,7 +330,7 @@ def _shipped(name: str, must_exist: bool) -> Path | None:
     return None if must_exist else repo_root() / rel
 
 def default_model_path(task: str = "lulc", must_exist: bool = True) -> Path:
-    "The shipped demo weights of `task` (`data_samples/models/<task>_tiny.safetensors`); a clear error when absent."
+    "The shipped demo weights of `task` (`data_samples/models/` + `DEMO_MODELS[task]`); a clear error when absent."
     task = check_task(task)
     p = _shipped(DEMO_MODELS[task], must_exist)
     if p is not None: return p

@@ -15,7 +15,7 @@ from pathlib import Path
 from sar_lulc.predict import predict_scene
 from sar_lulc.mapview import show_prediction
 scene = Path({str(root / 'data_samples/synth/test/s000_sar_dn.tif')!r})
-res = predict_scene({str(root / 'data_samples/models/lulc_tiny.safetensors')!r}, scene, Path('lulc.tif'), overwrite=True, progress=False)
+res = predict_scene({str(root / 'data_samples/models/lulc_resnet18.safetensors')!r}, scene, Path('lulc.tif'), overwrite=True, progress=False)
 m = show_prediction(scene, res.paths['class'], height='560px')
 m
 """

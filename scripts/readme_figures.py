@@ -17,7 +17,7 @@ root = Path(__file__).resolve().parents[1]
 scene = root / "data_samples/synth/test/s000_sar_dn.tif"
 ref_path = root / "data_samples/synth/test/s000_label.tif"
 with tempfile.TemporaryDirectory() as d:
-    lulc = predict_scene(load_model(root / "data_samples/models/lulc_tiny.safetensors"), scene, Path(d) / "lulc.tif", progress=False)
+    lulc = predict_scene(load_model(root / "data_samples/models/lulc_resnet18.safetensors"), scene, Path(d) / "lulc.tif", progress=False)
     water = predict_scene(load_model(root / "data_samples/models/water_tiny.safetensors"), scene, Path(d) / "water.tif", progress=False)
     pred, scheme, _ = read_label_map(lulc.paths["class"])
     wmask, _, _ = read_label_map(water.paths["water"]) if "water" in water.paths else read_label_map(water.paths["class"])
@@ -27,7 +27,7 @@ ext = (b.left, b.right, b.bottom, b.top)
 fig = Figure(figsize=(13, 4.6), dpi=90)
 axes = fig.subplots(1, 4)
 imgs = [("SAR HH (dB), DN calibrated", render_sar(db)), ("Reference (synthetic)", colorize_labels(ref, scheme)),
-        ("Land cover, lulc_tiny", colorize_labels(pred, scheme)), ("Water, water_tiny", overlay_water(db, wmask == 1))]
+        ("Land cover, lulc_resnet18", colorize_labels(pred, scheme)), ("Water, water_tiny", overlay_water(db, wmask == 1))]
 for ax, (t, im) in zip(axes, imgs):
     ax.imshow(im, extent=ext, interpolation="nearest"); ax.set_title(t, fontsize=10)
     ax.set_xlabel("longitude (°E)", fontsize=8); ax.tick_params(labelsize=7)

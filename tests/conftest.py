@@ -9,7 +9,8 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "data_samples"
 SAMPLE_SCENE = SAMPLES / "synth" / "test" / "s000_sar_dn.tif"
 SAMPLE_LABELS = SAMPLES / "synth" / "test" / "s000_label.tif"
-DEMO_MODELS = {t: SAMPLES / "models" / f"{t}_tiny.safetensors" for t in ("lulc", "water")}
+from sar_lulc.checkpoint import DEMO_MODELS as _DEMO_FILES                  # one home for the shipped models' names
+DEMO_MODELS = {t: SAMPLES / "models" / f for t, f in _DEMO_FILES.items()}
 SAR_LULC = Path(sys.executable).parent / "sar-lulc"          # the console script (sar_lulc.cli:main)
 SAR_LULC_CMD = [str(SAR_LULC)] if SAR_LULC.exists() else [sys.executable, "-m", "sar_lulc.cli"]
 

@@ -42,7 +42,7 @@ def generate(d: Path) -> dict:
         out["predict"][task] = stable(s)
     out["synth"] = stable(run_json("synth", d / "synth", "--n-train", 2, "--n-val", 1, "--n-test", 1, "--size", 96,
                                    "--seed", 3))
-    ev = run_json("evaluate", "--model", SAMPLES / "models" / "lulc_tiny.safetensors", "--data", SAMPLES / "synth",
+    ev = run_json("evaluate", "--model", SAMPLES / "models" / "lulc_resnet18.safetensors", "--data", SAMPLES / "synth",
                   "--split", "test", "--out", d / "eval", "--no-progress")
     out["evaluate"] = stable(ev)
     return out, maps
