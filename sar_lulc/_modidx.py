@@ -151,6 +151,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'sar_lulc.core.atomic_output': ('core.html#atomic_output', 'sar_lulc/core.py'),
                                'sar_lulc.core.autocast': ('core.html#autocast', 'sar_lulc/core.py'),
                                'sar_lulc.core.check_choice': ('core.html#check_choice', 'sar_lulc/core.py'),
+                               'sar_lulc.core.check_fields': ('core.html#check_fields', 'sar_lulc/core.py'),
                                'sar_lulc.core.check_number': ('core.html#check_number', 'sar_lulc/core.py'),
                                'sar_lulc.core.check_output_path': ('core.html#check_output_path', 'sar_lulc/core.py'),
                                'sar_lulc.core.data_samples_dir': ('core.html#data_samples_dir', 'sar_lulc/core.py'),

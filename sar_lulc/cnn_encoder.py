@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_cnn_encoder.ipynb #c1cf1d3b35f7
 from __future__ import annotations
-import bisect, dataclasses
+import bisect
 from dataclasses import dataclass, asdict
 
 import timm
@@ -12,7 +12,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .core import SarLulcError, check_number
+from .core import SarLulcError, check_fields, check_number
 from .encoder import SwinEncoder
 
 # %% auto #0
@@ -41,10 +41,7 @@ class CnnEncoderConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "CnnEncoderConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - names
-        if unknown: raise SarLulcError(f"Unknown CNN encoder config field(s) {sorted(unknown)}; known: {sorted(names)}.")
-        return cls(**d)
+        return cls(**check_fields(cls, d, "CNN encoder config"))
 
 CNN_ENCODER_PRESETS = {"resnet18": dict(model="resnet18"), "resnet34": dict(model="resnet34")}
 

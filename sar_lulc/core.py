@@ -15,7 +15,7 @@ import torch
 # %% auto #0
 __all__ = ['PALSAR2_TILE', 'PRECISIONS', 'SarLulcError', 'shared_dir', 'real_tile_paths', 'data_samples_dir', 'lock_path',
            'temporaries_of', 'output_lock', 'check_output_path', 'atomic_output', 'seed_everything', 'get_device',
-           'autocast', 'peak_rss_mb', 'tutorial_setup', 'check_number', 'check_choice', 'arg_number']
+           'autocast', 'peak_rss_mb', 'tutorial_setup', 'check_number', 'check_choice', 'check_fields', 'arg_number']
 
 # %% ../nbs/00_core.ipynb #d94114696fab
 class SarLulcError(ValueError):
@@ -233,6 +233,14 @@ def check_choice(name: str, value, choices) -> str:
     v = str(value).strip().lower().replace("_", "+").replace(" ", "")
     if v not in choices: raise SarLulcError(f"Unknown {name} {value!r}; choose one of {list(choices)}.")
     return v
+
+def check_fields(cls, d: dict, what: str) -> dict:
+    "`d` if every key is a field of dataclass `cls`, else a clear error naming `what`, the unknown and the known fields."
+    import dataclasses
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(d) - names
+    if unknown: raise SarLulcError(f"Unknown {what} field(s) {sorted(unknown)}; known: {sorted(names)}.")
+    return d
 
 def arg_number(kind=int, lo=None, hi=None, lo_open: bool = False):
     "An argparse `type=` that applies `check_number` (its message becomes the one-line usage error)."

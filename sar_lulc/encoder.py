@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 from timm.layers import DropPath, Mlp, trunc_normal_
 
-from .core import SarLulcError, atomic_output
+from .core import SarLulcError, atomic_output, check_fields
 
 # %% auto #0
 __all__ = ['ENCODER_PRESETS', 'ARCH_FIELDS', 'MASK_VALUE', 'ENCODER_FORMAT', 'EncoderConfig', 'encoder_config', 'describe_config',
@@ -57,10 +57,7 @@ class EncoderConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "EncoderConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - names
-        if unknown: raise SarLulcError(f"Unknown encoder config field(s) {sorted(unknown)}; known: {sorted(names)}.")
-        return cls(**d)
+        return cls(**check_fields(cls, d, "encoder config"))
 
 ENCODER_PRESETS = {
     "tiny":   EncoderConfig(embed_dim=32,  depths=(2, 2, 2, 2),  num_heads=(2, 4, 8, 16),  window_sizes=(8, 8, 8, 4),

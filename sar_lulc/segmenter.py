@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .core import SarLulcError, check_choice
+from .core import SarLulcError, check_choice, check_fields
 from .encoder import EncoderConfig, SwinEncoder, encoder_config, load_encoder
 from .cnn_encoder import CnnEncoderConfig, TimmEncoder, cnn_encoder_config, is_cnn_config
 from .schemes import TASKS
@@ -70,10 +70,7 @@ class SegmenterConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "SegmenterConfig":
         "Inverse of `to_dict`; unknown fields are an error."
-        names = {f.name for f in dataclasses.fields(cls)}
-        bad = set(d) - names
-        if bad: raise SarLulcError(f"Unknown segmenter config field(s) {sorted(bad)}; known: {sorted(names)}.")
-        d = dict(d)
+        d = dict(check_fields(cls, d, "segmenter config"))
         if isinstance(d.get("encoder"), dict): d["encoder"] = _encoder_config(d["encoder"])
         return cls(**d)
 
