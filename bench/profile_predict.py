@@ -4,6 +4,7 @@ share of a same-run matmul rate, and a torch.profiler table of the model forward
 
     .venv/bin/python bench/profile_predict.py                  # shipped tiny lulc model, 4 Mpx synthetic scene
     .venv/bin/python bench/profile_predict.py --preset swin_t --mpx 1 --json bench/results/profile_swin_t.json
+    .venv/bin/python bench/profile_predict.py --device cuda --precision bf16 --preset swin_t --mpx 16   # a GPU
 
 Stages come from `predict_scene`'s own timings (read: waiting for the prefetching reader; model; blend:
 accumulating windows; write: finished rows; finalize: COG conversion). Achieved GFLOP/s = the model's FLOPs
@@ -11,7 +12,10 @@ per window (torch's FlopCounterMode: matmuls and convolutions) x windows run / m
 of a 2048² fp32 matmul timed in the same process. The configurations (the baseline = the code path before
 issue 17: batch 4, NCHW layout) run in one process, alternating, and their class maps are compared. Each run
 starts with a warm-up window (reported as `warmup_s`: for `--compile` configurations, the compile time, which the
-first round pays and later rounds and processes reuse from the cache).
+first round pays and later rounds and processes reuse from the cache). `model alone` is the predictor on a full
+batch of windows already in memory (normalisation, model, softmax; no reading, blending or writing), scaled to the
+scene's windows: each configuration's `of_model_alone` is the fraction of that rate the whole scene reaches (the
+streaming target on a GPU). On CUDA, `--compile` uses CUDA graphs (inductor's reduce-overhead mode).
 """
 from __future__ import annotations
 import argparse, json, re, sys, tempfile, time
@@ -43,7 +47,7 @@ CONFIGS = {  # name: (batch size, channels-last, write behind, compile); the fir
     "batch 4, channels-last": (4, True, False, False),
     "batch auto (1), channels-last, writes in line": (None, True, False, False),
     "default: batch auto (1), channels-last, write behind": (None, True, True, False),
-    "default + --compile (inductor)": (None, True, True, True),
+    "default + --compile (inductor; CUDA graphs on a GPU)": (None, True, True, True),
 }
 
 def slug(s: str) -> str: return "".join(c if c.isalnum() else "_" for c in s)
@@ -57,18 +61,24 @@ def group_of(name: str) -> str:
         if re.search(rx, name): return g
     return "other"
 
+def sync(dev):
+    if dev.type == "cuda": torch.cuda.synchronize(dev)
+
 def profile_forward(model, x, reps: int = 3) -> dict:
-    "Self CPU time per operator group over `reps` forwards (after a warm-up), as fractions of the total."
+    "Self time (CPU, or the GPU's on CUDA) per operator group over `reps` forwards after a warm-up, as fractions."
     from torch.profiler import profile, ProfilerActivity
+    cuda = x.device.type == "cuda"
     with torch.inference_mode():
         model(x)
-        with profile(activities=[ProfilerActivity.CPU]) as prof:
+        with profile(activities=[ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])) as prof:
             for _ in range(reps): model(x)
+            sync(x.device)
     by, ops = defaultdict(float), []
     for e in prof.key_averages():
         if not e.key.startswith("aten::"): continue
-        by[group_of(e.key)] += e.self_cpu_time_total
-        ops.append((e.key, e.self_cpu_time_total, e.count))
+        t = e.self_device_time_total if cuda else e.self_cpu_time_total
+        by[group_of(e.key)] += t
+        ops.append((e.key, t, e.count))
     tot = sum(by.values()) or 1.0
     ops.sort(key=lambda o: -o[1])
     return dict(groups={g: round(v / tot, 4) for g, v in sorted(by.items(), key=lambda kv: -kv[1])},
@@ -82,13 +92,16 @@ def main(argv=None) -> int:
     ap.add_argument("--configs", default="", help=f"a ;-separated subset of: {'; '.join(CONFIGS)}")
     ap.add_argument("--rounds", type=int, default=2, help="rounds over the configurations (the median is reported)")
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    ap.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"))
     ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "sar_lulc_bench")
     ap.add_argument("--json", type=Path, default=None)
     a = ap.parse_args(argv)
     from sar_lulc.predict import predict_scene
     from sar_lulc.predictor import auto_batch_size, make_predictor
     if a.threads: torch.set_num_threads(a.threads)
-    dev = torch.device("cpu")
+    from sar_lulc.core import get_device
+    dev, prec = get_device(a.device), a.precision
     if a.preset:
         from types import SimpleNamespace
         from sar_lulc.segmenter import Segmenter, segmenter_config
@@ -101,20 +114,22 @@ def main(argv=None) -> int:
         spec = model_spec("lulc", None); bundle = build_bundle(spec, dev); label = spec["label"]
     a.workdir.mkdir(parents=True, exist_ok=True)
     src = synthetic_scene(a.workdir / f"synthetic_{a.mpx:g}mpx.tif", a.mpx)
-    pred = make_predictor(bundle, task="lulc", device=dev, precision="fp32")
+    pred = make_predictor(bundle, task="lulc", device=dev, precision=prec)
     model = pred.model
-    x1 = torch.zeros(1, pred.channels, a.tile, a.tile)
+    x1 = torch.zeros(1, pred.channels, a.tile, a.tile, device=dev)
     with FlopCounterMode(display=False) as fc, torch.inference_mode(): model(x1)
     flops_win = fc.get_total_flops()
-    mm = matmul_rate(dev, "fp32", 2048, 5, 2)
+    mm_prec = "fp32" if prec == "fp32" else "bf16"             # fp16 is referenced to the bf16 matmul (same rate on GPUs)
+    mm = matmul_rate(dev, mm_prec, 8192 if dev.type == "cuda" else 2048, 5, 2)
     configs = {name: CONFIGS[name] for name in (a.configs.split(";") if a.configs else CONFIGS)}
     runs, maps = {}, {}
     for rep in range(a.rounds):                            # alternate the configurations: fair under load
         for name, (b, cl, wb, comp) in configs.items():
-            pred = make_predictor(bundle, task="lulc", device=dev, precision="fp32", channels_last=cl, compile=comp)
+            pred = make_predictor(bundle, task="lulc", device=dev, precision=prec, channels_last=cl, compile=comp)
             t0 = time.perf_counter()
-            pred(np.full((b or auto_batch_size(dev), a.tile, a.tile), -12.0, np.float32))   # warm-up; compiles
-            warm = time.perf_counter() - t0
+            for _ in range(3 if dev.type == "cuda" else 1):   # warm-up: compiles (CUDA graphs record on a later call)
+                pred(np.full((b or auto_batch_size(dev), a.tile, a.tile), -12.0, np.float32))
+            sync(dev); warm = time.perf_counter() - t0
             dst = a.workdir / f"profile_{slug(name)}.tif"
             r = predict_scene(pred, src, dst, tile=a.tile, overlap=a.overlap, batch_size=b, overwrite=True,
                               progress=False, write_probs=False, write_behind=wb)
@@ -124,15 +139,26 @@ def main(argv=None) -> int:
     from sar_lulc.data import grid_offsets
     n_win = len(grid_offsets(H, a.tile, a.tile - a.overlap)) * len(grid_offsets(W, a.tile, a.tile - a.overlap))
     base = next(iter(configs))
-    out = dict(model=label, tile=a.tile, overlap=a.overlap, threads=torch.get_num_threads(), mpx=mpx, rounds=a.rounds,
-               gflop_per_window=flops_win / 1e9, matmul_gflops=mm / 1e9, windows=n_win, baseline=base, runs={})
+    default = make_predictor(bundle, task="lulc", device=dev, precision=prec)      # the default layout and batch
+    nb = auto_batch_size(dev)
+    xb = np.random.default_rng(0).normal(-12, 4, (nb, a.tile, a.tile)).astype(np.float32)
+    default(xb); sync(dev)                                                          # model alone: windows in memory
+    reps = max(3, min(50, int(2 * n_win / nb)))
+    t0 = time.perf_counter()
+    for _ in range(reps): default(xb)
+    sync(dev); t_win = (time.perf_counter() - t0) / (reps * nb)
+    alone = mpx / (n_win * t_win)
+    out = dict(model=label, device=str(dev), precision=prec, tile=a.tile, overlap=a.overlap,
+               threads=torch.get_num_threads(), mpx=mpx, rounds=a.rounds, gflop_per_window=flops_win / 1e9,
+               matmul_gflops=mm / 1e9, windows=n_win, baseline=base, model_alone_mpx_per_s=alone,
+               model_alone_fraction_of_matmul=flops_win / t_win / mm, runs={})
     for name, ts in runs.items():
         t = {k: float(np.median([x.get(k, 0.0) for x in ts])) for k in ("read", "model", "blend", "write", "finalize", "total")}
         stages = {k: t[k] for k in ("read", "model", "blend", "write", "finalize")}
         model_rate = flops_win * n_win / max(t["model"], 1e-9)
         out["runs"][name] = dict(batch=configs[name][0], channels_last=configs[name][1], write_behind=configs[name][2],
                                  compile=ts[-1]["compiled"], warmup_s=[round(x["warmup"], 2) for x in ts],
-                                 mpx_per_s=mpx / t["total"],
+                                 mpx_per_s=mpx / t["total"], of_model_alone=mpx / t["total"] / alone,
                                  stages_s=stages, total_s=t["total"],
                                  stage_share={k: round(v / t["total"], 4) for k, v in stages.items()},
                                  io_blend_vs_model=round((stages["read"] + stages["blend"] + stages["write"]) / max(stages["model"], 1e-9), 4),
@@ -141,19 +167,20 @@ def main(argv=None) -> int:
                                  agreement_with_baseline=float((maps[name] == maps[base]).mean()))
     b0 = out["runs"][base]["total_s"]
     for r in out["runs"].values(): r["speedup_vs_baseline"] = round(b0 / r["total_s"], 3)
-    default = make_predictor(bundle, task="lulc", device=dev, precision="fp32")      # the default layout
     out["profile_batch1"] = profile_forward(default.model, x1.contiguous(memory_format=default.memory_format))
-    print(f"{label}: {flops_win / 1e9:.2f} GFLOP per {a.tile}² window; fp32 2048² matmul {mm / 1e9:.1f} GFLOP/s "
-          f"({out['threads']} threads); {n_win} windows")
-    print("| configuration | Mpx/s | speed-up | read | model | blend | write | finalize | model GFLOP/s | model / matmul | scene / matmul | agreement |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print(f"{label} on {dev}, {prec}: {flops_win / 1e9:.2f} GFLOP per {a.tile}² window; {mm_prec} matmul "
+          f"{mm / 1e9:.1f} GFLOP/s ({out['threads']} threads); {n_win} windows; model alone (batch {nb}, windows in "
+          f"memory, eager: 'of model alone' compares every configuration with it) {alone:.2f} Mpx/s, "
+          f"{100 * out['model_alone_fraction_of_matmul']:.0f} % of the matmul")
+    print("| configuration | Mpx/s | speed-up | of model alone | read | model | blend | write | finalize | model GFLOP/s | model / matmul | scene / matmul | agreement |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for name, r in out["runs"].items():
         s = r["stage_share"]
-        print(f"| {name} | {r['mpx_per_s']:.2f} | {r['speedup_vs_baseline']:.2f}x | "
+        print(f"| {name} | {r['mpx_per_s']:.2f} | {r['speedup_vs_baseline']:.2f}x | {100 * r['of_model_alone']:.0f} % | "
               + " | ".join(f"{100 * s[k]:.1f} %" for k in ("read", "model", "blend", "write", "finalize"))
               + f" | {r['model_gflops']:.1f} | {100 * r['model_fraction_of_matmul']:.0f} % | {100 * r['scene_fraction_of_matmul']:.0f} %"
               + f" | {100 * r['agreement_with_baseline']:.2f} % |")
-    print("\nmodel forward (batch 1), self CPU time by operator group:")
+    print(f"\nmodel forward (batch 1), self {'GPU' if dev.type == 'cuda' else 'CPU'} time by operator group:")
     for g, v in out["profile_batch1"]["groups"].items(): print(f"  {g:26s} {100 * v:5.1f} %")
     print("top operators:", ", ".join(f"{o['op']} {100 * o['share']:.0f} %" for o in out["profile_batch1"]["top_ops"][:8]))
     if a.json: a.json.write_text(json.dumps(out, indent=1))

@@ -14,7 +14,8 @@ __all__ = ['COMMANDS', 'EPILOG', 'build_parser', 'main']
 
 # %% ../nbs/90_cli.ipynb #a62673ef93c7
 COMMANDS = {   # command -> the module that registers it (imported only when the command runs)
-    "synth": "sar_lulc.layouts", "chips": "sar_lulc.chips", "pretrain": "sar_lulc.train", "train": "sar_lulc.train",
+    "synth": "sar_lulc.layouts", "chips": "sar_lulc.chips", "merge": "sar_lulc.data",
+    "pretrain": "sar_lulc.train", "train": "sar_lulc.train",
     "evaluate": "sar_lulc.evaluate", "export": "sar_lulc.checkpoint", "predict": "sar_lulc.predict", "app": "sar_lulc.app",
 }
 EPILOG = """examples:

@@ -13,9 +13,10 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['PALSAR2_TILE', 'PRECISIONS', 'SarLulcError', 'shared_dir', 'real_tile_paths', 'data_samples_dir', 'lock_path',
-           'temporaries_of', 'output_lock', 'check_output_path', 'atomic_output', 'seed_everything', 'get_device',
-           'autocast', 'peak_rss_mb', 'tutorial_setup', 'check_number', 'check_choice', 'check_fields', 'arg_number']
+__all__ = ['PALSAR2_TILE', 'PRECISIONS', 'PRECISION_CHOICES', 'AUTO_MIN_SPEEDUP', 'SarLulcError', 'shared_dir', 'real_tile_paths',
+           'data_samples_dir', 'lock_path', 'temporaries_of', 'output_lock', 'check_output_path', 'atomic_output',
+           'cpu_has_native_bf16', 'time_alternating', 'has_native_bf16', 'seed_everything', 'get_device', 'autocast',
+           'peak_rss_mb', 'tutorial_setup', 'check_number', 'check_choice', 'check_fields', 'arg_number']
 
 # %% ../nbs/00_core.ipynb #d94114696fab
 class SarLulcError(ValueError):
@@ -155,6 +156,35 @@ def atomic_output(path, overwrite: bool = False):
             with contextlib.suppress(OSError): tmp.unlink()
             raise
 
+# %% ../nbs/00_core.ipynb #71637908de12
+def cpu_has_native_bf16() -> bool:
+    "True when the CPU advertises AVX512-BF16 or AMX-BF16 (Linux /proc/cpuinfo; True when unknown)."
+    try: flags = Path("/proc/cpuinfo").read_text()
+    except OSError: return True
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+def time_alternating(fns: dict, reps: int = 3, device="cpu") -> dict:
+    """Fastest seconds per call of each function in `fns` (name -> no-argument callable): one warm-up call each, then
+    `reps` rounds calling them in turn, so that a shared machine's load drifts over all of them alike."""
+    device = torch.device(device)
+    def sync():
+        if device.type == "cuda": torch.cuda.synchronize(device)
+    for f in fns.values(): f()
+    best = dict.fromkeys(fns, math.inf)
+    for _ in range(reps):
+        for k, f in fns.items():
+            sync(); t = time.perf_counter(); f(); sync()
+            best[k] = min(best[k], time.perf_counter() - t)
+    return best
+
+def has_native_bf16(device) -> bool:
+    """Whether `device` computes bf16 natively (a GPU that says so; a CPU with AVX512-BF16 or AMX), the only places
+    where bf16 can pay: elsewhere it is emulated, 20-100x slower than fp32. Native is not yet faster: measure."""
+    device = torch.device(device)
+    if device.type == "cuda":                    # bf16 tensor cores from Ampere (compute capability 8) on
+        return torch.cuda.is_available() and torch.cuda.get_device_capability(device)[0] >= 8
+    return device.type == "cpu" and cpu_has_native_bf16()
+
 # %% ../nbs/00_core.ipynb #641ca0acbde1
 def seed_everything(seed: int) -> None:
     "Seed Python, NumPy and torch (CPU and CUDA) for reproducible runs."
@@ -182,6 +212,8 @@ def get_device(device: str | torch.device | None = "auto") -> torch.device:
     return dev
 
 PRECISIONS = ("fp32", "bf16", "fp16")
+PRECISION_CHOICES = (*PRECISIONS, "auto")   # what a user may ask for: auto = bf16 where measured faster, else fp32
+AUTO_MIN_SPEEDUP = 1.1   # `auto` takes bf16 only if measured at least this much faster than fp32 (beyond timing noise)
 
 def autocast(device: torch.device | str, precision: str = "fp32"):
     """Autocast context for `precision` in {fp32, bf16, fp16}. fp16 is meant for CUDA; on the CPU it runs (so the

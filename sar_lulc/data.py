@@ -13,14 +13,15 @@ import torch
 from torch.utils.data import Dataset
 from rasterio.windows import Window
 
+from .command import Arg, command
 from .core import SarLulcError
 from .io import DEFAULT_CF, SarReader, open_raster
 from .schemes import IGNORE_INDEX, ClassScheme, get_scheme, remap
 
 # %% auto #0
 __all__ = ['JAPAN_HH_NORM', 'DATASET_FORMAT', 'SPLITS', 'NormStats', 'compute_norm_stats', 'scheme_to_json', 'scheme_from_json',
-           'DatasetInfo', 'write_manifest', 'load_dataset_dir', 'grid_offsets', 'dihedral', 'ChipDataset',
-           'UnlabelledDataset', 'random_resized_crop', 'label_histogram']
+           'DatasetInfo', 'write_manifest', 'load_dataset_dir', 'merge_datasets', 'merge_command', 'grid_offsets',
+           'dihedral', 'ChipDataset', 'UnlabelledDataset', 'random_resized_crop', 'label_histogram']
 
 # %% ../nbs/04_data.ipynb #fbb3768004cc
 @dataclass
@@ -212,6 +213,8 @@ def load_dataset_dir(path, compute_norm: bool = True) -> DatasetInfo:
         raise SarLulcError(f"{mpath} has format {fmt!r}, not {DATASET_FORMAT!r}; {expected}.")
     if "scheme" not in man: raise SarLulcError(f"{mpath} has no 'scheme'; {expected}.")
     scheme = scheme_from_json(man["scheme"])
+    def at(p):                                   # "../x" from a merged folder: resolved where the folder really is
+        return Path(os.path.normpath(root.resolve() / p)) if ".." in Path(p).parts else root / p
     splits, missing = {}, []
     for name, its in (man.get("splits") or {}).items():
         if not isinstance(its, list): raise SarLulcError(f"Split {name!r} in {mpath} must be a list of items.")
@@ -220,8 +223,8 @@ def load_dataset_dir(path, compute_norm: bool = True) -> DatasetInfo:
             if not isinstance(it, dict) or "sar" not in it:
                 raise SarLulcError(f"Item {it!r} of split {name!r} in {mpath} needs a 'sar' path.")
             d = dict(it)
-            d["sar"] = ([root / p for p in it["sar"]] if isinstance(it["sar"], (list, tuple)) else root / it["sar"])
-            if it.get("label") is not None: d["label"] = root / it["label"]
+            d["sar"] = [at(p) for p in it["sar"]] if isinstance(it["sar"], (list, tuple)) else at(it["sar"])
+            if it.get("label") is not None: d["label"] = at(it["label"])
             for p in _as_channels(d["sar"]) + ([d["label"]] if d.get("label") is not None else []):
                 if not p.exists(): missing.append(str(p))
             splits[name].append(d)
@@ -237,6 +240,83 @@ def load_dataset_dir(path, compute_norm: bool = True) -> DatasetInfo:
         src = splits.get("train") or next(v for v in splits.values() if v)
         norm = compute_norm_stats([it["sar"] for it in src], units=units, cf=cf)
     return DatasetInfo(root=root, scheme=scheme, units=units, cf=cf, splits=splits, norm=norm, manifest=man)
+
+# %% ../nbs/04_data.ipynb #140f50bebaef
+_CONTRACT = ("units", "sar_units_detected", "sar_dtype")   # what a manifest's `source` says of the products (input_contract)
+
+def _scheme_label(s: ClassScheme) -> str: return f"{s.name} ({', '.join(s.names)})"
+
+def merge_datasets(out_dir, sources, overwrite: bool = False) -> Path:
+    "Write `out_dir/manifest.json` listing every split of the dataset folders `sources` (files referenced in place)."
+    out, srcs = Path(out_dir), [Path(s) for s in sources]
+    if len(srcs) < 2: raise SarLulcError(f"Give at least two dataset folders to merge, got {len(srcs)}.")
+    roots = [s.resolve() for s in srcs]
+    twice = sorted({str(s) for s, r in zip(srcs, roots) if roots.count(r) > 1})
+    if twice: raise SarLulcError(f"Dataset folder {twice[0]} is given more than once.")
+    base = out.resolve()
+    if base in roots: raise SarLulcError(f"The merged dataset {out} cannot be one of its own sources.")
+    inside = [str(s) for s, r in zip(srcs, roots) if base in r.parents]
+    if inside: raise SarLulcError(f"Write the merged dataset beside its sources, not around them: {inside[0]} is inside "
+                                  f"{out} (a later `synth`/`chips --overwrite` there would delete the source's files).")
+    infos = [load_dataset_dir(s, compute_norm=False) for s in srcs]
+    first = infos[0]
+    contract = lambda i: tuple((i.manifest.get("source") or {}).get(k) for k in _CONTRACT)
+    for info in infos:
+        bad = [n for n in info.splits if n not in SPLITS]
+        if bad: raise SarLulcError(f"Split {bad[0]!r} of {info.root} is not one of {', '.join(SPLITS)}; training and "
+                                   "evaluation read only those, so rename it in its manifest.json before merging.")
+    for info in infos[1:]:
+        for what, a, b in (("class scheme is", _scheme_label(first.scheme), _scheme_label(info.scheme)),
+                           ("units are", first.units, info.units), ("SAR channels are", first.channels, info.channels),
+                           ("calibration factor is", first.cf if first.units != "db" else None,
+                            info.cf if info.units != "db" else None),
+                           ("source products (units, detected units, pixel type) are", contract(first), contract(info))):
+            if a != b: raise SarLulcError(f"Cannot merge {info.root} with {first.root}: its {what} {b}, not {a}. "
+                                          "Merge only dataset folders made alike (re-run `sar-lulc chips`/`synth`).")
+    if (out / "manifest.json").exists() and not overwrite:
+        raise SarLulcError(f"{out} already holds a dataset (manifest.json); pass overwrite=True (--overwrite) to replace it.")
+    out.mkdir(parents=True, exist_ok=True)
+    rel = lambda p: os.path.relpath(Path(p).resolve(), base)
+    extra = first.manifest.get("extra_sar") if all(i.manifest.get("extra_sar") == first.manifest.get("extra_sar")
+                                                   for i in infos) else None
+    splits, seen = {}, {}
+    for info in infos:
+        for name, its in info.splits.items():
+            for it in its:
+                key = tuple(str(Path(p).resolve()) for p in _as_channels(it["sar"]))
+                if key in seen:
+                    by = f"twice by {info.root}" if seen[key] == info.root else f"by both {seen[key]} and {info.root}"
+                    raise SarLulcError(f"{key[0]} is listed {by}; a scene may appear only once in a merged dataset.")
+                seen[key] = info.root
+                d = {k: v for k, v in it.items() if k not in (info.manifest.get("extra_sar") or {})}
+                d["dataset"] = rel(info.root)
+                d["sar"] = [rel(p) for p in it["sar"]] if isinstance(it["sar"], list) else rel(it["sar"])
+                if it.get("label") is not None: d["label"] = rel(it["label"])
+                for k in extra or {}:                     # other renderings of the SAR (e.g. sar_dn), when all have them
+                    if isinstance(it.get(k), str): d[k] = rel(info.root / it[k])
+                splits.setdefault(name, []).append(d)
+    merged_from = [{"path": rel(i.root), "generator": (i.manifest.get("generator") or {}).get("name"),
+                    "scenes": {k: len(v) for k, v in i.splits.items()}} for i in infos]
+    more = dict(merged_from=merged_from)
+    if any(contract(first)): more["source"] = dict(zip(_CONTRACT, contract(first)))
+    if extra: more["extra_sar"] = extra
+    write_manifest(out, splits, first.scheme, units=first.units, cf=first.cf, **more)
+    return out
+
+# %% ../nbs/04_data.ipynb #1a8c2399f751
+@command("merge", epilog="example:\n  sar-lulc merge data/both data/synth data/synth_jp\n"
+                         "  sar-lulc train --task lulc --data data/both --preset resnet18 --out runs/both")
+def merge_command(out_dir: Arg("output dataset folder (its manifest lists the sources' files where they are)",
+                               metavar="OUT_DIR"),
+                  datasets: Arg("dataset folders to merge: same class scheme, units and channels", nargs="+",
+                                metavar="DATASET"), /, *,
+                  overwrite: Arg("replace a manifest already in OUT_DIR") = False, as_json: bool = False) -> dict:
+    "Merge dataset folders into one (every split of each), to train or evaluate on them together."
+    out = merge_datasets(out_dir, datasets, overwrite=overwrite)
+    info = load_dataset_dir(out, compute_norm=False)
+    return {"out_dir": str(out), "manifest": str(out / "manifest.json"), "scheme": info.scheme.name,
+            "scenes": {k: len(v) for k, v in info.splits.items()},
+            "sources": [m["path"] for m in info.manifest["merged_from"]]}
 
 # %% ../nbs/04_data.ipynb #551c26a78ac5
 def grid_offsets(size: int, chip: int, stride: int) -> list[int]:

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
-from .core import SarLulcError, arg_number, atomic_output, check_number, check_output_path, get_device, output_lock, PRECISIONS
+from .core import SarLulcError, arg_number, atomic_output, check_number, check_output_path, get_device, output_lock, PRECISION_CHOICES
 from .command import Arg, command
 from .checkpoint import default_model_path, model_meta
 from .data import NormStats, grid_offsets
@@ -160,7 +160,8 @@ def predict_scene(model_or_bundle, src, dst, *, task: str | None = None, scheme=
     for the water task) adds per-class probabilities (water: P(water)); `write_summary` adds `dst` with a
     `.json` suffix (written last).
     `prefetch` reads the next windows and `write_behind` writes finished rows on threads, overlapping the model;
-    `compile` (True or a backend) runs the model through `torch.compile`, falling back to eager if it cannot.
+    `compile` (True, a backend or BACKEND:MODE) runs the model through `torch.compile` (on a GPU with CUDA graphs),
+    falling back to eager if it cannot.
     `engine='memory'` is the naive whole-scene-in-RAM reference (same outputs), for benchmarks and checks.
     `units`/`cf` default to the model's input contract for scenes of its training product type (`resolve_units`);
     `db_offset` shifts the calibrated dB, `multilook` box-filters the speckle, and `norm="scene"` standardises the
@@ -460,7 +461,7 @@ def predict_command(inputs: Arg("GeoTIFF scene(s) and/or folder(s) of scenes", n
                     bf16: Arg("bf16 autocast (CPU or GPU)") = False,
                     precision: Arg("fp32 (default), bf16, fp16 (for GPUs; both are slow on CPUs without bf16/fp16 "
                                    "hardware) or auto (bf16 where native, measured faster and >= 99.5 % alike)",
-                                   choices=(*PRECISIONS, "auto")) = None,
+                                   choices=PRECISION_CHOICES) = None,
                     tile: Arg("window size in pixels", arg_number(lo=16)) = 512,
                     overlap: Arg("overlap in pixels, or a fraction of the tile when < 1") = "64",
                     batch_size: Arg("windows per model call (default: 1 on a CPU, where larger batches are no faster and "
@@ -468,7 +469,8 @@ def predict_command(inputs: Arg("GeoTIFF scene(s) and/or folder(s) of scenes", n
                     tta: Arg("flip test-time augmentation (4x compute)") = False,
                     compile: Arg("torch.compile the model (falls back to eager if it cannot); pays on large scenes "
                                  "and GPUs, costs compile time on small ones") = False,
-                    compiler: Arg("torch.compile backend (default inductor); implies --compile",
+                    compiler: Arg("torch.compile backend, optionally with an inductor mode (inductor:max-autotune); "
+                                  "default inductor, with CUDA graphs (reduce-overhead) on a GPU; implies --compile",
                                   flags=("--compile-backend",), metavar="NAME") = None,
                     units: Arg("input units: auto (the model's for its kind of product, else detected), dn, db, "
                                "amplitude, linear") = "auto",

@@ -11,14 +11,15 @@ import numpy as np
 import torch
 
 from .checkpoint import load_model
-from .core import SarLulcError, PRECISIONS, autocast, get_device
-from .recipes import compile_backend
+from .core import (AUTO_MIN_SPEEDUP, SarLulcError, PRECISIONS, autocast, cpu_has_native_bf16, get_device,
+                           has_native_bf16, time_alternating)
+from .recipes import compile_setting
 from .schemes import DEFAULT_SCHEME_OF_TASK, ClassScheme, check_task, get_scheme
 from .synth import synth_scene
 
 # %% auto #0
-__all__ = ['AUTO_AGREEMENT', 'CUDA_BATCH', 'cpu_has_native_bf16', 'compiled_model', 'Predictor', 'make_predictor',
-           'auto_batch_size', 'choose_precision']
+__all__ = ['AUTO_AGREEMENT', 'CUDA_BATCH', 'compile_mode', 'compiled_model', 'Predictor', 'make_predictor', 'auto_batch_size',
+           'choose_precision']
 
 # %% ../nbs/31_predictor.ipynb #7ae6970783db
 def _norm_of(norm) -> tuple[np.ndarray, np.ndarray]:
@@ -39,18 +40,18 @@ def _in_channels(model) -> int | None:
             return m.in_channels
     return None
 
-def cpu_has_native_bf16() -> bool:
-    "True when the CPU advertises AVX512-BF16 or AMX-BF16 (Linux /proc/cpuinfo; True when unknown)."
-    try: flags = Path("/proc/cpuinfo").read_text()
-    except OSError: return True
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
 class _CompileCache(dict):
     "A model's compiled versions (backend -> compiled module, or why it failed); never copied or pickled with it."
     def __deepcopy__(self, memo): return _CompileCache()
     def __reduce__(self): return (_CompileCache, ())
 
-def compiled_model(model: torch.nn.Module, backend: str = "inductor"):
+def compile_mode(device, backend: str, mode: str | None = None) -> str:
+    """Inductor's mode for inference: the one asked for, else `reduce-overhead` on a GPU, whose CUDA graphs replay a
+    window's hundreds of kernel launches as one (the small models are launch-bound there), else `default`."""
+    if mode: return mode
+    return "reduce-overhead" if torch.device(device).type == "cuda" and backend == "inductor" else "default"
+
+def compiled_model(model: torch.nn.Module, backend: str = "inductor", mode: str = "default"):
     """`torch.compile(model)` for inference, made once per model and backend and kept on the model, so that a
     second `Predictor` (another scene, another app request) reuses its compiled graphs; a str if it failed before
     (why). Window height and width are static (a scene's windows share one size; the few edge sizes compile once),
@@ -58,8 +59,9 @@ def compiled_model(model: torch.nn.Module, backend: str = "inductor"):
     (`TORCHINDUCTOR_CACHE_DIR`), so a new process skips most of the compile time."""
     cache = model.__dict__.get("_sar_lulc_compiled")
     if cache is None: cache = model.__dict__["_sar_lulc_compiled"] = _CompileCache()   # not a submodule, not state
-    if backend not in cache: cache[backend] = torch.compile(model, backend=backend, dynamic=False)
-    return cache[backend]
+    key = backend if mode == "default" else f"{backend}:{mode}"
+    if key not in cache: cache[key] = torch.compile(model, backend=backend, mode=mode, dynamic=False)
+    return cache[key]
 
 class Predictor:
     "Callable (B, h, w) or (B, C, h, w) dB float32 array -> (B, K, h, w) float32 tensor of probabilities (or logits) on its device."
@@ -77,8 +79,13 @@ class Predictor:
         self.memory_format = torch.channels_last if channels_last and two_d else torch.contiguous_format
         if two_d: self.model.to(memory_format=self.memory_format)
         self.tta, self.blend, self.meta = bool(tta), blend, meta or {}
-        self.compile = compile_backend(compile) if compile else None       # the backend, checked before any work
-        self._compiled, self.compile_note = (compiled_model(self.model, self.compile), None) if compile else (None, None)
+        backend, mode = compile_setting(compile) if compile else (None, None)   # checked before any work
+        mode = compile_mode(self.device, backend, mode) if compile else None
+        self.compile = None if not compile else backend if mode == "default" else f"{backend}:{mode}"
+        # CUDA graphs replay into static buffers: each call starts a new step and its output is copied out
+        self._cudagraphs = self.device.type == "cuda" and (backend == "cudagraphs" or (
+            backend == "inductor" and mode in ("reduce-overhead", "max-autotune")))
+        self._compiled, self.compile_note = (compiled_model(self.model, backend, mode), None) if compile else (None, None)
         if isinstance(self._compiled, str): self._compiled, self.compile_note = None, self._compiled   # failed before
         nm = _norm_of(norm)
         if nm is None:
@@ -129,11 +136,13 @@ class Predictor:
                                f"{self.num_classes} ({', '.join(self.scheme.names)}); the model and scheme do not fit.")
 
     def _forward(self, x: torch.Tensor, eager: bool = False) -> torch.Tensor:
+        replayed = False                                  # output in a CUDA graph's buffer, overwritten by the next call
         with autocast(self.device, self.precision):
             if self._compiled is not None and not eager:
                 try:
                     torch._dynamo.maybe_mark_dynamic(x, 0)
-                    y = self._compiled(x)
+                    if self._cudagraphs: torch.compiler.cudagraph_mark_step_begin()
+                    y, replayed = self._compiled(x), self._cudagraphs
                 except (SarLulcError, torch.OutOfMemoryError): raise    # the input's or the device's fault, not the backend's
                 except Exception as e:                    # a backend that cannot build or run this model: eager from now on
                     self._compiled = None
@@ -145,7 +154,8 @@ class Predictor:
         if isinstance(y, dict): y = y.get("logits", y.get("out"))
         elif isinstance(y, (tuple, list)): y = y[0]
         if not torch.is_tensor(y): raise SarLulcError(f"The model returned {type(y).__name__}, not a logits tensor.")
-        return y.float()
+        out = y.float()                                   # a new tensor unless y is float32 already
+        return out.clone() if replayed and out is y else out
 
     def _one(self, x):
         y = self._forward(x)
@@ -212,26 +222,19 @@ def auto_batch_size(device) -> int:
     what made the peak memory of long scenes grow."""
     return 1 if torch.device(device).type == "cpu" else CUDA_BATCH
 
-def choose_precision(pred: Predictor, tile: int = 256, reps: int = 2) -> tuple[str, str]:
+def choose_precision(pred: Predictor, tile: int = 256, reps: int = 3) -> tuple[str, str]:
     "('bf16' or 'fp32', why) for `pred` on its device: bf16 only if native, faster, and >= AUTO_AGREEMENT alike."
     dev = pred.device
-    native = torch.cuda.is_bf16_supported() if dev.type == "cuda" else cpu_has_native_bf16()
-    if not native: return "fp32", f"no native bf16 on this {dev.type}"
+    if not has_native_bf16(dev): return "fp32", f"no native bf16 on this {dev.type}"
     db = synth_scene(0, size=tile).db
     x = np.stack([db - 7 * c for c in range(pred.channels)])[None] if pred.channels > 1 else db[None]   # HV ~7 dB below HH
-    was, out, times = pred.precision, {}, {}
+    was, out = pred.precision, {}
     compiled, pred._compiled = pred._compiled, None          # measured eager: no compiles for the probe's shapes
-    try:
-        for p in ("fp32", "bf16"):
-            pred.precision = p
-            pred(x)                                             # warm-up (and kernel selection)
-            if dev.type == "cuda": torch.cuda.synchronize(dev)
-            t = time.perf_counter()
-            for _ in range(reps): out[p] = pred(x).argmax(1)
-            if dev.type == "cuda": torch.cuda.synchronize(dev)
-            times[p] = (time.perf_counter() - t) / reps
+    def run(p):
+        pred.precision = p; out[p] = pred(x).argmax(1)
+    try: times = time_alternating({p: (lambda p=p: run(p)) for p in ("fp32", "bf16")}, reps, dev)
     finally: pred.precision, pred._compiled = was, compiled
     agree = float((out["fp32"] == out["bf16"]).float().mean())
     speed = times["fp32"] / max(times["bf16"], 1e-9)
     why = f"bf16 {speed:.2f}x the speed of fp32, {agree:.2%} of pixels alike"
-    return ("bf16" if speed > 1 and agree >= AUTO_AGREEMENT else "fp32"), why
+    return ("bf16" if speed >= AUTO_MIN_SPEEDUP and agree >= AUTO_AGREEMENT else "fp32"), why

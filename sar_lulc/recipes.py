@@ -9,14 +9,14 @@ from dataclasses import dataclass
 
 import torch
 
-from .core import SarLulcError, PRECISIONS, check_choice, check_number, get_device
+from .core import SarLulcError, PRECISION_CHOICES, check_choice, check_number, get_device
 from .io import check_units
 from .schemes import TASKS
 from .segmenter import HEADS, HR_INJECT
 
 # %% auto #0
-__all__ = ['TRAIN_PRESETS', 'PRETRAIN_PRESETS', 'TrainConfig', 'PretrainConfig', 'compile_backend', 'train_config',
-           'pretrain_config', 'effective_lr']
+__all__ = ['TRAIN_PRESETS', 'PRETRAIN_PRESETS', 'COMPILE_MODES', 'TrainConfig', 'PretrainConfig', 'compile_setting',
+           'compile_backend', 'train_config', 'pretrain_config', 'effective_lr']
 
 # %% ../nbs/21_recipes.ipynb #f4c92ceec833
 @dataclass
@@ -39,8 +39,8 @@ class TrainConfig:
     betas: tuple = (0.9, 0.999)
     drop_path: float = 0.1              # stochastic depth rate of the encoder
     clip: float | None = 5.0            # max gradient norm (None = no clipping)
-    precision: str = "fp32"             # fp32 | bf16 (CPU/CUDA autocast) | fp16 (grad scaler; CUDA, slow on CPUs)
-    compile: bool | str = False         # torch.compile the model (True: inductor; or a backend name, e.g. aot_eager)
+    precision: str = "fp32"             # fp32 | bf16 (CPU/CUDA autocast) | fp16 (grad scaler; CUDA, slow on CPUs) | auto (bf16 where measured faster)
+    compile: bool | str = False         # torch.compile the model (True: inductor; or a backend name, e.g. aot_eager; or inductor:MODE)
     channels_last: bool = True          # channels-last conv layout: fp32 CPU steps 1.04x (tiny), 1.15x (resnet18)
     seed: int = 0                       # seeds the model, the chips and the augmentations
     hr_inject: str = "s4+s2"            # refinement (i): none | s4 | s4+s2
@@ -80,8 +80,8 @@ class PretrainConfig:
     betas: tuple = (0.9, 0.95)
     drop_path: float = 0.0
     clip: float | None = None
-    precision: str = "fp32"             # fp32 | bf16 (CPU/CUDA autocast) | fp16 (grad scaler; CUDA, slow on CPUs)
-    compile: bool | str = False         # torch.compile the model (True: inductor; or a backend name, e.g. aot_eager)
+    precision: str = "fp32"             # fp32 | bf16 (CPU/CUDA autocast) | fp16 (grad scaler; CUDA, slow on CPUs) | auto (bf16 where measured faster)
+    compile: bool | str = False         # torch.compile the model (True: inductor; or a backend name, e.g. aot_eager; or inductor:MODE)
     seed: int = 0                       # seeds the model, the masks, the chips and the augmentations
     mask_ratio: float = 0.5             # MixMAE mixing ratio
     sar_w_s: float = 1.0                # SAR-W strength s (0 = plain MixMAE)
@@ -120,7 +120,7 @@ PRETRAIN_PRESETS = {
 def _check_config(cfg) -> None:
     def need(ok, msg):
         if not ok: raise SarLulcError(msg)
-    need(cfg.precision in PRECISIONS, f"precision must be one of {PRECISIONS}, not {cfg.precision!r}.")
+    need(cfg.precision in PRECISION_CHOICES, f"precision must be one of {PRECISION_CHOICES}, not {cfg.precision!r}.")
     for f in ("epochs", "batch_size", "accum_steps", "chip", "blr_batch", "eval_batch_size", "log_every"):
         if hasattr(cfg, f): check_number(f, getattr(cfg, f), lo=1)
     for f in ("num_workers", "save_every"): check_number(f, getattr(cfg, f), lo=0)
@@ -147,13 +147,25 @@ def _check_config(cfg) -> None:
         need(0 <= cfg.alpha <= 1, f"alpha must be in [0, 1], got {cfg.alpha}.")
     if cfg.compile: compile_backend(cfg.compile)
 
-def compile_backend(compile) -> str:
-    "The torch.compile backend of a `compile` setting: True -> 'inductor', or a registered backend's name."
-    if compile is True: return "inductor"
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")   # inductor's
+
+def compile_setting(compile) -> tuple[str, str | None]:
+    """(backend, mode) of a `compile` setting: True -> ('inductor', None), 'NAME' or 'NAME:MODE' with one of
+    inductor's `COMPILE_MODES` (reduce-overhead: CUDA graphs). A None mode is left to the caller to choose."""
+    if compile is True: return "inductor", None
     names = torch.compiler.list_backends(exclude_tags=())
-    if not isinstance(compile, str) or compile not in names:
-        raise SarLulcError(f"compile must be true/false or a torch.compile backend ({', '.join(sorted(names))}), not {compile!r}.")
-    return compile
+    backend, _, mode = compile.partition(":") if isinstance(compile, str) else ("", "", "")
+    if backend not in names:
+        raise SarLulcError(f"compile must be true/false or a torch.compile backend ({', '.join(sorted(names))}), "
+                           f"optionally with an inductor mode (inductor:max-autotune), not {compile!r}.")
+    if mode and (backend != "inductor" or mode not in COMPILE_MODES):
+        raise SarLulcError(f"Unknown compile mode in {compile!r}: modes are inductor's ({', '.join(COMPILE_MODES)}), "
+                           "e.g. inductor:reduce-overhead.")
+    return backend, mode or None
+
+def compile_backend(compile) -> str:
+    "The torch.compile backend of a `compile` setting (checked): True -> 'inductor', or a registered backend's name."
+    return compile_setting(compile)[0]
 
 def _make_config(cls, presets, recipe, overrides):
     if isinstance(recipe, cls): base, recipe = dataclasses.asdict(recipe), recipe.recipe

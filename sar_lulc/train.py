@@ -4,7 +4,7 @@
 
 # %% ../nbs/24_train.ipynb #9179e3eb7149
 from __future__ import annotations
-import argparse, contextlib, csv, dataclasses, json, math, os, sys, time, warnings
+import argparse, contextlib, copy, csv, dataclasses, json, math, os, sys, time, warnings
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +13,8 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, Subset
 
-from .core import SarLulcError, PRECISIONS, arg_number, autocast, get_device
+from .core import (AUTO_MIN_SPEEDUP, SarLulcError, PRECISION_CHOICES, PRECISIONS, arg_number, autocast, get_device,
+                           has_native_bf16, time_alternating)
 from .command import Arg, command
 from .io import UNITS
 from .schemes import TASKS, class_key, get_scheme
@@ -21,7 +22,7 @@ from .segmenter import HEADS, HR_INJECT, SEGMENTER_PRESETS, Segmenter, Segmenter
 from .checkpoint import (build_model, check_compatible, export_model, find_checkpoint, load_checkpoint, load_model,
                                  model_meta, plain,
                                  restore_training, save_checkpoint, training_state, unwrap_model)
-from .recipes import (PRETRAIN_PRESETS, TRAIN_PRESETS, PretrainConfig, TrainConfig, compile_backend,
+from .recipes import (PRETRAIN_PRESETS, TRAIN_PRESETS, PretrainConfig, TrainConfig, compile_setting,
                               effective_lr, pretrain_config, train_config)
 from .optim import make_optimizer, make_scheduler
 from .distributed import (DistEnv, ResumableSampler, _barrier, _broadcast_buffers, dist_cleanup, dist_setup,
@@ -32,8 +33,8 @@ from .losses import FocalDiceLoss, alpha_weights
 from .mixmae import MIXMAE_PRESETS, MixMAE, mixmae_config, save_pretrained_encoder
 
 # %% auto #0
-__all__ = ['scalars', 'fit', 'evaluate_dataset', 'load_pretrained', 'load_init', 'input_contract', 'finetune', 'pretrain',
-           'pretrain_command', 'train_command']
+__all__ = ['scalars', 'choose_train_precision', 'fit', 'evaluate_dataset', 'load_pretrained', 'load_init', 'input_contract',
+           'finetune', 'pretrain', 'pretrain_command', 'train_command']
 
 # %% ../nbs/24_train.ipynb #d0117506890a
 class _CsvLog:
@@ -61,6 +62,31 @@ def scalars(d: dict, prefix: str = "") -> dict:
     "The float/int entries of a metrics dict (lists and nested dicts left out)."
     return {f"{prefix}{k}": (int(v) if isinstance(v, (int, np.integer)) else float(v)) for k, v in (d or {}).items()
             if isinstance(v, (int, float, np.floating, np.integer)) and not isinstance(v, bool)}
+
+# %% ../nbs/24_train.ipynb #7577ba2e276f
+def choose_train_precision(model: nn.Module, train_ds, loss_fn, batch_size: int, env: DistEnv,
+                           reps: int = 3) -> tuple[str, str]:
+    "('bf16' or 'fp32', why) for training `model` on `env.device`: bf16 only where native, measured faster and finite."
+    dev = env.device
+    if not has_native_bf16(dev): choice, why = "fp32", f"no native bf16 on this {dev.type}"
+    else:
+        loader = DataLoader(train_ds, batch_size=min(batch_size, len(train_ds)), shuffle=False, num_workers=0)
+        batch = _to_device(next(iter(loader)), dev)
+        state, was_training = copy.deepcopy(model.state_dict()), model.training   # BatchNorm statistics move
+        loss = {}
+        def step(p):
+            with autocast(dev, p): lv = loss_fn(model, batch)
+            lv.backward(); model.zero_grad(set_to_none=True); loss[p] = float(lv.detach())
+        model.train()
+        try: times = time_alternating({p: (lambda p=p: step(p)) for p in ("fp32", "bf16")}, reps, dev)
+        finally:
+            model.load_state_dict(state); model.zero_grad(set_to_none=True); model.train(was_training)
+        speed, finite = times["fp32"] / max(times["bf16"], 1e-9), math.isfinite(loss["bf16"])
+        choice = "bf16" if speed >= AUTO_MIN_SPEEDUP and finite else "fp32"
+        why = f"a bf16 step {speed:.2f}x the speed of fp32 on this {dev.type}" + ("" if finite else ", its loss not finite")
+    if env.distributed:                                                 # timings differ per rank: rank 0 decides
+        obj = [choice, why]; dist.broadcast_object_list(obj, src=0); choice, why = obj
+    return choice, why
 
 # %% ../nbs/24_train.ipynb #9ed3def00f39
 def _to_device(batch: dict, device) -> dict:
@@ -124,10 +150,16 @@ def fit(model: nn.Module, train_ds, cfg, out_dir, *, loss_fn, kind: str, arch: s
         restore_training(ck, model, opt, sched, scaler)
         step, start_epoch, start_batch = ck["step"], smp.get("epoch", ck["epoch"]), smp.get("batch", 0)
         best, last_metrics = ck.get("best"), ck.get("metrics")
+        if cfg.precision == "auto" and (ck.get("config") or {}).get("precision") in ("fp32", "bf16"):
+            cfg.precision = ck["config"]["precision"]                     # a resumed run keeps its precision
+            meta["precision_auto"] = f"{ck.get('precision_auto') or cfg.precision}; kept from {Path(resume).name}"
+    if cfg.precision == "auto":      # measured once, here (auto is fp32 or bf16: the fp16 scaler above stays off);
+        # fit writes the choice into the config, which evaluation, checkpoints and the caller's later steps read
+        cfg.precision, meta["precision_auto"] = choose_train_precision(model, train_ds, loss_fn, cfg.batch_size, env)
     train_model = model
     if env.distributed:
         train_model = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-    if cfg.compile: train_model = torch.compile(train_model, backend=compile_backend(cfg.compile))
+    if cfg.compile: train_model = torch.compile(train_model, backend=(cm := compile_setting(cfg.compile))[0], mode=cm[1])
     steps_log, epoch_log = _CsvLog(out / "steps.csv", env.is_main), _CsvLog(out / "log.csv", env.is_main)
     tb = _tb_writer(out / "tb", env.is_main)
     chips_per_step = cfg.batch_size * accum * env.world_size
@@ -205,6 +237,7 @@ def fit(model: nn.Module, train_ds, cfg, out_dir, *, loss_fn, kind: str, arch: s
     _barrier(env)
     if tb: tb.close()
     return dict(kind=kind, run=str(out), steps=step, epochs_done=epoch_done, stopped_at_max_steps=stopped,
+                precision=cfg.precision, precision_auto=meta.get("precision_auto"),
                 steps_per_epoch=steps_per_epoch, lr=effective_lr(cfg, env.world_size), best=best,
                 val=scalars(last_metrics), time_s=time.time() - t_start, world_size=env.world_size,
                 weights_sha256=state_sha256(model), last=str(out / "last.pt"),
@@ -467,7 +500,7 @@ _RUN_FIELDS = {"units": Arg(choices=UNITS, group=_DATA), "cf": Arg(metavar="DB",
                **{f: Arg(group=_OPT) for f in ("epochs", "batch_size")},
                "accum_steps": Arg(flags=("--accum",), group=_OPT), "lr": Arg(group=_OPT),
                **{f: Arg(group=_OPT) for f in ("chip", "chips_per_epoch")},
-               "precision": Arg(choices=PRECISIONS, group=_OPT),
+               "precision": Arg(choices=PRECISION_CHOICES, group=_OPT),
                "compile": Arg(nargs="?", const=True, metavar="BACKEND", group=_OPT),
                "seed": Arg(group=_OPT), "num_workers": Arg(flags=("--workers",), group=_OPT),
                "device": Arg(group=_OPT), "save_every": Arg(group=_OPT)}
@@ -513,7 +546,7 @@ def pretrain_command(*, data: _A["data"], out: _A["out"], overwrite: _A["overwri
     s = pretrain(pretrain_config(recipe, **_overrides(config, set_, bf16, overrides)), data, out, resume=resume,
                  max_steps=steps, overwrite=overwrite, progress=not no_progress)
     return {k: s[k] for k in ("run", "encoder", "preset", "steps", "epochs_done", "stopped_at_max_steps", "val",
-                              "time_s", "world_size", "weights_sha256")}
+                              "precision", "precision_auto", "time_s", "world_size", "weights_sha256")}
 
 _REFINE = "task and refinements"
 @command("train", config=TrainConfig, presets=TRAIN_PRESETS, epilog=_TRAIN_EPILOG,
@@ -533,5 +566,5 @@ def train_command(*, data: _A["data"], out: _A["out"], overwrite: _A["overwrite"
     s = finetune(train_config(recipe, **_overrides(config, set_, bf16, overrides)), data, out, pretrained=pretrained,
                  resume=resume, max_steps=steps, overwrite=overwrite, progress=not no_progress, init=init)
     keep = ("run", "model", "task", "preset", "steps", "epochs_done", "stopped_at_max_steps", "best", "val", "test",
-            "test_iou", "pretrained", "init", "time_s", "world_size", "weights_sha256")
+            "test_iou", "pretrained", "init", "precision", "precision_auto", "time_s", "world_size", "weights_sha256")
     return {k: s[k] for k in keep if k in s}

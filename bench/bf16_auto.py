@@ -1,0 +1,46 @@
+#!/usr/bin/env python
+"""What `--precision auto` decides for scene prediction on this machine, and why: for the shipped demo models and a
+fresh `swin_t`, `predictor.choose_precision` times fp32 and bf16 on one window (same process, alternating is not
+needed: each is timed after its own warm-up) and compares the class maps.
+
+    .venv/bin/python bench/bf16_auto.py --tile 512 --json bench/results/bf16_auto.json
+"""
+import argparse, json, platform, sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import torch
+
+from sar_lulc.checkpoint import default_model_path
+from sar_lulc.core import cpu_has_native_bf16
+from sar_lulc.predictor import choose_precision, make_predictor
+from sar_lulc.schemes import get_scheme
+from sar_lulc.segmenter import Segmenter, segmenter_config
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--tile", type=int, default=512)
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--presets", nargs="*", default=["swin_t"], help="fresh models of these presets as well")
+    ap.add_argument("--json", type=Path)
+    a = ap.parse_args(argv)
+    models = {f"demo {t}": default_model_path(t) for t in ("lulc", "water")}
+    for p in a.presets:
+        torch.manual_seed(0)
+        models[f"fresh {p}"] = SimpleNamespace(model=Segmenter(segmenter_config(p, task="lulc")).eval(), task="lulc",
+                                               scheme=get_scheme("jp9"), norm=dict(mean=-10.4, std=5.8), meta={})
+    out = dict(device=a.device, tile=a.tile, threads=torch.get_num_threads(), torch=torch.__version__,
+               cpu=platform.processor() or platform.machine(), native_bf16=cpu_has_native_bf16(), models={})
+    for name, m in models.items():
+        pred = make_predictor(m, device=a.device)
+        prec, why = choose_precision(pred, tile=a.tile, reps=a.reps)
+        out["models"][name] = dict(choice=prec, why=why)
+        print(f"{name:14s} -> {prec}: {why}", flush=True)
+    if a.json: a.json.write_text(json.dumps(out, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
