@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """What `--precision auto` decides for scene prediction on this machine, and why: for the shipped demo models and a
-fresh `swin_t`, `predictor.choose_precision` times fp32 and bf16 on one window (same process, alternating is not
-needed: each is timed after its own warm-up) and compares the class maps.
+fresh `swin_t`, `predictor.choose_precision` times fp32 and bf16 on one window (alternately, three rounds, the fastest call of
+each counting) and compares the class maps. With --runs N the whole check repeats N times, each run kept.
 
     .venv/bin/python bench/bf16_auto.py --tile 512 --json bench/results/bf16_auto.json
 """
@@ -12,10 +12,15 @@ from types import SimpleNamespace
 import torch
 
 from sar_lulc.checkpoint import default_model_path
-from sar_lulc.core import cpu_has_native_bf16
+from sar_lulc.core import has_native_bf16
 from sar_lulc.predictor import choose_precision, make_predictor
 from sar_lulc.schemes import get_scheme
 from sar_lulc.segmenter import Segmenter, segmenter_config
+
+
+def _cpu_name() -> str:
+    try: return next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+    except (OSError, StopIteration): return platform.processor() or platform.machine()
 
 
 def main(argv=None) -> int:
@@ -24,6 +29,7 @@ def main(argv=None) -> int:
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--presets", nargs="*", default=["swin_t"], help="fresh models of these presets as well")
+    ap.add_argument("--runs", type=int, default=2, help="repeat the whole check (timings on shared machines vary)")
     ap.add_argument("--json", type=Path)
     a = ap.parse_args(argv)
     models = {f"demo {t}": default_model_path(t) for t in ("lulc", "water")}
@@ -32,12 +38,14 @@ def main(argv=None) -> int:
         models[f"fresh {p}"] = SimpleNamespace(model=Segmenter(segmenter_config(p, task="lulc")).eval(), task="lulc",
                                                scheme=get_scheme("jp9"), norm=dict(mean=-10.4, std=5.8), meta={})
     out = dict(device=a.device, tile=a.tile, threads=torch.get_num_threads(), torch=torch.__version__,
-               cpu=platform.processor() or platform.machine(), native_bf16=cpu_has_native_bf16(), models={})
-    for name, m in models.items():
-        pred = make_predictor(m, device=a.device)
-        prec, why = choose_precision(pred, tile=a.tile, reps=a.reps)
-        out["models"][name] = dict(choice=prec, why=why)
-        print(f"{name:14s} -> {prec}: {why}", flush=True)
+               cpu=_cpu_name(), native_bf16=has_native_bf16(a.device), runs=[])
+    preds = {name: make_predictor(m, device=a.device) for name, m in models.items()}
+    for r in range(a.runs):
+        out["runs"].append({})
+        for name, pred in preds.items():
+            prec, why = choose_precision(pred, tile=a.tile, reps=a.reps)
+            out["runs"][-1][name] = dict(choice=prec, why=why)
+            print(f"run {r + 1}: {name:14s} -> {prec}: {why}", flush=True)
     if a.json: a.json.write_text(json.dumps(out, indent=1))
     return 0
 

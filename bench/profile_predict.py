@@ -64,11 +64,12 @@ def group_of(name: str) -> str:
 def sync(dev):
     if dev.type == "cuda": torch.cuda.synchronize(dev)
 
-def profile_forward(model, x, reps: int = 3) -> dict:
+def profile_forward(model, x, reps: int = 3, precision: str = "fp32") -> dict:
     "Self time (CPU, or the GPU's on CUDA) per operator group over `reps` forwards after a warm-up, as fractions."
     from torch.profiler import profile, ProfilerActivity
     cuda = x.device.type == "cuda"
-    with torch.inference_mode():
+    from sar_lulc.core import autocast
+    with torch.inference_mode(), autocast(x.device, precision):
         model(x)
         with profile(activities=[ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])) as prof:
             for _ in range(reps): model(x)
@@ -167,7 +168,7 @@ def main(argv=None) -> int:
                                  agreement_with_baseline=float((maps[name] == maps[base]).mean()))
     b0 = out["runs"][base]["total_s"]
     for r in out["runs"].values(): r["speedup_vs_baseline"] = round(b0 / r["total_s"], 3)
-    out["profile_batch1"] = profile_forward(default.model, x1.contiguous(memory_format=default.memory_format))
+    out["profile_batch1"] = profile_forward(default.model, x1.contiguous(memory_format=default.memory_format), precision=prec)
     print(f"{label} on {dev}, {prec}: {flops_win / 1e9:.2f} GFLOP per {a.tile}² window; {mm_prec} matmul "
           f"{mm / 1e9:.1f} GFLOP/s ({out['threads']} threads); {n_win} windows; model alone (batch {nb}, windows in "
           f"memory, eager: 'of model alone' compares every configuration with it) {alone:.2f} Mpx/s, "

@@ -158,10 +158,11 @@ def atomic_output(path, overwrite: bool = False):
 
 # %% ../nbs/00_core.ipynb #71637908de12
 def cpu_has_native_bf16() -> bool:
-    "True when the CPU advertises AVX512-BF16 or AMX-BF16 (Linux /proc/cpuinfo; True when unknown)."
+    """True when the CPU advertises bf16 arithmetic in /proc/cpuinfo: AVX512-BF16 or AMX-BF16 (x86), `bf16` (Arm).
+    False where that cannot be read: fp32 is never the slow choice, while emulated bf16 can be 100x slower."""
     try: flags = Path("/proc/cpuinfo").read_text()
-    except OSError: return True
-    return "avx512_bf16" in flags or "amx_bf16" in flags
+    except OSError: return False
+    return re.search(r"\b(avx512_bf16|amx_bf16|bf16)\b", flags) is not None
 
 def time_alternating(fns: dict, reps: int = 3, device="cpu") -> dict:
     """Fastest seconds per call of each function in `fns` (name -> no-argument callable): one warm-up call each, then
@@ -178,8 +179,8 @@ def time_alternating(fns: dict, reps: int = 3, device="cpu") -> dict:
     return best
 
 def has_native_bf16(device) -> bool:
-    """Whether `device` computes bf16 natively (a GPU that says so; a CPU with AVX512-BF16 or AMX), the only places
-    where bf16 can pay: elsewhere it is emulated, 20-100x slower than fp32. Native is not yet faster: measure."""
+    """Whether `device` computes bf16 natively (a GPU from Ampere on; a CPU with AVX512-BF16, AMX or Arm bf16), the only
+    places where bf16 can pay: elsewhere it is emulated, far slower than fp32. Native is not yet faster: measure."""
     device = torch.device(device)
     if device.type == "cuda":                    # bf16 tensor cores from Ampere (compute capability 8) on
         return torch.cuda.is_available() and torch.cuda.get_device_capability(device)[0] >= 8

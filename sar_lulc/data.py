@@ -310,7 +310,8 @@ def merge_command(out_dir: Arg("output dataset folder (its manifest lists the so
                                metavar="OUT_DIR"),
                   datasets: Arg("dataset folders to merge: same class scheme, units and channels", nargs="+",
                                 metavar="DATASET"), /, *,
-                  overwrite: Arg("replace a manifest already in OUT_DIR") = False, as_json: bool = False) -> dict:
+                  overwrite: Arg("replace a manifest already in OUT_DIR (only manifest.json is written there)") = False,
+                  as_json: bool = False) -> dict:
     "Merge dataset folders into one (every split of each), to train or evaluate on them together."
     out = merge_datasets(out_dir, datasets, overwrite=overwrite)
     info = load_dataset_dir(out, compute_norm=False)

@@ -70,17 +70,17 @@ def choose_train_precision(model: nn.Module, train_ds, loss_fn, batch_size: int,
     dev = env.device
     if not has_native_bf16(dev): choice, why = "fp32", f"no native bf16 on this {dev.type}"
     else:
-        loader = DataLoader(train_ds, batch_size=min(batch_size, len(train_ds)), shuffle=False, num_workers=0)
-        batch = _to_device(next(iter(loader)), dev)
-        state, was_training = copy.deepcopy(model.state_dict()), model.training   # BatchNorm statistics move
-        loss = {}
+        state, was_training, loss = copy.deepcopy(model.state_dict()), model.training, {}  # BatchNorm statistics move
         def step(p):
             with autocast(dev, p): lv = loss_fn(model, batch)
             lv.backward(); model.zero_grad(set_to_none=True); loss[p] = float(lv.detach())
-        model.train()
-        try: times = time_alternating({p: (lambda p=p: step(p)) for p in ("fp32", "bf16")}, reps, dev)
-        finally:
-            model.load_state_dict(state); model.zero_grad(set_to_none=True); model.train(was_training)
+        # the loader's seed and drop path draw from the global RNG: leave it as it was, so auto = the same run as fp32/bf16
+        with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
+            loader = DataLoader(train_ds, batch_size=min(batch_size, len(train_ds)), shuffle=False, num_workers=0)
+            batch = _to_device(next(iter(loader)), dev)
+            model.train()
+            try: times = time_alternating({p: (lambda p=p: step(p)) for p in ("fp32", "bf16")}, reps, dev)
+            finally: model.load_state_dict(state); model.zero_grad(set_to_none=True); model.train(was_training)
         speed, finite = times["fp32"] / max(times["bf16"], 1e-9), math.isfinite(loss["bf16"])
         choice = "bf16" if speed >= AUTO_MIN_SPEEDUP and finite else "fp32"
         why = f"a bf16 step {speed:.2f}x the speed of fp32 on this {dev.type}" + ("" if finite else ", its loss not finite")
@@ -152,7 +152,8 @@ def fit(model: nn.Module, train_ds, cfg, out_dir, *, loss_fn, kind: str, arch: s
         best, last_metrics = ck.get("best"), ck.get("metrics")
         if cfg.precision == "auto" and (ck.get("config") or {}).get("precision") in ("fp32", "bf16"):
             cfg.precision = ck["config"]["precision"]                     # a resumed run keeps its precision
-            meta["precision_auto"] = f"{ck.get('precision_auto') or cfg.precision}; kept from {Path(resume).name}"
+            why = ck.get("precision_auto") or cfg.precision
+            meta["precision_auto"] = why if "; kept from " in why else f"{why}; kept from {Path(resume).name}"
     if cfg.precision == "auto":      # measured once, here (auto is fp32 or bf16: the fp16 scaler above stays off);
         # fit writes the choice into the config, which evaluation, checkpoints and the caller's later steps read
         cfg.precision, meta["precision_auto"] = choose_train_precision(model, train_ds, loss_fn, cfg.batch_size, env)

@@ -6,16 +6,17 @@
 # The LULC model also trains on SynthALOS-2/JP, rendered on the real JAXA HRLULC tiles of the project's shared
 # data ($SAR_LULC_SHARED, default ../shared: data/jaxa_hrlulc/*/LC_*.tif).
 set -euo pipefail
+SHARED=${SAR_LULC_SHARED:+$(realpath "$SAR_LULC_SHARED")}      # resolved before the cd below
 cd "$(dirname "$0")/.."
 R=${1:-runs/demo_models}
 S=.venv/bin/sar-lulc
 TASKS=${TASKS:-lulc water}
-SHARED=${SAR_LULC_SHARED:-../shared}
+SHARED=${SHARED:-../shared}
 for t in $TASKS; do [[ $t == lulc || $t == water ]] || { echo "TASKS takes lulc and/or water, not '$t'" >&2; exit 2; }; done
 # LULC: the SynthALOS-2 study's data (16/4/4 scenes of 512², 4 looks) and SynthALOS-2/JP (3 windows of 512² per
 # HRLULC tile, split geographically), merged into one dataset folder
 if [[ " $TASKS " == *" lulc "* ]]; then
-  shopt -s nullglob; tiles=("$SHARED"/data/jaxa_hrlulc/*/); shopt -u nullglob
+  shopt -s nullglob; tiles=("$SHARED"/data/jaxa_hrlulc/*/LC_*.tif); shopt -u nullglob     # synth sorts them
   if [ ${#tiles[@]} -eq 0 ]; then
     echo "no JAXA HRLULC tiles under $SHARED/data/jaxa_hrlulc: SynthALOS-2/JP needs them (set SAR_LULC_SHARED)" >&2; exit 1
   fi
