@@ -2,7 +2,7 @@
 """Where scene prediction spends its time (issue 17, item 1): a wall-clock breakdown per stage, the model's
 share of a same-run matmul rate, and a torch.profiler table of the model forward grouped by kind of operator.
 
-    .venv/bin/python bench/profile_predict.py                  # shipped tiny lulc model, 4 Mpx synthetic scene
+    .venv/bin/python bench/profile_predict.py                  # the shipped lulc demo model, 4 Mpx synthetic scene
     .venv/bin/python bench/profile_predict.py --preset swin_t --mpx 1 --json bench/results/profile_swin_t.json
     .venv/bin/python bench/profile_predict.py --device cuda --precision bf16 --preset swin_t --mpx 16   # a GPU
 
@@ -47,7 +47,7 @@ CONFIGS = {  # name: (batch size, channels-last, write behind, compile); the fir
     "batch 4, channels-last": (4, True, False, False),
     "batch auto (1), channels-last, writes in line": (None, True, False, False),
     "default: batch auto (1), channels-last, write behind": (None, True, True, False),
-    "default + --compile (inductor; CUDA graphs on a GPU)": (None, True, True, True),
+    "default + --compile (inductor, CUDA graphs on a GPU)": (None, True, True, True),
 }
 
 def slug(s: str) -> str: return "".join(c if c.isalnum() else "_" for c in s)
@@ -87,7 +87,7 @@ def profile_forward(model, x, reps: int = 3, precision: str = "fp32") -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--preset", default=None, help="a fresh model of this preset instead of the shipped tiny model")
+    ap.add_argument("--preset", default=None, help="a fresh model of this preset (e.g. tiny, swin_t) instead of the shipped lulc demo model")
     ap.add_argument("--mpx", type=float, default=4.0)
     ap.add_argument("--tile", type=int, default=512); ap.add_argument("--overlap", type=int, default=64)
     ap.add_argument("--configs", default="", help=f"a ;-separated subset of: {'; '.join(CONFIGS)}")
