@@ -201,7 +201,7 @@ def load_dataset_dir(path, compute_norm: bool = True) -> DatasetInfo:
     "Read and check a dataset folder; computes `norm` from the train split when the manifest has none."
     root = Path(path)
     expected = (f"expected {root}/manifest.json (format {DATASET_FORMAT!r}) listing SAR/label GeoTIFF pairs "
-                "under splits train/val/test, as written by `sar-lulc synth` or `sar-lulc chips`")
+                "under splits train/val/test, as written by `sar-lulc synth`, `chips` or `merge`")
     if not root.is_dir(): raise SarLulcError(f"Dataset folder {root} does not exist; {expected}.")
     mpath = root / "manifest.json"
     if not mpath.exists(): raise SarLulcError(f"No manifest.json in {root}: {expected}.")
@@ -275,7 +275,8 @@ def merge_datasets(out_dir, sources, overwrite: bool = False) -> Path:
                                           "Merge only dataset folders made alike (re-run `sar-lulc chips`/`synth`).")
     if (out / "manifest.json").exists() and not overwrite:
         raise SarLulcError(f"{out} already holds a dataset (manifest.json); pass overwrite=True (--overwrite) to replace it.")
-    out.mkdir(parents=True, exist_ok=True)
+    if out.is_dir() and not (out / "manifest.json").exists() and any(out.iterdir()):
+        raise SarLulcError(f"{out} is a folder with other files in it; write the merged dataset to a new or empty folder.")
     rel = lambda p: os.path.relpath(Path(p).resolve(), base)
     extra = first.manifest.get("extra_sar") if all(i.manifest.get("extra_sar") == first.manifest.get("extra_sar")
                                                    for i in infos) else None
@@ -298,6 +299,7 @@ def merge_datasets(out_dir, sources, overwrite: bool = False) -> Path:
     merged_from = [{"path": rel(i.root), "generator": (i.manifest.get("generator") or {}).get("name"),
                     "scenes": {k: len(v) for k, v in i.splits.items()}} for i in infos]
     more = dict(merged_from=merged_from)
+    out.mkdir(parents=True, exist_ok=True)                   # only now: a refused merge leaves nothing behind
     if any(contract(first)): more["source"] = dict(zip(_CONTRACT, contract(first)))
     if extra: more["extra_sar"] = extra
     write_manifest(out, splits, first.scheme, units=first.units, cf=first.cf, **more)

@@ -34,12 +34,12 @@ def evaluate(model_path, data_dir, split: str = "test", out_dir=None, batch_size
     try:
         out = _eval_out(model_path, split, out_dir)
         files = {k: out / n for k, n in (("metrics", "metrics.json"), ("table", "metrics.txt"), ("confusion", "confusion.png"))}
-        if write and env.is_main:                              # checks that create nothing come first
-            for p in files.values(): check_output_path(p, overwrite, create=False)
-        info = load_dataset_dir(data_dir, compute_norm=False)
-        if not info.splits.get(split):
+        info = load_dataset_dir(data_dir, compute_norm=False)      # checks that create nothing come first, the input's
+        if not info.splits.get(split):                            # before the output's
             raise SarLulcError(f"Dataset {data_dir} has no items in split {split!r} (splits: "
                                f"{ {k: len(v) for k, v in info.splits.items()} }).")
+        if write and env.is_main:
+            for p in files.values(): check_output_path(p, overwrite, create=False)
         bundle = load_model(model_path, device=env.device)
         if bundle.meta.get("arch") != "segmenter":
             raise SarLulcError(f"{model_path} is a {bundle.meta.get('arch')} model, not a segmenter; evaluate a fine-tuned model.")

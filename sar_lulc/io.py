@@ -20,10 +20,10 @@ from .schemes import IGNORE_INDEX, ClassScheme, check_indices, get_scheme, hex_t
 
 # %% auto #0
 __all__ = ['DEFAULT_CF', 'GDAL_CACHE_MB', 'UNITS', 'PLAUSIBLE_DB', 'IMPLAUSIBLE_COUNT_MAX', 'SAR_DTYPES', 'TYPICAL_HH_DB',
-           'WRITE_DTYPES', 'scene_cache_mb', 'UnitsWarning', 'check_units', 'check_sar_dtype', 'nodata_mask', 'to_db',
-           'db_to_dn', 'from_db', 'detect_units', 'open_raster', 'select_band', 'as_window', 'SarReader', 'read_sar',
-           'assert_has_data', 'write_raster', 'BandStack', 'open_bands', 'crop_raster', 'write_label_map',
-           'read_label_map', 'card4l_xml_for', 'read_card4l_xml']
+           'WRITE_DTYPES', 'LABEL_SUFFIX', 'scene_cache_mb', 'UnitsWarning', 'check_units', 'check_sar_dtype',
+           'nodata_mask', 'to_db', 'db_to_dn', 'from_db', 'detect_units', 'open_raster', 'select_band', 'as_window',
+           'SarReader', 'read_sar', 'assert_has_data', 'write_raster', 'BandStack', 'open_bands', 'crop_raster',
+           'write_label_map', 'read_label_map', 'card4l_xml_for', 'read_card4l_xml']
 
 # %% ../nbs/01_io.ipynb #9edc12932db9
 _log = logging.getLogger("sar_lulc.io")
@@ -493,6 +493,8 @@ def crop_raster(src, dst, window) -> Path:
     return Path(dst)
 
 # %% ../nbs/01_io.ipynb #4030707a0157
+LABEL_SUFFIX = "_label"   # label rasters in dataset folders (synth, chips) are named <scene>_label.tif
+
 def write_label_map(path, labels, scheme, *, crs, transform, overwrite: bool = False, overviews: bool = False,
                     tags: dict | None = None, cog: bool = False) -> Path:
     "Write uint8 class indices of `scheme` (255 = no data) with a colour table and the class names in tags."

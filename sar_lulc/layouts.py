@@ -150,9 +150,10 @@ def make_jp_benchmark(out_dir, layouts, size: int = 512, max_sea: float = 0.5, p
     units = check_choice("units", units, WRITE_UNITS)
     split_by = check_choice("split_by", split_by, ("block", "tile"))
     lo_l, hi_l = parse_looks(looks)
-    tiles = sorted({Path(p) for t in ([layouts] if isinstance(layouts, (str, Path)) else layouts)
-                    for p in (sorted(Path(t).glob("*.tif")) if Path(t).is_dir() else [Path(t)])})
-    if not tiles: raise SarLulcError(f"No label tiles (*.tif) in {layouts}.")
+    given = [layouts] if isinstance(layouts, (str, Path)) else list(layouts)
+    tiles = sorted({Path(p) for t in given                          # folders: their subfolders too (v21.11_50m/, ...)
+                    for p in (sorted(Path(t).rglob("*.tif")) if Path(t).is_dir() else [Path(t)])})
+    if not tiles: raise SarLulcError(f"No label tiles (*.tif) in {', '.join(map(str, given))} or their subfolders.")
     chosen = []
     for ti, t in enumerate(tiles):
         ws = layout_windows(t, size, max_sea)
@@ -211,8 +212,9 @@ def synth_command(out_dir: Arg("output dataset folder (created; must be new or e
                                 "for water models; procedural)", arg_number(float, lo=0, hi=1)) = 0.0,
                   units: Arg(f"SAR files as float32 dB, uint16 DN (CF {DEFAULT_CF:g}) or both", choices=WRITE_UNITS) = "db",
                   nodata_corner: Arg("fraction of each scene cut off as no data (procedural)", arg_number(float)) = 0.0,
-                  layouts: Arg("HRLULC label tiles (files or folders, 10 m or 50 m): render SynthALOS-2/JP on their "
-                               "windows instead of procedural layouts", nargs="+", metavar="TILE") = None,
+                  layouts: Arg("HRLULC label tiles (files, or folders searched with their subfolders; 10 m or 50 m): "
+                               "render SynthALOS-2/JP on their windows instead of procedural layouts", nargs="+",
+                               metavar="TILE") = None,
                   max_sea: Arg("skip layout windows with more water or no data than this", arg_number(float, lo=0, hi=1)) = 0.5,
                   per_tile: Arg("at most this many windows per tile (default: all)", arg_number(lo=1)) = None,
                   split: Arg("train,val,test fractions of the layout windows") = "0.8,0.1,0.1",

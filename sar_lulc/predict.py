@@ -19,7 +19,7 @@ from .command import Arg, command
 from .checkpoint import default_model_path, model_meta
 from .data import NormStats, grid_offsets
 from .distributed import dist_info, gather_objects
-from .io import (DEFAULT_CF, GDAL_CACHE_MB, IMPLAUSIBLE_COUNT_MAX, PLAUSIBLE_DB, check_units, open_bands,
+from .io import (DEFAULT_CF, GDAL_CACHE_MB, LABEL_SUFFIX, IMPLAUSIBLE_COUNT_MAX, PLAUSIBLE_DB, check_units, open_bands,
                          scene_cache_mb)
 from .schemes import TASKS, IGNORE_INDEX
 from .blend import _blend_in_memory, blend_windows, resolve_overlap
@@ -305,13 +305,14 @@ def predict_scene(model_or_bundle, src, dst, *, task: str | None = None, scheme=
 
 # %% ../nbs/33_predict.ipynb #f0cdb4d2787e
 def scene_list(inputs) -> list[Path]:
-    "Sorted, de-duplicated GeoTIFF scenes from a file, a folder (its *.tif/*.tiff) or a list of both."
+    """Sorted, de-duplicated GeoTIFF scenes from a file, a folder (its *.tif/*.tiff) or a list of both. A folder's
+    label rasters (`*_label.tif`, as in the split folders of `synth` and `chips`) are not scenes and are skipped."""
     items = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
     out = []
     for it in items:
         p = Path(it)
         if p.is_dir(): out += [q for q in sorted(p.iterdir()) if q.is_file() and q.suffix.lower() in SCENE_SUFFIXES
-                               and not q.name.startswith(".")]
+                               and not q.name.startswith(".") and not q.stem.endswith(LABEL_SUFFIX)]
         elif p.is_file(): out.append(p)
         else: raise SarLulcError(f"Input {p} does not exist.")
     out = sorted({p.resolve(): p for p in out}.values(), key=lambda p: str(p.resolve()))

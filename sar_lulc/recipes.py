@@ -24,7 +24,7 @@ class TrainConfig:
     "Fine-tuning config; defaults = the `demo` recipe (see `TRAIN_PRESETS`)."
     recipe: str = "demo"
     task: str = "lulc"                  # lulc: the dataset's scheme; water: binary water / not water
-    preset: str = "tiny"                # model size: tiny | swin_t | swin_b
+    preset: str = "tiny"                # model: tiny | swin_t | swin_b (Swin), resnet18 (timm CNN; recommended from scratch)
     arch: str = "segmenter"             # model family: this toolkit's segmenter, or one added with checkpoint.register_arch
     epochs: int = 30                    # passes over chips_per_epoch random chips
     batch_size: int = 16                # per process
@@ -156,11 +156,13 @@ def compile_setting(compile) -> tuple[str, str | None]:
     names = torch.compiler.list_backends(exclude_tags=())
     backend, _, mode = compile.partition(":") if isinstance(compile, str) else ("", "", "")
     if backend not in names:
-        raise SarLulcError(f"compile must be true/false or a torch.compile backend ({', '.join(sorted(names))}), "
-                           f"optionally with an inductor mode (inductor:max-autotune), not {compile!r}.")
-    if mode and (backend != "inductor" or mode not in COMPILE_MODES):
-        raise SarLulcError(f"Unknown compile mode in {compile!r}: modes are inductor's ({', '.join(COMPILE_MODES)}), "
-                           "e.g. inductor:reduce-overhead.")
+        shown = ", ".join(n for n in ("inductor", "aot_eager", "eager", "cudagraphs") if n in names)
+        raise SarLulcError(f"Unknown torch.compile backend {compile!r} (--compile / --compile-backend): use {shown} "
+                           f"(or another registered backend), optionally with an inductor mode, e.g. inductor:max-autotune.")
+    if mode and backend != "inductor":
+        raise SarLulcError(f"Compile modes apply to inductor only: {compile!r}; give {backend} alone, or inductor:{mode}.")
+    if mode and mode not in COMPILE_MODES:
+        raise SarLulcError(f"Unknown compile mode in {compile!r}: inductor's modes are {', '.join(COMPILE_MODES)}.")
     return backend, mode or None
 
 def compile_backend(compile) -> str:

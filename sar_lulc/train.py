@@ -521,7 +521,7 @@ def _overrides(config: str | None, set_: list, bf16: bool, overrides: dict) -> d
     return o
 
 _A = dict(  # the flags pretrain and train share, each declared once
-    data=Arg("dataset folder with manifest.json (made by `sar-lulc synth` or `sar-lulc chips`)", metavar="DIR", group=_DATA),
+    data=Arg("dataset folder with manifest.json (made by `sar-lulc synth`, `chips` or `merge`)", metavar="DIR", group=_DATA),
     out=Arg("run folder for checkpoints, logs and the exported model", metavar="RUN", group=_DATA),
     overwrite=Arg("start over in a run folder that already holds a run", group=_DATA),
     config=Arg("a JSON file of config fields (flags override it)", metavar="JSON", group=_MODEL),

@@ -82,7 +82,7 @@ def run_main(*args):
     (["--task", "water", "--resume", "{run}/last.pt"], "task 'lulc' in"),
     (["--preset", "swin_t", "--resume", "{run}/last.pt"], "preset 'tiny' in"),
     (["--precision", "fp8"], "invalid choice: 'fp8'"),
-    (["--compile", "nope"], "compile must be true/false or a torch.compile backend"),
+    (["--compile", "nope"], "Unknown torch.compile backend 'nope'"),
 ])
 def test_bad_train_inputs(runs, tmp_path, args, msg):
     d, _, _ = runs
