@@ -195,13 +195,14 @@ def blend_windows(read, height: int, width: int, predict, *, num_classes: int, t
             if progress is not None: progress.update(len(items))
         t0 = time.perf_counter()
         if wfut: wfut.pop().result()              # the last block written (or its error raised)
-        st["write_s"] += time.perf_counter() - t0
+        last_wait = time.perf_counter() - t0      # outside the blend loop: not part of blend_s
+        st["write_s"] += last_wait
     finally:
         if pool: pool.shutdown(wait=True, cancel_futures=True)
         while wpool:                              # never leave a write running behind the caller's back (it may close
             try: wpool.shutdown(wait=True); break # the files next), not even on a second Ctrl-C
             except KeyboardInterrupt: continue
-    st["blend_s"] -= st["write_s"]
+    st["blend_s"] -= st["write_s"] - last_wait   # the flushes inside the loop were timed as blending too
     assert not cells and st["pend_y0"] == height, "internal error: unfinished cells"
     del st["pend_y0"], st["dev"]
     return st
