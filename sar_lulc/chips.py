@@ -14,7 +14,7 @@ from rasterio.warp import reproject, transform_bounds, Resampling
 
 from .core import SarLulcError, arg_number, check_choice
 from .command import Arg, command
-from .io import DEFAULT_CF, GDAL_CACHE_MB, UNITS, SarReader, open_raster, write_raster, write_label_map
+from .io import DEFAULT_CF, GDAL_CACHE_MB, LABEL_SUFFIX, UNITS, SarReader, open_raster, write_raster, write_label_map
 from .schemes import BINARY, IGNORE_INDEX, ClassScheme, get_scheme, parse_label_map
 from .data import SPLITS, NormStats, _as_channels, _Moments, load_dataset_dir, write_manifest
 
@@ -229,7 +229,7 @@ def _cut_scene(chans, labels, cls, folder, prefix, chip, stride, min_valid, bloc
             tr = rasterio.windows.transform(Window(c, r, chip, chip), r0.transform)
             sar_files = [name + ("_sar.tif" if len(chans) == 1 else f"_sar{k}.tif") for k in range(len(chans))]
             for k, f in enumerate(sar_files): write_raster(folder / f, db[k], crs=r0.crs, transform=tr, nodata=float("nan"))
-            write_label_map(folder / (name + "_label.tif"), y, cls, crs=r0.crs, transform=tr)
+            write_label_map(folder / (name + LABEL_SUFFIX + ".tif"), y, cls, crs=r0.crs, transform=tr)
             m = [_Moments() for _ in chans]
             for k in range(len(chans)): m[k].add(db[k])
             chips.append(dict(name=name, sar=sar_files, row=r, col=c, block=(i // block_size, j // block_size),
@@ -269,14 +269,14 @@ def _write_dataset(tmp, out, chips, per_scene, cls, chip, stride, min_valid, blo
     splits = {s: [] for s in SPLITS}
     for s in SPLITS: (tmp / s).mkdir()
     for ch in chips:
-        s, files = SPLITS[ch["split"]], ch["sar"] + [ch["name"] + "_label.tif"]
+        s, files = SPLITS[ch["split"]], ch["sar"] + [ch["name"] + LABEL_SUFFIX + ".tif"]
         if ch.get("dropped"):
             for f in files: (tmp / "chips" / f).unlink()
             continue
         for f in files: os.replace(tmp / "chips" / f, tmp / s / f)
         per_scene[ch["scene"]].setdefault("splits", dict.fromkeys(SPLITS, 0))[s] += 1
         sar_rel = [f"{s}/{f}" for f in ch["sar"]]
-        splits[s].append({"sar": sar_rel[0] if len(sar_rel) == 1 else sar_rel, "label": f"{s}/{ch['name']}_label.tif",
+        splits[s].append({"sar": sar_rel[0] if len(sar_rel) == 1 else sar_rel, "label": f"{s}/{ch['name']}{LABEL_SUFFIX}.tif",
                           "shape": [chip, chip], "window": [ch["row"], ch["col"], chip, chip], "scene": ch["scene"],
                           "block": list(ch["block"]), "valid_fraction": round(ch["valid"], 4)})
     (tmp / "chips").rmdir()

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #0e45e69a3078
 from __future__ import annotations
-import argparse, contextlib, json, math, os, random, re, socket, sys, tempfile, threading, time
+import argparse, contextlib, dataclasses, json, math, os, random, re, socket, sys, tempfile, threading, time
 try: import fcntl
 except ImportError: fcntl = None          # Windows: outputs are written without locks
 from pathlib import Path
@@ -157,12 +157,13 @@ def atomic_output(path, overwrite: bool = False):
             raise
 
 # %% ../nbs/00_core.ipynb #71637908de12
-def cpu_has_native_bf16() -> bool:
-    """True when the CPU advertises bf16 arithmetic in /proc/cpuinfo: AVX512-BF16 or AMX-BF16 (x86), `bf16` (Arm).
-    False where that cannot be read: fp32 is never the slow choice, while emulated bf16 can be 100x slower."""
-    try: flags = Path("/proc/cpuinfo").read_text()
-    except OSError: return False
-    return re.search(r"\b(avx512_bf16|amx_bf16|bf16)\b", flags) is not None
+def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
+    """True when the CPU advertises bf16 arithmetic in /proc/cpuinfo (or the text `cpuinfo`): AVX512-BF16 or AMX-BF16
+    (x86), `bf16` (Arm). False where that cannot be read: fp32 is never the slow choice, emulated bf16 can be 100x slower."""
+    if cpuinfo is None:
+        try: cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError: return False
+    return re.search(r"\b(avx512_bf16|amx_bf16|bf16)\b", cpuinfo) is not None
 
 def time_alternating(fns: dict, reps: int = 3, device="cpu") -> dict:
     """Fastest seconds per call of each function in `fns` (name -> no-argument callable): one warm-up call each, then
@@ -269,7 +270,6 @@ def check_choice(name: str, value, choices) -> str:
 
 def check_fields(cls, d: dict, what: str) -> dict:
     "`d` if every key is a field of dataclass `cls`, else a clear error naming `what`, the unknown and the known fields."
-    import dataclasses
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = set(d) - names
     if unknown: raise SarLulcError(f"Unknown {what} field(s) {sorted(unknown)}; known: {sorted(names)}.")

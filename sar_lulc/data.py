@@ -299,9 +299,9 @@ def merge_datasets(out_dir, sources, overwrite: bool = False) -> Path:
     merged_from = [{"path": rel(i.root), "generator": (i.manifest.get("generator") or {}).get("name"),
                     "scenes": {k: len(v) for k, v in i.splits.items()}} for i in infos]
     more = dict(merged_from=merged_from)
-    out.mkdir(parents=True, exist_ok=True)                   # only now: a refused merge leaves nothing behind
     if any(contract(first)): more["source"] = dict(zip(_CONTRACT, contract(first)))
     if extra: more["extra_sar"] = extra
+    out.mkdir(parents=True, exist_ok=True)                   # only now: a refused merge leaves nothing behind
     write_manifest(out, splits, first.scheme, units=first.units, cf=first.cf, **more)
     return out
 
@@ -316,10 +316,9 @@ def merge_command(out_dir: Arg("output dataset folder (its manifest lists the so
                   as_json: bool = False) -> dict:
     "Merge dataset folders into one (every split of each), to train or evaluate on them together."
     out = merge_datasets(out_dir, datasets, overwrite=overwrite)
-    info = load_dataset_dir(out, compute_norm=False)
-    return {"out_dir": str(out), "manifest": str(out / "manifest.json"), "scheme": info.scheme.name,
-            "scenes": {k: len(v) for k, v in info.splits.items()},
-            "sources": [m["path"] for m in info.manifest["merged_from"]]}
+    man = json.loads((out / "manifest.json").read_text())          # just written and checked: no second load
+    return {"out_dir": str(out), "manifest": str(out / "manifest.json"), "scheme": scheme_from_json(man["scheme"]).name,
+            "scenes": {k: len(v) for k, v in man["splits"].items()}, "sources": [m["path"] for m in man["merged_from"]]}
 
 # %% ../nbs/04_data.ipynb #551c26a78ac5
 def grid_offsets(size: int, chip: int, stride: int) -> list[int]:

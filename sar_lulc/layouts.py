@@ -15,7 +15,7 @@ from rasterio.windows import Window
 
 from .core import SarLulcError, arg_number, atomic_output, check_choice
 from .command import Arg, command
-from .io import DEFAULT_CF, open_raster, to_db, write_label_map, write_raster
+from .io import DEFAULT_CF, LABEL_SUFFIX, open_raster, to_db, write_label_map, write_raster
 from .schemes import IGNORE_INDEX, JP9
 from .synth import (BACKSCATTER, BUILT, FOREST, JP9_NAMES, PIXEL_DEG, WATER, WRITE_UNITS, _prepare_out,
                             _rot_grid, _u, make_benchmark, noise_fields, parse_looks, simulate_dn)
@@ -182,8 +182,8 @@ def make_jp_benchmark(out_dir, layouts, size: int = 512, max_sea: float = 0.5, p
             nm = f"{stem}_sar.tif" if units == "dn" else f"{stem}_sar_dn.tif"
             write_raster(out / nm, dn, crs="EPSG:4326", transform=tr, nodata=0, overwrite=overwrite,
                          tags=dict(tags, units="dn", cf=str(cf))); item["sar" if units == "dn" else "sar_dn"] = nm
-        write_label_map(out / f"{stem}_label.tif", lab, JP9, crs="EPSG:4326", transform=tr, overwrite=overwrite, tags=tags)
-        item["label"] = f"{stem}_label.tif"
+        write_label_map(out / f"{stem}{LABEL_SUFFIX}.tif", lab, JP9, crs="EPSG:4326", transform=tr, overwrite=overwrite, tags=tags)
+        item["label"] = f"{stem}{LABEL_SUFFIX}.tif"
         if hi_l != lo_l: item["looks"] = L
         splits.setdefault(k, []).append(item)
         fracs.setdefault(k, []).append(np.bincount(lab[lab != IGNORE_INDEX], minlength=len(JP9_NAMES)) / max((lab != IGNORE_INDEX).sum(), 1))

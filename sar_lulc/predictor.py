@@ -11,9 +11,9 @@ import numpy as np
 import torch
 
 from .checkpoint import load_model
-from .core import (AUTO_MIN_SPEEDUP, SarLulcError, PRECISIONS, autocast, cpu_has_native_bf16, get_device,
-                           has_native_bf16, time_alternating)
-from .recipes import compile_setting
+from .core import (AUTO_MIN_SPEEDUP, SarLulcError, PRECISIONS, autocast, get_device, has_native_bf16,
+                           time_alternating)
+from .recipes import compile_setting, uses_cuda_graphs
 from .schemes import DEFAULT_SCHEME_OF_TASK, ClassScheme, check_task, get_scheme
 from .synth import synth_scene
 
@@ -83,8 +83,7 @@ class Predictor:
         mode = compile_mode(self.device, backend, mode) if compile else None
         self.compile = None if not compile else backend if mode == "default" else f"{backend}:{mode}"
         # CUDA graphs replay into static buffers: each call starts a new step and its output is copied out
-        self._cudagraphs = self.device.type == "cuda" and (backend == "cudagraphs" or (
-            backend == "inductor" and mode in ("reduce-overhead", "max-autotune")))
+        self._cudagraphs = self.device.type == "cuda" and bool(compile) and uses_cuda_graphs(backend, mode)
         self._compiled, self.compile_note = (compiled_model(self.model, backend, mode), None) if compile else (None, None)
         if isinstance(self._compiled, str): self._compiled, self.compile_note = None, self._compiled   # failed before
         nm = _norm_of(norm)
@@ -98,7 +97,7 @@ class Predictor:
         self.mean, self.std = (float(nm[0][0]), float(nm[1][0])) if self.channels == 1 else nm
         self._m = torch.as_tensor(np.resize(nm[0], self.channels), dtype=torch.float32).view(1, -1, 1, 1).to(self.device)
         self._s = torch.as_tensor(np.resize(nm[1], self.channels), dtype=torch.float32).view(1, -1, 1, 1).to(self.device)
-        if self.device.type == "cpu" and (precision == "fp16" or (precision == "bf16" and not cpu_has_native_bf16())):
+        if self.device.type == "cpu" and (precision == "fp16" or (precision == "bf16" and not has_native_bf16(self.device))):
             hw = "native fp16 arithmetic" if precision == "fp16" else "native bf16 instructions (AVX512-BF16 / AMX)"
             warnings.warn(f"{precision} on a CPU without {hw} is usually much slower than fp32; use fp32 on this "
                           f"machine or {precision} on a GPU.", stacklevel=3)

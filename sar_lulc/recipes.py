@@ -15,8 +15,8 @@ from .schemes import TASKS
 from .segmenter import HEADS, HR_INJECT
 
 # %% auto #0
-__all__ = ['TRAIN_PRESETS', 'PRETRAIN_PRESETS', 'COMPILE_MODES', 'TrainConfig', 'PretrainConfig', 'compile_setting',
-           'compile_backend', 'train_config', 'pretrain_config', 'effective_lr']
+__all__ = ['TRAIN_PRESETS', 'PRETRAIN_PRESETS', 'TrainConfig', 'PretrainConfig', 'compile_modes', 'uses_cuda_graphs',
+           'compile_setting', 'compile_backend', 'train_config', 'pretrain_config', 'effective_lr']
 
 # %% ../nbs/21_recipes.ipynb #f4c92ceec833
 @dataclass
@@ -147,11 +147,18 @@ def _check_config(cfg) -> None:
         need(0 <= cfg.alpha <= 1, f"alpha must be in [0, 1], got {cfg.alpha}.")
     if cfg.compile: compile_backend(cfg.compile)
 
-COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")   # inductor's
+def compile_modes() -> dict:
+    "Inductor's modes and the options each sets (torch's own table, so a new torch's modes are known here too)."
+    import torch._inductor
+    return torch._inductor.list_mode_options()
+
+def uses_cuda_graphs(backend: str, mode: str | None) -> bool:
+    "Whether `backend` in `mode` replays CUDA graphs (its outputs then live in buffers that the next call overwrites)."
+    return backend == "cudagraphs" or (backend == "inductor" and bool(compile_modes().get(mode or "default", {}).get("triton.cudagraphs")))
 
 def compile_setting(compile) -> tuple[str, str | None]:
     """(backend, mode) of a `compile` setting: True -> ('inductor', None), 'NAME' or 'NAME:MODE' with one of
-    inductor's `COMPILE_MODES` (reduce-overhead: CUDA graphs). A None mode is left to the caller to choose."""
+    inductor's `compile_modes()` (reduce-overhead: CUDA graphs). A None mode is left to the caller to choose."""
     if compile is True: return "inductor", None
     names = torch.compiler.list_backends(exclude_tags=())
     backend, _, mode = compile.partition(":") if isinstance(compile, str) else ("", "", "")
@@ -161,8 +168,8 @@ def compile_setting(compile) -> tuple[str, str | None]:
                            f"(or another registered backend), optionally with an inductor mode, e.g. inductor:max-autotune.")
     if mode and backend != "inductor":
         raise SarLulcError(f"Compile modes apply to inductor only: {compile!r}; give {backend} alone, or inductor:{mode}.")
-    if mode and mode not in COMPILE_MODES:
-        raise SarLulcError(f"Unknown compile mode in {compile!r}: inductor's modes are {', '.join(COMPILE_MODES)}.")
+    if mode and mode not in compile_modes():
+        raise SarLulcError(f"Unknown compile mode in {compile!r}: inductor's modes are {', '.join(compile_modes())}.")
     return backend, mode or None
 
 def compile_backend(compile) -> str:

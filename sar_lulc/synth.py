@@ -13,7 +13,7 @@ import numpy as np
 from affine import Affine
 
 from .core import SarLulcError, atomic_output
-from .io import DEFAULT_CF, db_to_dn, to_db, write_raster, write_label_map
+from .io import DEFAULT_CF, LABEL_SUFFIX, db_to_dn, to_db, write_raster, write_label_map
 from .schemes import JP9, get_scheme
 
 # %% auto #0
@@ -586,9 +586,9 @@ def make_benchmark(out_dir, n_train: int = 8, n_val: int = 2, n_test: int = 2, s
             write_raster(out / name, sc.dn, crs=sc.crs, transform=sc.transform, nodata=0, overwrite=overwrite,
                          tags=dict(tags, units="dn", cf=str(cf), calibration="gamma0_dB = 10*log10(DN^2) + CF"))
             item["sar" if units == "dn" else "sar_dn"] = name
-        write_label_map(out / f"{stem}_label.tif", sc.labels, jp9, crs=sc.crs, transform=sc.transform,
+        write_label_map(out / f"{stem}{LABEL_SUFFIX}.tif", sc.labels, jp9, crs=sc.crs, transform=sc.transform,
                         overwrite=overwrite, tags=tags)
-        item["label"] = f"{stem}_label.tif"; item["seed"] = s
+        item["label"] = f"{stem}{LABEL_SUFFIX}.tif"; item["seed"] = s
         if hi_l != lo_l: item["looks"] = L
         if sea: item["open_sea"] = True
         splits.setdefault(k, []).append(item)

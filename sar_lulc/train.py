@@ -13,7 +13,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, Subset
 
-from .core import (AUTO_MIN_SPEEDUP, SarLulcError, PRECISION_CHOICES, PRECISIONS, arg_number, autocast, get_device,
+from .core import (AUTO_MIN_SPEEDUP, SarLulcError, PRECISION_CHOICES, arg_number, autocast, get_device,
                            has_native_bf16, time_alternating)
 from .command import Arg, command
 from .io import UNITS
