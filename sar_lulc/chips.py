@@ -199,7 +199,7 @@ def _cut_scene(chans, labels, cls, folder, prefix, chip, stride, min_valid, bloc
         src_nodata = _label_nodata(lab, labels, cls)
         rows = [r for r in (range(0, H, stride) if H > chip else [0]) if r == 0 or r + chip - stride < H]
         cols = [c for c in (range(0, W, stride) if W > chip else [0]) if c == 0 or c + chip - stride < W]
-        chips, n_sar_valid, n_lab_valid, raw_codes, scanned = [], 0, 0, set(), 0
+        chips, n_sar_valid, n_lab_valid, n_lab_dropped, raw_codes, scanned = [], 0, 0, 0, set(), 0
         grid = [(i, j) for i in range(len(rows)) for j in range(len(cols))]
         if progress:
             from tqdm.auto import tqdm
@@ -224,7 +224,7 @@ def _cut_scene(chans, labels, cls, folder, prefix, chip, stride, min_valid, bloc
             if len(raw_codes) < 64: raw_codes.update(np.unique(raw[raw >= 0])[:64].tolist())
             y = _encode(cls, raw); y[~valid] = IGNORE_INDEX
             n_lab = int((y != IGNORE_INDEX).sum()); n_lab_valid += n_lab
-            if n_lab < min_valid * h * w or not n_lab: continue
+            if n_lab < min_valid * h * w or not n_lab: n_lab_dropped += n_lab; continue
             name = f"{prefix}r{r:06d}_c{c:06d}"
             tr = rasterio.windows.transform(Window(c, r, chip, chip), r0.transform)
             sar_files = [name + ("_sar.tif" if len(chans) == 1 else f"_sar{k}.tif") for k in range(len(chans))]
@@ -239,6 +239,10 @@ def _cut_scene(chans, labels, cls, folder, prefix, chip, stride, min_valid, bloc
         if unknown and chips:
             warnings.warn(f"{labels.name}: label code(s) {unknown[:10]} are in no class of scheme {cls.name!r} and were "
                           "read as no data; check --scheme / --label-map.")
+        if chips and n_lab_dropped > 0.5 * n_lab_valid:     # sparse labels (fields, polygons): say what was left out
+            warnings.warn(f"{labels.name}: {n_lab_dropped / n_lab_valid:.0%} of the labelled pixels lie in chips with less "
+                          f"than {min_valid:.0%} labelled area and were left out; sparse labels (fields, polygons) need a "
+                          "lower --min-valid, e.g. 0.05.")
         note = ""
         if not chips:
             if scanned == 0 or n_sar_valid == 0: note = f"The SAR scene {chans[0]} is all no data where the labels are: nothing to cut."

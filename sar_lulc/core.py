@@ -16,7 +16,8 @@ import torch
 __all__ = ['PALSAR2_TILE', 'PRECISIONS', 'PRECISION_CHOICES', 'AUTO_MIN_SPEEDUP', 'SarLulcError', 'shared_dir', 'real_tile_paths',
            'data_samples_dir', 'lock_path', 'temporaries_of', 'output_lock', 'check_output_path', 'atomic_output',
            'cpu_has_native_bf16', 'time_alternating', 'has_native_bf16', 'seed_everything', 'get_device', 'autocast',
-           'peak_rss_mb', 'tutorial_setup', 'check_number', 'check_choice', 'check_fields', 'arg_number']
+           'peak_rss_mb', 'tutorial_setup', 'tutorial_cli', 'check_number', 'check_choice', 'check_fields',
+           'arg_number']
 
 # %% ../nbs/00_core.ipynb #d94114696fab
 class SarLulcError(ValueError):
@@ -242,6 +243,21 @@ def tutorial_setup() -> bool:
     "Set torch's threads for a tutorial and return FAST: True (micro settings) unless SAR_LULC_TUTORIAL_FULL is set."
     torch.set_num_threads(1 if os.environ.get("IN_TEST") else min(2, os.cpu_count() or 1))
     return os.environ.get("SAR_LULC_TUTORIAL_FULL") is None
+
+# %% ../nbs/00_core.ipynb #a615be36
+def tutorial_cli(cmd: str, cwd, show=("ok",), quiet: bool = False) -> dict:
+    "Run `sar-lulc CMD --json` in `cwd` as a user would; print the command, warnings and the summary keys in `show`."
+    import subprocess
+    print("$ sar-lulc", cmd)
+    r = subprocess.run([sys.executable, "-m", "sar_lulc.cli", "--json", *cmd.split()], cwd=cwd, capture_output=True,
+                       text=True, env={**os.environ, "OMP_NUM_THREADS": "2"})
+    for l in r.stderr.splitlines():
+        if l.startswith(("warning:", "sar-lulc", "train:")): print(" ", l[:300])
+    out = json.loads(r.stdout.strip().splitlines()[-1]) if r.stdout.strip() else {"ok": False}
+    if r.returncode: raise RuntimeError(f"exit status {r.returncode}: {r.stderr[-500:]}")
+    if not quiet: print("  ", {k: out[k] for k in show if k in out})
+    return out
+
 
 # %% ../nbs/00_core.ipynb #ae43c8079c9a
 def check_number(name: str, value, *, kind=int, lo=None, hi=None, lo_open: bool = False):

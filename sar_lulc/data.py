@@ -14,14 +14,15 @@ from torch.utils.data import Dataset
 from rasterio.windows import Window
 
 from .command import Arg, command
-from .core import SarLulcError
+from .core import SarLulcError, check_number
 from .io import DEFAULT_CF, SarReader, open_raster
 from .schemes import IGNORE_INDEX, ClassScheme, get_scheme, remap
 
 # %% auto #0
 __all__ = ['JAPAN_HH_NORM', 'DATASET_FORMAT', 'SPLITS', 'NormStats', 'compute_norm_stats', 'scheme_to_json', 'scheme_from_json',
            'DatasetInfo', 'write_manifest', 'load_dataset_dir', 'merge_datasets', 'merge_command', 'grid_offsets',
-           'dihedral', 'ChipDataset', 'UnlabelledDataset', 'random_resized_crop', 'label_histogram']
+           'SarAugment', 'multilook_db', 'dihedral', 'ChipDataset', 'UnlabelledDataset', 'random_resized_crop',
+           'label_histogram']
 
 # %% ../nbs/04_data.ipynb #fbb3768004cc
 @dataclass
@@ -388,6 +389,55 @@ class _ChipReader:
         out[:h, :w] = a
         return out
 
+# %% ../nbs/04_data.ipynb #e75bacc3
+@dataclass
+class SarAugment:
+    "Random radiometric perturbations of a dB chip: calibration gain, brightness ramp, resampled speckle."
+    gain_db: float = 0.0        # uniform offset in +-gain_db, shared by all channels
+    ramp_db: float = 0.0        # linear trend up to +-ramp_db across the chip, random direction
+    speckle: float = 0.0        # probability of multiplying the power by Gamma noise of 2-16 looks
+
+    def __post_init__(self):
+        for f in ("gain_db", "ramp_db", "speckle"):
+            v = getattr(self, f)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
+                raise SarLulcError(f"{f} must be a finite number >= 0, got {v!r}.")
+        if self.speckle > 1: raise SarLulcError(f"speckle is a probability in [0, 1], got {self.speckle}.")
+
+    @property
+    def active(self) -> bool: return bool(self.gain_db or self.ramp_db or self.speckle)
+
+    def __call__(self, db: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        "Perturbed copy of `db` (C,H,W) in dB; NaN stays NaN."
+        out = np.array(db, np.float32, copy=True)
+        C, H, W = out.shape
+        if self.gain_db: out += np.float32(rng.uniform(-self.gain_db, self.gain_db))
+        if self.ramp_db:
+            t = rng.uniform(0, 2 * math.pi)
+            yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
+            r = xx / max(W - 1, 1) * math.cos(t) + yy / max(H - 1, 1) * math.sin(t)
+            r -= r.mean()
+            out += (np.float32(rng.uniform(-self.ramp_db, self.ramp_db)) * r / max(np.ptp(r), 1e-6)).astype(np.float32)
+        if self.speckle and rng.random() < self.speckle:
+            looks = rng.uniform(2, 16, size=(C, 1, 1))
+            out += (10 * np.log10(rng.gamma(looks, 1 / looks, size=(C, H, W)))).astype(np.float32)
+        return out
+
+
+# %% ../nbs/04_data.ipynb #4459682b
+def multilook_db(db: np.ndarray, looks: int) -> np.ndarray:
+    "Average `looks` x `looks` pixels in linear power (no-data aware) and return dB: a speckle filter, same shape."
+    if looks <= 1: return db
+    x = torch.from_numpy(np.ascontiguousarray(db, np.float32))
+    x = x.reshape(-1, *x.shape[-2:])[:, None]
+    ok = torch.isfinite(x)
+    p = torch.where(ok, 10 ** (x / 10), torch.zeros(()))
+    pool = lambda t: torch.nn.functional.avg_pool2d(t, looks, stride=1, padding=looks // 2, count_include_pad=True)[..., :x.shape[-2], :x.shape[-1]]
+    out = 10 * torch.log10(pool(p) / pool(ok.float()).clamp_min(1e-12))
+    out = torch.where(ok, out, torch.full((), float("nan")))
+    return out.reshape(db.shape).numpy()
+
+
 # %% ../nbs/04_data.ipynb #138611f5556f
 def _norm_items(items, labelled=True) -> list[dict]:
     out = []
@@ -415,7 +465,8 @@ class ChipDataset(Dataset):
     def __init__(self, items, chip: int = 256, mode: str = "random", chips_per_epoch: int | None = None,
                  norm: NormStats | dict | None = None, augment: bool = False, scheme=None, target_scheme=None,
                  units: str = "auto", cf: float = DEFAULT_CF, min_valid: float = 0.5, seed: int = 0,
-                 stride: int | None = None, max_tries: int = 10, max_open: int = 32):
+                 stride: int | None = None, max_tries: int = 10, max_open: int = 32, radiometric=None,
+                 balance: float = 0.0, multilook: int = 1):
         if mode not in ("random", "grid"): raise SarLulcError(f"mode must be 'random' or 'grid', not {mode!r}.")
         if chip < 1: raise SarLulcError(f"chip must be positive, got {chip}.")
         if not 0 <= min_valid <= 1: raise SarLulcError(f"min_valid must be in [0, 1], got {min_valid}.")
@@ -433,8 +484,12 @@ class ChipDataset(Dataset):
         if self.norm.channels != self.channels:
             raise SarLulcError(f"Normalisation statistics have {self.norm.channels} channel(s), the data {self.channels}.")
         self._epoch = torch.zeros((), dtype=torch.int64).share_memory_()
+        self.radiometric = SarAugment(**radiometric) if isinstance(radiometric, dict) else radiometric
+        self.multilook = check_number("multilook", multilook, lo=1, hi=31)
+        if not 0 <= balance <= 1: raise SarLulcError(f"balance must be in [0, 1], got {balance}.")
         areas = np.array([h * w for h, w in self.shapes], np.float64)
         self._p = areas / areas.sum()
+        if balance and mode == "random" and self.labelled: self._p = (1 - balance) * self._p + balance * self._class_balanced()
         if mode == "random":
             self._len = chips_per_epoch or int(sum(math.ceil(h / chip) * math.ceil(w / chip) for h, w in self.shapes))
         else:
@@ -478,6 +533,18 @@ class ChipDataset(Dataset):
                 for c in grid_offsets(w, self.chip, self.stride):
                     if self.min_valid <= 0 or self._load(i, r, c)[3] >= self.min_valid: wins.append((i, r, c))
         return wins
+
+    def _class_balanced(self) -> np.ndarray:
+        "Item probabilities that give every class the same expected share of draws (each item by its pixels)."
+        counts = np.zeros((len(self.items), 256), np.float64)
+        for i, (it, (h, w)) in enumerate(zip(self.items, self.shapes)):
+            lab = self.lut[self._reader.read_label(it["label"], 0, 0, max(h, w))[:h, :w]]
+            counts[i] = np.bincount(lab.ravel(), minlength=256)
+        counts = counts[:, :IGNORE_INDEX]
+        total = counts.sum(0)
+        if not total.any(): return np.full(len(self.items), 1 / len(self.items))
+        share = (counts[:, total > 0] / total[total > 0]).sum(1)
+        return share / share.sum()
 
     # -- epochs ------------------------------------------------------------------------------------
     def set_epoch(self, epoch: int) -> None:
@@ -529,6 +596,8 @@ class ChipDataset(Dataset):
                 if best is None or got[3] > best[3]: best = got
                 if got[3] >= self.min_valid: break
             db, lab, valid, _ = best
+        if self.radiometric is not None and self.radiometric.active: db = self.radiometric(db, rng)
+        if self.multilook > 1: db = multilook_db(db, self.multilook)      # after resampled speckle, as a scene's
         if self.augment:
             k, flip = int(rng.integers(4)), bool(rng.integers(2))
             db, valid = dihedral(db, k, flip), dihedral(valid, k, flip)

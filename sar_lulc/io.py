@@ -234,7 +234,7 @@ class SarReader:
         that makes up most of the implausible values is an undeclared fill value: it becomes no data, with a
         warning. `check_values=False` (readers of chips that were checked when they were made) skips the sample."""
         lo, hi = PLAUSIBLE_DB
-        if self.dtype.kind in "ui":                     # integers: skip the check when no value can be implausible
+        if self.dtype.kind == "u":                      # unsigned: skip the check when no value can be implausible
             info = np.iinfo(self.dtype)
             ends = to_db(np.array([1, info.max], np.float64), self.units, self.cf) if self.units != "db" else \
                 np.array([info.min, info.max], np.float32)
@@ -243,6 +243,12 @@ class SarReader:
         if not check_values: return
         raw = self._sample_raw(sample)
         db = to_db(raw, self.units, self.cf, self.nodata)
+        lost, cand = self._lost(raw, db), self._candidates(raw)
+        if lost.sum() > 0.5 * max(cand.sum(), 1):
+            raise SarLulcError(
+                f"{self.path.name} band {self.band}: {lost.sum() / cand.sum():.0%} of the pixels that are not marked as no "
+                f"data are {self._lost_cause(raw, lost)}, which is not backscatter in {self.units} units; reading "
+                f"them would drop them as no data. {self._units_hint(raw, lost)}")
         ok = np.isfinite(db)
         if not ok.any(): return
         out = ((db < lo) | (db > hi)) & ok
@@ -266,6 +272,29 @@ class SarReader:
                 f"({guessed}): the median value is {med_raw:.4g}, which is {float(np.median(db[ok])):.4g} dB once "
                 f"calibrated, and {out.sum() / ok.sum():.0%} of the valid pixels lie outside the plausible "
                 f"{lo:g}..{hi:g} dB. Check the units (--units), the calibration factor (--cf) and the file's scaling.")
+
+    def _candidates(self, raw: np.ndarray) -> np.ndarray:
+        "Pixels the file offers as data: not NaN, not its nodata value, and (in power, amplitude, DN) not 0."
+        cand = ~np.isnan(raw) if raw.dtype.kind == "f" else np.ones(raw.shape, bool)
+        if self.nodata is not None and not (isinstance(self.nodata, float) and np.isnan(self.nodata)):
+            cand &= raw != self.nodata
+        if self.units != "db": cand &= raw != 0
+        return cand
+
+    def _lost(self, raw: np.ndarray, db: np.ndarray) -> np.ndarray:
+        "Offered pixels that calibration turns into no data: negative power/amplitude/DN, infinities."
+        return self._candidates(raw) & ~np.isfinite(db)
+
+    @staticmethod
+    def _lost_cause(raw, lost) -> str:
+        v = raw[lost]
+        ninf = int(np.isinf(v).sum()) if v.dtype.kind == "f" else 0
+        return ("infinite" if ninf == v.size else "negative" if ninf == 0 else "negative or infinite")
+
+    def _units_hint(self, raw, lost) -> str:
+        if self.units != "db" and (raw[lost] < 0).mean() > 0.5:
+            return "Negative values are usually dB already: pass --units db (units='db')."
+        return "Check --units and the file (infinite values are not backscatter in any units)."
 
     def _detect(self, sample: int):
         if self.dtype.kind == "u": return detect_units(np.empty(0, self.dtype), self.dtype)
@@ -316,7 +345,7 @@ class SarReader:
         "Calibrate raw pixels; values outside `PLAUSIBLE_DB` become no data, each pixel counted once."
         db = to_db(raw, self.units, self.cf, self.nodata)
         if self._screen:
-            bad = (db < PLAUSIBLE_DB[0]) | (db > PLAUSIBLE_DB[1])
+            bad = (db < PLAUSIBLE_DB[0]) | (db > PLAUSIBLE_DB[1]) | self._lost(raw, db)   # counted, never silent
             if bad.any():
                 db[bad] = np.nan
                 if len(self._bad) < IMPLAUSIBLE_COUNT_MAX:  # overlapping windows re-read pixels: count positions
@@ -326,7 +355,8 @@ class SarReader:
 
     @property
     def implausible_pixels(self) -> int:
-        "Pixels read so far whose values were outside `PLAUSIBLE_DB` (a lower bound past `IMPLAUSIBLE_COUNT_MAX`)."
+        """Pixels read so far that were offered as data but are not backscatter: outside `PLAUSIBLE_DB` once calibrated,
+        negative in power/amplitude/DN, or infinite (a lower bound past `IMPLAUSIBLE_COUNT_MAX`)."""
         return len(self._bad)
 
     def valid_fraction(self) -> float:

@@ -10,14 +10,13 @@ from pathlib import Path
 import numpy as np
 import rasterio
 import torch
-import torch.nn.functional as F
 from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
 from .core import SarLulcError, arg_number, atomic_output, check_number, check_output_path, get_device, output_lock, PRECISION_CHOICES
 from .command import Arg, command
 from .checkpoint import default_model_path, model_meta
-from .data import NormStats, grid_offsets
+from .data import NormStats, grid_offsets, multilook_db
 from .distributed import dist_info, gather_objects
 from .io import (DEFAULT_CF, GDAL_CACHE_MB, LABEL_SUFFIX, IMPLAUSIBLE_COUNT_MAX, PLAUSIBLE_DB, check_units, open_bands,
                          scene_cache_mb)
@@ -30,9 +29,9 @@ from .outputs import (BLOCK, SCENE_SUFFIXES, PredictResult, _SceneWriter, large_
                               pixel_area_km2)
 
 # %% auto #0
-__all__ = ['NOT_GEOTIFF', 'model_channels', 'channels_of', 'resolve_units', 'multilook_db', 'scene_stats', 'ood_message',
-           'predict_scene', 'scene_list', 'group_bands', 'scene_stem', 'scene_output', 'load_complete', 'predict_many',
-           'output_mode', 'predict_command']
+__all__ = ['NOT_GEOTIFF', 'model_channels', 'channels_of', 'resolve_units', 'scene_stats', 'ood_message', 'predict_scene',
+           'scene_list', 'group_bands', 'scene_stem', 'scene_output', 'load_complete', 'predict_many', 'output_mode',
+           'predict_command']
 
 # %% ../nbs/33_predict.ipynb #4993d593b92c
 def model_channels(meta: dict) -> int:
@@ -72,17 +71,7 @@ def resolve_units(contract: dict | None, dtype, units: str, cf: float | None,
                 f"({dtype}); using {units}.")
     return units, (mcf if cf is None and units == contract["units"] else DEFAULT_CF if cf is None else float(cf)), None, warn
 
-def multilook_db(db: np.ndarray, looks: int) -> np.ndarray:
-    "Average `looks` x `looks` pixels in linear power (no-data aware) and return dB: a speckle filter, same shape."
-    if looks <= 1: return db
-    x = torch.from_numpy(np.ascontiguousarray(db, np.float32))
-    x = x.reshape(-1, *x.shape[-2:])[:, None]
-    ok = torch.isfinite(x)
-    p = torch.where(ok, 10 ** (x / 10), torch.zeros(()))
-    pool = lambda t: F.avg_pool2d(t, looks, stride=1, padding=looks // 2, count_include_pad=True)[..., :x.shape[-2], :x.shape[-1]]
-    out = 10 * torch.log10(pool(p) / pool(ok.float()).clamp_min(1e-12))
-    out = torch.where(ok, out, torch.full((), float("nan")))
-    return out.reshape(db.shape).numpy()
+
 
 # %% ../nbs/33_predict.ipynb #b1fe15a127c9
 def scene_stats(read, height: int, width: int, win: int = 256, n: int = 3) -> dict:
@@ -147,7 +136,7 @@ def _check_scene_options(tile, overlap, batch_size, engine="stream", confidence_
 def predict_scene(model_or_bundle, src, dst, *, task: str | None = None, scheme=None, norm=None,
                   tile: int = 512, overlap=64, batch_size: int | None = None, precision: str = "fp32", device="auto",
                   tta: bool = False, units: str = "auto", cf: float | None = None, band=None, db_offset: float = 0.0,
-                  multilook: int = 1,
+                  multilook: int | None = None,
                   write_probs: bool | None = None, write_confidence: bool = True, confidence_dtype: str = "uint8",
                   blend: str = "probs", cog: bool = True, overwrite: bool = False, progress=True,
                   write_summary: bool = False, gdal_cache_mb: int | None = None, prefetch: bool = True,
@@ -180,10 +169,11 @@ def predict_scene(model_or_bundle, src, dst, *, task: str | None = None, scheme=
     if {p.resolve() for p in srcs} & {p.resolve() for p in every}:
         raise SarLulcError(f"The output {dst} would overwrite the input {name}; choose another output name.")
     K, msgs = None, []
-    multilook = check_number("multilook", multilook, lo=1, hi=31)
     db_offset = check_number("db_offset", db_offset, kind=float)
     meta = model_meta(model_or_bundle) if isinstance(model_or_bundle, (str, os.PathLike)) else \
         (getattr(model_or_bundle, "meta", None) or {})
+    if multilook is None: multilook = int((meta.get("input") or {}).get("multilook", 1))   # the model's, as trained
+    multilook = check_number("multilook", multilook, lo=1, hi=31)
 
     with contextlib.ExitStack() as outer:
         outer.enter_context(rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20))
@@ -270,8 +260,9 @@ def predict_scene(model_or_bundle, src, dst, *, task: str | None = None, scheme=
             if bar is not None and progress is True: bar.close()
         if rd.implausible_pixels:
             n_bad = f"at least {rd.implausible_pixels}" if rd.implausible_pixels >= IMPLAUSIBLE_COUNT_MAX else rd.implausible_pixels
-            msgs.append(f"{n_bad} pixel(s) of {name} were outside the plausible "
-                        f"{PLAUSIBLE_DB[0]:g}..{PLAUSIBLE_DB[1]:g} dB for units {rd.units!r} and were treated as no data.")
+            msgs.append(f"{n_bad} pixel(s) of {name} were not backscatter in units {rd.units!r} (outside the plausible "
+                        f"{PLAUSIBLE_DB[0]:g}..{PLAUSIBLE_DB[1]:g} dB once calibrated, negative or infinite) and were "
+                        "treated as no data.")
             warnings.warn(msgs[-1], stacklevel=2)
 
         inp["compile"] = pred.compiled                 # after the run: a fallback to eager happens during it
@@ -480,7 +471,8 @@ def predict_command(inputs: Arg("GeoTIFF scene(s) and/or folder(s) of scenes", n
                     db_offset: Arg("dB added after calibration, for any units (a product's known offset)",
                                    arg_number(float), metavar="DB") = 0.0,
                     multilook: Arg("average N x N pixels in power before the model (speckle filter for fine-resolution "
-                                   "single-look data; 5-9 at 1-3 m)", arg_number(lo=1, hi=31), metavar="N") = 1,
+                                   "single-look data; 5-9 at 1-3 m; default: the model's, else 1)", arg_number(lo=1, hi=31),
+                                   metavar="N") = None,
                     norm: Arg("normalise with the model's training statistics, or the scene's own robust statistics "
                               "(sensors with unknown calibration)", choices=("model", "scene")) = "model",
                     band: Arg("band (1-based or name, e.g. HH) of a multi-band input") = None,

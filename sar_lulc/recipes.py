@@ -54,6 +54,11 @@ class TrainConfig:
     eval_batch_size: int = 8
     min_valid: float = 0.5              # skip chips with less valid, labelled area
     augment: bool = True                # random flips / quarter turns
+    gain_db: float = 0.0                # radiometric augmentation (data.SarAugment): calibration offset +-dB
+    ramp_db: float = 0.0                # ... brightness ramp across a chip, up to dB
+    speckle: float = 0.0                # ... probability of resampled speckle
+    balance: float = 0.0                # class-balanced chip sampling: 0 = by area, 1 = every class alike
+    multilook: int = 1                  # average N x N pixels in power (data.multilook_db); predict does the same
     num_workers: int = 0                # DataLoader worker processes
     device: str = "auto"                # auto (CUDA when present), cpu, cuda, cuda:1 ...
     save_every: int = 0                 # also write last.pt every N steps (0 = only every epoch)
@@ -108,6 +113,10 @@ TRAIN_PRESETS = {
                   precision="bf16", num_workers=8, eval_batch_size=16, log_every=50),
     "micro": dict(epochs=2, batch_size=2, chip=64, chips_per_epoch=8, warmup_epochs=0.5, eval_batch_size=4,
                   log_every=1, min_valid=0.1),
+    # a real scene with a few labelled fields, on a CPU (bench/real_flevoland.py): 300 steps of 8 x 96 px chips,
+    # speckle multilooked 9 x 9 (predict repeats it), every class drawn alike
+    "real": dict(preset="resnet18", layer_decay=1.0, chip=96, batch_size=8, epochs=8, chips_per_epoch=300,
+                 warmup_epochs=1, multilook=9, balance=1.0, log_every=25),
 }
 PRETRAIN_PRESETS = {
     "demo": {},
@@ -121,13 +130,15 @@ def _check_config(cfg) -> None:
     def need(ok, msg):
         if not ok: raise SarLulcError(msg)
     need(cfg.precision in PRECISION_CHOICES, f"precision must be one of {PRECISION_CHOICES}, not {cfg.precision!r}.")
-    for f in ("epochs", "batch_size", "accum_steps", "chip", "blr_batch", "eval_batch_size", "log_every"):
+    for f in ("epochs", "batch_size", "accum_steps", "chip", "blr_batch", "eval_batch_size", "log_every", "multilook"):
         if hasattr(cfg, f): check_number(f, getattr(cfg, f), lo=1)
     for f in ("num_workers", "save_every"): check_number(f, getattr(cfg, f), lo=0)
-    for f in ("min_valid", "mask_ratio", "sar_w_s", "drop_path", "gamma", "blr", "min_lr_ratio", "clip"):
+    for f in ("min_valid", "mask_ratio", "sar_w_s", "drop_path", "gamma", "blr", "min_lr_ratio", "clip", "gain_db",
+              "ramp_db", "speckle", "balance"):
         v = getattr(cfg, f, None)
         if v is None: continue
-        lo, hi = {"min_valid": (0, 1), "mask_ratio": (0, 0.95), "drop_path": (0, 0.9), "min_lr_ratio": (0, 1)}.get(f, (0, None))
+        lo, hi = {"min_valid": (0, 1), "mask_ratio": (0, 0.95), "drop_path": (0, 0.9), "min_lr_ratio": (0, 1),
+                  "speckle": (0, 1), "balance": (0, 1)}.get(f, (0, None))
         check_number(f, v, kind=float, lo=lo, hi=hi, lo_open=f in ("mask_ratio", "blr"))   # clip 0 = no clipping
     if getattr(cfg, "val_chip", None) is not None: check_number("val_chip", cfg.val_chip, lo=1)
     cs = getattr(cfg, "crop_scale", None)

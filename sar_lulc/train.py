@@ -28,7 +28,7 @@ from .optim import make_optimizer, make_scheduler
 from .distributed import (DistEnv, ResumableSampler, _barrier, _broadcast_buffers, dist_cleanup, dist_setup,
                                   state_sha256, step_seed)
 from .encoder import _report_text, check_encoder_state, extract_encoder_state, load_encoder
-from .data import ChipDataset, label_histogram, load_dataset_dir, UnlabelledDataset
+from .data import ChipDataset, SarAugment, label_histogram, load_dataset_dir, UnlabelledDataset
 from .losses import FocalDiceLoss, alpha_weights
 from .mixmae import MIXMAE_PRESETS, MixMAE, mixmae_config, save_pretrained_encoder
 
@@ -366,9 +366,11 @@ def _finetune(cfg, env, data_dir, out, pretrained, resume, max_steps, overwrite,
     units, cf = _data_units(cfg, info)
     target = get_scheme("water") if cfg.task == "water" else info.scheme
     in_chans = _check_channels(cfg, info)
-    kw = dict(norm=info.norm, scheme=info.scheme, target_scheme=target, units=units, cf=cf, min_valid=cfg.min_valid, seed=cfg.seed)
+    kw = dict(norm=info.norm, scheme=info.scheme, target_scheme=target, units=units, cf=cf, min_valid=cfg.min_valid, seed=cfg.seed,
+              multilook=cfg.multilook)
     train_ds = ChipDataset(info.items("train"), chip=cfg.chip, mode="random" if cfg.chips_per_epoch else "grid",
-                           chips_per_epoch=cfg.chips_per_epoch, augment=cfg.augment, **kw)
+                           chips_per_epoch=cfg.chips_per_epoch, augment=cfg.augment, balance=cfg.balance,
+                           radiometric=SarAugment(cfg.gain_db, cfg.ramp_db, cfg.speckle) if cfg.augment else None, **kw)
     val_ds = (ChipDataset(info.items("val"), chip=cfg.val_chip or cfg.chip, mode="grid", **kw)
               if info.splits.get("val") else None)
     counts = label_histogram(info.label_paths("train"), scheme=info.scheme, target_scheme=target,
@@ -400,7 +402,8 @@ def _finetune(cfg, env, data_dir, out, pretrained, resume, max_steps, overwrite,
     def val_fn(m): return evaluate_dataset(m, val_ds, target.num_classes, env, cfg.eval_batch_size, cfg.precision)[0]
     meta = dict(task=cfg.task, preset=init_meta.get("preset", cfg.preset) if init_meta else cfg.preset, norm=info.norm.to_dict(),
                 scheme=target.to_dict(), class_freqs=freqs.tolist(), data=str(info.root),
-                pretrained=str(pre) if pre else None, init=started, input=input_contract(info, units, cf, in_chans))
+                pretrained=str(pre) if pre else None, init=started,
+                input={**input_contract(info, units, cf, in_chans), **({"multilook": cfg.multilook} if cfg.multilook > 1 else {})})
     summary = fit(model, train_ds, cfg, out, loss_fn=loss_fn, kind="finetune", arch=cfg.arch,
                   model_config=model_config, meta=meta, val_fn=val_fn if val_ds is not None else None,
                   select="miou", resume=resume, max_steps=max_steps, env=env, overwrite=overwrite, progress=progress)
@@ -532,7 +535,8 @@ _A = dict(  # the flags pretrain and train share, each declared once
     bf16=Arg("shortcut for --precision bf16", group=_OPT),
     resume=Arg("continue a run exactly from its last.pt", metavar="CKPT", group=_OPT),
     no_progress=Arg("no progress bar", group=_OPT))
-_RECIPES = "named settings: demo (CPU, tiny model), paper (METHOD.md, Swin-B), micro (seconds, tests)"
+_RECIPES = ("named settings: demo (CPU, tiny model), paper (METHOD.md, Swin-B), micro (seconds, tests), "
+            "real (train only: a real scene with few labelled fields, on a CPU)")
 
 # %% ../nbs/24_train.ipynb #0490371c950e
 @command("pretrain", config=PretrainConfig, presets=PRETRAIN_PRESETS, epilog=_TRAIN_EPILOG,

@@ -162,3 +162,25 @@ def test_kill_9_during_predict_then_rerun_cleans_up(tmp_path):
     r = sar_lulc("predict", S, "--out", out, "--tile", 256, "--no-progress")
     assert r.returncode == 0, r.stderr
     assert _hidden(out.parent) == [] and out.is_file()
+
+# -- no silent loss (issue 27): a dB raster read as DN is refused; infinite pixels are counted in a warning
+def _db_scene(tmp_path, name, inf_rows=False):
+    with rasterio.open(S) as src: dn, prof = src.read(1).astype(np.float64), src.profile
+    db = np.where(dn > 0, 20 * np.log10(np.maximum(dn, 1)) - 83.0, np.nan).astype(np.float32)
+    if inf_rows: db = (10 ** (db / 10)).astype(np.float32); db[::16] = np.inf        # linear power, 1 row in 16 infinite
+    prof.update(dtype="float32", nodata=None)
+    with rasterio.open(tmp_path / name, "w", **prof) as dst: dst.write(db, 1)
+    return tmp_path / name, db
+
+def test_db_scene_read_as_dn_is_refused(tmp_path):
+    scene, _ = _db_scene(tmp_path, "scene_db.tif")
+    r = sar_lulc("predict", scene, "--units", "dn", "--out", tmp_path / "m.tif", "--no-progress")
+    assert r.returncode == 2 and "are negative" in r.stderr and "--units db" in r.stderr, r.stderr
+    assert not (tmp_path / "m.tif").exists()
+
+def test_infinite_pixels_warn_with_their_true_count(tmp_path):
+    scene, a = _db_scene(tmp_path, "scene_lin.tif", inf_rows=True)
+    r = sar_lulc("predict", scene, "--units", "linear", "--out", tmp_path / "m.tif", "--no-progress", "--json")
+    assert r.returncode == 0, r.stderr
+    n = int(np.isinf(a).sum())
+    assert f"{n} pixel(s) of scene_lin.tif were not backscatter" in r.stderr, r.stderr

@@ -136,3 +136,21 @@ def test_compile_path_runs_on_cpu(runs, tmp_path):
     ck = load_checkpoint(out / "last.pt")
     assert ck["config"]["compile"] == "aot_eager" and not any("_orig_mod" in k for k in ck["model"])
     assert load_model(out).task == "lulc"
+
+def test_real_recipe_options_travel_with_the_model(runs, tmp_path):
+    """Multilook, class-balanced sampling and the radiometric augmentations train (issue 24); the model records its
+    multilook and `predict` repeats it unless told otherwise."""
+    d = runs[0]
+    tr = summary(cli("--json", "train", "--data", d / "data", "--recipe", "micro", "--preset", "tiny", "--steps", 2,
+                     "--set", "multilook=3", "--set", "balance=1", "--set", "gain_db=2", "--set", "ramp_db=2",
+                     "--set", "speckle=0.5", "--out", tmp_path / "run", "--no-progress"))
+    assert tr["ok"] and tr["steps"] == 2
+    assert json.loads((tmp_path / "run" / "model.json").read_text())["input"]["multilook"] == 3
+    scene = next((d / "data" / "test").glob("*_sar*.tif"))
+    p = summary(cli("--json", "predict", scene, "--model", tmp_path / "run", "--out", tmp_path / "a.tif", "--no-progress"))
+    assert p["input"]["multilook"] == 3
+    p = summary(cli("--json", "predict", scene, "--model", tmp_path / "run", "--out", tmp_path / "b.tif", "--multilook", 1,
+                    "--no-progress"))
+    assert p["input"]["multilook"] == 1
+    bad = cli("train", "--data", d / "data", "--recipe", "micro", "--set", "balance=2", "--out", tmp_path / "x", ok=False)
+    assert bad.returncode == 2 and "balance" in bad.stderr

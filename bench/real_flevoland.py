@@ -1,0 +1,429 @@
+#!/usr/bin/env python
+"""The real land-cover benchmark (issue 24): NASA/JPL AIRSAR L-band over Flevoland, 15 crop and cover classes, in
+an honest spatial protocol, every arm run as a user would run it (`sar-lulc chips`, `train`, `predict`), scored on
+whole fields the model never saw. One record per run in OUT/real_flevoland.json (arm, fold, seed, inputs, steps,
+train seconds, the full commands, per-class IoU, mIoU, OA, kappa, on the 15 classes and on a coarse grouping).
+
+    python bench/real_flevoland.py --out runs/real                      # every arm, HH, 3 folds x 3 seeds
+    python bench/real_flevoland.py --out runs/real --inputs hh hhhv --arms recommended gaussian_ml random_forest
+    python bench/real_flevoland.py --out runs/real --protocol random    # the literature's random-pixel protocol
+
+**Spatial protocol.** The 87 labelled fields (connected components of one class) are grouped by the 125 x 128 px
+image block their centroid falls in; the 48 blocks are dealt to K folds by a seeded search that maximises, first,
+the number of classes each fold holds in both its test and its training set (>= 200 px each), then the smallest
+training set. A fold's test set is its fields, whole. Its training set is every other field except those within the
+guard band (16 px) of a test field; in its training SAR the test fields and the guard band are no data, so no
+training chip (hence no receptive field) ever sees a test pixel. Prediction runs over the whole scene (unlabelled
+SAR is fair context) and is scored on the test fields only. mIoU is the mean over the classes present in both the
+fold's training and test labels ("learnable": no arm can learn a class it never saw); the mean over all classes of
+the test set is kept beside it (`miou_test_classes`).
+
+**Random-pixel protocol** (literature, inflated, for comparison only): 5 % of the labelled pixels of every field
+train, the rest test (train and test pixels share fields): classical arms only.
+
+Interrupted? Run the same command again: finished runs (same settings) are read back from OUT/runs/*/record.json.
+"""
+from __future__ import annotations
+import argparse, concurrent.futures as cf, hashlib, json, math, os, platform, subprocess, sys, time
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from scipy import ndimage as ndi
+
+sys.path.insert(0, str(Path(__file__).parent))
+from synth_study import sar_lulc_exe, summarise                  # one home for running the CLI and summarising
+from sar_lulc.core import shared_dir
+from sar_lulc.metrics import confusion_metrics
+
+SCENE = "data/airsar_flevoland"
+CLASSES = ("water", "forest", "lucerne", "grass", "rapeseed", "beet", "potatoes", "peas", "stem beans", "bare soil",
+           "wheat", "wheat 2", "wheat 3", "barley", "buildings")           # codes 1..15
+LABEL_MAP = ",".join(f"{i + 1}:{n}" for i, n in enumerate(CLASSES))
+COARSE = ("water", "forest", "crops and grass", "bare soil", "buildings")  # a national LULC map's grouping
+TO_COARSE = np.array([0, 1, 2, 2, 2, 2, 2, 2, 2, 3, 2, 2, 2, 2, 4])       # 15-class index -> coarse index
+BLOCK, GUARD, MIN_PX = (125, 128), 16, 200
+CHIP = 96                                     # chips of every fold's dataset (`sar-lulc chips --chip 96 --stride 48`)
+# the `demo` recipe at the `real` recipe's budget (300 steps of 8 x 96 px, schedule ending there): equal steps
+DEMO_BUDGET = dict(chip=CHIP, batch_size=8, epochs=8, chips_per_epoch=300, warmup_epochs=1)
+
+MODELS = Path(__file__).resolve().parents[1] / "data_samples/models"
+INIT = ["--init", str(MODELS / "lulc_resnet18.safetensors")]
+PRETRAINED = ["--pretrained", str(MODELS / "encoder_tiny.safetensors")]
+ARMS = {  # name -> kind, recipe, flags; "recommended" is what the README recommends for real data
+    "gaussian_ml": dict(kind="classical"),
+    "random_forest": dict(kind="classical"),
+    "recommended": dict(kind="cli", recipe="real"),                                   # resnet18, multilook 9, balance 1
+    "tiny_real": dict(kind="cli", recipe="real", train=dict(preset="tiny")),
+    "resnet18_demo": dict(kind="cli", train=dict(preset="resnet18", layer_decay=1.0, **DEMO_BUDGET)),   # before
+    "tiny_demo": dict(kind="cli", train=dict(preset="tiny", **DEMO_BUDGET)),
+    "init_lulc": dict(kind="cli", recipe="real", extra=INIT),
+    "tiny_pretrained": dict(kind="cli", recipe="real", train=dict(preset="tiny"), extra=PRETRAINED),
+    "smp_unet": dict(kind="peer", recipe="real", train=dict(arch="smp_unet_resnet18")),
+    "smp_upernet": dict(kind="peer", recipe="real", train=dict(arch="smp_upernet_resnet18")),
+    "recommended_no_multilook": dict(kind="cli", recipe="real", train=dict(multilook=1)),      # ablations
+    "recommended_no_balance": dict(kind="cli", recipe="real", train=dict(balance=0.0)),
+}
+
+def _flags(d: dict) -> list[str]:
+    return [x for k, v in d.items() for x in (f"--{k.replace('_', '-')}", str(v))]
+
+# ---------------------------------------------------------------------------------------------------------- data
+def scene_paths(root: Path) -> dict:
+    d = root / SCENE
+    p = {b: d / f"flevoland_{b}.tif" for b in ("HH", "HV", "VV", "label")}
+    missing = [str(v) for v in p.values() if not v.exists()]
+    if missing: sys.exit(f"the Flevoland scene is missing ({missing[0]}); set SAR_LULC_SHARED to the shared folder")
+    return p
+
+def fields(lab: np.ndarray) -> tuple[np.ndarray, int]:
+    "Connected components of one class (8-connected): int32 field ids, 0 = unlabelled."
+    comp, n = np.zeros(lab.shape, np.int32), 0
+    for c in range(1, len(CLASSES) + 1):
+        l, k = ndi.label(lab == c, structure=np.ones((3, 3)))
+        comp[l > 0] = l[l > 0] + n; n += k
+    return comp, n
+
+def fold_sets(lab, comp, field_fold, fold: int, guard: int = GUARD):
+    "Boolean (test, train, blind) masks of one fold; blind = test fields and their guard band (no data in training)."
+    ids = np.nonzero(field_fold == fold)[0] + 1
+    test = np.isin(comp, ids)
+    blind = ndi.maximum_filter(test, size=2 * guard + 1)
+    touching = np.unique(comp[blind & (comp > 0)])
+    train = (lab > 0) & ~np.isin(comp, touching)
+    return test, train, blind
+
+def choose_folds(lab, k: int, tries: int = 300) -> dict:
+    "Deal the image blocks to k folds (module docstring); returns the assignment and how it was chosen."
+    comp, n = fields(lab)
+    H, W = lab.shape; nr, nc = H // BLOCK[0], W // BLOCK[1]
+    cy, cx = np.array(ndi.center_of_mass(np.ones_like(comp), comp, range(1, n + 1))).T
+    fblock = (np.clip(cy // BLOCK[0], 0, nr - 1) * nc + np.clip(cx // BLOCK[1], 0, nc - 1)).astype(int)
+    best = None
+    for s in range(tries):
+        blocks = np.random.default_rng(s).permutation(np.arange(nr * nc) % k)
+        counts = []
+        for f in range(k):
+            test, train, _ = fold_sets(lab, comp, blocks[fblock], f)
+            counts.append((np.bincount(lab[test], minlength=16)[1:], np.bincount(lab[train], minlength=16)[1:]))
+        score = (min(int(((t >= MIN_PX) & (r >= MIN_PX)).sum()) for t, r in counts), min(int(r.sum()) for _, r in counts))
+        if best is None or score > best[0]: best = (score, s, blocks, counts)
+    score, s, blocks, counts = best
+    return dict(k=k, search_seed=s, tries=tries, block=BLOCK, guard=GUARD, n_fields=n, blocks=blocks.tolist(),
+                field_fold=blocks[fblock].tolist(), min_learnable_classes=score[0], min_train_px=score[1],
+                test_px=[c[0].tolist() for c in counts], train_px=[c[1].tolist() for c in counts])
+
+def write_like(path: Path, arr, src_profile, dtype, nodata):
+    prof = {**src_profile, "dtype": dtype, "count": 1, "nodata": nodata, "compress": "deflate"}
+    with rasterio.open(path, "w", **prof) as dst: dst.write(arr.astype(dtype), 1)
+
+def prepare_folds(paths: dict, out: Path, k: int) -> dict:
+    "Choose the folds once (folds.json) and write each fold's training SAR, training labels and test labels."
+    fj = out / "folds.json"
+    with rasterio.open(paths["label"]) as s: lab, prof = s.read(1), s.profile
+    if fj.exists() and json.loads(fj.read_text()).get("k") == k: info = json.loads(fj.read_text())
+    else:
+        print(f"choosing {k} spatial folds ...", flush=True)
+        info = choose_folds(lab, k); out.mkdir(parents=True, exist_ok=True); fj.write_text(json.dumps(info, indent=1))
+    comp, _ = fields(lab)
+    for f in range(k):
+        d = out / "folds" / f"f{f}"
+        if (d / "test_label.tif").exists(): continue
+        d.mkdir(parents=True, exist_ok=True)
+        test, train, blind = fold_sets(lab, comp, np.array(info["field_fold"]), f)
+        for b in ("HH", "HV"):
+            with rasterio.open(paths[b]) as s: sar = s.read(1)
+            write_like(d / f"train_{b}.tif", np.where(blind, np.nan, sar), prof, "float32", float("nan"))
+        write_like(d / "train_label.tif", np.where(train, lab, 0), prof, "uint8", 0)
+        write_like(d / "test_label.tif", np.where(test, lab, 0), prof, "uint8", 0)
+    return info
+
+# ------------------------------------------------------------------------------------------------------ scoring
+def score(pred15: np.ndarray, truth: np.ndarray, train_counts=None) -> dict:
+    "Metrics of a 15-class map (indices 0..14) against raw codes (1..15, 0 = not scored), fine and coarse."
+    m = truth > 0
+    t, p = truth[m].astype(np.int64) - 1, pred15[m].astype(np.int64)
+    K = len(CLASSES)
+    cm = np.bincount(t * K + p, minlength=K * K).reshape(K, K)
+    fine = confusion_metrics(cm)
+    present = np.asarray(fine["present"])
+    learn = present & (np.asarray(train_counts) >= MIN_PX) if train_counts is not None else present
+    iou = np.asarray(fine["iou"])
+    tc, pc = TO_COARSE[t], TO_COARSE[p]
+    coarse = confusion_metrics(np.bincount(tc * 5 + pc, minlength=25).reshape(5, 5))
+    r = lambda v: None if v is None or (isinstance(v, float) and math.isnan(v)) else round(float(v), 5)
+    return dict(miou=r(iou[learn].mean()), miou_test_classes=r(fine["miou"]), oa=r(fine["oa"]), kappa=r(fine["kappa"]),
+                learnable=[CLASSES[i] for i in np.nonzero(learn)[0]],
+                iou={CLASSES[i]: r(iou[i]) for i in range(K) if present[i]},
+                coarse=dict(miou=r(coarse["miou"]), oa=r(coarse["oa"]), kappa=r(coarse["kappa"]),
+                            iou={COARSE[i]: r(v) for i, v in enumerate(coarse["iou"]) if coarse["present"][i]}),
+                n_test_px=int(m.sum()))
+
+# ---------------------------------------------------------------------------------------------------- classical
+def features(bands: list[np.ndarray], sizes=(1, 3, 7, 15)) -> np.ndarray:
+    """Per-pixel features a remote-sensing analyst would use: per band, the multilooked (box-averaged in power)
+    intensity in dB at several window sizes and the local contrast (std of dB) at the larger ones; (H, W, F)."""
+    out = []
+    for b in bands:
+        b = np.nan_to_num(b.astype(np.float64), nan=np.nanmedian(b))
+        db = 10 * np.log10(np.maximum(b, 1e-10))
+        for s in sizes:
+            out.append(10 * np.log10(np.maximum(ndi.uniform_filter(b, s), 1e-10)) if s > 1 else db)
+            if s >= 7:
+                m = ndi.uniform_filter(db, s); out.append(np.sqrt(np.maximum(ndi.uniform_filter(db * db, s) - m * m, 0)))
+    if len(bands) == 2: out.append(out[1] - out[len(out) // 2 + 1])          # HH/HV ratio of the 3x3 looks
+    return np.stack(out, -1).astype(np.float32)
+
+def classical(arm: str, feats, train_lab, seed: int, max_px: int = 30000) -> np.ndarray:
+    "Fit on (a class-balanced sample of) the training pixels, predict every pixel: 15-class indices."
+    from sklearn.discriminant_analysis import QuadraticDiscriminantAnalysis
+    from sklearn.ensemble import RandomForestClassifier
+    rng = np.random.default_rng(seed)
+    idx = np.flatnonzero(train_lab.ravel() > 0)
+    y = train_lab.ravel()[idx]
+    per = max(1, max_px // max(1, len(np.unique(y))))
+    keep = np.concatenate([rng.permutation(idx[y == c])[:per] for c in np.unique(y)])
+    X, Y = feats.reshape(-1, feats.shape[-1])[keep], train_lab.ravel()[keep] - 1
+    if arm == "gaussian_ml":      # maximum-likelihood Gaussian per class (equal priors: the sample is balanced)
+        clf = QuadraticDiscriminantAnalysis(reg_param=1e-3)
+    else: clf = RandomForestClassifier(n_estimators=200, min_samples_leaf=5, max_features="sqrt", n_jobs=1, random_state=seed)
+    clf.fit(X, Y)
+    flat = feats.reshape(-1, feats.shape[-1])
+    pred = np.concatenate([clf.predict(flat[i:i + 200000]) for i in range(0, len(flat), 200000)])
+    return pred.reshape(train_lab.shape).astype(np.uint8)
+
+# ------------------------------------------------------------------------------------------------------- deep
+def run(cmd: list[str], log: Path, env=None) -> str:
+    t = time.time()
+    p = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    with open(log, "a") as f: f.write(f"$ {' '.join(cmd)}\n({time.time() - t:.0f} s, rc {p.returncode})\n{p.stdout}\n{p.stderr}\n")
+    if p.returncode: raise RuntimeError(f"{' '.join(cmd[:3])} failed ({p.returncode}); see {log}:\n{p.stderr[-1500:]}")
+    return p.stdout
+
+def chips_for(fold_dir: Path, inputs: str, chip: int, log: Path) -> tuple[Path, list[str]]:
+    "The fold's training dataset, made once per (inputs, chip) by `sar-lulc chips` (all of it trains: no val/test)."
+    d = fold_dir / f"chips_{inputs}_{chip}"
+    sar = [str(fold_dir / "train_HH.tif")] + ([str(fold_dir / "train_HV.tif")] if inputs == "hhhv" else [])
+    cmd = ["chips", "--sar", *sar, "--labels", str(fold_dir / "train_label.tif"), "--label-map", LABEL_MAP,
+           "--chip", str(chip), "--stride", str(chip // 2), "--min-valid", "0.02", "--split", "1,0,0", "--out", str(d)]
+    if not (d / "manifest.json").exists():
+        run(sar_lulc_exe() + cmd + ["--overwrite"], log)
+    return d, cmd
+
+def deep(arm: str, spec: dict, fold_dir: Path, run_dir: Path, scene: list[str], seed: int, inputs: str, log: Path,
+         env) -> tuple[np.ndarray, dict]:
+    "Train through the CLI (peers through the library, their archs registered), predict the whole scene; 15-class map."
+    a = ARMS[arm]; recipe = spec.get("recipe", a.get("recipe", "demo"))
+    t = {**a.get("train", {}), **spec.get("train", {}), "seed": seed, "device": "cpu"}
+    data, chips_cmd = chips_for(fold_dir, inputs, CHIP, log)
+    sets = {k: t.pop(k) for k in list(t) if k not in TRAIN_FLAGS}
+    train_cmd = ["train", "--data", str(data), "--out", str(run_dir / "run"), "--overwrite", "--recipe", recipe, *_flags(t),
+                 *[x for k, v in sets.items() for x in ("--set", f"{k}={json.dumps(v)}")], *a.get("extra", []),
+                 *spec.get("extra", [])]
+    t0 = time.time()
+    model = run_dir / "run" / "model.safetensors"
+    pred_cmd = ["predict", *scene, "--model", str(model), "--out", str(run_dir / "pred.tif"), "--overwrite",
+                "--device", "cpu", *spec.get("predict", [])]
+    if a["kind"] == "peer":       # an smp arch is known only where it is registered: train and predict in the library
+        child = dict(data=str(data), out=str(run_dir / "run"), recipe=recipe, train={**t, **sets}, scene=scene,
+                     pred=str(run_dir / "pred.tif"))
+        out = run([sys.executable, __file__, "--child", json.dumps(child)], log, env)
+        train_s = json.loads([l for l in out.splitlines() if l.startswith("{")][-1])["wall_train_s"]
+    else:
+        out = run(sar_lulc_exe() + train_cmd + ["--json", "--no-progress"], log, env)
+        train_s = time.time() - t0
+        run(sar_lulc_exe() + pred_cmd + ["--json", "--no-progress"], log, env)
+    steps = json.loads([l for l in out.splitlines() if l.startswith("{")][-1]).get("steps")
+    with rasterio.open(run_dir / "pred.tif") as s: pred = s.read(1)
+    shown = " ".join(["sar-lulc"] + train_cmd)
+    if a["kind"] == "peer": shown = f"(library finetune with the smp arch registered, as) {shown} --set arch={t.get('arch') or sets.get('arch')}"
+    return pred, dict(train_s=round(train_s, 1), steps=steps, recipe=recipe,
+                      commands=[" ".join(["sar-lulc"] + chips_cmd), shown, " ".join(["sar-lulc"] + pred_cmd)])
+
+TRAIN_FLAGS = {"preset", "epochs", "batch_size", "lr", "chip", "chips_per_epoch", "precision", "seed", "device",
+               "alpha", "drop_path", "layer_decay", "hr_inject", "head", "units", "cf"}
+
+def child(spec: dict) -> dict:
+    from peers import register_peers
+    register_peers()
+    from sar_lulc.train import finetune
+    from sar_lulc.predict import predict_scene
+    t0 = time.time()
+    s = finetune(spec.get("recipe", "demo"), data_dir=spec["data"], out_dir=spec["out"], overwrite=True, progress=False,
+                 **spec["train"])
+    wall = time.time() - t0
+    src = spec["scene"] if len(spec["scene"]) > 1 else spec["scene"][0]
+    predict_scene(str(Path(spec["out"]) / "model.safetensors"), src, spec["pred"], device="cpu", overwrite=True, progress=False)
+    return {"steps": s.get("steps"), "time_s": s.get("time_s"), "wall_train_s": wall}
+
+# -------------------------------------------------------------------------------------------------- zero-shot
+JP9_TO_COARSE = {"Water": 0, "Forest": 1, "Paddy": 2, "Cropland": 2, "Grassland": 2, "Bare": 3, "Built-up": 4,
+                 "SolarPanel": 4, "Greenhouse": 4}
+
+def zero_shot(paths: dict, out: Path, options: list[str], model: str | None = None) -> dict:
+    """The shipped land-cover model (or `model`) on the whole scene, as is: its jp9 classes mapped to the coarse
+    grouping, scored on every labelled pixel (no training, so no fold)."""
+    from sar_lulc.io import read_label_map
+    d = out / "zero_shot"; d.mkdir(parents=True, exist_ok=True)
+    tag = "".join(c if c.isalnum() else "_" for c in " ".join(options) or "defaults")
+    cmd = ["predict", str(paths["HH"]), "--out", str(d / f"{tag}.tif"), "--overwrite", "--device", "cpu", *options]
+    if model: cmd += ["--model", model]
+    run(sar_lulc_exe() + cmd + ["--json", "--no-progress"], out / "logs" / f"zero_shot_{tag}.log")
+    pred, scheme, _ = read_label_map(d / f"{tag}.tif")
+    lut = np.full(256, 255, np.int64)
+    for i, n in enumerate(scheme.names): lut[i] = JP9_TO_COARSE.get(n, 255)
+    with rasterio.open(paths["label"]) as s: lab = s.read(1)
+    m = (lab > 0) & (pred != 255)
+    t, p = TO_COARSE[lab[m].astype(np.int64) - 1], lut[pred[m]]
+    ok = p != 255
+    cm = np.bincount(t[ok] * 5 + p[ok], minlength=25).reshape(5, 5)
+    r = confusion_metrics(cm)
+    return dict(options=" ".join(options) or "(defaults)", command=" ".join(["sar-lulc"] + cmd), miou=round(r["miou"], 4),
+                oa=round(r["oa"], 4), iou={COARSE[i]: round(v, 4) for i, v in enumerate(r["iou"]) if r["present"][i]})
+
+# ------------------------------------------------------------------------------------------------------- main
+def cpu_info() -> dict:
+    name, flags = platform.processor(), ""
+    try:
+        txt = Path("/proc/cpuinfo").read_text()
+        name = next((l.split(":", 1)[1].strip() for l in txt.splitlines() if l.startswith("model name")), name)
+        flags = next((l.split(":", 1)[1] for l in txt.splitlines() if l.startswith("flags")), "")
+    except OSError: pass
+    keep = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags.split()]
+    return dict(cpu=name, flags=keep, threads_per_run=int(os.environ.get("OMP_NUM_THREADS", "1")))
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", type=Path, default=Path("runs/real"))
+    ap.add_argument("--arms", nargs="+", default=[a for a in ARMS if "_no_" not in a],
+                    help=f"from {list(ARMS)} (and variants added by --variant); default: all but the ablations")
+    ap.add_argument("--inputs", nargs="+", default=["hh"], choices=["hh", "hhhv"])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--folds", type=int, default=3, help="K spatial folds")
+    ap.add_argument("--only-folds", type=int, nargs="+", help="run only these folds (default: all K)")
+    ap.add_argument("--protocol", default="spatial", choices=["spatial", "random"])
+    ap.add_argument("--variant", action="append", default=[], metavar="NAME=JSON",
+                    help='another arm: NAME={"base": ARM, "recipe": R, "train": {...}, "extra": [...], "predict": [...]}')
+    ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--json", type=Path, default=Path(__file__).parent / "results/real_flevoland.json",
+                    help="where the merged records go")
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    ap.add_argument("--zero-shot", action="store_true", help="only score the shipped land-cover model zero-shot")
+    ap.add_argument("--maps", nargs="+", metavar="ARM", help="only save fold 0 / seed 0 maps of these arms (for the chapter)")
+    a = ap.parse_args(argv)
+    if a.child: print(json.dumps(child(json.loads(a.child)), default=str)); return 0
+    root = shared_dir()
+    if root is None: sys.exit("no shared data folder (set SAR_LULC_SHARED)")
+    paths = scene_paths(root)
+    if a.maps:                                 # the chapter's figure: labels and maps of fold 0, seed 0
+        maps = {"test": rasterio.open(a.out / "folds/f0/test_label.tif").read(1),
+                "train": rasterio.open(a.out / "folds/f0/train_label.tif").read(1)}
+        for arm in a.maps:
+            rd = a.out / "runs" / f"spatial_{a.inputs[0]}_{arm}_f0_s0"
+            maps[arm] = np.load(rd / "pred.npy") if (rd / "pred.npy").exists() else rasterio.open(rd / "pred.tif").read(1)
+        np.savez_compressed(a.json.with_name(a.json.stem + "_maps.npz"), **{k: v.astype(np.uint8) for k, v in maps.items()})
+        return 0
+    if a.zero_shot:
+        (a.out / "logs").mkdir(parents=True, exist_ok=True)
+        rows = [zero_shot(paths, a.out, o) for o in ([], ["--norm", "scene"], ["--norm", "scene", "--multilook", "3"])]
+        res = json.loads(a.json.read_text()) if a.json.exists() else dict(runs=[])
+        res["zero_shot"] = rows; a.json.write_text(json.dumps(res, indent=1))
+        for r in rows: print(f"{r['options']:32s} mIoU {r['miou']:.3f}  " + "  ".join(f"{k} {v:.2f}" for k, v in r["iou"].items()))
+        return 0
+    variants = {}
+    for v in a.variant:
+        name, js = v.split("=", 1); spec = json.loads(js)
+        ARMS[name] = {**ARMS[spec["base"]], "variant_of": spec["base"]}; variants[name] = spec
+    out = a.out; (out / "logs").mkdir(parents=True, exist_ok=True)
+    with rasterio.open(paths["label"]) as s: lab = s.read(1)
+    bands = {b: rasterio.open(paths[b]).read(1) for b in ("HH", "HV")}
+    feats = {}
+    env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    jobs = []
+    if a.protocol == "spatial":
+        info = prepare_folds(paths, out, a.folds)
+        folds = a.only_folds if a.only_folds is not None else range(a.folds)
+        jobs = [(arm, f, s, i) for i in a.inputs for arm in a.arms for f in folds for s in a.seeds]
+    else:
+        info = dict(protocol="random pixels", train_fraction=0.05)
+        jobs = [(arm, -1, s, i) for i in a.inputs for arm in a.arms if ARMS[arm]["kind"] == "classical" for s in a.seeds]
+
+    def one(job):
+        arm, f, seed, inputs = job
+        spec = variants.get(arm, {})
+        tag = f"{a.protocol}_{inputs}_{arm}_f{f}_s{seed}"
+        rd = out / "runs" / tag; rd.mkdir(parents=True, exist_ok=True)
+        key = hashlib.sha1(json.dumps([ARMS[arm], spec, CHIP, a.protocol, info.get("search_seed")], sort_keys=True,
+                                      default=str).encode()).hexdigest()[:12]
+        rec_path = rd / "record.json"
+        if rec_path.exists():
+            rec = json.loads(rec_path.read_text())
+            if rec.get("key") == key: return rec
+        log = out / "logs" / f"{tag}.log"; log.write_text("")
+        names = ["HH"] + (["HV"] if inputs == "hhhv" else [])
+        if f >= 0:
+            truth = rasterio.open(out / "folds" / f"f{f}" / "test_label.tif").read(1)
+            train_lab = rasterio.open(out / "folds" / f"f{f}" / "train_label.tif").read(1)
+            train_counts = info["train_px"][f]
+        else:                                      # random pixels of every field
+            rng = np.random.default_rng(1000 + seed)
+            pick = (rng.random(lab.shape) < 0.05) & (lab > 0)
+            train_lab, truth, train_counts = np.where(pick, lab, 0), np.where(pick, 0, lab), None
+        t0 = time.time()
+        if ARMS[arm]["kind"] == "classical":
+            if inputs not in feats: feats[inputs] = features([bands[n] for n in names])
+            pred, extra = classical(arm, feats[inputs], train_lab, seed), dict(steps=None, commands=[f"bench/real_flevoland.py ({arm})"])
+            np.save(rd / "pred.npy", pred)
+            extra["train_s"] = round(time.time() - t0, 1)
+        else:
+            pred, extra = deep(arm, spec, out / "folds" / f"f{f}", rd, [str(paths[n]) for n in names], seed, inputs, log, env)
+        rec = dict(arm=arm, variant_of=ARMS[arm].get("variant_of"), kind=ARMS[arm]["kind"], protocol=a.protocol, fold=f,
+                   seed=seed, inputs=inputs, key=key, spec=spec or None, **extra, wall_s=round(time.time() - t0, 1),
+                   **score(pred, truth, train_counts))
+        rec_path.write_text(json.dumps(rec, indent=1))
+        print(f"done {tag}: mIoU {rec['miou']:.3f} (coarse {rec['coarse']['miou']:.3f}) in {rec['wall_s']:.0f} s", flush=True)
+        return rec
+
+    for inputs, f in sorted({(i, f) for arm, f, _, i in jobs if ARMS[arm]["kind"] != "classical"}):
+        chips_for(out / "folds" / f"f{f}", inputs, CHIP, out / "logs" / "chips.log")   # once, before parallel runs
+    results, failures = [], []
+    t0 = time.time()
+    with cf.ThreadPoolExecutor(max_workers=a.jobs) as ex:
+        for fut in cf.as_completed([ex.submit(one, j) for j in jobs]):
+            try: results.append(fut.result()); merge(a.json, results[-1:], info if a.protocol == "spatial" else None)
+            except Exception as e: failures.append(str(e)); print("FAILED:", str(e)[:600], flush=True)
+    merge(a.json, results, info if a.protocol == "spatial" else None)       # as it goes, and once more at the end
+    print(report(json.loads(a.json.read_text())))
+    print(f"{len(results)} runs ({len(failures)} failed) in {(time.time() - t0) / 60:.1f} min", flush=True)
+    return 1 if failures else 0
+
+def merge(path: Path, results: list, folds: dict | None):
+    "Add runs to the results file (a run with the same protocol, inputs, arm, fold and seed is replaced)."
+    old = json.loads(path.read_text()) if path.exists() else dict(runs=[])
+    k = lambda r: (r["protocol"], r["inputs"], r["arm"], r["fold"], r["seed"])
+    new = {k(r): r for r in old["runs"]}
+    new.update({k(r): r for r in results})
+    old.update(runs=sorted(new.values(), key=k), machine=cpu_info(), torch=__import__("torch").__version__, chip=CHIP,
+               demo_budget=DEMO_BUDGET)
+    if folds is not None: old["folds"] = folds
+    path.parent.mkdir(parents=True, exist_ok=True); path.write_text(json.dumps(old, indent=1))
+
+def report(res: dict) -> str:
+    "A Markdown table: per (protocol, inputs, arm) the mean, std and worst seed of the per-seed mIoU (mean over folds)."
+    rows = ["| protocol | inputs | arm | runs | mIoU (15 classes) | worst seed | coarse mIoU | OA | train s |", "|---|---|---|---|---|---|---|---|---|"]
+    groups = {}
+    for r in res["runs"]: groups.setdefault((r["protocol"], r["inputs"], r["arm"]), []).append(r)
+    for (p, i, arm), rs in sorted(groups.items(), key=lambda g: (g[0][0], g[0][1], -np.mean([r["miou"] for r in g[1]]))):
+        per_seed = {}
+        for r in rs: per_seed.setdefault(r["seed"], []).append(r["miou"])
+        seed_means = [np.mean(v) for v in per_seed.values()]
+        m, s, _ = summarise(seed_means)
+        cm, _, _ = summarise([r["coarse"]["miou"] for r in rs]); oa, _, _ = summarise([r["oa"] for r in rs])
+        ts = sorted(r["train_s"] for r in rs)
+        sd = "" if math.isnan(s) else f" ± {100 * s:.1f}"
+        rows.append(f"| {p} | {i} | {arm} | {len(rs)} | {100 * m:.1f}{sd} | {100 * min(seed_means):.1f} | {100 * cm:.1f} | "
+                    f"{100 * oa:.1f} | {ts[len(ts) // 2]:.0f} |")
+    return "\n".join(rows)
+
+if __name__ == "__main__":
+    sys.exit(main())
