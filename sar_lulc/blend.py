@@ -27,9 +27,10 @@ def resolve_overlap(tile: int, overlap) -> int:
     if not math.isfinite(ov):
         raise SarLulcError(f"overlap={overlap!r} must be a finite number: pixels (e.g. 64) or a fraction of the tile (e.g. 0.125).")
     o = int(round(ov * tile)) if 0 < ov < 1 else int(round(ov))
-    if not 0 <= o < tile:
-        raise SarLulcError(f"overlap={overlap} must be >= 0 and smaller than the tile ({tile}); "
-                           "give pixels (e.g. 64) or a fraction of the tile (e.g. 0.125).")
+    if o < 0: raise SarLulcError(f"--overlap {overlap} is negative; give pixels (e.g. 64) or a fraction of the tile (e.g. 0.125).")
+    if o >= tile:
+        raise SarLulcError(f"--tile {tile} leaves no room for --overlap {overlap} ({o} px): the tile must be larger than the "
+                           f"overlap; use a larger --tile (typically 256-1024) or a smaller --overlap (e.g. 0.125 of the tile).")
     return o
 
 # %% ../nbs/30_blend.ipynb #bef2957becd7

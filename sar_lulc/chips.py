@@ -55,8 +55,8 @@ def _prepare_out(out: Path, overwrite: bool) -> None:
         if not out.is_dir(): raise SarLulcError(f"Output {out} exists and is not a folder.")
         if any(out.iterdir()):
             if not overwrite:
-                raise SarLulcError(f"Output folder {out} already exists and is not empty; pass overwrite=True "
-                                   "(--overwrite) to replace it.")
+                raise SarLulcError(f"Output folder {out} already exists and is not empty; pass --overwrite "
+                                   "(overwrite=True in Python) to replace it.")
             if not (out / "manifest.json").exists():
                 raise SarLulcError(f"Output folder {out} is not empty and holds no manifest.json; refusing to "
                                    "replace a folder that is not a dataset folder. Choose another --out.")

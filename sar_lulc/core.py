@@ -78,7 +78,9 @@ def _acquire(lock: Path) -> int:
     for _ in range(10):
         try: fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o644)
         except OSError as e:
-            raise SarLulcError(f"Cannot write in the output folder {lock.parent}: {e.strerror}.") from e
+            why = ("it is not a place for files (a system folder)" if str(lock.parent.resolve()).startswith(("/proc", "/sys"))
+                   else e.strerror)
+            raise SarLulcError(f"Cannot write in the output folder {lock.parent}: {why}; choose another --out.") from e
         try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             os.close(fd)
@@ -126,7 +128,7 @@ def check_output_path(path, overwrite: bool = False, create: bool = True) -> Pat
     if path.exists() and path.is_dir():
         raise SarLulcError(f"Output path {path} is a folder; give a file name.")
     if path.exists() and not overwrite:
-        raise SarLulcError(f"Output {path} already exists; pass overwrite=True (--overwrite) to replace it.")
+        raise SarLulcError(f"Output {path} already exists; pass --overwrite (overwrite=True in Python) to replace it.")
     if not create:
         base = next((p for p in path.absolute().parents if p.exists()), None)
         if base is None or not base.is_dir():
@@ -244,7 +246,7 @@ def tutorial_setup() -> bool:
     torch.set_num_threads(1 if os.environ.get("IN_TEST") else min(2, os.cpu_count() or 1))
     return os.environ.get("SAR_LULC_TUTORIAL_FULL") is None
 
-# %% ../nbs/00_core.ipynb #a615be36
+# %% ../nbs/00_core.ipynb #aacda112
 def tutorial_cli(cmd: str, cwd, show=("ok",), quiet: bool = False) -> dict:
     "Run `sar-lulc CMD --json` in `cwd` as a user would; print the command, warnings and the summary keys in `show`."
     import subprocess

@@ -275,7 +275,7 @@ def merge_datasets(out_dir, sources, overwrite: bool = False) -> Path:
             if a != b: raise SarLulcError(f"Cannot merge {info.root} with {first.root}: its {what} {b}, not {a}. "
                                           "Merge only dataset folders made alike (re-run `sar-lulc chips`/`synth`).")
     if (out / "manifest.json").exists() and not overwrite:
-        raise SarLulcError(f"{out} already holds a dataset (manifest.json); pass overwrite=True (--overwrite) to replace it.")
+        raise SarLulcError(f"{out} already holds a dataset (manifest.json); pass --overwrite (overwrite=True in Python) to replace it.")
     if out.is_dir() and not (out / "manifest.json").exists() and any(out.iterdir()):
         raise SarLulcError(f"{out} is a folder with other files in it; write the merged dataset to a new or empty folder.")
     rel = lambda p: os.path.relpath(Path(p).resolve(), base)
@@ -389,7 +389,7 @@ class _ChipReader:
         out[:h, :w] = a
         return out
 
-# %% ../nbs/04_data.ipynb #e75bacc3
+# %% ../nbs/04_data.ipynb #c6bcb321
 @dataclass
 class SarAugment:
     "Random radiometric perturbations of a dB chip: calibration gain, brightness ramp, resampled speckle."
@@ -424,7 +424,7 @@ class SarAugment:
         return out
 
 
-# %% ../nbs/04_data.ipynb #4459682b
+# %% ../nbs/04_data.ipynb #073ceafc
 def multilook_db(db: np.ndarray, looks: int) -> np.ndarray:
     "Average `looks` x `looks` pixels in linear power (no-data aware) and return dB: a speckle filter, same shape."
     if looks <= 1: return db

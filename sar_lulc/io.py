@@ -20,10 +20,10 @@ from .schemes import IGNORE_INDEX, ClassScheme, check_indices, get_scheme, hex_t
 
 # %% auto #0
 __all__ = ['DEFAULT_CF', 'GDAL_CACHE_MB', 'UNITS', 'PLAUSIBLE_DB', 'IMPLAUSIBLE_COUNT_MAX', 'SAR_DTYPES', 'TYPICAL_HH_DB',
-           'WRITE_DTYPES', 'LABEL_SUFFIX', 'scene_cache_mb', 'UnitsWarning', 'check_units', 'check_sar_dtype',
-           'nodata_mask', 'to_db', 'db_to_dn', 'from_db', 'detect_units', 'open_raster', 'select_band', 'as_window',
-           'SarReader', 'read_sar', 'assert_has_data', 'write_raster', 'BandStack', 'open_bands', 'crop_raster',
-           'write_label_map', 'read_label_map', 'card4l_xml_for', 'read_card4l_xml']
+           'DUAL_POL_ORDER', 'WRITE_DTYPES', 'LABEL_SUFFIX', 'scene_cache_mb', 'UnitsWarning', 'check_units',
+           'check_sar_dtype', 'nodata_mask', 'to_db', 'db_to_dn', 'from_db', 'detect_units', 'open_raster',
+           'select_band', 'as_window', 'SarReader', 'read_sar', 'assert_has_data', 'write_raster', 'BandStack',
+           'open_bands', 'crop_raster', 'write_label_map', 'read_label_map', 'card4l_xml_for', 'read_card4l_xml']
 
 # %% ../nbs/01_io.ipynb #9edc12932db9
 _log = logging.getLogger("sar_lulc.io")
@@ -158,6 +158,8 @@ def open_raster(path):
         raise SarLulcError(f"{p} is not a raster that GDAL can read ({msg}). Give a GeoTIFF (or another "
                            "GDAL-readable image); a truncated or corrupted file also gives this error.") from e
 
+DUAL_POL_ORDER = ("HH", "HV")   # band order of ALOS-2 / PALSAR-2 dual-pol products without band names
+
 def _band_names(src) -> list[str]:
     return [d or f"band {i + 1}" for i, d in enumerate(src.descriptions)]
 
@@ -167,12 +169,19 @@ def select_band(src, band=None) -> int:
     listing = ", ".join(f"{i + 1}={nm}" for i, nm in enumerate(names))
     if band is None:
         if n == 1: return 1
-        raise SarLulcError(f"{src.name} has {n} bands ({listing}); choose one with band=N (1-based) or a band "
-                           "name such as 'HH' (--band on the command line).")
+        hint = " or --band HH / HV (the order of dual-pol products)" if n == 2 and not any(src.descriptions) else \
+            " or a band name such as --band HH"
+        raise SarLulcError(f"{src.name} has {n} bands ({listing}); choose one with --band N (1-based){hint} "
+                           "(band= in Python).")
     if isinstance(band, str) and not band.strip().isdigit():
         low = [d.lower() if d else None for d in src.descriptions]
         if band.lower() in low: return low.index(band.lower()) + 1
-        raise SarLulcError(f"{src.name} has no band named {band!r}; its bands: {listing}.")
+        if n == 2 and not any(src.descriptions) and band.upper() in DUAL_POL_ORDER:   # unnamed HH+HV product
+            b = DUAL_POL_ORDER.index(band.upper()) + 1
+            warnings.warn(f"{src.name} names no bands; reading {band.upper()} as band {b} (dual-pol products store "
+                          f"{' then '.join(DUAL_POL_ORDER)}).", stacklevel=2)
+            return b
+        raise SarLulcError(f"{src.name} has no band named {band!r}; its bands: {listing}. Choose one with --band N.")
     b = int(band)
     if not 1 <= b <= n: raise SarLulcError(f"Band {b} does not exist in {src.name}, which has {n} band(s) ({listing}).")
     return b

@@ -307,7 +307,7 @@ def scene_list(inputs) -> list[Path]:
         elif p.is_file(): out.append(p)
         else: raise SarLulcError(f"Input {p} does not exist.")
     out = sorted({p.resolve(): p for p in out}.values(), key=lambda p: str(p.resolve()))
-    if not out: raise SarLulcError(f"No GeoTIFF scenes (*.tif, *.tiff) found in {inputs}.")
+    if not out: raise SarLulcError(f"No GeoTIFF scenes (*.tif, *.tiff) found in {', '.join(str(Path(i)) for i in items)}.")
     return out
 
 def group_bands(scenes: list, channels: int) -> list:
@@ -395,7 +395,7 @@ def predict_many(model_or_bundle, inputs, out_dir, *, task: str | None = None, o
                     foreign = [str(p) for p in stale if not _ours(p)]
                     if foreign and not overwrite:
                         raise SarLulcError(f"{', '.join(foreign)} exist(s) and were not written by sar_lulc; "
-                                           "pass overwrite=True (--overwrite) to replace them.")
+                                           "pass --overwrite (overwrite=True in Python) to replace them.")
                     results.append(predict_scene(pred, src, dst, overwrite=overwrite or bool(stale), device=device,
                                                  precision=precision, tta=tta, write_summary=True,
                                                  progress=bool(progress), **kw))

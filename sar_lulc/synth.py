@@ -520,7 +520,7 @@ def _prepare_out(out: Path, overwrite: bool) -> None:
     if out.exists() and not out.is_dir(): raise SarLulcError(f"Output {out} exists and is not a folder.")
     if man.exists():
         if not overwrite:
-            raise SarLulcError(f"{out} already holds a dataset (manifest.json); pass overwrite=True (--overwrite) to replace it.")
+            raise SarLulcError(f"{out} already holds a dataset (manifest.json); pass --overwrite (overwrite=True in Python) to replace it.")
         try: old = json.loads(man.read_text())
         except (OSError, json.JSONDecodeError): old = {}
         root = out.resolve()
@@ -533,7 +533,7 @@ def _prepare_out(out: Path, overwrite: bool) -> None:
         man.unlink()
     elif out.is_dir() and any(out.iterdir()) and not overwrite:
         raise SarLulcError(f"Output folder {out} is not empty and holds no manifest.json; choose an empty or new "
-                           "folder, or pass overwrite=True (--overwrite) to write into it anyway.")
+                           "folder, or pass --overwrite (overwrite=True in Python) to write into it anyway.")
     try: out.mkdir(parents=True, exist_ok=True)
     except OSError as e: raise SarLulcError(f"Cannot create output folder {out}: {e.strerror}.") from e
 

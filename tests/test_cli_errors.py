@@ -184,3 +184,25 @@ def test_infinite_pixels_warn_with_their_true_count(tmp_path):
     assert r.returncode == 0, r.stderr
     n = int(np.isinf(a).sum())
     assert f"{n} pixel(s) of scene_lin.tif were not backscatter" in r.stderr, r.stderr
+
+# -- messages in the user's language (issue 27): each names the flag and what to do
+def test_messages_name_the_flag(tmp_path):
+    r = sar_lulc("predict", S, "--tile", "17", "--out", tmp_path / "a.tif", "--no-progress")
+    assert r.returncode == 2 and "--tile 17 leaves no room for --overlap 64" in r.stderr, r.stderr
+    r = sar_lulc("predict", S, "--out", "/proc/a.tif", "--no-progress")
+    assert r.returncode == 2 and "not a place for files" in r.stderr and "No such file" not in r.stderr, r.stderr
+    (tmp_path / "empty").mkdir()
+    r = sar_lulc("predict", tmp_path / "empty", "--out", tmp_path / "o/", "--no-progress")
+    assert r.returncode == 2 and "['" not in r.stderr and str(tmp_path / "empty") in r.stderr, r.stderr
+    r = sar_lulc("synth", tmp_path / "d", "--n-train", "1", "--n-val", "0", "--n-test", "0", "--size", "64")
+    r = sar_lulc("synth", tmp_path / "d", "--n-train", "1", "--n-val", "0", "--n-test", "0", "--size", "64")
+    assert r.returncode == 2 and "pass --overwrite" in r.stderr and "overwrite=True (" not in r.stderr, r.stderr
+
+def test_band_hh_on_an_unnamed_two_band_file(tmp_path):
+    with rasterio.open(S) as src: dn, prof = src.read(1), src.profile
+    prof.update(count=2)
+    with rasterio.open(tmp_path / "dual.tif", "w", **prof) as dst: dst.write(np.stack([dn, dn]))
+    r = sar_lulc("predict", tmp_path / "dual.tif", "--out", tmp_path / "a.tif", "--no-progress")
+    assert r.returncode == 2 and "--band HH / HV" in r.stderr, r.stderr
+    r = sar_lulc("predict", tmp_path / "dual.tif", "--band", "HH", "--out", tmp_path / "a.tif", "--no-progress")
+    assert r.returncode == 0 and "reading HH as band 1" in r.stderr, r.stderr
