@@ -208,8 +208,8 @@ def synth_command(out_dir: Arg("output dataset folder (created; must be new or e
                   size: Arg("scene size in pixels (square; 1 px = 1/12000 deg)", arg_number(lo=16)) = 512,
                   seed: Arg("base seed: train seeds seed+i, val seed+10000+i, test seed+20000+i", arg_number(lo=0)) = 0,
                   looks: Arg("number of looks of the gamma speckle, or a range LOW:HIGH drawn per scene") = "4",
-                  open_sea: Arg("fraction of scenes that are mostly open sea with swell and calm patches (e.g. 0.3 "
-                                "for water models; procedural)", arg_number(float, lo=0, hi=1)) = 0.0,
+                  open_sea: Arg("share of each split's scenes that are mostly open sea with swell and calm patches, "
+                                "exactly (rounded, at least one when > 0; e.g. 0.3 for water models; procedural)", arg_number(float, lo=0, hi=1)) = 0.0,
                   units: Arg(f"SAR files as float32 dB, uint16 DN (CF {DEFAULT_CF:g}) or both", choices=WRITE_UNITS) = "db",
                   nodata_corner: Arg("fraction of each scene cut off as no data (procedural)", arg_number(float)) = 0.0,
                   layouts: Arg("HRLULC label tiles (files, or folders searched with their subfolders; 10 m or 50 m): "

@@ -553,7 +553,7 @@ def make_benchmark(out_dir, n_train: int = 8, n_val: int = 2, n_test: int = 2, s
                    looks: float | tuple = 4, units: str = "db", overwrite: bool = False, cf: float = DEFAULT_CF,
                    nodata_corner: float = 0.0, open_sea: float = 0.0, progress: bool = False) -> Path:
     """Write the SynthALOS-2 benchmark (GeoTIFF scenes + labels + manifest.json) to `out_dir`; returns the folder.
-    `looks` is a number or a (low, high) range drawn per scene; `open_sea` is the fraction of open-sea scenes.
+    `looks` is a number or a (low, high) range drawn per scene; `open_sea` is the share of each split's scenes that are open sea (exactly, rounded; at least one when > 0).
     Both per-scene draws derive from the scene's seed only, so a scene is the same whatever the other scenes."""
     units = str(units).lower()
     if units not in WRITE_UNITS: raise SarLulcError(f"units must be one of {WRITE_UNITS}, got {units!r}.")
@@ -567,10 +567,14 @@ def make_benchmark(out_dir, n_train: int = 8, n_val: int = 2, n_test: int = 2, s
     jp9 = get_scheme("jp9")
     splits, fracs = {}, {}
     todo = [(k, i, s) for k, ss in seeds.items() for i, s in enumerate(ss)]
+    # open sea: that share of each split's scenes exactly (rounded; at least one where > 0), which ones seeded
+    n_sea = lambda n: max(int(open_sea > 0 and n > 0), math.floor(open_sea * n + 0.5))
+    sea_idx = {k: set(np.random.default_rng([ss[0] if ss else 0, 2]).permutation(len(ss))[:n_sea(len(ss))].tolist())
+               for k, ss in seeds.items()}
     for n, (k, i, s) in enumerate(todo):
         rs = np.random.default_rng([s, 1])                   # per-scene choices, independent of the scene's own stream
         L = lo_l if hi_l == lo_l else round(float(rs.uniform(lo_l, hi_l)), 2)
-        sea = bool(open_sea > 0 and rs.random() < open_sea)
+        sea = i in sea_idx[k]
         sc = synth_scene(s, size, L, nodata_corner=nodata_corner, cf=cf, open_sea=sea)
         (out / k).mkdir(exist_ok=True)
         stem = f"{k}/s{i:03d}"

@@ -119,3 +119,11 @@ def test_synth_cli_open_sea_and_looks_range(tmp_path):
         r = run("synth", tmp_path / "bad", "--size", 32, *bad, check=False)
         assert r.returncode == 2 and ("looks must be" in r.stderr or "--open-sea: must be a finite number in [0, 1]" in r.stderr), r.stderr
         assert not (tmp_path / "bad" / "manifest.json").exists()
+
+def test_open_sea_is_an_exact_share_per_split(tmp_path):
+    "--open-sea 0.5 gives half of each split's scenes (rounded, at least one): never none by chance (issue 27)."
+    out = tmp_path / "s"
+    run("synth", out, "--n-train", 4, "--n-val", 1, "--n-test", 3, "--size", 64, "--open-sea", 0.5, "--json")
+    man = json.loads((out / "manifest.json").read_text())
+    n_sea = {k: sum(bool(it.get("open_sea")) for it in its) for k, its in man["splits"].items()}
+    assert n_sea == {"train": 2, "val": 1, "test": 2}, n_sea
