@@ -4,7 +4,7 @@
 
 # %% ../nbs/50_app.ipynb #94f86ed449c8
 from __future__ import annotations
-import logging, os, re, shutil, socket, tempfile, threading, time, uuid, warnings
+import logging, os, re, shutil, signal, socket, tempfile, threading, time, uuid, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,6 +66,7 @@ class AppConfig:
     def __post_init__(self):
         self.lulc_model = Path(self.lulc_model) if self.lulc_model else default_model_path("lulc", must_exist=False)
         self.water_model = Path(self.water_model) if self.water_model else default_model_path("water", must_exist=False)
+        self.temp_workdir = not self.workdir          # ours to remove when the server stops
         self.workdir = Path(self.workdir) if self.workdir else Path(tempfile.gettempdir()) / f"sar_lulc_app_{os.getpid()}"
         for name, lo, hi in (("port", 0, 65535), ("max_pixels", 1, None), ("concurrency_limit", 1, 8), ("max_queue", 1, None),
                              ("tile", 64, None), ("keep_requests", 1, None), ("preview_max_side", 64, None)):
@@ -507,18 +508,27 @@ def launch(cfg: AppConfig | None = None, block: bool = True, quiet: bool = False
     Path(cfg.workdir).mkdir(parents=True, exist_ok=True)
     demo = build_app(cfg)
     demo.queue(default_concurrency_limit=cfg.concurrency_limit, max_size=cfg.max_queue)
+    def stop(signum, frame): raise KeyboardInterrupt           # SIGTERM (kill, systemd) stops like Ctrl-C
+    main = block and threading.current_thread() is threading.main_thread()
+    old = signal.signal(signal.SIGTERM, stop) if main else None
     allowed = [str(cfg.workdir)] + sorted({str(Path(p).resolve().parent) for p in (cfg.examples or sample_files())})
+    url = None
     try:
-        _, url, _ = demo.launch(server_name=cfg.host, server_port=cfg.port or free_port(cfg.host),
-                                max_file_size=int(cfg.max_upload_mb * 2**20), prevent_thread_lock=True, share=False,
-                                inbrowser=False, show_error=True, quiet=quiet, allowed_paths=allowed, ssr_mode=False,
-                                mcp_server=False, footer_links=["api"])
-    except OSError as e:
-        raise SarLulcError(f"Cannot start the server on {cfg.host}:{cfg.port} ({e}); choose another --port.") from e
-    if block:
-        try: demo.block_thread()
-        except KeyboardInterrupt: pass
-        finally: demo.close()
+        try:
+            _, url, _ = demo.launch(server_name=cfg.host, server_port=cfg.port or free_port(cfg.host),
+                                    max_file_size=int(cfg.max_upload_mb * 2**20), prevent_thread_lock=True, share=False,
+                                    inbrowser=False, show_error=True, quiet=quiet, allowed_paths=allowed, ssr_mode=False,
+                                    mcp_server=False, footer_links=["api"])
+        except OSError as e:
+            raise SarLulcError(f"Cannot start the server on {cfg.host}:{cfg.port} ({e}); choose another --port.") from e
+        if block: demo.block_thread()
+    except KeyboardInterrupt:                       # Ctrl-C / SIGTERM, even while the server is still starting
+        if not block: raise
+    finally:
+        if old is not None: signal.signal(signal.SIGTERM, old)
+        if block:
+            demo.close()
+            if cfg.temp_workdir: shutil.rmtree(cfg.workdir, ignore_errors=True)   # the default temporary folder goes too
     return demo, url
 
 # %% ../nbs/50_app.ipynb #f205586ea4b5

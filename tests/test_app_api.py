@@ -125,3 +125,27 @@ def test_two_requests_at_once(client):
     outs = [j.result(timeout=300) for j in jobs]
     maps = [_read(_class_map(o))[0] for o in outs]
     np.testing.assert_array_equal(maps[0], maps[1])
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT"])
+def test_stopping_the_app_removes_its_temporary_folder(sig, tmp_path):
+    "Ctrl-C or SIGTERM: the server stops cleanly and its default folder in the system temp folder goes (issue 27)."
+    import os, signal, subprocess, sys, time, urllib.request
+    m = H.models(); port = H._free_port()
+    env = dict(os.environ, TMPDIR=str(tmp_path), GRADIO_ANALYTICS_ENABLED="False", HF_HUB_DISABLE_TELEMETRY="1",
+               GRADIO_TEMP_DIR=str(tmp_path / "gradio"))
+    p = subprocess.Popen([sys.executable, "-m", "sar_lulc.cli", "app", "--port", str(port), "--lulc-model", str(m["lulc"]),
+                          "--water-model", str(m["water"]), "--device", "cpu"], env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2): break
+            except OSError: time.sleep(0.5)
+        assert (tmp_path / f"sar_lulc_app_{p.pid}").is_dir()
+        p.send_signal(getattr(signal, sig))
+        assert p.wait(60) in (0, 130, -2)
+    finally:
+        if p.poll() is None: p.kill()
+    assert not (tmp_path / f"sar_lulc_app_{p.pid}").exists()
