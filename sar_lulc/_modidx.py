@@ -21,6 +21,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                               'sar_lulc.app.build_app': ('app.html#build_app', 'sar_lulc/app.py'),
                               'sar_lulc.app.check_pixels': ('app.html#check_pixels', 'sar_lulc/app.py'),
                               'sar_lulc.app.check_upload': ('app.html#check_upload', 'sar_lulc/app.py'),
+                              'sar_lulc.app.default_workdir': ('app.html#default_workdir', 'sar_lulc/app.py'),
                               'sar_lulc.app.free_port': ('app.html#free_port', 'sar_lulc/app.py'),
                               'sar_lulc.app.get_bundle': ('app.html#get_bundle', 'sar_lulc/app.py'),
                               'sar_lulc.app.grey_to_db': ('app.html#grey_to_db', 'sar_lulc/app.py'),

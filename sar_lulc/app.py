@@ -22,10 +22,10 @@ from .schemes import DEFAULT_SCHEME_OF_TASK, check_task, get_scheme
 from . import viz
 
 # %% auto #0
-__all__ = ['TASK_LABELS', 'TRAIN_HINT', 'GREY_DB_RANGE', 'ACCEPTED', 'TABLE_HEADERS', 'ABOUT', 'sample_files', 'AppConfig',
-           'get_bundle', 'sniff_format', 'check_upload', 'check_pixels', 'grey_to_db', 'read_grey_image', 'InputInfo',
-           'inspect_geotiff', 'AppResult', 'run_inference', 'hide_paths', 'build_app', 'free_port', 'launch',
-           'app_command']
+__all__ = ['TASK_LABELS', 'TRAIN_HINT', 'GREY_DB_RANGE', 'ACCEPTED', 'TABLE_HEADERS', 'ABOUT', 'sample_files', 'default_workdir',
+           'AppConfig', 'get_bundle', 'sniff_format', 'check_upload', 'check_pixels', 'grey_to_db', 'read_grey_image',
+           'InputInfo', 'inspect_geotiff', 'AppResult', 'run_inference', 'hide_paths', 'build_app', 'free_port',
+           'launch', 'app_command']
 
 # %% ../nbs/50_app.ipynb #9ea2d9466475
 _log = logging.getLogger("sar_lulc.app")
@@ -43,6 +43,10 @@ def sample_files() -> list[Path]:
                                        and "models" not in p.parts and not p.name.startswith("."))
 
 # %% ../nbs/50_app.ipynb #f5b4fbca0c66
+def default_workdir() -> Path:
+    "The app's own folder for request outputs when none is given (removed when the server stops)."
+    return Path(tempfile.gettempdir()) / f"sar_lulc_app_{os.getpid()}"
+
 @dataclass
 class AppConfig:
     "Settings of the web app (models, server, limits, tiling, where outputs go)."
@@ -66,8 +70,7 @@ class AppConfig:
     def __post_init__(self):
         self.lulc_model = Path(self.lulc_model) if self.lulc_model else default_model_path("lulc", must_exist=False)
         self.water_model = Path(self.water_model) if self.water_model else default_model_path("water", must_exist=False)
-        self.temp_workdir = not self.workdir          # ours to remove when the server stops
-        self.workdir = Path(self.workdir) if self.workdir else Path(tempfile.gettempdir()) / f"sar_lulc_app_{os.getpid()}"
+        self.workdir = Path(self.workdir) if self.workdir else default_workdir()
         for name, lo, hi in (("port", 0, 65535), ("max_pixels", 1, None), ("concurrency_limit", 1, 8), ("max_queue", 1, None),
                              ("tile", 64, None), ("keep_requests", 1, None), ("preview_max_side", 64, None)):
             setattr(self, name, check_number(f"App setting {name}", getattr(self, name), lo=lo, hi=hi))
@@ -528,7 +531,7 @@ def launch(cfg: AppConfig | None = None, block: bool = True, quiet: bool = False
         if old is not None: signal.signal(signal.SIGTERM, old)
         if block:
             demo.close()
-            if cfg.temp_workdir: shutil.rmtree(cfg.workdir, ignore_errors=True)   # the default temporary folder goes too
+            if Path(cfg.workdir) == default_workdir(): shutil.rmtree(cfg.workdir, ignore_errors=True)   # the default temporary folder goes too
     return demo, url
 
 # %% ../nbs/50_app.ipynb #f205586ea4b5
