@@ -69,6 +69,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                      'sar_lulc.checkpoint.plain': ('checkpoint.html#plain', 'sar_lulc/checkpoint.py'),
                                      'sar_lulc.checkpoint.register_arch': ('checkpoint.html#register_arch', 'sar_lulc/checkpoint.py'),
                                      'sar_lulc.checkpoint.repo_root': ('checkpoint.html#repo_root', 'sar_lulc/checkpoint.py'),
+                                     'sar_lulc.checkpoint.resolve_model_ref': ( 'checkpoint.html#resolve_model_ref',
+                                                                                'sar_lulc/checkpoint.py'),
                                      'sar_lulc.checkpoint.restore_training': ('checkpoint.html#restore_training', 'sar_lulc/checkpoint.py'),
                                      'sar_lulc.checkpoint.save_checkpoint': ('checkpoint.html#save_checkpoint', 'sar_lulc/checkpoint.py'),
                                      'sar_lulc.checkpoint.set_rng_state': ('checkpoint.html#set_rng_state', 'sar_lulc/checkpoint.py'),

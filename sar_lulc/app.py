@@ -15,7 +15,7 @@ import numpy as np
 
 from .core import SarLulcError, check_number, data_samples_dir, get_device
 from .command import Arg, command
-from .checkpoint import DEMO_MODEL_DIR, DEMO_MODELS, default_model_path, load_model
+from .checkpoint import DEMO_MODEL_DIR, DEMO_MODELS, default_model_path, load_model, resolve_model_ref
 from .io import DEFAULT_CF, UNITS, SarReader, UnitsWarning, open_raster, check_units, write_raster
 from .predict import channels_of, predict_scene
 from .schemes import DEFAULT_SCHEME_OF_TASK, check_task, get_scheme
@@ -547,7 +547,8 @@ def app_command(*, bf16: Arg("bf16 autocast (faster on recent CPUs and GPUs)") =
     "Start the Gradio web demo (offline, 127.0.0.1)."
     for flag in ("lulc_model", "water_model"):
         given = settings.get(flag)
-        if given and not Path(given).exists():      # a model asked for by name must exist; the defaults may be absent
+        if given: settings[flag] = given = resolve_model_ref(given)    # a shipped model by name
+        if given and not Path(given).exists():      # a model asked for must exist; the defaults may be absent
             raise SarLulcError(f"--{flag.replace('_', '-')} {given} does not exist (give a run folder or an exported .safetensors).")
     cfg = AppConfig(**settings, precision="bf16" if bf16 else "fp32")
     get_device(cfg.device)

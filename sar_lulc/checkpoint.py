@@ -24,8 +24,8 @@ from .data import NormStats
 __all__ = ['CKPT_FORMAT', 'EXPORT_FORMAT', 'ARCHS', 'EXPORT_DTYPES', 'MICRO_MODEL', 'DEMO_MODELS', 'DEMO_MODEL_DIR',
            'DEMO_ENCODER', 'get_rng_state', 'set_rng_state', 'unwrap_model', 'plain', 'training_state',
            'save_checkpoint', 'load_checkpoint', 'check_compatible', 'restore_training', 'register_arch', 'build_model',
-           'find_checkpoint', 'export_model', 'ModelBundle', 'model_meta', 'load_model', 'untrained_model', 'repo_root',
-           'default_model_path', 'default_encoder_path', 'export_command']
+           'find_checkpoint', 'export_model', 'ModelBundle', 'resolve_model_ref', 'model_meta', 'load_model',
+           'untrained_model', 'repo_root', 'default_model_path', 'default_encoder_path', 'export_command']
 
 # %% ../nbs/20_checkpoint.ipynb #41ebedfb0adb
 CKPT_FORMAT = "sar_lulc.checkpoint/1"
@@ -259,9 +259,24 @@ def _read_export(path: Path) -> tuple[dict, dict]:
                              "sar_lulc model (an encoder from pretraining goes to --pretrained, not --model).")
     return meta, tensors
 
+def resolve_model_ref(ref) -> Path:
+    """`ref` as a path, or a shipped model by name wherever the package is installed: `lulc`, `water`, `encoder`, or
+    a shipped file's stem (`lulc_resnet18`, `water_tiny`, `encoder_tiny`). A name that is also an existing path is
+    the path."""
+    p = Path(ref)
+    if p.exists() or p.suffix or len(p.parts) > 1: return p
+    files = (*DEMO_MODELS.values(), DEMO_ENCODER)
+    names = {**DEMO_MODELS, "encoder": DEMO_ENCODER, **{Path(f).stem: f for f in files}}
+    if str(ref) not in names: return p
+    q = _shipped(names[str(ref)], must_exist=True)
+    if q is None:
+        raise SarLulcError(f"The shipped model {ref!r} ({DEMO_MODEL_DIR / names[str(ref)]}) is not in this installation; "
+                           "give a run folder or a .safetensors file.")
+    return q
+
 def _model_file(path_or_run, which: str = "best") -> Path:
-    "The model file of a run folder (its export, else a checkpoint), or the file itself."
-    p = Path(path_or_run)
+    "The model file of a run folder (its export, else a checkpoint), or the file itself; shipped models by name."
+    p = resolve_model_ref(path_or_run)
     if not p.exists(): raise SarLulcError(f"Model {p} does not exist (give a run folder, a .safetensors or a .pt file).")
     if p.is_dir():
         p = p / "model.safetensors" if which == "best" and (p / "model.safetensors").is_file() else find_checkpoint(p, which)

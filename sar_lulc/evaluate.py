@@ -71,7 +71,7 @@ def evaluate(model_path, data_dir, split: str = "test", out_dir=None, batch_size
                             "Writes metrics.json, metrics.txt and confusion.png to --out (default RUN/eval_SPLIT).\n"
                             "mIoU is the macro mean over the classes present in the ground truth.")
 def evaluate_command(*, model: Arg("a training run folder, an exported model.safetensors (model.json beside it) or a "
-                                   ".pt checkpoint", metavar="RUN_OR_FILE"),
+                                   ".pt checkpoint, or a shipped model by name (lulc, water)", metavar="RUN_OR_FILE"),
                      data: Arg("dataset folder with manifest.json", metavar="DIR"),
                      split: Arg("split to score") = "test",
                      out: Arg("folder for the reports (default: RUN/eval_SPLIT, or eval_STEM_SPLIT beside a model file)",

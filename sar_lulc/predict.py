@@ -449,7 +449,7 @@ def predict_command(inputs: Arg("GeoTIFF scene(s) and/or folder(s) of scenes", n
                     out: Arg("output .tif for one scene, or a folder (no extension or a trailing /) for several",
                              flags=("--out", "-o")),
                     task: Arg("lulc (land cover) or water; default: the model's", choices=TASKS) = None,
-                    model: Arg("run folder or exported .safetensors/.pt (default: the demo weights)") = None,
+                    model: Arg("run folder, exported .safetensors/.pt, or a shipped model by name: lulc, water (default: the task's)") = None,
                     bf16: Arg("bf16 autocast (CPU or GPU)") = False,
                     precision: Arg("fp32 (default), bf16, fp16 (for GPUs; both are slow on CPUs without bf16/fp16 "
                                    "hardware) or auto (bf16 where native, measured faster and >= 99.5 % alike)",

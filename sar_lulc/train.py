@@ -20,7 +20,7 @@ from .io import UNITS
 from .schemes import TASKS, class_key, get_scheme
 from .segmenter import HEADS, HR_INJECT, SEGMENTER_PRESETS, Segmenter, SegmenterConfig, is_cnn_preset, segmenter_config
 from .checkpoint import (build_model, check_compatible, export_model, find_checkpoint, load_checkpoint, load_model,
-                                 model_meta, plain,
+                                 model_meta, plain, resolve_model_ref,
                                  restore_training, save_checkpoint, training_state, unwrap_model)
 from .recipes import (PRETRAIN_PRESETS, TRAIN_PRESETS, PretrainConfig, TrainConfig, compile_setting,
                               effective_lr, pretrain_config, train_config)
@@ -284,8 +284,8 @@ def evaluate_dataset(model: nn.Module, ds, num_classes: int, env: DistEnv | None
 
 # %% ../nbs/24_train.ipynb #c1f1879bf9e1
 def load_pretrained(model: nn.Module, path) -> Path:
-    "Load encoder weights into `model.encoder` from a pretrain run folder, an encoder .safetensors or a .pt; strict."
-    p = Path(path)
+    "Load encoder weights into `model.encoder` from a pretrain run folder, an encoder .safetensors, a .pt or a shipped name."
+    p = resolve_model_ref(path)
     if p.is_dir():
         p = p / "encoder.safetensors" if (p / "encoder.safetensors").is_file() else find_checkpoint(p, "last")
     if not p.is_file(): raise SarLulcError(f"Pretrained weights {p} not found (give a pretraining run folder or a file).")
@@ -561,10 +561,10 @@ def train_command(*, data: _A["data"], out: _A["out"], overwrite: _A["overwrite"
                   recipe: Arg(_RECIPES, choices=sorted(TRAIN_PRESETS), group=_MODEL) = "demo",
                   config: _A["config"] = None, set_: _A["set_"] = None, steps: _A["steps"] = None,
                   bf16: _A["bf16"] = False, resume: _A["resume"] = None, no_progress: _A["no_progress"] = False,
-                  pretrained: Arg("encoder weights: a `sar-lulc pretrain` run folder, an encoder .safetensors or a .pt",
+                  pretrained: Arg("encoder weights: a `sar-lulc pretrain` run folder, an encoder .safetensors, a .pt, or `encoder` (the shipped one)",
                                   metavar="RUN_OR_FILE", group=_REFINE) = None,
                   init: Arg("start from a whole trained model (encoder, decoder, head; its architecture): a run folder "
-                            "or an exported model; the head is re-initialised when the classes differ",
+                            "or an exported model, or a shipped one by name (lulc, water); the head is re-initialised when the classes differ",
                             metavar="MODEL_OR_RUN", group=_REFINE) = None,
                   **overrides) -> dict:
     "Fine-tune a land-cover (lulc) or water segmentation model."

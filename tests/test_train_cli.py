@@ -154,3 +154,20 @@ def test_real_recipe_options_travel_with_the_model(runs, tmp_path):
     assert p["input"]["multilook"] == 1
     bad = cli("train", "--data", d / "data", "--recipe", "micro", "--set", "balance=2", "--out", tmp_path / "x", ok=False)
     assert bad.returncode == 2 and "balance" in bad.stderr
+
+def test_shipped_models_by_name_from_any_folder(runs, tmp_path):
+    "`--init water`, `--pretrained encoder`, `--model lulc` work from a folder outside the repository (issue 27)."
+    d = runs[0]
+    run = lambda *a: subprocess.run([str(EXE), *map(str, a)], capture_output=True, text=True, timeout=600, env=ENV,
+                                    cwd=tmp_path)
+    p = run("--json", "train", "--task", "water", "--data", d / "data", "--recipe", "micro", "--init", "water",
+            "--steps", 1, "--out", "w", "--no-progress")
+    assert p.returncode == 0 and "water_tiny.safetensors" in summary(p)["init"] + p.stderr, p.stderr[-2000:]
+    p = run("--json", "train", "--data", d / "data", "--recipe", "micro", "--preset", "tiny", "--pretrained", "encoder",
+            "--steps", 1, "--out", "e", "--no-progress")
+    assert p.returncode == 0 and summary(p)["pretrained"].endswith("encoder_tiny.safetensors"), p.stderr[-2000:]
+    scene = next((d / "data" / "test").glob("*_sar*.tif"))
+    p = run("--json", "predict", scene, "--model", "lulc", "--out", "m.tif", "--no-progress")
+    assert p.returncode == 0 and (tmp_path / "m.tif").is_file(), p.stderr[-2000:]
+    p = run("predict", scene, "--model", "nonesuch", "--out", "n.tif", "--no-progress")
+    assert p.returncode == 2 and "nonesuch does not exist" in p.stderr, p.stderr
