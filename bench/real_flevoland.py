@@ -63,6 +63,7 @@ ARMS = {  # name -> kind, recipe, flags; "recommended" is what the README recomm
     "smp_upernet": dict(kind="peer", recipe="real", train=dict(arch="smp_upernet_resnet18")),
     "recommended_no_multilook": dict(kind="cli", recipe="real", train=dict(multilook=1)),      # ablations
     "recommended_no_balance": dict(kind="cli", recipe="real", train=dict(balance=0.0)),
+    "recommended_no_refinements": dict(kind="cli", recipe="real", train=dict(hr_inject="none", head="simple")),
 }
 
 def _flags(d: dict) -> list[str]:
@@ -409,20 +410,27 @@ def merge(path: Path, results: list, folds: dict | None):
     path.parent.mkdir(parents=True, exist_ok=True); path.write_text(json.dumps(old, indent=1))
 
 def report(res: dict) -> str:
-    "A Markdown table: per (protocol, inputs, arm) the mean, std and worst seed of the per-seed mIoU (mean over folds)."
-    rows = ["| protocol | inputs | arm | runs | mIoU (15 classes) | worst seed | coarse mIoU | OA | train s |", "|---|---|---|---|---|---|---|---|---|"]
+    """A Markdown table per (protocol, inputs, arm): mIoU, the mean over folds of each fold's mean over seeds, with the
+    standard deviation
+    over seeds of the per-seed mean over folds, and the worst seed, where every seed has every fold ('-' otherwise);
+    coarse mIoU, OA and the median training time."""
+    rows = ["| protocol | inputs | arm | runs (folds x seeds) | mIoU (15 classes) | worst seed | coarse mIoU | OA | train s |",
+            "|---|---|---|---|---|---|---|---|---|"]
     groups = {}
     for r in res["runs"]: groups.setdefault((r["protocol"], r["inputs"], r["arm"]), []).append(r)
     for (p, i, arm), rs in sorted(groups.items(), key=lambda g: (g[0][0], g[0][1], -np.mean([r["miou"] for r in g[1]]))):
-        per_seed = {}
-        for r in rs: per_seed.setdefault(r["seed"], []).append(r["miou"])
-        seed_means = [np.mean(v) for v in per_seed.values()]
-        m, s, _ = summarise(seed_means)
+        folds, per_seed = sorted({r["fold"] for r in rs}), {}
+        for r in rs: per_seed.setdefault(r["seed"], {})[r["fold"]] = r["miou"]
+        complete = [np.mean(list(v.values())) for v in per_seed.values() if sorted(v) == folds]
+        full = len(complete) == len(per_seed)
+        m = np.mean([np.mean([r["miou"] for r in rs if r["fold"] == f]) for f in folds])   # each fold weighs alike
+        _, s, _ = summarise(complete) if full else (None, float("nan"), 0)
         cm, _, _ = summarise([r["coarse"]["miou"] for r in rs]); oa, _, _ = summarise([r["oa"] for r in rs])
         ts = sorted(r["train_s"] for r in rs)
         sd = "" if math.isnan(s) else f" ± {100 * s:.1f}"
-        rows.append(f"| {p} | {i} | {arm} | {len(rs)} | {100 * m:.1f}{sd} | {100 * min(seed_means):.1f} | {100 * cm:.1f} | "
-                    f"{100 * oa:.1f} | {ts[len(ts) // 2]:.0f} |")
+        worst = f"{100 * min(complete):.1f}" if full and len(complete) > 1 else "-"
+        rows.append(f"| {p} | {i} | {arm} | {len(folds)} x {len(per_seed)} ({len(rs)}) | {100 * m:.1f}{sd} | {worst} | "
+                    f"{100 * cm:.1f} | {100 * oa:.1f} | {ts[len(ts) // 2]:.0f} |")
     return "\n".join(rows)
 
 if __name__ == "__main__":

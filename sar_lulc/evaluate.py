@@ -48,7 +48,8 @@ def evaluate(model_path, data_dir, split: str = "test", out_dir=None, batch_size
         chip = chip or tcfg.get("val_chip") or tcfg.get("chip") or 256
         ds = ChipDataset(info.items(split), chip=chip, mode="grid", norm=bundle.norm, scheme=info.scheme,
                          target_scheme=scheme, units=units or info.units, cf=cf if cf is not None else info.cf,
-                         min_valid=tcfg.get("min_valid", 0.5))
+                         min_valid=tcfg.get("min_valid", 0.5),
+                         multilook=int((bundle.meta.get("input") or {}).get("multilook", 1)))   # as the model was trained
         if ds.channels != bundle.model.in_chans:
             raise SarLulcError(f"The model takes {bundle.model.in_chans} SAR channel(s), the dataset has {ds.channels}.")
         res, cm = evaluate_dataset(bundle.model, ds, scheme.num_classes, env, batch_size, precision, extra=True,

@@ -11,7 +11,8 @@ import argparse, os, sys, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SHOW_RESULTS = ["nbs/03_synth.ipynb", "nbs/07_layouts.ipynb", "nbs/15_synth_checks.ipynb", "nbs/25_study.ipynb", "nbs/33_predict.ipynb",
+SHOW_RESULTS = ["nbs/03_synth.ipynb", "nbs/07_layouts.ipynb", "nbs/15_synth_checks.ipynb", "nbs/25_study.ipynb", "nbs/27_real_benchmark.ipynb",
+                "nbs/33_predict.ipynb",
                 "nbs/11_mixmae.ipynb", "nbs/14_metrics.ipynb", "nbs/40_viz.ipynb", "nbs/41_mapview.ipynb", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "nbs" / "tutorials").glob("*.ipynb"))]
 
 MAX_IMAGE_B64 = 150_000           # larger figures are shrunk (then JPEG-encoded) so the notebooks stay small

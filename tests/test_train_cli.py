@@ -146,6 +146,9 @@ def test_real_recipe_options_travel_with_the_model(runs, tmp_path):
                      "--set", "speckle=0.5", "--out", tmp_path / "run", "--no-progress"))
     assert tr["ok"] and tr["steps"] == 2
     assert json.loads((tmp_path / "run" / "model.json").read_text())["input"]["multilook"] == 3
+    ev = summary(cli("--json", "evaluate", "--model", tmp_path / "run", "--data", d / "data", "--split", "test",
+                     "--out", tmp_path / "ev", "--no-progress"))
+    assert abs(ev["miou"] - tr["test"]["miou"]) < 1e-6, (ev["miou"], tr["test"]["miou"])    # evaluate multilooks too
     scene = next((d / "data" / "test").glob("*_sar*.tif"))
     p = summary(cli("--json", "predict", scene, "--model", tmp_path / "run", "--out", tmp_path / "a.tif", "--no-progress"))
     assert p["input"]["multilook"] == 3
