@@ -150,21 +150,22 @@ def prepare_folds(paths: dict, out: Path, k: int) -> dict:
 def score(pred15: np.ndarray, truth: np.ndarray, train_counts=None) -> dict:
     "Metrics of a 15-class map (indices 0..14) against raw codes (1..15, 0 = not scored), fine and coarse."
     m = truth > 0
-    t, p = truth[m].astype(np.int64) - 1, pred15[m].astype(np.int64)
     K = len(CLASSES)
-    cm = np.bincount(t * K + p, minlength=K * K).reshape(K, K)
-    fine = confusion_metrics(cm)
-    present = np.asarray(fine["present"])
+    t, p = truth[m].astype(np.int64) - 1, pred15[m].astype(np.int64)
+    p = np.where((p >= 0) & (p < K), p, K)                 # no prediction (255): an extra column, so an error
+    cm = np.bincount(t * (K + 1) + p, minlength=(K + 1) ** 2).reshape(K + 1, K + 1)
+    fine = confusion_metrics(cm)                           # the extra class has no ground truth: not in the means
+    present = np.asarray(fine["present"][:K])
     learn = present & (np.asarray(train_counts) >= MIN_PX) if train_counts is not None else present
-    iou = np.asarray(fine["iou"])
-    tc, pc = TO_COARSE[t], TO_COARSE[p]
-    coarse = confusion_metrics(np.bincount(tc * 5 + pc, minlength=25).reshape(5, 5))
+    iou = np.asarray(fine["iou"][:K])
+    tc, pc = TO_COARSE[t], np.append(TO_COARSE, 5)[p]
+    coarse = confusion_metrics(np.bincount(tc * 6 + pc, minlength=36).reshape(6, 6))
     r = lambda v: None if v is None or (isinstance(v, float) and math.isnan(v)) else round(float(v), 5)
     return dict(miou=r(iou[learn].mean()), miou_test_classes=r(fine["miou"]), oa=r(fine["oa"]), kappa=r(fine["kappa"]),
                 learnable=[CLASSES[i] for i in np.nonzero(learn)[0]],
                 iou={CLASSES[i]: r(iou[i]) for i in range(K) if present[i]},
                 coarse=dict(miou=r(coarse["miou"]), oa=r(coarse["oa"]), kappa=r(coarse["kappa"]),
-                            iou={COARSE[i]: r(v) for i, v in enumerate(coarse["iou"]) if coarse["present"][i]}),
+                            iou={COARSE[i]: r(v) for i, v in enumerate(coarse["iou"][:5]) if coarse["present"][i]}),
                 n_test_px=int(m.sum()))
 
 # ---------------------------------------------------------------------------------------------------- classical
@@ -278,16 +279,14 @@ def zero_shot(paths: dict, out: Path, options: list[str], model: str | None = No
     if model: cmd += ["--model", model]
     run(sar_lulc_exe() + cmd + ["--json", "--no-progress"], out / "logs" / f"zero_shot_{tag}.log")
     pred, scheme, _ = read_label_map(d / f"{tag}.tif")
-    lut = np.full(256, 255, np.int64)
-    for i, n in enumerate(scheme.names): lut[i] = JP9_TO_COARSE.get(n, 255)
+    lut = np.full(256, 5, np.int64)                        # no data and unmapped classes: errors (column 5)
+    for i, n in enumerate(scheme.names): lut[i] = JP9_TO_COARSE.get(n, 5)
     with rasterio.open(paths["label"]) as s: lab = s.read(1)
-    m = (lab > 0) & (pred != 255)
+    m = lab > 0
     t, p = TO_COARSE[lab[m].astype(np.int64) - 1], lut[pred[m]]
-    ok = p != 255
-    cm = np.bincount(t[ok] * 5 + p[ok], minlength=25).reshape(5, 5)
-    r = confusion_metrics(cm)
+    r = confusion_metrics(np.bincount(t * 6 + p, minlength=36).reshape(6, 6))
     return dict(options=" ".join(options) or "(defaults)", command=" ".join(["sar-lulc"] + cmd), miou=round(r["miou"], 4),
-                oa=round(r["oa"], 4), iou={COARSE[i]: round(v, 4) for i, v in enumerate(r["iou"]) if r["present"][i]})
+                oa=round(r["oa"], 4), iou={COARSE[i]: round(v, 4) for i, v in enumerate(r["iou"][:5]) if r["present"][i]})
 
 # ------------------------------------------------------------------------------------------------------- main
 def cpu_info() -> dict:
@@ -389,7 +388,8 @@ def main(argv=None) -> int:
                    seed=seed, inputs=inputs, key=key, spec=spec or None, **extra, wall_s=round(time.time() - t0, 1),
                    **score(pred, truth, train_counts))
         rec_path.write_text(json.dumps(rec, indent=1))
-        print(f"done {tag}: mIoU {rec['miou']:.3f} (coarse {rec['coarse']['miou']:.3f}) in {rec['wall_s']:.0f} s", flush=True)
+        print(f"done {tag}: mIoU {rec['miou'] or float('nan'):.3f} (coarse {rec['coarse']['miou']:.3f}) in {rec['wall_s']:.0f} s",
+              flush=True)
         return rec
 
     for inputs, f in sorted({(i, f) for arm, f, _, i in jobs if ARMS[arm]["kind"] != "classical"}):
@@ -425,12 +425,16 @@ def report(res: dict) -> str:
             "|---|---|---|---|---|---|---|---|---|"]
     groups = {}
     for r in res["runs"]: groups.setdefault((r["protocol"], r["inputs"], r["arm"]), []).append(r)
-    for (p, i, arm), rs in sorted(groups.items(), key=lambda g: (g[0][0], g[0][1], -np.mean([r["miou"] for r in g[1]]))):
+    def fold_mean(rs):
+        return np.mean([np.nanmean([np.nan if r["miou"] is None else r["miou"] for r in rs if r["fold"] == f])
+                        for f in sorted({r["fold"] for r in rs})])
+    for (p, i, arm), rs in sorted(groups.items(), key=lambda g: (g[0][0], g[0][1], -fold_mean(g[1]))):
         folds, per_seed = sorted({r["fold"] for r in rs}), {}
         for r in rs: per_seed.setdefault(r["seed"], {})[r["fold"]] = r["miou"]
         complete = [np.mean(list(v.values())) for v in per_seed.values() if sorted(v) == folds]
         full = len(complete) == len(per_seed)
-        fw = lambda v: float(np.mean([np.mean([v(r) for r in rs if r["fold"] == f]) for f in folds]))  # folds weigh alike
+        fw = lambda v: float(np.mean([np.nanmean([np.nan if v(r) is None else v(r) for r in rs if r["fold"] == f])
+                                      for f in folds]))                    # folds weigh alike
         m = fw(lambda r: r["miou"])
         _, s, _ = summarise(complete) if full else (None, float("nan"), 0)
         cm, oa = fw(lambda r: r["coarse"]["miou"]), fw(lambda r: r["oa"])

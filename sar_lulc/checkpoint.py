@@ -4,7 +4,7 @@
 
 # %% ../nbs/20_checkpoint.ipynb #933bd3641b8e
 from __future__ import annotations
-import dataclasses, datetime, errno, json, os, pickle, random, tempfile
+import dataclasses, datetime, errno, json, os, pickle, random, tempfile, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -272,6 +272,8 @@ def resolve_model_ref(ref) -> Path:
     if q is None:
         raise SarLulcError(f"The shipped model {ref!r} ({DEMO_MODEL_DIR / names[str(ref)]}) is not in this installation; "
                            "give a run folder or a .safetensors file.")
+    if str(ref) in ("lulc", "water", "encoder") or Path(names[str(ref)]).stem == str(ref):
+        warnings.warn(f"{ref!r} is not a file or folder here; using the shipped model {q}.", stacklevel=2)
     return q
 
 def _model_file(path_or_run, which: str = "best") -> Path:

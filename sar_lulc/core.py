@@ -249,14 +249,14 @@ def tutorial_setup() -> bool:
 # %% ../nbs/00_core.ipynb #aacda112
 def tutorial_cli(cmd: str, cwd, show=("ok",), quiet: bool = False) -> dict:
     "Run `sar-lulc CMD --json` in `cwd` as a user would; print the command, warnings and the summary keys in `show`."
-    import subprocess
+    import shlex, subprocess
     print("$ sar-lulc", cmd)
-    r = subprocess.run([sys.executable, "-m", "sar_lulc.cli", "--json", *cmd.split()], cwd=cwd, capture_output=True,
+    r = subprocess.run([sys.executable, "-m", "sar_lulc.cli", "--json", *shlex.split(cmd)], cwd=cwd, capture_output=True,
                        text=True, env={**os.environ, "OMP_NUM_THREADS": "2"})
     for l in r.stderr.splitlines():
         if l.startswith(("warning:", "sar-lulc", "train:")): print(" ", l[:300])
-    out = json.loads(r.stdout.strip().splitlines()[-1]) if r.stdout.strip() else {"ok": False}
     if r.returncode: raise RuntimeError(f"exit status {r.returncode}: {r.stderr[-500:]}")
+    out = json.loads(r.stdout.strip().splitlines()[-1]) if r.stdout.strip() else {"ok": False}
     if not quiet: print("  ", {k: out[k] for k in show if k in out})
     return out
 

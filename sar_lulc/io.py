@@ -253,6 +253,15 @@ class SarReader:
         raw = self._sample_raw(sample)
         db = to_db(raw, self.units, self.cf, self.nodata)
         lost, cand = self._lost(raw, db), self._candidates(raw)
+        if lost.any():                                  # one constant behind most of them: an undeclared fill value
+            vals, counts = np.unique(raw[lost], return_counts=True)
+            if counts.max() >= 0.9 * lost.sum() and np.isfinite(vals[counts.argmax()]):
+                fill = vals[counts.argmax()].item()
+                warnings.warn(f"{self.path.name}: the value {fill:g} fills {counts.max() / raw.size:.0%} of the band and is "
+                              f"not backscatter in {self.units} units; reading it as no data (`gdal_edit.py -a_nodata "
+                              f"{fill:g} FILE` records it).", UnitsWarning, stacklevel=3)
+                self.nodata = fill
+                db = to_db(raw, self.units, self.cf, self.nodata); lost, cand = self._lost(raw, db), self._candidates(raw)
         if lost.sum() > 0.5 * max(cand.sum(), 1):
             raise SarLulcError(
                 f"{self.path.name} band {self.band}: {lost.sum() / cand.sum():.0%} of the pixels that are not marked as no "
@@ -288,6 +297,7 @@ class SarReader:
         if self.nodata is not None and not (isinstance(self.nodata, float) and np.isnan(self.nodata)):
             cand &= raw != self.nodata
         if self.units != "db": cand &= raw != 0
+        elif raw.dtype.kind == "f": cand &= ~np.isneginf(raw)   # -inf dB is zero power: the usual no data of dB files
         return cand
 
     def _lost(self, raw: np.ndarray, db: np.ndarray) -> np.ndarray:
@@ -301,8 +311,9 @@ class SarReader:
         return ("infinite" if ninf == v.size else "negative" if ninf == 0 else "negative or infinite")
 
     def _units_hint(self, raw, lost) -> str:
-        if self.units != "db" and (raw[lost] < 0).mean() > 0.5:
-            return "Negative values are usually dB already: pass --units db (units='db')."
+        v = raw[lost].astype(np.float64); v = v[np.isfinite(v)]
+        if self.units != "db" and v.size and (v < 0).mean() > 0.5 and -60 <= np.median(v) <= 10:
+            return "Negative values in this range are usually dB already: pass --units db (units='db')."
         return "Check --units and the file (infinite values are not backscatter in any units)."
 
     def _detect(self, sample: int):
