@@ -272,8 +272,7 @@ def resolve_model_ref(ref) -> Path:
     if q is None:
         raise SarLulcError(f"The shipped model {ref!r} ({DEMO_MODEL_DIR / names[str(ref)]}) is not in this installation; "
                            "give a run folder or a .safetensors file.")
-    if str(ref) in ("lulc", "water", "encoder") or Path(names[str(ref)]).stem == str(ref):
-        warnings.warn(f"{ref!r} is not a file or folder here; using the shipped model {q}.", stacklevel=2)
+    warnings.warn(f"{ref!r} is not a file or folder here; using the shipped model {q}.", stacklevel=2)
     return q
 
 def _model_file(path_or_run, which: str = "best") -> Path:

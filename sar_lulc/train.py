@@ -320,13 +320,14 @@ def load_init(model: nn.Module, path, target) -> tuple[Path, str]:
             f"(the model had {b.scheme.num_classes if b.scheme else '?'})")
     return Path(b.meta["source"]), what
 
-def input_contract(info, units, cf, channels: int) -> dict:
+def input_contract(info, units, cf, channels: int, multilook: int = 1) -> dict:
     "What a model trained on `info` expects of a scene: source units, CF, pixel type and bands, and its normalisation."
     src = info.manifest.get("source") or {}
     su = src.get("units") if src.get("units") not in (None, "auto") else src.get("sar_units_detected")
     su = su or units
     dtype = "uint16" if su == "dn" else ("float32" if su == "db" else src.get("sar_dtype", "float32"))
-    return dict(units=su, cf=float(cf), dtype=dtype, channels=int(channels), norm=info.norm.to_dict())
+    return dict(units=su, cf=float(cf), dtype=dtype, channels=int(channels), norm=info.norm.to_dict(),
+                **({"multilook": int(multilook)} if multilook > 1 else {}))      # predict repeats the speckle filter
 
 def _data_units(cfg, info):
     return (cfg.units or info.units), (cfg.cf if cfg.cf is not None else info.cf)
@@ -403,7 +404,7 @@ def _finetune(cfg, env, data_dir, out, pretrained, resume, max_steps, overwrite,
     meta = dict(task=cfg.task, preset=init_meta.get("preset", cfg.preset) if init_meta else cfg.preset, norm=info.norm.to_dict(),
                 scheme=target.to_dict(), class_freqs=freqs.tolist(), data=str(info.root),
                 pretrained=str(pre) if pre else None, init=started,
-                input={**input_contract(info, units, cf, in_chans), **({"multilook": cfg.multilook} if cfg.multilook > 1 else {})})
+                input=input_contract(info, units, cf, in_chans, cfg.multilook))
     summary = fit(model, train_ds, cfg, out, loss_fn=loss_fn, kind="finetune", arch=cfg.arch,
                   model_config=model_config, meta=meta, val_fn=val_fn if val_ds is not None else None,
                   select="miou", resume=resume, max_steps=max_steps, env=env, overwrite=overwrite, progress=progress)
