@@ -16,16 +16,17 @@ import numpy as np
 from .core import SarLulcError, check_number, data_samples_dir, get_device
 from .command import Arg, command
 from .checkpoint import DEMO_MODEL_DIR, DEMO_MODELS, default_model_path, load_model, resolve_model_ref
-from .io import DEFAULT_CF, UNITS, SarReader, UnitsWarning, open_raster, check_units, write_raster
+from .io import (DEFAULT_CF, GREY_DB_RANGE, UNITS, SarReader, UnitsWarning, check_units, grey_image_to_geotiff,
+                         open_raster, read_grey_image, read_sar, sniff_format, write_raster)
+from .blend import resolve_overlap
 from .predict import channels_of, predict_scene
 from .schemes import DEFAULT_SCHEME_OF_TASK, check_task, get_scheme
 from . import viz
 
 # %% auto #0
-__all__ = ['TASK_LABELS', 'TRAIN_HINT', 'GREY_DB_RANGE', 'ACCEPTED', 'TABLE_HEADERS', 'ABOUT', 'sample_files', 'default_workdir',
-           'AppConfig', 'get_bundle', 'sniff_format', 'check_upload', 'check_pixels', 'grey_to_db', 'read_grey_image',
-           'InputInfo', 'inspect_geotiff', 'AppResult', 'run_inference', 'hide_paths', 'build_app', 'free_port',
-           'launch', 'app_command']
+__all__ = ['TASK_LABELS', 'TRAIN_HINT', 'ACCEPTED', 'TABLE_HEADERS', 'ABOUT', 'sample_files', 'default_workdir', 'AppConfig',
+           'get_bundle', 'check_upload', 'check_pixels', 'pixel_check', 'InputInfo', 'inspect_geotiff', 'AppResult',
+           'run_inference', 'hide_paths', 'build_app', 'free_port', 'launch', 'app_command']
 
 # %% ../nbs/50_app.ipynb #9ea2d9466475
 _log = logging.getLogger("sar_lulc.app")
@@ -103,16 +104,7 @@ def get_bundle(path, device="auto"):
         return _BUNDLES[key]
 
 # %% ../nbs/50_app.ipynb #60fcc3b2bc14
-GREY_DB_RANGE = (-30.0, 0.0)
 ACCEPTED = "a SAR GeoTIFF (DN, dB, amplitude or linear power) or a grayscale PNG/JPEG"
-
-def sniff_format(path) -> str:
-    "'tiff', 'png', 'jpeg' from the file's first bytes, else 'unknown'."
-    with open(path, "rb") as f: head = f.read(8)
-    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"): return "tiff"
-    if head[:8] == b"\x89PNG\r\n\x1a\n": return "png"
-    if head[:3] == b"\xff\xd8\xff": return "jpeg"
-    return "unknown"
 
 def _mpx(n: int) -> str: return f"{n / 1e6:.3g} Mpx"
 
@@ -141,59 +133,9 @@ def check_pixels(name: str, width: int, height: int, cfg: AppConfig) -> None:
                            f"Crop or downsample it, or predict it with the command line (`sar-lulc predict {name} "
                            "--out out.tif`), which streams scenes of any size.")
 
-# %% ../nbs/50_app.ipynb #193799c3f325
-def grey_to_db(grey, alpha=None, db_range=GREY_DB_RANGE) -> np.ndarray:
-    "8-bit grey levels (0..255) -> float32 dB, linear over `db_range`; `alpha == 0` -> NaN (no data)."
-    lo, hi = db_range
-    db = np.float32(lo) + np.float32((hi - lo) / 255.0) * np.asarray(grey, np.float32)
-    if alpha is not None: db[np.asarray(alpha) == 0] = np.nan
-    return db
-
-def read_grey_image(path, cfg: AppConfig) -> tuple[np.ndarray, str]:
-    "A grayscale PNG/JPEG -> (float32 dB with NaN, a note); the pixel limit is checked on the header first."
-    from PIL import Image, UnidentifiedImageError
-    p = Path(path)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            im = Image.open(p)
-    except Image.DecompressionBombError as e:
-        raise SarLulcError(f"{p.name} has more pixels than this app's limit of {_mpx(cfg.max_pixels)}.") from e
-    except (UnidentifiedImageError, OSError, ValueError) as e:
-        raise SarLulcError(f"{p.name} is not a readable PNG/JPEG image ({e}); it may be truncated or corrupted.") from e
-    with im:
-        check_pixels(p.name, im.width, im.height, cfg)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-                im.load()
-        except (OSError, ValueError, SyntaxError) as e:
-            raise SarLulcError(f"Could not decode {p.name} ({e}): the image is truncated or corrupted.") from e
-        mode = im.mode
-        alpha = None
-        if mode == "P": im = im.convert("RGBA"); mode = "RGBA"
-        if mode in ("L", "LA"):
-            a = np.asarray(im); grey = a if mode == "L" else a[..., 0]; alpha = None if mode == "L" else a[..., 1]
-        elif mode.startswith("I"):
-            grey = np.asarray(im).astype(np.float32) / (257.0 if np.asarray(im).max() > 255 else 1.0)
-        elif mode in ("RGB", "RGBA"):
-            a = np.asarray(im).astype(np.int16)
-            rgb = a[..., :3]
-            spread = rgb.max(-1) - rgb.min(-1)
-            if (spread > 12).mean() > 0.01:
-                raise SarLulcError(f"{p.name} is a colour image; SAR is single-channel. Upload the SAR GeoTIFF, or a "
-                                   "grayscale PNG/JPEG of it.")
-            grey = rgb.mean(-1).astype(np.float32)
-            alpha = a[..., 3] if mode == "RGBA" else None
-        else:
-            raise SarLulcError(f"{p.name} has image mode {mode!r}, which is not a grayscale image; upload {ACCEPTED}.")
-    db = grey_to_db(np.clip(grey, 0, 255), alpha)
-    note = (f"**Not georeferenced:** {p.name} is a {'PNG' if sniff_format(p) == 'png' else 'JPEG'} image, which has no "
-            f"georeference and no calibration. Its grey levels were mapped to dB linearly "
-            f"(0 -> {GREY_DB_RANGE[0]:g} dB, 255 -> {GREY_DB_RANGE[1]:g} dB); the maps are approximate, the "
-            "outputs carry no CRS and areas are given in pixels only. Upload the GeoTIFF for calibrated, "
-            "georeferenced results.")
-    return db, note
+def pixel_check(cfg: AppConfig):
+    "`check_pixels` for `io.read_grey_image`'s `check_size`: refuses an image from its header."
+    return lambda name, width, height: check_pixels(name, width, height, cfg)
 
 # %% ../nbs/50_app.ipynb #3eef6454e52d
 @dataclass
@@ -292,7 +234,7 @@ def _table(res) -> list:
     return rows
 
 # %% ../nbs/50_app.ipynb #b53339dd8eca
-def run_inference(path, task: str = "lulc", units: str = "auto", cf: float = DEFAULT_CF, overlap=None, tta: bool = False,
+def run_inference(path, task: str = "lulc", units: str = "auto", cf: float | None = None, overlap=None, tta: bool = False,
                   cfg: AppConfig | None = None, band=None, name: str | None = None) -> AppResult:
     """Check an uploaded file, predict it with the `task` model into a fresh folder, render previews and areas.
 
@@ -301,15 +243,15 @@ def run_inference(path, task: str = "lulc", units: str = "auto", cf: float = DEF
     cfg = cfg or AppConfig()
     task = check_task(task)
     units = check_units(units or "auto")
-    try: cf = float(cf)
-    except (TypeError, ValueError) as e: raise SarLulcError(f"The calibration factor must be a number of dB, got {cf!r}.") from e
-    if not np.isfinite(cf): raise SarLulcError(f"The calibration factor must be a finite number of dB, got {cf}.")
+    if cf is not None:                            # None: the model's own, as on the command line
+        try: cf = float(cf)
+        except (TypeError, ValueError) as e: raise SarLulcError(f"The calibration factor must be a number of dB, got {cf!r}.") from e
+        if not np.isfinite(cf): raise SarLulcError(f"The calibration factor must be a finite number of dB, got {cf}.")
     band = None if band in (None, "", 0, "0") else int(band)
     if overlap is None: overlap = min(64, cfg.tile // 4)
     try: overlap = int(overlap)
     except (TypeError, ValueError) as e: raise SarLulcError(f"Overlap must be a number of pixels, got {overlap!r}.") from e
-    if not 0 <= overlap <= cfg.tile // 2:
-        raise SarLulcError(f"Overlap must be between 0 and {cfg.tile // 2} px (half the {cfg.tile} px tile), got {overlap}.")
+    overlap = resolve_overlap(cfg.tile, overlap)         # the command line's rule, from one place (blend)
     fmt = check_upload(path, cfg)
     name = name or Path(path).name
     model_path = cfg.model_path(task)
@@ -320,11 +262,12 @@ def run_inference(path, task: str = "lulc", units: str = "auto", cf: float = DEF
         src = Path(path)
         channels = channels_of(bundle)
         if fmt == "tiff":                                 # an HH + HV model reads bands 1..C of the upload
-            info = inspect_geotiff(src, cfg, units=units, cf=cf, band=1 if channels > 1 and band is None else band, name=name)
+            model_cf = float((bundle.meta.get("input") or {}).get("cf", DEFAULT_CF))   # for the check; predict decides
+            info = inspect_geotiff(src, cfg, units=units, cf=model_cf if cf is None else cf, band=1 if channels > 1 and band is None else band, name=name)
             if channels > 1: band = None
         else:
-            db, note = read_grey_image(src, cfg)
-            src = write_raster(rdir / f"{stem}_db.tif", db, crs=None, transform=None)
+            src, note = grey_image_to_geotiff(src, rdir / f"{stem}_db.tif", pixel_check(cfg))   # the CLI's rule
+            db, note = read_sar(src, units="db")[0], f"**Not georeferenced:** {note}"
             units, band = "db", None
             info = InputInfo(name=name, kind=fmt, width=db.shape[1], height=db.shape[0], dtype="uint8", units="db",
                              units_reason=f"{fmt.upper()} grey levels mapped to dB (see above)", notes=[note])
@@ -337,7 +280,8 @@ def run_inference(path, task: str = "lulc", units: str = "auto", cf: float = DEF
                                 units=units, cf=cf, band=band, progress=False)
         # previews
         scheme = get_scheme(bundle.scheme) if bundle.scheme is not None else get_scheme(DEFAULT_SCHEME_OF_TASK[task])
-        sar_db, _, _ = viz.read_sar_preview(src, cfg.preview_max_side, units=res.units, cf=cf, band=band or 1)
+        sar_db, _, _ = viz.read_sar_preview(src, cfg.preview_max_side, units=res.units, cf=res.input.get("cf", DEFAULT_CF),
+                                            band=band or 1)
         cls, _, _ = viz.read_preview(res.paths["class"], cfg.preview_max_side, resampling="nearest")
         sar_img = viz.render_sar(sar_db)
         map_img = viz.colorize_labels(cls, scheme)
@@ -462,7 +406,7 @@ def build_app(cfg: AppConfig | None = None):
                                 label="Task", elem_id="task")
                 with gr.Row():
                     units = gr.Dropdown(list(UNITS), value="auto", label="Units", elem_id="units")
-                    cf = gr.Number(DEFAULT_CF, label="CF (dB, for DN)", elem_id="cf")
+                    cf = gr.Number(None, label="CF (dB, for DN; empty: the model's)", elem_id="cf")
                     band = gr.Number(0, label="Band (0 = single band)", precision=0, minimum=0, elem_id="band")
                 overlap = gr.Slider(0, cfg.tile // 2, value=min(64, cfg.tile // 2), step=8, label="Tile overlap (px)",
                                     elem_id="overlap")

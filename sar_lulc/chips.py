@@ -288,6 +288,13 @@ def _write_dataset(tmp, out, chips, per_scene, cls, chip, stride, min_valid, blo
     for ch in chips:
         if SPLITS[ch["split"]] == "train" and not ch.get("dropped"):
             for k, m in enumerate(ch["moments"]): moms[k].merge(m.n, m.mean, m.m2)
+    if not splits["train"]:                          # e.g. every training chip overlapped a held-out one
+        unit = "scene(s)" if split_by == "scene" else f"spatial block(s) of {block_size}x{block_size} chips"
+        raise SarLulcError(f"No chip is left for training: {len(chips)} chip(s) in {len(blocks)} {unit} were dealt "
+                           f"{'/'.join(f'{x:g}' for x in split)} to train/val/test"
+                           + (f", and {dropped_overlap} overlapping another split's were dropped" if dropped_overlap else "")
+                           + ". Use --split 1,0,0 (every chip for training), a smaller --block-size, "
+                           "--stride equal to --chip, or more (or larger) scenes.")
     mean, std = [m.mean for m in moms], [m.std or 1.0 for m in moms]
     norm = NormStats(mean[0], std[0]) if n_chans == 1 else NormStats(tuple(mean), tuple(std))
     first = per_scene[0]

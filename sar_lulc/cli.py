@@ -4,13 +4,13 @@
 
 # %% ../nbs/90_cli.ipynb #9dbbc887163c
 from __future__ import annotations
-import argparse, importlib, json, os, sys, warnings
+import argparse, importlib, json, math, os, sys, warnings
 
-from .core import SarLulcError
+from .core import SarLulcError, to_json
 from .command import REGISTRY, OneLineParser, UsageError, call, command_parser
 
 # %% auto #0
-__all__ = ['COMMANDS', 'EPILOG', 'build_parser', 'main']
+__all__ = ['COMMANDS', 'EPILOG', 'build_parser', 'readable', 'main']
 
 # %% ../nbs/90_cli.ipynb #a62673ef93c7
 COMMANDS = {   # command -> the module that registers it (imported only when the command runs)
@@ -51,11 +51,39 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
     "Warnings of a command as one `warning: ...` line on stderr (no source line, no file name)."
     print(f"warning: {' '.join(str(message).split())}", file=sys.stderr if file is None else file)
 
-def _print_summary(summary: dict, as_json: bool) -> None:
-    if as_json: print(json.dumps(summary, default=str)); return
+def _short(v) -> str:
+    "A value as a person reads it: 4 significant digits, a dict as `key value, ...`, a long list as its length."
+    if isinstance(v, float): return "n/a" if not math.isfinite(v) else f"{v:.4g}"
+    if isinstance(v, dict): return ", ".join(f"{k} {_short(x)}" for k, x in v.items() if x is not None) or "-"
+    if isinstance(v, (list, tuple)):
+        if len(v) <= 8 and not any(isinstance(x, (dict, list, tuple)) for x in v): return ", ".join(map(_short, v)) or "-"
+        return f"{len(v)} item(s) (--json lists them)"
+    return str(v)
+
+def _class_table(km2: dict, pct: dict | None) -> str:
+    "Classes by area: km2 and % of the valid area, largest first."
+    rows = sorted(km2.items(), key=lambda kv: -(kv[1] or 0))
+    w = max(len("class"), *(len(k) for k in km2))
+    out = [f"{'class':<{w}}  {'km2':>10}  {'%':>6}"]
+    for k, a in rows:
+        p = (pct or {}).get(k)
+        out.append(f"{k:<{w}}  {_short(a or 0.0):>10}  {f'{p:.1f}' if isinstance(p, float) and math.isfinite(p) else '':>6}")
+    return "\n".join(out)
+
+def readable(summary: dict) -> str:
+    """A command's summary for a person: its table (metrics, or classes by area) first, then one short line per
+    entry; warnings were printed as they came. `--json` prints everything, strict JSON."""
+    out, skip = [], {"table", "area_km2", "area_pct", "pixel_counts", "warnings"}
+    if isinstance(summary.get("table"), str): out.append(summary["table"].rstrip())
+    if isinstance(summary.get("area_km2"), dict) and summary["area_km2"]:
+        out.append(_class_table(summary["area_km2"], summary.get("area_pct")))
     for k, v in summary.items():
-        if isinstance(v, float): v = f"{v:.4g}"
-        print(f"{k}: {v}")
+        if k not in skip: out.append(f"{k}: {_short(v)}")
+    if summary.get("warnings"): out.append(f"warnings: {len(summary['warnings'])} (printed above)")
+    return "\n".join(out)
+
+def _print_summary(summary: dict, as_json: bool) -> None:
+    print(to_json(summary) if as_json else readable(summary))
 
 def main(argv=None) -> int:
     "Entry point of the `sar-lulc` console script; returns the exit status."

@@ -15,9 +15,9 @@ import torch
 # %% auto #0
 __all__ = ['PALSAR2_TILE', 'PRECISIONS', 'PRECISION_CHOICES', 'AUTO_MIN_SPEEDUP', 'SarLulcError', 'shared_dir', 'real_tile_paths',
            'data_samples_dir', 'lock_path', 'temporaries_of', 'output_lock', 'check_output_path', 'atomic_output',
-           'cpu_has_native_bf16', 'time_alternating', 'has_native_bf16', 'seed_everything', 'get_device', 'autocast',
-           'peak_rss_mb', 'tutorial_setup', 'tutorial_cli', 'check_number', 'check_choice', 'check_fields',
-           'arg_number']
+           'json_safe', 'to_json', 'cpu_has_native_bf16', 'time_alternating', 'has_native_bf16', 'seed_everything',
+           'get_device', 'autocast', 'peak_rss_mb', 'tutorial_setup', 'tutorial_cli', 'check_number', 'check_choice',
+           'check_fields', 'arg_number']
 
 # %% ../nbs/00_core.ipynb #d94114696fab
 class SarLulcError(ValueError):
@@ -158,6 +158,18 @@ def atomic_output(path, overwrite: bool = False):
         except BaseException:
             with contextlib.suppress(OSError): tmp.unlink()
             raise
+
+# %% ../nbs/00_core.ipynb #strictjson02
+def json_safe(obj):
+    "`obj` with every NaN or infinite float as None, so that it is strict JSON (read by any parser)."
+    if isinstance(obj, float): return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict): return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)): return [json_safe(v) for v in obj]
+    return obj
+
+def to_json(obj, **kw) -> str:
+    "Strict JSON text of `obj` (NaN and infinity as null; anything else unknown as its string)."
+    return json.dumps(json_safe(obj), allow_nan=False, default=str, **kw)
 
 # %% ../nbs/00_core.ipynb #71637908de12
 def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:

@@ -166,6 +166,10 @@ class DatasetInfo:
     @property
     def num_classes(self) -> int: return self.scheme.num_classes
     @property
+    def min_valid(self) -> float:
+        "The labelled share a chip needed to enter the dataset (`chips --min-valid`; 0.5 where not recorded)."
+        return float((self.manifest.get("source") or {}).get("min_valid", 0.5))
+    @property
     def channels(self) -> int:
         for its in self.splits.values():
             if its: return len(_as_channels(its[0]["sar"]))
@@ -531,7 +535,8 @@ class ChipDataset(Dataset):
         for i, (h, w) in enumerate(self.shapes):
             for r in grid_offsets(h, self.chip, self.stride):
                 for c in grid_offsets(w, self.chip, self.stride):
-                    if self.min_valid <= 0 or self._load(i, r, c)[3] >= self.min_valid: wins.append((i, r, c))
+                    frac = self._load(i, r, c)[3]
+                    if frac > 0 and frac >= self.min_valid: wins.append((i, r, c))    # an empty window scores nothing
         return wins
 
     def _class_balanced(self) -> np.ndarray:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .core import SarLulcError, PRECISIONS, arg_number, atomic_output, check_output_path
+from .core import SarLulcError, PRECISIONS, arg_number, atomic_output, check_output_path, to_json
 from .command import Arg, command
 from .io import UNITS
 from .checkpoint import load_model, plain
@@ -48,7 +48,7 @@ def evaluate(model_path, data_dir, split: str = "test", out_dir=None, batch_size
         chip = chip or tcfg.get("val_chip") or tcfg.get("chip") or 256
         ds = ChipDataset(info.items(split), chip=chip, mode="grid", norm=bundle.norm, scheme=info.scheme,
                          target_scheme=scheme, units=units or info.units, cf=cf if cf is not None else info.cf,
-                         min_valid=tcfg.get("min_valid", 0.5),
+                         min_valid=0.0,                                   # every labelled pixel is scored
                          multilook=int((bundle.meta.get("input") or {}).get("multilook", 1)))   # as the model was trained
         if ds.channels != bundle.model.in_chans:
             raise SarLulcError(f"The model takes {bundle.model.in_chans} SAR channel(s), the dataset has {ds.channels}.")
@@ -57,7 +57,7 @@ def evaluate(model_path, data_dir, split: str = "test", out_dir=None, batch_size
         table = metrics_table(res, scheme)
         if write and env.is_main:
             with atomic_output(files["metrics"], overwrite) as t:
-                t.write_text(json.dumps(dict(model=str(model_path), data=str(info.root), split=split, chips=len(ds),
+                t.write_text(to_json(dict(model=str(model_path), data=str(info.root), split=split, chips=len(ds),
                                              chip=chip, names=list(scheme.names), confusion=cm.matrix.tolist(), **plain(res)), indent=1))
             with atomic_output(files["table"], overwrite) as t: t.write_text(table + "\n")
             fig = confusion_matrix_figure(cm, list(scheme.names), title=f"{split}: {model_path.name}")

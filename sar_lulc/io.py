@@ -20,10 +20,11 @@ from .schemes import IGNORE_INDEX, ClassScheme, check_indices, get_scheme, hex_t
 
 # %% auto #0
 __all__ = ['DEFAULT_CF', 'GDAL_CACHE_MB', 'UNITS', 'PLAUSIBLE_DB', 'IMPLAUSIBLE_COUNT_MAX', 'SAR_DTYPES', 'TYPICAL_HH_DB',
-           'DUAL_POL_ORDER', 'WRITE_DTYPES', 'LABEL_SUFFIX', 'scene_cache_mb', 'UnitsWarning', 'check_units',
-           'check_sar_dtype', 'nodata_mask', 'to_db', 'db_to_dn', 'from_db', 'detect_units', 'open_raster',
-           'select_band', 'as_window', 'SarReader', 'read_sar', 'assert_has_data', 'write_raster', 'BandStack',
-           'open_bands', 'crop_raster', 'write_label_map', 'read_label_map', 'card4l_xml_for', 'read_card4l_xml']
+           'DUAL_POL_ORDER', 'WRITE_DTYPES', 'GREY_DB_RANGE', 'LABEL_SUFFIX', 'scene_cache_mb', 'UnitsWarning',
+           'check_units', 'check_sar_dtype', 'nodata_mask', 'to_db', 'db_to_dn', 'from_db', 'detect_units',
+           'open_raster', 'select_band', 'as_window', 'SarReader', 'read_sar', 'assert_has_data', 'write_raster',
+           'BandStack', 'open_bands', 'crop_raster', 'sniff_format', 'grey_to_db', 'read_grey_image',
+           'grey_image_to_geotiff', 'write_label_map', 'read_label_map', 'card4l_xml_for', 'read_card4l_xml']
 
 # %% ../nbs/01_io.ipynb #9edc12932db9
 _log = logging.getLogger("sar_lulc.io")
@@ -206,8 +207,8 @@ def as_window(window) -> Window:
 class SarReader:
     "Read one band of a SAR raster by window as float32 gamma-nought dB with NaN for no data."
     def __init__(self, path, units: str = "auto", cf: float = DEFAULT_CF, band=None, nodata=None, sample: int = 512,
-                 check_values: bool = True):
-        self.path, self.cf = Path(path), float(cf)
+                 check_values: bool = True, allow_nodata: bool = False):
+        self.path, self.cf, self.allow_nodata = Path(path), float(cf), allow_nodata
         units = check_units(units)
         self._src = open_raster(self.path)
         try:
@@ -263,7 +264,7 @@ class SarReader:
                 self.nodata = fill
                 db = to_db(raw, self.units, self.cf, self.nodata); lost, cand = self._lost(raw, db), self._candidates(raw)
         if lost.sum() > 0.5 * max(cand.sum(), 1):
-            raise SarLulcError(
+            self._refuse(
                 f"{self.path.name} band {self.band}: {lost.sum() / cand.sum():.0%} of the pixels that are not marked as no "
                 f"data are {self._lost_cause(raw, lost)}, which is not backscatter in {self.units} units; reading "
                 f"them would drop them as no data. {self._units_hint(raw, lost)}")
@@ -285,11 +286,16 @@ class SarReader:
         if out.sum() > 0.5 * ok.sum():
             med_raw = float(np.median(raw[ok].astype(np.float64)))
             guessed = f"guessed: {self.units_reason}" if self.units_reason != "given by the caller" else "as given"
-            raise SarLulcError(
+            self._refuse(
                 f"{self.path.name} band {self.band} does not look like SAR backscatter in {self.units} units "
                 f"({guessed}): the median value is {med_raw:.4g}, which is {float(np.median(db[ok])):.4g} dB once "
                 f"calibrated, and {out.sum() / ok.sum():.0%} of the valid pixels lie outside the plausible "
                 f"{lo:g}..{hi:g} dB. Check the units (--units), the calibration factor (--cf) and the file's scaling.")
+
+    def _refuse(self, msg: str) -> None:
+        "Most of the band would become no data: an error, or with `allow_nodata` a warning (the user chose it)."
+        if not self.allow_nodata: raise SarLulcError(f"{msg} (--allow-nodata reads them as no data all the same.)")
+        warnings.warn(f"{msg} Going on as asked (--allow-nodata): those pixels are no data.", UnitsWarning, stacklevel=4)
 
     def _candidates(self, raw: np.ndarray) -> np.ndarray:
         "Pixels the file offers as data: not NaN, not its nodata value, and (in power, amplitude, DN) not 0."
@@ -541,6 +547,77 @@ def crop_raster(src, dst, window) -> Path:
                     tiled=True, blockxsize=256, blockysize=256, compress="deflate")
         with rasterio.open(dst, "w", **prof) as d: d.write(s.read(window=win))
     return Path(dst)
+
+# %% ../nbs/01_io.ipynb #greyimg00002
+GREY_DB_RANGE = (-30.0, 0.0)    # a grey image's 0..255 as dB: the usual display stretch of gamma-nought
+
+def sniff_format(path) -> str:
+    "'tiff', 'png', 'jpeg' from the file's first bytes, else 'unknown'."
+    with open(path, "rb") as f: head = f.read(8)
+    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"): return "tiff"
+    if head[:8] == b"\x89PNG\r\n\x1a\n": return "png"
+    if head[:3] == b"\xff\xd8\xff": return "jpeg"
+    return "unknown"
+
+def grey_to_db(grey, alpha=None, db_range=GREY_DB_RANGE) -> np.ndarray:
+    "8-bit grey levels (0..255) -> float32 dB, linear over `db_range`; `alpha == 0` -> NaN (no data)."
+    lo, hi = db_range
+    db = np.float32(lo) + np.float32((hi - lo) / 255.0) * np.asarray(grey, np.float32)
+    if alpha is not None: db[np.asarray(alpha) == 0] = np.nan
+    return db
+
+# %% ../nbs/01_io.ipynb #greyimg00003
+def _grey_levels(im, name: str):
+    "(grey 0..255 float32, alpha or None) of a decoded PIL image; colour images are refused."
+    mode, alpha = im.mode, None
+    if mode == "P": im = im.convert("RGBA"); mode = "RGBA"
+    if mode in ("L", "LA"):
+        a = np.asarray(im); return (a if mode == "L" else a[..., 0]), (None if mode == "L" else a[..., 1])
+    if mode.startswith("I"):
+        a = np.asarray(im).astype(np.float32); return a / (257.0 if a.max() > 255 else 1.0), None
+    if mode in ("RGB", "RGBA"):
+        a = np.asarray(im).astype(np.int16)
+        rgb = a[..., :3]
+        if ((rgb.max(-1) - rgb.min(-1)) > 12).mean() > 0.01:
+            raise SarLulcError(f"{name} is a colour image; SAR is single-channel. Give the SAR GeoTIFF, or a "
+                               "grayscale PNG/JPEG of it.")
+        return rgb.mean(-1).astype(np.float32), (a[..., 3] if mode == "RGBA" else None)
+    raise SarLulcError(f"{name} has image mode {mode!r}, which is not a grayscale image; give a SAR GeoTIFF or a "
+                       "grayscale PNG/JPEG.")
+
+def read_grey_image(path, check_size=None) -> tuple[np.ndarray, str]:
+    """A grayscale PNG/JPEG -> (float32 dB with NaN, a note saying how it was read). `check_size(name, width,
+    height)` may refuse the image from its header, before it is decoded."""
+    from PIL import Image, UnidentifiedImageError
+    p = Path(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(p)
+    except Image.DecompressionBombError as e: raise SarLulcError(f"{p.name} has too many pixels to decode ({e}).") from e
+    except (UnidentifiedImageError, OSError, ValueError) as e:
+        raise SarLulcError(f"{p.name} is not a readable PNG/JPEG image ({e}); it may be truncated or corrupted.") from e
+    with im:
+        if check_size is not None: check_size(p.name, im.width, im.height)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                im.load()
+        except (OSError, ValueError, SyntaxError) as e:
+            raise SarLulcError(f"Could not decode {p.name} ({e}): the image is truncated or corrupted.") from e
+        grey, alpha = _grey_levels(im, p.name)
+    kind = "PNG" if sniff_format(p) == "png" else "JPEG"
+    note = (f"{p.name} is a {kind} image, with no georeference and no calibration: its grey levels were read as dB "
+            f"(0 -> {GREY_DB_RANGE[0]:g} dB, 255 -> {GREY_DB_RANGE[1]:g} dB, linear); the maps are approximate and carry "
+            "no CRS. Give the GeoTIFF for calibrated, georeferenced maps.")
+    return grey_to_db(np.clip(grey, 0, 255), alpha), note
+
+def grey_image_to_geotiff(path, dst, check_size=None) -> tuple[Path, str]:
+    "Write a grayscale PNG/JPEG as a float32 dB GeoTIFF `dst` (no CRS) by `read_grey_image`'s rule; (dst, note)."
+    db, note = read_grey_image(path, check_size)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        return write_raster(dst, db, crs=None, transform=None), note
 
 # %% ../nbs/01_io.ipynb #4030707a0157
 LABEL_SUFFIX = "_label"   # label rasters in dataset folders (synth, chips) are named <scene>_label.tif

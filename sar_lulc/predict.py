@@ -4,7 +4,7 @@
 
 # %% ../nbs/33_predict.ipynb #23af09af1c39
 from __future__ import annotations
-import contextlib, json, os, time, warnings
+import contextlib, json, os, tempfile, time, warnings
 from pathlib import Path
 
 import numpy as np
@@ -13,17 +13,17 @@ import torch
 from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
-from .core import SarLulcError, arg_number, atomic_output, check_number, check_output_path, get_device, output_lock, PRECISION_CHOICES
+from .core import SarLulcError, arg_number, atomic_output, check_number, check_output_path, get_device, output_lock, PRECISION_CHOICES, to_json
 from .command import Arg, command
 from .checkpoint import default_model_path, model_meta
 from .data import NormStats, grid_offsets, multilook_db
 from .distributed import dist_info, gather_objects
 from .io import (DEFAULT_CF, GDAL_CACHE_MB, LABEL_SUFFIX, IMPLAUSIBLE_COUNT_MAX, PLAUSIBLE_DB, check_units, open_bands,
-                         scene_cache_mb)
+                         grey_image_to_geotiff, scene_cache_mb, sniff_format)
 from .schemes import TASKS, IGNORE_INDEX
 from .blend import _blend_in_memory, blend_windows, resolve_overlap
 from .chips import _pol_rank, polarisation_stem
-from .predictor import Predictor, _in_channels, auto_batch_size, choose_precision, make_predictor
+from .predictor import Predictor, _in_channels, auto_batch_size, auto_precision, make_predictor
 from .recipes import compile_backend
 from .outputs import (BLOCK, SCENE_SUFFIXES, PredictResult, _SceneWriter, large_scene_note, output_paths,
                               pixel_area_km2)
@@ -136,7 +136,7 @@ def _check_scene_options(tile, overlap, batch_size, engine="stream", confidence_
 def predict_scene(model_or_bundle, src, dst, *, task: str | None = None, scheme=None, norm=None,
                   tile: int = 512, overlap=64, batch_size: int | None = None, precision: str = "fp32", device="auto",
                   tta: bool = False, units: str = "auto", cf: float | None = None, band=None, db_offset: float = 0.0,
-                  multilook: int | None = None,
+                  multilook: int | None = None, allow_nodata: bool = False,
                   write_probs: bool | None = None, write_confidence: bool = True, confidence_dtype: str = "uint8",
                   blend: str = "probs", cog: bool = True, overwrite: bool = False, progress=True,
                   write_summary: bool = False, gdal_cache_mb: int | None = None, prefetch: bool = True,
@@ -178,10 +178,11 @@ def predict_scene(model_or_bundle, src, dst, *, task: str | None = None, scheme=
     with contextlib.ExitStack() as outer:
         outer.enter_context(rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20))
         channels = channels_of(model_or_bundle)
-        rd = outer.enter_context(open_bands(srcs, channels, band, units=units, cf=DEFAULT_CF if cf is None else cf))
+        rd = outer.enter_context(open_bands(srcs, channels, band, units=units, cf=DEFAULT_CF if cf is None else cf,
+                                            allow_nodata=allow_nodata))
         units_, cf_, note, warn = resolve_units(meta.get("input"), rd.dtype, units, cf, detected=rd.units)
         if (units_ != "auto" and units_ != rd.units) or cf_ != rd.cf:
-            rd = outer.enter_context(open_bands(srcs, channels, band, units=units_, cf=cf_))
+            rd = outer.enter_context(open_bands(srcs, channels, band, units=units_, cf=cf_, allow_nodata=allow_nodata))
         if warn: msgs.append(warn); warnings.warn(warn, stacklevel=2)
         if gdal_cache_mb is None: gdal_cache_mb = scene_cache_mb(rd.width, channels, rows=tile)   # bounded by the width
         outer.enter_context(rasterio.Env(GDAL_CACHEMAX=int(gdal_cache_mb) * 2**20))
@@ -197,7 +198,7 @@ def predict_scene(model_or_bundle, src, dst, *, task: str | None = None, scheme=
         pred = make_predictor(model_or_bundle, task=task, scheme=scheme, norm=norm, device=device,
                               precision="fp32" if auto else precision, tta=tta, blend=blend, compile=compile)
         if isinstance(norm, tuple) and isinstance(model_or_bundle, Predictor): pred = pred.with_norm(norm)
-        if auto: pred.precision, why_precision = choose_precision(pred)
+        if auto: pred.precision, why_precision = auto_precision(pred)
         task, sch, precision, tta = pred.task, pred.scheme, pred.precision, pred.tta     # a Predictor passed in wins
         batch_size = batch_size or auto_batch_size(pred.device)
         train_norm = NormStats(**meta["norm"]) if meta.get("norm") else NormStats(pred.mean, pred.std)
@@ -291,7 +292,7 @@ def predict_scene(model_or_bundle, src, dst, *, task: str | None = None, scheme=
                             tta=bool(tta), tile=int(tile), overlap=ov, units=rd.units, warnings=msgs, input=inp)
         if write_summary:
             res.paths["summary"] = paths_all["summary"]
-            with atomic_output(paths_all["summary"], overwrite) as tmp: tmp.write_text(json.dumps(res.to_dict(), indent=1))
+            with atomic_output(paths_all["summary"], overwrite) as tmp: tmp.write_text(to_json(res.to_dict(), indent=1))
     return res
 
 # %% ../nbs/33_predict.ipynb #f0cdb4d2787e
@@ -375,7 +376,7 @@ def predict_many(model_or_bundle, inputs, out_dir, *, task: str | None = None, o
     auto = precision == "auto"
     pred = make_predictor(model_or_bundle, task=task, device=device, precision="fp32" if auto else precision, tta=tta,
                           blend=kw.get("blend", "probs"), compile=compile) if mine else None
-    if auto and pred is not None: pred.precision, _ = choose_precision(pred); precision = pred.precision   # once
+    if auto and pred is not None: pred.precision, _ = auto_precision(pred); precision = pred.precision   # once
     results, bar = [], None
     if progress:
         from tqdm.auto import tqdm
@@ -476,12 +477,14 @@ def predict_command(inputs: Arg("GeoTIFF scene(s) and/or folder(s) of scenes", n
                     norm: Arg("normalise with the model's training statistics, or the scene's own robust statistics "
                               "(sensors with unknown calibration)", choices=("model", "scene")) = "model",
                     band: Arg("band (1-based or name, e.g. HH) of a multi-band input") = None,
+                    allow_nodata: Arg("go on when most of the scene is not backscatter in the given units (those pixels "
+                                      "become no data; the run warns with their count)") = False,
                     device: Arg("auto, cpu, cuda, cuda:1... (under torchrun: cuda:LOCAL_RANK)") = "auto",
                     probs: Arg("also write per-class probabilities (water: always)") = False,
                     no_confidence: Arg("do not write the confidence raster") = False,
                     overwrite: Arg("replace existing outputs") = False,
                     no_progress: Arg("no progress bar") = False) -> dict:
-    "Predict whole GeoTIFF scenes into georeferenced maps."
+    "Predict whole GeoTIFF scenes (or grey PNG/JPEG images, read as the app reads them) into georeferenced maps."
     precision = "bf16" if bf16 else (precision or "fp32")
     compile = compiler or compile
     band = int(band) if band is not None and str(band).isdigit() else band
@@ -491,14 +494,31 @@ def predict_command(inputs: Arg("GeoTIFF scene(s) and/or folder(s) of scenes", n
     for i in inputs:
         if not Path(i).exists(): raise SarLulcError(f"Input {i} does not exist.")
     model = model if model else default_model_path(task or "lulc")
+    with tempfile.TemporaryDirectory(prefix="sar_lulc_grey_") as tmp:
+        inputs, units = _grey_images_as_db(inputs, Path(tmp), units)      # the app's rule for PNG/JPEG
+        common = dict(task=task, tile=tile, overlap=overlap, batch_size=batch_size, compile=compile,
+                      precision=precision, device=device, tta=tta, units=units, cf=cf, band=band, db_offset=db_offset,
+                      multilook=multilook, norm=None if norm == "model" else "scene", allow_nodata=allow_nodata,
+                      write_probs=True if probs else None, write_confidence=not no_confidence,
+                      overwrite=overwrite, progress=not no_progress)
+        return _predict_inputs(model, inputs, out, common)
+
+def _grey_images_as_db(inputs, tmp: Path, units: str) -> tuple[list, str]:
+    "PNG/JPEG inputs as dB GeoTIFFs in `tmp`, by the app's rule (`io.read_grey_image`), with a warning each."
+    grey = [i for i in inputs if Path(i).is_file() and sniff_format(i) in ("png", "jpeg")]
+    if not grey: return list(inputs), units
+    if len(grey) < len(inputs): raise SarLulcError("Give either GeoTIFF scenes or grey PNG/JPEG images in one run, not both.")
+    if units not in ("auto", "db"):
+        raise SarLulcError(f"--units {units}: a PNG/JPEG is read by its grey levels (0..255 as -30..0 dB); leave --units out.")
+    out = []
+    for i in grey:
+        path, note = grey_image_to_geotiff(i, tmp / f"{Path(i).stem}.tif"); warnings.warn(note, stacklevel=2); out.append(path)
+    return out, "db"
+
+def _predict_inputs(model, inputs, out, common: dict) -> dict:
     channels = channels_of(model)
     scenes = group_bands(scene_list(inputs), channels) if channels > 1 else inputs   # HH + HV files: one scene
     mode = output_mode(out, scenes)
-    common = dict(task=task, tile=tile, overlap=overlap, batch_size=batch_size, compile=compile,
-                  precision=precision, device=device, tta=tta, units=units, cf=cf, band=band, db_offset=db_offset,
-                  multilook=multilook, norm=None if norm == "model" else "scene",
-                  write_probs=True if probs else None, write_confidence=not no_confidence,
-                  overwrite=overwrite, progress=not no_progress)
     out = Path(out)
     if mode == "scene":
         return {"mode": "scene", **_brief(predict_scene(model, scenes[0], out, write_summary=True, **common))}

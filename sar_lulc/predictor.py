@@ -4,7 +4,7 @@
 
 # %% ../nbs/31_predictor.ipynb #10f2b2a7e8b1
 from __future__ import annotations
-import copy, time, warnings
+import copy, json, os, platform, sys, time, warnings
 from pathlib import Path
 
 import numpy as np
@@ -12,14 +12,15 @@ import torch
 
 from .checkpoint import load_model
 from .core import (AUTO_MIN_SPEEDUP, SarLulcError, PRECISIONS, autocast, get_device, has_native_bf16,
-                           time_alternating)
+                           atomic_output, time_alternating)
+from .distributed import state_sha256
 from .recipes import compile_setting, uses_cuda_graphs
 from .schemes import DEFAULT_SCHEME_OF_TASK, ClassScheme, check_task, get_scheme
 from .synth import synth_scene
 
 # %% auto #0
 __all__ = ['AUTO_AGREEMENT', 'CUDA_BATCH', 'compile_mode', 'compiled_model', 'Predictor', 'make_predictor', 'auto_batch_size',
-           'choose_precision']
+           'choose_precision', 'precision_cache_file', 'device_name', 'auto_precision']
 
 # %% ../nbs/31_predictor.ipynb #7ae6970783db
 def _norm_of(norm) -> tuple[np.ndarray, np.ndarray]:
@@ -237,3 +238,36 @@ def choose_precision(pred: Predictor, tile: int = 256, reps: int = 3) -> tuple[s
     speed = times["fp32"] / max(times["bf16"], 1e-9)
     why = f"bf16 {speed:.2f}x the speed of fp32, {agree:.2%} of pixels alike"
     return ("bf16" if speed >= AUTO_MIN_SPEEDUP and agree >= AUTO_AGREEMENT else "fp32"), why
+
+# %% ../nbs/31_predictor.ipynb #autoprec0002
+def precision_cache_file() -> Path:
+    "Where `auto_precision` remembers its answers: `$SAR_LULC_CACHE_DIR` (else `~/.cache/sar_lulc`)/precision.json."
+    root = os.environ.get("SAR_LULC_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sar_lulc"
+    return Path(root) / "precision.json"
+
+def device_name(device) -> str:
+    "The device as a person (and a cache key) names it: the GPU's name, or the CPU's model name."
+    device = torch.device(device)
+    if device.type == "cuda": return torch.cuda.get_device_name(device)
+    try: return next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+    except (OSError, StopIteration): return platform.processor() or platform.machine()
+
+def auto_precision(pred: Predictor, budget_s: float = 5.0, announce: bool = True) -> tuple[str, str]:
+    "`choose_precision` once per model, device and torch version: announced on stderr, about `budget_s`, cached."
+    if not has_native_bf16(pred.device): return choose_precision(pred)     # fp32 at once, nothing to remember
+    key = f"{state_sha256(pred.model)[:16]}|{device_name(pred.device)}|torch {torch.__version__}|{pred.channels}"
+    path = precision_cache_file()
+    try: cache = json.loads(path.read_text()) if path.is_file() else {}
+    except (OSError, ValueError): cache = {}                               # unreadable: measure again
+    if key in cache: return cache[key]["precision"], f"{cache[key]['why']} (measured before on this machine)"
+    if announce:
+        print(f"precision auto: timing bf16 against fp32 for this model on {device_name(pred.device)} "
+              f"(a few seconds, once; remembered in {path})", file=sys.stderr, flush=True)
+    t = time.perf_counter(); prec, why = choose_precision(pred, reps=1)
+    if time.perf_counter() - t < budget_s / 3: prec, why = choose_precision(pred)   # quick enough: the full check
+    cache[key] = dict(precision=prec, why=why, when=time.strftime("%Y-%m-%d %H:%M"))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_output(path, overwrite=True) as tmp: tmp.write_text(json.dumps(cache, indent=1))
+    except (OSError, SarLulcError): pass                                  # a read-only home: decide again next time
+    return prec, why

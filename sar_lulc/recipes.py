@@ -52,7 +52,7 @@ class TrainConfig:
     chips_per_epoch: int | None = 512   # random chips per epoch; None = every grid chip once
     val_chip: int | None = None         # validation chip size (None = chip)
     eval_batch_size: int = 8
-    min_valid: float = 0.5              # skip chips with less valid, labelled area
+    min_valid: float | None = None      # skip random chips with less labelled area (None = the dataset's own: what `chips` kept)
     augment: bool = True                # random flips / quarter turns
     gain_db: float = 0.0                # radiometric augmentation (data.SarAugment): calibration offset +-dB
     ramp_db: float = 0.0                # ... brightness ramp across a chip, up to dB

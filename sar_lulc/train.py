@@ -13,7 +13,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, Subset
 
-from .core import (AUTO_MIN_SPEEDUP, SarLulcError, PRECISION_CHOICES, arg_number, autocast, get_device,
+from .core import (AUTO_MIN_SPEEDUP, SarLulcError, to_json, PRECISION_CHOICES, arg_number, autocast, get_device,
                            has_native_bf16, time_alternating)
 from .command import Arg, command
 from .io import UNITS
@@ -46,6 +46,11 @@ class _CsvLog:
         if not self.enabled: return
         new = self.header is None
         if new: self.header = list(row)
+        elif any(k not in self.header for k in row):   # new columns (validation after a partial epoch): widen the file
+            with open(self.path, newline="") as f: rows = list(csv.DictReader(f))
+            self.header += [k for k in row if k not in self.header]
+            with open(self.path, "w", newline="") as f:
+                w = csv.DictWriter(f, self.header); w.writeheader(); w.writerows(rows)
         with open(self.path, "a", newline="") as f:
             w = csv.DictWriter(f, self.header, extrasaction="ignore")
             if new: w.writeheader()
@@ -210,13 +215,21 @@ def fit(model: nn.Module, train_ds, cfg, out_dir, *, loss_fn, kind: str, arch: s
                 row = dict(step=step, epoch=epoch + 1, lr=max(g["lr"] for g in opt.param_groups), loss=win_sum / win_n,
                            grad_norm=gn, chips_per_s=win_n / accum * chips_per_step / dt)
                 steps_log.write(row); bar.set_postfix(loss=f"{row['loss']:.4f}", lr=f"{row['lr']:.2e}")
+                if not progress:                       # no bar to show it: the loss as it goes, one line per log row
+                    print(f"{kind}: step {step} (epoch {epoch + 1}/{cfg.epochs}) loss {row['loss']:.4f} lr {row['lr']:.2e} "
+                          f"{row['chips_per_s']:.1f} chips/s", file=sys.stderr, flush=True)
                 if tb: [tb.add_scalar(f"train/{k}", v, step) for k, v in row.items() if k not in ("step", "epoch")]
                 win_sum, win_n, t_win = 0.0, 0, time.time()
             if cfg.save_every and step % cfg.save_every == 0 and env.is_main and b < batches: save("last.pt", epoch, b, last_metrics)
             if max_steps and step >= max_steps: stopped = True; break
         bar.close()
         if stopped:
-            if env.is_main: save("last.pt", epoch, b, last_metrics)
+            if env.is_main:
+                save("last.pt", epoch, b, last_metrics)
+                if loss_n:                             # a partial epoch (--steps): still a row in log.csv
+                    epoch_log.write(dict(epoch=epoch + 1, step=step, train_loss=loss_sum / loss_n,
+                                         lr=max(g["lr"] for g in opt.param_groups), time_s=time.time() - t_ep,
+                                         chips_per_s=loss_n / accum * chips_per_step / max(time.time() - t_ep, 1e-9)))
             break
         _broadcast_buffers(model, env)
         metrics = val_fn(model) if val_fn is not None else {}
@@ -365,6 +378,7 @@ def _finetune(cfg, env, data_dir, out, pretrained, resume, max_steps, overwrite,
     info = load_dataset_dir(data_dir)
     if not info.splits.get("train"): raise SarLulcError(f"Dataset {data_dir} has no training items (split 'train' is empty).")
     units, cf = _data_units(cfg, info)
+    if cfg.min_valid is None: cfg = dataclasses.replace(cfg, min_valid=info.min_valid)
     target = get_scheme("water") if cfg.task == "water" else info.scheme
     in_chans = _check_channels(cfg, info)
     kw = dict(norm=info.norm, scheme=info.scheme, target_scheme=target, units=units, cf=cf, min_valid=cfg.min_valid, seed=cfg.seed,
@@ -372,7 +386,7 @@ def _finetune(cfg, env, data_dir, out, pretrained, resume, max_steps, overwrite,
     train_ds = ChipDataset(info.items("train"), chip=cfg.chip, mode="random" if cfg.chips_per_epoch else "grid",
                            chips_per_epoch=cfg.chips_per_epoch, augment=cfg.augment, balance=cfg.balance,
                            radiometric=SarAugment(cfg.gain_db, cfg.ramp_db, cfg.speckle) if cfg.augment else None, **kw)
-    val_ds = (ChipDataset(info.items("val"), chip=cfg.val_chip or cfg.chip, mode="grid", **kw)
+    val_ds = (ChipDataset(info.items("val"), chip=cfg.val_chip or cfg.chip, mode="grid", **{**kw, "min_valid": 0.0})
               if info.splits.get("val") else None)
     counts = label_histogram(info.label_paths("train"), scheme=info.scheme, target_scheme=target,
                              sar_paths=info.sar_paths("train"), units=units, cf=cf)     # only where the loss looks
@@ -412,12 +426,12 @@ def _finetune(cfg, env, data_dir, out, pretrained, resume, max_steps, overwrite,
     if cfg.test_at_end and info.splits.get("test"):
         ck = load_checkpoint(find_checkpoint(out, "best"))
         model.load_state_dict(ck["model"])
-        test_ds = ChipDataset(info.items("test"), chip=cfg.val_chip or cfg.chip, mode="grid", **kw)
+        test_ds = ChipDataset(info.items("test"), chip=cfg.val_chip or cfg.chip, mode="grid", **{**kw, "min_valid": 0.0})
         test, _ = evaluate_dataset(model, test_ds, target.num_classes, env, cfg.eval_batch_size, cfg.precision,
                                    extra=True, names=target, progress=progress)
     if env.is_main:
         export_model(out, overwrite=True, test_metrics=test)
-        if test is not None: (out / "test_metrics.json").write_text(json.dumps(plain(test), indent=1))
+        if test is not None: (out / "test_metrics.json").write_text(to_json(plain(test), indent=1))
     _barrier(env)
     res = dict(task=cfg.task, preset=cfg.preset, recipe=cfg.recipe, **summary, class_freqs=[round(f, 6) for f in freqs.tolist()],
                pretrained=str(pre) if pre else None, init=started, model=str(out / "model.safetensors"))

@@ -1,9 +1,12 @@
 """Shared paths and helpers of the pytest suite (the notebooks hold the unit tests; these need files, processes,
 servers or a browser)."""
-import os, subprocess, sys
+import os, subprocess, sys, tempfile
 from pathlib import Path
 
 import pytest
+
+# `--precision auto` remembers its answers per machine: the suite's go to a folder of its own, not the user's cache
+os.environ.setdefault("SAR_LULC_CACHE_DIR", tempfile.mkdtemp(prefix="sar_lulc_test_cache_"))
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "data_samples"

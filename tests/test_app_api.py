@@ -149,3 +149,23 @@ def test_stopping_the_app_removes_its_temporary_folder(sig, tmp_path):
     finally:
         if p.poll() is None: p.kill()
     assert not (tmp_path / f"sar_lulc_app_{p.pid}").exists()
+
+
+def test_cli_and_app_give_the_same_map(client, tmp_path):
+    """One file, one set of options: the app and `sar-lulc predict` give the same map (issue 27). For a GeoTIFF the
+    calibration factor left empty is the model's in both; a grey PNG is read by one rule (0..255 as -30..0 dB);
+    the tile/overlap rule is blend's in both."""
+    import subprocess, sys
+    from pathlib import Path
+    from PIL import Image
+    exe = Path(sys.executable).parent / "sar-lulc"
+    grey = (np.add.outer(np.arange(150), np.arange(170)) % 256).astype(np.uint8)
+    Image.fromarray(grey).save(tmp_path / "quicklook.png")
+    for src in (H.sample(), tmp_path / "quicklook.png"):
+        out = _predict(client, src, cf=None, overlap=32)
+        cli = subprocess.run([str(exe), "predict", str(src), "--model", str(H.models()["lulc"]), "--tile", str(H.TILE),
+                              "--overlap", "32", "--out", str(tmp_path / f"{src.stem}_cli.tif"), "--no-progress"],
+                             capture_output=True, text=True, timeout=300)
+        assert cli.returncode == 0, cli.stderr[-2000:]
+        got, want = _read(_class_map(out))[0], _read(tmp_path / f"{src.stem}_cli.tif")[0]
+        np.testing.assert_array_equal(got, want, err_msg=str(src))

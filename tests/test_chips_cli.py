@@ -83,3 +83,27 @@ def test_chips_cli_errors(rasters, tmp_path):
     r = _run("chips", "--sar", sar, "--labels", txt, "--scheme", "jp9", "--out", tmp_path / "o")
     assert r.returncode == 2 and "not a raster" in r.stderr
     assert not list(tmp_path.glob(".o.*"))                 # no temporary folder left behind
+
+
+def test_sparse_fields_train_on_what_chips_kept(rasters, tmp_path):
+    """Labels drawn as a few small fields: `chips --min-valid 0.05` keeps chips that are mostly unlabelled, and
+    `train` and `evaluate` use them all. Training once re-filtered at its own 0.5 and learnt from the few chips
+    that were mostly labelled, without a word (issue 24: the Flevoland models never saw most crop classes)."""
+    sar, _ = rasters
+    codes = np.zeros((64, 80), np.uint8)                          # 0 = unlabelled
+    codes[10:16, 4:12], codes[40:46, 50:58], codes[20:26, 34:42] = 1, 2, 3   # three 6 x 8 fields
+    with rasterio.open(sar) as s: tr = s.transform
+    lab = _write(tmp_path / "fields.tif", codes, tr, nodata=0)
+    out = tmp_path / "chips"
+    r = _run("chips", "--sar", sar, "--labels", lab, "--label-map", "1:water,2:forest,3:crops", "--out", out,
+             "--chip", "16", "--min-valid", "0.05", "--split", "1,0,0", "--units", "dn", "--json")
+    assert r.returncode == 0, r.stderr
+    assert json.loads((out / "manifest.json").read_text())["source"]["min_valid"] == 0.05
+    r = _run("--json", "train", "--data", out, "--recipe", "micro", "--preset", "tiny", "--set", "min_valid=null",
+             "--steps", 1, "--out", tmp_path / "run", "--no-progress", "--device", "cpu")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert json.loads((tmp_path / "run" / "model.json").read_text())["config"]["min_valid"] == 0.05
+    r = _run("--json", "evaluate", "--model", tmp_path / "run", "--data", out, "--split", "train",
+             "--out", tmp_path / "ev", "--no-progress", "--device", "cpu")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert json.loads(r.stdout.strip().splitlines()[-1])["n_pixels"] == 3 * 6 * 8      # every field pixel, once

@@ -176,7 +176,10 @@ def test_db_scene_read_as_dn_is_refused(tmp_path):
     scene, _ = _db_scene(tmp_path, "scene_db.tif")
     r = sar_lulc("predict", scene, "--units", "dn", "--out", tmp_path / "m.tif", "--no-progress")
     assert r.returncode == 2 and "are negative" in r.stderr and "--units db" in r.stderr, r.stderr
-    assert not (tmp_path / "m.tif").exists()
+    assert "--allow-nodata" in r.stderr and not (tmp_path / "m.tif").exists()
+    r = sar_lulc("predict", scene, "--units", "dn", "--allow-nodata", "--out", tmp_path / "m.tif", "--no-progress")
+    assert r.returncode == 0 and "Going on as asked (--allow-nodata)" in r.stderr, r.stderr     # the user's choice
+    assert "were not backscatter" in r.stderr and (tmp_path / "m.tif").exists()              # and the true count
 
 def test_infinite_pixels_warn_with_their_true_count(tmp_path):
     scene, a = _db_scene(tmp_path, "scene_lin.tif", inf_rows=True)

@@ -174,3 +174,20 @@ def test_shipped_models_by_name_from_any_folder(runs, tmp_path):
     assert p.returncode == 0 and (tmp_path / "m.tif").is_file(), p.stderr[-2000:]
     p = run("predict", scene, "--model", "nonesuch", "--out", "n.tif", "--no-progress")
     assert p.returncode == 2 and "nonesuch does not exist" in p.stderr, p.stderr
+
+def test_short_runs_log_and_print_readably(runs, tmp_path):
+    """`--steps` shorter than an epoch still writes log.csv, prints the loss as it goes without a progress bar, and
+    the summary reads as short lines, not a Python dict with 16 digits (issue 27)."""
+    d = runs[0]
+    p = cli("train", "--data", d / "data", "--recipe", "micro", "--preset", "tiny", "--steps", 3,
+            "--out", tmp_path / "run", "--no-progress")
+    assert "finetune: step 3 (epoch 1/2) loss " in p.stderr, p.stderr[-2000:]
+    rows = (tmp_path / "run" / "log.csv").read_text().splitlines()
+    assert rows[0].startswith("epoch,step,train_loss") and rows[1].startswith("1,3,"), rows
+    assert "{" not in p.stdout and "steps: 3" in p.stdout, p.stdout
+    assert not any(len(t) > 8 and t.replace(".", "").isdigit() for t in p.stdout.replace(",", " ").split()), p.stdout
+    # resuming into full epochs with validation widens the log instead of dropping the new columns
+    cli("train", "--data", d / "data", "--recipe", "micro", "--preset", "tiny", "--resume", tmp_path / "run" / "last.pt",
+        "--out", tmp_path / "run", "--no-progress")
+    rows = (tmp_path / "run" / "log.csv").read_text().splitlines()
+    assert "val_miou" in rows[0] and len(rows) >= 3, rows
