@@ -529,6 +529,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                   'sar_lulc.outputs._stage_compression': ('outputs.html#_stage_compression', 'sar_lulc/outputs.py'),
                                   'sar_lulc.outputs.geographic_cell_area_km2': ( 'outputs.html#geographic_cell_area_km2',
                                                                                  'sar_lulc/outputs.py'),
+                                  'sar_lulc.outputs.interruptible': ('outputs.html#interruptible', 'sar_lulc/outputs.py'),
                                   'sar_lulc.outputs.large_scene_note': ('outputs.html#large_scene_note', 'sar_lulc/outputs.py'),
                                   'sar_lulc.outputs.output_paths': ('outputs.html#output_paths', 'sar_lulc/outputs.py'),
                                   'sar_lulc.outputs.pixel_area_km2': ('outputs.html#pixel_area_km2', 'sar_lulc/outputs.py')},

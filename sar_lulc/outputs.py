@@ -4,7 +4,7 @@
 
 # %% ../nbs/32_outputs.ipynb #195277eb5054
 from __future__ import annotations
-import contextlib, math, os, tempfile, warnings
+import contextlib, math, os, tempfile, threading, warnings
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 
@@ -19,7 +19,7 @@ from .core import SarLulcError
 
 # %% auto #0
 __all__ = ['WGS84', 'BLOCK', 'SCENE_SUFFIXES', 'LARGE_SCENE_PX', 'CPU_MPX_PER_S', 'geographic_cell_area_km2', 'pixel_area_km2',
-           'large_scene_note', 'output_paths', 'PredictResult']
+           'interruptible', 'large_scene_note', 'output_paths', 'PredictResult']
 
 # %% ../nbs/32_outputs.ipynb #f5001b5aaf22
 WGS84 = (6378137.0, 6356752.314245179)
@@ -58,6 +58,18 @@ def pixel_area_km2(transform, crs, height: int) -> np.ndarray | None:
         return geographic_cell_area_km2(lat - det / 2, lat + det / 2, 1.0, a, b)
     name, factor = crs.linear_units_factor
     return np.full(height, abs(t.a * t.e - t.b * t.d) * factor ** 2 / 1e6)
+
+# %% ../nbs/32_outputs.ipynb #interrupt002
+def interruptible(fn, *args, **kw):
+    "`fn(*args, **kw)` in a daemon thread, waited for in 0.1 s steps: Ctrl-C (KeyboardInterrupt) is not held up by it."
+    box = {}
+    def work():
+        try: box["out"] = fn(*args, **kw)
+        except BaseException as e: box["err"] = e
+    t = threading.Thread(target=work, daemon=True, name="sar_lulc-gdal-write"); t.start()
+    while t.is_alive(): t.join(0.1)
+    if "err" in box: raise box["err"]
+    return box.get("out")
 
 # %% ../nbs/32_outputs.ipynb #e66afd3ebf28
 BLOCK = 256
@@ -158,7 +170,7 @@ class _SceneWriter:
         for name, stage in self.stages.items():
             rs = "MODE" if name == "class" else "AVERAGE"
             if self.cog:
-                rasterio.shutil.copy(stage, tmp_paths[name], driver="COG", COMPRESS="DEFLATE", BLOCKSIZE=BLOCK,
+                interruptible(rasterio.shutil.copy, stage, tmp_paths[name], driver="COG", COMPRESS="DEFLATE", BLOCKSIZE=BLOCK,
                                      OVERVIEW_RESAMPLING=rs, OVERVIEWS="AUTO", BIGTIFF="IF_SAFER",
                                      PREDICTOR="NO" if name == "class" else "YES", NUM_THREADS="ALL_CPUS")
                 stage.unlink()
@@ -166,7 +178,7 @@ class _SceneWriter:
                 with rasterio.open(stage, "r+") as ds:
                     f, facs = 2, []
                     while max(self.H, self.W) / f >= BLOCK: facs.append(f); f *= 2
-                    if facs: ds.build_overviews(facs, Resampling[rs.lower()])
+                    if facs: interruptible(ds.build_overviews, facs, Resampling[rs.lower()])
                 os.replace(stage, tmp_paths[name])
 
 # %% ../nbs/32_outputs.ipynb #d3ec0de3e305

@@ -152,3 +152,12 @@ def test_docs_build_runs_only_imports_exports_and_show_doc():
             if imports and any(not isinstance(n, (ast.Import, ast.ImportFrom)) for n in tree.body):
                 bad.append(f"{nb.name} cell {i}: imports mixed with code: {s[:60]!r}")
     assert not bad, "\n".join(bad)
+
+
+def test_result_tables_render_as_tables(site):
+    "The study and benchmark chapters' result tables reach the site as tables, not as Markdown text in a code block."
+    for nb in ("25_study.ipynb", "27_real_benchmark.ipynb"):
+        page = (site / _page(NBS / nb)).read_text(errors="replace")
+        pre = [html.unescape(re.sub(r"<[^>]+>", "", b)) for b in re.findall(r"<pre[^>]*>(.*?)</pre>", page, re.S)]
+        raw = [b[:120] for b in pre if re.search(r"^\s*\|[-: |]+\|\s*$", b, re.M)]
+        assert "<table" in page and not raw, (nb, raw)

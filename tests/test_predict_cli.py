@@ -141,3 +141,20 @@ def test_precision_auto_is_announced_and_remembered(models, tmp_path):
         return
     assert "precision auto: timing bf16 against fp32" in a.stderr and "precision auto" not in b.stderr, b.stderr
     assert sb["input"]["precision_auto"].endswith("(measured before on this machine)") and sb["precision"] == sa["precision"]
+
+
+def test_ctrl_c_is_not_held_up_by_a_long_native_write():
+    """The final COG write is one long native call that does not look at signals (a minute on a large scene: Ctrl-C
+    once waited for it, issue 27). `outputs.interruptible` runs it aside: Ctrl-C stops the process at once. zlib at
+    level 9 on 200 MB stands in for GDAL here (it, too, never checks for signals: called directly, Ctrl-C waits for it
+    for seconds)."""
+    import signal, time
+    code = ("import os, zlib; from sar_lulc.outputs import interruptible\n"
+            "b = os.urandom(8_000_000) * 25; print('ready', flush=True)\n"
+            "for _ in range(5): interruptible(zlib.compress, b, 9)")
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    assert p.stdout.readline().strip() == "ready"
+    time.sleep(1.0)
+    t = time.time(); p.send_signal(signal.SIGINT)
+    p.wait(120)
+    assert time.time() - t < 2.5 and "KeyboardInterrupt" in p.stderr.read(), time.time() - t
