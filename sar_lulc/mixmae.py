@@ -10,6 +10,7 @@ from functools import partial
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from timm.layers import trunc_normal_
 from timm.models.vision_transformer import Block
 
@@ -18,13 +19,14 @@ from .encoder import (EncoderConfig, SwinEncoder, encoder_config, describe_confi
                               save_encoder)
 
 # %% auto #0
-__all__ = ['PATCH', 'SAR_W_NORMS', 'MIXMAE_PRESETS', 'MixMAEConfig', 'mixmae_config', 'patch_normalise', 'sar_w_weights',
-           'MixMAE', 'encoder_state_dict', 'save_pretrained_encoder']
+__all__ = ['PATCH', 'SAR_W_NORMS', 'MIM_TARGETS', 'MIXMAE_PRESETS', 'MixMAEConfig', 'mixmae_config', 'patch_normalise',
+           'sar_w_weights', 'box_fill', 'mim_target', 'MixMAE', 'encoder_state_dict', 'save_pretrained_encoder']
 
 # %% ../nbs/11_mixmae.ipynb #a2851352c75c
 PATCH = 32          # pixels per side of a stride-32 token: the unit of mixing and reconstruction
 
 SAR_W_NORMS = ("minmax", "robust")   # how SAR-W scales backscatter power to [0, 1] (see `sar_w_weights`)
+MIM_TARGETS = ("pixels", "multilook")  # what MixMAE reconstructs (see `mim_target`)
 
 @dataclass
 class MixMAEConfig:
@@ -38,6 +40,9 @@ class MixMAEConfig:
     sar_w_s: float = 1.0         # SAR-W strength s; 0 = plain MixMAE
     sar_w_norm: str = "minmax"   # how power is scaled to [0, 1]: "minmax" (the paper) or "robust" (dB percentiles)
     patch_eps: float = 1e-6      # eps of the per-patch target normalisation
+    target: str = "pixels"       # reconstruction target: "pixels" (the paper) or "multilook" (box-filtered: speckle-robust)
+    target_looks: int = 5        # box size of the multilooked target, in pixels
+    patch_norm: bool = True      # standardise the target per 32-px patch (the paper); False: the chip's own dB scale
 
     def __post_init__(self):
         if isinstance(self.encoder, dict): self.encoder = EncoderConfig.from_dict(self.encoder)
@@ -47,6 +52,8 @@ class MixMAEConfig:
         if self.sar_w_s < 0: raise SarLulcError(f"sar_w_s must be >= 0, got {self.sar_w_s}.")
         if self.sar_w_norm not in SAR_W_NORMS:
             raise SarLulcError(f"Unknown sar_w_norm {self.sar_w_norm!r}; choose one of {SAR_W_NORMS}.")
+        if self.target not in MIM_TARGETS: raise SarLulcError(f"Unknown target {self.target!r}; choose one of {MIM_TARGETS}.")
+        if not 1 <= self.target_looks <= 31: raise SarLulcError(f"target_looks must be in 1..31, got {self.target_looks}.")
 
     def to_dict(self) -> dict:
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -123,6 +130,25 @@ def sar_w_weights(db: torch.Tensor, valid: torch.Tensor | None = None, s: float 
     ok = torch.isfinite(rng) & (rng > 0)
     Pt = torch.where(v & ok, (P - pmin) / torch.where(ok, rng, torch.ones_like(rng)), torch.zeros_like(P)).clamp(0, 1)
     return torch.where(v, torch.exp(s * (1 - Pt)), torch.zeros_like(P))
+
+# %% ../nbs/11_mixmae.ipynb #mimtarget002
+def box_fill(x: torch.Tensor, vis: torch.Tensor, k: int) -> torch.Tensor:
+    """Mean of the `vis` pixels of x (B, C, H, W) in each k x k neighbourhood (k odd; separable box sums), NaN where
+    the neighbourhood holds none: a normalised box filter (multilooking, or filling hidden cells from their context)."""
+    v = (vis[:, None] if vis.ndim == 3 else vis).to(x.dtype).expand_as(x)
+    def box(a):
+        a = F.avg_pool2d(a, (1, k), 1, (0, k // 2), count_include_pad=True)
+        return F.avg_pool2d(a, (k, 1), 1, (k // 2, 0), count_include_pad=True)
+    num, den = box(torch.where(v > 0, x, torch.zeros((), dtype=x.dtype, device=x.device)) * v), box(v)
+    return torch.where(den > 1e-6, num / den.clamp_min(1e-6), torch.full((), math.nan, dtype=x.dtype, device=x.device))
+
+def mim_target(x0: torch.Tensor, valid: torch.Tensor, cfg) -> tuple:
+    "(target, mean, std) of `cfg.target` and `cfg.patch_norm` for the normalised image x0 (B, C, H, W): see above."
+    src = x0
+    if cfg.target == "multilook" and cfg.target_looks > 1: src = torch.nan_to_num(box_fill(x0, valid, cfg.target_looks))
+    if cfg.patch_norm: return patch_normalise(src, valid, PATCH, cfg.patch_eps)
+    one = torch.ones_like(src)
+    return src * valid[:, None].to(src.dtype), torch.zeros_like(src), one
 
 # %% ../nbs/11_mixmae.ipynb #86c0062d1042
 def _norm_stats(norm, channels: int = 1, device=None):
@@ -221,16 +247,41 @@ class MixMAE(nn.Module):
         pred = torch.stack([p[:B], p[B:]], 1)                                           # (B, 2, C, H, W)
         # 5. targets, weights, scoring
         with torch.no_grad():
-            t, mu, sd = patch_normalise(x0, vpix, PATCH, cfg.patch_eps)
+            t, mu, sd = mim_target(x0, vpix, cfg)
             wgt = sar_w_weights(db, vpix, s, cfg.sar_w_norm) if s != 0 else vpix[:, None].float().expand(B, C, H, W)
             pair = lambda a: torch.stack([a, a.flip(0)], 1)
             target, weight2, valid2 = pair(t), pair(wgt), pair(vpix[:, None].float())
             scored = torch.stack([mpix, 1 - mpix], 1) * valid2                          # (B, 2, 1, H, W)
             n = scored.sum() * C
+            score = lambda p: float((scored * weight2 * (p - target) ** 2).sum() / n.clamp_min(1))
+            fill, sw = self._trivial_box(x0, vpix, mpix, pair, t, mu, sd), scored * weight2
+            a = ((sw * fill * target).sum() / (sw * fill * fill).sum().clamp_min(1e-12)).clamp_min(0)   # best one scale
+            trivial = dict(mean=score(self._trivial_mean(t, vpix, mpix, pair)), box=score(a * fill))
         loss = (scored * weight2 * (pred - target) ** 2).sum() / n.clamp_min(1)
         recon = pred.detach() * pair(sd) + pair(mu)
-        return dict(loss=loss, pred=pred, recon=recon, target=target, scored=scored > 0, mask=mask,
+        return dict(loss=loss, pred=pred, recon=recon, target=target, scored=scored > 0, mask=mask, trivial=trivial,
                     weight=wgt, mixed_input=mixed, mixed_valid=vmix, input=x0, valid=vpix)
+
+    def _trivial_mean(self, t, vpix, mpix, pair):
+        "Each patch's mean: 0 with per-patch standardisation; else each image's mean over its visible context."
+        if self.cfg.patch_norm: return torch.zeros_like(pair(t))
+        v = vpix[:, None].to(t.dtype)
+        m = lambda vis: (t * vis).sum((2, 3), keepdim=True) / vis.sum((2, 3), keepdim=True).clamp_min(1)
+        return torch.stack([m(v * (1 - mpix)).expand_as(t), m(v * mpix).expand_as(t).flip(0)], 1)
+
+    def _trivial_box(self, x0, vpix, mpix, pair, t, mu, sd):
+        "A box-filtered copy of each image's visible context (65 px), in the target's units (its own patch scaling)."
+        src = x0 if self.cfg.target == "pixels" else torch.nan_to_num(box_fill(x0, vpix, self.cfg.target_looks))
+        v = vpix[:, None].to(x0.dtype)
+        fa = box_fill(src, v * (1 - mpix), 2 * PATCH + 1)                 # image i from its own visible cells
+        fb = box_fill(src, v * mpix, 2 * PATCH + 1).flip(0)               # the partner from its cells in image i
+        fill = torch.stack([fa, fb], 1)
+        out = []
+        for j in range(2):
+            f, vj = fill[:, j], (vpix if j == 0 else vpix.flip(0))
+            f = torch.where(torch.isfinite(f), f, (mu if j == 0 else mu.flip(0)))   # nothing visible near: the mean
+            out.append(patch_normalise(f, vj, PATCH, self.cfg.patch_eps)[0] if self.cfg.patch_norm else f * vj[:, None])
+        return torch.stack(out, 1)
 
 # %% ../nbs/11_mixmae.ipynb #4a88ce6cbced
 def encoder_state_dict(model: MixMAE) -> dict:

@@ -91,6 +91,9 @@ class PretrainConfig:
     mask_ratio: float = 0.5             # MixMAE mixing ratio
     sar_w_s: float = 1.0                # SAR-W strength s (0 = plain MixMAE)
     sar_w_norm: str = "minmax"          # SAR-W power scaling: "minmax" (the paper) or "robust" (dB percentiles)
+    target: str = "pixels"              # reconstruction target: pixels (the paper) | multilook (speckle-robust, box-filtered)
+    target_looks: int = 5               # box size of the multilooked target
+    patch_norm: bool = True             # standardise each 32-px target patch (the paper)
     dec_dim: int | None = None          # decoder width/depth (None = the MixMAE defaults)
     dec_depth: int | None = None
     in_chans: int | None = None

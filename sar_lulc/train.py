@@ -78,6 +78,7 @@ def choose_train_precision(model: nn.Module, train_ds, loss_fn, batch_size: int,
         state, was_training, loss = copy.deepcopy(model.state_dict()), model.training, {}  # BatchNorm statistics move
         def step(p):
             with autocast(dev, p): lv = loss_fn(model, batch)
+            if isinstance(lv, tuple): lv = lv[0]
             lv.backward(); model.zero_grad(set_to_none=True); loss[p] = float(lv.detach())
         # the loader's seed and drop path draw from the global RNG: leave it as it was, so auto = the same run as fp32/bf16
         with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
@@ -188,6 +189,7 @@ def fit(model: nn.Module, train_ds, cfg, out_dir, *, loss_fn, kind: str, arch: s
         bar = tqdm(total=steps_per_epoch, initial=b // accum, desc=f"{kind} epoch {epoch + 1}/{cfg.epochs}",
                    disable=not (progress and env.is_main), leave=False, dynamic_ncols=True)
         loss_sum, loss_n, win_sum, win_n, t_ep, t_win = 0.0, 0, 0.0, 0, time.time(), time.time()
+        win_more = {}
         it = iter(loader)
         while b < batches:
             batch = _to_device(next(it), device)
@@ -197,6 +199,9 @@ def fit(model: nn.Module, train_ds, cfg, out_dir, *, loss_fn, kind: str, arch: s
             ctx = train_model.no_sync() if (env.distributed and not sync) else contextlib.nullcontext()
             with ctx:
                 with autocast(device, cfg.precision): loss = loss_fn(train_model, batch)
+                if isinstance(loss, tuple):        # (loss, {name: float}): more to log beside the loss
+                    loss, more = loss
+                    for k, v in more.items(): win_more[k] = win_more.get(k, 0.0) + float(v)
                 lv = loss.detach().float().reshape(())
                 if env.distributed: lv = lv.clone(); dist.all_reduce(lv); lv /= env.world_size
                 lval = float(lv)
@@ -213,13 +218,16 @@ def fit(model: nn.Module, train_ds, cfg, out_dir, *, loss_fn, kind: str, arch: s
             if env.is_main and (step % cfg.log_every == 0 or b == batches):
                 dt = max(time.time() - t_win, 1e-9)
                 row = dict(step=step, epoch=epoch + 1, lr=max(g["lr"] for g in opt.param_groups), loss=win_sum / win_n,
-                           grad_norm=gn, chips_per_s=win_n / accum * chips_per_step / dt)
+                           grad_norm=gn, chips_per_s=win_n / accum * chips_per_step / dt,
+                           **{k: v / win_n for k, v in win_more.items()})
+                if win_more:                           # the loss as a multiple of the best trivial predictor's
+                    row["loss_vs_trivial"] = row["loss"] / max(min(row[k] for k in win_more), 1e-12)
                 steps_log.write(row); bar.set_postfix(loss=f"{row['loss']:.4f}", lr=f"{row['lr']:.2e}")
                 if not progress:                       # no bar to show it: the loss as it goes, one line per log row
                     print(f"{kind}: step {step} (epoch {epoch + 1}/{cfg.epochs}) loss {row['loss']:.4f} lr {row['lr']:.2e} "
                           f"{row['chips_per_s']:.1f} chips/s", file=sys.stderr, flush=True)
                 if tb: [tb.add_scalar(f"train/{k}", v, step) for k, v in row.items() if k not in ("step", "epoch")]
-                win_sum, win_n, t_win = 0.0, 0, time.time()
+                win_sum, win_n, t_win, win_more = 0.0, 0, time.time(), {}
             if cfg.save_every and step % cfg.save_every == 0 and env.is_main and b < batches: save("last.pt", epoch, b, last_metrics)
             if max_steps and step >= max_steps: stopped = True; break
         bar.close()
@@ -466,10 +474,13 @@ def _pretrain(cfg, env, data_dir, out, resume, max_steps, overwrite, progress) -
     val_ds = UnlabelledDataset(info.sar_paths("val"), mode="grid", **kw) if info.splits.get("val") else None
     dec = {k: getattr(cfg, k) for k in ("dec_dim", "dec_depth") if getattr(cfg, k) is not None}
     mcfg = mixmae_config(cfg.preset, in_chans=in_chans, mask_ratio=cfg.mask_ratio, sar_w_s=cfg.sar_w_s,
-                        sar_w_norm=cfg.sar_w_norm, drop_path=cfg.drop_path, **dec)
+                        sar_w_norm=cfg.sar_w_norm, drop_path=cfg.drop_path, target=cfg.target,
+                        target_looks=cfg.target_looks, patch_norm=cfg.patch_norm, **dec)
     torch.manual_seed(cfg.seed)
     model = MixMAE(mcfg)
-    def loss_fn(m, b): return m(b["image"], db=b["db"], valid=b["valid"])["loss"]
+    def loss_fn(m, b):                      # the loss, and the trivial predictors' beside it (a run that learns nothing says so)
+        o = m(b["image"], db=b["db"], valid=b["valid"])
+        return o["loss"], {f"trivial_{k}": v for k, v in o["trivial"].items()}
     @torch.no_grad()
     def val_fn(m):
         m.eval(); tot = torch.zeros(2, dtype=torch.float64, device=env.device)

@@ -34,6 +34,8 @@ def runs(tmp_path_factory):
 def test_pipeline(runs):
     d, pre, tr = runs
     assert pre["ok"] and pre["steps"] == 2 and Path(pre["encoder"]).is_file()
+    head = (d / "pre" / "steps.csv").read_text().splitlines()[0].split(",")     # a run that learns nothing says so
+    assert {"trivial_mean", "trivial_box", "loss_vs_trivial"} <= set(head), head
     assert tr["ok"] and tr["steps"] == 3 and tr["pretrained"].endswith("encoder.safetensors")
     assert (d / "run" / "model.safetensors").is_file() and (d / "run" / "model.json").is_file()
     meta = json.loads((d / "run" / "model.json").read_text())
