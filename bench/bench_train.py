@@ -152,8 +152,8 @@ def main(argv=None):
     a = p.parse_args(argv)
     if a.preset: a.presets = [a.preset]
     if a.model == "mixmae":                                # SAR-W-MixMAE pretrains Swin encoders only
-        from sar_lulc.segmenter import is_cnn_preset
-        a.presets = [q for q in a.presets if not is_cnn_preset(q)] or ["tiny"]
+        from sar_lulc.segmenter import preset_family
+        a.presets = [q for q in a.presets if getattr(preset_family(q), "mixmae", True)] or ["tiny"]
     if a.threads: torch.set_num_threads(a.threads)
     device = get_device(a.device)
     peak = {q: matmul_rate(device, DTYPES[q]) for q in a.precisions}

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from .core import SarLulcError
 
 # %% auto #0
-__all__ = ['class_counts', 'class_frequencies', 'alpha_weights', 'FocalDiceLoss']
+__all__ = ['LOSSES', 'class_counts', 'class_frequencies', 'alpha_weights', 'FocalDiceLoss', 'register_loss', 'build_loss']
 
 # %% ../nbs/13_losses.ipynb #a3c3abf16a78
 def _label_of(item):
@@ -135,3 +135,26 @@ class FocalDiceLoss(nn.Module):
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         "Total loss for logits (B,K,H,W) and integer target (B,H,W) with `ignore_index` for no data."
         return self.components(logits, target)["loss"]
+
+# %% ../nbs/13_losses.ipynb #lossreg00002
+LOSSES: dict = {}
+
+def register_loss(name: str):
+    "Decorator: a builder `fn(weights, gamma) -> nn.Module` becomes the training loss `name` (`TrainConfig.loss`)."
+    def deco(fn):
+        LOSSES[name] = fn; return fn
+    return deco
+
+@register_loss("focal_dice")
+def _focal_dice(weights, gamma): return FocalDiceLoss(weights, gamma=gamma)         # the paper's
+@register_loss("focal")
+def _focal(weights, gamma): return FocalDiceLoss(weights, gamma=gamma, lambda_focal=1.0, lambda_dice=0.0)
+@register_loss("dice")
+def _dice(weights, gamma): return FocalDiceLoss(weights, gamma=gamma, lambda_focal=0.0, lambda_dice=1.0)
+@register_loss("ce")
+def _ce(weights, gamma): return FocalDiceLoss(weights, gamma=0.0, lambda_focal=1.0, lambda_dice=0.0)
+
+def build_loss(name: str = "focal_dice", weights=None, gamma: float = 2.0) -> nn.Module:
+    "The registered loss `name` with class `weights` and focal `gamma`."
+    if name not in LOSSES: raise SarLulcError(f"Unknown loss {name!r}; choose one of {sorted(LOSSES)}.")
+    return LOSSES[name](weights, gamma)

@@ -12,6 +12,7 @@ import torch
 from .core import SarLulcError, PRECISION_CHOICES, check_choice, check_number, get_device
 from .io import check_units
 from .schemes import TASKS
+from .losses import LOSSES
 from .segmenter import HEADS, HR_INJECT
 
 # %% auto #0
@@ -47,6 +48,7 @@ class TrainConfig:
     head: str = "progressive"           # refinement (ii): simple | progressive
     alpha: float = 0.5                  # refinement (iii): class-weight tempering (0 = uniform)
     gamma: float = 2.0                  # focal gamma
+    loss: str = "focal_dice"            # training loss, a name of losses.LOSSES: focal_dice (the paper) | focal | dice | ce
     in_chans: int | None = None         # None: from the data
     chip: int = 256                     # training chip size in pixels
     chips_per_epoch: int | None = 512   # random chips per epoch; None = every grid chip once
@@ -132,6 +134,7 @@ PRETRAIN_PRESETS = {
 def _check_config(cfg) -> None:
     def need(ok, msg):
         if not ok: raise SarLulcError(msg)
+    if hasattr(cfg, "loss"): need(cfg.loss in LOSSES, f"Unknown loss {cfg.loss!r}; choose one of {sorted(LOSSES)}.")
     need(cfg.precision in PRECISION_CHOICES, f"precision must be one of {PRECISION_CHOICES}, not {cfg.precision!r}.")
     for f in ("epochs", "batch_size", "accum_steps", "chip", "blr_batch", "eval_batch_size", "log_every", "multilook"):
         if hasattr(cfg, f): check_number(f, getattr(cfg, f), lo=1, hi=31 if f == "multilook" else None)

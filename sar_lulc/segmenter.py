@@ -5,6 +5,7 @@
 # %% ../nbs/12_segmenter.ipynb #3d1c12a47e41
 from __future__ import annotations
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -12,14 +13,47 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .core import SarLulcError, check_choice, check_fields
-from .encoder import EncoderConfig, SwinEncoder, encoder_config, load_encoder
+from .encoder import ENCODER_PRESETS, EncoderConfig, SwinEncoder, encoder_config, load_encoder
 from .cnn_encoder import CnnEncoderConfig, TimmEncoder, cnn_encoder_config, is_cnn_config
 from .schemes import TASKS
 
 # %% auto #0
-__all__ = ['HR_INJECT', 'HEADS', 'NORMS', 'SEGMENTER_PRESETS', 'SegmenterConfig', 'is_cnn_preset', 'segmenter_config', 'norm2d',
-           'ConvNormAct', 'resize', 'PyramidPooling', 'UPerNetDecoder', 'SimpleHead', 'ProgressiveHead', 'reflect_pad',
-           'Segmenter', 'segmenter_param_count']
+__all__ = ['ENCODERS', 'HR_INJECT', 'HEADS', 'NORMS', 'SEGMENTER_PRESETS', 'EncoderFamily', 'register_encoder', 'encoder_family',
+           'SegmenterConfig', 'preset_family', 'segmenter_config', 'norm2d', 'ConvNormAct', 'resize', 'PyramidPooling',
+           'UPerNetDecoder', 'SimpleHead', 'ProgressiveHead', 'reflect_pad', 'Segmenter', 'segmenter_param_count']
+
+# %% ../nbs/12_segmenter.ipynb #encreg000002
+@dataclass(frozen=True)
+class EncoderFamily:
+    "One kind of encoder: its config (recognise, make), its module (build), and what it supports."
+    name: str
+    config_type: type
+    recognises: Callable                   # (preset name | dict | config) -> bool
+    make_config: Callable                  # (preset name | dict | config, **overrides) -> config_type
+    build: Callable                        # config -> nn.Module (dims, num_layers, pad_multiple, forward)
+    mixmae: bool = False                   # SAR-W-MixMAE can pretrain it (`--pretrained` loads its weights)
+    unused_without_s4: Callable | None = None   # module -> parameters that get no gradient without the stride-4 level
+    strides: tuple = (4, 8, 16, 32)
+
+ENCODERS: dict = {}
+
+def register_encoder(family: EncoderFamily) -> EncoderFamily:
+    "Make an encoder family available to the segmenter (by config) and to the training commands (by preset)."
+    ENCODERS[family.name] = family; return family
+
+def encoder_family(enc) -> EncoderFamily:
+    "The family of an encoder preset name, config dict or config."
+    for f in ENCODERS.values():
+        if f.recognises(enc): return f
+    raise SarLulcError(f"Unknown encoder {enc!r}: not a preset or config of the registered families {sorted(ENCODERS)}.")
+
+def _is_swin(c) -> bool:
+    return (isinstance(c, EncoderConfig) or (isinstance(c, str) and c in ENCODER_PRESETS)
+            or (isinstance(c, dict) and not is_cnn_config(c)))
+
+register_encoder(EncoderFamily("timm", CnnEncoderConfig, is_cnn_config, cnn_encoder_config, TimmEncoder))
+register_encoder(EncoderFamily("swin", EncoderConfig, _is_swin, encoder_config, SwinEncoder, mixmae=True,
+                               unused_without_s4=lambda enc: list(enc.out_norms[0].parameters())))
 
 # %% ../nbs/12_segmenter.ipynb #a242ad0c9566
 HR_INJECT = ("none", "s4", "s4+s2")
@@ -44,8 +78,9 @@ class SegmenterConfig:
 
     def __post_init__(self):
         if isinstance(self.encoder, (str, dict)): self.encoder = _encoder_config(self.encoder)
-        if not isinstance(self.encoder, (EncoderConfig, CnnEncoderConfig)):
-            raise SarLulcError(f"encoder must be an EncoderConfig, a CnnEncoderConfig or a preset name, got {type(self.encoder).__name__}.")
+        if not any(type(self.encoder) is f.config_type for f in ENCODERS.values()):
+            raise SarLulcError(f"encoder must be the config of a registered encoder family ({sorted(ENCODERS)}) or a preset "
+                               f"name, got {type(self.encoder).__name__}.")
         if self.in_chans is None: self.in_chans = self.encoder.in_chans
         elif self.in_chans != self.encoder.in_chans: self.encoder = dataclasses.replace(self.encoder, in_chans=int(self.in_chans))
         self.task = check_choice("task", self.task, TASKS)
@@ -81,13 +116,13 @@ SEGMENTER_PRESETS = {
     "resnet18": dict(encoder="resnet18", fpn_dim=64, stem_dim=16, head_dim=32),    # the refinements on a timm CNN
 }
 
-def is_cnn_preset(preset) -> bool:
-    "True when segmenter preset `preset` has a timm CNN encoder (SAR-W-MixMAE pretrains only Swin encoders)."
-    return isinstance(preset, str) and preset in SEGMENTER_PRESETS and is_cnn_config(SEGMENTER_PRESETS[preset]["encoder"])
+def preset_family(preset) -> EncoderFamily | None:
+    "The encoder family of segmenter preset `preset` (None for a name that is not a preset)."
+    return encoder_family(SEGMENTER_PRESETS[preset]["encoder"]) if isinstance(preset, str) and preset in SEGMENTER_PRESETS else None
 
 def _encoder_config(enc, **overrides):
-    "The encoder config of either family: a timm CNN (`is_cnn_config`) or a Swin encoder."
-    return cnn_encoder_config(enc, **overrides) if is_cnn_config(enc) else encoder_config(enc, **overrides)
+    "The encoder config of `enc`'s family, with overrides."
+    return encoder_family(enc).make_config(enc, **overrides)
 
 def segmenter_config(preset: str | SegmenterConfig = "tiny", **overrides) -> SegmenterConfig:
     """A preset (or a copy of a config) with overrides. Segmenter fields (`num_classes`, `hr_inject`, `head`,
@@ -98,7 +133,7 @@ def segmenter_config(preset: str | SegmenterConfig = "tiny", **overrides) -> Seg
     else: raise SarLulcError(f"Unknown segmenter preset {preset!r}; choose one of {sorted(SEGMENTER_PRESETS)}.")
     seg_names = {f.name for f in dataclasses.fields(SegmenterConfig)}
     enc = overrides.get("encoder", base["encoder"])
-    enc_names = {f.name for f in dataclasses.fields(CnnEncoderConfig if is_cnn_config(enc) else EncoderConfig)} - {"family"}
+    enc_names = {f.name for f in dataclasses.fields(encoder_family(enc).config_type)} - {"family"}
     bad = set(overrides) - seg_names - enc_names
     if bad: raise SarLulcError(f"Unknown model option(s) {sorted(bad)}; known: {sorted(seg_names | (enc_names - {'in_chans'}))}.")
     enc_over = {k: v for k, v in overrides.items() if k in enc_names - seg_names}
@@ -205,7 +240,8 @@ class Segmenter(nn.Module):
         super().__init__()
         cfg = segmenter_config(cfg) if isinstance(cfg, (str, SegmenterConfig)) else SegmenterConfig.from_dict(cfg)
         self.cfg = cfg
-        self.encoder = TimmEncoder(cfg.encoder) if isinstance(cfg.encoder, CnnEncoderConfig) else SwinEncoder(cfg.encoder)
+        self.family = encoder_family(cfg.encoder)
+        self.encoder = self.family.build(cfg.encoder)
         dims = self.encoder.dims
         self.use_s4, self.use_s2 = cfg.hr_inject in ("s4", "s4+s2"), cfg.hr_inject == "s4+s2"
         self.levels = (0, 1, 2, 3) if self.use_s4 else (1, 2, 3)
@@ -256,14 +292,15 @@ class Segmenter(nn.Module):
 
     def _freeze_unused(self):
         "Without the stride-4 level, the Swin encoder's stride-4 output norm gets no gradient: freeze it (DDP needs that)."
-        if not self.use_s4 and isinstance(self.encoder, SwinEncoder):
-            for p in self.encoder.out_norms[0].parameters(): p.requires_grad_(False)
+        if not self.use_s4 and self.family.unused_without_s4 is not None:
+            for p in self.family.unused_without_s4(self.encoder): p.requires_grad_(False)
 
     def load_pretrained_encoder(self, path, strict: bool = True) -> "Segmenter":
         "Load SAR-W-MixMAE (or any saved) encoder weights into the encoder; strict key check with a clear report."
-        if not isinstance(self.encoder, SwinEncoder):
-            raise SarLulcError(f"Pretrained encoders come from SAR-W-MixMAE and are Swin encoders; this model's encoder is the "
-                               f"timm CNN {self.cfg.encoder.model!r}, which trains from scratch (or starts from a whole model, --init).")
+        if not self.family.mixmae:
+            raise SarLulcError(f"Pretrained encoders come from SAR-W-MixMAE, which pretrains {[f.name for f in ENCODERS.values() if f.mixmae]} "
+                               f"encoders; this model's encoder is of the {self.family.name!r} family ({getattr(self.cfg.encoder, 'model', type(self.cfg.encoder).__name__)!r}), "
+                               "which trains from scratch (or starts from a whole model, --init).")
         load_encoder(self.encoder, path, strict=strict)
         self._freeze_unused()
         return self

@@ -18,7 +18,7 @@ from .core import (AUTO_MIN_SPEEDUP, SarLulcError, to_json, PRECISION_CHOICES, a
 from .command import Arg, command
 from .io import UNITS
 from .schemes import TASKS, class_key, get_scheme
-from .segmenter import HEADS, HR_INJECT, SEGMENTER_PRESETS, Segmenter, SegmenterConfig, is_cnn_preset, segmenter_config
+from .segmenter import HEADS, HR_INJECT, SEGMENTER_PRESETS, Segmenter, SegmenterConfig, preset_family, segmenter_config
 from .checkpoint import (build_model, check_compatible, export_model, find_checkpoint, load_checkpoint, load_model,
                                  model_meta, plain, resolve_model_ref,
                                  restore_training, save_checkpoint, training_state, unwrap_model)
@@ -29,7 +29,7 @@ from .distributed import (DistEnv, ResumableSampler, _barrier, _broadcast_buffer
                                   state_sha256, step_seed)
 from .encoder import _report_text, check_encoder_state, extract_encoder_state, load_encoder
 from .data import ChipDataset, SarAugment, label_histogram, load_dataset_dir, UnlabelledDataset
-from .losses import FocalDiceLoss, alpha_weights
+from .losses import alpha_weights, build_loss
 from .mixmae import MIXMAE_PRESETS, MixMAE, mixmae_config, save_pretrained_encoder
 
 # %% auto #0
@@ -365,9 +365,10 @@ def finetune(cfg="demo", data_dir=None, out_dir=None, pretrained=None, resume=No
     cfg = train_config(cfg, **overrides)
     env = dist_setup(cfg.device)
     if init is not None and pretrained is not None: raise SarLulcError("Give --init (a whole model) or --pretrained (an encoder), not both.")
-    if pretrained is not None and cfg.arch == "segmenter" and is_cnn_preset(cfg.preset):
-        raise SarLulcError(f"--pretrained loads a SAR-W-MixMAE encoder, which is a Swin; preset {cfg.preset!r} has a timm CNN "
-                           "encoder, which trains from scratch (or starts from a whole model with --init).")
+    fam = preset_family(cfg.preset)
+    if pretrained is not None and cfg.arch == "segmenter" and fam is not None and not fam.mixmae:
+        raise SarLulcError(f"--pretrained loads a SAR-W-MixMAE encoder, which is a Swin; preset {cfg.preset!r} has a "
+                           f"{fam.name} encoder, which trains from scratch (or starts from a whole model with --init).")
     try: return _finetune(cfg, env, Path(data_dir), Path(out_dir), pretrained, resume, max_steps, overwrite, progress, init)
     finally: dist_cleanup(env)
 
@@ -420,7 +421,7 @@ def _finetune(cfg, env, data_dir, out, pretrained, resume, max_steps, overwrite,
     if init is not None and not resume:
         pre, started = load_init(model, init, target)
         if env.is_main: print(f"train: starting from {pre}: {started}", file=sys.stderr)
-    crit = FocalDiceLoss(alpha_weights(freqs, cfg.alpha), gamma=cfg.gamma).to(env.device)
+    crit = build_loss(cfg.loss, alpha_weights(freqs, cfg.alpha), cfg.gamma).to(env.device)   # the registry's
     def loss_fn(m, b): return crit(m(b["image"], valid=b["valid"]).float(), b["label"])
     def val_fn(m): return evaluate_dataset(m, val_ds, target.num_classes, env, cfg.eval_batch_size, cfg.precision)[0]
     meta = dict(task=cfg.task, preset=init_meta.get("preset", cfg.preset) if init_meta else cfg.preset, norm=info.norm.to_dict(),
@@ -454,9 +455,10 @@ def pretrain(cfg="demo", data_dir=None, out_dir=None, resume=None, max_steps: in
     "SAR-W-MixMAE pretraining on a dataset folder's SAR; returns a summary dict with the encoder path."
     if data_dir is None or out_dir is None: raise SarLulcError("pretrain needs data_dir and out_dir.")
     cfg = pretrain_config(cfg, **overrides)
-    if is_cnn_preset(cfg.preset):
+    fam = preset_family(cfg.preset)
+    if fam is not None and not fam.mixmae:
         raise SarLulcError(f"SAR-W-MixMAE pretrains Swin encoders (presets {sorted(MIXMAE_PRESETS)}); preset {cfg.preset!r} "
-                           "has a timm CNN encoder, which trains from scratch: run `sar-lulc train` with it.")
+                           f"has a {fam.name} encoder, which trains from scratch: run `sar-lulc train` with it.")
     if cfg.chip % 32: raise SarLulcError(f"Pretraining chips must be a multiple of 32 px (MixMAE cells), got {cfg.chip}.")
     env = dist_setup(cfg.device)
     try: return _pretrain(cfg, env, Path(data_dir), Path(out_dir), resume, max_steps, overwrite, progress)
