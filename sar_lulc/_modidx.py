@@ -374,6 +374,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                              'sar_lulc.io.db_to_dn': ('io.html#db_to_dn', 'sar_lulc/io.py'),
                              'sar_lulc.io.detect_units': ('io.html#detect_units', 'sar_lulc/io.py'),
                              'sar_lulc.io.from_db': ('io.html#from_db', 'sar_lulc/io.py'),
+                             'sar_lulc.io.gdal_message': ('io.html#gdal_message', 'sar_lulc/io.py'),
                              'sar_lulc.io.grey_image_to_geotiff': ('io.html#grey_image_to_geotiff', 'sar_lulc/io.py'),
                              'sar_lulc.io.grey_to_db': ('io.html#grey_to_db', 'sar_lulc/io.py'),
                              'sar_lulc.io.nodata_mask': ('io.html#nodata_mask', 'sar_lulc/io.py'),

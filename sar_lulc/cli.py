@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse, importlib, json, math, os, sys, warnings
 
 from .core import SarLulcError, to_json
+from .io import gdal_message
 from .command import REGISTRY, OneLineParser, UsageError, call, command_parser
 
 # %% auto #0
@@ -123,7 +124,7 @@ def main(argv=None) -> int:
             return fail(f"out of memory ({type(e).__name__}: {e}); try a smaller --batch-size or --tile, or fewer "
                         "--workers", 1)
         if isinstance(e, OSError) or type(e).__module__.startswith("rasterio"):   # the file system or a file said no
-            what = f"{e.strerror}: {e.filename}" if isinstance(e, OSError) and e.strerror and e.filename else str(e)
+            what = f"{e.strerror}: {e.filename}" if isinstance(e, OSError) and e.strerror and e.filename else gdal_message(e)
             return fail(what, 2)
         return fail(f"unexpected {type(e).__name__}: {e} (this is a bug in sar_lulc, please report it; "
                     "SAR_LULC_TRACEBACK=1 shows the traceback)", 1)

@@ -22,8 +22,8 @@ from .schemes import IGNORE_INDEX, ClassScheme, check_indices, get_scheme, hex_t
 __all__ = ['DEFAULT_CF', 'GDAL_CACHE_MB', 'UNITS', 'PLAUSIBLE_DB', 'IMPLAUSIBLE_COUNT_MAX', 'SAR_DTYPES', 'TYPICAL_HH_DB',
            'DUAL_POL_ORDER', 'WRITE_DTYPES', 'GREY_DB_RANGE', 'LABEL_SUFFIX', 'scene_cache_mb', 'UnitsWarning',
            'check_units', 'check_sar_dtype', 'nodata_mask', 'to_db', 'db_to_dn', 'from_db', 'detect_units',
-           'open_raster', 'select_band', 'as_window', 'SarReader', 'read_sar', 'assert_has_data', 'write_raster',
-           'BandStack', 'open_bands', 'crop_raster', 'sniff_format', 'grey_to_db', 'read_grey_image',
+           'gdal_message', 'open_raster', 'select_band', 'as_window', 'SarReader', 'read_sar', 'assert_has_data',
+           'write_raster', 'BandStack', 'open_bands', 'crop_raster', 'sniff_format', 'grey_to_db', 'read_grey_image',
            'grey_image_to_geotiff', 'write_label_map', 'read_label_map', 'card4l_xml_for', 'read_card4l_xml']
 
 # %% ../nbs/01_io.ipynb #9edc12932db9
@@ -144,6 +144,16 @@ def detect_units(arr, dtype=None, nodata=None) -> tuple[str, str]:
                "Power vs amplitude is a guess: pass units= if you know")
 
 # %% ../nbs/01_io.ipynb #0b717ce53130
+def gdal_message(e: BaseException) -> str:
+    """The most specific line of a GDAL/rasterio error: rasterio's "See previous exception for details" points at an
+    exception that a message does not show, so follow the chain to it."""
+    seen, best = set(), None
+    while e is not None and id(e) not in seen:
+        seen.add(id(e)); line = (str(e).splitlines() or [""])[0].strip()
+        if line and "see previous exception" not in line.lower(): best = line
+        e = e.__cause__ or e.__context__
+    return best or "GDAL gave no details"
+
 def open_raster(path):
     "Open `path` with rasterio, turning every failure into a `SarLulcError` that names the file."
     p = Path(path)
@@ -155,7 +165,7 @@ def open_raster(path):
             warnings.simplefilter("ignore", NotGeoreferencedWarning)
             return rasterio.open(p)
     except RasterioError as e:
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+        msg = gdal_message(e)
         raise SarLulcError(f"{p} is not a raster that GDAL can read ({msg}). Give a GeoTIFF (or another "
                            "GDAL-readable image); a truncated or corrupted file also gives this error.") from e
 
@@ -229,7 +239,7 @@ class SarReader:
     def _read_raw(self, window=None, out_shape=None) -> np.ndarray:
         try: return self._src.read(self.band, window=window, out_shape=out_shape, resampling=Resampling.nearest)
         except RasterioError as e:
-            raise SarLulcError(f"Could not read the pixels of {self.path} ({str(e).splitlines()[0]}); "
+            raise SarLulcError(f"Could not read the pixels of {self.path} ({gdal_message(e)}); "
                                "the file is truncated or corrupted.") from e
 
     def _sample_raw(self, sample: int) -> np.ndarray:

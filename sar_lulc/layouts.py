@@ -151,6 +151,12 @@ def make_jp_benchmark(out_dir, layouts, size: int = 512, max_sea: float = 0.5, p
     split_by = check_choice("split_by", split_by, ("block", "tile"))
     lo_l, hi_l = parse_looks(looks)
     given = [layouts] if isinstance(layouts, (str, Path)) else list(layouts)
+    missing = [str(t) for t in given if not Path(t).exists()]
+    if missing:
+        raise SarLulcError(f"--layouts {' '.join(missing)}: no such file or folder. The layouts are JAXA HRLULC land-cover "
+                           "GeoTIFF tiles (10 m or 50 m, e.g. LC_N35E139.tif; from JAXA EORC's high-resolution land-use and "
+                           "land-cover map of Japan, or this project's shared data, jaxa_hrlulc/); give the tiles or a "
+                           "folder holding them.")
     tiles = sorted({Path(p) for t in given                          # folders: their subfolders too (v21.11_50m/, ...)
                     for p in (sorted(Path(t).rglob("*.tif")) if Path(t).is_dir() else [Path(t)])})
     if not tiles: raise SarLulcError(f"No label tiles (*.tif) in {', '.join(map(str, given))} or their subfolders.")

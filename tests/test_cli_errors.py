@@ -209,3 +209,9 @@ def test_band_hh_on_an_unnamed_two_band_file(tmp_path):
     assert r.returncode == 2 and "--band HH / HV" in r.stderr, r.stderr
     r = sar_lulc("predict", tmp_path / "dual.tif", "--band", "HH", "--out", tmp_path / "a.tif", "--no-progress")
     assert r.returncode == 0 and "reading HH as band 1" in r.stderr, r.stderr
+
+def test_a_truncated_file_names_gdals_own_reason(tmp_path):
+    "rasterio's 'See previous exception for details' pointed at nothing: the message carries GDAL's reason (issue 27)."
+    bad = tmp_path / "cut.tif"; bad.write_bytes(Path(S).read_bytes()[:3000])
+    r = sar_lulc("predict", bad, "--out", tmp_path / "m.tif", "--no-progress")
+    assert r.returncode == 2 and "previous exception" not in r.stderr and "truncated" in r.stderr, r.stderr
