@@ -18,8 +18,7 @@ from .command import Arg, command
 from .checkpoint import DEMO_MODEL_DIR, DEMO_MODELS, default_model_path, load_model, resolve_model_ref
 from .io import (DEFAULT_CF, GREY_DB_RANGE, UNITS, SarReader, UnitsWarning, check_units, grey_image_to_geotiff,
                          open_raster, read_grey_image, read_sar, sniff_format, write_raster)
-from .blend import resolve_overlap
-from .predict import channels_of, predict_scene
+from .predict import PredictPlan, channels_of, predict_scene
 from .schemes import DEFAULT_SCHEME_OF_TASK, check_task, get_scheme
 from . import viz
 
@@ -251,7 +250,8 @@ def run_inference(path, task: str = "lulc", units: str = "auto", cf: float | Non
     if overlap is None: overlap = min(64, cfg.tile // 4)
     try: overlap = int(overlap)
     except (TypeError, ValueError) as e: raise SarLulcError(f"Overlap must be a number of pixels, got {overlap!r}.") from e
-    overlap = resolve_overlap(cfg.tile, overlap)         # the command line's rule, from one place (blend)
+    plan = PredictPlan(task=task, tile=cfg.tile, overlap=overlap, batch_size=cfg.batch_size, precision=cfg.precision,
+                       device=cfg.device, tta=bool(tta), units=units, cf=cf, band=band)   # the command line's checks
     fmt = check_upload(path, cfg)
     name = name or Path(path).name
     model_path = cfg.model_path(task)
@@ -275,9 +275,8 @@ def run_inference(path, task: str = "lulc", units: str = "auto", cf: float | Non
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*has no CRS.*")
             warnings.filterwarnings("ignore", category=UserWarning, module="rasterio")
-            res = predict_scene(bundle, src, rdir / f"{stem}_{task}.tif", task=task, tile=cfg.tile, overlap=overlap,
-                                batch_size=cfg.batch_size, precision=cfg.precision, device=cfg.device, tta=bool(tta),
-                                units=units, cf=cf, band=band, progress=False)
+            res = predict_scene(bundle, src, rdir / f"{stem}_{task}.tif", PredictPlan.of(plan, units=units, band=band),
+                                progress=False)
         # previews
         scheme = get_scheme(bundle.scheme) if bundle.scheme is not None else get_scheme(DEFAULT_SCHEME_OF_TASK[task])
         sar_db, _, _ = viz.read_sar_preview(src, cfg.preview_max_side, units=res.units, cf=res.input.get("cf", DEFAULT_CF),

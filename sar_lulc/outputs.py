@@ -210,6 +210,7 @@ class PredictResult:
     skipped: bool = False
     warnings: list = field(default_factory=list)
     input: dict = field(default_factory=dict)   # how the scene was read and normalised, its statistics (resolve_units)
+    plan: dict = field(default_factory=dict)    # the prediction plan it ran (predict.PredictPlan), whole
 
     def to_dict(self) -> dict:
         d = asdict(self); d["paths"] = {k: str(v) for k, v in self.paths.items()}

@@ -4,7 +4,8 @@
 
 # %% ../nbs/33_predict.ipynb #23af09af1c39
 from __future__ import annotations
-import contextlib, json, os, tempfile, time, warnings
+import contextlib, dataclasses, json, os, tempfile, time, warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,8 @@ import torch
 from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
-from .core import SarLulcError, arg_number, atomic_output, check_number, check_output_path, get_device, output_lock, PRECISION_CHOICES, to_json
+from .core import (SarLulcError, arg_number, atomic_output, check_choice, check_number, check_output_path,
+                           get_device, output_lock, PRECISION_CHOICES, to_json)
 from .command import Arg, command
 from .checkpoint import default_model_path, model_meta
 from .data import NormStats, grid_offsets, multilook_db
@@ -29,9 +31,9 @@ from .outputs import (BLOCK, SCENE_SUFFIXES, PredictResult, _SceneWriter, large_
                               pixel_area_km2)
 
 # %% auto #0
-__all__ = ['NOT_GEOTIFF', 'model_channels', 'channels_of', 'resolve_units', 'scene_stats', 'ood_message', 'predict_scene',
-           'scene_list', 'group_bands', 'scene_stem', 'scene_output', 'load_complete', 'predict_many', 'output_mode',
-           'predict_command']
+__all__ = ['SCENE_NORMS', 'NOT_GEOTIFF', 'model_channels', 'channels_of', 'resolve_units', 'scene_stats', 'ood_message',
+           'PredictPlan', 'predict_scene', 'scene_list', 'group_bands', 'scene_stem', 'scene_output', 'load_complete',
+           'predict_many', 'output_mode', 'predict_command']
 
 # %% ../nbs/33_predict.ipynb #4993d593b92c
 def model_channels(meta: dict) -> int:
@@ -105,6 +107,63 @@ def ood_message(stats: dict, norm, units: str, name: str) -> str | None:
             "another sensor; the map may be mostly one class. Try --norm scene, and --multilook 5 to 9 for "
             "fine-resolution single-look data.")
 
+# %% ../nbs/33_predict.ipynb #predplan0002
+SCENE_NORMS = ("model", "scene")     # normalise with the model's training statistics, or the scene's own
+
+@dataclass
+class PredictPlan:
+    "The options of a prediction, checked once (`PredictPlan.of`); `overlap_px` is the overlap resolved to pixels."
+    task: str | None = None            # lulc | water; None = the model's
+    tile: int = 512                    # window size in pixels
+    overlap: int | float = 64          # pixels, or a fraction of the tile when < 1
+    batch_size: int | None = None      # windows per model call (None = auto_batch_size: 1 on a CPU, 8 on a GPU)
+    precision: str = "fp32"            # fp32 | bf16 | fp16 | auto
+    device: str = "auto"
+    tta: bool = False                  # flip test-time augmentation
+    units: str = "auto"                # input units (auto: the model's for its product type, else detected)
+    cf: float | None = None            # calibration factor (None: the model's)
+    band: int | str | None = None
+    db_offset: float = 0.0
+    multilook: int | None = None       # None: the model's
+    norm: str = "model"                # model | scene
+    allow_nodata: bool = False
+    write_probs: bool | None = None    # None: for the water task only
+    write_confidence: bool = True
+    confidence_dtype: str = "uint8"
+    blend: str = "probs"
+    cog: bool = True
+    compile: bool | str = False
+    engine: str = "stream"             # stream | memory (the naive reference)
+    prefetch: bool = True
+    write_behind: bool = True
+    gdal_cache_mb: int | None = None
+
+    def __post_init__(self):
+        if self.norm is None: self.norm = "model"
+        check_choice("norm", self.norm, SCENE_NORMS)
+        check_choice("engine", self.engine, ("stream", "memory"))
+        check_choice("confidence_dtype", self.confidence_dtype, ("uint8", "float32"))
+        check_choice("precision", self.precision, PRECISION_CHOICES)
+        if self.batch_size is not None: check_number("batch_size", self.batch_size, lo=1)
+        self.overlap_px = resolve_overlap(check_number("tile", self.tile, lo=16), self.overlap)
+        check_units(self.units)
+        if self.cf is not None: self.cf = check_number("cf", self.cf, kind=float)
+        self.db_offset = check_number("db_offset", self.db_offset, kind=float)
+        if self.multilook is not None: self.multilook = check_number("multilook", self.multilook, lo=1, hi=31)
+        if self.gdal_cache_mb is not None: check_number("gdal_cache_mb", self.gdal_cache_mb, lo=1)
+        if self.compile: compile_backend(self.compile)
+        get_device(self.device)                       # a GPU that is not there fails here, before the model loads
+
+    @classmethod
+    def of(cls, plan: "PredictPlan | None" = None, **options) -> "PredictPlan":
+        "`plan` with `options` replaced (checked again), or a new plan of `options`."
+        names = {f.name for f in dataclasses.fields(cls)}
+        bad = set(options) - names
+        if bad: raise SarLulcError(f"Unknown prediction option(s) {sorted(bad)}; known: {sorted(names)}.")
+        return dataclasses.replace(plan, **options) if plan is not None else cls(**options)
+
+    def to_dict(self) -> dict: return {**dataclasses.asdict(self), "overlap_px": self.overlap_px}
+
 # %% ../nbs/33_predict.ipynb #7018040e95bc
 def _finalizer(K: int, water_idx: int | None, conf_dtype: str | None, probs: bool):
     "finalize(p, valid) for the outputs requested."
@@ -125,23 +184,10 @@ def _finalizer(K: int, water_idx: int | None, conf_dtype: str | None, probs: boo
         return out
     return fin
 
-def _check_scene_options(tile, overlap, batch_size, engine="stream", confidence_dtype="uint8") -> int:
-    "Validate the numeric and choice options of a scene prediction (before any file or model is touched); the overlap in px."
-    if engine not in ("stream", "memory"): raise SarLulcError(f"engine must be 'stream' or 'memory', got {engine!r}.")
-    if confidence_dtype not in ("uint8", "float32"):
-        raise SarLulcError(f"confidence_dtype must be 'uint8' or 'float32', got {confidence_dtype!r}.")
-    if batch_size is not None: check_number("batch_size", batch_size, lo=1)
-    return resolve_overlap(check_number("tile", tile, lo=16), overlap)
-
-def predict_scene(model_or_bundle, src, dst, *, task: str | None = None, scheme=None, norm=None,
-                  tile: int = 512, overlap=64, batch_size: int | None = None, precision: str = "fp32", device="auto",
-                  tta: bool = False, units: str = "auto", cf: float | None = None, band=None, db_offset: float = 0.0,
-                  multilook: int | None = None, allow_nodata: bool = False,
-                  write_probs: bool | None = None, write_confidence: bool = True, confidence_dtype: str = "uint8",
-                  blend: str = "probs", cog: bool = True, overwrite: bool = False, progress=True,
-                  write_summary: bool = False, gdal_cache_mb: int | None = None, prefetch: bool = True,
-                  write_behind: bool = True, compile: bool | str = False, engine: str = "stream") -> PredictResult:
-    """Predict a whole SAR GeoTIFF `src` into georeferenced rasters beside `dst` (the class map / water mask).
+def predict_scene(model_or_bundle, src, dst, plan: PredictPlan | None = None, *, scheme=None, norm=None,
+                  overwrite: bool = False, progress=True, write_summary: bool = False, **options) -> PredictResult:
+    """Predict a whole SAR GeoTIFF `src` into georeferenced rasters beside `dst` (the class map / water mask), as
+    `plan` (a `PredictPlan`, or its fields as keyword `options`) says; `norm` may give normalisation statistics.
 
     Streams overlapping `tile` windows (overlap in px, or a fraction of `tile` when < 1) through the model
     in batches (`batch_size`; default `auto_batch_size`), blends them with a raised-cosine window and writes
@@ -157,8 +203,15 @@ def predict_scene(model_or_bundle, src, dst, *, task: str | None = None, scheme=
     scene with its own robust statistics; a scene far from the training statistics is flagged (`ood_message`).
     Options, the output paths and the input are checked before a model file is loaded."""
     t_start = time.perf_counter()
-    ov = _check_scene_options(tile, overlap, batch_size, engine, confidence_dtype)
-    if compile: compile_backend(compile)
+    if isinstance(norm, str): options["norm"], norm = norm, None       # "scene" / "model": the plan's choice
+    plan = PredictPlan.of(plan, **options)                             # every option checked, before any file
+    task, tile, ov, batch_size, precision, device, tta = (plan.task, plan.tile, plan.overlap_px, plan.batch_size,
+                                                          plan.precision, plan.device, plan.tta)
+    units, cf, band, db_offset, multilook = plan.units, plan.cf, plan.band, plan.db_offset, plan.multilook
+    write_probs, write_confidence, confidence_dtype = plan.write_probs, plan.write_confidence, plan.confidence_dtype
+    blend, cog, compile, engine, gdal_cache_mb = plan.blend, plan.cog, plan.compile, plan.engine, plan.gdal_cache_mb
+    allow_nodata, prefetch, write_behind = plan.allow_nodata, plan.prefetch, plan.write_behind
+    if plan.norm == "scene": norm = "scene"
     dst = Path(dst)
     if dst.suffix.lower() not in SCENE_SUFFIXES:
         raise SarLulcError(f"Output {dst} must be a GeoTIFF (.tif or .tiff); predict writes GeoTIFF only.")
@@ -169,11 +222,9 @@ def predict_scene(model_or_bundle, src, dst, *, task: str | None = None, scheme=
     if {p.resolve() for p in srcs} & {p.resolve() for p in every}:
         raise SarLulcError(f"The output {dst} would overwrite the input {name}; choose another output name.")
     K, msgs = None, []
-    db_offset = check_number("db_offset", db_offset, kind=float)
     meta = model_meta(model_or_bundle) if isinstance(model_or_bundle, (str, os.PathLike)) else \
         (getattr(model_or_bundle, "meta", None) or {})
     if multilook is None: multilook = int((meta.get("input") or {}).get("multilook", 1))   # the model's, as trained
-    multilook = check_number("multilook", multilook, lo=1, hi=31)
 
     with contextlib.ExitStack() as outer:
         outer.enter_context(rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20))
@@ -289,7 +340,8 @@ def predict_scene(model_or_bundle, src, dst, *, task: str | None = None, scheme=
                             height=H, crs=crs.to_string() if crs else None, valid_pixels=valid, nodata_pixels=H * W - valid,
                             pixel_counts=pix, area_km2=areas, area_pct=pct, total_area_km2=tot, timings=timings,
                             mpx_per_s=H * W / 1e6 / max(total_s, 1e-9), device=str(pred.device), precision=precision,
-                            tta=bool(tta), tile=int(tile), overlap=ov, units=rd.units, warnings=msgs, input=inp)
+                            tta=bool(tta), tile=int(tile), overlap=ov, units=rd.units, warnings=msgs, input=inp,
+                            plan=dataclasses.replace(plan, precision=precision).to_dict())
         if write_summary:
             res.paths["summary"] = paths_all["summary"]
             with atomic_output(paths_all["summary"], overwrite) as tmp: tmp.write_text(to_json(res.to_dict(), indent=1))
@@ -347,20 +399,18 @@ def _ours(p: Path) -> bool:
         with rasterio.open(p) as ds: return ds.tags().get("software") == "sar_lulc.predict"
     except Exception: return False
 
-def predict_many(model_or_bundle, inputs, out_dir, *, task: str | None = None, overwrite: bool = False,
-                 rank: int | None = None, world_size: int | None = None, device="auto", precision: str = "fp32",
-                 tta: bool = False, compile: bool | str = False, on_error: str = "raise", progress=True,
-                 **kw) -> list[PredictResult]:
-    """Predict many scenes into `out_dir`, skipping complete ones; under torchrun, this rank's share only.
-
-    `on_error='skip'` records a failing scene (in the returned list, as a dict with 'error') and goes on."""
+def predict_many(model_or_bundle, inputs, out_dir, plan: PredictPlan | None = None, *, overwrite: bool = False,
+                 rank: int | None = None, world_size: int | None = None, on_error: str = "raise", progress=True,
+                 **options) -> list[PredictResult]:
+    """Predict many scenes into `out_dir` as `plan` (or its fields as `options`) says, skipping complete ones; under
+    torchrun, this rank's share only. `on_error='skip'` records a failing scene (in the returned list, as a dict
+    with 'error') and goes on."""
+    plan = PredictPlan.of(plan, **options)                                             # checked before any scene
+    task, device, precision, tta, compile = plan.task, plan.device, plan.precision, plan.tta, plan.compile
     env_rank, env_world, local_rank = dist_info()
     rank = env_rank if rank is None else rank
     world = env_world if world_size is None else world_size
     if not 0 <= rank < world: raise SarLulcError(f"rank {rank} is not in [0, {world}).")
-    _check_scene_options(kw.get("tile", 512), kw.get("overlap", 64), kw.get("batch_size"))   # before any scene
-    if compile: compile_backend(compile)
-    check_units(kw.get("units", "auto")); get_device(device)
     scenes = group_bands(scene_list(inputs), channels_of(model_or_bundle))
     stems = [scene_stem(p) for p in scenes]
     dup = sorted({s for s in stems if stems.count(s) > 1})
@@ -375,7 +425,7 @@ def predict_many(model_or_bundle, inputs, out_dir, *, task: str | None = None, o
     except OSError as e: raise SarLulcError(f"Cannot create output folder {out_dir}: {e.strerror}") from e
     auto = precision == "auto"
     pred = make_predictor(model_or_bundle, task=task, device=device, precision="fp32" if auto else precision, tta=tta,
-                          blend=kw.get("blend", "probs"), compile=compile) if mine else None
+                          blend=plan.blend, compile=compile) if mine else None
     if auto and pred is not None: pred.precision, _ = auto_precision(pred); precision = pred.precision   # once
     results, bar = [], None
     if progress:
@@ -389,17 +439,17 @@ def predict_many(model_or_bundle, inputs, out_dir, *, task: str | None = None, o
             if done is not None: results.append(done)
             else:
                 try:
-                    probs = kw.get("write_probs")
-                    exp = output_paths(dst, pred.task, confidence=kw.get("write_confidence", True),
+                    probs = plan.write_probs
+                    exp = output_paths(dst, pred.task, confidence=plan.write_confidence,
                                        probs=pred.task == "water" if probs is None else probs)
                     stale = [p for p in [*exp.values(), dst.with_suffix(".json")] if p.exists()]
                     foreign = [str(p) for p in stale if not _ours(p)]
                     if foreign and not overwrite:
                         raise SarLulcError(f"{', '.join(foreign)} exist(s) and were not written by sar_lulc; "
                                            "pass --overwrite (overwrite=True in Python) to replace them.")
-                    results.append(predict_scene(pred, src, dst, overwrite=overwrite or bool(stale), device=device,
-                                                 precision=precision, tta=tta, write_summary=True,
-                                                 progress=bool(progress), **kw))
+                    results.append(predict_scene(pred, src, dst, PredictPlan.of(plan, device=device, precision=precision),
+                                                 overwrite=overwrite or bool(stale), write_summary=True,
+                                                 progress=bool(progress)))
                 except SarLulcError as e:
                     if on_error != "skip": raise
                     results.append({"src": str(src), "error": str(e)})
@@ -488,20 +538,18 @@ def predict_command(inputs: Arg("GeoTIFF scene(s) and/or folder(s) of scenes", n
     precision = "bf16" if bf16 else (precision or "fp32")
     compile = compiler or compile
     band = int(band) if band is not None and str(band).isdigit() else band
-    overlap = _overlap_arg(overlap)
-    # predict_scene / predict_many check options, input and output before loading the model; here what only
-    # the command line has: the inputs exist, and what --out means
+    plan = PredictPlan(task=task, tile=tile, overlap=_overlap_arg(overlap), batch_size=batch_size, compile=compile,
+                       precision=precision, device=device, tta=tta, units=units, cf=cf, band=band, db_offset=db_offset,
+                       multilook=multilook, norm=norm, allow_nodata=allow_nodata, write_probs=True if probs else None,
+                       write_confidence=not no_confidence)               # every option checked here, once
+    # what only the command line has: the inputs exist, and what --out means
     for i in inputs:
         if not Path(i).exists(): raise SarLulcError(f"Input {i} does not exist.")
     model = model if model else default_model_path(task or "lulc")
     with tempfile.TemporaryDirectory(prefix="sar_lulc_grey_") as tmp:
         inputs, units = _grey_images_as_db(inputs, Path(tmp), units)      # the app's rule for PNG/JPEG
-        common = dict(task=task, tile=tile, overlap=overlap, batch_size=batch_size, compile=compile,
-                      precision=precision, device=device, tta=tta, units=units, cf=cf, band=band, db_offset=db_offset,
-                      multilook=multilook, norm=None if norm == "model" else "scene", allow_nodata=allow_nodata,
-                      write_probs=True if probs else None, write_confidence=not no_confidence,
-                      overwrite=overwrite, progress=not no_progress)
-        return _predict_inputs(model, inputs, out, common)
+        return _predict_inputs(model, inputs, out, PredictPlan.of(plan, units=units), overwrite=overwrite,
+                               progress=not no_progress)
 
 def _grey_images_as_db(inputs, tmp: Path, units: str) -> tuple[list, str]:
     "PNG/JPEG inputs as dB GeoTIFFs in `tmp`, by the app's rule (`io.read_grey_image`), with a warning each."
@@ -515,15 +563,15 @@ def _grey_images_as_db(inputs, tmp: Path, units: str) -> tuple[list, str]:
         path, note = grey_image_to_geotiff(i, tmp / f"{Path(i).stem}.tif"); warnings.warn(note, stacklevel=2); out.append(path)
     return out, "db"
 
-def _predict_inputs(model, inputs, out, common: dict) -> dict:
+def _predict_inputs(model, inputs, out, plan: PredictPlan, **common) -> dict:
     channels = channels_of(model)
     scenes = group_bands(scene_list(inputs), channels) if channels > 1 else inputs   # HH + HV files: one scene
     mode = output_mode(out, scenes)
     out = Path(out)
     if mode == "scene":
-        return {"mode": "scene", **_brief(predict_scene(model, scenes[0], out, write_summary=True, **common))}
+        return {"mode": "scene", **_brief(predict_scene(model, scenes[0], out, plan, write_summary=True, **common))}
     rank, world, _ = dist_info()
-    res = predict_many(model, inputs, out, on_error="skip", **common)
+    res = predict_many(model, inputs, out, plan, on_error="skip", **common)
     ok = [r for r in res if isinstance(r, PredictResult)]
     part = {"scenes": len(res), "predicted": sum(not r.skipped for r in ok), "skipped": sum(r.skipped for r in ok),
             "failed": [r for r in res if isinstance(r, dict)], "area_km2": [r.area_km2 or {} for r in ok],
