@@ -51,9 +51,11 @@ def _is_swin(c) -> bool:
     return (isinstance(c, EncoderConfig) or (isinstance(c, str) and c in ENCODER_PRESETS)
             or (isinstance(c, dict) and not is_cnn_config(c)))
 
+def _swin_stride4_norm(enc) -> list: return list(enc.out_norms[0].parameters())
+
 register_encoder(EncoderFamily("timm", CnnEncoderConfig, is_cnn_config, cnn_encoder_config, TimmEncoder))
 register_encoder(EncoderFamily("swin", EncoderConfig, _is_swin, encoder_config, SwinEncoder, mixmae=True,
-                               unused_without_s4=lambda enc: list(enc.out_norms[0].parameters())))
+                               unused_without_s4=_swin_stride4_norm))
 
 # %% ../nbs/12_segmenter.ipynb #a242ad0c9566
 HR_INJECT = ("none", "s4", "s4+s2")
@@ -240,7 +242,7 @@ class Segmenter(nn.Module):
         super().__init__()
         cfg = segmenter_config(cfg) if isinstance(cfg, (str, SegmenterConfig)) else SegmenterConfig.from_dict(cfg)
         self.cfg = cfg
-        self.family = encoder_family(cfg.encoder)
+        self.family_name = encoder_family(cfg.encoder).name       # a name: the model pickles without the registry
         self.encoder = self.family.build(cfg.encoder)
         dims = self.encoder.dims
         self.use_s4, self.use_s2 = cfg.hr_inject in ("s4", "s4+s2"), cfg.hr_inject == "s4+s2"
@@ -256,6 +258,9 @@ class Segmenter(nn.Module):
 
     @property
     def num_classes(self) -> int: return self.cfg.num_classes
+
+    @property
+    def family(self) -> EncoderFamily: return ENCODERS[self.family_name]
 
     @property
     def in_chans(self) -> int: return self.cfg.in_chans
