@@ -15,7 +15,7 @@ import numpy as np
 
 from .core import SarLulcError, check_number, data_samples_dir, get_device
 from .command import Arg, command
-from .checkpoint import DEMO_MODEL_DIR, DEMO_MODELS, default_model_path, load_model, resolve_model_ref
+from .checkpoint import DEMO_MODEL_DIR, DEMO_MODELS, default_model_path, load_model, model_meta, resolve_model_ref
 from .io import (DEFAULT_CF, GREY_DB_RANGE, UNITS, SarReader, UnitsWarning, check_units, grey_image_to_geotiff,
                          open_raster, read_grey_image, read_sar, sniff_format, write_raster)
 from .predict import PredictPlan, channels_of, predict_scene
@@ -24,8 +24,9 @@ from . import viz
 
 # %% auto #0
 __all__ = ['TASK_LABELS', 'TRAIN_HINT', 'ACCEPTED', 'TABLE_HEADERS', 'ABOUT', 'sample_files', 'default_workdir', 'AppConfig',
-           'get_bundle', 'check_upload', 'check_pixels', 'pixel_check', 'InputInfo', 'inspect_geotiff', 'AppResult',
-           'run_inference', 'hide_paths', 'build_app', 'free_port', 'launch', 'app_command']
+           'get_bundle', 'check_upload', 'check_pixels', 'cf_value', 'model_cf', 'pixel_check', 'InputInfo',
+           'inspect_geotiff', 'AppResult', 'run_inference', 'hide_paths', 'build_app', 'free_port', 'launch',
+           'app_command']
 
 # %% ../nbs/50_app.ipynb #9ea2d9466475
 _log = logging.getLogger("sar_lulc.app")
@@ -131,6 +132,18 @@ def check_pixels(name: str, width: int, height: int, cfg: AppConfig) -> None:
         raise SarLulcError(f"{name} is {width} x {height} = {_mpx(n)}, above this app's limit of {_mpx(cfg.max_pixels)}. "
                            f"Crop or downsample it, or predict it with the command line (`sar-lulc predict {name} "
                            "--out out.tif`), which streams scenes of any size.")
+
+def cf_value(cf) -> float | None:
+    "The calibration factor typed in the app: None when empty (the model's own), else a finite number of dB."
+    if cf is None or str(cf).strip() == "": return None
+    try: v = float(cf)
+    except (TypeError, ValueError) as e: raise SarLulcError(f"The calibration factor must be a number of dB, got {cf!r}.") from e
+    if not np.isfinite(v): raise SarLulcError(f"The calibration factor must be a finite number of dB, got {cf}.")
+    return v
+
+def model_cf(meta: dict) -> float:
+    "A model's own calibration factor (its input contract's), the one `predict` uses when none is given."
+    return float((meta.get("input") or {}).get("cf", DEFAULT_CF))
 
 def pixel_check(cfg: AppConfig):
     "`check_pixels` for `io.read_grey_image`'s `check_size`: refuses an image from its header."
@@ -242,10 +255,7 @@ def run_inference(path, task: str = "lulc", units: str = "auto", cf: float | Non
     cfg = cfg or AppConfig()
     task = check_task(task)
     units = check_units(units or "auto")
-    if cf is not None:                            # None: the model's own, as on the command line
-        try: cf = float(cf)
-        except (TypeError, ValueError) as e: raise SarLulcError(f"The calibration factor must be a number of dB, got {cf!r}.") from e
-        if not np.isfinite(cf): raise SarLulcError(f"The calibration factor must be a finite number of dB, got {cf}.")
+    cf = cf_value(cf)                             # None: the model's own, as on the command line
     band = None if band in (None, "", 0, "0") else int(band)
     if overlap is None: overlap = min(64, cfg.tile // 4)
     try: overlap = int(overlap)
@@ -262,8 +272,7 @@ def run_inference(path, task: str = "lulc", units: str = "auto", cf: float | Non
         src = Path(path)
         channels = channels_of(bundle)
         if fmt == "tiff":                                 # an HH + HV model reads bands 1..C of the upload
-            model_cf = float((bundle.meta.get("input") or {}).get("cf", DEFAULT_CF))   # for the check; predict decides
-            info = inspect_geotiff(src, cfg, units=units, cf=model_cf if cf is None else cf, band=1 if channels > 1 and band is None else band, name=name)
+            info = inspect_geotiff(src, cfg, units=units, cf=model_cf(bundle.meta) if cf is None else cf, band=1 if channels > 1 and band is None else band, name=name)
             if channels > 1: band = None
         else:
             src, note = grey_image_to_geotiff(src, rdir / f"{stem}_db.tif", pixel_check(cfg))   # the CLI's rule
@@ -339,7 +348,8 @@ def _describe(path, units, cf, band, cfg: AppConfig) -> str:
             check_pixels(name, w, h, cfg)
             return f"`{name}`: {fmt.upper()} image, {w} x {h} px, mode {im.mode}. Not georeferenced. Press **Run**."
         b = None if band in (None, "", 0) else int(band)
-        info = inspect_geotiff(path, cfg, units=units or "auto", cf=float(cf), band=b)
+        info = inspect_geotiff(path, cfg, units=units or "auto", band=b,
+                               cf=model_cf(model_meta(cfg.model_path("lulc"))) if cf_value(cf) is None else cf_value(cf))
         geo = f"georeferenced ({info.crs})" if info.georeferenced else "not georeferenced"
         msg = (f"`{name}`: GeoTIFF, {info.width} x {info.height} px, {info.dtype}, band {info.band} of {info.count}, "
                f"{geo}; units **{info.units}** ({info.units_reason}). Press **Run**.")
@@ -405,7 +415,8 @@ def build_app(cfg: AppConfig | None = None):
                                 label="Task", elem_id="task")
                 with gr.Row():
                     units = gr.Dropdown(list(UNITS), value="auto", label="Units", elem_id="units")
-                    cf = gr.Number(None, label="CF (dB, for DN; empty: the model's)", elem_id="cf")
+                    cf = gr.Textbox("", label="CF (dB, for DN; empty: the model's)", placeholder="the model's (e.g. -83)",
+                                    elem_id="cf")      # a Number box would send 0 for empty
                     band = gr.Number(0, label="Band (0 = single band)", precision=0, minimum=0, elem_id="band")
                 overlap = gr.Slider(0, cfg.tile // 2, value=min(64, cfg.tile // 2), step=8, label="Tile overlap (px)",
                                     elem_id="overlap")
