@@ -17,16 +17,15 @@ from .core import SarLulcError, check_number, data_samples_dir, get_device
 from .command import Arg, command
 from .checkpoint import DEMO_MODEL_DIR, DEMO_MODELS, default_model_path, load_model, model_meta, resolve_model_ref
 from .io import (DEFAULT_CF, GREY_DB_RANGE, UNITS, SarReader, UnitsWarning, check_units, grey_image_to_geotiff,
-                         open_raster, read_grey_image, read_sar, sniff_format, write_raster)
-from .predict import PredictPlan, channels_of, predict_scene
+                         open_raster, read_grey_image, sniff_format)
+from .predict import PredictPlan, channels_of, model_cf, predict_scene
 from .schemes import DEFAULT_SCHEME_OF_TASK, check_task, get_scheme
 from . import viz
 
 # %% auto #0
 __all__ = ['TASK_LABELS', 'TRAIN_HINT', 'ACCEPTED', 'TABLE_HEADERS', 'ABOUT', 'sample_files', 'default_workdir', 'AppConfig',
-           'get_bundle', 'check_upload', 'check_pixels', 'cf_value', 'model_cf', 'pixel_check', 'InputInfo',
-           'inspect_geotiff', 'AppResult', 'run_inference', 'hide_paths', 'build_app', 'free_port', 'launch',
-           'app_command']
+           'get_bundle', 'check_upload', 'check_pixels', 'cf_value', 'pixel_check', 'InputInfo', 'inspect_geotiff',
+           'AppResult', 'run_inference', 'hide_paths', 'build_app', 'free_port', 'launch', 'app_command']
 
 # %% ../nbs/50_app.ipynb #9ea2d9466475
 _log = logging.getLogger("sar_lulc.app")
@@ -140,10 +139,6 @@ def cf_value(cf) -> float | None:
     except (TypeError, ValueError) as e: raise SarLulcError(f"The calibration factor must be a number of dB, got {cf!r}.") from e
     if not np.isfinite(v): raise SarLulcError(f"The calibration factor must be a finite number of dB, got {cf}.")
     return v
-
-def model_cf(meta: dict) -> float:
-    "A model's own calibration factor (its input contract's), the one `predict` uses when none is given."
-    return float((meta.get("input") or {}).get("cf", DEFAULT_CF))
 
 def pixel_check(cfg: AppConfig):
     "`check_pixels` for `io.read_grey_image`'s `check_size`: refuses an image from its header."
@@ -272,11 +267,11 @@ def run_inference(path, task: str = "lulc", units: str = "auto", cf: float | Non
         src = Path(path)
         channels = channels_of(bundle)
         if fmt == "tiff":                                 # an HH + HV model reads bands 1..C of the upload
-            info = inspect_geotiff(src, cfg, units=units, cf=model_cf(bundle.meta) if cf is None else cf, band=1 if channels > 1 and band is None else band, name=name)
+            info = inspect_geotiff(src, cfg, units=units, cf=model_cf(bundle.meta.get("input")) if cf is None else cf, band=1 if channels > 1 and band is None else band, name=name)
             if channels > 1: band = None
         else:
-            src, note = grey_image_to_geotiff(src, rdir / f"{stem}_db.tif", pixel_check(cfg))   # the CLI's rule
-            db, note = read_sar(src, units="db")[0], f"**Not georeferenced:** {note}"
+            src, db, note = grey_image_to_geotiff(src, rdir / f"{stem}_db.tif", pixel_check(cfg))   # the CLI's rule
+            note = f"**Not georeferenced:** {note}"
             units, band = "db", None
             info = InputInfo(name=name, kind=fmt, width=db.shape[1], height=db.shape[0], dtype="uint8", units="db",
                              units_reason=f"{fmt.upper()} grey levels mapped to dB (see above)", notes=[note])
@@ -348,8 +343,9 @@ def _describe(path, units, cf, band, cfg: AppConfig) -> str:
             check_pixels(name, w, h, cfg)
             return f"`{name}`: {fmt.upper()} image, {w} x {h} px, mode {im.mode}. Not georeferenced. Press **Run**."
         b = None if band in (None, "", 0) else int(band)
+        cf = cf_value(cf)
         info = inspect_geotiff(path, cfg, units=units or "auto", band=b,
-                               cf=model_cf(model_meta(cfg.model_path("lulc"))) if cf_value(cf) is None else cf_value(cf))
+                               cf=model_cf(model_meta(cfg.model_path("lulc")).get("input")) if cf is None else cf)
         geo = f"georeferenced ({info.crs})" if info.georeferenced else "not georeferenced"
         msg = (f"`{name}`: GeoTIFF, {info.width} x {info.height} px, {info.dtype}, band {info.band} of {info.count}, "
                f"{geo}; units **{info.units}** ({info.units_reason}). Press **Run**.")

@@ -622,12 +622,12 @@ def read_grey_image(path, check_size=None) -> tuple[np.ndarray, str]:
             "no CRS. Give the GeoTIFF for calibrated, georeferenced maps.")
     return grey_to_db(np.clip(grey, 0, 255), alpha), note
 
-def grey_image_to_geotiff(path, dst, check_size=None) -> tuple[Path, str]:
-    "Write a grayscale PNG/JPEG as a float32 dB GeoTIFF `dst` (no CRS) by `read_grey_image`'s rule; (dst, note)."
+def grey_image_to_geotiff(path, dst, check_size=None) -> tuple[Path, np.ndarray, str]:
+    "Write a grayscale PNG/JPEG as a float32 dB GeoTIFF `dst` (no CRS) by `read_grey_image`'s rule; (dst, dB, note)."
     db, note = read_grey_image(path, check_size)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
-        return write_raster(dst, db, crs=None, transform=None), note
+        return write_raster(dst, db, crs=None, transform=None), db, note
 
 # %% ../nbs/01_io.ipynb #4030707a0157
 LABEL_SUFFIX = "_label"   # label rasters in dataset folders (synth, chips) are named <scene>_label.tif

@@ -20,7 +20,8 @@ from .encoder import (EncoderConfig, SwinEncoder, encoder_config, describe_confi
 
 # %% auto #0
 __all__ = ['PATCH', 'SAR_W_NORMS', 'MIM_TARGETS', 'MIXMAE_PRESETS', 'MixMAEConfig', 'mixmae_config', 'patch_normalise',
-           'sar_w_weights', 'box_fill', 'mim_target', 'MixMAE', 'encoder_state_dict', 'save_pretrained_encoder']
+           'sar_w_weights', 'box_fill', 'target_source', 'mim_target', 'MixMAE', 'encoder_state_dict',
+           'save_pretrained_encoder']
 
 # %% ../nbs/11_mixmae.ipynb #a2851352c75c
 PATCH = 32          # pixels per side of a stride-32 token: the unit of mixing and reconstruction
@@ -142,10 +143,14 @@ def box_fill(x: torch.Tensor, vis: torch.Tensor, k: int) -> torch.Tensor:
     num, den = box(torch.where(v > 0, x, torch.zeros((), dtype=x.dtype, device=x.device)) * v), box(v)
     return torch.where(den > 1e-6, num / den.clamp_min(1e-6), torch.full((), math.nan, dtype=x.dtype, device=x.device))
 
-def mim_target(x0: torch.Tensor, valid: torch.Tensor, cfg) -> tuple:
+def target_source(x0: torch.Tensor, valid: torch.Tensor, cfg) -> torch.Tensor:
+    "The image the target is made of: x0 itself, or (`target='multilook'`) x0 box-filtered over its valid pixels."
+    if cfg.target == "multilook" and cfg.target_looks > 1: return torch.nan_to_num(box_fill(x0, valid, cfg.target_looks))
+    return x0
+
+def mim_target(x0: torch.Tensor, valid: torch.Tensor, cfg, src: torch.Tensor | None = None) -> tuple:
     "(target, mean, std) of `cfg.target` and `cfg.patch_norm` for the normalised image x0 (B, C, H, W): see above."
-    src = x0
-    if cfg.target == "multilook" and cfg.target_looks > 1: src = torch.nan_to_num(box_fill(x0, valid, cfg.target_looks))
+    src = target_source(x0, valid, cfg) if src is None else src
     if cfg.patch_norm: return patch_normalise(src, valid, PATCH, cfg.patch_eps)
     one = torch.ones_like(src)
     return src * valid[:, None].to(src.dtype), torch.zeros_like(src), one
@@ -209,7 +214,8 @@ class MixMAE(nn.Module):
         return mask
 
     def forward(self, x: torch.Tensor, db: torch.Tensor | None = None, valid: torch.Tensor | None = None,
-                norm=None, mask: torch.Tensor | None = None, generator: torch.Generator | None = None) -> dict:
+                norm=None, mask: torch.Tensor | None = None, generator: torch.Generator | None = None,
+                trivial: bool = False) -> dict:
         mask = self._check(x, db, valid, mask)
         cfg = self.cfg
         B, C, H, W = x.shape
@@ -247,19 +253,21 @@ class MixMAE(nn.Module):
         pred = torch.stack([p[:B], p[B:]], 1)                                           # (B, 2, C, H, W)
         # 5. targets, weights, scoring
         with torch.no_grad():
-            t, mu, sd = mim_target(x0, vpix, cfg)
+            src = target_source(x0, vpix, cfg)
+            t, mu, sd = mim_target(x0, vpix, cfg, src)
             wgt = sar_w_weights(db, vpix, s, cfg.sar_w_norm) if s != 0 else vpix[:, None].float().expand(B, C, H, W)
             pair = lambda a: torch.stack([a, a.flip(0)], 1)
             target, weight2, valid2 = pair(t), pair(wgt), pair(vpix[:, None].float())
             scored = torch.stack([mpix, 1 - mpix], 1) * valid2                          # (B, 2, 1, H, W)
             n = scored.sum() * C
-            score = lambda p: float((scored * weight2 * (p - target) ** 2).sum() / n.clamp_min(1))
-            fill, sw = self._trivial_box(x0, vpix, mpix, pair, t, mu, sd), scored * weight2
-            a = ((sw * fill * target).sum() / (sw * fill * fill).sum().clamp_min(1e-12)).clamp_min(0)   # best one scale
-            trivial = dict(mean=score(self._trivial_mean(t, vpix, mpix, pair)), box=score(a * fill))
+            if trivial:                            # what a blur or the mean would score on this batch
+                score = lambda p: float((scored * weight2 * (p - target) ** 2).sum() / n.clamp_min(1))
+                fill, sw = self._trivial_box(src, vpix, mpix, mu), scored * weight2
+                a = ((sw * fill * target).sum() / (sw * fill * fill).sum().clamp_min(1e-12)).clamp_min(0)   # best one scale
+                trivial = dict(mean=score(self._trivial_mean(t, vpix, mpix, pair)), box=score(a * fill))
         loss = (scored * weight2 * (pred - target) ** 2).sum() / n.clamp_min(1)
         recon = pred.detach() * pair(sd) + pair(mu)
-        return dict(loss=loss, pred=pred, recon=recon, target=target, scored=scored > 0, mask=mask, trivial=trivial,
+        return dict(loss=loss, pred=pred, recon=recon, target=target, scored=scored > 0, mask=mask, trivial=trivial or None,
                     weight=wgt, mixed_input=mixed, mixed_valid=vmix, input=x0, valid=vpix)
 
     def _trivial_mean(self, t, vpix, mpix, pair):
@@ -269,10 +277,9 @@ class MixMAE(nn.Module):
         m = lambda vis: (t * vis).sum((2, 3), keepdim=True) / vis.sum((2, 3), keepdim=True).clamp_min(1)
         return torch.stack([m(v * (1 - mpix)).expand_as(t), m(v * mpix).expand_as(t).flip(0)], 1)
 
-    def _trivial_box(self, x0, vpix, mpix, pair, t, mu, sd):
-        "A box-filtered copy of each image's visible context (65 px), in the target's units (its own patch scaling)."
-        src = x0 if self.cfg.target == "pixels" else torch.nan_to_num(box_fill(x0, vpix, self.cfg.target_looks))
-        v = vpix[:, None].to(x0.dtype)
+    def _trivial_box(self, src, vpix, mpix, mu):
+        "A box-filtered copy of each image's visible context (65 px) of the target's source, scaled like the target."
+        v = vpix[:, None].to(src.dtype)
         fa = box_fill(src, v * (1 - mpix), 2 * PATCH + 1)                 # image i from its own visible cells
         fb = box_fill(src, v * mpix, 2 * PATCH + 1).flip(0)               # the partner from its cells in image i
         fill = torch.stack([fa, fb], 1)

@@ -31,9 +31,9 @@ from .outputs import (BLOCK, SCENE_SUFFIXES, PredictResult, _SceneWriter, large_
                               pixel_area_km2)
 
 # %% auto #0
-__all__ = ['SCENE_NORMS', 'NOT_GEOTIFF', 'model_channels', 'channels_of', 'resolve_units', 'scene_stats', 'ood_message',
-           'PredictPlan', 'predict_scene', 'scene_list', 'group_bands', 'scene_stem', 'scene_output', 'load_complete',
-           'predict_many', 'output_mode', 'predict_command']
+__all__ = ['SCENE_NORMS', 'NOT_GEOTIFF', 'model_channels', 'channels_of', 'model_cf', 'resolve_units', 'scene_stats',
+           'ood_message', 'PredictPlan', 'predict_scene', 'scene_list', 'group_bands', 'scene_stem', 'scene_output',
+           'load_complete', 'predict_many', 'output_mode', 'predict_command']
 
 # %% ../nbs/33_predict.ipynb #4993d593b92c
 def model_channels(meta: dict) -> int:
@@ -50,6 +50,10 @@ def channels_of(model_or_bundle) -> int:
         (getattr(model_or_bundle, "meta", None) or {})
     return model_channels(meta)
 
+def model_cf(contract: dict | None) -> float:
+    "A model's own calibration factor (its input contract's; `DEFAULT_CF` without one): what `cf=None` means."
+    return float((contract or {}).get("cf", DEFAULT_CF))
+
 def resolve_units(contract: dict | None, dtype, units: str, cf: float | None,
                   detected: str | None = None) -> tuple[str, float, str | None, str | None]:
     """(units, cf, note, warning) for a scene of pixel type `dtype` given the model's input `contract`, the user's
@@ -59,7 +63,7 @@ def resolve_units(contract: dict | None, dtype, units: str, cf: float | None,
     if not contract or not contract.get("units"):
         return units, DEFAULT_CF if cf is None else float(cf), None, None
     same_kind = np.dtype(dtype).kind == np.dtype(contract.get("dtype", "float32")).kind
-    mcf = float(contract.get("cf", DEFAULT_CF))
+    mcf = model_cf(contract)
     if units == "auto" and same_kind and (np.dtype(dtype).kind in "ui" or detected in (None, contract["units"])):
         return (contract["units"], mcf if cf is None else float(cf),
                 f"units {contract['units']} and CF {mcf:g} from the model (its training scenes were this kind of product)", None)
@@ -560,7 +564,7 @@ def _grey_images_as_db(inputs, tmp: Path, units: str) -> tuple[list, str]:
         raise SarLulcError(f"--units {units}: a PNG/JPEG is read by its grey levels (0..255 as -30..0 dB); leave --units out.")
     out = []
     for i in grey:
-        path, note = grey_image_to_geotiff(i, tmp / f"{Path(i).stem}.tif"); warnings.warn(note, stacklevel=2); out.append(path)
+        path, _, note = grey_image_to_geotiff(i, tmp / f"{Path(i).stem}.tif"); warnings.warn(note, stacklevel=2); out.append(path)
     return out, "db"
 
 def _predict_inputs(model, inputs, out, plan: PredictPlan, **common) -> dict:

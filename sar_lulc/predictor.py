@@ -252,6 +252,12 @@ def device_name(device) -> str:
     try: return next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
     except (OSError, StopIteration): return platform.processor() or platform.machine()
 
+def _probe_reps(pred: Predictor, budget_s: float, tile: int = 256) -> int:
+    "Rounds of `choose_precision` that fit `budget_s`, from one fp32 call (it makes 2 warm-up + 2 calls a round)."
+    x = np.zeros((1, pred.channels, tile, tile), np.float32) - 12.0
+    t = time.perf_counter(); pred(x); dt = time.perf_counter() - t
+    return int(min(3, max(1, budget_s / (2 * dt) - 1)))
+
 def auto_precision(pred: Predictor, budget_s: float = 5.0, announce: bool = True) -> tuple[str, str]:
     "`choose_precision` once per model, device and torch version: announced on stderr, about `budget_s`, cached."
     if not has_native_bf16(pred.device): return choose_precision(pred)     # fp32 at once, nothing to remember
@@ -263,8 +269,7 @@ def auto_precision(pred: Predictor, budget_s: float = 5.0, announce: bool = True
     if announce:
         print(f"precision auto: timing bf16 against fp32 for this model on {device_name(pred.device)} "
               f"(a few seconds, once; remembered in {path})", file=sys.stderr, flush=True)
-    t = time.perf_counter(); prec, why = choose_precision(pred, reps=1)
-    if time.perf_counter() - t < budget_s / 3: prec, why = choose_precision(pred)   # quick enough: the full check
+    prec, why = choose_precision(pred, reps=_probe_reps(pred, budget_s))
     cache[key] = dict(precision=prec, why=why, when=time.strftime("%Y-%m-%d %H:%M"))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -33,7 +33,6 @@ class EncoderFamily:
     build: Callable                        # config -> nn.Module (dims, num_layers, pad_multiple, forward)
     mixmae: bool = False                   # SAR-W-MixMAE can pretrain it (`--pretrained` loads its weights)
     unused_without_s4: Callable | None = None   # module -> parameters that get no gradient without the stride-4 level
-    strides: tuple = (4, 8, 16, 32)
 
 ENCODERS: dict = {}
 
