@@ -8,7 +8,8 @@ import logging, os, re, shutil, signal, socket, tempfile, threading, time, uuid,
 from dataclasses import dataclass, field
 from pathlib import Path
 
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")   # before gradio is imported anywhere: no telemetry,
+# before gradio is imported anywhere: no telemetry,
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")       # no version check, fully offline
 
 import numpy as np
@@ -16,9 +17,10 @@ import numpy as np
 from .core import SarLulcError, check_number, data_samples_dir, get_device
 from .command import Arg, command
 from .checkpoint import DEMO_MODEL_DIR, DEMO_MODELS, default_model_path, load_model, model_meta, resolve_model_ref
-from .io import (DEFAULT_CF, GREY_DB_RANGE, UNITS, SarReader, UnitsWarning, check_units, grey_image_to_geotiff,
+from .io import (DEFAULT_CF, GREY_DB_RANGE, UNITS, Calibration, SarReader, UnitsWarning,
+                         check_units, grey_image_to_geotiff,
                          open_raster, read_grey_image, sniff_format)
-from .predict import PredictPlan, channels_of, model_cf, predict_scene
+from .predict import PredictPlan, channels_of, predict_scene
 from .schemes import DEFAULT_SCHEME_OF_TASK, check_task, get_scheme
 from . import viz
 
@@ -31,9 +33,10 @@ __all__ = ['TASK_LABELS', 'TRAIN_HINT', 'ACCEPTED', 'TABLE_HEADERS', 'ABOUT', 's
 _log = logging.getLogger("sar_lulc.app")
 
 TASK_LABELS = {"lulc": "Land cover", "water": "Water"}
-TRAIN_HINT = ("Train the demo models with `sar-lulc synth data/synth`, then `sar-lulc train --task lulc --data "
-              "data/synth --preset tiny --out runs/lulc` and `sar-lulc train --task water --data data/synth --preset "
-              "tiny --out runs/water`, and start the app with `sar-lulc app --lulc-model runs/lulc --water-model "
+TRAIN_HINT = ("Train the demo models with `sar-lulc synth data/synth`, then `sar-lulc train --task "
+              "lulc --data data/synth --preset tiny --out runs/lulc` and `sar-lulc train --task "
+              "water --data data/synth --preset tiny --out runs/water`, and start the app with "
+              "`sar-lulc app --lulc-model runs/lulc --water-model "
               "runs/water` (or copy each RUN/model.safetensors and model.json to {path}).")
 
 def sample_files() -> list[Path]:
@@ -50,35 +53,47 @@ def default_workdir() -> Path:
 @dataclass
 class AppConfig:
     "Settings of the web app (models, server, limits, tiling, where outputs go)."
-    lulc_model: str | Path | None = None      # exported model / run folder; None = the shipped demo weights
+    # exported model / run folder; None = the shipped demo weights
+    lulc_model: str | Path | None = None
     water_model: str | Path | None = None
     host: str = "127.0.0.1"
     port: int = 7860
     max_upload_mb: float = 200.0
-    max_pixels: int = 25_000_000              # 25 Mpx; checked from the header before reading pixels
+    # 25 Mpx; checked from the header before reading pixels
+    max_pixels: int = 25_000_000
     concurrency_limit: int = 1                # requests that run at once (the others queue)
     max_queue: int = 16                       # waiting requests beyond which new ones are refused
     tile: int = 512
-    batch_size: int | None = None             # windows per model call (None: `auto_batch_size` of the device)
+    # windows per model call (None: `auto_batch_size` of the device)
+    batch_size: int | None = None
     device: str = "auto"
     precision: str = "fp32"
-    workdir: str | Path | None = None         # outputs of each request go to a fresh sub-folder here
+    # outputs of each request go to a fresh sub-folder here
+    workdir: str | Path | None = None
     keep_requests: int = 20                   # older request folders are deleted
     preview_max_side: int = 1024              # long side of the preview images (px)
     examples: list | None = None              # example inputs; None = `sample_files()`
 
     def __post_init__(self):
-        self.lulc_model = Path(self.lulc_model) if self.lulc_model else default_model_path("lulc", must_exist=False)
+        self.lulc_model = Path(self.lulc_model) if self.lulc_model else default_model_path("lulc",
+                                                                                           must_exist=False)
         self.water_model = Path(self.water_model) if self.water_model else default_model_path("water", must_exist=False)
         self.workdir = Path(self.workdir) if self.workdir else default_workdir()
-        for name, lo, hi in (("port", 0, 65535), ("max_pixels", 1, None), ("concurrency_limit", 1, 8), ("max_queue", 1, None),
-                             ("tile", 64, None), ("keep_requests", 1, None), ("preview_max_side", 64, None)):
-            setattr(self, name, check_number(f"App setting {name}", getattr(self, name), lo=lo, hi=hi))
-        if self.batch_size is not None: self.batch_size = check_number("App setting batch_size", self.batch_size, lo=1)
-        self.max_upload_mb = check_number("App setting max_upload_mb", self.max_upload_mb, kind=float, lo=0, lo_open=True)
+        for name, lo, hi in (("port", 0, 65535), ("max_pixels", 1, None), ("concurrency_limit", 1,
+                                                                           8), ("max_queue", 1,
+                                                                                None),
+                             ("tile", 64, None), ("keep_requests", 1, None), ("preview_max_side",
+                                                                              64, None)):
+            setattr(self, name, check_number(f"App setting {name}", getattr(self, name), lo=lo,
+                                             hi=hi))
+        if self.batch_size is not None:
+            self.batch_size = check_number("App setting batch_size", self.batch_size, lo=1)
+        self.max_upload_mb = check_number("App setting max_upload_mb", self.max_upload_mb,
+                                          kind=float, lo=0, lo_open=True)
 
     def model_path(self, task: str) -> Path:
-        "The model file/folder of `task`; a missing one raises `SarLulcError` saying how to train it."
+        """The model file/folder of `task`; a missing one raises `SarLulcError` saying how to train
+        it."""
         task = check_task(task)
         p = Path(self.lulc_model if task == "lulc" else self.water_model)
         if not p.exists():
@@ -87,7 +102,8 @@ class AppConfig:
 
     def available_tasks(self) -> list[str]:
         "Tasks whose model exists."
-        return [t for t in TASK_LABELS if Path(self.lulc_model if t == "lulc" else self.water_model).exists()]
+        return [t for t in TASK_LABELS if Path(self.lulc_model if t == "lulc"
+                                               else self.water_model).exists()]
 
 # %% ../nbs/50_app.ipynb #c12eba13b454
 _BUNDLES: dict = {}
@@ -108,19 +124,24 @@ ACCEPTED = "a SAR GeoTIFF (DN, dB, amplitude or linear power) or a grayscale PNG
 def _mpx(n: int) -> str: return f"{n / 1e6:.3g} Mpx"
 
 def check_upload(path, cfg: AppConfig) -> str:
-    "Check that `path` exists, is not empty, fits `max_upload_mb` and is TIFF/PNG/JPEG; returns the format."
-    if path is None or str(path).strip() == "": raise SarLulcError(f"No file was uploaded: choose {ACCEPTED}.")
+    """Check that `path` exists, is not empty, fits `max_upload_mb` and is TIFF/PNG/JPEG; returns
+    the format."""
+    if path is None or str(path).strip() == "": raise SarLulcError(f"No file was uploaded: choose "
+                                                                   f"{ACCEPTED}.")
     p = Path(path)
-    if not p.is_file(): raise SarLulcError(f"The uploaded file {p.name} cannot be found on the server; upload it again.")
+    if not p.is_file(): raise SarLulcError(f"The uploaded file {p.name} cannot be found on the "
+                                           "server; upload it again.")
     size = p.stat().st_size
     if size == 0: raise SarLulcError(f"{p.name} is empty (0 bytes). Upload {ACCEPTED}.")
     if size > cfg.max_upload_mb * 2**20:
-        raise SarLulcError(f"{p.name} is {size / 2**20:.1f} MB, above this app's upload limit of {cfg.max_upload_mb:g} MB. "
-                           f"Crop it, or predict it with the command line (`sar-lulc predict {p.name} --out out.tif`), "
+        raise SarLulcError(f"{p.name} is {size / 2**20:.1f} MB, above this app's upload limit of "
+                           f"{cfg.max_upload_mb:g} MB. Crop it, or predict it with the command "
+                           f"line (`sar-lulc predict {p.name} --out out.tif`), "
                            "which has no size limit.")
     fmt = sniff_format(p)
     if fmt == "unknown":
-        raise SarLulcError(f"{p.name} is not a GeoTIFF, PNG or JPEG image (its first bytes match none of them). "
+        raise SarLulcError(f"{p.name} is not a GeoTIFF, PNG or JPEG image (its first bytes match "
+                           f"none of them). "
                            f"Upload {ACCEPTED}.")
     return fmt
 
@@ -128,16 +149,20 @@ def check_pixels(name: str, width: int, height: int, cfg: AppConfig) -> None:
     "Refuse images above `cfg.max_pixels` with a message saying what to do."
     n = int(width) * int(height)
     if n > cfg.max_pixels:
-        raise SarLulcError(f"{name} is {width} x {height} = {_mpx(n)}, above this app's limit of {_mpx(cfg.max_pixels)}. "
-                           f"Crop or downsample it, or predict it with the command line (`sar-lulc predict {name} "
+        raise SarLulcError(f"{name} is {width} x {height} = {_mpx(n)}, above this app's limit of "
+                           f"{_mpx(cfg.max_pixels)}. Crop or downsample it, or predict it with the "
+                           f"command line (`sar-lulc predict {name} "
                            "--out out.tif`), which streams scenes of any size.")
 
 def cf_value(cf) -> float | None:
-    "The calibration factor typed in the app: None when empty (the model's own), else a finite number of dB."
+    """The calibration factor typed in the app: None when empty (the model's own), else a finite
+    number of dB."""
     if cf is None or str(cf).strip() == "": return None
     try: v = float(cf)
-    except (TypeError, ValueError) as e: raise SarLulcError(f"The calibration factor must be a number of dB, got {cf!r}.") from e
-    if not np.isfinite(v): raise SarLulcError(f"The calibration factor must be a finite number of dB, got {cf}.")
+    except (TypeError, ValueError) as e: raise SarLulcError(f"The calibration factor must be a "
+                                                            f"number of dB, got {cf!r}.") from e
+    if not np.isfinite(v): raise SarLulcError(f"The calibration factor must be a finite number of "
+                                              f"dB, got {cf}.")
     return v
 
 def pixel_check(cfg: AppConfig):
@@ -165,30 +190,38 @@ class InputInfo:
 def _band_listing(src) -> str:
     return ", ".join(f"{i + 1}={d or 'band ' + str(i + 1)}" for i, d in enumerate(src.descriptions))
 
-def inspect_geotiff(path, cfg: AppConfig, units: str = "auto", cf: float = DEFAULT_CF, band=None, name=None) -> InputInfo:
-    "Header checks (pixels, bands) then units detection of a GeoTIFF; raises `SarLulcError` for bad input."
+def inspect_geotiff(path, cfg: AppConfig, units: str = "auto", cf: float = DEFAULT_CF, band=None,
+                    name=None) -> InputInfo:
+    """Header checks (pixels, bands) then units detection of a GeoTIFF; raises `SarLulcError` for
+    bad input."""
     p = Path(path); name = name or p.name
     with open_raster(p) as src:
         w, h, n = src.width, src.height, src.count
         check_pixels(name, w, h, cfg)
         if n > 1 and band is None:
-            raise SarLulcError(f"{name} has {n} bands ({_band_listing(src)}). Enter the band to use in the 'Band' box "
+            raise SarLulcError(f"{name} has {n} bands ({_band_listing(src)}). Enter the band to "
+                               f"use in the 'Band' box "
                                f"(1-{n}; HH for the land-cover and water models) and run again.")
     notes = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UnitsWarning)
         with SarReader(p, units=units, cf=cf, band=band) as r:
-            info = InputInfo(name=name, kind="geotiff", width=w, height=h, count=n, band=r.band, dtype=r.dtype.name,
-                             crs=r.crs.to_string() if r.crs else None, georeferenced=r.crs is not None,
+            info = InputInfo(name=name, kind="geotiff", width=w, height=h, count=n, band=r.band,
+                             dtype=r.dtype.name,
+                             crs=r.crs.to_string() if r.crs else None,
+                             georeferenced=r.crs is not None,
                              units=r.units, units_reason=r.units_reason, nodata=r.nodata)
             try: r.check_has_data()
             except SarLulcError:
-                notes.append(f"**No valid data:** every pixel of {name} (band {r.band}) is no data (nodata={r.nodata}, "
-                             f"units {r.units}), so the maps are empty. Check the file, its nodata value and the units.")
+                notes.append(f"**No valid data:** every pixel of {name} (band {r.band}) is no data "
+                             f"(nodata={r.nodata}, units {r.units}), so the maps are empty. Check "
+                             f"the file, its nodata "
+                             "value and the units.")
     if any(issubclass(c.category, UnitsWarning) for c in caught) and units == "auto":
         notes.append("The units were guessed from the value range; set **Units** if you know them.")
     if not info.georeferenced:
-        notes.insert(0, f"**Not georeferenced:** {name} has no CRS, so the outputs have none either and areas are "
+        notes.insert(0, f"**Not georeferenced:** {name} has no CRS, so the outputs have none "
+                        f"either and areas are "
                         "given in pixels only.")
     info.notes = notes
     return info
@@ -224,7 +257,8 @@ def _request_dir(cfg: AppConfig) -> Path:
     root = Path(cfg.workdir); root.mkdir(parents=True, exist_ok=True)
     d = root / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
     d.mkdir()
-    old = sorted(q for q in root.iterdir() if q.is_dir() and re.match(r"\d{8}-\d{6}-[0-9a-f]{8}$", q.name))
+    old = sorted(q for q in root.iterdir() if q.is_dir() and re.match(r"\d{8}-\d{6}-[0-9a-f]{8}$",
+                                                                      q.name))
     for q in old[:max(0, len(old) - cfg.keep_requests)]:
         shutil.rmtree(q, ignore_errors=True)
     return d
@@ -241,9 +275,11 @@ def _table(res) -> list:
     return rows
 
 # %% ../nbs/50_app.ipynb #b53339dd8eca
-def run_inference(path, task: str = "lulc", units: str = "auto", cf: float | None = None, overlap=None, tta: bool = False,
+def run_inference(path, task: str = "lulc", units: str = "auto", cf: float | None = None,
+                  overlap=None, tta: bool = False,
                   cfg: AppConfig | None = None, band=None, name: str | None = None) -> AppResult:
-    """Check an uploaded file, predict it with the `task` model into a fresh folder, render previews and areas.
+    """Check an uploaded file, predict it with the `task` model into a fresh folder, render previews
+    and areas.
 
     `overlap` is in pixels (default min(64, tile/4)); `band` is 1-based (None/0 = the only band)."""
     t0 = time.perf_counter()
@@ -254,9 +290,12 @@ def run_inference(path, task: str = "lulc", units: str = "auto", cf: float | Non
     band = None if band in (None, "", 0, "0") else int(band)
     if overlap is None: overlap = min(64, cfg.tile // 4)
     try: overlap = int(overlap)
-    except (TypeError, ValueError) as e: raise SarLulcError(f"Overlap must be a number of pixels, got {overlap!r}.") from e
-    plan = PredictPlan(task=task, tile=cfg.tile, overlap=overlap, batch_size=cfg.batch_size, precision=cfg.precision,
-                       device=cfg.device, tta=bool(tta), units=units, cf=cf, band=band)   # the command line's checks
+    except (TypeError, ValueError) as e: raise SarLulcError(f"Overlap must be a number of pixels, "
+                                                            f"got {overlap!r}.") from e
+    plan = PredictPlan(task=task, tile=cfg.tile, overlap=overlap, batch_size=cfg.batch_size,
+                       precision=cfg.precision,
+                       # the command line's checks
+                       device=cfg.device, tta=bool(tta), units=units, cf=cf, band=band)
     fmt = check_upload(path, cfg)
     name = name or Path(path).name
     model_path = cfg.model_path(task)
@@ -266,24 +305,34 @@ def run_inference(path, task: str = "lulc", units: str = "auto", cf: float | Non
         stem = _safe_stem(name)
         src = Path(path)
         channels = channels_of(bundle)
-        if fmt == "tiff":                                 # an HH + HV model reads bands 1..C of the upload
-            info = inspect_geotiff(src, cfg, units=units, cf=model_cf(bundle.meta.get("input")) if cf is None else cf, band=1 if channels > 1 and band is None else band, name=name)
+        # an HH + HV model reads bands 1..C of the upload
+        if fmt == "tiff":
+            info = inspect_geotiff(src, cfg, units=units,
+                                   cf=Calibration.from_contract(bundle.meta.get("input")).factor
+                                   if cf is None else cf, band=1 if channels > 1 and band is None
+                                   else band, name=name)
             if channels > 1: band = None
         else:
-            src, db, note = grey_image_to_geotiff(src, rdir / f"{stem}_db.tif", pixel_check(cfg))   # the CLI's rule
+            # the CLI's rule
+            src, db, note = grey_image_to_geotiff(src, rdir / f"{stem}_db.tif", pixel_check(cfg))
             note = f"**Not georeferenced:** {note}"
             units, band = "db", None
-            info = InputInfo(name=name, kind=fmt, width=db.shape[1], height=db.shape[0], dtype="uint8", units="db",
-                             units_reason=f"{fmt.upper()} grey levels mapped to dB (see above)", notes=[note])
-            if not np.isfinite(db).any(): info.notes.append(f"**No valid data:** every pixel of {name} is transparent.")
+            info = InputInfo(name=name, kind=fmt, width=db.shape[1], height=db.shape[0],
+                             dtype="uint8", units="db",
+                             units_reason=f"{fmt.upper()} grey levels mapped to dB (see above)",
+                             notes=[note])
+            if not np.isfinite(db).any(): info.notes.append(f"**No valid data:** every pixel of "
+                                                            f"{name} is transparent.")
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*has no CRS.*")
             warnings.filterwarnings("ignore", category=UserWarning, module="rasterio")
-            res = predict_scene(bundle, src, rdir / f"{stem}_{task}.tif", PredictPlan.of(plan, units=units, band=band),
+            res = predict_scene(bundle, src, rdir / f"{stem}_{task}.tif", PredictPlan.of(plan,
+                                                                                         units=units, band=band),
                                 progress=False)
         # previews
         scheme = get_scheme(bundle.scheme) if bundle.scheme is not None else get_scheme(DEFAULT_SCHEME_OF_TASK[task])
-        sar_db, _, _ = viz.read_sar_preview(src, cfg.preview_max_side, units=res.units, cf=res.input.get("cf", DEFAULT_CF),
+        sar_db, _, _ = viz.read_sar_preview(src, cfg.preview_max_side, units=res.units,
+                                            cf=res.input.get("cf", DEFAULT_CF),
                                             band=band or 1)
         cls, _, _ = viz.read_preview(res.paths["class"], cfg.preview_max_side, resampling="nearest")
         sar_img = viz.render_sar(sar_db)
@@ -292,43 +341,55 @@ def run_inference(path, task: str = "lulc", units: str = "auto", cf: float | Non
         water_img = viz.overlay_water(sar_db, cls == wi) if wi is not None else None
         conf_img = None
         if "confidence" in res.paths:
-            conf, _, _ = viz.read_preview(res.paths["confidence"], cfg.preview_max_side, resampling="nearest")
+            conf, _, _ = viz.read_preview(res.paths["confidence"], cfg.preview_max_side,
+                                          resampling="nearest")
             conf_img = viz.confidence_image(conf, vmin=0, vmax=100, nodata=255)
         present = [i for i, n in enumerate(res.class_names) if res.pixel_counts[n] > 0]
         title = "Water" if task == "water" else "Land cover"
         legend = viz.legend_html(scheme, present or None, title=title)
         secs = time.perf_counter() - t0
-        files = [str(res.paths["class"])] + [str(v) for k, v in res.paths.items() if k not in ("class", "summary")]
+        files = [str(res.paths["class"])] + [str(v) for k, v in res.paths.items()
+                                             if k not in ("class", "summary")]
         notes = list(info.notes) + [w for w in res.warnings if "no CRS" not in w]
         status = _status(task, info, res, model_path, bundle, secs, notes, tta)
-        return AppResult(task=task, input=info, sar_image=sar_img, map_image=map_img, water_image=water_img,
-                         confidence_image=conf_img, legend_html=legend, table=_table(res), files=files, status=status,
+        return AppResult(task=task, input=info, sar_image=sar_img, map_image=map_img,
+                         water_image=water_img,
+                         confidence_image=conf_img, legend_html=legend, table=_table(res),
+                         files=files, status=status,
                          notes=notes, seconds=secs, predict=res)
     except BaseException:
         shutil.rmtree(rdir, ignore_errors=True)     # a failed request leaves no folder behind
         raise
 
+
+# %% ../nbs/50_app.ipynb #d751088ee49a
 def _status(task, info: InputInfo, res, model_path, bundle, secs, notes, tta) -> str:
     valid = res.valid_pixels / max(1, res.width * res.height)
     geo = (f"yes ({info.crs}); areas in km²" if info.georeferenced else "no; areas in pixels only")
     band = f", band {info.band} of {info.count}" if info.kind == "geotiff" else ""
-    lines = [f"**{TASK_LABELS[task]}** of `{info.name}`: {info.width} x {info.height} px, done in {secs:.1f} s.", "",
-             f"- Input: {info.kind.upper() if info.kind != 'geotiff' else 'GeoTIFF'} ({info.dtype}{band}).",
+    lines = [f"**{TASK_LABELS[task]}** of `{info.name}`: {info.width} x {info.height} px, done in "
+             f"{secs:.1f} s.", "",
+             f"- Input: {info.kind.upper() if info.kind != 'geotiff' else 'GeoTIFF'} "
+             f"({info.dtype}{band}).",
              f"- Units: **{info.units}** ({info.units_reason}).",
              f"- Georeferenced: {geo}.",
              f"- Valid pixels: {res.valid_pixels:,} ({valid:.1%}).",
-             f"- Model: `{Path(model_path).name}` ({bundle.scheme.name if bundle.scheme is not None else task}, "
-             f"{len(res.class_names)} classes); tile {res.tile} px, overlap {res.overlap} px, flip TTA {'on' if tta else 'off'}; "
+             f"- Model: `{Path(model_path).name}` "
+             f"({bundle.scheme.name if bundle.scheme is not None else task}, "
+             f"{len(res.class_names)} classes); tile {res.tile} px, overlap {res.overlap} px, flip "
+             f"TTA {'on' if tta else 'off'}; "
              f"{res.device}, {res.precision}."]
     if res.total_area_km2 is not None: lines.append(f"- Valid area: {res.total_area_km2:,.3f} km².")
     if notes: lines += [""] + [f"> {n}" for n in notes]
     return "\n".join(lines)
 
+
 # %% ../nbs/50_app.ipynb #908078ebf801
 _ABS_PATH = re.compile(r"(?<![\w.:/])(?:[A-Za-z]:)?[/\\](?:[^\s'\"`,;:()<>|/\\]+[/\\])+([^\s'\"`,;:()<>|/\\]*)")
 
 def hide_paths(text) -> str:
-    "`text` with every absolute path shortened to its file name: error messages must not show the server's folders."
+    """`text` with every absolute path shortened to its file name: error messages must not show the
+    server's folders."""
     return _ABS_PATH.sub(lambda m: m.group(1) or "(folder)", str(text))
 
 def _describe(path, units, cf, band, cfg: AppConfig) -> str:
@@ -341,13 +402,15 @@ def _describe(path, units, cf, band, cfg: AppConfig) -> str:
             from PIL import Image
             with Image.open(path) as im: w, h = im.size
             check_pixels(name, w, h, cfg)
-            return f"`{name}`: {fmt.upper()} image, {w} x {h} px, mode {im.mode}. Not georeferenced. Press **Run**."
+            return (f"`{name}`: {fmt.upper()} image, {w} x {h} px, mode {im.mode}. Not "
+                    "georeferenced. Press **Run**.")
         b = None if band in (None, "", 0) else int(band)
         cf = cf_value(cf)
         info = inspect_geotiff(path, cfg, units=units or "auto", band=b,
-                               cf=model_cf(model_meta(cfg.model_path("lulc")).get("input")) if cf is None else cf)
+                               cf=Calibration.from_contract(model_meta(cfg.model_path("lulc")).get("input")).factor if cf is None else cf)
         geo = f"georeferenced ({info.crs})" if info.georeferenced else "not georeferenced"
-        msg = (f"`{name}`: GeoTIFF, {info.width} x {info.height} px, {info.dtype}, band {info.band} of {info.count}, "
+        msg = (f"`{name}`: GeoTIFF, {info.width} x {info.height} px, {info.dtype}, band "
+               f"{info.band} of {info.count}, "
                f"{geo}; units **{info.units}** ({info.units_reason}). Press **Run**.")
         return msg + "".join(f"\n\n> {n}" for n in info.notes)
     except SarLulcError as e: return f"**Cannot use this file:** {hide_paths(e)}"
@@ -370,6 +433,8 @@ GeoTIFFs (class map, confidence; for water also the water probability) to downlo
 - **Overlap / flip TTA:** overlapping tiles are blended smoothly; TTA averages 4 flips (4x slower).
 """
 
+
+# %% ../nbs/50_app.ipynb #06c8d07e2513
 def build_app(cfg: AppConfig | None = None):
     "The Gradio `Blocks` of the app (not launched)."
     import gradio as gr
@@ -378,7 +443,8 @@ def build_app(cfg: AppConfig | None = None):
     missing = [t for t in TASK_LABELS if t not in tasks]
     limits = (f"Limits: {cfg.max_upload_mb:g} MB per upload, {_mpx(cfg.max_pixels)}; "
               f"{cfg.concurrency_limit} request(s) at a time, the others queue.")
-    warn = "".join(f"\n\n> **No {TASK_LABELS[t].lower()} model** ({cfg.lulc_model if t == 'lulc' else cfg.water_model} "
+    warn = "".join(f"\n\n> **No {TASK_LABELS[t].lower()} model** "
+                   f"({cfg.lulc_model if t == 'lulc' else cfg.water_model} "
                    f"is missing). {TRAIN_HINT.format(path=DEMO_MODEL_DIR)}" for t in missing)
 
     def handler(path, task, units, cf, band, overlap, tta, progress=gr.Progress()):
@@ -387,63 +453,87 @@ def build_app(cfg: AppConfig | None = None):
             progress(0.1, desc="predicting")
             r = run_inference(path, task, units, cf, overlap, tta, cfg, band=band, name=name)
         except SarLulcError as e:
-            raise gr.Error(hide_paths(e), title="Cannot process this file", print_exception=False) from e
+            raise gr.Error(hide_paths(e), title="Cannot process this file",
+                           print_exception=False) from e
         except Exception as e:       # a bug or a resource problem: report it, keep serving
             _log.exception("request failed")
-            raise gr.Error(f"Unexpected error while processing {name}: {type(e).__name__}: {hide_paths(e)}. The app is still "
-                           "running; try another file or smaller settings.", title="Unexpected error") from e
-        return (r.sar_image, r.map_image, r.legend_html, r.water_image, r.confidence_image, r.table, r.files, r.status)
+            raise gr.Error(f"Unexpected error while processing {name}: {type(e).__name__}: "
+                           f"{hide_paths(e)}. The app is still running; try another file or "
+                           f"smaller settings.", title="Unexpected "
+                                                                                   "error") from e
+        return (r.sar_image, r.map_image, r.legend_html, r.water_image, r.confidence_image,
+                r.table, r.files, r.status)
 
     def failed():
         return (None, None, "", None, None, None, None,
-                "**The last request failed**: the reason is in the red message. Fix the input and press **Run** again.")
+                "**The last request failed**: the reason is in the red message. Fix the input and "
+                "press **Run** again.")
 
     with gr.Blocks(title="sar_lulc: SAR land cover and water", delete_cache=(3600, 7200)) as demo:
-        gr.Markdown("# SAR land cover & water\nLand cover (9 classes) or water from one L-band HH SAR band "
+        gr.Markdown("# SAR land cover & water\nLand cover (9 classes) or water from one L-band HH "
+                    "SAR band "
                     "(ALOS-2 PALSAR-2). Computed on this machine; nothing is sent elsewhere. " + limits + warn)
         with gr.Accordion("About the inputs and options", open=False):
             gr.Markdown(ABOUT)
         with gr.Row():
             with gr.Column(scale=1, min_width=300):
-                file_in = gr.File(label="SAR image (GeoTIFF, or grayscale PNG/JPEG)", file_count="single",
+                file_in = gr.File(label="SAR image (GeoTIFF, or grayscale PNG/JPEG)",
+                                  file_count="single",
                                   type="filepath", elem_id="upload")
-                task = gr.Radio([(TASK_LABELS[t], t) for t in TASK_LABELS], value=tasks[0] if tasks else "lulc",
+                task = gr.Radio([(TASK_LABELS[t], t) for t in TASK_LABELS], value=tasks[0] if tasks
+                                else "lulc",
                                 label="Task", elem_id="task")
                 with gr.Row():
                     units = gr.Dropdown(list(UNITS), value="auto", label="Units", elem_id="units")
-                    cf = gr.Textbox("", label="CF (dB, for DN; empty: the model's)", placeholder="the model's (e.g. -83)",
+                    cf = gr.Textbox("", label="CF (dB, for DN; empty: the model's)",
+                                    placeholder="the model's (e.g. -83)",
                                     elem_id="cf")      # a Number box would send 0 for empty
-                    band = gr.Number(0, label="Band (0 = single band)", precision=0, minimum=0, elem_id="band")
-                overlap = gr.Slider(0, cfg.tile // 2, value=min(64, cfg.tile // 2), step=8, label="Tile overlap (px)",
+                    band = gr.Number(0, label="Band (0 = single band)", precision=0, minimum=0,
+                                     elem_id="band")
+                overlap = gr.Slider(0, cfg.tile // 2, value=min(64, cfg.tile // 2), step=8,
+                                    label="Tile overlap (px)",
                                     elem_id="overlap")
                 tta = gr.Checkbox(False, label="Flip TTA (4x slower)", elem_id="tta")
                 run = gr.Button("Run", variant="primary", elem_id="run-btn")
-                ex = [Path(p) for p in (cfg.examples if cfg.examples is not None else sample_files())][:8]
+                ex = [Path(p) for p in (cfg.examples if cfg.examples is not None
+                                        else sample_files())][:8]
                 if ex:
-                    gr.Examples([[str(p), tasks[0] if tasks else "lulc"] for p in ex], inputs=[file_in, task],
-                                cache_examples=False, label="Examples (data_samples/)", elem_id="examples",
+                    gr.Examples([[str(p), tasks[0] if tasks else "lulc"] for p in ex],
+                                inputs=[file_in, task],
+                                cache_examples=False, label="Examples (data_samples/)",
+                                elem_id="examples",
                                 example_labels=[_example_label(p) for p in ex])
             with gr.Column(scale=2):
-                status = gr.Markdown("Upload a file, choose the task and press **Run**.", elem_id="status")
+                status = gr.Markdown("Upload a file, choose the task and press **Run**.",
+                                     elem_id="status")
                 with gr.Row():
-                    sar_img = gr.Image(label="SAR (dB, 2-98 % stretch)", format="png", interactive=False, height=300, elem_id="sar-image")
-                    map_img = gr.Image(label="Class map", format="png", interactive=False, height=300, elem_id="map-image")
+                    sar_img = gr.Image(label="SAR (dB, 2-98 % stretch)", format="png",
+                                       interactive=False, height=300, elem_id="sar-image")
+                    map_img = gr.Image(label="Class map", format="png", interactive=False,
+                                       height=300, elem_id="map-image")
                     legend = gr.HTML("", elem_id="legend", min_width=130, scale=0)
                 with gr.Row():
-                    water_img = gr.Image(label="Water over SAR", format="png", interactive=False, height=300, elem_id="water-image")
-                    conf_img = gr.Image(label="Confidence (0-100 %)", format="png", interactive=False, height=300,
+                    water_img = gr.Image(label="Water over SAR", format="png", interactive=False,
+                                         height=300, elem_id="water-image")
+                    conf_img = gr.Image(label="Confidence (0-100 %)", format="png",
+                                        interactive=False, height=300,
                                         elem_id="confidence-image")
-                table = gr.Dataframe(headers=TABLE_HEADERS, datatype=["str", "number", "number", "number"],
+                table = gr.Dataframe(headers=TABLE_HEADERS, datatype=["str", "number", "number",
+                                                                      "number"],
                                      label="Class areas", interactive=False, elem_id="areas")
-                files = gr.File(label="Result GeoTIFFs", file_count="multiple", interactive=False, elem_id="downloads")
+                files = gr.File(label="Result GeoTIFFs", file_count="multiple", interactive=False,
+                                elem_id="downloads")
         outputs = [sar_img, map_img, legend, water_img, conf_img, table, files, status]
-        evt = run.click(handler, inputs=[file_in, task, units, cf, band, overlap, tta], outputs=outputs,
+        evt = run.click(handler, inputs=[file_in, task, units, cf, band, overlap, tta],
+                        outputs=outputs,
                         api_name="predict", concurrency_limit=cfg.concurrency_limit)
         evt.failure(failed, outputs=outputs, queue=False, api_visibility="private")
-        file_in.upload(lambda p, u, c, b: _describe(p, u, c, b, cfg), inputs=[file_in, units, cf, band], outputs=status,
+        file_in.upload(lambda p, u, c, b: _describe(p, u, c, b, cfg), inputs=[file_in, units, cf,
+                                                                              band], outputs=status,
                        queue=False, api_visibility="private")
     demo.sar_lulc_config = cfg
     return demo
+
 
 # %% ../nbs/50_app.ipynb #2b0617e3aef9
 def free_port(host: str = "127.0.0.1") -> int:
@@ -452,58 +542,77 @@ def free_port(host: str = "127.0.0.1") -> int:
         s.bind((host, 0)); return s.getsockname()[1]
 
 def launch(cfg: AppConfig | None = None, block: bool = True, quiet: bool = False):
-    "Build and serve the app; returns (demo, url). With `block=True` it returns after Ctrl-C / close."
+    """Build and serve the app; returns (demo, url). With `block=True` it returns after Ctrl-C /
+    close."""
     cfg = cfg or AppConfig()
     if not cfg.available_tasks():
-        raise SarLulcError(f"No model to serve: neither {cfg.lulc_model} nor {cfg.water_model} exists. "
+        raise SarLulcError(f"No model to serve: neither {cfg.lulc_model} nor {cfg.water_model} "
+                           f"exists. "
                            + TRAIN_HINT.format(path=Path(cfg.lulc_model).parent))
-    for t in cfg.available_tasks(): get_bundle(cfg.model_path(t), cfg.device)    # fail early on a bad model file
+    # fail early on a bad model file
+    for t in cfg.available_tasks(): get_bundle(cfg.model_path(t), cfg.device)
     Path(cfg.workdir).mkdir(parents=True, exist_ok=True)
     demo = build_app(cfg)
     demo.queue(default_concurrency_limit=cfg.concurrency_limit, max_size=cfg.max_queue)
-    def stop(signum, frame): raise KeyboardInterrupt           # SIGTERM (kill, systemd) stops like Ctrl-C
+    # SIGTERM (kill, systemd) stops like Ctrl-C
+    def stop(signum, frame): raise KeyboardInterrupt
     main = block and threading.current_thread() is threading.main_thread()
     old = signal.signal(signal.SIGTERM, stop) if main else None
-    allowed = [str(cfg.workdir)] + sorted({str(Path(p).resolve().parent) for p in (cfg.examples or sample_files())})
+    allowed = [str(cfg.workdir)] + sorted({str(Path(p).resolve().parent) for p in (cfg.examples
+                                                                                   or sample_files())})
     url = None
     try:
         try:
-            _, url, _ = demo.launch(server_name=cfg.host, server_port=cfg.port or free_port(cfg.host),
-                                    max_file_size=int(cfg.max_upload_mb * 2**20), prevent_thread_lock=True, share=False,
-                                    inbrowser=False, show_error=True, quiet=quiet, allowed_paths=allowed, ssr_mode=False,
+            _, url, _ = demo.launch(server_name=cfg.host, server_port=cfg.port
+                                    or free_port(cfg.host),
+                                    max_file_size=int(cfg.max_upload_mb * 2**20),
+                                    prevent_thread_lock=True, share=False,
+                                    inbrowser=False, show_error=True, quiet=quiet,
+                                    allowed_paths=allowed, ssr_mode=False,
                                     mcp_server=False, footer_links=["api"])
         except OSError as e:
-            raise SarLulcError(f"Cannot start the server on {cfg.host}:{cfg.port} ({e}); choose another --port.") from e
+            raise SarLulcError(f"Cannot start the server on {cfg.host}:{cfg.port} ({e}); choose "
+                               "another --port.") from e
         if block: demo.block_thread()
-    except KeyboardInterrupt:                       # Ctrl-C / SIGTERM, even while the server is still starting
+    # Ctrl-C / SIGTERM, even while the server is still starting
+    except KeyboardInterrupt:
         if not block: raise
     finally:
         if old is not None: signal.signal(signal.SIGTERM, old)
         if block:
             demo.close()
-            if Path(cfg.workdir) == default_workdir(): shutil.rmtree(cfg.workdir, ignore_errors=True)   # the default temporary folder goes too
+            # the default temporary folder goes too
+            if Path(cfg.workdir) == default_workdir():
+                shutil.rmtree(cfg.workdir, ignore_errors=True)
     return demo, url
 
 # %% ../nbs/50_app.ipynb #f205586ea4b5
 @command("app", config=AppConfig,
-         fields={"host": Arg("address to bind (127.0.0.1: this machine only)"), "port": Arg("port (0 = any free port)"),
-                 "lulc_model": Arg(f"land-cover model: run folder or .safetensors (default {DEMO_MODEL_DIR / DEMO_MODELS['lulc']})"),
+         fields={"host": Arg("address to bind (127.0.0.1: this machine only)"),
+                 "port": Arg("port (0 = any free port)"),
+                 "lulc_model": Arg(f"land-cover model: run folder or .safetensors (default "
+                                   f"{DEMO_MODEL_DIR / DEMO_MODELS['lulc']})"),
                  "water_model": Arg(f"water model (default {DEMO_MODEL_DIR / DEMO_MODELS['water']})"),
-                 "max_upload_mb": Arg("upload size limit in MB"), "max_pixels": Arg("pixel-count limit per image"),
+                 "max_upload_mb": Arg("upload size limit in MB"), "max_pixels": Arg("pixel-count "
+                                                                                    "limit per image"),
                  "concurrency_limit": Arg(flags=("--concurrency",)), "max_queue": None,
                  "tile": Arg("prediction tile size in px"), "device": Arg("auto, cpu or cuda"),
                  "workdir": Arg("folder for the outputs of requests (default: a temporary folder)")})
-def app_command(*, bf16: Arg("bf16 autocast (faster on recent CPUs and GPUs)") = False, **settings) -> dict:
+def app_command(*, bf16: Arg("bf16 autocast (faster on recent CPUs and GPUs)") = False,
+                **settings) -> dict:
     "Start the Gradio web demo (offline, 127.0.0.1)."
     for flag in ("lulc_model", "water_model"):
         given = settings.get(flag)
         if given: settings[flag] = given = resolve_model_ref(given)    # a shipped model by name
-        if given and not Path(given).exists():      # a model asked for must exist; the defaults may be absent
-            raise SarLulcError(f"--{flag.replace('_', '-')} {given} does not exist (give a run folder or an exported .safetensors).")
+        # a model asked for must exist; the defaults may be absent
+        if given and not Path(given).exists():
+            raise SarLulcError(f"--{flag.replace('_', '-')} {given} does not exist (give a run "
+                               "folder or an exported .safetensors).")
     cfg = AppConfig(**settings, precision="bf16" if bf16 else "fp32")
     get_device(cfg.device)
     tasks = cfg.available_tasks()
     if tasks:
-        print(f"sar-lulc app: serving {' and '.join(TASK_LABELS[t].lower() for t in tasks)}; Ctrl-C to stop.", flush=True)
+        print(f"sar-lulc app: serving {' and '.join(TASK_LABELS[t].lower() for t in tasks)}; "
+              "Ctrl-C to stop.", flush=True)
     demo, url = launch(cfg, block=True)
     return dict(url=url, host=cfg.host, tasks=tasks, workdir=str(cfg.workdir))

@@ -21,16 +21,21 @@ __all__ = ['WEIGHT_FLOOR', 'resolve_overlap', 'ramp_weights', 'window_weight', '
 def resolve_overlap(tile: int, overlap) -> int:
     "`overlap` in pixels (an int, or a float fraction of `tile` when < 1); must be in [0, tile)."
     tile = int(tile)
-    if tile < 16: raise SarLulcError(f"tile={tile} is too small; use at least 16 (typically 256-1024).")
+    if tile < 16: raise SarLulcError(f"tile={tile} is too small; use at least 16 (typically "
+                                     "256-1024).")
     try: ov = float(overlap)
     except (TypeError, ValueError): ov = float("nan")
     if not math.isfinite(ov):
-        raise SarLulcError(f"overlap={overlap!r} must be a finite number: pixels (e.g. 64) or a fraction of the tile (e.g. 0.125).")
+        raise SarLulcError(f"overlap={overlap!r} must be a finite number: pixels (e.g. 64) or a "
+                           "fraction of the tile (e.g. 0.125).")
     o = int(round(ov * tile)) if 0 < ov < 1 else int(round(ov))
-    if o < 0: raise SarLulcError(f"--overlap {overlap} is negative; give pixels (e.g. 64) or a fraction of the tile (e.g. 0.125).")
+    if o < 0: raise SarLulcError(f"--overlap {overlap} is negative; give pixels (e.g. 64) or a "
+                                 "fraction of the tile (e.g. 0.125).")
     if o >= tile:
-        raise SarLulcError(f"--tile {tile} leaves no room for --overlap {overlap} ({o} px): the tile must be larger than the "
-                           f"overlap; use a larger --tile (typically 256-1024) or a smaller --overlap (e.g. 0.125 of the tile).")
+        raise SarLulcError(f"--tile {tile} leaves no room for --overlap {overlap} ({o} px): the "
+                           "tile must be larger than the overlap; use a larger --tile (typically "
+                           f"256-1024) or a smaller "
+                           "--overlap (e.g. 0.125 of the tile).")
     return o
 
 # %% ../nbs/30_blend.ipynb #bef2957becd7
@@ -38,7 +43,8 @@ WEIGHT_FLOOR = 1e-3
 
 def ramp_weights(n: int, overlap: int, taper_start: bool = True, taper_end: bool = True,
                  floor: float = WEIGHT_FLOOR) -> np.ndarray:
-    "1-D float32 blending weight of length `n`: raised-cosine ramps of `overlap` px at the tapered ends."
+    """1-D float32 blending weight of length `n`: raised-cosine ramps of `overlap` px at the tapered
+    ends."""
     w = np.ones(n, np.float32)
     o = min(int(overlap), n)
     if o > 0:
@@ -47,7 +53,8 @@ def ramp_weights(n: int, overlap: int, taper_start: bool = True, taper_end: bool
         if taper_end: w[n - o:] = np.minimum(w[n - o:], r[::-1])
     return np.maximum(w, floor).astype(np.float32)
 
-def window_weight(h: int, w: int, overlap: int, top=True, bottom=True, left=True, right=True) -> np.ndarray:
+def window_weight(h: int, w: int, overlap: int, top=True, bottom=True, left=True,
+                  right=True) -> np.ndarray:
     "2-D separable blending weight (h, w) for a window; pass False for sides on the scene border."
     return np.outer(ramp_weights(h, overlap, top, bottom), ramp_weights(w, overlap, left, right))
 
@@ -61,7 +68,8 @@ class _Axis:
         pos = {c: i for i, c in enumerate(self.cuts)}
         self.lo = [pos[s] for s in self.starts]
         self.hi = [pos[s + self.size] for s in self.starts]
-        cov = [[k for k, s in enumerate(self.starts) if s <= self.cuts[c] and s + self.size >= self.cuts[c + 1]]
+        cov = [[k for k, s in enumerate(self.starts) if s <= self.cuts[c]
+                and s + self.size >= self.cuts[c + 1]]
                for c in range(len(self.cuts) - 1)]
         self.first = [c[0] for c in cov]; self.last = [c[-1] for c in cov]
 
@@ -71,18 +79,24 @@ def _softmax_np(a: np.ndarray, axis: int = 0) -> np.ndarray:
     a /= a.sum(axis=axis, keepdims=True)
     return a
 
-def blend_windows(read, height: int, width: int, predict, *, num_classes: int, tile: int = 512, overlap=64,
+
+# %% ../nbs/30_blend.ipynb #6055ed27a59d
+def blend_windows(read, height: int, width: int, predict, *, num_classes: int, tile: int = 512,
+                  overlap=64,
                   batch_size: int = 4, finalize, products: dict, on_rows, row_block: int = 256,
-                  blend: str = "probs", progress=None, prefetch: bool = True, write_behind: bool = True) -> dict:
+                  blend: str = "probs", progress=None, prefetch: bool = True,
+                  write_behind: bool = True) -> dict:
     """Stream overlapping windows through `predict`, blend them and emit finished rows.
 
-    `predict` returns a (B, K, h, w) torch tensor (any device) or array; `products`: {name: (bands, dtype, fill)};
-    `finalize(p (K,h,w) float32 tensor of probabilities, valid (h,w) bool array)` returns {name: (bands, h, w)
-    array}; `on_rows(y0, {name: (bands, rows, width)})` gets finished rows, in order, on a writer thread when
-    `write_behind` (one block in flight; its errors surface at the next block or at the end; if the loop fails
-    first, its error wins). `write_s` is the loop's time on writing (waits and copies; all of it when in line),
-    `write_thread_s` the writer thread's."""
-    if blend not in ("probs", "logits"): raise SarLulcError(f"blend must be 'probs' or 'logits', got {blend!r}.")
+    `predict` returns a (B, K, h, w) torch tensor (any device) or array; `products`: {name: (bands,
+    dtype, fill)}; `finalize(p (K,h,w) float32 tensor of probabilities, valid (h,w) bool array)`
+    returns {name: (bands, h, w) array}; `on_rows(y0, {name: (bands, rows, width)})` gets finished
+    rows, in order, on a writer thread when `write_behind` (one block in flight; its errors surface
+    at the next block or at the end; if the loop fails first, its error wins). `write_s` is the
+    loop's time on writing (waits and copies; all of it when in line), `write_thread_s` the writer
+    thread's."""
+    if blend not in ("probs", "logits"): raise SarLulcError(f"blend must be 'probs' or 'logits', "
+                                                            f"got {blend!r}.")
     K, ov = int(num_classes), resolve_overlap(tile, overlap)
     ya, xa = _Axis(height, tile, tile - ov), _Axis(width, tile, tile - ov)
     th, tw = ya.size, xa.size
@@ -90,13 +104,15 @@ def blend_windows(read, height: int, width: int, predict, *, num_classes: int, t
     batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
     cap = th + row_block
     pend = {k: np.full((b, cap, width), fill, dtype) for k, (b, dtype, fill) in products.items()}
-    st = dict(pend_y0=0, read_s=0.0, model_s=0.0, blend_s=0.0, write_s=0.0, windows=len(order), empty=0,
+    st = dict(pend_y0=0, read_s=0.0, model_s=0.0, blend_s=0.0, write_s=0.0, windows=len(order),
+              empty=0,
               max_cells=0, dev=torch.device("cpu"))
     wcache, cells = {}, {}
 
     def weight(r, j, dev):
         key = (r > 0, r < len(ya.starts) - 1, j > 0, j < len(xa.starts) - 1, str(dev))
-        if key not in wcache: wcache[key] = torch.from_numpy(window_weight(th, tw, ov, *key[:4])).to(dev)
+        if key not in wcache:
+            wcache[key] = torch.from_numpy(window_weight(th, tw, ov, *key[:4])).to(dev)
         return wcache[key]
 
     def load(batch):
@@ -105,7 +121,8 @@ def blend_windows(read, height: int, width: int, predict, *, num_classes: int, t
         for r, j in batch:
             db = np.asarray(read(Window(xa.starts[j], ya.starts[r], tw, th)), np.float32)
             if db.shape[-2:] != (th, tw) or db.ndim not in (2, 3):
-                raise SarLulcError(f"read() returned {db.shape}, expected {(th, tw)} or (bands, {th}, {tw}).")
+                raise SarLulcError(f"read() returned {db.shape}, expected {(th, tw)} or (bands, "
+                                   f"{th}, {tw}).")
             out.append((r, j, db, bool(np.isnan(db).all())))
         st["read_s"] += time.perf_counter() - t0
         return out
@@ -116,8 +133,10 @@ def blend_windows(read, height: int, width: int, predict, *, num_classes: int, t
 
     wpool, wfut = (ThreadPoolExecutor(1) if write_behind else None), []
     st["write_thread_s"] = 0.0
-    def write_timed(y0, rows):                    # on the writer thread: its CPU time competes with the model's
-        t0 = time.perf_counter(); on_rows(y0, rows); st["write_thread_s"] += time.perf_counter() - t0
+    # on the writer thread: its CPU time competes with the model's
+    def write_timed(y0, rows):
+        t0 = time.perf_counter(); on_rows(y0,
+                                          rows); st["write_thread_s"] += time.perf_counter() - t0
     def flush(done_y):
         y0 = st["pend_y0"]
         to = done_y if done_y >= height else (done_y // row_block) * row_block
@@ -125,9 +144,11 @@ def blend_windows(read, height: int, width: int, predict, *, num_classes: int, t
         t0 = time.perf_counter()
         rows = {k: v[:, :to - y0] for k, v in pend.items()}
         if wpool is None: on_rows(y0, rows)
-        else:                                     # the previous block must be written before the next one goes
+        # the previous block must be written before the next one goes
+        else:
             if wfut: wfut.pop().result()
-            wfut.append(wpool.submit(write_timed, y0, {k: a.copy() for k, a in rows.items()}))   # pend is reused below
+            # pend is reused below
+            wfut.append(wpool.submit(write_timed, y0, {k: a.copy() for k, a in rows.items()}))
         st["write_s"] += time.perf_counter() - t0
         keep = done_y - to
         for k, (b, dtype, fill) in products.items():
@@ -149,12 +170,14 @@ def blend_windows(read, height: int, width: int, predict, *, num_classes: int, t
                 sy, sx = slice(cy0 - wy0, cy1 - wy0), slice(cx0 - wx0, cx1 - wx0)
                 is_last = last_r and xa.last[cj] == j
                 if single_r and xa.first[cj] == j == xa.last[cj]:   # covered by this window only
-                    p = torch.zeros((K, cy1 - cy0, cx1 - cx0), device=dev) if out is None else out[:, sy, sx]
+                    p = torch.zeros((K, cy1 - cy0, cx1 - cx0),
+                                    device=dev) if out is None else out[:, sy, sx]
                     if blend == "logits" and out is not None: p = torch.softmax(p, 0)
                 else:
                     cell = cells.get((ci, cj))
                     if cell is None:
-                        cell = cells[(ci, cj)] = [torch.zeros((K, cy1 - cy0, cx1 - cx0), device=dev),
+                        cell = cells[(ci, cj)] = [torch.zeros((K, cy1 - cy0, cx1 - cx0),
+                                                              device=dev),
                                                   torch.zeros((cy1 - cy0, cx1 - cx0), device=dev)]
                         st["max_cells"] = max(st["max_cells"], len(cells))
                     if out is not None: cell[0] += pw[:, sy, sx]; cell[1] += w2[sy, sx]
@@ -177,15 +200,19 @@ def blend_windows(read, height: int, width: int, predict, *, num_classes: int, t
             if full:
                 t0 = time.perf_counter()
                 res = predict(np.stack([it[2] for it in full]))
-                if not torch.is_tensor(res): res = torch.from_numpy(np.ascontiguousarray(res, np.float32))
+                if not torch.is_tensor(res):
+                    res = torch.from_numpy(np.ascontiguousarray(res, np.float32))
                 st["dev"] = res.device
                 st["model_s"] += time.perf_counter() - t0
                 if res.shape != (len(full), K, th, tw):
-                    raise SarLulcError(f"The model returned {tuple(res.shape)} for a batch of {(len(full), th, tw)}; "
-                                       f"expected {(len(full), K, th, tw)} (one logit per class at input resolution).")
+                    raise SarLulcError(f"The model returned {tuple(res.shape)} for a batch of "
+                                       f"{(len(full), th, tw)}; expected {(len(full), K, th, tw)} "
+                                       f"(one logit per class at "
+                                       "input resolution).")
                 outs = {(it[0], it[1]): res[i] for i, it in enumerate(full)}
             t0 = time.perf_counter()
-            if st["dev"].type == "cpu": torch.set_num_threads(1)    # small ops: threads cost more than they give
+            # small ops: threads cost more than they give
+            if st["dev"].type == "cpu": torch.set_num_threads(1)
             try:
                 for r, j, db, _ in items:
                     accumulate(r, j, db, outs.get((r, j)))
@@ -200,13 +227,16 @@ def blend_windows(read, height: int, width: int, predict, *, num_classes: int, t
         st["write_s"] += last_wait
     finally:
         if pool: pool.shutdown(wait=True, cancel_futures=True)
-        while wpool:                              # never leave a write running behind the caller's back (it may close
+        # never leave a write running behind the caller's back (it may close
+        while wpool:
             try: wpool.shutdown(wait=True); break # the files next), not even on a second Ctrl-C
             except KeyboardInterrupt: continue
-    st["blend_s"] -= st["write_s"] - last_wait   # the flushes inside the loop were timed as blending too
+    # the flushes inside the loop were timed as blending too
+    st["blend_s"] -= st["write_s"] - last_wait
     assert not cells and st["pend_y0"] == height, "internal error: unfinished cells"
     del st["pend_y0"], st["dev"]
     return st
+
 
 # %% ../nbs/30_blend.ipynb #29d764c63711
 def valid_mask(db: np.ndarray) -> np.ndarray:
@@ -215,13 +245,15 @@ def valid_mask(db: np.ndarray) -> np.ndarray:
 
 def stitch_in_memory(db: np.ndarray, predict, *, num_classes: int, tile: int = 512, overlap=64,
                      batch_size: int = 4, blend: str = "probs") -> np.ndarray:
-    "Reference blending of a whole (H, W) or (bands, H, W) dB array held in RAM; returns probabilities (K, H, W) float32."
+    """Reference blending of a whole (H, W) or (bands, H, W) dB array held in RAM; returns
+    probabilities (K, H, W) float32."""
     H, W = db.shape[-2:]
     K, ov = int(num_classes), resolve_overlap(tile, overlap)
     ya, xa = _Axis(H, tile, tile - ov), _Axis(W, tile, tile - ov)
     th, tw = ya.size, xa.size
     acc = np.zeros((K, H, W), np.float32); ws = np.zeros((H, W), np.float32)
-    wins = [(y, x) for y in ya.starts for x in xa.starts if not np.isnan(db[..., y:y + th, x:x + tw]).all()]
+    wins = [(y, x) for y in ya.starts for x in xa.starts if not np.isnan(db[..., y:y + th,
+                                                                            x:x + tw]).all()]
     for i in range(0, len(wins), batch_size):
         b = wins[i:i + batch_size]
         out = predict(np.stack([db[..., y:y + th, x:x + tw] for y, x in b]))
@@ -232,11 +264,14 @@ def stitch_in_memory(db: np.ndarray, predict, *, num_classes: int, tile: int = 5
     np.divide(acc, ws, out=acc, where=ws > 0)
     return _softmax_np(acc) if blend == "logits" else acc
 
-def _blend_in_memory(read, height, width, predict, *, num_classes, tile, overlap, batch_size, finalize, products,
+def _blend_in_memory(read, height, width, predict, *, num_classes, tile, overlap, batch_size,
+                     finalize, products,
                      on_rows, blend="probs", progress=None, **_) -> dict:
-    "The `engine='memory'` reference: whole scene read, stitched and finalised in RAM, written at once."
+    """The `engine='memory'` reference: whole scene read, stitched and finalised in RAM, written at
+    once."""
     t0 = time.perf_counter(); db = read(None); t1 = time.perf_counter()
-    p = stitch_in_memory(db, predict, num_classes=num_classes, tile=tile, overlap=overlap, batch_size=batch_size,
+    p = stitch_in_memory(db, predict, num_classes=num_classes, tile=tile, overlap=overlap,
+                         batch_size=batch_size,
                          blend=blend)
     t2 = time.perf_counter(); out = finalize(torch.from_numpy(p), valid_mask(db)); del p, db
     t3 = time.perf_counter(); on_rows(0, out); t4 = time.perf_counter()

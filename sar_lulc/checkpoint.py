@@ -32,12 +32,15 @@ CKPT_FORMAT = "sar_lulc.checkpoint/1"
 EXPORT_FORMAT = "sar_lulc.model/1"
 
 def get_rng_state() -> dict:
-    "RNG states of Python, NumPy, torch (CPU) and CUDA (when initialised) as tensors and plain values."
+    """RNG states of Python, NumPy, torch (CPU) and CUDA (when initialised) as tensors and plain
+    values."""
     version, state, gauss = random.getstate()
     name, keys, pos, has_gauss, cached = np.random.get_state()
     cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else []
-    return dict(python=dict(version=int(version), state=torch.tensor(state, dtype=torch.int64), gauss=gauss),
-                numpy=dict(name=str(name), keys=torch.from_numpy(keys.astype(np.int64)), pos=int(pos),
+    return dict(python=dict(version=int(version), state=torch.tensor(state, dtype=torch.int64),
+                            gauss=gauss),
+                numpy=dict(name=str(name), keys=torch.from_numpy(keys.astype(np.int64)),
+                           pos=int(pos),
                            has_gauss=int(has_gauss), cached=float(cached)),
                 torch=torch.get_rng_state(), cuda=list(cuda))
 
@@ -45,7 +48,8 @@ def set_rng_state(state: dict) -> None:
     "Restore RNG states saved by `get_rng_state` (CUDA states only when the device count matches)."
     p, n = state["python"], state["numpy"]
     random.setstate((p["version"], tuple(int(v) for v in p["state"].tolist()), p["gauss"]))
-    np.random.set_state((n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"]))
+    np.random.set_state((n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"],
+                         n["cached"]))
     torch.set_rng_state(state["torch"])
     cuda = state.get("cuda") or []
     if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
@@ -64,7 +68,8 @@ def _cpu_state(model: nn.Module) -> dict:
 
 # %% ../nbs/20_checkpoint.ipynb #da83e9aa5a1f
 def plain(obj):
-    "Turn dataclasses, tuples, paths, NumPy scalars/arrays into plain JSON-like data (dict/list/str/num/None)."
+    """Turn dataclasses, tuples, paths, NumPy scalars/arrays into plain JSON-like data
+    (dict/list/str/num/None)."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type): obj = dataclasses.asdict(obj)
     if hasattr(obj, "to_dict") and not isinstance(obj, dict): obj = obj.to_dict()
     if isinstance(obj, dict): return {str(k): plain(v) for k, v in obj.items()}
@@ -76,24 +81,33 @@ def plain(obj):
     if obj is None or isinstance(obj, (str, int, float, bool)): return obj
     raise SarLulcError(f"Cannot store a {type(obj).__name__} in a checkpoint; give plain data.")
 
-def training_state(model: nn.Module, *, kind: str, arch: str, model_config, config=None, task: str | None = None,
-                   preset: str | None = None, optimizer=None, scheduler=None, scaler=None, epoch: int = 0,
-                   step: int = 0, sampler: dict | None = None, norm=None, scheme=None, class_freqs=None,
-                   metrics: dict | None = None, best: dict | None = None, rng: bool = True, **extra) -> dict:
-    "The checkpoint dict of a training run (only tensors and plain containers, so `weights_only` loads it)."
+def training_state(model: nn.Module, *, kind: str, arch: str, model_config, config=None,
+                   task: str | None = None,
+                   preset: str | None = None, optimizer=None, scheduler=None, scaler=None,
+                   epoch: int = 0,
+                   step: int = 0, sampler: dict | None = None, norm=None, scheme=None,
+                   class_freqs=None,
+                   metrics: dict | None = None, best: dict | None = None, rng: bool = True,
+                   **extra) -> dict:
+    """The checkpoint dict of a training run (only tensors and plain containers, so `weights_only`
+    loads it)."""
     return dict(format=CKPT_FORMAT, kind=kind, arch=arch, task=task, preset=preset,
                 model_config=plain(model_config), config=plain(config), model=_cpu_state(model),
                 optimizer=optimizer.state_dict() if optimizer is not None else None,
                 scheduler=scheduler.state_dict() if scheduler is not None else None,
                 scaler=scaler.state_dict() if scaler is not None and scaler.is_enabled() else None,
-                epoch=int(epoch), step=int(step), sampler=plain(sampler), rng=get_rng_state() if rng else None,
+                epoch=int(epoch), step=int(step), sampler=plain(sampler), rng=get_rng_state()
+                if rng else None,
                 norm=plain(norm), scheme=plain(scheme), class_freqs=plain(class_freqs),
                 metrics=plain(metrics), best=plain(best), torch_version=str(torch.__version__),
-                saved_at=datetime.datetime.now().isoformat(timespec="seconds"), **{k: plain(v) for k, v in extra.items()})
+                saved_at=datetime.datetime.now().isoformat(timespec="seconds"), **{k: plain(v)
+                                                                                   for k,
+                                                                                   v in extra.items()})
 
 # %% ../nbs/20_checkpoint.ipynb #d5d5b561c632
 def save_checkpoint(path, state: dict) -> Path:
-    "Write `state` atomically to `path` (temp file + rename); a failure raises SarLulcError and keeps the old file."
+    """Write `state` atomically to `path` (temp file + rename); a failure raises SarLulcError and
+    keeps the old file."""
     path = Path(path)
     try:
         with atomic_output(path, overwrite=True) as tmp:
@@ -101,29 +115,36 @@ def save_checkpoint(path, state: dict) -> Path:
                 torch.save(state, f)
                 f.flush(); os.fsync(f.fileno())
     except SarLulcError as e:
-        raise SarLulcError(f"Could not save checkpoint {path}: {e} The previous checkpoint (if any) is unchanged.") from e
+        raise SarLulcError(f"Could not save checkpoint {path}: {e} The previous checkpoint (if "
+                           "any) is unchanged.") from e
     except OSError as e:
         why = "the disk is full" if e.errno == errno.ENOSPC else e.strerror or str(e)
-        raise SarLulcError(f"Could not save checkpoint {path}: {why}. The previous checkpoint (if any) is unchanged; "
+        raise SarLulcError(f"Could not save checkpoint {path}: {why}. The previous checkpoint (if "
+                           f"any) is unchanged; "
                            f"free space or choose another --out folder.") from e
     return path
 
 def load_checkpoint(path, map_location="cpu", mmap: bool = False) -> dict:
-    "Load a sar_lulc training checkpoint with `torch.load(weights_only=True)` (never unpickles code); `mmap`: lazy tensors."
+    """Load a sar_lulc training checkpoint with `torch.load(weights_only=True)` (never unpickles
+    code); `mmap`: lazy tensors."""
     path = Path(path)
     if not path.is_file(): raise SarLulcError(f"Checkpoint {path} does not exist.")
     try: ckpt = torch.load(path, map_location=map_location, weights_only=True, mmap=mmap)
     except (pickle.UnpicklingError, RuntimeError, EOFError, AttributeError) as e:
-        raise SarLulcError(f"{path} is not a loadable sar_lulc checkpoint (truncated, or it holds Python objects "
+        raise SarLulcError(f"{path} is not a loadable sar_lulc checkpoint (truncated, or it holds "
+                           f"Python objects "
                            f"that a safe load refuses): {str(e).splitlines()[0][:200]}") from e
     if not isinstance(ckpt, dict) or ckpt.get("format") != CKPT_FORMAT:
-        raise SarLulcError(f"{path} is not a sar_lulc training checkpoint (format {CKPT_FORMAT} expected).")
+        raise SarLulcError(f"{path} is not a sar_lulc training checkpoint (format {CKPT_FORMAT} "
+                           "expected).")
     return ckpt
 
 # %% ../nbs/20_checkpoint.ipynb #17a6ef742d55
-def check_compatible(ckpt: dict, *, kind: str | None = None, preset: str | None = None, task: str | None = None,
+def check_compatible(ckpt: dict, *, kind: str | None = None, preset: str | None = None,
+                     task: str | None = None,
                      model_config: dict | None = None, source="the checkpoint") -> None:
-    "Raise SarLulcError naming both sides when `ckpt` is of another kind, preset, task or model config."
+    """Raise SarLulcError naming both sides when `ckpt` is of another kind, preset, task or model
+    config."""
     probs = []
     for key, want in (("kind", kind), ("preset", preset), ("task", task)):
         have = ckpt.get(key)
@@ -132,10 +153,14 @@ def check_compatible(ckpt: dict, *, kind: str | None = None, preset: str | None 
     if model_config is not None and ckpt.get("model_config") is not None:
         a, b = _flat(ckpt["model_config"]), _flat(plain(model_config))
         diff = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
-        if diff: probs.append("model config differs in " + ", ".join(f"{k} ({a.get(k)!r} vs {b.get(k)!r})" for k in diff[:6]))
+        if diff: probs.append("model config differs in " + ", ".join(f"{k} ({a.get(k)!r} vs "
+                                                                     f"{b.get(k)!r})"
+                                                                     for k in diff[:6]))
     if probs:
-        raise SarLulcError("Cannot resume: " + "; ".join(probs) + ". Resume with the same --preset/--task/model flags "
-                           "as the original run, or start a new run (use --pretrained to reuse encoder weights).")
+        raise SarLulcError("Cannot resume: " + "; ".join(probs) + ". Resume with the same "
+                                                                  "--preset/--task/model flags "
+                           "as the original run, or start a new run (use --pretrained to reuse "
+                           "encoder weights).")
 
 def _flat(d, prefix=""):
     out = {}
@@ -144,14 +169,19 @@ def _flat(d, prefix=""):
         else: out[f"{prefix}{k}"] = v
     return out
 
-def restore_training(ckpt: dict, model: nn.Module, optimizer=None, scheduler=None, scaler=None, rng: bool = True) -> dict:
+def restore_training(ckpt: dict, model: nn.Module, optimizer=None, scheduler=None, scaler=None,
+                     rng: bool = True) -> dict:
     "Load model/optimiser/scheduler/scaler/RNG states from `ckpt` in place; returns `ckpt`."
     try: unwrap_model(model).load_state_dict(ckpt["model"], strict=True)
     except RuntimeError as e:
-        raise SarLulcError(f"Checkpoint weights do not fit the model: {str(e).splitlines()[0][:300]}") from e
-    if optimizer is not None and ckpt.get("optimizer") is not None: optimizer.load_state_dict(ckpt["optimizer"])
-    if scheduler is not None and ckpt.get("scheduler") is not None: scheduler.load_state_dict(ckpt["scheduler"])
-    if scaler is not None and ckpt.get("scaler") is not None and scaler.is_enabled(): scaler.load_state_dict(ckpt["scaler"])
+        raise SarLulcError(f"Checkpoint weights do not fit the model: "
+                           f"{str(e).splitlines()[0][:300]}") from e
+    if optimizer is not None and ckpt.get("optimizer") is not None:
+        optimizer.load_state_dict(ckpt["optimizer"])
+    if scheduler is not None and ckpt.get("scheduler") is not None:
+        scheduler.load_state_dict(ckpt["scheduler"])
+    if scaler is not None and ckpt.get("scaler") is not None and scaler.is_enabled():
+        scaler.load_state_dict(ckpt["scaler"])
     if rng and ckpt.get("rng") is not None: set_rng_state(ckpt["rng"])
     return ckpt
 
@@ -173,59 +203,82 @@ register_arch("mixmae", _build_mixmae)
 
 def build_model(arch: str, model_config: dict) -> nn.Module:
     "Rebuild a model of a registered architecture from its plain config."
-    if arch not in ARCHS: raise SarLulcError(f"Unknown model architecture {arch!r}; known: {sorted(ARCHS)}.")
+    if arch not in ARCHS: raise SarLulcError(f"Unknown model architecture {arch!r}; known: "
+                                             f"{sorted(ARCHS)}.")
     return ARCHS[arch](dict(model_config))
 
 # %% ../nbs/20_checkpoint.ipynb #22242e07106d
 def find_checkpoint(run, which: str = "best") -> Path:
-    "The checkpoint of run folder `run`: `best.pt` (else `last.pt`) for `which='best'`, `last.pt` for 'last'."
+    """The checkpoint of run folder `run`: `best.pt` (else `last.pt`) for `which='best'`, `last.pt`
+    for 'last'."""
     run = Path(run)
-    if which not in ("best", "last"): raise SarLulcError(f"which must be 'best' or 'last', not {which!r}.")
+    if which not in ("best", "last"): raise SarLulcError(f"which must be 'best' or 'last', not "
+                                                         f"{which!r}.")
     order = ["best.pt", "last.pt"] if which == "best" else ["last.pt"]
     for name in order:
         if (run / name).is_file(): return run / name
-    raise SarLulcError(f"No checkpoint ({' or '.join(order)}) in {run}; is it a training run folder?")
+    raise SarLulcError(f"No checkpoint ({' or '.join(order)}) in {run}; is it a training run "
+                       "folder?")
 
 def _meta_of(ckpt: dict) -> dict:
-    return dict(format=EXPORT_FORMAT, arch=ckpt["arch"], kind=ckpt.get("kind"), task=ckpt.get("task"),
-                preset=ckpt.get("preset"), model_config=ckpt.get("model_config"), config=ckpt.get("config"),
-                scheme=ckpt.get("scheme"), norm=ckpt.get("norm"), class_freqs=ckpt.get("class_freqs"),
-                metrics=ckpt.get("metrics"), best=ckpt.get("best"), epoch=ckpt.get("epoch"), step=ckpt.get("step"),
-                torch_version=ckpt.get("torch_version"), exported_at=datetime.datetime.now().isoformat(timespec="seconds"),
-                **{k: ckpt[k] for k in ("input", "init", "pretrained") if ckpt.get(k) is not None})   # the input contract
+    return dict(format=EXPORT_FORMAT, arch=ckpt["arch"], kind=ckpt.get("kind"),
+                task=ckpt.get("task"),
+                preset=ckpt.get("preset"), model_config=ckpt.get("model_config"),
+                config=ckpt.get("config"),
+                scheme=ckpt.get("scheme"), norm=ckpt.get("norm"),
+                class_freqs=ckpt.get("class_freqs"),
+                metrics=ckpt.get("metrics"), best=ckpt.get("best"), epoch=ckpt.get("epoch"),
+                step=ckpt.get("step"),
+                torch_version=ckpt.get("torch_version"),
+                exported_at=datetime.datetime.now().isoformat(timespec="seconds"),
+                # the input contract
+                **{k: ckpt[k] for k in ("input", "init", "pretrained") if ckpt.get(k) is not None})
 
 EXPORT_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
-def export_model(run_or_ckpt, out_path=None, overwrite: bool = False, which: str = "best", dtype: str = "float32",
+
+# %% ../nbs/20_checkpoint.ipynb #59cc9042e2db
+def export_model(run_or_ckpt, out_path=None, overwrite: bool = False, which: str = "best",
+                 dtype: str = "float32",
                  **meta) -> Path:
-    """Export a run folder's best (or last) checkpoint, or a .pt file, to `out_path` (.safetensors) + JSON beside it.
-    `dtype='float16'` stores floating weights at half size (loading casts them back to the model's float32)."""
-    if dtype not in EXPORT_DTYPES: raise SarLulcError(f"Unknown export dtype {dtype!r}; choose one of {sorted(EXPORT_DTYPES)}.")
+    """Export a run folder's best (or last) checkpoint, or a .pt file, to `out_path` (.safetensors)
+    + JSON beside it. `dtype='float16'` stores floating weights at half size (loading casts them
+    back to the model's float32)."""
+    if dtype not in EXPORT_DTYPES: raise SarLulcError(f"Unknown export dtype {dtype!r}; choose one "
+                                                      f"of {sorted(EXPORT_DTYPES)}.")
     from safetensors.torch import save_file
     src = Path(run_or_ckpt)
-    if src.suffix == ".safetensors":                       # re-export an exported model (e.g. at half size)
+    # re-export an exported model (e.g. at half size)
+    if src.suffix == ".safetensors":
         if not src.is_file(): raise SarLulcError(f"Model {src} does not exist.")
         base_meta, state = _read_export(src)
     else:
         ckpt_path = find_checkpoint(src, which) if src.is_dir() else src
         ckpt = load_checkpoint(ckpt_path)
         base_meta, state = _meta_of(ckpt), ckpt["model"]
-        tm = ckpt_path.parent / "test_metrics.json"        # the run's test metrics belong to its best checkpoint
+        # the run's test metrics belong to its best checkpoint
+        tm = ckpt_path.parent / "test_metrics.json"
         if ckpt_path.name == "best.pt" and "test_metrics" not in meta and tm.is_file():
             try: base_meta["test_metrics"] = json.loads(tm.read_text())
-            except (OSError, ValueError) as e: raise SarLulcError(f"Could not read {tm}: {e}.") from e
-    out = Path(out_path) if out_path is not None else (src if src.is_dir() else src.parent) / "model.safetensors"
-    if out.suffix != ".safetensors": raise SarLulcError(f"Export path {out} must end in .safetensors.")
-    if out.resolve() == src.resolve(): raise SarLulcError(f"Export path {out} is the source itself; choose another path.")
+            except (OSError, ValueError) as e:
+                raise SarLulcError(f"Could not read {tm}: {e}.") from e
+    out = Path(out_path) if out_path is not None else (src if src.is_dir()
+                                                       else src.parent) / "model.safetensors"
+    if out.suffix != ".safetensors": raise SarLulcError(f"Export path {out} must end in "
+                                                        ".safetensors.")
+    if out.resolve() == src.resolve(): raise SarLulcError(f"Export path {out} is the source "
+                                                          "itself; choose another path.")
     info = {**base_meta, **plain(meta), "weights_dtype": dtype}
     text = json.dumps(info, indent=1)
     cast = lambda v: v.to(EXPORT_DTYPES[dtype]) if v.is_floating_point() else v
     tensors = {k: cast(v.detach()).clone().contiguous() for k, v in state.items()}
     try:
-        with atomic_output(out, overwrite) as tmp: save_file(tensors, str(tmp), metadata={"sar_lulc": json.dumps(info)})
+        with atomic_output(out, overwrite) as tmp:
+            save_file(tensors, str(tmp), metadata={"sar_lulc": json.dumps(info)})
         with atomic_output(out.with_suffix(".json"), True) as tmp: tmp.write_text(text)
     except OSError as e: raise SarLulcError(f"Could not export to {out}: {e.strerror or e}.") from e
     return out
+
 
 # %% ../nbs/20_checkpoint.ipynb #430a15aff0fb
 @dataclass
@@ -236,7 +289,8 @@ class ModelBundle:
     scheme: Any            # ClassScheme
     norm: Any              # NormStats
     config: dict           # the model (architecture) config
-    meta: dict = field(default_factory=dict)   # everything else: train config, metrics, preset, arch...
+    # everything else: train config, metrics, preset, arch...
+    meta: dict = field(default_factory=dict)
 
 def _scheme_obj(d): return None if d is None else ClassScheme.from_dict(d)
 
@@ -253,16 +307,21 @@ def _read_export(path: Path) -> tuple[dict, dict]:
     side = path.with_suffix(".json")
     if side.is_file():
         try: meta = json.loads(side.read_text())
-        except json.JSONDecodeError as e: raise SarLulcError(f"{side} is not valid JSON: {e}") from e
+        except json.JSONDecodeError as e:
+            raise SarLulcError(f"{side} is not valid JSON: {e}") from e
     elif embedded: meta = json.loads(embedded)
-    else: raise SarLulcError(f"{path} has no {side.name} beside it and no embedded metadata; it is not an exported "
-                             "sar_lulc model (an encoder from pretraining goes to --pretrained, not --model).")
+    else: raise SarLulcError(f"{path} has no {side.name} beside it and no embedded metadata; it is "
+                             "not an exported sar_lulc model (an encoder from pretraining goes to "
+                             f"--pretrained, "
+                             "not --model).")
     return meta, tensors
 
+
+# %% ../nbs/20_checkpoint.ipynb #644a6e38bcc1
 def resolve_model_ref(ref) -> Path:
-    """`ref` as a path, or a shipped model by name wherever the package is installed: `lulc`, `water`, `encoder`, or
-    a shipped file's stem (`lulc_resnet18`, `water_tiny`, `encoder_tiny`). A name that is also an existing path is
-    the path."""
+    """`ref` as a path, or a shipped model by name wherever the package is installed: `lulc`,
+    `water`, `encoder`, or a shipped file's stem (`lulc_resnet18`, `water_tiny`, `encoder_tiny`).
+    A name that is also an existing path is the path."""
     p = Path(ref)
     if p.exists() or p.suffix or len(p.parts) > 1: return p
     files = (*DEMO_MODELS.values(), DEMO_ENCODER)
@@ -270,65 +329,85 @@ def resolve_model_ref(ref) -> Path:
     if str(ref) not in names: return p
     q = _shipped(names[str(ref)], must_exist=True)
     if q is None:
-        raise SarLulcError(f"The shipped model {ref!r} ({DEMO_MODEL_DIR / names[str(ref)]}) is not in this installation; "
+        raise SarLulcError(f"The shipped model {ref!r} ({DEMO_MODEL_DIR / names[str(ref)]}) is not "
+                           f"in this installation; "
                            "give a run folder or a .safetensors file.")
-    warnings.warn(f"{ref!r} is not a file or folder here; using the shipped model {q}.", stacklevel=2)
+    warnings.warn(f"{ref!r} is not a file or folder here; using the shipped model {q}.",
+                  stacklevel=2)
     return q
 
 def _model_file(path_or_run, which: str = "best") -> Path:
-    "The model file of a run folder (its export, else a checkpoint), or the file itself; shipped models by name."
+    """The model file of a run folder (its export, else a checkpoint), or the file itself; shipped
+    models by name."""
     p = resolve_model_ref(path_or_run)
-    if not p.exists(): raise SarLulcError(f"Model {p} does not exist (give a run folder, a .safetensors or a .pt file).")
+    if not p.exists(): raise SarLulcError(f"Model {p} does not exist (give a run folder, a "
+                                          ".safetensors or a .pt file).")
     if p.is_dir():
         p = p / "model.safetensors" if which == "best" and (p / "model.safetensors").is_file() else find_checkpoint(p, which)
     return p
 
 def model_meta(path_or_run, which: str = "best") -> dict:
-    "A model's metadata without building it or reading its weights (for checks made before loading); {} if unreadable."
+    """A model's metadata without building it or reading its weights (for checks made before
+    loading); {} if unreadable."""
     try:
         p = _model_file(path_or_run, which)
         if p.suffix == ".safetensors":
-            if p.with_suffix(".json").is_file(): return json.loads(p.with_suffix(".json").read_text())
+            if p.with_suffix(".json").is_file():
+                return json.loads(p.with_suffix(".json").read_text())
             from safetensors import safe_open
             with safe_open(str(p), "pt") as f: emb = (f.metadata() or {}).get("sar_lulc")
             return json.loads(emb) if emb else {}
         return _meta_of(load_checkpoint(p, mmap=True)) if p.suffix == ".pt" else {}
     except Exception: return {}         # load_model says what is wrong, when the model is loaded
 
+
+# %% ../nbs/20_checkpoint.ipynb #545378ba8f07
 def load_model(path_or_run, device="cpu", which: str = "best") -> ModelBundle:
-    "Load an exported model (.safetensors), a checkpoint (.pt) or a run folder; never unpickles code."
+    """Load an exported model (.safetensors), a checkpoint (.pt) or a run folder; never unpickles
+    code."""
     p = _model_file(path_or_run, which)
     if p.suffix == ".safetensors": meta, state = _read_export(p)
     elif p.suffix == ".pt":
         ck = load_checkpoint(p); meta, state = _meta_of(ck), ck["model"]
-    else: raise SarLulcError(f"Unsupported model file {p.name}: give a run folder, a .safetensors or a .pt file.")
-    if "arch" not in meta or "model_config" not in meta: raise SarLulcError(f"{p}: model metadata lacks arch/model_config.")
+    else: raise SarLulcError(f"Unsupported model file {p.name}: give a run folder, a .safetensors "
+                             "or a .pt file.")
+    if "arch" not in meta or "model_config" not in meta: raise SarLulcError(f"{p}: model metadata "
+                                                                            "lacks arch/model_config.")
     model = build_model(meta["arch"], meta["model_config"])
     missing, unexpected = model.load_state_dict(state, strict=False)
     if missing or unexpected:
-        raise SarLulcError(f"Weights in {p} do not fit a {meta['arch']} built from its config: missing {list(missing)[:5]}, "
+        raise SarLulcError(f"Weights in {p} do not fit a {meta['arch']} built from its config: "
+                           f"missing {list(missing)[:5]}, "
                            f"unexpected {list(unexpected)[:5]}.")
     model.to(device).eval()
     meta = dict(meta, source=str(p))
     return ModelBundle(model=model, task=meta.get("task"), scheme=_scheme_obj(meta.get("scheme")),
                        norm=_norm_obj(meta.get("norm")), config=meta["model_config"], meta=meta)
 
+
 # %% ../nbs/20_checkpoint.ipynb #f228b2cef1c2
-MICRO_MODEL = dict(embed_dim=16, depths=(1, 1, 1, 1), num_heads=(1, 2, 2, 4), fpn_dim=16, stem_dim=8, head_dim=8,
+MICRO_MODEL = dict(embed_dim=16, depths=(1, 1, 1, 1), num_heads=(1, 2, 2, 4), fpn_dim=16,
+                   stem_dim=8, head_dim=8,
                    drop_path=0.0)
 
-def untrained_model(out, task: str = "lulc", seed: int = 0, overwrite: bool = False, norm=(-12.0, 5.0), **overrides) -> Path:
-    "Export a freshly initialised micro segmenter for `task` to `out` (.safetensors + .json), as training would: for tests and plumbing."
+def untrained_model(out, task: str = "lulc", seed: int = 0, overwrite: bool = False, norm=(-12.0,
+                                                                                           5.0),
+                    **overrides) -> Path:
+    """Export a freshly initialised micro segmenter for `task` to `out` (.safetensors + .json), as
+    training would: for tests and plumbing."""
     task = check_task(task)
     mcfg = segmenter_config("tiny", **{**MICRO_MODEL, "task": task, **overrides})
     seed_everything(seed)
     model = Segmenter(mcfg).eval()
-    st = training_state(model, kind="finetune", arch="segmenter", model_config=mcfg.to_dict(), task=task, preset="micro",
-                        norm=dict(mean=float(norm[0]), std=float(norm[1])), scheme=get_scheme(DEFAULT_SCHEME_OF_TASK[task]).to_dict(),
+    st = training_state(model, kind="finetune", arch="segmenter", model_config=mcfg.to_dict(),
+                        task=task, preset="micro",
+                        norm=dict(mean=float(norm[0]), std=float(norm[1])),
+                        scheme=get_scheme(DEFAULT_SCHEME_OF_TASK[task]).to_dict(),
                         rng=False)
     with tempfile.TemporaryDirectory() as d:
         ck = save_checkpoint(Path(d) / "best.pt", st)
-        return export_model(ck, Path(out), overwrite=overwrite, note="untrained micro model (tests only)")
+        return export_model(ck, Path(out), overwrite=overwrite, note="untrained micro model (tests "
+                                                                     "only)")
 
 # %% ../nbs/20_checkpoint.ipynb #068c263876a5
 DEMO_MODELS = {"lulc": "lulc_resnet18.safetensors", "water": "water_tiny.safetensors"}
@@ -339,41 +418,50 @@ def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent if "__file__" in globals() else Path.cwd().parent
 
 def _shipped(name: str, must_exist: bool) -> Path | None:
-    "`data_samples/models/NAME` where it is found (see `data_samples_dir`); None when absent and `must_exist`."
+    """`data_samples/models/NAME` where it is found (see `data_samples_dir`); None when absent and
+    `must_exist`."""
     rel = DEMO_MODEL_DIR / name
     d = data_samples_dir()
     if d is not None and (d.parent / rel).is_file(): return d.parent / rel
     return None if must_exist else repo_root() / rel
 
 def default_model_path(task: str = "lulc", must_exist: bool = True) -> Path:
-    "The shipped demo weights of `task` (`data_samples/models/` + `DEMO_MODELS[task]`); a clear error when absent."
+    """The shipped demo weights of `task` (`data_samples/models/` + `DEMO_MODELS[task]`); a clear
+    error when absent."""
     task = check_task(task)
     p = _shipped(DEMO_MODELS[task], must_exist)
     if p is not None: return p
     rel = DEMO_MODEL_DIR / DEMO_MODELS[task]
     raise SarLulcError(
-        f"No --model given and the demo {task} weights {DEMO_MODELS[task]} were not found (no {rel} in "
-        f"{Path.cwd()}, its parents or {repo_root()}). Train and export them first, e.g. "
-        f"`sar-lulc synth data/synth` then `sar-lulc train --task {task} --data data/synth --out runs/{task}` and "
+        f"No --model given and the demo {task} weights {DEMO_MODELS[task]} were not found (no "
+        f"{rel} in {Path.cwd()}, its parents or {repo_root()}). Train and export them first, e.g. "
+        f"`sar-lulc synth data/synth` then `sar-lulc train --task {task} --data data/synth --out "
+        f"runs/{task}` and "
         f"export the run to {rel} (see the training chapter), or pass --model RUN_FOLDER_OR_FILE.")
 
 # %% ../nbs/20_checkpoint.ipynb #68550e0b1c6b
 DEMO_ENCODER = "encoder_tiny.safetensors"
 
 def default_encoder_path(must_exist: bool = True) -> Path:
-    "The shipped SAR-W-MixMAE-pretrained `tiny` encoder (`data_samples/models/encoder_tiny.safetensors`)."
+    """The shipped SAR-W-MixMAE-pretrained `tiny` encoder
+    (`data_samples/models/encoder_tiny.safetensors`)."""
     p = _shipped(DEMO_ENCODER, must_exist)
     if p is not None: return p
-    raise SarLulcError(f"The shipped pretrained encoder {DEMO_MODEL_DIR / DEMO_ENCODER} was not found (in {Path.cwd()}, its parents or {repo_root()}). "
-                       "Pretrain one with `sar-lulc pretrain --data DATA --out runs/pre` and pass --pretrained runs/pre.")
+    raise SarLulcError(f"The shipped pretrained encoder {DEMO_MODEL_DIR / DEMO_ENCODER} was not "
+                       f"found (in {Path.cwd()}, its parents or {repo_root()}). Pretrain one with "
+                       f"`sar-lulc pretrain --data DATA --out runs/pre` and pass "
+                       "--pretrained runs/pre.")
 
 # %% ../nbs/20_checkpoint.ipynb #7bb6ff6e053f
 @command("export")
-def export_command(run: Arg("a run folder (its best checkpoint), a .pt checkpoint or an exported .safetensors",
+def export_command(run: Arg("a run folder (its best checkpoint), a .pt checkpoint or an exported "
+                            ".safetensors",
                             metavar="RUN_OR_MODEL"), /, *,
                    out: Arg("output .safetensors path (a .json is written beside it)"),
-                   which: Arg("which checkpoint of a run folder", choices=("best", "last")) = "best",
-                   dtype: Arg("storage precision of the weights", choices=sorted(EXPORT_DTYPES)) = "float32",
+                   which: Arg("which checkpoint of a run folder", choices=("best",
+                                                                           "last")) = "best",
+                   dtype: Arg("storage precision of the weights",
+                              choices=sorted(EXPORT_DTYPES)) = "float32",
                    overwrite: Arg("replace an existing output") = False) -> dict:
     "Export a run or checkpoint to safetensors + JSON for inference."
     path = export_model(run, out, overwrite=overwrite, which=which, dtype=dtype)

@@ -37,14 +37,16 @@ def _encode(scheme: ClassScheme, raw: np.ndarray) -> np.ndarray:
     return out
 
 def assign_blocks(block_counts: dict, fractions, seed: int) -> dict:
-    "Map block id -> split index: shuffled blocks go greedily to the split furthest below its share."
+    """Map block id -> split index: shuffled blocks go greedily to the split furthest below its
+    share."""
     fr = np.asarray(fractions, np.float64); fr = fr / fr.sum()
     ids = sorted(block_counts); order = np.random.default_rng(seed).permutation(len(ids))
     counts, out = np.zeros(len(fr)), {}
     active = [s for s in range(len(fr)) if fr[s] > 0]
     for j, k in enumerate(order):
         b, n = ids[k], block_counts[ids[k]]
-        if len(ids) >= len(active) and j < len(active): s = active[j]   # one block for each split first
+        # one block for each split first
+        if len(ids) >= len(active) and j < len(active): s = active[j]
         else: s = int(np.argmax(fr * (counts.sum() + n) - counts))
         out[b] = s; counts[s] += n
     return out
@@ -55,18 +57,23 @@ def _prepare_out(out: Path, overwrite: bool) -> None:
         if not out.is_dir(): raise SarLulcError(f"Output {out} exists and is not a folder.")
         if any(out.iterdir()):
             if not overwrite:
-                raise SarLulcError(f"Output folder {out} already exists and is not empty; pass --overwrite "
+                raise SarLulcError(f"Output folder {out} already exists and is not empty; pass "
+                                   f"--overwrite "
                                    "(overwrite=True in Python) to replace it.")
             if not (out / "manifest.json").exists():
-                raise SarLulcError(f"Output folder {out} is not empty and holds no manifest.json; refusing to "
-                                   "replace a folder that is not a dataset folder. Choose another --out.")
+                raise SarLulcError(f"Output folder {out} is not empty and holds no manifest.json; "
+                                   "refusing to replace a folder that is not a dataset folder. "
+                                   f"Choose another "
+                                   "--out.")
     try: out.parent.mkdir(parents=True, exist_ok=True)
     except OSError as e: raise SarLulcError(f"Cannot create {out.parent}: {e.strerror}") from e
-    if not os.access(out.parent, os.W_OK): raise SarLulcError(f"Output folder {out.parent} is not writable.")
+    if not os.access(out.parent, os.W_OK): raise SarLulcError(f"Output folder {out.parent} is not "
+                                                              "writable.")
 
 # %% ../nbs/05_chips.ipynb #2f1b186f9bd8
 def _scene_list(scenes) -> list[tuple[list[Path], Path]]:
-    "[(channel paths, label path), ...] from [(sar or [hh, hv], labels), ...], every file checked to exist."
+    """[(channel paths, label path), ...] from [(sar or [hh, hv], labels), ...], every file checked
+    to exist."""
     out = []
     for sar, labels in scenes:
         chans, labels = _as_channels(sar), Path(labels)
@@ -76,49 +83,69 @@ def _scene_list(scenes) -> list[tuple[list[Path], Path]]:
     if not out: raise SarLulcError("No scenes given.")
     return out
 
-def build_dataset(scenes, out, scheme=None, label_map=None, chip: int = 256, stride: int | None = None,
+
+# %% ../nbs/05_chips.ipynb #b12eda1a022b
+def build_dataset(scenes, out, scheme=None, label_map=None, chip: int = 256,
+                  stride: int | None = None,
                   min_valid: float = 0.5, block_size: int = 4, split=(0.8, 0.1, 0.1), seed: int = 0,
-                  split_by: str = "block", units: str = "auto", cf: float = DEFAULT_CF, overwrite: bool = False,
+                  split_by: str = "block", units: str = "auto", cf: float = DEFAULT_CF,
+                  overwrite: bool = False,
                   progress: bool = False) -> Path:
-    """One dataset folder from many scenes: `scenes` is [(sar, labels), ...] (sar: a path, or [HH, HV] on one grid).
-    `split_by='block'` splits spatial blocks of every scene; `'scene'` keeps each scene whole in one split."""
+    """One dataset folder from many scenes: `scenes` is [(sar, labels), ...] (sar: a path, or [HH,
+    HV] on one grid). `split_by='block'` splits spatial blocks of every scene; `'scene'` keeps
+    each scene whole in one split."""
     out = Path(out)
     cls = _resolve_scheme(scheme, label_map)
     stride = stride or chip
-    if chip < 8 or stride < 1 or block_size < 1: raise SarLulcError("chip must be >= 8, stride and block_size >= 1.")
+    if chip < 8 or stride < 1 or block_size < 1: raise SarLulcError("chip must be >= 8, stride and "
+                                                                    "block_size >= 1.")
     if len(split) != 3 or min(split) < 0 or sum(split) <= 0 or split[0] <= 0:
-        raise SarLulcError(f"split must be three non-negative fractions (train, val, test) with train > 0, got {split}.")
+        raise SarLulcError(f"split must be three non-negative fractions (train, val, test) with "
+                           f"train > 0, got {split}.")
     split_by = check_choice("split_by", split_by, ("block", "scene"))
     scenes = _scene_list(scenes)
-    if len({len(c) for c, _ in scenes}) > 1: raise SarLulcError("All scenes must have the same number of channels.")
+    if len({len(c) for c, _ in scenes}) > 1: raise SarLulcError("All scenes must have the same "
+                                                                "number of channels.")
     _prepare_out(out, overwrite)
     tmp = out.parent / f".{out.name}.tmp-{uuid.uuid4().hex[:8]}"
     (tmp / "chips").mkdir(parents=True)
-    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20):     # GDAL's default block cache is 5 % of the RAM
+    # GDAL's default block cache is 5 % of the RAM
+    with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20):
         try:
             chips, per_scene, crs = [], [], set()
             for k, (chans, labels) in enumerate(scenes):
                 prefix = f"s{k:03d}_" if len(scenes) > 1 else ""
-                got, note, info = _cut_scene(chans, labels, cls, tmp / "chips", prefix, chip, stride, min_valid,
+                got, note, info = _cut_scene(chans, labels, cls, tmp / "chips", prefix, chip,
+                                             stride, min_valid,
                                              block_size, units, cf, progress)
                 if not got and len(scenes) == 1: raise SarLulcError(note)
                 if not got: warnings.warn(f"Scene {chans[0].name}: {note} Skipped.")
-                for ch in got: ch["scene"], ch["block"] = k, ((k,) if split_by == "scene" else (k, *ch["block"]))
+                for ch in got:
+                    ch["scene"], ch["block"] = k, ((k,) if split_by == "scene" else (k,
+                                                                                     *ch["block"]))
                 chips += got; crs.add(info["crs"])
-                per_scene.append(dict(sar=[str(p) for p in chans], labels=str(labels), chips=len(got), **info))
-            if not chips: raise SarLulcError(f"No chips from any of the {len(scenes)} scenes (e.g. {note}).")
+                per_scene.append(dict(sar=[str(p) for p in chans], labels=str(labels),
+                                      chips=len(got), **info))
+            if not chips: raise SarLulcError(f"No chips from any of the {len(scenes)} scenes (e.g. "
+                                             f"{note}).")
             if len(crs) > 1:
-                warnings.warn(f"The scenes are in different CRSs ({sorted(map(str, crs))}): each chip keeps its own.")
-            _write_dataset(tmp, out, chips, per_scene, cls, chip, stride, min_valid, block_size, split, seed, split_by,
+                warnings.warn(f"The scenes are in different CRSs ({sorted(map(str, crs))}): each "
+                              "chip keeps its own.")
+            _write_dataset(tmp, out, chips, per_scene, cls, chip, stride, min_valid, block_size,
+                           split, seed, split_by,
                            units, cf, len(scenes[0][0]))
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
     return out
 
+
+# %% ../nbs/05_chips.ipynb #8d4ad51dae01
 def build_chips(sar, labels, out, **kwargs) -> Path:
-    "Align `labels` to the `sar` grid (nearest), cut chips, split by spatial blocks; write a dataset folder (one scene)."
+    """Align `labels` to the `sar` grid (nearest), cut chips, split by spatial blocks; write a
+    dataset folder (one scene)."""
     return build_dataset([(sar, labels)], out, **kwargs)
+
 
 # %% ../nbs/05_chips.ipynb #7cedc7db71a8
 def _affine_apply(t, x, y):
@@ -126,20 +153,26 @@ def _affine_apply(t, x, y):
     return t.a * x + t.b * y + t.c, t.d * x + t.e * y + t.f
 
 def _warp_labels(lab, src_nodata, raw: np.ndarray, dst_transform, dst_crs) -> np.ndarray:
-    "Nearest-neighbour reprojection of the label codes under one output window into `raw` (int32, -1 = none)."
+    """Nearest-neighbour reprojection of the label codes under one output window into `raw` (int32,
+    -1 = none)."""
     h, w = raw.shape
-    sb = transform_bounds(dst_crs, lab.crs, *rasterio.windows.bounds(Window(0, 0, w, h), dst_transform), densify_pts=21)
+    sb = transform_bounds(dst_crs, lab.crs, *rasterio.windows.bounds(Window(0, 0, w, h),
+                                                                     dst_transform), densify_pts=21)
     fw = rasterio.windows.from_bounds(*sb, transform=lab.transform)
     c0, r0 = max(0, math.floor(fw.col_off) - 2), max(0, math.floor(fw.row_off) - 2)
-    c1, r1 = min(lab.width, math.ceil(fw.col_off + fw.width) + 2), min(lab.height, math.ceil(fw.row_off + fw.height) + 2)
+    c1, r1 = min(lab.width, math.ceil(fw.col_off + fw.width) + 2), min(lab.height,
+                                                                       math.ceil(fw.row_off + fw.height) + 2)
     if c1 <= c0 or r1 <= r0: return raw
     win = Window(c0, r0, c1 - c0, r1 - r0)
     src = lab.read(1, window=win).astype(np.int64)
     bad = src < 0
     if src_nodata is not None: bad |= src == src_nodata
-    src = np.where(bad, -1, np.minimum(src, 2**31 - 1)).astype(np.int32)   # -1: no data, whatever the file's dtype
-    reproject(source=src, destination=raw, src_transform=lab.window_transform(win), src_crs=lab.crs, src_nodata=-1,
-              dst_transform=dst_transform, dst_crs=dst_crs, dst_nodata=-1, resampling=Resampling.nearest)
+    # -1: no data, whatever the file's dtype
+    src = np.where(bad, -1, np.minimum(src, 2**31 - 1)).astype(np.int32)
+    reproject(source=src, destination=raw, src_transform=lab.window_transform(win),
+              src_crs=lab.crs, src_nodata=-1,
+              dst_transform=dst_transform, dst_crs=dst_crs, dst_nodata=-1,
+              resampling=Resampling.nearest)
     return raw
 
 def _label_footprint(r0, lab, labels, sar_name):
@@ -147,18 +180,22 @@ def _label_footprint(r0, lab, labels, sar_name):
     if r0.crs is None or lab.crs is None:
         if r0.crs is None and lab.crs is None and (lab.height, lab.width) == (r0.height, r0.width):
             return None
-        raise SarLulcError(f"{sar_name} and {labels} must both be georeferenced (CRS) to be aligned, or share one grid.")
+        raise SarLulcError(f"{sar_name} and {labels} must both be georeferenced (CRS) to be "
+                           "aligned, or share one grid.")
     try: lb = transform_bounds(lab.crs, r0.crs, *lab.bounds, densify_pts=21)
-    except Exception as e: raise SarLulcError(f"Cannot transform the bounds of {labels} to the SAR CRS: {e}") from e
+    except Exception as e: raise SarLulcError(f"Cannot transform the bounds of {labels} to the SAR "
+                                              f"CRS: {e}") from e
     sb = r0.bounds
     if lb[0] >= sb[2] or lb[2] <= sb[0] or lb[1] >= sb[3] or lb[3] <= sb[1]:
-        raise SarLulcError(f"The label raster {labels} (bounds {tuple(round(v, 6) for v in lb)} in the SAR CRS) does not "
-                           f"overlap the SAR scene {sar_name} (bounds {tuple(round(v, 6) for v in sb)}): check that "
+        raise SarLulcError(f"The label raster {labels} (bounds {tuple(round(v, 6) for v in lb)} in "
+                           f"the SAR CRS) does not overlap the SAR scene {sar_name} (bounds "
+                           f"{tuple(round(v, 6) for v in sb)}): check that "
                            "they cover the same area.")
     inv = ~r0.transform
     xs, ys = [lb[0], lb[2], lb[0], lb[2]], [lb[1], lb[1], lb[3], lb[3]]
     cols, rows = _affine_apply(inv, np.array(xs), np.array(ys))
-    return (math.floor(min(rows)) - 1, math.ceil(max(rows)) + 1, math.floor(min(cols)) - 1, math.ceil(max(cols)) + 1)
+    return (math.floor(min(rows)) - 1, math.ceil(max(rows)) + 1, math.floor(min(cols)) - 1,
+            math.ceil(max(cols)) + 1)
 
 # %% ../nbs/05_chips.ipynb #280dbb889eb2
 def _open_scene(chans, labels, units, cf):
@@ -173,32 +210,40 @@ def _open_scene(chans, labels, units, cf):
     if lab.count != 1 or not np.issubdtype(np.dtype(lab.dtypes[0]), np.integer):
         what = f"{lab.count} bands" if lab.count != 1 else f"{lab.dtypes[0]} values"
         lab.close(); [rd.close() for rd in readers]
-        raise SarLulcError(f"Label raster {labels} has {what}; expected one band of integer class codes.")
+        raise SarLulcError(f"Label raster {labels} has {what}; expected one band of integer class "
+                           "codes.")
     return readers, lab
 
 def _label_nodata(lab, labels, cls):
-    "The label file's nodata value, unless the scheme uses that code for a class (then a class, with a warning)."
+    """The label file's nodata value, unless the scheme uses that code for a class (then a class,
+    with a warning)."""
     nd = lab.nodata
     if cls is BINARY and nd is not None and nd != 0:
         if nd in (1, 255):
-            warnings.warn(f"{labels} declares nodata={nd:g}, which is also a water code of a 0/1 or 0/255 mask: read as "
-                          f"no data. If {nd:g} means water here, use --label-map '0:not-water,{nd:g}:water'.")
+            warnings.warn(f"{labels} declares nodata={nd:g}, which is also a water code of a 0/1 "
+                          f"or 0/255 mask: read as no data. If {nd:g} means water here, use "
+                          f"--label-map "
+                          f"'0:not-water,{nd:g}:water'.")
         return nd
     if nd is not None and any(nd in cs for cs in cls.codes):
-        warnings.warn(f"{labels} declares nodata={nd:g}, a code of scheme {cls.name!r}: treated as a class.")
+        warnings.warn(f"{labels} declares nodata={nd:g}, a code of scheme {cls.name!r}: treated as "
+                      "a class.")
         return None
     return nd
 
 # %% ../nbs/05_chips.ipynb #2812392d4ad4
-def _cut_scene(chans, labels, cls, folder, prefix, chip, stride, min_valid, block_size, units, cf, progress):
+def _cut_scene(chans, labels, cls, folder, prefix, chip, stride, min_valid, block_size, units, cf,
+               progress):
     "Chips of one scene written to `folder`: (chip records, why there are none, scene info)."
     readers, lab = _open_scene(chans, labels, units, cf)
     try:
         r0 = readers[0]; H, W = r0.height, r0.width
         fp = _label_footprint(r0, lab, labels, chans[0])
         src_nodata = _label_nodata(lab, labels, cls)
-        rows = [r for r in (range(0, H, stride) if H > chip else [0]) if r == 0 or r + chip - stride < H]
-        cols = [c for c in (range(0, W, stride) if W > chip else [0]) if c == 0 or c + chip - stride < W]
+        rows = [r for r in (range(0, H, stride) if H > chip else [0]) if r == 0
+                or r + chip - stride < H]
+        cols = [c for c in (range(0, W, stride) if W > chip else [0]) if c == 0
+                or c + chip - stride < W]
         chips, n_sar_valid, n_lab_valid, n_lab_dropped, raw_codes, scanned = [], 0, 0, 0, set(), 0
         grid = [(i, j) for i in range(len(rows)) for j in range(len(cols))]
         if progress:
@@ -206,7 +251,9 @@ def _cut_scene(chans, labels, cls, folder, prefix, chip, stride, min_valid, bloc
             grid = tqdm(grid, desc=f"chips {chans[0].name}", unit="win")
         for i, j in grid:
             r, c = rows[i], cols[j]
-            if fp is not None and (r + chip <= fp[0] or r >= fp[1] or c + chip <= fp[2] or c >= fp[3]): continue
+            if fp is not None and (r + chip <= fp[0] or r >= fp[1] or c + chip <= fp[2]
+                                   or c >= fp[3]):
+                continue
             scanned += 1
             h, w = min(chip, H - r), min(chip, W - c)
             db = np.full((len(chans), chip, chip), np.nan, np.float32)
@@ -219,7 +266,9 @@ def _cut_scene(chans, labels, cls, folder, prefix, chip, stride, min_valid, bloc
                 a = lab.read(1, window=Window(c, r, w, h)).astype(np.int64)
                 raw[:h, :w] = np.where(a == src_nodata, -1, a) if src_nodata is not None else a
             else:
-                _warp_labels(lab, src_nodata, raw, rasterio.windows.transform(Window(c, r, chip, chip), r0.transform), r0.crs)
+                _warp_labels(lab, src_nodata, raw, rasterio.windows.transform(Window(c, r, chip,
+                                                                                     chip),
+                                                                              r0.transform), r0.crs)
                 raw[h:, :] = -1; raw[:, w:] = -1
             if len(raw_codes) < 64: raw_codes.update(np.unique(raw[raw >= 0])[:64].tolist())
             y = _encode(cls, raw); y[~valid] = IGNORE_INDEX
@@ -227,47 +276,62 @@ def _cut_scene(chans, labels, cls, folder, prefix, chip, stride, min_valid, bloc
             if n_lab < min_valid * h * w or not n_lab: n_lab_dropped += n_lab; continue
             name = f"{prefix}r{r:06d}_c{c:06d}"
             tr = rasterio.windows.transform(Window(c, r, chip, chip), r0.transform)
-            sar_files = [name + ("_sar.tif" if len(chans) == 1 else f"_sar{k}.tif") for k in range(len(chans))]
-            for k, f in enumerate(sar_files): write_raster(folder / f, db[k], crs=r0.crs, transform=tr, nodata=float("nan"))
-            write_label_map(folder / (name + LABEL_SUFFIX + ".tif"), y, cls, crs=r0.crs, transform=tr)
+            sar_files = [name + ("_sar.tif" if len(chans) == 1 else f"_sar{k}.tif")
+                         for k in range(len(chans))]
+            for k, f in enumerate(sar_files):
+                write_raster(folder / f, db[k], crs=r0.crs, transform=tr, nodata=float("nan"))
+            write_label_map(folder / (name + LABEL_SUFFIX + ".tif"), y, cls, crs=r0.crs,
+                            transform=tr)
             m = [_Moments() for _ in chans]
             for k in range(len(chans)): m[k].add(db[k])
-            chips.append(dict(name=name, sar=sar_files, row=r, col=c, block=(i // block_size, j // block_size),
+            chips.append(dict(name=name, sar=sar_files, row=r, col=c, block=(i // block_size,
+                                                                             j // block_size),
                               moments=m, valid=n_lab / (h * w)))
         known = {x for cc in cls.codes for x in cc} | set(cls.nodata_codes)
         unknown = sorted(x for x in raw_codes if x not in known)
         if unknown and chips:
-            warnings.warn(f"{labels.name}: label code(s) {unknown[:10]} are in no class of scheme {cls.name!r} and were "
+            warnings.warn(f"{labels.name}: label code(s) {unknown[:10]} are in no class of scheme "
+                          f"{cls.name!r} and were "
                           "read as no data; check --scheme / --label-map.")
-        if chips and n_lab_dropped > 0.5 * n_lab_valid:     # sparse labels (fields, polygons): say what was left out
-            warnings.warn(f"{labels.name}: {n_lab_dropped / n_lab_valid:.0%} of the labelled pixels lie in chips with less "
-                          f"than {min_valid:.0%} labelled area and were left out; sparse labels (fields, polygons) need a "
+        # sparse labels (fields, polygons): say what was left out
+        if chips and n_lab_dropped > 0.5 * n_lab_valid:
+            warnings.warn(f"{labels.name}: {n_lab_dropped / n_lab_valid:.0%} of the labelled "
+                          f"pixels lie in chips with less than {min_valid:.0%} labelled area and "
+                          f"were left out; sparse labels (fields, polygons) need a "
                           "lower --min-valid, e.g. 0.05.")
         note = ""
         if not chips:
-            if scanned == 0 or n_sar_valid == 0: note = f"The SAR scene {chans[0]} is all no data where the labels are: nothing to cut."
+            if scanned == 0 or n_sar_valid == 0: note = (f"The SAR scene {chans[0]} is all no data "
+                                                         "where the labels are: nothing to cut.")
             elif n_lab_valid == 0:
-                note = (f"The label raster {labels} has no pixel of scheme {cls.name!r} over the SAR scene (raw codes seen "
-                        f"there: {sorted(raw_codes)[:20]}; scheme codes: {sorted(c for cc in cls.codes for c in cc)[:20]}). "
+                note = (f"The label raster {labels} has no pixel of scheme {cls.name!r} over the "
+                        f"SAR scene (raw codes seen there: {sorted(raw_codes)[:20]}; scheme codes: "
+                        f"{sorted(c for cc in cls.codes for c in cc)[:20]}). "
                         "Wrong --scheme or --label-map?")
-            else: note = f"No {chip}x{chip} chip has at least {min_valid:.0%} valid, labelled pixels; lower min_valid."
-        return chips, note, dict(crs=str(r0.crs) if r0.crs else None, sar_units_detected=r0.units, sar_dtype=str(r0.dtype),
+            else: note = (f"No {chip}x{chip} chip has at least {min_valid:.0%} valid, labelled "
+                          "pixels; lower min_valid.")
+        return chips, note, dict(crs=str(r0.crs) if r0.crs else None, sar_units_detected=r0.units,
+                                 sar_dtype=str(r0.dtype),
                                  size=[H, W])
     finally:
         lab.close()
         for rd in readers: rd.close()
 
 # %% ../nbs/05_chips.ipynb #13e64c9ba28f
-def _write_dataset(tmp, out, chips, per_scene, cls, chip, stride, min_valid, block_size, split, seed, split_by,
+def _write_dataset(tmp, out, chips, per_scene, cls, chip, stride, min_valid, block_size, split,
+                   seed, split_by,
                    units, cf, n_chans):
-    "Split the chips by geographic block (or scene), move them into split folders, write the manifest, publish."
+    """Split the chips by geographic block (or scene), move them into split folders, write the
+    manifest, publish."""
     blocks = collections.Counter(ch["block"] for ch in chips)
     assign = assign_blocks(blocks, split, seed)
     for ch in chips: ch["split"] = assign[ch["block"]]
     empty = [SPLITS[k] for k in range(3) if split[k] > 0 and k not in assign.values()]
     if empty:
-        unit = "scene(s)" if split_by == "scene" else f"spatial block(s) of {block_size}x{block_size} chips"
-        warnings.warn(f"Only {len(blocks)} {unit}: split(s) {empty} stay empty. Use a smaller block_size "
+        unit = "scene(s)" if split_by == "scene" else (f"spatial block(s) of "
+                                                       f"{block_size}x{block_size} chips")
+        warnings.warn(f"Only {len(blocks)} {unit}: split(s) {empty} stay empty. Use a smaller "
+                      f"block_size "
                       "(--block-size), more scenes, or larger scenes.")
     dropped_overlap = _drop_overlaps(chips, chip) if stride < chip else 0
     splits = {s: [] for s in SPLITS}
@@ -280,29 +344,39 @@ def _write_dataset(tmp, out, chips, per_scene, cls, chip, stride, min_valid, blo
         for f in files: os.replace(tmp / "chips" / f, tmp / s / f)
         per_scene[ch["scene"]].setdefault("splits", dict.fromkeys(SPLITS, 0))[s] += 1
         sar_rel = [f"{s}/{f}" for f in ch["sar"]]
-        splits[s].append({"sar": sar_rel[0] if len(sar_rel) == 1 else sar_rel, "label": f"{s}/{ch['name']}{LABEL_SUFFIX}.tif",
-                          "shape": [chip, chip], "window": [ch["row"], ch["col"], chip, chip], "scene": ch["scene"],
+        splits[s].append({"sar": sar_rel[0] if len(sar_rel) == 1 else sar_rel,
+                          "label": f"{s}/{ch['name']}{LABEL_SUFFIX}.tif",
+                          "shape": [chip, chip], "window": [ch["row"], ch["col"], chip, chip],
+                          "scene": ch["scene"],
                           "block": list(ch["block"]), "valid_fraction": round(ch["valid"], 4)})
     (tmp / "chips").rmdir()
     moms = [_Moments() for _ in range(n_chans)]
     for ch in chips:
         if SPLITS[ch["split"]] == "train" and not ch.get("dropped"):
             for k, m in enumerate(ch["moments"]): moms[k].merge(m.n, m.mean, m.m2)
-    if not splits["train"]:                          # e.g. every training chip overlapped a held-out one
-        unit = "scene(s)" if split_by == "scene" else f"spatial block(s) of {block_size}x{block_size} chips"
-        raise SarLulcError(f"No chip is left for training: {len(chips)} chip(s) in {len(blocks)} {unit} were dealt "
-                           f"{'/'.join(f'{x:g}' for x in split)} to train/val/test"
-                           + (f", and {dropped_overlap} overlapping another split's were dropped" if dropped_overlap else "")
-                           + ". Use --split 1,0,0 (every chip for training), a smaller --block-size, "
+    # e.g. every training chip overlapped a held-out one
+    if not splits["train"]:
+        unit = "scene(s)" if split_by == "scene" else (f"spatial block(s) of "
+                                                       f"{block_size}x{block_size} chips")
+        raise SarLulcError(f"No chip is left for training: {len(chips)} chip(s) in {len(blocks)} "
+                           f"{unit} were dealt {'/'.join(f'{x:g}' for x in split)} to "
+                           f"train/val/test"
+                           + (f", and {dropped_overlap} overlapping another split's were dropped"
+                              if dropped_overlap else "")
+                           + ". Use --split 1,0,0 (every chip for training), a smaller "
+                             "--block-size, "
                            "--stride equal to --chip, or more (or larger) scenes.")
     mean, std = [m.mean for m in moms], [m.std or 1.0 for m in moms]
     norm = NormStats(mean[0], std[0]) if n_chans == 1 else NormStats(tuple(mean), tuple(std))
     first = per_scene[0]
     write_manifest(tmp, splits, cls, units="db", cf=cf, norm=norm,
-                   source={"sar": first["sar"], "labels": first["labels"], "scenes": per_scene, "chip": chip,
-                           "stride": stride, "min_valid": min_valid, "block_size": block_size, "split": list(split),
+                   source={"sar": first["sar"], "labels": first["labels"], "scenes": per_scene,
+                           "chip": chip,
+                           "stride": stride, "min_valid": min_valid, "block_size": block_size,
+                           "split": list(split),
                            "split_by": split_by, "seed": seed, "units": units,
-                           "sar_units_detected": first["sar_units_detected"], "sar_dtype": first["sar_dtype"],
+                           "sar_units_detected": first["sar_units_detected"],
+                           "sar_dtype": first["sar_dtype"],
                            "crs": first["crs"],
                            "dropped_overlap": dropped_overlap})
     backup = None
@@ -311,14 +385,19 @@ def _write_dataset(tmp, out, chips, per_scene, cls, chip, stride, min_valid, blo
     os.replace(tmp, out)
     if backup is not None: shutil.rmtree(backup, ignore_errors=True)
 
+
+# %% ../nbs/05_chips.ipynb #79a3d18622cc
 def _drop_overlaps(chips, chip) -> int:
-    "Drop chips overlapping a kept chip of another split in the same scene (train chips first, then val); returns the count."
+    """Drop chips overlapping a kept chip of another split in the same scene (train chips first,
+    then val); returns the count."""
     y = np.array([c["row"] for c in chips]); x = np.array([c["col"] for c in chips])
-    s = np.array([c["split"] for c in chips]); sc = np.array([c["scene"] for c in chips]); dropped = np.zeros(len(chips), bool)
+    s = np.array([c["split"] for c in chips]); sc = np.array([c["scene"]
+                                                              for c in chips]); dropped = np.zeros(len(chips), bool)
     for k in np.argsort(s, kind="stable"):
         if ((s != s[k]) & (sc == sc[k]) & ~dropped & (np.abs(y - y[k]) < chip) & (np.abs(x - x[k]) < chip)).any():
             dropped[k] = True; chips[k]["dropped"] = True
     return int(dropped.sum())
+
 
 # %% ../nbs/05_chips.ipynb #ee6271b76773
 POLARISATIONS = ("hh", "hv", "vv", "vh")
@@ -328,18 +407,22 @@ _ROLE = re.compile(r"(?:^|(?<=[_\-.]))(sar|db|dn|amp|amplitude|intensity|sigma0|
 RASTERS = (".tif", ".tiff")
 
 def scene_key(path, pattern: str | None = None) -> str:
-    "The scene a file belongs to: its name without extension, polarisation and role tokens (or `pattern`'s first group)."
+    """The scene a file belongs to: its name without extension, polarisation and role tokens (or
+    `pattern`'s first group)."""
     name = Path(path).name
     if pattern:
         m = re.search(pattern, name)
-        if not m: raise SarLulcError(f"--pair-pattern {pattern!r} does not match the file name {name!r}.")
+        if not m: raise SarLulcError(f"--pair-pattern {pattern!r} does not match the file name "
+                                     f"{name!r}.")
         return m.group(1) if m.groups() else m.group(0)
     stem = name[: -len(Path(name).suffix)] if Path(name).suffix else name
     key = _ROLE.sub("", _POL.sub("", stem))
-    return re.sub(r"[_\-. ]+", "_", key).strip("_").lower()          # S1_HH_2020 and S1_2020_mask: one key
+    # S1_HH_2020 and S1_2020_mask: one key
+    return re.sub(r"[_\-. ]+", "_", key).strip("_").lower()
 
 def polarisation_stem(path) -> str:
-    "A file's stem without its polarisation token: `tokyo_HH.tif` and `tokyo_HV.tif` -> `tokyo` (`HH.tif` -> '')."
+    """A file's stem without its polarisation token: `tokyo_HH.tif` and `tokyo_HV.tif` -> `tokyo`
+    (`HH.tif` -> '')."""
     return re.sub(r"[_\-. ]+", "_", _POL.sub("", Path(path).stem)).strip("_")
 
 def _pol_rank(p: Path) -> int:
@@ -350,7 +433,8 @@ def _raster_files(paths, what: str) -> list[Path]:
     out = []
     for p in map(Path, paths or []):
         if p.is_dir():
-            found = sorted(f for f in p.iterdir() if f.suffix.lower() in RASTERS and not f.name.startswith("."))
+            found = sorted(f for f in p.iterdir() if f.suffix.lower() in RASTERS
+                           and not f.name.startswith("."))
             if not found: raise SarLulcError(f"The {what} folder {p} holds no GeoTIFF (.tif).")
             out += found
         elif p.exists(): out.append(p)
@@ -359,27 +443,34 @@ def _raster_files(paths, what: str) -> list[Path]:
 
 # %% ../nbs/05_chips.ipynb #fbca85dd80b3
 def _read_pairs(path: Path) -> list[tuple[list[Path], Path]]:
-    "Scenes from a CSV (`sar,labels`; channels joined by ';') or a JSON list of {'sar': ..., 'labels': ...}."
+    """Scenes from a CSV (`sar,labels`; channels joined by ';') or a JSON list of {'sar': ...,
+    'labels': ...}."""
     path = Path(path)
     try:
         if path.suffix.lower() == ".json":
             rows = json.loads(path.read_text())
             rows = [(r["sar"], r["labels"]) for r in rows]
         else:
-            with open(path, newline="") as f: rows = [(r["sar"], r["labels"]) for r in csv.DictReader(f)]
+            with open(path, newline="") as f:
+                rows = [(r["sar"], r["labels"]) for r in csv.DictReader(f)]
     except (OSError, json.JSONDecodeError, KeyError, TypeError) as e:
-        raise SarLulcError(f"Cannot read the scene list {path}: {type(e).__name__}: {e}. Write a CSV with columns "
+        raise SarLulcError(f"Cannot read the scene list {path}: {type(e).__name__}: {e}. Write a "
+                           f"CSV with columns "
                            "sar,labels, or a JSON list of {\"sar\": ..., \"labels\": ...}.") from None
     rel = lambda p: p if Path(p).is_absolute() else path.parent / p
     split = lambda s: s if isinstance(s, list) else [t for t in str(s).split(";") if t.strip()]
     return [([rel(p.strip()) for p in split(s)], rel(str(l).strip())) for s, l in rows]
 
-def pair_scenes(sar=None, labels=None, pairs=None, pattern: str | None = None) -> list[tuple[list[Path], Path]]:
-    "[(channel files, label file), ...] from SAR/label files and folders paired by `scene_key`, or a `pairs` list file."
+def pair_scenes(sar=None, labels=None, pairs=None,
+                pattern: str | None = None) -> list[tuple[list[Path], Path]]:
+    """[(channel files, label file), ...] from SAR/label files and folders paired by `scene_key`, or
+    a `pairs` list file."""
     if pairs is not None:
-        if sar or labels: raise SarLulcError("Give either --pairs, or --sar with --labels, not both.")
+        if sar or labels: raise SarLulcError("Give either --pairs, or --sar with --labels, not "
+                                             "both.")
         return _read_pairs(pairs)
-    if not sar or not labels: raise SarLulcError("Give the SAR scenes (--sar) and their label rasters (--labels), or --pairs.")
+    if not sar or not labels: raise SarLulcError("Give the SAR scenes (--sar) and their label "
+                                                 "rasters (--labels), or --pairs.")
     lab = _raster_files(labels, "label")
     sar = [p for p in _raster_files(sar, "SAR") if p not in lab]       # one folder may hold both
     if not sar: raise SarLulcError("No SAR file left once the label rasters are set aside.")
@@ -390,12 +481,14 @@ def pair_scenes(sar=None, labels=None, pairs=None, pattern: str | None = None) -
     by_key: dict[str, Path] = {}
     for p in lab:
         k = scene_key(p, pattern)
-        if k in by_key: raise SarLulcError(f"Label rasters {by_key[k].name} and {p.name} belong to the same scene {k!r}.")
+        if k in by_key: raise SarLulcError(f"Label rasters {by_key[k].name} and {p.name} belong to "
+                                           f"the same scene {k!r}.")
         by_key[k] = p
     alone = [k for k in scenes if k not in by_key]
     if alone:
-        raise SarLulcError(f"No label raster pairs with the SAR scene(s) {[scenes[k][0].name for k in alone][:5]} "
-                           f"(scene keys {alone[:5]}; label keys {sorted(by_key)[:5]}); name the files alike, or give "
+        raise SarLulcError("No label raster pairs with the SAR scene(s) "
+                           f"{[scenes[k][0].name for k in alone][:5]} (scene keys {alone[:5]}; "
+                           f"label keys {sorted(by_key)[:5]}); name the files alike, or give "
                            "--pair-pattern or a --pairs list.")
     unused = [by_key[k].name for k in by_key if k not in scenes]
     if unused: warnings.warn(f"Label raster(s) {unused[:5]} pair with no SAR scene; not used.")
@@ -410,47 +503,70 @@ _CHIPS_EPILOG = """examples:
   sar-lulc chips --pairs pairs.csv --scheme jp9 --out data/many      (CSV columns sar,labels; HH;HV for two channels)
 Files whose names differ only by polarisation (HH/HV/VV/VH) or role (sar, db, mask, label, ...) are one scene."""
 
+
+# %% ../nbs/05_chips.ipynb #978b65ad9a9d
 @command("chips", epilog=_CHIPS_EPILOG)
-def chips_command(*, sar: Arg("SAR GeoTIFF(s) and/or folder(s); files named alike but for HH/HV are one scene's channels",
+def chips_command(*, sar: Arg("SAR GeoTIFF(s) and/or folder(s); files named alike but for HH/HV "
+                              "are one scene's channels",
                               nargs="+", metavar="SAR") = None,
-                  labels: Arg("label raster(s) and/or folder(s) of raw class codes (e.g. HRLULC 1..14, or 0/255 masks); "
+                  labels: Arg("label raster(s) and/or folder(s) of raw class codes (e.g. HRLULC "
+                              "1..14, or 0/255 masks); "
                               "one raster serves every scene", nargs="+", metavar="LABELS") = None,
-                  pairs: Arg("a CSV (columns sar,labels) or JSON list of scenes, instead of --sar/--labels",
+                  pairs: Arg("a CSV (columns sar,labels) or JSON list of scenes, instead of "
+                             "--sar/--labels",
                              metavar="FILE") = None,
-                  pair_pattern: Arg("regular expression whose first group is the scene key in both file names",
+                  pair_pattern: Arg("regular expression whose first group is the scene key in both "
+                                    "file names",
                                     metavar="REGEX") = None,
                   out: Arg("output dataset folder (manifest.json + chips)", metavar="DIR"),
-                  scheme: Arg("built-in scheme encoding the raw codes: jp9, hrlulc_v23.12, hrlulc_v21.11, water, binary") = None,
-                  label_map: Arg("custom scheme 'code:name,...', e.g. '0:not-water,255:water' or '1:water,2-14:land'") = None,
-                  binary: Arg("the labels are binary water masks: 0 = not water, any other code = water (the files' "
+                  scheme: Arg("built-in scheme encoding the raw codes: jp9, hrlulc_v23.12, "
+                              "hrlulc_v21.11, water, binary") = None,
+                  label_map: Arg("custom scheme 'code:name,...', e.g. '0:not-water,255:water' or "
+                                 "'1:water,2-14:land'") = None,
+                  binary: Arg("the labels are binary water masks: 0 = not water, any other code = "
+                              "water (the files' "
                               "nodata stays no data); same as --scheme binary") = False,
                   chip: Arg("chip size in pixels", arg_number(lo=16)) = 256,
-                  stride: Arg("chip stride (default: the chip size, no overlap)", arg_number(lo=1)) = None,
-                  min_valid: Arg("minimum fraction of valid, labelled pixels", arg_number(float, lo=0, hi=1)) = 0.5,
+                  stride: Arg("chip stride (default: the chip size, no overlap)",
+                              arg_number(lo=1)) = None,
+                  min_valid: Arg("minimum fraction of valid, labelled pixels", arg_number(float,
+                                                                                          lo=0,
+                                                                                          hi=1)) = 0.5,
                   block_size: Arg("chips per side of a spatial split block", arg_number(lo=1)) = 4,
                   split: Arg("train,val,test fractions") = "0.8,0.1,0.1",
-                  split_by: Arg("split spatial blocks of every scene, or whole scenes", choices=("block", "scene")) = "block",
+                  split_by: Arg("split spatial blocks of every scene, or whole scenes",
+                                choices=("block", "scene")) = "block",
                   seed: Arg("seed of the block split", arg_number(lo=0)) = 0,
-                  units: Arg("SAR input units (auto: from dtype and values)", choices=UNITS) = "auto",
+                  units: Arg("SAR input units (auto: from dtype and values)",
+                             choices=UNITS) = "auto",
                   cf: Arg("calibration factor for DN in dB", arg_number(float)) = DEFAULT_CF,
                   overwrite: Arg("replace an existing dataset folder") = False) -> dict:
-    """Cut SAR scenes and their label rasters into training chips with a geographic split.
-Labels (any grid/CRS, e.g. an HRLULC tile) are reprojected onto each SAR grid (nearest neighbour), raw codes encoded to
-a class scheme (--scheme, --label-map or --binary), chips that are mostly no data dropped, and whole spatial blocks of
-chips (or whole scenes) assigned to train/val/test. Many scenes make one dataset."""
+    """Cut SAR scenes and their label rasters into training chips with a geographic split. Labels
+    (any grid/CRS, e.g. an HRLULC tile) are reprojected onto each SAR grid (nearest neighbour),
+    raw codes encoded to a class scheme (--scheme, --label-map or --binary), chips that are
+    mostly no data dropped, and whole spatial blocks of chips (or whole scenes) assigned to
+    train/val/test. Many scenes make one dataset."""
     if binary:
-        if scheme or label_map: raise SarLulcError("--binary is a scheme: give it without --scheme or --label-map.")
+        if scheme or label_map: raise SarLulcError("--binary is a scheme: give it without --scheme "
+                                                   "or --label-map.")
         scheme = "binary"
-    if (scheme is None) == (label_map is None): raise SarLulcError("give exactly one of --scheme, --label-map and --binary.")
+    if (scheme is None) == (label_map is None): raise SarLulcError("give exactly one of --scheme, "
+                                                                   "--label-map and --binary.")
     try: fracs = tuple(float(v) for v in str(split).split(","))
-    except ValueError: raise SarLulcError(f"--split must be three fractions like 0.8,0.1,0.1, got {split!r}.")
+    except ValueError: raise SarLulcError(f"--split must be three fractions like 0.8,0.1,0.1, got "
+                                          f"{split!r}.")
     scenes = pair_scenes(sar, labels, pairs, pair_pattern)
-    path = build_dataset(scenes, out, scheme=scheme, label_map=label_map, chip=chip, stride=stride, min_valid=min_valid,
-                         block_size=block_size, split=fracs, seed=seed, split_by=split_by, units=units, cf=cf,
+    path = build_dataset(scenes, out, scheme=scheme, label_map=label_map, chip=chip, stride=stride,
+                         min_valid=min_valid,
+                         block_size=block_size, split=fracs, seed=seed, split_by=split_by,
+                         units=units, cf=cf,
                          overwrite=overwrite, progress=sys.stderr.isatty())
     info = load_dataset_dir(path)
-    return {"out": str(path), "scheme": info.scheme.name, "num_classes": info.num_classes, "scenes": len(scenes),
+    return {"out": str(path), "scheme": info.scheme.name, "num_classes": info.num_classes,
+            "scenes": len(scenes),
             **{f"n_{s}": len(info.splits.get(s, [])) for s in SPLITS},
-            "per_scene": {Path(s["sar"][0]).name: s.get("splits", {}) for s in info.manifest["source"]["scenes"]},
+            "per_scene": {Path(s["sar"][0]).name: s.get("splits", {})
+                          for s in info.manifest["source"]["scenes"]},
             "norm_mean": info.norm.mean, "norm_std": info.norm.std,
             "dropped_overlap": info.manifest.get("source", {}).get("dropped_overlap", 0)}
+

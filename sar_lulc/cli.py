@@ -17,7 +17,8 @@ __all__ = ['COMMANDS', 'EPILOG', 'build_parser', 'readable', 'main']
 COMMANDS = {   # command -> the module that registers it (imported only when the command runs)
     "synth": "sar_lulc.layouts", "chips": "sar_lulc.chips", "merge": "sar_lulc.data",
     "pretrain": "sar_lulc.train", "train": "sar_lulc.train",
-    "evaluate": "sar_lulc.evaluate", "export": "sar_lulc.checkpoint", "predict": "sar_lulc.predict", "app": "sar_lulc.app",
+    "evaluate": "sar_lulc.evaluate", "export": "sar_lulc.checkpoint",
+            "predict": "sar_lulc.predict", "app": "sar_lulc.app",
 }
 EPILOG = """examples:
   sar-lulc synth data/synth --n-train 8 --n-val 2 --n-test 2
@@ -32,7 +33,8 @@ def _module(name: str):
 
 def build_parser(commands=None) -> argparse.ArgumentParser:
     "The `sar-lulc` parser; only the modules of `commands` (default: all) are imported."
-    p = OneLineParser(prog="sar-lulc", description="Land cover and water from L-band HH SAR (ALOS-2 PALSAR-2).",
+    p = OneLineParser(prog="sar-lulc", description="Land cover and water from L-band HH SAR "
+                                                   "(ALOS-2 PALSAR-2).",
                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--json", action="store_true", help="print the final summary as one JSON object")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
@@ -53,11 +55,14 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
     print(f"warning: {' '.join(str(message).split())}", file=sys.stderr if file is None else file)
 
 def _short(v) -> str:
-    "A value as a person reads it: 4 significant digits, a dict as `key value, ...`, a long list as its length."
+    """A value as a person reads it: 4 significant digits, a dict as `key value, ...`, a long list
+    as its length."""
     if isinstance(v, float): return "n/a" if not math.isfinite(v) else f"{v:.4g}"
-    if isinstance(v, dict): return ", ".join(f"{k} {_short(x)}" for k, x in v.items() if x is not None) or "-"
+    if isinstance(v, dict):
+        return ", ".join(f"{k} {_short(x)}" for k, x in v.items() if x is not None) or "-"
     if isinstance(v, (list, tuple)):
-        if len(v) <= 8 and not any(isinstance(x, (dict, list, tuple)) for x in v): return ", ".join(map(_short, v)) or "-"
+        if len(v) <= 8 and not any(isinstance(x, (dict, list, tuple)) for x in v):
+            return ", ".join(map(_short, v)) or "-"
         return f"{len(v)} item(s) (--json lists them)"
     return str(v)
 
@@ -68,12 +73,14 @@ def _class_table(km2: dict, pct: dict | None) -> str:
     out = [f"{'class':<{w}}  {'km2':>10}  {'%':>6}"]
     for k, a in rows:
         p = (pct or {}).get(k)
-        out.append(f"{k:<{w}}  {_short(a or 0.0):>10}  {f'{p:.1f}' if isinstance(p, float) and math.isfinite(p) else '':>6}")
+        out.append(f"{k:<{w}}  {_short(a or 0.0):>10}  "
+                   f"{f'{p:.1f}' if isinstance(p, float) and math.isfinite(p) else '':>6}")
     return "\n".join(out)
 
 def readable(summary: dict) -> str:
-    """A command's summary for a person: its table (metrics, or classes by area) first, then one short line per
-    entry; warnings were printed as they came. `--json` prints everything, strict JSON."""
+    """A command's summary for a person: its table (metrics, or classes by area) first, then one
+    short line per entry; warnings were printed as they came. `--json` prints everything, strict
+    JSON."""
     out, skip = [], {"table", "area_km2", "area_pct", "pixel_counts", "warnings"}
     if isinstance(summary.get("table"), str): out.append(summary["table"].rstrip())
     if isinstance(summary.get("area_km2"), dict) and summary["area_km2"]:
@@ -86,15 +93,19 @@ def readable(summary: dict) -> str:
 def _print_summary(summary: dict, as_json: bool) -> None:
     print(to_json(summary) if as_json else readable(summary))
 
+
+# %% ../nbs/90_cli.ipynb #6e89a1cfa8f1
 def main(argv=None) -> int:
     "Entry point of the `sar-lulc` console script; returns the exit status."
     argv = list(sys.argv[1:] if argv is None else argv)
     cmd = next((a for a in argv if not a.startswith("-")), None)
     if cmd in COMMANDS:
         try: _module(cmd)
-        except ImportError as e:   # say what is missing instead of failing later on "unrecognized arguments"
+        # say what is missing instead of failing later on "unrecognized arguments"
+        except ImportError as e:
             print(f"sar-lulc {cmd}: this command needs a package that is not installed ({e}); "
-                  "install the project with `pip install -e .` (see scripts/setup.sh).", file=sys.stderr)
+                  f"install the project with `pip install -e .` (see scripts/setup.sh).",
+                  file=sys.stderr)
             return 2
     parser = build_parser(None if cmd not in COMMANDS else [cmd])
     try: args = parser.parse_args(argv)
@@ -105,7 +116,8 @@ def main(argv=None) -> int:
     if not args.command: parser.print_help(); return 0
     cmd = REGISTRY.get(args.command)
     if cmd is None:
-        print(f"sar-lulc: the '{args.command}' command is not available in this version.", file=sys.stderr); return 2
+        print(f"sar-lulc: the '{args.command}' command is not available in this version.",
+              file=sys.stderr); return 2
     def fail(msg: str, rc: int) -> int:
         msg = " ".join(str(msg).split())                 # one line, whatever the exception held
         if getattr(args, "json", False): print(json.dumps({"ok": False, "error": msg}))
@@ -120,18 +132,25 @@ def main(argv=None) -> int:
         print("interrupted", file=sys.stderr); return 130
     except Exception as e:
         if debug: raise
-        if isinstance(e, MemoryError) or type(e).__name__ == "OutOfMemoryError":     # host RAM or torch's CUDA OOM
-            return fail(f"out of memory ({type(e).__name__}: {e}); try a smaller --batch-size or --tile, or fewer "
+        # host RAM or torch's CUDA OOM
+        if isinstance(e, MemoryError) or type(e).__name__ == "OutOfMemoryError":
+            return fail(f"out of memory ({type(e).__name__}: {e}); try a smaller --batch-size or "
+                        f"--tile, or fewer "
                         "--workers", 1)
-        if isinstance(e, OSError) or type(e).__module__.startswith("rasterio"):   # the file system or a file said no
-            what = f"{e.strerror}: {e.filename}" if isinstance(e, OSError) and e.strerror and e.filename else gdal_message(e)
+        # the file system or a file said no
+        if isinstance(e, OSError) or type(e).__module__.startswith("rasterio"):
+            what = f"{e.strerror}: {e.filename}" if isinstance(e,
+                                                               OSError) and e.strerror and e.filename else gdal_message(e)
             return fail(what, 2)
-        return fail(f"unexpected {type(e).__name__}: {e} (this is a bug in sar_lulc, please report it; "
+        return fail(f"unexpected {type(e).__name__}: {e} (this is a bug in sar_lulc, please report "
+                    f"it; "
                     "SAR_LULC_TRACEBACK=1 shows the traceback)", 1)
     if int(os.environ.get("RANK", "0")) == 0:      # under torchrun only rank 0 reports
         _print_summary({"ok": True, **summary}, getattr(args, "json", False))
     return 0
 
+
 # %% ../nbs/90_cli.ipynb #9add9471a9a5
-if __name__ == "__main__" and "__file__" in globals():   # `python -m sar_lulc.cli`; not when run as a notebook
+# `python -m sar_lulc.cli`; not when run as a notebook
+if __name__ == "__main__" and "__file__" in globals():
     sys.exit(main())

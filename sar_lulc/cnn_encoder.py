@@ -11,6 +11,7 @@ import timm
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from fastcore.basics import patch
 
 from .core import SarLulcError, check_fields, check_number
 from .encoder import SwinEncoder
@@ -23,16 +24,19 @@ CNN_FAMILY = "timm"
 
 @dataclass
 class CnnEncoderConfig:
-    "Architecture of a `TimmEncoder`: a timm CNN (random init) used for its features at strides 4, 8, 16 and 32."
+    """Architecture of a `TimmEncoder`: a timm CNN (random init) used for its features at strides 4,
+    8, 16 and 32."""
     model: str = "resnet18"            # a timm model name that supports features_only
     in_chans: int = 1                  # 1 = HH, 2 = HH+HV
     drop_path: float = 0.0             # stochastic depth, where the timm model has it
     family: str = CNN_FAMILY           # tells a saved config from a Swin EncoderConfig
 
     def __post_init__(self):
-        if self.family != CNN_FAMILY: raise SarLulcError(f"CnnEncoderConfig.family must be {CNN_FAMILY!r}, got {self.family!r}.")
+        if self.family != CNN_FAMILY: raise SarLulcError(f"CnnEncoderConfig.family must be "
+                                                         f"{CNN_FAMILY!r}, got {self.family!r}.")
         if not isinstance(self.model, str) or not timm.is_model(self.model):
-            raise SarLulcError(f"Unknown timm model {self.model!r}; use a preset ({sorted(CNN_ENCODER_PRESETS)}) or a name "
+            raise SarLulcError(f"Unknown timm model {self.model!r}; use a preset "
+                               f"({sorted(CNN_ENCODER_PRESETS)}) or a name "
                                "from timm.list_models().")
         self.in_chans = check_number("in_chans", self.in_chans, lo=1)
         self.drop_path = check_number("drop_path", self.drop_path, kind=float, lo=0, hi=0.9)
@@ -46,23 +50,29 @@ class CnnEncoderConfig:
 CNN_ENCODER_PRESETS = {"resnet18": dict(model="resnet18"), "resnet34": dict(model="resnet34")}
 
 def is_cnn_config(c) -> bool:
-    "True for a `CnnEncoderConfig`, its dict form (`family='timm'` or a `model` name) or a CNN preset name."
-    return (isinstance(c, CnnEncoderConfig) or (isinstance(c, dict) and (c.get("family") == CNN_FAMILY or "model" in c))
+    """True for a `CnnEncoderConfig`, its dict form (`family='timm'` or a `model` name) or a CNN
+    preset name."""
+    return (isinstance(c, CnnEncoderConfig) or (isinstance(c, dict)
+                                                and (c.get("family") == CNN_FAMILY or "model" in c))
             or (isinstance(c, str) and c in CNN_ENCODER_PRESETS))
 
-def cnn_encoder_config(preset: str | dict | CnnEncoderConfig = "resnet18", **overrides) -> CnnEncoderConfig:
-    "A preset (or a copy of a config) with `overrides`, e.g. `cnn_encoder_config('resnet18', in_chans=2)`."
+def cnn_encoder_config(preset: str | dict | CnnEncoderConfig = "resnet18",
+                       **overrides) -> CnnEncoderConfig:
+    """A preset (or a copy of a config) with `overrides`, e.g. `cnn_encoder_config('resnet18',
+    in_chans=2)`."""
     if isinstance(preset, CnnEncoderConfig): base = preset.to_dict()
     elif isinstance(preset, dict): base = CnnEncoderConfig.from_dict(preset).to_dict()
     elif preset in CNN_ENCODER_PRESETS: base = dict(CNN_ENCODER_PRESETS[preset])
-    else: raise SarLulcError(f"Unknown CNN encoder preset {preset!r}; choose one of {sorted(CNN_ENCODER_PRESETS)}.")
+    else: raise SarLulcError(f"Unknown CNN encoder preset {preset!r}; choose one of "
+                             f"{sorted(CNN_ENCODER_PRESETS)}.")
     return CnnEncoderConfig.from_dict({**base, **overrides})
 
 # %% ../nbs/09_cnn_encoder.ipynb #b2742ee7a92b
 def _layer_groups(names: list[str], levels: list[str]) -> dict[str, int]:
-    """Layer group of each parameter (in the network's order) given the module names of the kept levels (timm's
-    `feature_info.module_name()`, which names the module whose output is the level, often its last block): 0 before
-    the first level's module, then 1 + the number of levels whose last parameter comes before it (at most 4)."""
+    """Layer group of each parameter (in the network's order) given the module names of the kept
+    levels (timm's `feature_info.module_name()`, which names the module whose output is the
+    level, often its last block): 0 before the first level's module, then 1 + the number of
+    levels whose last parameter comes before it (at most 4)."""
     def span(m):
         pre = (m + ".", m.replace(".", "_") + ".")
         idx = [j for j, n in enumerate(names) if n.startswith(pre)]
@@ -70,12 +80,16 @@ def _layer_groups(names: list[str], levels: list[str]) -> dict[str, int]:
     spans = [span(m) for m in levels]
     first = next((s[0] for s in spans if s), 0)
     ends, last = [], -1
-    for s in spans: last = s[1] if s else last; ends.append(last)          # a level without parameters: the previous end
+    # a level without parameters: the previous end
+    for s in spans: last = s[1] if s else last; ends.append(last)
     return {f"net.{n}": 0 if j < first else 1 + min(bisect.bisect_left(ends, j), len(levels) - 1)
             for j, n in enumerate(names)}
 
+
+# %% ../nbs/09_cnn_encoder.ipynb #25b44960f1cb
 class TimmEncoder(nn.Module):
-    "A timm CNN with the `SwinEncoder` interface: `forward(x, valid=None, out_indices=(0,1,2,3)) -> [f4, f8, f16, f32]` (NCHW)."
+    """A timm CNN with the `SwinEncoder` interface: `forward(x, valid=None, out_indices=(0,1,2,3))
+    -> [f4, f8, f16, f32]` (NCHW)."""
     strides = (4, 8, 16, 32)
     pad_multiple = 32
 
@@ -83,53 +97,71 @@ class TimmEncoder(nn.Module):
         super().__init__()
         self.cfg = cfg = cnn_encoder_config(cfg)
         kw = dict(drop_path_rate=cfg.drop_path) if cfg.drop_path else {}
-        try: self.net = timm.create_model(cfg.model, pretrained=False, features_only=True, in_chans=cfg.in_chans, **kw)
+        try:
+            self.net = timm.create_model(cfg.model, pretrained=False, features_only=True,
+                                         in_chans=cfg.in_chans, **kw)
         except TypeError as e:
             if "drop_path_rate" in str(e):
-                raise SarLulcError(f"timm model {cfg.model!r} has no stochastic depth; use drop_path=0 with it.") from e
-            raise SarLulcError(f"timm model {cfg.model!r} cannot serve as an encoder (features_only): {e}") from e
+                raise SarLulcError(f"timm model {cfg.model!r} has no stochastic depth; use "
+                                   "drop_path=0 with it.") from e
+            raise SarLulcError(f"timm model {cfg.model!r} cannot serve as an encoder "
+                               f"(features_only): {e}") from e
         except Exception as e:
-            raise SarLulcError(f"timm model {cfg.model!r} cannot serve as an encoder (features_only): {e}") from e
+            raise SarLulcError(f"timm model {cfg.model!r} cannot serve as an encoder "
+                               f"(features_only): {e}") from e
         info = self.net.feature_info
         red = list(info.reduction())
         missing = [s for s in self.strides if s not in red]
-        if missing: raise SarLulcError(f"timm model {cfg.model!r} has features at strides {red}; the segmenter needs 4, 8, 16 and 32.")
+        if missing: raise SarLulcError(f"timm model {cfg.model!r} has features at strides {red}; "
+                                       "the segmenter needs 4, 8, 16 and 32.")
         self.keep = [red.index(s) for s in self.strides]
         self._dims = [info.channels()[i] for i in self.keep]
-        self._layer = _layer_groups([n for n, _ in self.net.named_parameters()], [info.module_name()[i] for i in self.keep])
-
-    @property
-    def dims(self) -> list[int]: return list(self._dims)
-
-    @property
-    def in_chans(self) -> int: return self.cfg.in_chans
+        self._layer = _layer_groups([n for n, _ in self.net.named_parameters()],
+                                    [info.module_name()[i] for i in self.keep])
 
     check_input = SwinEncoder.check_input                         # one home for the input checks
 
-    def forward(self, x: torch.Tensor, valid: torch.Tensor | None = None, out_indices=(0, 1, 2, 3)) -> list[torch.Tensor]:
-        "Features at strides 4, 8, 16, 32 (those in `out_indices`), NCHW, cropped to ceil(H/stride) x ceil(W/stride)."
-        self.check_input(x)
-        H, W = x.shape[-2:]
-        ok = torch.isfinite(x).all(1, keepdim=True)
-        if valid is not None:
-            if valid.shape[-2:] != (H, W): raise SarLulcError(f"valid must be (B, {H}, {W}), got {tuple(valid.shape)}.")
-            ok = ok & valid.to(device=x.device, dtype=torch.bool).reshape(-1, 1, H, W)
-        x = torch.where(ok, x, torch.zeros((), dtype=x.dtype, device=x.device))
-        Hp, Wp = -(-H // 32) * 32, -(-W // 32) * 32
-        if (Hp, Wp) != (H, W): x = F.pad(x, (0, Wp - W, 0, Hp - H))
-        feats = self.net(x)
-        return [feats[self.keep[i]][..., : -(-H // self.strides[i]), : -(-W // self.strides[i])] for i in out_indices]
 
-    # --- helpers for optimisers (layer-wise LR decay, weight decay) ---
-    @property
-    def num_layers(self) -> int:
-        "Layer groups: the stem (0) and the four kept levels (1-4); what follows the encoder is `num_layers` (5)."
-        return len(self.strides) + 1
+# %% ../nbs/09_cnn_encoder.ipynb #8d87b1d54f64
+@patch(as_prop=True)
+def dims(self: TimmEncoder) -> list[int]: return list(self._dims)
 
-    def layer_id(self, name: str) -> int:
-        "Layer group of parameter `name` (as in `named_parameters()`)."
-        return self._layer.get(name, self.num_layers)
+@patch(as_prop=True)
+def in_chans(self: TimmEncoder) -> int: return self.cfg.in_chans
 
-    def no_weight_decay(self) -> set[str]:
-        "Norm weights and biases (every 1-D parameter) get no weight decay."
-        return {n for n, p in self.named_parameters() if p.ndim <= 1}
+@patch
+def forward(self: TimmEncoder, x: torch.Tensor, valid: torch.Tensor | None = None, out_indices=(0, 1, 2,
+                                                                                   3)) -> list[torch.Tensor]:
+    """Features at strides 4, 8, 16, 32 (those in `out_indices`), NCHW, cropped to
+    ceil(H/stride) x ceil(W/stride)."""
+    self.check_input(x)
+    H, W = x.shape[-2:]
+    ok = torch.isfinite(x).all(1, keepdim=True)
+    if valid is not None:
+        if valid.shape[-2:] != (H, W): raise SarLulcError(f"valid must be (B, {H}, {W}), got "
+                                                          f"{tuple(valid.shape)}.")
+        ok = ok & valid.to(device=x.device, dtype=torch.bool).reshape(-1, 1, H, W)
+    x = torch.where(ok, x, torch.zeros((), dtype=x.dtype, device=x.device))
+    Hp, Wp = -(-H // 32) * 32, -(-W // 32) * 32
+    if (Hp, Wp) != (H, W): x = F.pad(x, (0, Wp - W, 0, Hp - H))
+    feats = self.net(x)
+    return [feats[self.keep[i]][..., : -(-H // self.strides[i]), : -(-W // self.strides[i])]
+            for i in out_indices]
+
+# --- helpers for optimisers (layer-wise LR decay, weight decay) ---
+@patch(as_prop=True)
+def num_layers(self: TimmEncoder) -> int:
+    """Layer groups: the stem (0) and the four kept levels (1-4); what follows the encoder is
+    `num_layers` (5)."""
+    return len(self.strides) + 1
+
+@patch
+def layer_id(self: TimmEncoder, name: str) -> int:
+    "Layer group of parameter `name` (as in `named_parameters()`)."
+    return self._layer.get(name, self.num_layers)
+
+@patch
+def no_weight_decay(self: TimmEncoder) -> set[str]:
+    "Norm weights and biases (every 1-D parameter) get no weight decay."
+    return {n for n, p in self.named_parameters() if p.ndim <= 1}
+

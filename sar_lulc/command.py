@@ -18,9 +18,12 @@ __all__ = ['REGISTRY', 'Arg', 'Command', 'UsageError', 'OneLineParser', 'command
 
 # %% ../nbs/06_command.ipynb #48961b1b3fbb
 class Arg:
-    "The command-line side of one parameter: help, a validating `type`, choices, metavar, nargs/const/action, help group, flag names."
-    def __init__(self, help: str = "", type: Callable | None = None, *, choices=None, metavar: str | None = None,
-                 nargs=None, const=None, action: str | None = None, group: str | None = None, flags: tuple = ()):
+    """The command-line side of one parameter: help, a validating `type`, choices, metavar,
+    nargs/const/action, help group, flag names."""
+    def __init__(self, help: str = "", type: Callable | None = None, *, choices=None,
+                 metavar: str | None = None,
+                 nargs=None, const=None, action: str | None = None, group: str | None = None,
+                 flags: tuple = ()):
         self.help, self.type, self.choices, self.metavar, self.action = help, type, choices, metavar, action
         self.nargs, self.const, self.group, self.flags = nargs, const, group, tuple(flags)
     def __repr__(self): return f"Arg({self.help!r})"
@@ -30,9 +33,12 @@ class Command:
     "A registered subcommand: the function, and the config dataclass fields it exposes as flags."
     name: str
     fn: Callable
-    config: type | None = None                          # dataclass whose `fields` become flags (passed as **overrides)
-    fields: dict = field(default_factory=dict)          # field name -> Arg (or None: type and help from the dataclass)
-    presets: dict | None = None                         # named recipes, to show each recipe's value in the help
+    # dataclass whose `fields` become flags (passed as **overrides)
+    config: type | None = None
+    # field name -> Arg (or None: type and help from the dataclass)
+    fields: dict = field(default_factory=dict)
+    # named recipes, to show each recipe's value in the help
+    presets: dict | None = None
     epilog: str | None = None
     @property
     def help(self) -> str: return (inspect.getdoc(self.fn) or "").split("\n")[0]
@@ -40,15 +46,19 @@ class Command:
 REGISTRY: dict[str, Command] = {}
 
 class UsageError(Exception):
-    "A command line that argparse refuses; `sar-lulc` prints it as one line (and as JSON with --json)."
+    """A command line that argparse refuses; `sar-lulc` prints it as one line (and as JSON with
+    --json)."""
 
 class OneLineParser(argparse.ArgumentParser):
-    "An argparse parser whose usage errors are one line (`sar-lulc CMD: error: ...`, exit status 2), not a usage dump."
+    """An argparse parser whose usage errors are one line (`sar-lulc CMD: error: ...`, exit status
+    2), not a usage dump."""
     def error(self, message):
         raise UsageError(f"{self.prog}: error: {message} (see `{self.prog} --help`)")
 
-def command(name: str, *, config: type | None = None, fields=(), presets: dict | None = None, epilog: str | None = None):
-    "Register the decorated function as `sar-lulc NAME`; `fields` of the `config` dataclass become flags too."
+def command(name: str, *, config: type | None = None, fields=(), presets: dict | None = None,
+            epilog: str | None = None):
+    """Register the decorated function as `sar-lulc NAME`; `fields` of the `config` dataclass become
+    flags too."""
     fields = fields if isinstance(fields, dict) else dict.fromkeys(fields)
     def register(fn):
         REGISTRY[name] = Command(name, fn, config, fields, presets, epilog)
@@ -71,8 +81,10 @@ def _add(target, names: list, dest: str | None, a: Arg, default, required: bool)
     if default is False and a.type is None and a.nargs is None: kw["action"] = "store_true"
     elif a.action: kw.update(action=a.action, type=a.type, metavar=a.metavar, default=default)
     else:
-        kw.update(default=default, type=a.type, choices=list(a.choices) if a.choices is not None else None,
-                  metavar=a.metavar, nargs=a.nargs, **({"const": a.const} if a.nargs == "?" else {}))
+        kw.update(default=default, type=a.type, choices=list(a.choices) if a.choices is not None
+                  else None,
+                  metavar=a.metavar, nargs=a.nargs, **({"const": a.const} if a.nargs == "?"
+                                                       else {}))
         if required and dest: kw["required"] = True
     target.add_argument(*names, **{k: v for k, v in kw.items() if v is not None or k == "default"})
 
@@ -80,35 +92,46 @@ def _add(target, names: list, dest: str | None, a: Arg, default, required: bool)
 def add_flags(parser: argparse.ArgumentParser, cmd: Command) -> None:
     "Declare the flags of `cmd` on `parser`: its signature's parameters, then its config fields."
     groups = {}
-    def where(a): return parser if a.group is None else groups.setdefault(a.group, parser.add_argument_group(a.group))
+    def where(a):
+        return parser if a.group is None else groups.setdefault(a.group,
+                                                                parser.add_argument_group(a.group))
     sig = inspect.signature(cmd.fn, eval_str=True)
     for name, p in sig.parameters.items():
-        if p.kind is p.VAR_KEYWORD or name == "as_json": continue    # `--json` is sar-lulc's own flag
+        # `--json` is sar-lulc's own flag
+        if p.kind is p.VAR_KEYWORD or name == "as_json": continue
         a = p.annotation if isinstance(p.annotation, Arg) else Arg()
         default = None if p.default is p.empty else p.default
-        a = Arg(a.help + _shown(default), a.type, choices=a.choices, metavar=a.metavar, nargs=a.nargs, const=a.const,
+        a = Arg(a.help + _shown(default), a.type, choices=a.choices, metavar=a.metavar,
+                nargs=a.nargs, const=a.const,
                 action=a.action, group=a.group, flags=a.flags)
-        if p.kind is p.POSITIONAL_ONLY: _add(where(a), [name], None, Arg(a.help, a.type, choices=a.choices,
-                                               metavar=a.metavar or name.upper(), nargs=a.nargs), default, False)
-        else: _add(where(a), list(a.flags) or [f"--{name.replace('_', '-')}"], name, a, default, p.default is p.empty)
+        if p.kind is p.POSITIONAL_ONLY:
+            _add(where(a), [name], None, Arg(a.help, a.type, choices=a.choices,
+                   metavar=a.metavar or name.upper(), nargs=a.nargs), default, False)
+        else:
+            _add(where(a), list(a.flags) or [f"--{name.replace('_', '-')}"], name, a, default,
+                 p.default is p.empty)
     if cmd.config is None: return
-    try: comments = docments(cmd.config)               # the fields' comments; needs the class's source file
+    # the fields' comments; needs the class's source file
+    try: comments = docments(cmd.config)
     except (OSError, TypeError): comments = {}
     types = {f.name: f.type for f in dataclasses.fields(cmd.config)}
     for name, a in cmd.fields.items():
         a = a or Arg()
         default = next(f.default for f in dataclasses.fields(cmd.config) if f.name == name)
         per = {r: cmd.presets[r].get(name, default) for r in cmd.presets or {}}
-        shown = (f" (recipes: {', '.join(f'{r} {v}' for r, v in per.items())})" if len(set(map(str, per.values()))) > 1
+        shown = (f" (recipes: {', '.join(f'{r} {v}' for r, v in per.items())})" if len(set(map(str,
+                                                                                               per.values()))) > 1
                  else _shown(next(iter(per.values()), default)))
         help_ = (a.help or comments.get(name) or name.replace("_", " ")) + shown
         _add(where(a), list(a.flags) or [f"--{name.replace('_', '-')}"], name,
-             Arg(help_, a.type or _field_type(types[name]), choices=a.choices, metavar=a.metavar, nargs=a.nargs,
+             Arg(help_, a.type or _field_type(types[name]), choices=a.choices, metavar=a.metavar,
+                 nargs=a.nargs,
                  const=a.const, group=a.group), None, False)
 
 # %% ../nbs/06_command.ipynb #9f6dec95b1c7
 def call(cmd: Command, ns: argparse.Namespace) -> dict:
-    "Run `cmd` with the parsed flags: its own parameters by name, the config fields that were given as `**overrides`."
+    """Run `cmd` with the parsed flags: its own parameters by name, the config fields that were
+    given as `**overrides`."""
     sig = inspect.signature(cmd.fn)
     pos = [getattr(ns, n) for n, p in sig.parameters.items() if p.kind is p.POSITIONAL_ONLY]
     kw = {n: getattr(ns, "json" if n == "as_json" else n, False)
@@ -116,8 +139,10 @@ def call(cmd: Command, ns: argparse.Namespace) -> dict:
     over = {n: getattr(ns, n) for n in cmd.fields if getattr(ns, n, None) is not None}
     return cmd.fn(*pos, **kw, **over) or {}
 
-def command_parser(name: str, parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
-    "The parser of registered command `name` (a new `OneLineParser`, or flags added to `parser`, e.g. a subparser)."
+def command_parser(name: str,
+                   parser: argparse.ArgumentParser | None = None) -> argparse.ArgumentParser:
+    """The parser of registered command `name` (a new `OneLineParser`, or flags added to `parser`,
+    e.g. a subparser)."""
     cmd = REGISTRY[name]
     p = parser or OneLineParser(prog=f"sar-lulc {name}")
     p.description, p.epilog, p.formatter_class = inspect.getdoc(cmd.fn), cmd.epilog, argparse.RawDescriptionHelpFormatter
@@ -125,5 +150,6 @@ def command_parser(name: str, parser: argparse.ArgumentParser | None = None) -> 
     return p
 
 def run_command(name: str, argv: list) -> dict:
-    "Parse `argv` as the flags of command `name` and run it: the command line inside a notebook or a test."
+    """Parse `argv` as the flags of command `name` and run it: the command line inside a notebook or
+    a test."""
     return call(REGISTRY[name], command_parser(name).parse_args([str(a) for a in argv]))

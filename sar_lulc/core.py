@@ -25,7 +25,8 @@ class SarLulcError(ValueError):
 
 # %% ../nbs/00_core.ipynb #2fbc4bf36432
 def shared_dir() -> Path | None:
-    "The project's shared data folder (`$SAR_LULC_SHARED`, else a `shared/` beside the repo), or None."
+    """The project's shared data folder (`$SAR_LULC_SHARED`, else a `shared/` beside the repo), or
+    None."""
     env = os.environ.get("SAR_LULC_SHARED")
     if env: return Path(env) if Path(env).is_dir() else None
     pkg = Path(__file__).resolve().parent if "__file__" in globals() else Path.cwd()
@@ -48,20 +49,25 @@ def real_tile_paths() -> dict | None:
 
 # %% ../nbs/00_core.ipynb #ef1095997bd2
 def data_samples_dir() -> Path | None:
-    "The repository's `data_samples/` folder (working folder, its parents, then beside the package), or None."
+    """The repository's `data_samples/` folder (working folder, its parents, then beside the
+    package), or None."""
     pkg = Path(__file__).resolve().parent.parent if "__file__" in globals() else Path.cwd()
-    return next((b / "data_samples" for b in (Path.cwd(), *Path.cwd().parents, pkg) if (b / "data_samples").is_dir()), None)
+    return next((b / "data_samples" for b in (Path.cwd(), *Path.cwd().parents, pkg)
+                 if (b / "data_samples").is_dir()), None)
 
 # %% ../nbs/00_core.ipynb #37520635ec79
-_TEMP = r"\.[A-Za-z0-9_]+(\.stage\.tif|\.tmp)(\.ovr\.tmp|\.ovr)?"   # what mkstemp and GDAL add to `.NAME`
-_HELD = threading.local()                                           # outputs whose lock this thread holds
+# what mkstemp and GDAL add to `.NAME`
+_TEMP = r"\.[A-Za-z0-9_]+(\.stage\.tif|\.tmp)(\.ovr\.tmp|\.ovr)?"
+# outputs whose lock this thread holds
+_HELD = threading.local()
 
 def lock_path(path) -> Path:
     "The lock file of output `path`: `.NAME.lock` beside it."
     path = Path(path); return path.with_name(f".{path.name}.lock")
 
 def temporaries_of(path) -> list[Path]:
-    "Hidden temporaries that writers of `path` make beside it: `.NAME.XXXXXXXX.tmp`, `.stage.tif`, `.ovr.tmp`."
+    """Hidden temporaries that writers of `path` make beside it: `.NAME.XXXXXXXX.tmp`, `.stage.tif`,
+    `.ovr.tmp`."""
     path = Path(path)
     if not path.parent.is_dir(): return []
     pat = re.compile(re.escape(f".{path.name}") + _TEMP + "$")
@@ -71,44 +77,57 @@ def _holder(lock: Path) -> str:
     "Who holds `lock`, from what it says (for messages only)."
     try: info = json.loads(lock.read_text())
     except (OSError, ValueError): info = None
-    return f"PID {info.get('pid')} on {info.get('host')}" if isinstance(info, dict) else "another process"
+    return f"PID {info.get('pid')} on {info.get('host')}" if isinstance(info,
+                                                                        dict) else "another process"
 
 def _acquire(lock: Path) -> int:
-    "An fd holding an exclusive flock on `lock` (the file that is at `lock` now), or a `SarLulcError`."
+    """An fd holding an exclusive flock on `lock` (the file that is at `lock` now), or a
+    `SarLulcError`."""
     for _ in range(10):
         try: fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o644)
         except OSError as e:
-            why = ("it is not a place for files (a system folder)" if str(lock.parent.resolve()).startswith(("/proc", "/sys"))
+            why = ("it is not a place for files (a system folder)"
+                   if str(lock.parent.resolve()).startswith(("/proc", "/sys"))
                    else e.strerror)
-            raise SarLulcError(f"Cannot write in the output folder {lock.parent}: {why}; choose another --out.") from e
+            raise SarLulcError(f"Cannot write in the output folder {lock.parent}: {why}; choose "
+                               "another --out.") from e
         try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             os.close(fd)
-            raise SarLulcError(f"{lock.name[1:-5]} is being written by {_holder(lock)}; wait for it to finish.") from None
-        try: same = os.fstat(fd).st_ino == os.stat(lock).st_ino    # not a file that a finishing writer just removed
+            raise SarLulcError(f"{lock.name[1:-5]} is being written by {_holder(lock)}; wait for "
+                               "it to finish.") from None
+        # not a file that a finishing writer just removed
+        try: same = os.fstat(fd).st_ino == os.stat(lock).st_ino
         except OSError: same = False
         if same: return fd
         os.close(fd)
     raise SarLulcError(f"Could not take the lock {lock}; other processes keep replacing it.")
 
+
+# %% ../nbs/00_core.ipynb #6c3a9a64c07f
 @contextlib.contextmanager
 def output_lock(*paths):
-    """Hold the lock of output `paths[0]` while writing `paths`: refused while another process (or thread)
-    writes it; on taking it, the temporaries of every path in `paths`, which only a dead writer can have
-    left, are removed."""
+    """Hold the lock of output `paths[0]` while writing `paths`: refused while another process (or
+    thread) writes it; on taking it, the temporaries of every path in `paths`, which only a dead
+    writer can have left, are removed."""
     paths = [Path(p).absolute() for p in paths]
     held = _HELD.__dict__.setdefault("paths", {})
-    if all(str(p) in held for p in paths):                  # re-entrant: this thread already covers them
+    # re-entrant: this thread already covers them
+    if all(str(p) in held for p in paths):
         yield lock_path(paths[0]); return
     lock = lock_path(paths[0])
-    if fcntl is None:                                       # no flock (Windows): no lock, no clean-up
+    # no flock (Windows): no lock, no clean-up
+    if fcntl is None:
         yield lock; return
-    left = lock.exists()                                    # a finished writer removes its lock: a dead one does not
+    # a finished writer removes its lock: a dead one does not
+    left = lock.exists()
     fd = _acquire(lock)
     try:
         os.ftruncate(fd, 0)
-        os.write(fd, json.dumps(dict(pid=os.getpid(), host=socket.gethostname(), time=time.time())).encode())
-        for t in (t for p in paths for t in temporaries_of(p)) if left else ():   # no folder listing otherwise
+        os.write(fd, json.dumps(dict(pid=os.getpid(), host=socket.gethostname(),
+                                     time=time.time())).encode())
+        # no folder listing otherwise
+        for t in (t for p in paths for t in temporaries_of(p)) if left else ():
             with contextlib.suppress(OSError): t.unlink()
         for p in paths: held[str(p)] = held.get(str(p), 0) + 1
         try: yield lock
@@ -117,33 +136,40 @@ def output_lock(*paths):
                 held[str(p)] -= 1
                 if not held[str(p)]: del held[str(p)]
     finally:
-        with contextlib.suppress(OSError): lock.unlink()    # still holding the flock: no one else is using it
+        # still holding the flock: no one else is using it
+        with contextlib.suppress(OSError): lock.unlink()
         os.close(fd)
+
 
 # %% ../nbs/00_core.ipynb #c28f23480cac
 def check_output_path(path, overwrite: bool = False, create: bool = True) -> Path:
-    """Validate an output path: refuse an existing file unless `overwrite`, create and check the folder.
-    `create=False` only checks that the folder could be made (for checks made before any work starts)."""
+    """Validate an output path: refuse an existing file unless `overwrite`, create and check the
+    folder. `create=False` only checks that the folder could be made (for checks made before any
+    work starts)."""
     path = Path(path)
     if path.exists() and path.is_dir():
         raise SarLulcError(f"Output path {path} is a folder; give a file name.")
     if path.exists() and not overwrite:
-        raise SarLulcError(f"Output {path} already exists; pass --overwrite (overwrite=True in Python) to replace it.")
+        raise SarLulcError(f"Output {path} already exists; pass --overwrite (overwrite=True in "
+                           "Python) to replace it.")
     if not create:
         base = next((p for p in path.absolute().parents if p.exists()), None)
         if base is None or not base.is_dir():
             raise SarLulcError(f"Cannot create output folder {path.parent}: {base} is not a folder.")
-        if not os.access(base, os.W_OK | os.X_OK): raise SarLulcError(f"Output folder {base} is not writable.")
+        if not os.access(base, os.W_OK | os.X_OK): raise SarLulcError(f"Output folder {base} is "
+                                                                      "not writable.")
         return path
     try: path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as e: raise SarLulcError(f"Cannot create output folder {path.parent}: {e.strerror}") from e
+    except OSError as e: raise SarLulcError(f"Cannot create output folder {path.parent}: "
+                                            f"{e.strerror}") from e
     if not os.access(path.parent, os.W_OK):
         raise SarLulcError(f"Output folder {path.parent} is not writable.")
     return path
 
 @contextlib.contextmanager
 def atomic_output(path, overwrite: bool = False):
-    "Yield a temporary path beside `path`; rename it to `path` only if the block finishes without error."
+    """Yield a temporary path beside `path`; rename it to `path` only if the block finishes without
+    error."""
     path = check_output_path(path, overwrite)
     with output_lock(path):                           # and a dead writer's leftovers are cleared
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -152,7 +178,8 @@ def atomic_output(path, overwrite: bool = False):
             yield tmp
             if path.exists() and not overwrite:
                 raise SarLulcError(f"Output {path} appeared while writing; not replacing it.")
-            umask = os.umask(0); os.umask(umask)          # mkstemp makes 0600 files: give the usual mode
+            # mkstemp makes 0600 files: give the usual mode
+            umask = os.umask(0); os.umask(umask)
             if tmp.is_file(): os.chmod(tmp, 0o666 & ~umask)
             os.replace(tmp, path)
         except BaseException:
@@ -161,7 +188,8 @@ def atomic_output(path, overwrite: bool = False):
 
 # %% ../nbs/00_core.ipynb #strictjson02
 def json_safe(obj):
-    "`obj` with every NaN or infinite float as None, so that it is strict JSON (read by any parser)."
+    """`obj` with every NaN or infinite float as None, so that it is strict JSON (read by any
+    parser)."""
     if isinstance(obj, float): return obj if math.isfinite(obj) else None
     if isinstance(obj, dict): return {k: json_safe(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)): return [json_safe(v) for v in obj]
@@ -173,16 +201,18 @@ def to_json(obj, **kw) -> str:
 
 # %% ../nbs/00_core.ipynb #71637908de12
 def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
-    """True when the CPU advertises bf16 arithmetic in /proc/cpuinfo (or the text `cpuinfo`): AVX512-BF16 or AMX-BF16
-    (x86), `bf16` (Arm). False where that cannot be read: fp32 is never the slow choice, emulated bf16 can be 100x slower."""
+    """True when the CPU advertises bf16 arithmetic in /proc/cpuinfo (or the text `cpuinfo`):
+    AVX512-BF16 or AMX-BF16 (x86), `bf16` (Arm). False where that cannot be read: fp32 is never
+    the slow choice, emulated bf16 can be 100x slower."""
     if cpuinfo is None:
         try: cpuinfo = Path("/proc/cpuinfo").read_text()
         except OSError: return False
     return re.search(r"\b(avx512_bf16|amx_bf16|bf16)\b", cpuinfo) is not None
 
 def time_alternating(fns: dict, reps: int = 3, device="cpu") -> dict:
-    """Fastest seconds per call of each function in `fns` (name -> no-argument callable): one warm-up call each, then
-    `reps` rounds calling them in turn, so that a shared machine's load drifts over all of them alike."""
+    """Fastest seconds per call of each function in `fns` (name -> no-argument callable): one
+    warm-up call each, then `reps` rounds calling them in turn, so that a shared machine's load
+    drifts over all of them alike."""
     device = torch.device(device)
     def sync():
         if device.type == "cuda": torch.cuda.synchronize(device)
@@ -195,10 +225,12 @@ def time_alternating(fns: dict, reps: int = 3, device="cpu") -> dict:
     return best
 
 def has_native_bf16(device) -> bool:
-    """Whether `device` computes bf16 natively (a GPU from Ampere on; a CPU with AVX512-BF16, AMX or Arm bf16), the only
-    places where bf16 can pay: elsewhere it is emulated, far slower than fp32. Native is not yet faster: measure."""
+    """Whether `device` computes bf16 natively (a GPU from Ampere on; a CPU with AVX512-BF16, AMX or
+    Arm bf16), the only places where bf16 can pay: elsewhere it is emulated, far slower than
+    fp32. Native is not yet faster: measure."""
     device = torch.device(device)
-    if device.type == "cuda":                    # bf16 tensor cores from Ampere (compute capability 8) on
+    # bf16 tensor cores from Ampere (compute capability 8) on
+    if device.type == "cuda":
         return torch.cuda.is_available() and torch.cuda.get_device_capability(device)[0] >= 8
     return device.type == "cpu" and cpu_has_native_bf16()
 
@@ -217,26 +249,34 @@ def get_device(device: str | torch.device | None = "auto") -> torch.device:
         raise SarLulcError(f"Unknown device {device!r}; use auto, cpu, cuda or cuda:N.") from e
     if dev.type == "cuda":
         if not torch.cuda.is_available():
-            raise SarLulcError(f"Device {device!r} requested but CUDA is not available on this machine; "
+            raise SarLulcError(f"Device {device!r} requested but CUDA is not available on this "
+                               f"machine; "
                                "use --device cpu (or auto).")
         if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise SarLulcError(f"Device {device!r} requested but this machine has {torch.cuda.device_count()} "
+            raise SarLulcError(f"Device {device!r} requested but this machine has "
+                               f"{torch.cuda.device_count()} "
                                f"CUDA device(s) (cuda:0..cuda:{torch.cuda.device_count() - 1}).")
-    elif dev.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
-        raise SarLulcError(f"Device {device!r} requested but MPS is not available; use --device cpu.")
+    elif dev.type == "mps" and not (hasattr(torch.backends, "mps")
+                                    and torch.backends.mps.is_available()):
+        raise SarLulcError(f"Device {device!r} requested but MPS is not available; use --device "
+                           "cpu.")
     elif dev.type not in ("cpu", "cuda", "mps"):
         raise SarLulcError(f"Device {device!r} is not supported; use auto, cpu, cuda or cuda:N.")
     return dev
 
 PRECISIONS = ("fp32", "bf16", "fp16")
-PRECISION_CHOICES = (*PRECISIONS, "auto")   # what a user may ask for: auto = bf16 where measured faster, else fp32
-AUTO_MIN_SPEEDUP = 1.1   # `auto` takes bf16 only if measured at least this much faster than fp32 (beyond timing noise)
+# what a user may ask for: auto = bf16 where measured faster, else fp32
+PRECISION_CHOICES = (*PRECISIONS, "auto")
+# `auto` takes bf16 only if measured at least this much faster than fp32 (beyond timing noise)
+AUTO_MIN_SPEEDUP = 1.1
 
 def autocast(device: torch.device | str, precision: str = "fp32"):
-    """Autocast context for `precision` in {fp32, bf16, fp16}. fp16 is meant for CUDA; on the CPU it runs (so the
-    fp16 + grad-scaler path can be tested without a GPU) but is slow without fp16 hardware."""
+    """Autocast context for `precision` in {fp32, bf16, fp16}. fp16 is meant for CUDA; on the CPU it
+    runs (so the fp16 + grad-scaler path can be tested without a GPU) but is slow without fp16
+    hardware."""
     device = torch.device(device)
-    if precision not in PRECISIONS: raise SarLulcError(f"Unknown precision {precision!r}; choose one of {PRECISIONS}.")
+    if precision not in PRECISIONS: raise SarLulcError(f"Unknown precision {precision!r}; choose "
+                                                       f"one of {PRECISIONS}.")
     if precision == "fp32": return contextlib.nullcontext()
     dtype = torch.bfloat16 if precision == "bf16" else torch.float16
     return torch.autocast(device_type=device.type, dtype=dtype)
@@ -250,20 +290,24 @@ def peak_rss_mb() -> float:
     except OSError: pass
     import resource
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return rss / 2**20 if sys.platform == "darwin" else rss / 1024          # bytes on macOS, KiB elsewhere
+    # bytes on macOS, KiB elsewhere
+    return rss / 2**20 if sys.platform == "darwin" else rss / 1024
 
 # %% ../nbs/00_core.ipynb #b6d598e50371
 def tutorial_setup() -> bool:
-    "Set torch's threads for a tutorial and return FAST: True (micro settings) unless SAR_LULC_TUTORIAL_FULL is set."
+    """Set torch's threads for a tutorial and return FAST: True (micro settings) unless
+    SAR_LULC_TUTORIAL_FULL is set."""
     torch.set_num_threads(1 if os.environ.get("IN_TEST") else min(2, os.cpu_count() or 1))
     return os.environ.get("SAR_LULC_TUTORIAL_FULL") is None
 
 # %% ../nbs/00_core.ipynb #aacda112
 def tutorial_cli(cmd: str, cwd, show=("ok",), quiet: bool = False) -> dict:
-    "Run `sar-lulc CMD --json` in `cwd` as a user would; print the command, warnings and the summary keys in `show`."
+    """Run `sar-lulc CMD --json` in `cwd` as a user would; print the command, warnings and the
+    summary keys in `show`."""
     import shlex, subprocess
     print("$ sar-lulc", cmd)
-    r = subprocess.run([sys.executable, "-m", "sar_lulc.cli", "--json", *shlex.split(cmd)], cwd=cwd, capture_output=True,
+    r = subprocess.run([sys.executable, "-m", "sar_lulc.cli", "--json", *shlex.split(cmd)],
+                       cwd=cwd, capture_output=True,
                        text=True, env={**os.environ, "OMP_NUM_THREADS": "2"})
     for l in r.stderr.splitlines():
         if l.startswith(("warning:", "sar-lulc", "train:")): print(" ", l[:300])
@@ -275,10 +319,12 @@ def tutorial_cli(cmd: str, cwd, show=("ok",), quiet: bool = False) -> dict:
 
 # %% ../nbs/00_core.ipynb #ae43c8079c9a
 def check_number(name: str, value, *, kind=int, lo=None, hi=None, lo_open: bool = False):
-    "`value` as a finite `kind` (int or float) in [lo, hi] (lo excluded when `lo_open`), else a `SarLulcError`."
+    """`value` as a finite `kind` (int or float) in [lo, hi] (lo excluded when `lo_open`), else a
+    `SarLulcError`."""
     what = "an integer" if kind is int else "a finite number"
     rng = ("" if lo is None and hi is None else
-           f" > {lo}" if hi is None and lo_open else f" >= {lo}" if hi is None else f" <= {hi}" if lo is None
+           f" > {lo}" if hi is None and lo_open else f" >= {lo}" if hi is None else f" <= {hi}"
+           if lo is None
            else f" in ({lo}, {hi}]" if lo_open else f" in [{lo}, {hi}]")
     try:
         if isinstance(value, bool): raise ValueError
@@ -288,27 +334,34 @@ def check_number(name: str, value, *, kind=int, lo=None, hi=None, lo_open: bool 
             v = int(v)
     except (TypeError, ValueError):
         raise SarLulcError(f"{name} must be {what}{rng}, got {value!r}.") from None
-    if not math.isfinite(v) or (lo is not None and (v <= lo if lo_open else v < lo)) or (hi is not None and v > hi):
+    if not math.isfinite(v) or (lo is not None and (v <= lo if lo_open
+                                                    else v < lo)) or (hi is not None and v > hi):
         raise SarLulcError(f"{name} must be {what}{rng}, got {value!r}.")
     return v
 
 def check_choice(name: str, value, choices) -> str:
-    "`value` of switch `name` normalised (case, `_` for `+`, spaces) and checked against `choices`: the one validator of every switch."
+    """`value` of switch `name` normalised (case, `_` for `+`, spaces) and checked against
+    `choices`: the one validator of every switch."""
     v = str(value).strip().lower().replace("_", "+").replace(" ", "")
-    if v not in choices: raise SarLulcError(f"Unknown {name} {value!r}; choose one of {list(choices)}.")
+    if v not in choices: raise SarLulcError(f"Unknown {name} {value!r}; choose one of "
+                                            f"{list(choices)}.")
     return v
 
 def check_fields(cls, d: dict, what: str) -> dict:
-    "`d` if every key is a field of dataclass `cls`, else a clear error naming `what`, the unknown and the known fields."
+    """`d` if every key is a field of dataclass `cls`, else a clear error naming `what`, the unknown
+    and the known fields."""
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = set(d) - names
-    if unknown: raise SarLulcError(f"Unknown {what} field(s) {sorted(unknown)}; known: {sorted(names)}.")
+    if unknown: raise SarLulcError(f"Unknown {what} field(s) {sorted(unknown)}; known: "
+                                   f"{sorted(names)}.")
     return d
 
 def arg_number(kind=int, lo=None, hi=None, lo_open: bool = False):
-    "An argparse `type=` that applies `check_number` (its message becomes the one-line usage error)."
+    """An argparse `type=` that applies `check_number` (its message becomes the one-line usage
+    error)."""
     def conv(s):
         try: return check_number("the value", s, kind=kind, lo=lo, hi=hi, lo_open=lo_open)
-        except SarLulcError as e: raise argparse.ArgumentTypeError(str(e)[len("the value "):].rstrip(".")) from None
+        except SarLulcError as e:
+            raise argparse.ArgumentTypeError(str(e)[len("the value "):].rstrip(".")) from None
     conv.__name__ = "int" if kind is int else "number"
     return conv

@@ -12,10 +12,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 from rasterio.windows import Window
+from fastcore.basics import patch
 
 from .command import Arg, command
 from .core import SarLulcError, check_number
-from .io import DEFAULT_CF, SarReader, open_raster
+from .io import DEFAULT_CF, Calibration, SarReader, open_raster
 from .schemes import IGNORE_INDEX, ClassScheme, get_scheme, remap
 
 # %% auto #0
@@ -32,10 +33,12 @@ class NormStats:
     std: float | tuple
 
     def __post_init__(self):
-        conv = lambda v: tuple(float(x) for x in v) if isinstance(v, (list, tuple, np.ndarray)) else float(v)
+        conv = lambda v: tuple(float(x) for x in v) if isinstance(v, (list, tuple,
+                                                                      np.ndarray)) else float(v)
         self.mean, self.std = conv(self.mean), conv(self.std)
         if np.any(~np.isfinite(np.atleast_1d(self.mean))) or not np.all(np.isfinite(np.atleast_1d(self.std)) & (np.atleast_1d(self.std) > 0)):
-            raise SarLulcError(f"Invalid normalisation statistics mean={self.mean}, std={self.std}: "
+            raise SarLulcError(f"Invalid normalisation statistics mean={self.mean}, "
+                               f"std={self.std}: "
                                "the mean must be finite and the std positive.")
 
     @property
@@ -50,7 +53,8 @@ class NormStats:
         if isinstance(d, NormStats): return d
         try: return cls(d["mean"], d["std"])
         except (KeyError, TypeError) as e:
-            raise SarLulcError(f"Normalisation statistics must look like {{'mean': m, 'std': s}}, got {d!r}.") from e
+            raise SarLulcError(f"Normalisation statistics must look like {{'mean': m, 'std': s}}, "
+                               f"got {d!r}.") from e
 
     def normalize(self, db: np.ndarray) -> np.ndarray:
         "`(db - mean) / std` as float32; `db` is (H,W) or (C,H,W). NaN stays NaN."
@@ -92,9 +96,11 @@ def _grid_windows(height: int, width: int, size: int) -> list[Window]:
     return [Window(c, r, min(size, width - c), min(size, height - r))
             for r in range(0, height, size) for c in range(0, width, size)]
 
-def compute_norm_stats(sar_paths, units: str = "auto", cf: float = DEFAULT_CF, max_pixels: int = 50_000_000,
+def compute_norm_stats(sar_paths, units: str = "auto", cf: float = DEFAULT_CF,
+                       max_pixels: int = 50_000_000,
                        block: int = 512, seed: int = 0) -> NormStats:
-    "Mean/std of SAR dB over `sar_paths` (each a path or a list of channel paths), streamed by windows."
+    """Mean/std of SAR dB over `sar_paths` (each a path or a list of channel paths), streamed by
+    windows."""
     items = [_as_channels(p) for p in sar_paths]
     if not items: raise SarLulcError("compute_norm_stats needs at least one SAR file.")
     nch = len(items[0])
@@ -121,7 +127,8 @@ def compute_norm_stats(sar_paths, units: str = "auto", cf: float = DEFAULT_CF, m
     finally:
         for r in readers: r.close()
     if any(m.n == 0 for m in moms):
-        raise SarLulcError(f"No valid SAR pixels in {len(items)} file(s) (all no data?): cannot compute "
+        raise SarLulcError(f"No valid SAR pixels in {len(items)} file(s) (all no data?): cannot "
+                           f"compute "
                            "normalisation statistics.")
     std = []
     for m in moms:
@@ -149,7 +156,8 @@ def scheme_from_json(obj) -> ClassScheme:
 # %% ../nbs/04_data.ipynb #a475e96e6270
 @dataclass
 class DatasetInfo:
-    "A loaded dataset folder: items hold absolute paths (`sar` a Path or a list of Paths, `label` a Path)."
+    """A loaded dataset folder: items hold absolute paths (`sar` a Path or a list of Paths, `label`
+    a Path)."""
     root: Path
     scheme: ClassScheme
     units: str
@@ -159,7 +167,8 @@ class DatasetInfo:
     manifest: dict = field(default_factory=dict, repr=False)
 
     def items(self, split: str) -> list[dict]:
-        if split not in self.splits: raise SarLulcError(f"Unknown split {split!r}; this dataset has {list(self.splits)}.")
+        if split not in self.splits: raise SarLulcError(f"Unknown split {split!r}; this dataset "
+                                                        f"has {list(self.splits)}.")
         return self.splits[split]
     def sar_paths(self, split: str) -> list: return [it["sar"] for it in self.items(split)]
     def label_paths(self, split: str) -> list: return [it["label"] for it in self.items(split)]
@@ -167,8 +176,25 @@ class DatasetInfo:
     def num_classes(self) -> int: return self.scheme.num_classes
     @property
     def min_valid(self) -> float:
-        "The labelled share a chip needed to enter the dataset (`chips --min-valid`; 0.5 where not recorded)."
+        """The labelled share a chip needed to enter the dataset (`chips --min-valid`; 0.5 where not
+        recorded)."""
         return float((self.manifest.get("source") or {}).get("min_valid", 0.5))
+    @property
+    def calibration(self) -> Calibration:
+        """How the dataset's own SAR files are read (dB for the chips that `chips` and `synth`
+        write)."""
+        return Calibration(self.units, self.cf)
+    def source_calibration(self, cf: float | None = None) -> Calibration:
+        """The calibration of the products the chips were cut from (the manifest's `source`: units
+        as given, else as detected): what a model trained here expects of a scene, its input
+        contract. `cf`: the CF used."""
+        src = self.manifest.get("source") or {}
+        su = src.get("units") if src.get("units") not in (None,
+                                                          "auto") else src.get("sar_units_detected")
+        su = su or self.units
+        dtype = "uint16" if su == "dn" else ("float32" if su == "db" else src.get("sar_dtype",
+                                                                                  "float32"))
+        return Calibration(su, self.cf if cf is None else cf, dtype=dtype)
     @property
     def channels(self) -> int:
         for its in self.splits.values():
@@ -189,10 +215,13 @@ def write_manifest(root, splits: dict, scheme, units: str = "db", cf: float = DE
         out[name] = []
         for it in its:
             d = dict(it)
-            d["sar"] = [rel(p) for p in d["sar"]] if isinstance(d["sar"], (list, tuple)) else rel(d["sar"])
+            d["sar"] = [rel(p) for p in d["sar"]] if isinstance(d["sar"], (list,
+                                                                           tuple)) else rel(d["sar"])
             if d.get("label") is not None: d["label"] = rel(d["label"])
             out[name].append(d)
-    man = {"format": DATASET_FORMAT, "scheme": scheme_to_json(get_scheme(scheme) if isinstance(scheme, str) else scheme),
+    man = {"format": DATASET_FORMAT, "scheme": scheme_to_json(get_scheme(scheme)
+                                                              if isinstance(scheme, str)
+                                                              else scheme),
            "units": units, "cf": float(cf), "splits": out}
     if norm is not None: man["norm"] = NormStats.from_dict(norm).to_dict()
     man.update(extra)
@@ -203,9 +232,11 @@ def write_manifest(root, splits: dict, scheme, units: str = "db", cf: float = DE
 
 # %% ../nbs/04_data.ipynb #59a31b8078d0
 def load_dataset_dir(path, compute_norm: bool = True) -> DatasetInfo:
-    "Read and check a dataset folder; computes `norm` from the train split when the manifest has none."
+    """Read and check a dataset folder; computes `norm` from the train split when the manifest has
+    none."""
     root = Path(path)
-    expected = (f"expected {root}/manifest.json (format {DATASET_FORMAT!r}) listing SAR/label GeoTIFF pairs "
+    expected = (f"expected {root}/manifest.json (format {DATASET_FORMAT!r}) listing SAR/label "
+                f"GeoTIFF pairs "
                 "under splits train/val/test, as written by `sar-lulc synth`, `chips` or `merge`")
     if not root.is_dir(): raise SarLulcError(f"Dataset folder {root} does not exist; {expected}.")
     mpath = root / "manifest.json"
@@ -218,70 +249,93 @@ def load_dataset_dir(path, compute_norm: bool = True) -> DatasetInfo:
         raise SarLulcError(f"{mpath} has format {fmt!r}, not {DATASET_FORMAT!r}; {expected}.")
     if "scheme" not in man: raise SarLulcError(f"{mpath} has no 'scheme'; {expected}.")
     scheme = scheme_from_json(man["scheme"])
-    def at(p):                                   # "../x" from a merged folder: resolved where the folder really is
+    # "../x" from a merged folder: resolved where the folder really is
+    def at(p):
         return Path(os.path.normpath(root.resolve() / p)) if ".." in Path(p).parts else root / p
     splits, missing = {}, []
     for name, its in (man.get("splits") or {}).items():
-        if not isinstance(its, list): raise SarLulcError(f"Split {name!r} in {mpath} must be a list of items.")
+        if not isinstance(its, list): raise SarLulcError(f"Split {name!r} in {mpath} must be a "
+                                                         "list of items.")
         splits[name] = []
         for it in its:
             if not isinstance(it, dict) or "sar" not in it:
                 raise SarLulcError(f"Item {it!r} of split {name!r} in {mpath} needs a 'sar' path.")
             d = dict(it)
-            d["sar"] = [at(p) for p in it["sar"]] if isinstance(it["sar"], (list, tuple)) else at(it["sar"])
+            d["sar"] = [at(p) for p in it["sar"]] if isinstance(it["sar"], (list,
+                                                                            tuple)) else at(it["sar"])
             if it.get("label") is not None: d["label"] = at(it["label"])
             for p in _as_channels(d["sar"]) + ([d["label"]] if d.get("label") is not None else []):
                 if not p.exists(): missing.append(str(p))
             splits[name].append(d)
     if missing:
         more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
-        raise SarLulcError(f"Dataset {root}: {len(missing)} file(s) listed in manifest.json are missing: "
+        raise SarLulcError(f"Dataset {root}: {len(missing)} file(s) listed in manifest.json are "
+                           f"missing: "
                            f"{', '.join(missing[:5])}{more}.")
     if not any(splits.values()):
-        raise SarLulcError(f"Dataset folder {root} has no usable chips: its manifest lists no items; {expected}.")
+        raise SarLulcError(f"Dataset folder {root} has no usable chips: its manifest lists no "
+                           f"items; {expected}.")
     norm = NormStats.from_dict(man["norm"]) if man.get("norm") else None
     units, cf = man.get("units", "auto"), float(man.get("cf", DEFAULT_CF))
     if norm is None and compute_norm:
         src = splits.get("train") or next(v for v in splits.values() if v)
         norm = compute_norm_stats([it["sar"] for it in src], units=units, cf=cf)
-    return DatasetInfo(root=root, scheme=scheme, units=units, cf=cf, splits=splits, norm=norm, manifest=man)
+    return DatasetInfo(root=root, scheme=scheme, units=units, cf=cf, splits=splits, norm=norm,
+                       manifest=man)
 
 # %% ../nbs/04_data.ipynb #140f50bebaef
-_CONTRACT = ("units", "sar_units_detected", "sar_dtype")   # what a manifest's `source` says of the products (input_contract)
+# what a manifest's `source` says of the products (input_contract)
+_CONTRACT = ("units", "sar_units_detected", "sar_dtype")
 
 def _scheme_label(s: ClassScheme) -> str: return f"{s.name} ({', '.join(s.names)})"
 
+
+# %% ../nbs/04_data.ipynb #ad08a23a725a
 def merge_datasets(out_dir, sources, overwrite: bool = False) -> Path:
-    "Write `out_dir/manifest.json` listing every split of the dataset folders `sources` (files referenced in place)."
+    """Write `out_dir/manifest.json` listing every split of the dataset folders `sources` (files
+    referenced in place)."""
     out, srcs = Path(out_dir), [Path(s) for s in sources]
-    if len(srcs) < 2: raise SarLulcError(f"Give at least two dataset folders to merge, got {len(srcs)}.")
+    if len(srcs) < 2: raise SarLulcError(f"Give at least two dataset folders to merge, got "
+                                         f"{len(srcs)}.")
     roots = [s.resolve() for s in srcs]
     twice = sorted({str(s) for s, r in zip(srcs, roots) if roots.count(r) > 1})
     if twice: raise SarLulcError(f"Dataset folder {twice[0]} is given more than once.")
     base = out.resolve()
-    if base in roots: raise SarLulcError(f"The merged dataset {out} cannot be one of its own sources.")
+    if base in roots: raise SarLulcError(f"The merged dataset {out} cannot be one of its own "
+                                         "sources.")
     inside = [str(s) for s, r in zip(srcs, roots) if base in r.parents]
-    if inside: raise SarLulcError(f"Write the merged dataset beside its sources, not around them: {inside[0]} is inside "
-                                  f"{out} (a later `synth`/`chips --overwrite` there would delete the source's files).")
+    if inside: raise SarLulcError("Write the merged dataset beside its sources, not around them: "
+                                  f"{inside[0]} is inside {out} (a later `synth`/`chips "
+                                  f"--overwrite` there would delete "
+                                  "the source's files).")
     infos = [load_dataset_dir(s, compute_norm=False) for s in srcs]
     first = infos[0]
     contract = lambda i: tuple((i.manifest.get("source") or {}).get(k) for k in _CONTRACT)
     for info in infos:
         bad = [n for n in info.splits if n not in SPLITS]
-        if bad: raise SarLulcError(f"Split {bad[0]!r} of {info.root} is not one of {', '.join(SPLITS)}; training and "
-                                   "evaluation read only those, so rename it in its manifest.json before merging.")
+        if bad: raise SarLulcError(f"Split {bad[0]!r} of {info.root} is not one of "
+                                   f"{', '.join(SPLITS)}; training and evaluation read only those, "
+                                   f"so rename it in its manifest.json "
+                                   "before merging.")
     for info in infos[1:]:
-        for what, a, b in (("class scheme is", _scheme_label(first.scheme), _scheme_label(info.scheme)),
-                           ("units are", first.units, info.units), ("SAR channels are", first.channels, info.channels),
+        for what, a, b in (("class scheme is", _scheme_label(first.scheme),
+                            _scheme_label(info.scheme)),
+                           ("units are", first.units, info.units), ("SAR channels are",
+                                                                    first.channels, info.channels),
                            ("calibration factor is", first.cf if first.units != "db" else None,
                             info.cf if info.units != "db" else None),
-                           ("source products (units, detected units, pixel type) are", contract(first), contract(info))):
-            if a != b: raise SarLulcError(f"Cannot merge {info.root} with {first.root}: its {what} {b}, not {a}. "
-                                          "Merge only dataset folders made alike (re-run `sar-lulc chips`/`synth`).")
+                           ("source products (units, detected units, pixel type) are",
+                            contract(first), contract(info))):
+            if a != b: raise SarLulcError(f"Cannot merge {info.root} with {first.root}: its {what} "
+                                          f"{b}, not {a}. Merge only dataset folders made alike "
+                                          f"(re-run `sar-lulc "
+                                          "chips`/`synth`).")
     if (out / "manifest.json").exists() and not overwrite:
-        raise SarLulcError(f"{out} already holds a dataset (manifest.json); pass --overwrite (overwrite=True in Python) to replace it.")
+        raise SarLulcError(f"{out} already holds a dataset (manifest.json); pass --overwrite "
+                           "(overwrite=True in Python) to replace it.")
     if out.is_dir() and not (out / "manifest.json").exists() and any(out.iterdir()):
-        raise SarLulcError(f"{out} is a folder with other files in it; write the merged dataset to a new or empty folder.")
+        raise SarLulcError(f"{out} is a folder with other files in it; write the merged dataset to "
+                           "a new or empty folder.")
     rel = lambda p: os.path.relpath(Path(p).resolve(), base)
     extra = first.manifest.get("extra_sar") if all(i.manifest.get("extra_sar") == first.manifest.get("extra_sar")
                                                    for i in infos) else None
@@ -292,42 +346,56 @@ def merge_datasets(out_dir, sources, overwrite: bool = False) -> Path:
                 key = tuple(str(Path(p).resolve()) for p in _as_channels(it["sar"]))
                 if key in seen:
                     by = f"twice by {info.root}" if seen[key] == info.root else f"by both {seen[key]} and {info.root}"
-                    raise SarLulcError(f"{key[0]} is listed {by}; a scene may appear only once in a merged dataset.")
+                    raise SarLulcError(f"{key[0]} is listed {by}; a scene may appear only once in "
+                                       "a merged dataset.")
                 seen[key] = info.root
                 d = {k: v for k, v in it.items() if k not in (info.manifest.get("extra_sar") or {})}
                 d["dataset"] = rel(info.root)
-                d["sar"] = [rel(p) for p in it["sar"]] if isinstance(it["sar"], list) else rel(it["sar"])
+                d["sar"] = [rel(p) for p in it["sar"]] if isinstance(it["sar"],
+                                                                     list) else rel(it["sar"])
                 if it.get("label") is not None: d["label"] = rel(it["label"])
-                for k in extra or {}:                     # other renderings of the SAR (e.g. sar_dn), when all have them
+                # other renderings of the SAR (e.g. sar_dn), when all have them
+                for k in extra or {}:
                     if isinstance(it.get(k), str): d[k] = rel(info.root / it[k])
                 splits.setdefault(name, []).append(d)
-    merged_from = [{"path": rel(i.root), "generator": (i.manifest.get("generator") or {}).get("name"),
+    merged_from = [{"path": rel(i.root), "generator": (i.manifest.get("generator")
+                                                       or {}).get("name"),
                     "scenes": {k: len(v) for k, v in i.splits.items()}} for i in infos]
     more = dict(merged_from=merged_from)
     if any(contract(first)): more["source"] = dict(zip(_CONTRACT, contract(first)))
     if extra: more["extra_sar"] = extra
-    out.mkdir(parents=True, exist_ok=True)                   # only now: a refused merge leaves nothing behind
+    # only now: a refused merge leaves nothing behind
+    out.mkdir(parents=True, exist_ok=True)
     write_manifest(out, splits, first.scheme, units=first.units, cf=first.cf, **more)
     return out
 
+
 # %% ../nbs/04_data.ipynb #1a8c2399f751
-@command("merge", epilog="example:\n  sar-lulc merge data/both data/synth data/synth_jp\n"
-                         "  sar-lulc train --task lulc --data data/both --preset resnet18 --out runs/both")
-def merge_command(out_dir: Arg("output dataset folder (its manifest lists the sources' files where they are)",
+@command("merge", epilog="example:\n  sar-lulc merge data/both data/synth data/synth_jp\n  "
+                         "sar-lulc train --task lulc --data data/both --preset resnet18 --out "
+                         "runs/both")
+def merge_command(out_dir: Arg("output dataset folder (its manifest lists the sources' files where "
+                               "they are)",
                                metavar="OUT_DIR"),
-                  datasets: Arg("dataset folders to merge: same class scheme, units and channels", nargs="+",
+                  datasets: Arg("dataset folders to merge: same class scheme, units and channels",
+                                nargs="+",
                                 metavar="DATASET"), /, *,
-                  overwrite: Arg("replace a manifest already in OUT_DIR (only manifest.json is written there)") = False,
+                  overwrite: Arg("replace a manifest already in OUT_DIR (only manifest.json is "
+                                 "written there)") = False,
                   as_json: bool = False) -> dict:
     "Merge dataset folders into one (every split of each), to train or evaluate on them together."
     out = merge_datasets(out_dir, datasets, overwrite=overwrite)
-    man = json.loads((out / "manifest.json").read_text())          # just written and checked: no second load
-    return {"out_dir": str(out), "manifest": str(out / "manifest.json"), "scheme": scheme_from_json(man["scheme"]).name,
-            "scenes": {k: len(v) for k, v in man["splits"].items()}, "sources": [m["path"] for m in man["merged_from"]]}
+    # just written and checked: no second load
+    man = json.loads((out / "manifest.json").read_text())
+    return {"out_dir": str(out), "manifest": str(out / "manifest.json"),
+            "scheme": scheme_from_json(man["scheme"]).name,
+            "scenes": {k: len(v) for k, v in man["splits"].items()}, "sources": [m["path"]
+                                                                                 for m in man["merged_from"]]}
 
 # %% ../nbs/04_data.ipynb #551c26a78ac5
 def grid_offsets(size: int, chip: int, stride: int) -> list[int]:
-    "Window offsets along one axis: every `stride`, the last one shifted inside; `[0]` when `size <= chip`."
+    """Window offsets along one axis: every `stride`, the last one shifted inside; `[0]` when `size
+    <= chip`."""
     if size <= chip: return [0]
     offs = list(range(0, size - chip + 1, stride))
     if offs[-1] != size - chip: offs.append(size - chip)
@@ -344,59 +412,76 @@ class _ChipReader:
         d = self.__dict__.copy(); d["_cache"], d["_pid"] = None, None
         return d
 
-    def _get(self, kind, path):
-        if self._pid != os.getpid(): self._cache, self._pid = collections.OrderedDict(), os.getpid()
-        key = (kind, str(path))
-        h = self._cache.get(key)
-        if h is None:
-            if kind == "sar": h = SarReader(path, units=self.units, cf=self.cf, check_values=False)   # checked when made
-            else:
-                h = open_raster(path)
-                if h.count != 1 or not np.issubdtype(np.dtype(h.dtypes[0]), np.integer):
-                    h.close()
-                    raise SarLulcError(f"Label raster {path} must have one integer band (class indices), "
-                                       f"found {h.count} band(s) of {h.dtypes[0]}.")
-            self._cache[key] = h
-            while len(self._cache) > self.max_open: self._cache.popitem(last=False)[1].close()
-        else: self._cache.move_to_end(key)
-        return h
 
-    def close(self):
-        for h in (self._cache or {}).values(): h.close()
-        self._cache = None
+# %% ../nbs/04_data.ipynb #4c8d6b064473
+@patch
+def _get(self: _ChipReader, kind, path):
+    if self._pid != os.getpid(): self._cache, self._pid = collections.OrderedDict(), os.getpid()
+    key = (kind, str(path))
+    h = self._cache.get(key)
+    if h is None:
+        # checked when made
+        if kind == "sar": h = SarReader(path, units=self.units, cf=self.cf, check_values=False)
+        else:
+            h = open_raster(path)
+            if h.count != 1 or not np.issubdtype(np.dtype(h.dtypes[0]), np.integer):
+                h.close()
+                raise SarLulcError(f"Label raster {path} must have one integer band (class "
+                                   f"indices), "
+                                   f"found {h.count} band(s) of {h.dtypes[0]}.")
+        self._cache[key] = h
+        while len(self._cache) > self.max_open: self._cache.popitem(last=False)[1].close()
+    else: self._cache.move_to_end(key)
+    return h
 
-    def shape(self, sar) -> tuple[int, int]:
-        shapes = {(r.height, r.width) for r in (self._get("sar", p) for p in _as_channels(sar))}
-        if len(shapes) != 1: raise SarLulcError(f"SAR channels {sar} are not on one grid: shapes {shapes}.")
-        return shapes.pop()
+@patch
+def close(self: _ChipReader):
+    for h in (self._cache or {}).values(): h.close()
+    self._cache = None
 
-    def read_sar(self, sar, row, col, chip) -> np.ndarray:
-        "(C, chip, chip) float32 dB, NaN where no data or outside the scene."
-        chans = _as_channels(sar)
-        out = np.full((len(chans), chip, chip), np.nan, np.float32)
-        for c, p in enumerate(chans):
-            r = self._get("sar", p)
-            h, w = min(chip, r.height - row), min(chip, r.width - col)
-            out[c, :h, :w] = r.read(window=Window(col, row, w, h))
-        return out
+@patch
+def shape(self: _ChipReader, sar) -> tuple[int, int]:
+    shapes = {(r.height, r.width) for r in (self._get("sar", p) for p in _as_channels(sar))}
+    if len(shapes) != 1: raise SarLulcError(f"SAR channels {sar} are not on one grid: shapes "
+                                            f"{shapes}.")
+    return shapes.pop()
 
-    def read_label(self, path, row, col, chip) -> np.ndarray:
-        "(chip, chip) uint8 class indices, 255 where no data or outside the scene."
-        ds = self._get("label", path)
-        out = np.full((chip, chip), IGNORE_INDEX, np.uint8)
-        h, w = min(chip, ds.height - row), min(chip, ds.width - col)
-        a = ds.read(1, window=Window(col, row, w, h))
-        if ds.nodata is not None and ds.nodata != IGNORE_INDEX: a = np.where(a == ds.nodata, IGNORE_INDEX, a)
-        if a.min(initial=0) < 0 or a.max(initial=0) > 255:
-            raise SarLulcError(f"Label raster {path} holds values outside 0..255 ({a.min()}..{a.max()}); "
-                               "expected class indices with 255 = no data (use build_chips to encode raw codes).")
-        out[:h, :w] = a
-        return out
+@patch
+def read_sar(self: _ChipReader, sar, row, col, chip) -> np.ndarray:
+    "(C, chip, chip) float32 dB, NaN where no data or outside the scene."
+    chans = _as_channels(sar)
+    out = np.full((len(chans), chip, chip), np.nan, np.float32)
+    for c, p in enumerate(chans):
+        r = self._get("sar", p)
+        h, w = min(chip, r.height - row), min(chip, r.width - col)
+        out[c, :h, :w] = r.read(window=Window(col, row, w, h))
+    return out
+
+
+# %% ../nbs/04_data.ipynb #b3859b782533
+@patch
+def read_label(self: _ChipReader, path, row, col, chip) -> np.ndarray:
+    "(chip, chip) uint8 class indices, 255 where no data or outside the scene."
+    ds = self._get("label", path)
+    out = np.full((chip, chip), IGNORE_INDEX, np.uint8)
+    h, w = min(chip, ds.height - row), min(chip, ds.width - col)
+    a = ds.read(1, window=Window(col, row, w, h))
+    if ds.nodata is not None and ds.nodata != IGNORE_INDEX:
+        a = np.where(a == ds.nodata, IGNORE_INDEX, a)
+    if a.min(initial=0) < 0 or a.max(initial=0) > 255:
+        raise SarLulcError(f"Label raster {path} holds values outside 0..255 "
+                           f"({a.min()}..{a.max()}); expected class indices with 255 = no data "
+                           f"(use build_chips to "
+                           "encode raw codes).")
+    out[:h, :w] = a
+    return out
+
 
 # %% ../nbs/04_data.ipynb #c6bcb321
 @dataclass
 class SarAugment:
-    "Random radiometric perturbations of a dB chip: calibration gain, brightness ramp, resampled speckle."
+    """Random radiometric perturbations of a dB chip: calibration gain, brightness ramp, resampled
+    speckle."""
     gain_db: float = 0.0        # uniform offset in +-gain_db, shared by all channels
     ramp_db: float = 0.0        # linear trend up to +-ramp_db across the chip, random direction
     speckle: float = 0.0        # probability of multiplying the power by Gamma noise of 2-16 looks
@@ -406,7 +491,8 @@ class SarAugment:
             v = getattr(self, f)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
                 raise SarLulcError(f"{f} must be a finite number >= 0, got {v!r}.")
-        if self.speckle > 1: raise SarLulcError(f"speckle is a probability in [0, 1], got {self.speckle}.")
+        if self.speckle > 1: raise SarLulcError(f"speckle is a probability in [0, 1], got "
+                                                f"{self.speckle}.")
 
     @property
     def active(self) -> bool: return bool(self.gain_db or self.ramp_db or self.speckle)
@@ -421,7 +507,8 @@ class SarAugment:
             yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
             r = xx / max(W - 1, 1) * math.cos(t) + yy / max(H - 1, 1) * math.sin(t)
             r -= r.mean()
-            out += (np.float32(rng.uniform(-self.ramp_db, self.ramp_db)) * r / max(np.ptp(r), 1e-6)).astype(np.float32)
+            out += (np.float32(rng.uniform(-self.ramp_db, self.ramp_db)) * r / max(np.ptp(r),
+                                                                                   1e-6)).astype(np.float32)
         if self.speckle and rng.random() < self.speckle:
             looks = rng.uniform(2, 16, size=(C, 1, 1))
             out += (10 * np.log10(rng.gamma(looks, 1 / looks, size=(C, H, W)))).astype(np.float32)
@@ -430,13 +517,16 @@ class SarAugment:
 
 # %% ../nbs/04_data.ipynb #073ceafc
 def multilook_db(db: np.ndarray, looks: int) -> np.ndarray:
-    "Average `looks` x `looks` pixels in linear power (no-data aware) and return dB: a speckle filter, same shape."
+    """Average `looks` x `looks` pixels in linear power (no-data aware) and return dB: a speckle
+    filter, same shape."""
     if looks <= 1: return db
     x = torch.from_numpy(np.ascontiguousarray(db, np.float32))
     x = x.reshape(-1, *x.shape[-2:])[:, None]
     ok = torch.isfinite(x)
     p = torch.where(ok, 10 ** (x / 10), torch.zeros(()))
-    pool = lambda t: torch.nn.functional.avg_pool2d(t, looks, stride=1, padding=looks // 2, count_include_pad=True)[..., :x.shape[-2], :x.shape[-1]]
+    pool = lambda t: torch.nn.functional.avg_pool2d(t, looks, stride=1, padding=looks // 2,
+                                                    count_include_pad=True)[..., :x.shape[-2],
+                                                                            :x.shape[-1]]
     out = 10 * torch.log10(pool(p) / pool(ok.float()).clamp_min(1e-12))
     out = torch.where(ok, out, torch.full((), float("nan")))
     return out.reshape(db.shape).numpy()
@@ -447,11 +537,14 @@ def _norm_items(items, labelled=True) -> list[dict]:
     out = []
     for it in items:
         if isinstance(it, dict): d = dict(it)
-        elif labelled and isinstance(it, (tuple, list)) and len(it) == 2: d = {"sar": it[0], "label": it[1]}
+        elif labelled and isinstance(it, (tuple, list)) and len(it) == 2:
+            d = {"sar": it[0], "label": it[1]}
         else: d = {"sar": it}
-        d["sar"] = [Path(p) for p in d["sar"]] if isinstance(d["sar"], (list, tuple)) else Path(d["sar"])
+        d["sar"] = [Path(p) for p in d["sar"]] if isinstance(d["sar"], (list,
+                                                                        tuple)) else Path(d["sar"])
         if d.get("label") is not None: d["label"] = Path(d["label"])
-        if labelled and d.get("label") is None: raise SarLulcError(f"Item {it!r} has no label raster.")
+        if labelled and d.get("label") is None: raise SarLulcError(f"Item {it!r} has no label "
+                                                                   "raster.")
         out.append(d)
     if not out: raise SarLulcError("The dataset has no items (no SAR/label files were given).")
     return out
@@ -463,17 +556,23 @@ def dihedral(a: np.ndarray, k: int, flip: bool) -> np.ndarray:
 
 # %% ../nbs/04_data.ipynb #1ef9a7668120
 class ChipDataset(Dataset):
-    "Chips from (SAR, label) GeoTIFF pairs -> dict(image float32 (C,chip,chip), valid bool, label int64)."
+    """Chips from (SAR, label) GeoTIFF pairs -> dict(image float32 (C,chip,chip), valid bool, label
+    int64)."""
     labelled = True
 
-    def __init__(self, items, chip: int = 256, mode: str = "random", chips_per_epoch: int | None = None,
-                 norm: NormStats | dict | None = None, augment: bool = False, scheme=None, target_scheme=None,
+    def __init__(self, items, chip: int = 256, mode: str = "random",
+                 chips_per_epoch: int | None = None,
+                 norm: NormStats | dict | None = None, augment: bool = False, scheme=None,
+                 target_scheme=None,
                  units: str = "auto", cf: float = DEFAULT_CF, min_valid: float = 0.5, seed: int = 0,
-                 stride: int | None = None, max_tries: int = 10, max_open: int = 32, radiometric=None,
+                 stride: int | None = None, max_tries: int = 10, max_open: int = 32,
+                 radiometric=None,
                  balance: float = 0.0, multilook: int = 1):
-        if mode not in ("random", "grid"): raise SarLulcError(f"mode must be 'random' or 'grid', not {mode!r}.")
+        if mode not in ("random", "grid"): raise SarLulcError(f"mode must be 'random' or 'grid', "
+                                                              f"not {mode!r}.")
         if chip < 1: raise SarLulcError(f"chip must be positive, got {chip}.")
-        if not 0 <= min_valid <= 1: raise SarLulcError(f"min_valid must be in [0, 1], got {min_valid}.")
+        if not 0 <= min_valid <= 1: raise SarLulcError(f"min_valid must be in [0, 1], got "
+                                                       f"{min_valid}.")
         self.items = _norm_items(items, labelled=self.labelled)
         self.chip, self.mode, self.augment, self.min_valid, self.seed = chip, mode, augment, min_valid, seed
         self.stride, self.max_tries, self.units, self.cf = stride or chip, max_tries, units, cf
@@ -486,161 +585,202 @@ class ChipDataset(Dataset):
         self.norm = (NormStats.from_dict(norm) if norm is not None else
                      compute_norm_stats([it["sar"] for it in self.items], units=units, cf=cf))
         if self.norm.channels != self.channels:
-            raise SarLulcError(f"Normalisation statistics have {self.norm.channels} channel(s), the data {self.channels}.")
+            raise SarLulcError(f"Normalisation statistics have {self.norm.channels} channel(s), "
+                               f"the data {self.channels}.")
         self._epoch = torch.zeros((), dtype=torch.int64).share_memory_()
-        self.radiometric = SarAugment(**radiometric) if isinstance(radiometric, dict) else radiometric
+        self.radiometric = SarAugment(**radiometric) if isinstance(radiometric,
+                                                                   dict) else radiometric
         self.multilook = check_number("multilook", multilook, lo=1, hi=31)
         if not 0 <= balance <= 1: raise SarLulcError(f"balance must be in [0, 1], got {balance}.")
         areas = np.array([h * w for h, w in self.shapes], np.float64)
         self._p = areas / areas.sum()
-        if balance and mode == "random" and self.labelled: self._p = (1 - balance) * self._p + balance * self._class_balanced()
+        if balance and mode == "random" and self.labelled:
+            self._p = (1 - balance) * self._p + balance * self._class_balanced()
         if mode == "random":
-            self._len = chips_per_epoch or int(sum(math.ceil(h / chip) * math.ceil(w / chip) for h, w in self.shapes))
+            self._len = chips_per_epoch or int(sum(math.ceil(h / chip) * math.ceil(w / chip) for h,
+                                                   w in self.shapes))
         else:
             self.windows = self._scan_grid()
             if not self.windows:
-                raise SarLulcError(f"No chip of {len(self.items)} scene(s) has at least {min_valid:.0%} valid, labelled "
-                                   "pixels: the data are (almost) all no data. Check the files or lower min_valid.")
+                raise SarLulcError(f"No chip of {len(self.items)} scene(s) has at least "
+                                   f"{min_valid:.0%} valid, labelled pixels: the data are (almost) "
+                                   f"all no data. Check the files or "
+                                   "lower min_valid.")
             self._len = len(self.windows)
 
-    @classmethod
-    def from_info(cls, info: DatasetInfo, split: str, **kw) -> ChipDataset:
-        "A dataset over one split of a dataset folder (scheme, units, cf and norm from the manifest)."
-        kw = {"scheme": info.scheme, "units": info.units, "cf": info.cf, "norm": info.norm, **kw}
-        if not cls.labelled: kw.pop("scheme"); return cls(info.sar_paths(split), **kw)
-        return cls(info.items(split), **kw)
-
-    # -- setup -------------------------------------------------------------------------------------
-    def _setup_schemes(self, scheme, target_scheme):
-        self.scheme = get_scheme(scheme) if scheme is not None else None
-        self.target_scheme = get_scheme(target_scheme) if target_scheme is not None else self.scheme
-        self.lut = np.arange(256, dtype=np.uint8)
-        if self.scheme is not None and self.target_scheme is not None and self.target_scheme != self.scheme:
-            src = np.arange(256, dtype=np.uint8)
-            src[self.scheme.num_classes:] = IGNORE_INDEX
-            self.lut = np.asarray(remap(src, self.scheme, self.target_scheme), np.uint8)
-        self.num_classes = self.target_scheme.num_classes if self.target_scheme is not None else None
-
-    def _item_shape(self, it) -> tuple[int, int]:
-        shp = tuple(it["shape"]) if "shape" in it else self._reader.shape(it["sar"])
-        if self.labelled and "shape" not in it:
-            ds = self._reader._get("label", it["label"])
-            if (ds.height, ds.width) != shp:
-                raise SarLulcError(f"Label raster {it['label']} is {ds.height}x{ds.width} but SAR {it['sar']} is "
-                                   f"{shp[0]}x{shp[1]}: they must share one grid (build_chips aligns them).")
-        return shp
-
-    def _scan_grid(self) -> list[tuple[int, int, int]]:
-        wins = []
-        for i, (h, w) in enumerate(self.shapes):
-            for r in grid_offsets(h, self.chip, self.stride):
-                for c in grid_offsets(w, self.chip, self.stride):
-                    frac = self._load(i, r, c)[3]
-                    if frac > 0 and frac >= self.min_valid: wins.append((i, r, c))    # an empty window scores nothing
-        return wins
-
-    def _class_balanced(self) -> np.ndarray:
-        "Item probabilities that give every class the same expected share of draws (each item by its pixels)."
-        counts = np.zeros((len(self.items), 256), np.float64)
-        for i, (it, (h, w)) in enumerate(zip(self.items, self.shapes)):
-            lab = self.lut[self._reader.read_label(it["label"], 0, 0, max(h, w))[:h, :w]]
-            counts[i] = np.bincount(lab.ravel(), minlength=256)
-        counts = counts[:, :IGNORE_INDEX]
-        total = counts.sum(0)
-        if not total.any(): return np.full(len(self.items), 1 / len(self.items))
-        share = (counts[:, total > 0] / total[total > 0]).sum(1)
-        return share / share.sum()
-
-    # -- epochs ------------------------------------------------------------------------------------
-    def set_epoch(self, epoch: int) -> None:
-        "Select the random chips of `epoch` (also seen by persistent DataLoader workers)."
-        self._epoch.fill_(int(epoch))
-
-    @property
-    def epoch(self) -> int: return int(self._epoch)
-
     def __len__(self): return self._len
-
-    # -- reading -----------------------------------------------------------------------------------
-    def _load(self, i, r, c):
-        "Raw chip at item i, offset (r, c): db (C,chip,chip) NaN, label uint8 or None, valid bool, fraction."
-        it, (h, w) = self.items[i], self.shapes[i]
-        db = self._reader.read_sar(it["sar"], r, c, self.chip)
-        valid = np.isfinite(db).all(0)
-        inside = max(1, min(self.chip, h - r) * min(self.chip, w - c))
-        if self.labelled:
-            lab = self.lut[self._reader.read_label(it["label"], r, c, self.chip)]
-            lab[~valid] = IGNORE_INDEX
-            if self.num_classes is not None:
-                bad = (lab != IGNORE_INDEX) & (lab >= self.num_classes)
-                if bad.any():
-                    raise SarLulcError(f"Label raster {it['label']} holds value(s) {np.unique(lab[bad])[:5].tolist()} "
-                                       f"outside scheme {self.target_scheme.name!r} (0..{self.num_classes - 1}, 255).")
-            frac = float((lab != IGNORE_INDEX).sum()) / inside
-        else: lab, frac = None, float(valid.sum()) / inside
-        return db, lab, valid, frac
-
-    def _draw(self, rng):
-        i = int(rng.choice(len(self.items), p=self._p)) if len(self.items) > 1 else 0
-        h, w = self.shapes[i]
-        return i, int(rng.integers(0, max(h - self.chip, 0) + 1)), int(rng.integers(0, max(w - self.chip, 0) + 1))
-
-    def window(self, idx: int) -> tuple[int, int, int]:
-        "(item index, row, col) of chip `idx` (in random mode: of its first draw)."
-        if self.mode == "grid": return self.windows[idx]
-        return self._draw(np.random.default_rng([self.seed, self.epoch, idx]))
-
-    def _get(self, idx):
-        if not 0 <= idx < len(self): raise IndexError(idx)
-        rng = np.random.default_rng([self.seed, self.epoch, idx])
-        if self.mode == "grid": db, lab, valid, _ = self._load(*self.windows[idx])
-        else:
-            best = None
-            for _ in range(max(1, self.max_tries)):
-                got = self._load(*self._draw(rng))
-                if best is None or got[3] > best[3]: best = got
-                if got[3] >= self.min_valid: break
-            db, lab, valid, _ = best
-        if self.radiometric is not None and self.radiometric.active: db = self.radiometric(db, rng)
-        if self.multilook > 1: db = multilook_db(db, self.multilook)      # after resampled speckle, as a scene's
-        if self.augment:
-            k, flip = int(rng.integers(4)), bool(rng.integers(2))
-            db, valid = dihedral(db, k, flip), dihedral(valid, k, flip)
-            if lab is not None: lab = dihedral(lab, k, flip)
-        img = self.norm.normalize(db)
-        img[:, ~valid] = 0.0
-        return db, img, valid, lab
 
     def __getitem__(self, idx):
         _, img, valid, lab = self._get(idx)
         return {"image": torch.from_numpy(img), "valid": torch.from_numpy(valid),
                 "label": torch.from_numpy(lab.astype(np.int64))}
 
+
+# %% ../nbs/04_data.ipynb #160dd4d98652
+@patch(cls_method=True)
+def from_info(cls: ChipDataset, info: DatasetInfo, split: str, **kw) -> ChipDataset:
+    """A dataset over one split of a dataset folder (scheme, units, cf and norm from the
+    manifest)."""
+    kw = {"scheme": info.scheme, "units": info.units, "cf": info.cf, "norm": info.norm, **kw}
+    if not cls.labelled: kw.pop("scheme"); return cls(info.sar_paths(split), **kw)
+    return cls(info.items(split), **kw)
+
+# -- setup -------------------------------------------------------------------------------------
+@patch
+def _setup_schemes(self: ChipDataset, scheme, target_scheme):
+    self.scheme = get_scheme(scheme) if scheme is not None else None
+    self.target_scheme = get_scheme(target_scheme) if target_scheme is not None else self.scheme
+    self.lut = np.arange(256, dtype=np.uint8)
+    if self.scheme is not None and self.target_scheme is not None and self.target_scheme != self.scheme:
+        src = np.arange(256, dtype=np.uint8)
+        src[self.scheme.num_classes:] = IGNORE_INDEX
+        self.lut = np.asarray(remap(src, self.scheme, self.target_scheme), np.uint8)
+    self.num_classes = self.target_scheme.num_classes if self.target_scheme is not None else None
+
+@patch
+def _item_shape(self: ChipDataset, it) -> tuple[int, int]:
+    shp = tuple(it["shape"]) if "shape" in it else self._reader.shape(it["sar"])
+    if self.labelled and "shape" not in it:
+        ds = self._reader._get("label", it["label"])
+        if (ds.height, ds.width) != shp:
+            raise SarLulcError(f"Label raster {it['label']} is {ds.height}x{ds.width} but SAR "
+                               f"{it['sar']} is "
+                               f"{shp[0]}x{shp[1]}: they must share one grid (build_chips "
+                               "aligns them).")
+    return shp
+
+@patch
+def _scan_grid(self: ChipDataset) -> list[tuple[int, int, int]]:
+    wins = []
+    for i, (h, w) in enumerate(self.shapes):
+        for r in grid_offsets(h, self.chip, self.stride):
+            for c in grid_offsets(w, self.chip, self.stride):
+                frac = self._load(i, r, c)[3]
+                # an empty window scores nothing
+                if frac > 0 and frac >= self.min_valid: wins.append((i, r, c))
+    return wins
+
+
+# %% ../nbs/04_data.ipynb #992527657efd
+@patch
+def _class_balanced(self: ChipDataset) -> np.ndarray:
+    """Item probabilities that give every class the same expected share of draws (each item by
+    its pixels)."""
+    counts = np.zeros((len(self.items), 256), np.float64)
+    for i, (it, (h, w)) in enumerate(zip(self.items, self.shapes)):
+        lab = self.lut[self._reader.read_label(it["label"], 0, 0, max(h, w))[:h, :w]]
+        counts[i] = np.bincount(lab.ravel(), minlength=256)
+    counts = counts[:, :IGNORE_INDEX]
+    total = counts.sum(0)
+    if not total.any(): return np.full(len(self.items), 1 / len(self.items))
+    share = (counts[:, total > 0] / total[total > 0]).sum(1)
+    return share / share.sum()
+
+# -- epochs ------------------------------------------------------------------------------------
+@patch
+def set_epoch(self: ChipDataset, epoch: int) -> None:
+    "Select the random chips of `epoch` (also seen by persistent DataLoader workers)."
+    self._epoch.fill_(int(epoch))
+
+@patch(as_prop=True)
+def epoch(self: ChipDataset) -> int: return int(self._epoch)
+
+# -- reading -----------------------------------------------------------------------------------
+@patch
+def _load(self: ChipDataset, i, r, c):
+    """Raw chip at item i, offset (r, c): db (C,chip,chip) NaN, label uint8 or None, valid bool,
+    fraction."""
+    it, (h, w) = self.items[i], self.shapes[i]
+    db = self._reader.read_sar(it["sar"], r, c, self.chip)
+    valid = np.isfinite(db).all(0)
+    inside = max(1, min(self.chip, h - r) * min(self.chip, w - c))
+    if self.labelled:
+        lab = self.lut[self._reader.read_label(it["label"], r, c, self.chip)]
+        lab[~valid] = IGNORE_INDEX
+        if self.num_classes is not None:
+            bad = (lab != IGNORE_INDEX) & (lab >= self.num_classes)
+            if bad.any():
+                raise SarLulcError(f"Label raster {it['label']} holds value(s) "
+                                   f"{np.unique(lab[bad])[:5].tolist()} outside scheme "
+                                   f"{self.target_scheme.name!r} "
+                                   f"(0..{self.num_classes - 1}, 255).")
+        frac = float((lab != IGNORE_INDEX).sum()) / inside
+    else: lab, frac = None, float(valid.sum()) / inside
+    return db, lab, valid, frac
+
+
+# %% ../nbs/04_data.ipynb #ad08de6b160c
+@patch
+def _draw(self: ChipDataset, rng):
+    i = int(rng.choice(len(self.items), p=self._p)) if len(self.items) > 1 else 0
+    h, w = self.shapes[i]
+    return i, int(rng.integers(0, max(h - self.chip, 0) + 1)), int(rng.integers(0,
+                                                                                max(w - self.chip, 0) + 1))
+
+@patch
+def window(self: ChipDataset, idx: int) -> tuple[int, int, int]:
+    "(item index, row, col) of chip `idx` (in random mode: of its first draw)."
+    if self.mode == "grid": return self.windows[idx]
+    return self._draw(np.random.default_rng([self.seed, self.epoch, idx]))
+
+@patch
+def _get(self: ChipDataset, idx):
+    if not 0 <= idx < len(self): raise IndexError(idx)
+    rng = np.random.default_rng([self.seed, self.epoch, idx])
+    if self.mode == "grid": db, lab, valid, _ = self._load(*self.windows[idx])
+    else:
+        best = None
+        for _ in range(max(1, self.max_tries)):
+            got = self._load(*self._draw(rng))
+            if best is None or got[3] > best[3]: best = got
+            if got[3] >= self.min_valid: break
+        db, lab, valid, _ = best
+    if self.radiometric is not None and self.radiometric.active: db = self.radiometric(db, rng)
+    # after resampled speckle, as a scene's
+    if self.multilook > 1: db = multilook_db(db, self.multilook)
+    if self.augment:
+        k, flip = int(rng.integers(4)), bool(rng.integers(2))
+        db, valid = dihedral(db, k, flip), dihedral(valid, k, flip)
+        if lab is not None: lab = dihedral(lab, k, flip)
+    img = self.norm.normalize(db)
+    img[:, ~valid] = 0.0
+    return db, img, valid, lab
+
+
 # %% ../nbs/04_data.ipynb #bcc0bd567f0a
 class UnlabelledDataset(ChipDataset):
-    "Random SAR chips for pretraining -> dict(image, valid, db); paths are files or lists of channel files."
+    """Random SAR chips for pretraining -> dict(image, valid, db); paths are files or lists of
+    channel files."""
     labelled = False
 
-    def __init__(self, paths, chip: int = 256, chips_per_epoch: int | None = None, norm=None, units: str = "auto",
-                 cf: float = DEFAULT_CF, min_valid: float = 0.5, seed: int = 0, augment: bool = False, mode: str = "random",
+    def __init__(self, paths, chip: int = 256, chips_per_epoch: int | None = None, norm=None,
+                 units: str = "auto",
+                 cf: float = DEFAULT_CF, min_valid: float = 0.5, seed: int = 0,
+                 augment: bool = False, mode: str = "random",
                  crop_scale: tuple | None = None, **kw):
-        super().__init__(paths, chip=chip, mode=mode, chips_per_epoch=chips_per_epoch, norm=norm, augment=augment,
+        super().__init__(paths, chip=chip, mode=mode, chips_per_epoch=chips_per_epoch, norm=norm,
+                         augment=augment,
                          units=units, cf=cf, min_valid=min_valid, seed=seed, **kw)
         if crop_scale is not None and not 0 < crop_scale[0] <= crop_scale[1] <= 1:
-            raise SarLulcError(f"crop_scale must be (low, high) with 0 < low <= high <= 1, got {crop_scale}.")
+            raise SarLulcError(f"crop_scale must be (low, high) with 0 < low <= high <= 1, got "
+                               f"{crop_scale}.")
         self.crop_scale = crop_scale
 
     def __getitem__(self, idx):
         db, img, valid, _ = self._get(idx)
         if self.crop_scale is not None and self.mode == "random":
-            db, valid = random_resized_crop(db, valid, np.random.default_rng([self.seed, self.epoch, idx, 1]), self.crop_scale)
+            db, valid = random_resized_crop(db, valid, np.random.default_rng([self.seed,
+                                                                              self.epoch, idx, 1]),
+                                            self.crop_scale)
             img = self.norm.normalize(db); img[:, ~valid] = 0.0
         return {"image": torch.from_numpy(img), "valid": torch.from_numpy(valid),
                 "db": torch.from_numpy(np.where(valid, db, 0).astype(np.float32))}
 
-def random_resized_crop(db: np.ndarray, valid: np.ndarray, rng, scale=(0.2, 1.0), ratio=(3 / 4, 4 / 3)):
-    """A random crop of `scale` x the chip's area and aspect `ratio`, resized back to the chip (MixMAE's
-    pretraining crop, METHOD.md section 2): dB bilinearly over valid pixels only, the valid mask by nearest."""
+def random_resized_crop(db: np.ndarray, valid: np.ndarray, rng, scale=(0.2, 1.0), ratio=(3 / 4,
+                                                                                         4 / 3)):
+    """A random crop of `scale` x the chip's area and aspect `ratio`, resized back to the chip
+    (MixMAE's pretraining crop, METHOD.md section 2): dB bilinearly over valid pixels only, the
+    valid mask by nearest."""
     C, H, W = db.shape
     area = rng.uniform(*scale) * H * W
     r = math.exp(rng.uniform(math.log(ratio[0]), math.log(ratio[1])))
@@ -648,18 +788,22 @@ def random_resized_crop(db: np.ndarray, valid: np.ndarray, rng, scale=(0.2, 1.0)
     y, x = int(rng.integers(0, H - h + 1)), int(rng.integers(0, W - w + 1))
     d = torch.from_numpy(np.where(valid, db, 0)[:, y:y + h, x:x + w].astype(np.float32))[None]
     v = torch.from_numpy(valid[y:y + h, x:x + w].astype(np.float32))[None, None]
-    up = lambda t, mode: torch.nn.functional.interpolate(t, size=(H, W), mode=mode, **({"align_corners": False} if mode == "bilinear" else {}))
-    num, den = up(d, "bilinear")[0], up(v, "bilinear")[0]          # normalised: no-data zeros do not leak in
+    up = lambda t, mode: torch.nn.functional.interpolate(t, size=(H, W), mode=mode,
+                                                         **({"align_corners": False}
+                                                            if mode == "bilinear" else {}))
+    # normalised: no-data zeros do not leak in
+    num, den = up(d, "bilinear")[0], up(v, "bilinear")[0]
     vv = (up(v, "nearest")[0, 0] > .5) & (den[0] > 1e-6)
     out = torch.where(vv, num / den.clamp_min(1e-6), torch.full_like(num, float("nan")))
     return out.numpy(), vv.numpy()
 
 # %% ../nbs/04_data.ipynb #e2a5e5f62fd2
 def label_histogram(label_paths, num_classes: int | None = None, scheme=None, target_scheme=None,
-                    block: int = 1024, sar_paths=None, units: str = "auto", cf: float = DEFAULT_CF) -> np.ndarray:
-    """Pixel count per class (int64, length `num_classes`) over label rasters of class indices; 255 ignored.
-    With `sar_paths` (one item per label raster, on its grid), only pixels where the SAR has data count: the
-    pixels the loss sees, so class weights follow what is trained on."""
+                    block: int = 1024, sar_paths=None, units: str = "auto",
+                    cf: float = DEFAULT_CF) -> np.ndarray:
+    """Pixel count per class (int64, length `num_classes`) over label rasters of class indices; 255
+    ignored. With `sar_paths` (one item per label raster, on its grid), only pixels where the SAR
+    has data count: the pixels the loss sees, so class weights follow what is trained on."""
     lut = np.arange(256, dtype=np.uint8)
     if scheme is not None:
         src, dst = get_scheme(scheme), get_scheme(target_scheme or scheme)
@@ -670,19 +814,23 @@ def label_histogram(label_paths, num_classes: int | None = None, scheme=None, ta
     if not num_classes: raise SarLulcError("label_histogram needs num_classes or a scheme.")
     counts = np.zeros(256, np.int64)
     if sar_paths is not None and len(sar_paths) != len(label_paths):
-        raise SarLulcError(f"{len(sar_paths)} SAR items for {len(label_paths)} label rasters; give one per label raster.")
+        raise SarLulcError(f"{len(sar_paths)} SAR items for {len(label_paths)} label rasters; give "
+                           "one per label raster.")
     rd = _ChipReader(units, cf, max_open=2)
     for k, p in enumerate(label_paths):
         ds = rd._get("label", p)
         for win in _grid_windows(ds.height, ds.width, block):
             size = max(win.height, win.width)
             lab = lut[rd.read_label(p, win.row_off, win.col_off, size)]
-            if sar_paths is not None:                  # no SAR, no loss: such labels do not count either
-                lab = np.where(np.isfinite(rd.read_sar(sar_paths[k], win.row_off, win.col_off, size)).all(0), lab, IGNORE_INDEX)
+            # no SAR, no loss: such labels do not count either
+            if sar_paths is not None:
+                lab = np.where(np.isfinite(rd.read_sar(sar_paths[k], win.row_off, win.col_off,
+                                                       size)).all(0), lab, IGNORE_INDEX)
             counts += np.bincount(lab[: win.height, : win.width].ravel(), minlength=256)
     rd.close()
     extra = np.nonzero(counts[num_classes:IGNORE_INDEX])[0]
     if extra.size:
-        raise SarLulcError(f"Label rasters hold class value(s) {(extra + num_classes).tolist()[:5]} beyond "
+        raise SarLulcError("Label rasters hold class value(s) "
+                           f"{(extra + num_classes).tolist()[:5]} beyond "
                            f"num_classes={num_classes}; wrong scheme?")
     return counts[:num_classes].copy()

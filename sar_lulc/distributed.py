@@ -23,7 +23,8 @@ __all__ = ['DistEnv', 'dist_setup', 'dist_cleanup', 'state_sha256', 'ResumableSa
 # %% ../nbs/23_distributed.ipynb #432d3a636981
 @dataclass
 class DistEnv:
-    "Where this process runs: rank, world size, local rank, device; `owner` when we initialised the group."
+    """Where this process runs: rank, world size, local rank, device; `owner` when we initialised
+    the group."""
     rank: int = 0
     world_size: int = 1
     local_rank: int = 0
@@ -35,17 +36,20 @@ class DistEnv:
     def distributed(self) -> bool: return self.world_size > 1
 
 def dist_setup(device="auto") -> DistEnv:
-    "Initialise torch.distributed when started by torchrun (WORLD_SIZE > 1): NCCL on CUDA, Gloo on CPU."
+    """Initialise torch.distributed when started by torchrun (WORLD_SIZE > 1): NCCL on CUDA, Gloo on
+    CPU."""
     ws = int(os.environ.get("WORLD_SIZE", "1"))
     dev = get_device(device)
     if ws <= 1 or "RANK" not in os.environ: return DistEnv(device=dev)
     local = int(os.environ.get("LOCAL_RANK", "0"))
     if dev.type == "cuda":
-        dev = torch.device("cuda", local % max(1, torch.cuda.device_count())); torch.cuda.set_device(dev)
+        dev = torch.device("cuda", local % max(1,
+                                               torch.cuda.device_count())); torch.cuda.set_device(dev)
     owner = False
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo"); owner = True
-    return DistEnv(rank=dist.get_rank(), world_size=dist.get_world_size(), local_rank=local, device=dev, owner=owner)
+    return DistEnv(rank=dist.get_rank(), world_size=dist.get_world_size(), local_rank=local,
+                   device=dev, owner=owner)
 
 def dist_cleanup(env: DistEnv) -> None:
     "Destroy the process group if `dist_setup` created it."
@@ -55,12 +59,14 @@ def _barrier(env: DistEnv):
     if env.distributed: dist.barrier()
 
 def _broadcast_buffers(model: nn.Module, env: DistEnv) -> None:
-    "Copy rank 0's buffers (e.g. BatchNorm running stats) to every rank so that all hold the same model."
+    """Copy rank 0's buffers (e.g. BatchNorm running stats) to every rank so that all hold the same
+    model."""
     if env.distributed:
         for b in unwrap_model(model).buffers(): dist.broadcast(b.data, 0)
 
 def state_sha256(model: nn.Module) -> str:
-    "SHA-256 of a model's state dict (names and bytes): equal hashes = identical weights and buffers."
+    """SHA-256 of a model's state dict (names and bytes): equal hashes = identical weights and
+    buffers."""
     h = hashlib.sha256()
     for k, v in sorted(unwrap_model(model).state_dict().items()):
         h.update(k.encode()); h.update(v.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
@@ -69,15 +75,18 @@ def state_sha256(model: nn.Module) -> str:
 # %% ../nbs/23_distributed.ipynb #e30814b24e75
 class ResumableSampler(DistributedSampler):
     "DistributedSampler that can skip the first `start` indices of its epoch (mid-epoch resume)."
-    def __init__(self, dataset, num_replicas: int = 1, rank: int = 0, shuffle: bool = True, seed: int = 0):
-        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=shuffle, seed=seed, drop_last=True)
+    def __init__(self, dataset, num_replicas: int = 1, rank: int = 0, shuffle: bool = True,
+                 seed: int = 0):
+        super().__init__(dataset, num_replicas=num_replicas, rank=rank, shuffle=shuffle, seed=seed,
+                         drop_last=True)
         self.start = 0
     def __iter__(self): return iter(list(super().__iter__())[self.start:])
     def __len__(self): return max(0, super().__len__() - self.start)
 
 def step_seed(*ints) -> int:
     "A seed (< 2**63) determined by a few non-negative integers, e.g. (seed, rank, epoch, batch)."
-    return int(np.random.SeedSequence([int(i) for i in ints]).generate_state(1, np.uint64)[0] >> np.uint64(1))
+    return int(np.random.SeedSequence([int(i) for i in ints]).generate_state(1,
+                                                                             np.uint64)[0] >> np.uint64(1))
 
 # %% ../nbs/23_distributed.ipynb #93cd60123a6f
 def dist_info() -> tuple[int, int, int]:
@@ -86,10 +95,13 @@ def dist_info() -> tuple[int, int, int]:
     return g("RANK", 0), g("WORLD_SIZE", 1), g("LOCAL_RANK", 0)
 
 def gather_objects(obj) -> list:
-    "All ranks' `obj` (a list, in rank order) under torchrun, through a temporary gloo group; `[obj]` otherwise."
-    if not dist.is_available() or ("MASTER_ADDR" not in os.environ and not dist.is_initialized()): return [obj]
+    """All ranks' `obj` (a list, in rank order) under torchrun, through a temporary gloo group;
+    `[obj]` otherwise."""
+    if not dist.is_available() or ("MASTER_ADDR" not in os.environ and not dist.is_initialized()):
+        return [obj]
     own = not dist.is_initialized()
-    if own: dist.init_process_group("gloo", timeout=datetime.timedelta(days=7))   # ranks finish at different times
+    # ranks finish at different times
+    if own: dist.init_process_group("gloo", timeout=datetime.timedelta(days=7))
     try:
         out = [None] * dist.get_world_size()
         dist.all_gather_object(out, obj)

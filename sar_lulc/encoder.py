@@ -13,6 +13,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 from timm.layers import DropPath, Mlp, trunc_normal_
+from fastcore.basics import patch
 
 from .core import SarLulcError, atomic_output, check_fields
 
@@ -33,49 +34,64 @@ class EncoderConfig:
     num_heads: tuple = (3, 6, 12, 24)                  # attention heads per stage
     window_sizes: tuple = (7, 7, 7, 7)                 # square window (tokens) per stage
     mlp_ratio: float = 4.0
-    drop_path: float = 0.1                             # stochastic depth, linearly increasing over blocks
-    img_size: int = 256                                # nominal chip size (documentation only; any size works)
+    # stochastic depth, linearly increasing over blocks
+    drop_path: float = 0.1
+    # nominal chip size (documentation only; any size works)
+    img_size: int = 256
     qkv_bias: bool = True
-    use_checkpoint: bool = False                       # gradient checkpointing of every block (saves memory)
+    # gradient checkpointing of every block (saves memory)
+    use_checkpoint: bool = False
 
     def __post_init__(self):
         for f in ("depths", "num_heads", "window_sizes"):
             v = tuple(int(i) for i in getattr(self, f))
-            if len(v) != 4: raise SarLulcError(f"EncoderConfig.{f} needs 4 values (one per stage), got {v}.")
+            if len(v) != 4: raise SarLulcError(f"EncoderConfig.{f} needs 4 values (one per stage), "
+                                               f"got {v}.")
             if min(v) < 1: raise SarLulcError(f"EncoderConfig.{f} must be positive, got {v}.")
             setattr(self, f, v)
         if self.in_chans < 1: raise SarLulcError(f"in_chans must be >= 1, got {self.in_chans}.")
-        if self.embed_dim % 4: raise SarLulcError(f"embed_dim must be a multiple of 4 (2-D sin-cos embedding), got {self.embed_dim}.")
+        if self.embed_dim % 4: raise SarLulcError(f"embed_dim must be a multiple of 4 (2-D sin-cos "
+                                                  f"embedding), got {self.embed_dim}.")
         for i, h in enumerate(self.num_heads):
             if (self.embed_dim * 2**i) % h:
-                raise SarLulcError(f"Stage {i+1} width {self.embed_dim * 2**i} is not divisible by its {h} heads.")
+                raise SarLulcError(f"Stage {i+1} width {self.embed_dim * 2**i} is not divisible by "
+                                   f"its {h} heads.")
 
     @property
     def dims(self) -> list[int]: return [self.embed_dim * 2**i for i in range(4)]
 
-    def to_dict(self) -> dict: return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
+    def to_dict(self) -> dict:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self).items()}
 
     @classmethod
     def from_dict(cls, d: dict) -> "EncoderConfig":
         return cls(**check_fields(cls, d, "encoder config"))
 
 ENCODER_PRESETS = {
-    "tiny":   EncoderConfig(embed_dim=32,  depths=(2, 2, 2, 2),  num_heads=(2, 4, 8, 16),  window_sizes=(8, 8, 8, 4),
+    "tiny":   EncoderConfig(embed_dim=32,  depths=(2, 2, 2, 2),  num_heads=(2, 4, 8, 16),
+                            window_sizes=(8, 8, 8, 4),
                             drop_path=0.1, img_size=256),
-    "swin_t": EncoderConfig(embed_dim=96,  depths=(2, 2, 6, 2),  num_heads=(3, 6, 12, 24), window_sizes=(8, 8, 8, 8),
+    "swin_t": EncoderConfig(embed_dim=96,  depths=(2, 2, 6, 2),  num_heads=(3, 6, 12, 24),
+                            window_sizes=(8, 8, 8, 8),
                             drop_path=0.1, img_size=256),
-    "swin_b": EncoderConfig(embed_dim=128, depths=(2, 2, 18, 2), num_heads=(4, 8, 16, 32), window_sizes=(14, 14, 14, 7),
+    "swin_b": EncoderConfig(embed_dim=128, depths=(2, 2, 18, 2), num_heads=(4, 8, 16, 32),
+                            window_sizes=(14, 14, 14, 7),
                             drop_path=0.1, img_size=224),
 }
 
-ARCH_FIELDS = ("in_chans", "embed_dim", "depths", "num_heads", "window_sizes", "mlp_ratio", "qkv_bias")
+
+# %% ../nbs/10_encoder.ipynb #b083312f3e1d
+ARCH_FIELDS = ("in_chans", "embed_dim", "depths", "num_heads", "window_sizes", "mlp_ratio",
+               "qkv_bias")
 
 def encoder_config(preset: str | EncoderConfig = "tiny", **overrides) -> EncoderConfig:
-    "A copy of preset `preset` (or of a config) with `overrides` applied, e.g. `encoder_config('tiny', in_chans=2)`."
+    """A copy of preset `preset` (or of a config) with `overrides` applied, e.g.
+    `encoder_config('tiny', in_chans=2)`."""
     if isinstance(preset, EncoderConfig): base = preset
     elif isinstance(preset, dict): base = EncoderConfig.from_dict(preset)
     elif preset in ENCODER_PRESETS: base = ENCODER_PRESETS[preset]
-    else: raise SarLulcError(f"Unknown encoder preset {preset!r}; choose one of {sorted(ENCODER_PRESETS)}.")
+    else: raise SarLulcError(f"Unknown encoder preset {preset!r}; choose one of "
+                             f"{sorted(ENCODER_PRESETS)}.")
     names = {f.name for f in dataclasses.fields(EncoderConfig)}
     bad = set(overrides) - names
     if bad: raise SarLulcError(f"Unknown encoder option(s) {sorted(bad)}; known: {sorted(names)}.")
@@ -84,9 +100,12 @@ def encoder_config(preset: str | EncoderConfig = "tiny", **overrides) -> Encoder
 def describe_config(cfg: EncoderConfig) -> str:
     "Short human description: the preset whose architecture matches (if any) and the key numbers."
     name = next((n for n, p in ENCODER_PRESETS.items()
-                 if all(getattr(p, f) == getattr(cfg, f) for f in ARCH_FIELDS if f != "in_chans")), "custom")
-    return (f"{name} (in_chans={cfg.in_chans}, embed_dim={cfg.embed_dim}, depths={list(cfg.depths)}, "
+                 if all(getattr(p, f) == getattr(cfg, f) for f in ARCH_FIELDS if f != "in_chans")),
+                "custom")
+    return (f"{name} (in_chans={cfg.in_chans}, embed_dim={cfg.embed_dim}, "
+            f"depths={list(cfg.depths)}, "
             f"heads={list(cfg.num_heads)}, windows={list(cfg.window_sizes)})")
+
 
 # %% ../nbs/10_encoder.ipynb #99cf3a735eaa
 def sincos_pos_embed_2d(h: int, w: int, dim: int, temperature: float = 10000.0,
@@ -115,16 +134,21 @@ def window_reverse(x: torch.Tensor, wh: int, ww: int, H: int, W: int) -> torch.T
     return x.reshape(B, H, W, C)
 
 def relative_position_index(eh: int, ew: int, wh: int, ww: int) -> torch.Tensor:
-    "Index into a ((2wh-1)(2ww-1))-row bias table for every (query, key) pair of an `eh x ew` window (eh<=wh, ew<=ww)."
-    c = torch.stack(torch.meshgrid(torch.arange(eh), torch.arange(ew), indexing="ij")).flatten(1)  # (2, N)
-    rel = c[:, :, None] - c[:, None, :]                                                             # (2, N, N)
+    """Index into a ((2wh-1)(2ww-1))-row bias table for every (query, key) pair of an `eh x ew`
+    window (eh<=wh, ew<=ww)."""
+    # (2, N)
+    c = torch.stack(torch.meshgrid(torch.arange(eh), torch.arange(ew), indexing="ij")).flatten(1)
+    # (2, N, N)
+    rel = c[:, :, None] - c[:, None, :]
     return (rel[0] + wh - 1) * (2 * ww - 1) + (rel[1] + ww - 1)
 
 # %% ../nbs/10_encoder.ipynb #352f2917a9c8
-MASK_VALUE = -1e4   # additive logit for forbidden (query, key) pairs; finite, representable in fp16/bf16
+# additive logit for forbidden (query, key) pairs; finite, representable in fp16/bf16
+MASK_VALUE = -1e4
 
 class WindowAttention(nn.Module):
-    "Multi-head self-attention inside windows with a learned relative position bias and an optional additive mask."
+    """Multi-head self-attention inside windows with a learned relative position bias and an
+    optional additive mask."""
     def __init__(self, dim: int, num_heads: int, window: int, qkv_bias: bool = True):
         super().__init__()
         self.num_heads, self.window = num_heads, window
@@ -138,19 +162,26 @@ class WindowAttention(nn.Module):
         "Bias (heads, N, N) for an `eh x ew` window."
         key = (eh, ew, self.rel_pos_table.device)
         if key not in self._index_cache:
-            self._index_cache[key] = relative_position_index(eh, ew, self.window, self.window).to(self.rel_pos_table.device)
+            self._index_cache[key] = relative_position_index(eh, ew, self.window,
+                                                             self.window).to(self.rel_pos_table.device)
         idx = self._index_cache[key]
-        return self.rel_pos_table[idx.reshape(-1)].reshape(idx.shape[0], idx.shape[1], -1).permute(2, 0, 1)
+        return self.rel_pos_table[idx.reshape(-1)].reshape(idx.shape[0], idx.shape[1],
+                                                           -1).permute(2, 0, 1)
 
-    def forward(self, x: torch.Tensor, win: tuple[int, int], mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, win: tuple[int, int],
+                mask: torch.Tensor | None = None) -> torch.Tensor:
         "x (B, nW, N, C); mask None or additive (Bm, nW, N, N) with Bm in {1, B}."
         B, nW, N, C = x.shape
         h = self.num_heads
-        qkv = self.qkv(x).reshape(B * nW, N, 3, h, C // h).permute(2, 0, 3, 1, 4)   # (3, B*nW, h, N, d)
+        # (3, B*nW, h, N, d)
+        qkv = self.qkv(x).reshape(B * nW, N, 3, h, C // h).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)
-        # windows are folded into the head axis, (B, nW*h, N, d), so that the bias (relative position + a
-        # batch-shared mask) is broadcast over the batch only: much less memory and bias-gradient traffic
-        bias = self.rel_bias(*win)[None, None]                                       # (1, 1, h, N, N)
+        # windows are folded into the head axis, (B, nW*h, N, d), so that the bias (relative
+        # position + a
+        # batch-shared mask) is broadcast over the batch only: much less memory and bias-gradient
+        # traffic
+        # (1, 1, h, N, N)
+        bias = self.rel_bias(*win)[None, None]
         bias = bias.expand(1, nW, h, N, N) if mask is None else mask[:, :, None] + bias
         bias = bias.reshape(bias.shape[0], nW * h, N, N).to(q.dtype)
         q, k, v = (t.reshape(B, nW * h, N, -1) for t in (q, k, v))
@@ -169,8 +200,10 @@ class SwinBlock(nn.Module):
         self.norm2 = nn.LayerNorm(dim)
         self.mlp = Mlp(dim, int(dim * mlp_ratio), act_layer=nn.GELU)
 
-    def forward(self, x: torch.Tensor, win: tuple[int, int], mask: torch.Tensor | None = None) -> torch.Tensor:
-        "x (B, H, W, C) -> same; windows of `win`, grid padded to a multiple of it (padding masked by `mask`)."
+    def forward(self, x: torch.Tensor, win: tuple[int, int],
+                mask: torch.Tensor | None = None) -> torch.Tensor:
+        """x (B, H, W, C) -> same; windows of `win`, grid padded to a multiple of it (padding masked
+        by `mask`)."""
         B, H, W, C = x.shape
         wh, ww = win
         ph, pw = (-H) % wh, (-W) % ww
@@ -190,7 +223,8 @@ class PatchMerging(nn.Module):
 
     def forward(self, x):
         B, H, W, C = x.shape
-        x = x.reshape(B, H // 2, 2, W // 2, 2, C).permute(0, 1, 3, 4, 2, 5).reshape(B, H // 2, W // 2, 4 * C)
+        x = x.reshape(B, H // 2, 2, W // 2, 2, C).permute(0, 1, 3, 4, 2, 5).reshape(B, H // 2,
+                                                                                    W // 2, 4 * C)
         return self.reduction(self.norm(x))
 
 class PatchEmbed(nn.Module):
@@ -203,16 +237,20 @@ class PatchEmbed(nn.Module):
     def forward(self, x): return self.norm(self.proj(x).permute(0, 2, 3, 1))
 
 # %% ../nbs/10_encoder.ipynb #759d8dd13146
-def stage_attention_mask(B: int, H: int, W: int, win: tuple[int, int], key_valid: torch.Tensor | None,
+def stage_attention_mask(B: int, H: int, W: int, win: tuple[int, int],
+                         key_valid: torch.Tensor | None,
                          mix: torch.Tensor | None, device) -> torch.Tensor | None:
-    "Additive mask (Bm, nW, N, N) for an H x W grid in `win` windows, or None when nothing is masked."
+    """Additive mask (Bm, nW, N, N) for an H x W grid in `win` windows, or None when nothing is
+    masked."""
     wh, ww = win
     ph, pw = (-H) % wh, (-W) % ww
     if key_valid is None and mix is None and not (ph or pw): return None
-    kv = key_valid if key_valid is not None else torch.ones(1, H, W, dtype=torch.bool, device=device)
+    kv = key_valid if key_valid is not None else torch.ones(1, H, W, dtype=torch.bool,
+                                                            device=device)
     kv = F.pad(kv, (0, pw, 0, ph), value=False)
     kv = window_partition(kv, wh, ww)                                        # (Bv, nW, N)
-    allowed = kv[:, :, None, :]                                              # (Bv, nW, 1, N): valid keys
+    # (Bv, nW, 1, N): valid keys
+    allowed = kv[:, :, None, :]
     if mix is not None:
         m = window_partition(F.pad(mix.to(torch.uint8), (0, pw, 0, ph)), wh, ww)  # (Bm, nW, N)
         allowed = allowed & (m[:, :, :, None] == m[:, :, None, :])
@@ -223,11 +261,13 @@ def stage_attention_mask(B: int, H: int, W: int, win: tuple[int, int], key_valid
 # %% ../nbs/10_encoder.ipynb #a40b4e30c048
 class SwinStage(nn.Module):
     "Optional patch merging followed by `depth` blocks at one stride."
-    def __init__(self, in_dim, dim, depth, num_heads, window, mlp_ratio, qkv_bias, drop_paths, downsample):
+    def __init__(self, in_dim, dim, depth, num_heads, window, mlp_ratio, qkv_bias, drop_paths,
+                 downsample):
         super().__init__()
         self.window = window
         self.downsample = PatchMerging(in_dim) if downsample else None
-        self.blocks = nn.ModuleList([SwinBlock(dim, num_heads, window, mlp_ratio, qkv_bias, dp) for dp in drop_paths])
+        self.blocks = nn.ModuleList([SwinBlock(dim, num_heads, window, mlp_ratio, qkv_bias, dp)
+                                     for dp in drop_paths])
         self.use_checkpoint = False
 
     def forward(self, x, key_valid=None, mix=None):
@@ -241,8 +281,11 @@ class SwinStage(nn.Module):
             else: x = blk(x, win, mask)
         return x
 
+
+# %% ../nbs/10_encoder.ipynb #ca2f0c3fbaa8
 class SwinEncoder(nn.Module):
-    "Hierarchical Swin without shifted windows; `forward(x, mix_mask=None, valid=None) -> [f4, f8, f16, f32]` (NCHW)."
+    """Hierarchical Swin without shifted windows; `forward(x, mix_mask=None, valid=None) -> [f4, f8,
+    f16, f32]` (NCHW)."""
     strides = (4, 8, 16, 32)
     pad_multiple = 32
 
@@ -257,7 +300,8 @@ class SwinEncoder(nn.Module):
         self.stages = nn.ModuleList()
         for i in range(4):
             d0 = sum(cfg.depths[:i])
-            self.stages.append(SwinStage(dims[i - 1] if i else dims[0], dims[i], cfg.depths[i], cfg.num_heads[i],
+            self.stages.append(SwinStage(dims[i - 1] if i else dims[0], dims[i], cfg.depths[i],
+                                         cfg.num_heads[i],
                                          cfg.window_sizes[i], cfg.mlp_ratio, cfg.qkv_bias,
                                          dpr[d0:d0 + cfg.depths[i]], downsample=i > 0))
         self.out_norms = nn.ModuleList([nn.LayerNorm(d) for d in dims])
@@ -272,94 +316,122 @@ class SwinEncoder(nn.Module):
         elif isinstance(m, nn.LayerNorm):
             nn.init.ones_(m.weight); nn.init.zeros_(m.bias)
 
-    def set_checkpointing(self, enable: bool = True):
-        "Turn gradient checkpointing of every block on or off (used in training mode only)."
-        self.cfg.use_checkpoint = bool(enable)
-        for s in self.stages: s.use_checkpoint = bool(enable)
 
-    @property
-    def dims(self) -> list[int]: return self.cfg.dims
+# %% ../nbs/10_encoder.ipynb #8623d2c69d08
+@patch
+def set_checkpointing(self: SwinEncoder, enable: bool = True):
+    "Turn gradient checkpointing of every block on or off (used in training mode only)."
+    self.cfg.use_checkpoint = bool(enable)
+    for s in self.stages: s.use_checkpoint = bool(enable)
 
-    @property
-    def in_chans(self) -> int: return self.cfg.in_chans
+@patch(as_prop=True)
+def dims(self: SwinEncoder) -> list[int]: return self.cfg.dims
 
-    @property
-    def window_multiple(self) -> int:
-        "Input size multiple at which every stage grid is a whole number of windows (no window padding)."
-        return math.lcm(*[s * w for s, w in zip(self.strides, self.cfg.window_sizes)])
+@patch(as_prop=True)
+def in_chans(self: SwinEncoder) -> int: return self.cfg.in_chans
 
-    def check_input(self, x: torch.Tensor) -> None:
-        if not torch.is_tensor(x) or x.ndim != 4:
-            raise SarLulcError(f"The encoder expects a (B, C, H, W) tensor, got {getattr(x, 'shape', type(x))}.")
-        if x.shape[1] != self.cfg.in_chans:
-            raise SarLulcError(f"The encoder was built for {self.cfg.in_chans} input channel(s) but got {x.shape[1]} "
-                               f"(shape {tuple(x.shape)}); build it with in_chans={x.shape[1]} or pass the right bands.")
-        if x.shape[2] < 1 or x.shape[3] < 1: raise SarLulcError(f"Empty input of shape {tuple(x.shape)}.")
+@patch(as_prop=True)
+def window_multiple(self: SwinEncoder) -> int:
+    """Input size multiple at which every stage grid is a whole number of windows (no window
+    padding)."""
+    return math.lcm(*[s * w for s, w in zip(self.strides, self.cfg.window_sizes)])
 
-    def forward(self, x: torch.Tensor, mix_mask: torch.Tensor | None = None, valid: torch.Tensor | None = None,
-                out_indices=(0, 1, 2, 3)) -> list[torch.Tensor]:
-        "Features at strides 4, 8, 16, 32 (those in `out_indices`), NCHW, cropped to ceil(H/stride) x ceil(W/stride)."
-        self.check_input(x)
-        B, C, H, W = x.shape
-        pix_valid = torch.isfinite(x).all(1)                                       # (B, H, W)
-        if valid is not None:
-            if valid.shape[-2:] != (H, W) or valid.ndim not in (2, 3):
-                raise SarLulcError(f"valid must be (B, H, W) = (B, {H}, {W}), got {tuple(valid.shape)}.")
-            pix_valid = pix_valid & valid.to(torch.bool)
-        masked = not bool(pix_valid.all())
-        if not masked: pix_valid = pix_valid[:1]                                   # batch-shared (padding only)
-        x = torch.where(pix_valid[:, None], x, torch.zeros((), dtype=x.dtype, device=x.device))
-        Hp, Wp = -(-H // 32) * 32, -(-W // 32) * 32
-        if (Hp, Wp) != (H, W):
-            x = F.pad(x, (0, Wp - W, 0, Hp - H))
-            pix_valid = F.pad(pix_valid, (0, Wp - W, 0, Hp - H), value=False)
-            masked = True
-        mix = self._check_mix(mix_mask, B, Hp // 32, Wp // 32, x.device)
-        kv = F.max_pool2d(pix_valid[:, None].float(), 4)[:, 0] > 0 if masked else None   # token has a valid pixel
+@patch
+def check_input(self: SwinEncoder, x: torch.Tensor) -> None:
+    if not torch.is_tensor(x) or x.ndim != 4:
+        raise SarLulcError(f"The encoder expects a (B, C, H, W) tensor, got "
+                           f"{getattr(x, 'shape', type(x))}.")
+    if x.shape[1] != self.cfg.in_chans:
+        raise SarLulcError(f"The encoder was built for {self.cfg.in_chans} input channel(s) "
+                           f"but got {x.shape[1]} (shape {tuple(x.shape)}); build it with "
+                           f"in_chans={x.shape[1]} or "
+                           "pass the right bands.")
+    if x.shape[2] < 1 or x.shape[3] < 1: raise SarLulcError(f"Empty input of shape "
+                                                            f"{tuple(x.shape)}.")
 
-        t = self.patch_embed(x)
-        t = t + sincos_pos_embed_2d(t.shape[1], t.shape[2], t.shape[3], device=t.device, dtype=t.dtype)
-        outs, last = [], max(out_indices)
-        for i, stage in enumerate(self.stages):
-            if i and kv is not None: kv = F.max_pool2d(kv[:, None].float(), 2)[:, 0] > 0
-            m = None
-            if mix is not None:
-                f = 2 ** (3 - i)
-                m = mix.repeat_interleave(f, 1).repeat_interleave(f, 2)
-            t = stage(t, kv, m)
-            if i in out_indices:
-                s = self.strides[i]
-                o = self.out_norms[i](t[:, : -(-H // s), : -(-W // s)])
-                outs.append(o.permute(0, 3, 1, 2).contiguous())
-            if i == last: break
-        return outs
 
-    def _check_mix(self, mix, B, h, w, device):
-        if mix is None: return None
-        if mix.ndim == 2: mix = mix[None]
-        if mix.ndim != 3 or mix.shape[1:] != (h, w) or mix.shape[0] not in (1, B):
-            raise SarLulcError(f"mix_mask must be (B or 1, {h}, {w}) on the stride-32 grid, got {tuple(mix.shape)}.")
-        return mix.to(device=device, dtype=torch.bool)
+# %% ../nbs/10_encoder.ipynb #19ee4922fbc1
+@patch
+def forward(self: SwinEncoder, x: torch.Tensor, mix_mask: torch.Tensor | None = None,
+            valid: torch.Tensor | None = None,
+            out_indices=(0, 1, 2, 3)) -> list[torch.Tensor]:
+    """Features at strides 4, 8, 16, 32 (those in `out_indices`), NCHW, cropped to
+    ceil(H/stride) x ceil(W/stride)."""
+    self.check_input(x)
+    B, C, H, W = x.shape
+    pix_valid = torch.isfinite(x).all(1)                                       # (B, H, W)
+    if valid is not None:
+        if valid.shape[-2:] != (H, W) or valid.ndim not in (2, 3):
+            raise SarLulcError(f"valid must be (B, H, W) = (B, {H}, {W}), got "
+                               f"{tuple(valid.shape)}.")
+        pix_valid = pix_valid & valid.to(torch.bool)
+    masked = not bool(pix_valid.all())
+    # batch-shared (padding only)
+    if not masked: pix_valid = pix_valid[:1]
+    x = torch.where(pix_valid[:, None], x, torch.zeros((), dtype=x.dtype, device=x.device))
+    Hp, Wp = -(-H // 32) * 32, -(-W // 32) * 32
+    if (Hp, Wp) != (H, W):
+        x = F.pad(x, (0, Wp - W, 0, Hp - H))
+        pix_valid = F.pad(pix_valid, (0, Wp - W, 0, Hp - H), value=False)
+        masked = True
+    mix = self._check_mix(mix_mask, B, Hp // 32, Wp // 32, x.device)
+    # token has a valid pixel
+    kv = F.max_pool2d(pix_valid[:, None].float(), 4)[:, 0] > 0 if masked else None
 
-    # --- helpers for optimisers (layer-wise LR decay, weight decay) ---
-    @property
-    def num_layers(self) -> int:
-        """Layer groups for layer-wise LR decay, counted as MixMAE/BEiT count them: the patch embedding (0) and every
-        block (1..sum(depths)); what comes after the last block (the output norms) is `num_layers` itself."""
-        return sum(self.cfg.depths) + 1
+    t = self.patch_embed(x)
+    t = t + sincos_pos_embed_2d(t.shape[1], t.shape[2], t.shape[3], device=t.device,
+                                dtype=t.dtype)
+    outs, last = [], max(out_indices)
+    for i, stage in enumerate(self.stages):
+        if i and kv is not None: kv = F.max_pool2d(kv[:, None].float(), 2)[:, 0] > 0
+        m = None
+        if mix is not None:
+            f = 2 ** (3 - i)
+            m = mix.repeat_interleave(f, 1).repeat_interleave(f, 2)
+        t = stage(t, kv, m)
+        if i in out_indices:
+            s = self.strides[i]
+            o = self.out_norms[i](t[:, : -(-H // s), : -(-W // s)])
+            outs.append(o.permute(0, 3, 1, 2).contiguous())
+        if i == last: break
+    return outs
 
-    def layer_id(self, name: str) -> int:
-        "Layer group of parameter `name` (as in `named_parameters()`): 0 = patch embedding ... num_layers = output norms."
-        p = name.split(".")
-        if p[0] == "patch_embed": return 0
-        if p[0] == "stages":
-            i = int(p[1]); base = sum(self.cfg.depths[:i])
-            return base + 1 + (int(p[3]) if p[2] == "blocks" else 0)
-        return self.num_layers
 
-    def no_weight_decay(self) -> set[str]:
-        "Names of parameters that should get no weight decay (norms, biases, relative position tables)."
-        return {n for n, p in self.named_parameters() if p.ndim <= 1 or n.endswith("rel_pos_table")}
+# %% ../nbs/10_encoder.ipynb #ba97f7d3daed
+@patch
+def _check_mix(self: SwinEncoder, mix, B, h, w, device):
+    if mix is None: return None
+    if mix.ndim == 2: mix = mix[None]
+    if mix.ndim != 3 or mix.shape[1:] != (h, w) or mix.shape[0] not in (1, B):
+        raise SarLulcError(f"mix_mask must be (B or 1, {h}, {w}) on the stride-32 grid, got "
+                           f"{tuple(mix.shape)}.")
+    return mix.to(device=device, dtype=torch.bool)
+
+# --- helpers for optimisers (layer-wise LR decay, weight decay) ---
+@patch(as_prop=True)
+def num_layers(self: SwinEncoder) -> int:
+    """Layer groups for layer-wise LR decay, counted as MixMAE/BEiT count them: the patch
+    embedding (0) and every block (1..sum(depths)); what comes after the last block (the
+    output norms) is `num_layers` itself."""
+    return sum(self.cfg.depths) + 1
+
+@patch
+def layer_id(self: SwinEncoder, name: str) -> int:
+    """Layer group of parameter `name` (as in `named_parameters()`): 0 = patch embedding ...
+    num_layers = output norms."""
+    p = name.split(".")
+    if p[0] == "patch_embed": return 0
+    if p[0] == "stages":
+        i = int(p[1]); base = sum(self.cfg.depths[:i])
+        return base + 1 + (int(p[3]) if p[2] == "blocks" else 0)
+    return self.num_layers
+
+@patch
+def no_weight_decay(self: SwinEncoder) -> set[str]:
+    """Names of parameters that should get no weight decay (norms, biases, relative position
+    tables)."""
+    return {n for n, p in self.named_parameters() if p.ndim <= 1 or n.endswith("rel_pos_table")}
+
 
 # %% ../nbs/10_encoder.ipynb #d126d7c73bb0
 def count_params(module: nn.Module) -> int:
@@ -368,26 +440,35 @@ def count_params(module: nn.Module) -> int:
 
 def encoder_param_count(cfg: EncoderConfig | str) -> int:
     "Parameter count of the encoder for `cfg` (built on the meta device: fast, no memory)."
-    with torch.device("meta"): return count_params(SwinEncoder(cfg if isinstance(cfg, EncoderConfig) else encoder_config(cfg)))
+    with torch.device("meta"):
+        return count_params(SwinEncoder(cfg if isinstance(cfg, EncoderConfig)
+                                        else encoder_config(cfg)))
 
 # %% ../nbs/10_encoder.ipynb #139fc857c122
 ENCODER_FORMAT = "sar_lulc.encoder/1"
 
 def extract_encoder_state(state: dict, prefix: str = "encoder.") -> dict:
-    "The encoder part of a model state dict (keys under `prefix`, e.g. of a MixMAE or a Segmenter), prefix removed."
+    """The encoder part of a model state dict (keys under `prefix`, e.g. of a MixMAE or a
+    Segmenter), prefix removed."""
     state = {(k[len("module."):] if k.startswith("module.") else k): v for k, v in state.items()}
     sub = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
     return sub if sub else state
 
-def save_encoder(encoder: SwinEncoder, path, overwrite: bool = False, metadata: dict | None = None) -> Path:
+def save_encoder(encoder: SwinEncoder, path, overwrite: bool = False,
+                 metadata: dict | None = None) -> Path:
     "Write the encoder's weights to `path` (safetensors) with its config in the metadata; atomic."
     from safetensors.torch import save_file
-    if isinstance(encoder, nn.Module) and not isinstance(encoder, SwinEncoder) and isinstance(getattr(encoder, "encoder", None), SwinEncoder):
+    if isinstance(encoder, nn.Module) and not isinstance(encoder,
+                                                         SwinEncoder) and isinstance(getattr(encoder, "encoder", None), SwinEncoder):
         encoder = encoder.encoder
-    if not isinstance(encoder, SwinEncoder): raise SarLulcError(f"save_encoder needs a SwinEncoder, got {type(encoder).__name__}.")
+    if not isinstance(encoder, SwinEncoder): raise SarLulcError("save_encoder needs a "
+                                                                f"SwinEncoder, got "
+                                                                f"{type(encoder).__name__}.")
     sd = {k: v.detach().to("cpu").contiguous() for k, v in encoder.state_dict().items()}
-    meta = {"format": ENCODER_FORMAT, "config": json.dumps(encoder.cfg.to_dict()), "architecture": describe_config(encoder.cfg)}
-    meta.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in (metadata or {}).items()})
+    meta = {"format": ENCODER_FORMAT, "config": json.dumps(encoder.cfg.to_dict()),
+            "architecture": describe_config(encoder.cfg)}
+    meta.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in (metadata
+                                                                            or {}).items()})
     with atomic_output(path, overwrite) as tmp: save_file(sd, str(tmp), metadata=meta)
     return Path(path)
 
@@ -401,7 +482,8 @@ def read_encoder_file(path) -> tuple[dict, EncoderConfig | None, dict]:
             meta = dict(f.metadata() or {})
             state = {k: f.get_tensor(k) for k in f.keys()}
     except Exception as e:
-        raise SarLulcError(f"{path} is not a readable safetensors file ({e}); encoder weights must be .safetensors.") from e
+        raise SarLulcError(f"{path} is not a readable safetensors file ({e}); encoder weights must "
+                           "be .safetensors.") from e
     cfg = None
     if "config" in meta:
         try:
@@ -410,29 +492,43 @@ def read_encoder_file(path) -> tuple[dict, EncoderConfig | None, dict]:
         except (ValueError, TypeError, SarLulcError): cfg = None
     return extract_encoder_state(state), cfg, meta
 
+
+# %% ../nbs/10_encoder.ipynb #d365f2de0359
 def check_encoder_state(encoder: nn.Module, state: dict) -> dict:
-    "Compare `state` with `encoder`'s keys and shapes: dict(missing, unexpected, mismatched=[(key, file_shape, model_shape)])."
+    """Compare `state` with `encoder`'s keys and shapes: dict(missing, unexpected, mismatched=[(key,
+    file_shape, model_shape)])."""
     own = encoder.state_dict()
     return dict(missing=sorted(set(own) - set(state)), unexpected=sorted(set(state) - set(own)),
-                mismatched=[(k, tuple(state[k].shape), tuple(own[k].shape)) for k in sorted(set(own) & set(state))
+                mismatched=[(k, tuple(state[k].shape), tuple(own[k].shape))
+                            for k in sorted(set(own) & set(state))
                             if tuple(state[k].shape) != tuple(own[k].shape)])
 
 def _report_text(rep: dict, n: int = 8) -> str:
     def lst(xs): return ", ".join(xs[:n]) + (f", ... ({len(xs) - n} more)" if len(xs) > n else "")
     parts = []
-    if rep["missing"]: parts.append(f"{len(rep['missing'])} missing key(s) (in the model, not in the file): {lst(rep['missing'])}")
-    if rep["unexpected"]: parts.append(f"{len(rep['unexpected'])} unexpected key(s) (in the file, not in the model): {lst(rep['unexpected'])}")
+    if rep["missing"]: parts.append(f"{len(rep['missing'])} missing key(s) (in the model, not in "
+                                    f"the file): {lst(rep['missing'])}")
+    if rep["unexpected"]: parts.append(f"{len(rep['unexpected'])} unexpected key(s) (in the file, "
+                                       f"not in the model): {lst(rep['unexpected'])}")
     if rep["mismatched"]:
-        parts.append(f"{len(rep['mismatched'])} shape mismatch(es): " + lst([f"{k} file {list(a)} vs model {list(b)}" for k, a, b in rep["mismatched"]]))
+        parts.append(f"{len(rep['mismatched'])} shape mismatch(es): " + lst([f"{k} file {list(a)} "
+                                                                             f"vs model {list(b)}"
+                                                                             for k, a,
+                                                                             b in rep["mismatched"]]))
     return "; ".join(parts)
 
-def load_encoder(encoder_or_cfg: SwinEncoder | EncoderConfig | str | None, path, strict: bool = True) -> SwinEncoder:
-    """Load safetensors encoder weights into `encoder_or_cfg` (an encoder, a config or preset name to build, or None
-    to build from the file's config). `strict`: any missing/unexpected key or shape mismatch is a `SarLulcError`;
-    otherwise the matching tensors are loaded and the rest is reported as a warning."""
+
+# %% ../nbs/10_encoder.ipynb #1835402ffafe
+def load_encoder(encoder_or_cfg: SwinEncoder | EncoderConfig | str | None, path,
+                 strict: bool = True) -> SwinEncoder:
+    """Load safetensors encoder weights into `encoder_or_cfg` (an encoder, a config or preset name
+    to build, or None to build from the file's config). `strict`: any missing/unexpected key or
+    shape mismatch is a `SarLulcError`; otherwise the matching tensors are loaded and the rest is
+    reported as a warning."""
     state, file_cfg, meta = read_encoder_file(path)
     if encoder_or_cfg is None:
-        if file_cfg is None: raise SarLulcError(f"{path} carries no encoder config; pass an encoder or a preset.")
+        if file_cfg is None: raise SarLulcError(f"{path} carries no encoder config; pass an "
+                                                "encoder or a preset.")
         encoder_or_cfg = file_cfg
     if isinstance(encoder_or_cfg, (EncoderConfig, str)):
         cfg = encoder_config(encoder_or_cfg)
@@ -441,17 +537,25 @@ def load_encoder(encoder_or_cfg: SwinEncoder | EncoderConfig | str | None, path,
     rep = check_encoder_state(encoder, state)
     bad = rep["missing"] or rep["unexpected"] or rep["mismatched"]
     if bad:
-        file_arch = describe_config(file_cfg) if file_cfg else meta.get("architecture", "unknown (no config in file)")
-        own_arch = describe_config(encoder.cfg) if isinstance(encoder, SwinEncoder) else type(encoder).__name__
-        msg = (f"Encoder weights {path} do not fit this encoder.\n  file:  {file_arch}\n  model: {own_arch}\n  "
+        file_arch = describe_config(file_cfg) if file_cfg else meta.get("architecture",
+                                                                        "unknown (no config in "
+                                                                        "file)")
+        own_arch = describe_config(encoder.cfg) if isinstance(encoder,
+                                                              SwinEncoder) else type(encoder).__name__
+        msg = (f"Encoder weights {path} do not fit this encoder.\n  file:  {file_arch}\n  model: "
+               f"{own_arch}\n  "
                + _report_text(rep))
         if strict:
-            raise SarLulcError(msg + "\nBuild the model with the checkpoint's preset/in_chans (load_encoder(None, path) "
-                               "builds it from the file), or pass strict=False to load only the matching tensors.")
+            raise SarLulcError(msg + "\nBuild the model with the checkpoint's preset/in_chans "
+                                     "(load_encoder(None, path) "
+                               "builds it from the file), or pass strict=False to load only the "
+                               "matching tensors.")
         warnings.warn(msg + "\nLoaded only the matching tensors (strict=False).")
         skip = {k for k, _, _ in rep["mismatched"]}
         state = {k: v for k, v in state.items() if k not in skip and k not in rep["unexpected"]}
-    if isinstance(encoder_or_cfg, (EncoderConfig, str)): encoder = SwinEncoder(cfg)   # fits: build it for real
+    # fits: build it for real
+    if isinstance(encoder_or_cfg, (EncoderConfig, str)): encoder = SwinEncoder(cfg)
     ref = next(encoder.parameters())
     encoder.load_state_dict({k: v.to(ref.device) for k, v in state.items()}, strict=not bad)
     return encoder
+

@@ -25,16 +25,23 @@ def _eval_out(model_path: Path, split: str, out_dir) -> Path:
     if out_dir is not None: return Path(out_dir)
     return model_path / f"eval_{split}" if model_path.is_dir() else model_path.parent / f"eval_{model_path.stem}_{split}"
 
-def evaluate(model_path, data_dir, split: str = "test", out_dir=None, batch_size: int = 8, chip: int | None = None,
-             device="auto", precision: str = "fp32", units: str | None = None, cf: float | None = None,
+
+# %% ../nbs/26_evaluate.ipynb #a7399f441dd0
+def evaluate(model_path, data_dir, split: str = "test", out_dir=None, batch_size: int = 8,
+             chip: int | None = None,
+             device="auto", precision: str = "fp32", units: str | None = None,
+             cf: float | None = None,
              overwrite: bool = False, write: bool = True, progress: bool = True) -> dict:
-    "Metrics of a trained model on a dataset split (table, per-class IoU, confusion-matrix PNG); returns a summary."
+    """Metrics of a trained model on a dataset split (table, per-class IoU, confusion-matrix PNG);
+    returns a summary."""
     model_path = Path(model_path)
     env = dist_setup(device)
     try:
         out = _eval_out(model_path, split, out_dir)
-        files = {k: out / n for k, n in (("metrics", "metrics.json"), ("table", "metrics.txt"), ("confusion", "confusion.png"))}
-        info = load_dataset_dir(data_dir, compute_norm=False)      # checks that create nothing come first, the input's
+        files = {k: out / n for k, n in (("metrics", "metrics.json"), ("table", "metrics.txt"),
+                                         ("confusion", "confusion.png"))}
+        # checks that create nothing come first, the input's
+        info = load_dataset_dir(data_dir, compute_norm=False)
         if not info.splits.get(split):                            # before the output's
             raise SarLulcError(f"Dataset {data_dir} has no items in split {split!r} (splits: "
                                f"{ {k: len(v) for k, v in info.splits.items()} }).")
@@ -42,53 +49,75 @@ def evaluate(model_path, data_dir, split: str = "test", out_dir=None, batch_size
             for p in files.values(): check_output_path(p, overwrite, create=False)
         bundle = load_model(model_path, device=env.device)
         if bundle.meta.get("arch") != "segmenter":
-            raise SarLulcError(f"{model_path} is a {bundle.meta.get('arch')} model, not a segmenter; evaluate a fine-tuned model.")
+            raise SarLulcError(f"{model_path} is a {bundle.meta.get('arch')} model, not a "
+                               "segmenter; evaluate a fine-tuned model.")
         scheme = bundle.scheme
         tcfg = bundle.meta.get("config") or {}
         chip = chip or tcfg.get("val_chip") or tcfg.get("chip") or 256
-        ds = ChipDataset(info.items(split), chip=chip, mode="grid", norm=bundle.norm, scheme=info.scheme,
-                         target_scheme=scheme, units=units or info.units, cf=cf if cf is not None else info.cf,
-                         min_valid=0.0,                                   # every labelled pixel is scored
-                         multilook=int((bundle.meta.get("input") or {}).get("multilook", 1)))   # as the model was trained
+        ds = ChipDataset(info.items(split), chip=chip, mode="grid", norm=bundle.norm,
+                         scheme=info.scheme,
+                         target_scheme=scheme, units=units or info.units, cf=cf if cf is not None
+                         else info.cf,
+                         # every labelled pixel is scored
+                         min_valid=0.0,
+                         # as the model was trained
+                         multilook=int((bundle.meta.get("input") or {}).get("multilook", 1)))
         if ds.channels != bundle.model.in_chans:
-            raise SarLulcError(f"The model takes {bundle.model.in_chans} SAR channel(s), the dataset has {ds.channels}.")
-        res, cm = evaluate_dataset(bundle.model, ds, scheme.num_classes, env, batch_size, precision, extra=True,
+            raise SarLulcError(f"The model takes {bundle.model.in_chans} SAR channel(s), the "
+                               f"dataset has {ds.channels}.")
+        res, cm = evaluate_dataset(bundle.model, ds, scheme.num_classes, env, batch_size,
+                                   precision, extra=True,
                                    names=scheme, progress=progress)
         table = metrics_table(res, scheme)
         if write and env.is_main:
             with atomic_output(files["metrics"], overwrite) as t:
-                t.write_text(to_json(dict(model=str(model_path), data=str(info.root), split=split, chips=len(ds),
-                                             chip=chip, names=list(scheme.names), confusion=cm.matrix.tolist(), **plain(res)), indent=1))
+                t.write_text(to_json(dict(model=str(model_path), data=str(info.root), split=split,
+                                          chips=len(ds),
+                                             chip=chip, names=list(scheme.names),
+                                          confusion=cm.matrix.tolist(), **plain(res)), indent=1))
             with atomic_output(files["table"], overwrite) as t: t.write_text(table + "\n")
-            fig = confusion_matrix_figure(cm, list(scheme.names), title=f"{split}: {model_path.name}")
-            with atomic_output(files["confusion"], overwrite) as t: fig.savefig(t, format="png", dpi=110)
-        return dict(model=str(model_path), task=bundle.task, split=split, chips=len(ds), **scalars(res),
+            fig = confusion_matrix_figure(cm, list(scheme.names),
+                                          title=f"{split}: {model_path.name}")
+            with atomic_output(files["confusion"], overwrite) as t:
+                fig.savefig(t, format="png", dpi=110)
+        return dict(model=str(model_path), task=bundle.task, split=split, chips=len(ds),
+                    **scalars(res),
                     iou={n: v for n, v in zip(scheme.names, res["iou"])}, table=table,
                     files={k: str(v) for k, v in files.items()} if write else {})
     finally: dist_cleanup(env)
 
+
 # %% ../nbs/26_evaluate.ipynb #99f9028275a4
-@command("evaluate", epilog="example:\n  sar-lulc evaluate --model runs/lulc --data data/synth --split test\n"
-                            "Writes metrics.json, metrics.txt and confusion.png to --out (default RUN/eval_SPLIT).\n"
+@command("evaluate", epilog="example:\n  sar-lulc evaluate --model runs/lulc --data data/synth "
+                            "--split test\nWrites metrics.json, metrics.txt and confusion.png to "
+                            "--out (default RUN/eval_SPLIT).\n"
                             "mIoU is the macro mean over the classes present in the ground truth.")
-def evaluate_command(*, model: Arg("a training run folder, an exported model.safetensors (model.json beside it) or a "
-                                   ".pt checkpoint, or a shipped model by name (lulc, water)", metavar="RUN_OR_FILE"),
+def evaluate_command(*, model: Arg("a training run folder, an exported model.safetensors "
+                                   "(model.json beside it) or a .pt checkpoint, or a shipped model "
+                                   "by name (lulc, water)",
+                                   metavar="RUN_OR_FILE"),
                      data: Arg("dataset folder with manifest.json", metavar="DIR"),
                      split: Arg("split to score") = "test",
-                     out: Arg("folder for the reports (default: RUN/eval_SPLIT, or eval_STEM_SPLIT beside a model file)",
+                     out: Arg("folder for the reports (default: RUN/eval_SPLIT, or eval_STEM_SPLIT "
+                              "beside a model file)",
                               metavar="DIR") = None,
                      batch_size: Arg("chips per model call", arg_number(lo=1)) = 8,
-                     chip: Arg("chip size (default: the model's training chip)", arg_number(lo=1)) = None,
+                     chip: Arg("chip size (default: the model's training chip)",
+                               arg_number(lo=1)) = None,
                      device: Arg("auto (CUDA when present), cpu, cuda, cuda:1 ...") = "auto",
                      precision: Arg("autocast precision", choices=PRECISIONS) = "fp32",
                      bf16: Arg("shortcut for --precision bf16") = False,
-                     units: Arg("units of the SAR rasters (default: the manifest's)", choices=UNITS) = None,
-                     cf: Arg("calibration factor for DN (default: the manifest's)", arg_number(float)) = None,
+                     units: Arg("units of the SAR rasters (default: the manifest's)",
+                                choices=UNITS) = None,
+                     cf: Arg("calibration factor for DN (default: the manifest's)",
+                             arg_number(float)) = None,
                      overwrite: Arg("replace existing reports") = False,
                      no_progress: Arg("no progress bar") = False, as_json: bool = False) -> dict:
     "Evaluate a trained model on a dataset folder (metrics table, confusion matrix)."
-    s = evaluate(model, data, split=split, out_dir=out, batch_size=batch_size, chip=chip, device=device,
-                 precision="bf16" if bf16 else precision, units=units, cf=cf, overwrite=overwrite, progress=not no_progress)
+    s = evaluate(model, data, split=split, out_dir=out, batch_size=batch_size, chip=chip,
+                 device=device,
+                 precision="bf16" if bf16 else precision, units=units, cf=cf, overwrite=overwrite,
+                 progress=not no_progress)
     table = s.pop("table")
     if not as_json: print(table)
     return s

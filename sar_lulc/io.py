@@ -4,11 +4,12 @@
 
 # %% ../nbs/01_io.ipynb #77bbbdac8c04
 from __future__ import annotations
-import json, logging, math, os, re, warnings
+import dataclasses, json, logging, math, os, re, warnings
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
+from fastcore.basics import patch
 import rasterio, rasterio.shutil
 from rasterio.enums import Resampling
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
@@ -22,27 +23,33 @@ from .schemes import IGNORE_INDEX, ClassScheme, check_indices, get_scheme, hex_t
 __all__ = ['DEFAULT_CF', 'GDAL_CACHE_MB', 'UNITS', 'PLAUSIBLE_DB', 'IMPLAUSIBLE_COUNT_MAX', 'SAR_DTYPES', 'TYPICAL_HH_DB',
            'DUAL_POL_ORDER', 'WRITE_DTYPES', 'GREY_DB_RANGE', 'LABEL_SUFFIX', 'scene_cache_mb', 'UnitsWarning',
            'check_units', 'check_sar_dtype', 'nodata_mask', 'to_db', 'db_to_dn', 'from_db', 'detect_units',
-           'gdal_message', 'open_raster', 'select_band', 'as_window', 'SarReader', 'read_sar', 'assert_has_data',
-           'write_raster', 'BandStack', 'open_bands', 'crop_raster', 'sniff_format', 'grey_to_db', 'read_grey_image',
-           'grey_image_to_geotiff', 'write_label_map', 'read_label_map', 'card4l_xml_for', 'read_card4l_xml']
+           'Calibration', 'gdal_message', 'open_raster', 'select_band', 'as_window', 'SarReader', 'read_sar',
+           'assert_has_data', 'write_raster', 'BandStack', 'open_bands', 'crop_raster', 'sniff_format', 'grey_to_db',
+           'read_grey_image', 'grey_image_to_geotiff', 'write_label_map', 'read_label_map', 'card4l_xml_for',
+           'read_card4l_xml']
 
 # %% ../nbs/01_io.ipynb #9edc12932db9
 _log = logging.getLogger("sar_lulc.io")
 
 DEFAULT_CF = -83.0
-GDAL_CACHE_MB = 64     # GDAL block cache while reading scenes (its default, 5 % of the RAM, is the largest memory use)
+# GDAL block cache while reading scenes (its default, 5 % of the RAM, is the largest memory use)
+GDAL_CACHE_MB = 64
 
 def scene_cache_mb(width: int, channels: int = 1, itemsize: int = 4, rows: int = 512) -> int:
-    """GDAL block cache for streaming a scene `width` px wide: two bands of `rows` rows of every channel (what
-    overlapping windows re-read), at least 16 MB, at most `GDAL_CACHE_MB`. The cache fills up to its bound
-    however long the scene, so a bound that follows the width keeps peak memory flat from small scenes on."""
+    """GDAL block cache for streaming a scene `width` px wide: two bands of `rows` rows of every
+    channel (what overlapping windows re-read), at least 16 MB, at most `GDAL_CACHE_MB`. The
+    cache fills up to its bound however long the scene, so a bound that follows the width keeps
+    peak memory flat from small scenes on."""
     rows = -(-int(rows) // 512) * 512                          # whole 512-row block bands
     need = 2 * rows * int(width) * int(channels) * int(itemsize) / 2**20
     return int(min(GDAL_CACHE_MB, max(16, math.ceil(need))))
 UNITS = ("auto", "dn", "amplitude", "linear", "db")
-PLAUSIBLE_DB = (-100.0, 60.0)   # calibrated gamma-nought outside this is not backscatter: wrong units, CF or scaling
-IMPLAUSIBLE_COUNT_MAX = 100_000  # implausible pixels counted one by one up to this many (then "at least")
-SAR_DTYPES = ("uint8", "uint16", "uint32", "uint64", "int16", "int32", "int64", "float32", "float64")
+# calibrated gamma-nought outside this is not backscatter: wrong units, CF or scaling
+PLAUSIBLE_DB = (-100.0, 60.0)
+# implausible pixels counted one by one up to this many (then "at least")
+IMPLAUSIBLE_COUNT_MAX = 100_000
+SAR_DTYPES = ("uint8", "uint16", "uint32", "uint64", "int16", "int32", "int64", "float32",
+              "float64")
 
 class UnitsWarning(UserWarning):
     "Units were guessed from the value range of floating-point data; pass `units=` to be sure."
@@ -51,7 +58,8 @@ def check_units(units: str) -> str:
     "Normalise a units name; unknown units raise `SarLulcError` listing the valid ones."
     u = str(units).strip().lower()
     u = {"power": "linear", "intensity": "linear", "amp": "amplitude", "decibel": "db"}.get(u, u)
-    if u not in UNITS: raise SarLulcError(f"Unknown SAR units {units!r}; choose one of {', '.join(UNITS)}.")
+    if u not in UNITS: raise SarLulcError(f"Unknown SAR units {units!r}; choose one of "
+                                          f"{', '.join(UNITS)}.")
     return u
 
 def check_sar_dtype(dtype, what: str = "SAR data") -> np.dtype:
@@ -60,14 +68,18 @@ def check_sar_dtype(dtype, what: str = "SAR data") -> np.dtype:
     except TypeError: dt = None
     if dt is None or dt.name not in SAR_DTYPES:
         name = getattr(dt, "name", str(dtype))
-        hint = (" Complex (SLC, Level 1.1) data is not supported: use detected Level 2.1 / mosaic products."
-                if "complex" in name else " A 1-bit or boolean raster is a mask, not SAR." if name == "bool" else "")
-        raise SarLulcError(f"Unsupported data type {name} for {what}; supported: {', '.join(SAR_DTYPES)}.{hint}")
+        hint = (" Complex (SLC, Level 1.1) data is not supported: use detected Level 2.1 / mosaic "
+                "products."
+                if "complex" in name else " A 1-bit or boolean raster is a mask, not SAR."
+                if name == "bool" else "")
+        raise SarLulcError(f"Unsupported data type {name} for {what}; supported: "
+                           f"{', '.join(SAR_DTYPES)}.{hint}")
     return dt
 
 # %% ../nbs/01_io.ipynb #1d09d819844c
 def nodata_mask(arr, units: str, nodata=None) -> np.ndarray:
-    "Boolean mask of no-data pixels: file `nodata`, non-finite values, and values <= 0 for dn/amplitude/linear."
+    """Boolean mask of no-data pixels: file `nodata`, non-finite values, and values <= 0 for
+    dn/amplitude/linear."""
     a = np.asarray(arr); units = check_units(units)
     bad = ~np.isfinite(a) if a.dtype.kind == "f" else np.zeros(a.shape, bool)
     if nodata is not None and not (isinstance(nodata, float) and np.isnan(nodata)):
@@ -76,12 +88,14 @@ def nodata_mask(arr, units: str, nodata=None) -> np.ndarray:
     return bad
 
 def to_db(arr, units: str, cf: float = DEFAULT_CF, nodata=None) -> np.ndarray:
-    "Convert `arr` in `units` to float32 gamma-nought dB; no data -> NaN. `cf` applies to `dn` only."
+    """Convert `arr` in `units` to float32 gamma-nought dB; no data -> NaN. `cf` applies to `dn`
+    only."""
     a = np.asarray(arr); check_sar_dtype(a.dtype); units = check_units(units)
     if units == "auto":
         units, reason = detect_units(a, nodata=nodata)
         _log.info("units auto -> %s: %s", units, reason)
-    if not np.isfinite(cf): raise SarLulcError(f"The calibration factor must be a finite number of dB, got {cf}.")
+    if not np.isfinite(cf): raise SarLulcError(f"The calibration factor must be a finite number of "
+                                               f"dB, got {cf}.")
     bad = nodata_mask(a, units, nodata)
     out = a.astype(np.float32, copy=True)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -94,7 +108,8 @@ def to_db(arr, units: str, cf: float = DEFAULT_CF, nodata=None) -> np.ndarray:
     return out
 
 def db_to_dn(db, cf: float = DEFAULT_CF) -> np.ndarray:
-    "Inverse ALOS-2 calibration: dB -> uint16 DN = round(10^((dB - CF)/20)), clipped to 1..65535; NaN -> 0 (no data)."
+    """Inverse ALOS-2 calibration: dB -> uint16 DN = round(10^((dB - CF)/20)), clipped to 1..65535;
+    NaN -> 0 (no data)."""
     d = np.asarray(db, np.float64)
     with np.errstate(over="ignore", invalid="ignore"):
         dn = np.rint(10.0 ** ((d - cf) / 20.0))
@@ -103,9 +118,11 @@ def db_to_dn(db, cf: float = DEFAULT_CF) -> np.ndarray:
     return dn
 
 def from_db(db, units: str, cf: float = DEFAULT_CF) -> np.ndarray:
-    "dB -> `units` (the inverse of `to_db`): uint16 DN (0 = no data) or float32 amplitude/linear/dB (NaN = no data)."
+    """dB -> `units` (the inverse of `to_db`): uint16 DN (0 = no data) or float32
+    amplitude/linear/dB (NaN = no data)."""
     units = check_units(units)
-    if units == "auto": raise SarLulcError("from_db needs explicit units (dn, amplitude, linear or db), not 'auto'.")
+    if units == "auto": raise SarLulcError("from_db needs explicit units (dn, amplitude, linear or "
+                                           "db), not 'auto'.")
     if units == "dn": return db_to_dn(db, cf)
     d = np.asarray(db, np.float32)
     if units == "db": return d.copy()
@@ -115,11 +132,13 @@ def from_db(db, units: str, cf: float = DEFAULT_CF) -> np.ndarray:
 TYPICAL_HH_DB = -12.0
 
 def detect_units(arr, dtype=None, nodata=None) -> tuple[str, str]:
-    "Guess the units of SAR data from its dtype and value range: returns (units, human-readable reason)."
+    """Guess the units of SAR data from its dtype and value range: returns (units, human-readable
+    reason)."""
     a = np.asarray(arr)
     dt = check_sar_dtype(dtype if dtype is not None else a.dtype)
     if dt.kind == "u":
-        return "dn", f"unsigned integer data ({dt.name}): digital numbers, calibrated as 10*log10(DN^2) + CF"
+        return "dn", (f"unsigned integer data ({dt.name}): digital numbers, calibrated as "
+                      "10*log10(DN^2) + CF")
     v = a[~nodata_mask(a, "db", nodata)] if a.size else a.ravel()
     v = v[v != 0]
     if v.size == 0:
@@ -127,26 +146,119 @@ def detect_units(arr, dtype=None, nodata=None) -> tuple[str, str]:
         return u, f"no valid non-zero values to inspect ({dt.name}); assuming {u}"
     if dt.kind == "i":
         if (v < 0).any():
-            raise SarLulcError(f"Signed integer data ({dt.name}) with negative values: the units cannot be "
-                               "decided automatically (scaled dB?). Convert the file or pass units=.")
-        return "dn", f"non-negative integer data ({dt.name}): digital numbers, calibrated as 10*log10(DN^2) + CF"
+            raise SarLulcError(f"Signed integer data ({dt.name}) with negative values: the units "
+                               "cannot be decided automatically (scaled dB?). Convert the file or "
+                               f"pass "
+                               "units=.")
+        return "dn", (f"non-negative integer data ({dt.name}): digital numbers, calibrated as "
+                      "10*log10(DN^2) + CF")
     v = v.astype(np.float64)
     neg, med = float((v < 0).mean()), float(np.median(v))
     if neg > 0.05:
         return "db", f"{neg:.0%} of the valid values are negative (median {med:.3g}): already dB"
     if med > 5:
-        return "dn", (f"non-negative floats with median {med:.4g}, too large for calibrated power or amplitude: "
+        return "dn", (f"non-negative floats with median {med:.4g}, too large for calibrated power "
+                      f"or amplitude: "
                       "digital numbers stored as floats")
     as_lin, as_amp = 10 * np.log10(med), 20 * np.log10(med)
     u = "linear" if abs(as_lin - TYPICAL_HH_DB) <= abs(as_amp - TYPICAL_HH_DB) else "amplitude"
-    return u, (f"non-negative floats with median {med:.3g}: read as linear power that is {as_lin:.1f} dB, "
-               f"as amplitude {as_amp:.1f} dB; chose {u} (closer to a typical {TYPICAL_HH_DB:.0f} dB). "
+    return u, (f"non-negative floats with median {med:.3g}: read as linear power that is "
+               f"{as_lin:.1f} dB, as amplitude {as_amp:.1f} dB; chose {u} (closer to a typical "
+               f"{TYPICAL_HH_DB:.0f} dB). "
                "Power vs amplitude is a guess: pass units= if you know")
+
+# %% ../nbs/01_io.ipynb #24edb278fb11
+@dataclasses.dataclass(frozen=True)
+class Calibration:
+    """How a product's pixel values become gamma-nought dB; also the calibration part of a model's
+    input contract."""
+    # dn | amplitude | linear | db, or auto (detected from the pixels)
+    units: str = "auto"
+    # dB, for dn; None: DEFAULT_CF (or the model's, see `for_scene`)
+    cf: float | None = None
+    db_offset: float = 0.0              # dB added after calibration (a product's known offset)
+    dtype: str | None = None            # the product's pixel type, when known
+    reason: str = dataclasses.field(default="", compare=False)   # where the units came from
+
+    def __post_init__(self):
+        object.__setattr__(self, "units", check_units(self.units))
+        for k in ("cf", "db_offset"):
+            v = getattr(self, k)
+            if v is None: continue
+            try: v = float(v)
+            except (TypeError, ValueError): v = float("nan")
+            if not math.isfinite(v): raise SarLulcError(f"{k} must be a finite number of dB, got "
+                                                        f"{getattr(self, k)!r}.")
+            object.__setattr__(self, k, v)
+        if self.dtype is not None:
+            object.__setattr__(self, "dtype", check_sar_dtype(self.dtype).name)
+
+    @property
+    def factor(self) -> float:
+        "The calibration factor in use: `cf`, or `DEFAULT_CF` when it is None."
+        return DEFAULT_CF if self.cf is None else self.cf
+
+    def replace(self, **kw) -> "Calibration": return dataclasses.replace(self, **kw)
+
+    def to_db(self, arr, nodata=None) -> np.ndarray:
+        "Calibrate `arr` to float32 dB (NaN = no data), then add `db_offset`."
+        db = to_db(arr, self.units, self.factor, nodata)
+        if self.db_offset: db += np.float32(self.db_offset)
+        return db
+
+# %% ../nbs/01_io.ipynb #2a53dcb361a9
+@patch(cls_method=True)
+def detect(cls: Calibration, arr, dtype=None, nodata=None, **kw) -> Calibration:
+    "The calibration `detect_units` reads from `arr`'s pixel type and values, with its reason."
+    dt = np.dtype(dtype if dtype is not None else np.asarray(arr).dtype)
+    units, reason = detect_units(arr, dt, nodata)
+    return cls(units, dtype=dt.name, reason=reason, **kw)
+
+@patch
+def contract(self: Calibration) -> dict:
+    "The calibration part of a model's input contract: units, CF and pixel type."
+    return dict(units=self.units, cf=self.factor, dtype=self.dtype or ("uint16"
+                                                                       if self.units == "dn"
+                                                                       else "float32"))
+
+@patch(cls_method=True)
+def from_contract(cls: Calibration, contract: dict | None) -> Calibration:
+    """A model's calibration from its input contract; units `auto` when the model states none (older
+    models)."""
+    c = contract or {}
+    return cls(c.get("units") or "auto", cf=c.get("cf"), dtype=c.get("dtype"), reason="the model's")
+
+# %% ../nbs/01_io.ipynb #f313e083ed7c
+@patch
+def for_scene(self: Calibration, model: Calibration | None, dtype, detected: str | None = None
+              ) -> tuple[Calibration, str | None]:
+    """(calibration, warning) for a scene of pixel type `dtype` read with the user's calibration
+    `self`, given the `model`'s and the units `detected` from the values. `cf=None` becomes the
+    model's CF when the units are the model's, else `DEFAULT_CF`."""
+    cf = self.cf
+    if model is None or model.units == "auto": return self.replace(cf=self.factor), None
+    kind = np.dtype(dtype).kind
+    same_kind = kind == np.dtype(model.dtype or "float32").kind
+    mcf, mu = model.factor, model.units
+    if self.units == "auto" and same_kind and (kind in "ui" or detected in (None, mu)):
+        why = (f"units {mu} and CF {mcf:g} from the model (its training scenes were this kind of "
+               "product)")
+        return self.replace(units=mu, cf=mcf if cf is None else cf, reason=why), None
+    if self.units == "auto" and same_kind:
+        return self.replace(cf=self.factor), (
+            f"the values read as {detected}, but the model was trained on {mu} products of this "
+            f"pixel "
+            f"type ({dtype}); using {detected} (set --units to choose).")
+    warn = None
+    if self.units not in ("auto", mu) and same_kind:
+        warn = (f"--units {self.units}, but the model was trained on {mu} products of this pixel "
+                f"type ({dtype}); using {self.units}.")
+    return self.replace(cf=mcf if cf is None and self.units == mu else self.factor), warn
 
 # %% ../nbs/01_io.ipynb #0b717ce53130
 def gdal_message(e: BaseException) -> str:
-    """The most specific line of a GDAL/rasterio error: rasterio's "See previous exception for details" points at an
-    exception that a message does not show, so follow the chain to it."""
+    """The most specific line of a GDAL/rasterio error: rasterio's "See previous exception for
+    details" points at an exception that a message does not show, so follow the chain to it."""
     seen, best = set(), None
     while e is not None and id(e) not in seen:
         seen.add(id(e)); line = (str(e).splitlines() or [""])[0].strip()
@@ -166,40 +278,53 @@ def open_raster(path):
             return rasterio.open(p)
     except RasterioError as e:
         msg = gdal_message(e)
-        raise SarLulcError(f"{p} is not a raster that GDAL can read ({msg}). Give a GeoTIFF (or another "
-                           "GDAL-readable image); a truncated or corrupted file also gives this error.") from e
+        raise SarLulcError(f"{p} is not a raster that GDAL can read ({msg}). Give a GeoTIFF (or "
+                           "another GDAL-readable image); a truncated or corrupted file also "
+                           f"gives this "
+                           "error.") from e
 
-DUAL_POL_ORDER = ("HH", "HV")   # band order of ALOS-2 / PALSAR-2 dual-pol products without band names
+# band order of ALOS-2 / PALSAR-2 dual-pol products without band names
+DUAL_POL_ORDER = ("HH", "HV")
 
 def _band_names(src) -> list[str]:
     return [d or f"band {i + 1}" for i, d in enumerate(src.descriptions)]
 
+
+# %% ../nbs/01_io.ipynb #7e67b3ba67f7
 def select_band(src, band=None) -> int:
-    "The 1-based band to read: `band` as an index or a band description (e.g. 'HH'); required when there are several."
+    """The 1-based band to read: `band` as an index or a band description (e.g. 'HH'); required when
+    there are several."""
     n, names = src.count, _band_names(src)
     listing = ", ".join(f"{i + 1}={nm}" for i, nm in enumerate(names))
     if band is None:
         if n == 1: return 1
         hint = " or --band HH / HV (the order of dual-pol products)" if n == 2 and not any(src.descriptions) else \
             " or a band name such as --band HH"
-        raise SarLulcError(f"{src.name} has {n} bands ({listing}); choose one with --band N (1-based){hint} "
+        raise SarLulcError(f"{src.name} has {n} bands ({listing}); choose one with --band N "
+                           f"(1-based){hint} "
                            "(band= in Python).")
     if isinstance(band, str) and not band.strip().isdigit():
         low = [d.lower() if d else None for d in src.descriptions]
         if band.lower() in low: return low.index(band.lower()) + 1
-        if n == 2 and not any(src.descriptions) and band.upper() in DUAL_POL_ORDER:   # unnamed HH+HV product
+        # unnamed HH+HV product
+        if n == 2 and not any(src.descriptions) and band.upper() in DUAL_POL_ORDER:
             b = DUAL_POL_ORDER.index(band.upper()) + 1
-            warnings.warn(f"{src.name} names no bands; reading {band.upper()} as band {b} (dual-pol products store "
+            warnings.warn(f"{src.name} names no bands; reading {band.upper()} as band {b} "
+                          f"(dual-pol products store "
                           f"{' then '.join(DUAL_POL_ORDER)}).", stacklevel=2)
             return b
-        raise SarLulcError(f"{src.name} has no band named {band!r}; its bands: {listing}. Choose one with --band N.")
+        raise SarLulcError(f"{src.name} has no band named {band!r}; its bands: {listing}. Choose "
+                           "one with --band N.")
     b = int(band)
-    if not 1 <= b <= n: raise SarLulcError(f"Band {b} does not exist in {src.name}, which has {n} band(s) ({listing}).")
+    if not 1 <= b <= n: raise SarLulcError(f"Band {b} does not exist in {src.name}, which has {n} "
+                                           f"band(s) ({listing}).")
     return b
+
 
 # %% ../nbs/01_io.ipynb #85b9e8e0e087
 def as_window(window) -> Window:
-    "A rasterio `Window` from a Window, (col_off, row_off, width, height) or ((row0, row1), (col0, col1))."
+    """A rasterio `Window` from a Window, (col_off, row_off, width, height) or ((row0, row1), (col0,
+    col1))."""
     if isinstance(window, Window): w = window
     else:
         try:
@@ -207,37 +332,49 @@ def as_window(window) -> Window:
             elif len(window) == 4: w = Window(*window)
             else: raise ValueError
         except (TypeError, ValueError) as e:
-            raise SarLulcError(f"Bad window {window!r}; give a rasterio Window or (col_off, row_off, width, height).") from e
+            raise SarLulcError(f"Bad window {window!r}; give a rasterio Window or (col_off, "
+                               "row_off, width, height).") from e
     vals = (w.col_off, w.row_off, w.width, w.height)
     if any(float(v) != int(v) for v in vals) or w.width <= 0 or w.height <= 0:
         raise SarLulcError(f"Bad window {window!r}: offsets and sizes must be integers, sizes > 0.")
     return Window(*(int(v) for v in vals))
 
-# %% ../nbs/01_io.ipynb #e65664447172
+# %% ../nbs/01_io.ipynb #3bf556d13e72
 class SarReader:
-    "Read one band of a SAR raster by window as float32 gamma-nought dB with NaN for no data."
-    def __init__(self, path, units: str = "auto", cf: float = DEFAULT_CF, band=None, nodata=None, sample: int = 512,
-                 check_values: bool = True, allow_nodata: bool = False):
-        self.path, self.cf, self.allow_nodata = Path(path), float(cf), allow_nodata
-        units = check_units(units)
+    """Read one band of a SAR raster by window as float32 gamma-nought dB with NaN for no data. The
+    scene is opened once: its `calibration` is decided here, from `calibration` (or the
+    `units`/`cf` shortcuts), the pixels when the units are `auto`, and the `model`'s calibration
+    when one is given (`Calibration.for_scene`)."""
+    def __init__(self, path, units: str = "auto", cf: float | None = DEFAULT_CF, band=None,
+                 nodata=None,
+                 sample: int = 512, check_values: bool = True, allow_nodata: bool = False,
+                 calibration: Calibration | None = None, model: Calibration | None = None):
+        self.path, self.allow_nodata = Path(path), allow_nodata
+        cal = calibration if calibration is not None else Calibration(units, cf)
         self._src = open_raster(self.path)
         try:
             self.band = select_band(self._src, band)
             dt = self._src.dtypes[self.band - 1]
             nbits = self._src.tags(self.band, ns="IMAGE_STRUCTURE").get("NBITS")
-            if nbits == "1": dt = "bool"
-            self.dtype = check_sar_dtype(dt, f"{self.path.name} band {self.band}")
+            self.dtype = check_sar_dtype("bool" if nbits == "1" else dt, f"{self.path.name} band "
+                                                                         f"{self.band}")
             self.nodata = nodata if nodata is not None else self._src.nodatavals[self.band - 1]
             self._sample, self._bad = None, set()
-            if units == "auto": self.units, self.units_reason = self._detect(sample)
-            else: self.units, self.units_reason = units, "given by the caller"
+            self.calibration, self.calibration_warning = self._decide(cal, model, sample)
             self._check_plausible(sample, check_values)
         except BaseException:
             self._src.close(); raise
-        _log.info("%s band %d: units %s (%s)", self.path.name, self.band, self.units, self.units_reason)
+        _log.info("%s band %d: units %s (%s)", self.path.name, self.band, self.units,
+                  self.units_reason)
+
+    units = property(lambda self: self.calibration.units)
+    cf = property(lambda self: self.calibration.factor)
+    units_reason = property(lambda self: self.calibration.reason)
 
     def _read_raw(self, window=None, out_shape=None) -> np.ndarray:
-        try: return self._src.read(self.band, window=window, out_shape=out_shape, resampling=Resampling.nearest)
+        try:
+            return self._src.read(self.band, window=window, out_shape=out_shape,
+                                  resampling=Resampling.nearest)
         except RasterioError as e:
             raise SarLulcError(f"Could not read the pixels of {self.path} ({gdal_message(e)}); "
                                "the file is truncated or corrupted.") from e
@@ -245,185 +382,248 @@ class SarReader:
     def _sample_raw(self, sample: int) -> np.ndarray:
         "A decimated sample of the band (at most `sample` x `sample`), read once."
         if self._sample is None:
-            self._sample = self._read_raw(out_shape=(min(self.height, sample), min(self.width, sample)))
+            self._sample = self._read_raw(out_shape=(min(self.height, sample), min(self.width,
+                                                                                   sample)))
         return self._sample
-
-    def _check_plausible(self, sample: int, check_values: bool = True):
-        """Refuse a band whose values are mostly not backscatter in `self.units` (outside `PLAUSIBLE_DB` once
-        calibrated); a few such pixels are read as no data and counted in `implausible_pixels`. One constant
-        that makes up most of the implausible values is an undeclared fill value: it becomes no data, with a
-        warning. `check_values=False` (readers of chips that were checked when they were made) skips the sample."""
-        lo, hi = PLAUSIBLE_DB
-        if self.dtype.kind == "u":                      # unsigned: skip the check when no value can be implausible
-            info = np.iinfo(self.dtype)
-            ends = to_db(np.array([1, info.max], np.float64), self.units, self.cf) if self.units != "db" else \
-                np.array([info.min, info.max], np.float32)
-            if np.isnan(ends).any() or (ends[0] >= lo and ends[1] <= hi): self._screen = False; return
-        self._screen = True
-        if not check_values: return
-        raw = self._sample_raw(sample)
-        db = to_db(raw, self.units, self.cf, self.nodata)
-        lost, cand = self._lost(raw, db), self._candidates(raw)
-        if lost.any():                                  # one constant behind most of them: an undeclared fill value
-            vals, counts = np.unique(raw[lost], return_counts=True)
-            if counts.max() >= 0.9 * lost.sum() and np.isfinite(vals[counts.argmax()]):
-                fill = vals[counts.argmax()].item()
-                warnings.warn(f"{self.path.name}: the value {fill:g} fills {counts.max() / raw.size:.0%} of the band and is "
-                              f"not backscatter in {self.units} units; reading it as no data (`gdal_edit.py -a_nodata "
-                              f"{fill:g} FILE` records it).", UnitsWarning, stacklevel=3)
-                self.nodata = fill
-                db = to_db(raw, self.units, self.cf, self.nodata); lost, cand = self._lost(raw, db), self._candidates(raw)
-        if lost.sum() > 0.5 * max(cand.sum(), 1):
-            self._refuse(
-                f"{self.path.name} band {self.band}: {lost.sum() / cand.sum():.0%} of the pixels that are not marked as no "
-                f"data are {self._lost_cause(raw, lost)}, which is not backscatter in {self.units} units; reading "
-                f"them would drop them as no data. {self._units_hint(raw, lost)}")
-        ok = np.isfinite(db)
-        if not ok.any(): return
-        out = ((db < lo) | (db > hi)) & ok
-        if out.any():
-            vals, counts = np.unique(raw[out], return_counts=True)
-            fill = vals[counts.argmax()].item()
-            rest = ok & (raw != fill)
-            if counts.max() >= max(0.9 * out.sum(), 0.01 * raw.size) and rest.sum() >= 0.05 * raw.size:   # a fill value
-                warnings.warn(f"{self.path.name}: the value {fill:g} fills {counts.max() / raw.size:.0%} of the band "
-                              f"and is not backscatter; reading it as no data (the file declares no nodata value "
-                              f"for it; `gdal_edit.py -a_nodata {fill:g} FILE` records one).", UnitsWarning, stacklevel=3)
-                self.nodata = fill
-                db = to_db(raw, self.units, self.cf, self.nodata)
-                ok = np.isfinite(db); out = ((db < lo) | (db > hi)) & ok
-                if not ok.any(): return
-        if out.sum() > 0.5 * ok.sum():
-            med_raw = float(np.median(raw[ok].astype(np.float64)))
-            guessed = f"guessed: {self.units_reason}" if self.units_reason != "given by the caller" else "as given"
-            self._refuse(
-                f"{self.path.name} band {self.band} does not look like SAR backscatter in {self.units} units "
-                f"({guessed}): the median value is {med_raw:.4g}, which is {float(np.median(db[ok])):.4g} dB once "
-                f"calibrated, and {out.sum() / ok.sum():.0%} of the valid pixels lie outside the plausible "
-                f"{lo:g}..{hi:g} dB. Check the units (--units), the calibration factor (--cf) and the file's scaling.")
-
-    def _refuse(self, msg: str) -> None:
-        "Most of the band would become no data: an error, or with `allow_nodata` a warning (the user chose it)."
-        if not self.allow_nodata: raise SarLulcError(f"{msg} (--allow-nodata reads them as no data all the same.)")
-        warnings.warn(f"{msg} Going on as asked (--allow-nodata): those pixels are no data.", UnitsWarning, stacklevel=4)
-
-    def _candidates(self, raw: np.ndarray) -> np.ndarray:
-        "Pixels the file offers as data: not NaN, not its nodata value, and (in power, amplitude, DN) not 0."
-        cand = ~np.isnan(raw) if raw.dtype.kind == "f" else np.ones(raw.shape, bool)
-        if self.nodata is not None and not (isinstance(self.nodata, float) and np.isnan(self.nodata)):
-            cand &= raw != self.nodata
-        if self.units != "db": cand &= raw != 0
-        elif raw.dtype.kind == "f": cand &= ~np.isneginf(raw)   # -inf dB is zero power: the usual no data of dB files
-        return cand
-
-    def _lost(self, raw: np.ndarray, db: np.ndarray) -> np.ndarray:
-        "Offered pixels that calibration turns into no data: negative power/amplitude/DN, infinities."
-        return self._candidates(raw) & ~np.isfinite(db)
-
-    @staticmethod
-    def _lost_cause(raw, lost) -> str:
-        v = raw[lost]
-        ninf = int(np.isinf(v).sum()) if v.dtype.kind == "f" else 0
-        return ("infinite" if ninf == v.size else "negative" if ninf == 0 else "negative or infinite")
-
-    def _units_hint(self, raw, lost) -> str:
-        v = raw[lost].astype(np.float64); v = v[np.isfinite(v)]
-        if self.units != "db" and v.size and (v < 0).mean() > 0.5 and -60 <= np.median(v) <= 10:
-            return "Negative values in this range are usually dB already: pass --units db (units='db')."
-        return "Check --units and the file (infinite values are not backscatter in any units)."
-
-    def _detect(self, sample: int):
-        if self.dtype.kind == "u": return detect_units(np.empty(0, self.dtype), self.dtype)
-        units, reason = detect_units(self._sample_raw(sample), self.dtype, self.nodata)
-        if units in ("linear", "amplitude") or (units == "dn" and self.dtype.kind == "f"):
-            warnings.warn(f"{self.path.name}: units auto -> {units}: {reason}", UnitsWarning, stacklevel=3)
-        return units, reason
-
-    # the grid
-    width = property(lambda self: self._src.width)
-    height = property(lambda self: self._src.height)
-    count = property(lambda self: self._src.count)
-    crs = property(lambda self: self._src.crs)
-    transform = property(lambda self: self._src.transform)
-    bounds = property(lambda self: self._src.bounds)
-    res = property(lambda self: self._src.res)
-    shape = property(lambda self: (self._src.height, self._src.width))
-    band_names = property(lambda self: _band_names(self._src))
-    @property
-    def georeferenced(self) -> bool:
-        "True when the file has a CRS or a non-identity transform."
-        return self.crs is not None or self.transform != Affine.identity()
-    @property
-    def profile(self) -> dict:
-        "The source file's rasterio profile (a copy)."
-        return dict(self._src.profile)
-
-    def window_transform(self, window) -> Affine:
-        "The affine transform of `window`."
-        return self._src.window_transform(as_window(window))
-
-    def read(self, window=None, boundless: bool = False) -> np.ndarray:
-        "Read `window` (default: all) as float32 dB (H, W), NaN = no data; `boundless` lets it reach past the edges."
-        full = Window(0, 0, self.width, self.height)
-        win = full if window is None else as_window(window)
-        inter = full.intersection(win) if _overlaps(full, win) else None
-        if inter is not None and inter == win: return self._to_db(self._read_raw(win), win)
-        if not boundless:
-            raise SarLulcError(f"Window {tuple(win.flatten())} (col, row, width, height) is not inside "
-                               f"{self.path.name} ({self.width} x {self.height}); pass boundless=True to pad with NaN.")
-        out = np.full((win.height, win.width), np.nan, np.float32)
-        if inter is not None:
-            r0, c0 = int(inter.row_off - win.row_off), int(inter.col_off - win.col_off)
-            out[r0:r0 + inter.height, c0:c0 + inter.width] = self._to_db(self._read_raw(inter), inter)
-        return out
-
-    def _to_db(self, raw: np.ndarray, win: Window) -> np.ndarray:
-        "Calibrate raw pixels; values outside `PLAUSIBLE_DB` become no data, each pixel counted once."
-        db = to_db(raw, self.units, self.cf, self.nodata)
-        if self._screen:
-            bad = (db < PLAUSIBLE_DB[0]) | (db > PLAUSIBLE_DB[1]) | self._lost(raw, db)   # counted, never silent
-            if bad.any():
-                db[bad] = np.nan
-                if len(self._bad) < IMPLAUSIBLE_COUNT_MAX:  # overlapping windows re-read pixels: count positions
-                    r, c = np.nonzero(bad)
-                    self._bad.update(((r + int(win.row_off)) * self.width + c + int(win.col_off)).tolist())
-        return db
-
-    @property
-    def implausible_pixels(self) -> int:
-        """Pixels read so far that were offered as data but are not backscatter: outside `PLAUSIBLE_DB` once calibrated,
-        negative in power/amplitude/DN, or infinite (a lower bound past `IMPLAUSIBLE_COUNT_MAX`)."""
-        return len(self._bad)
-
-    def valid_fraction(self) -> float:
-        "Fraction of valid (not no-data) pixels in the band, read block by block."
-        n = 0
-        for _, w in self._src.block_windows(self.band):
-            n += int((~nodata_mask(self._read_raw(w), self.units, self.nodata)).sum())
-        return n / (self.width * self.height)
-
-    def check_has_data(self) -> "SarReader":
-        "Raise `SarLulcError` when the band holds no valid pixel at all (read block by block, stops early)."
-        for _, w in self._src.block_windows(self.band):
-            if not nodata_mask(self._read_raw(w), self.units, self.nodata).all(): return self
-        raise SarLulcError(f"{self.path} contains no valid data: every pixel of band {self.band} is no data "
-                           f"(nodata={self.nodata}, units={self.units}). Check the file, its nodata value and --units.")
 
     def close(self): self._src.close()
     def __enter__(self): return self
     def __exit__(self, *exc): self.close()
     def __repr__(self):
-        return (f"SarReader({self.path.name!r}, {self.width}x{self.height}, band {self.band}/{self.count}, "
-                f"{self.dtype.name}, units={self.units!r}, crs={self.crs.to_string() if self.crs else None})")
+        return (f"SarReader({self.path.name!r}, {self.width}x{self.height}, band "
+                f"{self.band}/{self.count}, {self.dtype.name}, units={self.units!r}, "
+                f"crs={self.crs.to_string() if self.crs else None})")
+
+
+# %% ../nbs/01_io.ipynb #63e1190e0800
+@patch
+def _decide(self: SarReader, cal: Calibration, model: Calibration | None, sample: int):
+    "(calibration, warning): the caller's, the pixels' (units auto) and the model's, decided once."
+    detected = self._detect(sample) if cal.units == "auto" else None
+    cal, warn = cal.for_scene(model, self.dtype, detected[0] if detected else None)
+    if cal.units == "auto":
+        units, reason = detected
+        if units in ("linear", "amplitude") or (units == "dn" and self.dtype.kind == "f"):
+            warnings.warn(f"{self.path.name}: units auto -> {units}: {reason}", UnitsWarning,
+                          stacklevel=4)
+        cal = cal.replace(units=units, reason=reason)
+    elif not cal.reason: cal = cal.replace(reason="given by the caller")
+    return cal.replace(cf=cal.factor, dtype=self.dtype.name), warn
+
+@patch
+def _detect(self: SarReader, sample: int):
+    if self.dtype.kind == "u": return detect_units(np.empty(0, self.dtype), self.dtype)
+    return detect_units(self._sample_raw(sample), self.dtype, self.nodata)
+
+# the grid: the file's
+for _k in ("width", "height", "count", "crs", "transform", "bounds", "res"):
+    setattr(SarReader, _k, property(lambda self, k=_k: getattr(self._src, k)))
+SarReader.shape = property(lambda self: (self._src.height, self._src.width))
+SarReader.band_names = property(lambda self: _band_names(self._src))
+
+@patch(as_prop=True)
+def georeferenced(self: SarReader) -> bool:
+    "True when the file has a CRS or a non-identity transform."
+    return self.crs is not None or self.transform != Affine.identity()
+
+@patch(as_prop=True)
+def profile(self: SarReader) -> dict:
+    "The source file's rasterio profile (a copy)."
+    return dict(self._src.profile)
+
+
+# %% ../nbs/01_io.ipynb #51c4e504931d
+@patch
+def _check_plausible(self: SarReader, sample: int, check_values: bool = True):
+    """Refuse a band whose values are mostly not backscatter in `self.units` (outside `PLAUSIBLE_DB`
+    once calibrated); a few such pixels are read as no data and counted in `implausible_pixels`.
+    One constant that makes up most of the implausible values is an undeclared fill value: it
+    becomes no data, with a warning. `check_values=False` (readers of chips that were checked
+    when they were made) skips the sample."""
+    lo, hi = PLAUSIBLE_DB
+    # unsigned: skip the check when no value can be implausible
+    if self.dtype.kind == "u":
+        info = np.iinfo(self.dtype)
+        ends = to_db(np.array([1, info.max], np.float64), self.units,
+                     self.cf) if self.units != "db" else \
+            np.array([info.min, info.max], np.float32)
+        if np.isnan(ends).any() or (ends[0] >= lo and ends[1] <= hi): self._screen = False; return
+    self._screen = True
+    if not check_values: return
+    raw = self._sample_raw(sample)
+    db = to_db(raw, self.units, self.cf, self.nodata)
+    lost, cand = self._lost(raw, db), self._candidates(raw)
+    # one constant behind most of them: an undeclared fill value
+    if lost.any():
+        vals, counts = np.unique(raw[lost], return_counts=True)
+        if counts.max() >= 0.9 * lost.sum() and np.isfinite(vals[counts.argmax()]):
+            fill = vals[counts.argmax()].item()
+            warnings.warn(f"{self.path.name}: the value {fill:g} fills "
+                          f"{counts.max() / raw.size:.0%} of the band and is not backscatter in "
+                          f"{self.units} units; reading it as no data (`gdal_edit.py -a_nodata "
+                          f"{fill:g} FILE` records it).", UnitsWarning, stacklevel=3)
+            self.nodata = fill
+            db = to_db(raw, self.units, self.cf, self.nodata); lost, cand = self._lost(raw,
+                                                                                       db), self._candidates(raw)
+    if lost.sum() > 0.5 * max(cand.sum(), 1):
+        self._refuse(
+            f"{self.path.name} band {self.band}: {lost.sum() / cand.sum():.0%} of the pixels that "
+            f"are not marked as no data are {_lost_cause(raw, lost)}, which is not backscatter in "
+            f"{self.units} units; reading "
+            f"them would drop them as no data. {self._units_hint(raw, lost)}")
+    ok = np.isfinite(db)
+    if not ok.any(): return
+    out = ((db < lo) | (db > hi)) & ok
+    if out.any():
+        vals, counts = np.unique(raw[out], return_counts=True)
+        fill = vals[counts.argmax()].item()
+        rest = ok & (raw != fill)
+        # a fill value
+        if counts.max() >= max(0.9 * out.sum(), 0.01 * raw.size) and rest.sum() >= 0.05 * raw.size:
+            warnings.warn(f"{self.path.name}: the value {fill:g} fills "
+                          f"{counts.max() / raw.size:.0%} of the band and is not backscatter; "
+                          "reading it as no data (the file declares no nodata value for it; "
+                          f"`gdal_edit.py -a_nodata {fill:g} FILE` records one).",
+                          UnitsWarning, stacklevel=3)
+            self.nodata = fill
+            db = to_db(raw, self.units, self.cf, self.nodata)
+            ok = np.isfinite(db); out = ((db < lo) | (db > hi)) & ok
+            if not ok.any(): return
+    if out.sum() > 0.5 * ok.sum():
+        med_raw = float(np.median(raw[ok].astype(np.float64)))
+        guessed = f"guessed: {self.units_reason}" if self.units_reason != "given by the caller" else "as given"
+        self._refuse(
+            f"{self.path.name} band {self.band} does not look like SAR backscatter in {self.units} "
+            f"units ({guessed}): the median value is {med_raw:.4g}, which is "
+            f"{float(np.median(db[ok])):.4g} dB once calibrated, and {out.sum() / ok.sum():.0%} of "
+            f"the valid pixels lie outside the plausible {lo:g}..{hi:g} dB. Check the units "
+            f"(--units), the calibration factor (--cf) and the "
+            "file's scaling.")
+
+
+# %% ../nbs/01_io.ipynb #56d9ae0199cf
+@patch
+def _refuse(self: SarReader, msg: str) -> None:
+    """Most of the band would become no data: an error, or with `allow_nodata` a warning (the user
+    chose it)."""
+    if not self.allow_nodata: raise SarLulcError(f"{msg} (--allow-nodata reads them as no data all "
+                                                 "the same.)")
+    warnings.warn(f"{msg} Going on as asked (--allow-nodata): those pixels are no data.",
+                  UnitsWarning, stacklevel=4)
+
+@patch
+def _candidates(self: SarReader, raw: np.ndarray) -> np.ndarray:
+    """Pixels the file offers as data: not NaN, not its nodata value, and (in power, amplitude, DN)
+    not 0."""
+    cand = ~np.isnan(raw) if raw.dtype.kind == "f" else np.ones(raw.shape, bool)
+    if self.nodata is not None and not (isinstance(self.nodata, float) and np.isnan(self.nodata)):
+        cand &= raw != self.nodata
+    if self.units != "db": cand &= raw != 0
+    # -inf dB is zero power: the usual no data of dB files
+    elif raw.dtype.kind == "f": cand &= ~np.isneginf(raw)
+    return cand
+
+@patch
+def _lost(self: SarReader, raw: np.ndarray, db: np.ndarray) -> np.ndarray:
+    "Offered pixels that calibration turns into no data: negative power/amplitude/DN, infinities."
+    return self._candidates(raw) & ~np.isfinite(db)
+
+def _lost_cause(raw, lost) -> str:
+    v = raw[lost]
+    ninf = int(np.isinf(v).sum()) if v.dtype.kind == "f" else 0
+    return ("infinite" if ninf == v.size else "negative" if ninf == 0 else "negative or infinite")
+
+@patch
+def _units_hint(self: SarReader, raw, lost) -> str:
+    v = raw[lost].astype(np.float64); v = v[np.isfinite(v)]
+    if self.units != "db" and v.size and (v < 0).mean() > 0.5 and -60 <= np.median(v) <= 10:
+        return "Negative values in this range are usually dB already: pass --units db (units='db')."
+    return "Check --units and the file (infinite values are not backscatter in any units)."
+
+
+# %% ../nbs/01_io.ipynb #4fd29cf0f9a7
+@patch
+def window_transform(self: SarReader, window) -> Affine:
+    "The affine transform of `window`."
+    return self._src.window_transform(as_window(window))
+
+@patch
+def read(self: SarReader, window=None, boundless: bool = False) -> np.ndarray:
+    """Read `window` (default: all) as float32 dB (H, W), NaN = no data; `boundless` lets it reach
+    past the edges."""
+    full = Window(0, 0, self.width, self.height)
+    win = full if window is None else as_window(window)
+    inter = full.intersection(win) if _overlaps(full, win) else None
+    if inter is not None and inter == win:
+        return self._offset(self._to_db(self._read_raw(win), win))
+    if not boundless:
+        raise SarLulcError(f"Window {tuple(win.flatten())} (col, row, width, height) is not inside "
+                           f"{self.path.name} ({self.width} x {self.height}); pass boundless=True "
+                           "to pad with NaN.")
+    out = np.full((win.height, win.width), np.nan, np.float32)
+    if inter is not None:
+        r0, c0 = int(inter.row_off - win.row_off), int(inter.col_off - win.col_off)
+        out[r0:r0 + inter.height, c0:c0 + inter.width] = self._to_db(self._read_raw(inter), inter)
+    return self._offset(out)
+
+@patch
+def _offset(self: SarReader, db: np.ndarray) -> np.ndarray:
+    if self.calibration.db_offset: db += np.float32(self.calibration.db_offset)
+    return db
+
+@patch
+def _to_db(self: SarReader, raw: np.ndarray, win: Window) -> np.ndarray:
+    "Calibrate raw pixels; values outside `PLAUSIBLE_DB` become no data, each pixel counted once."
+    db = to_db(raw, self.units, self.cf, self.nodata)
+    if self._screen:
+        # counted, never silent
+        bad = (db < PLAUSIBLE_DB[0]) | (db > PLAUSIBLE_DB[1]) | self._lost(raw, db)
+        if bad.any():
+            db[bad] = np.nan
+            # overlapping windows re-read pixels: count positions
+            if len(self._bad) < IMPLAUSIBLE_COUNT_MAX:
+                r, c = np.nonzero(bad)
+                self._bad.update(((r + int(win.row_off)) * self.width + c + int(win.col_off)).tolist())
+    return db
+
+@patch(as_prop=True)
+def implausible_pixels(self: SarReader) -> int:
+    """Pixels read so far that were offered as data but are not backscatter: outside `PLAUSIBLE_DB`
+    once calibrated, negative in power/amplitude/DN, or infinite (a lower bound past
+    `IMPLAUSIBLE_COUNT_MAX`)."""
+    return len(self._bad)
 
 def _overlaps(a: Window, b: Window) -> bool:
     return (b.col_off < a.col_off + a.width and a.col_off < b.col_off + b.width and
             b.row_off < a.row_off + a.height and a.row_off < b.row_off + b.height)
 
+
+# %% ../nbs/01_io.ipynb #68a27c70e5ba
+@patch
+def valid_fraction(self: SarReader) -> float:
+    "Fraction of valid (not no-data) pixels in the band, read block by block."
+    n = 0
+    for _, w in self._src.block_windows(self.band):
+        n += int((~nodata_mask(self._read_raw(w), self.units, self.nodata)).sum())
+    return n / (self.width * self.height)
+
+@patch
+def check_has_data(self: SarReader) -> "SarReader":
+    """Raise `SarLulcError` when the band holds no valid pixel at all (read block by block, stops
+    early)."""
+    for _, w in self._src.block_windows(self.band):
+        if not nodata_mask(self._read_raw(w), self.units, self.nodata).all(): return self
+    raise SarLulcError(f"{self.path} contains no valid data: every pixel of band {self.band} is no "
+                       f"data (nodata={self.nodata}, units={self.units}). Check the file, its "
+                       f"nodata "
+                       "value and --units.")
+
+
 # %% ../nbs/01_io.ipynb #ac9abbefd06e
 def read_sar(path, window=None, units: str = "auto", cf: float = DEFAULT_CF, band=None, nodata=None,
              boundless: bool = False) -> tuple[np.ndarray, dict]:
-    "Read a SAR raster (or a window of it) as float32 dB with NaN for no data; returns (db, profile)."
+    """Read a SAR raster (or a window of it) as float32 dB with NaN for no data; returns (db,
+    profile)."""
     with SarReader(path, units=units, cf=cf, band=band, nodata=nodata) as r:
         db = r.read(window, boundless=boundless)
         win = Window(0, 0, r.width, r.height) if window is None else as_window(window)
@@ -447,7 +647,8 @@ def _colormap_entries(colormap) -> dict:
         if isinstance(v, str): v = hex_to_rgb(v)
         v = tuple(int(c) for c in v)
         if len(v) == 3: v = (*v, 255)
-        if len(v) != 4 or not all(0 <= c <= 255 for c in v): raise SarLulcError(f"Bad colour {v} for value {k}.")
+        if len(v) != 4 or not all(0 <= c <= 255 for c in v): raise SarLulcError(f"Bad colour {v} "
+                                                                                f"for value {k}.")
         out[int(k)] = v
     return out
 
@@ -456,21 +657,29 @@ def _overview_factors(h: int, w: int, min_size: int = 128) -> list[int]:
     while max(h, w) / f >= min_size: out.append(f); f *= 2
     return out
 
-def write_raster(path, array, *, crs, transform, nodata=None, overwrite: bool = False, tags: dict | None = None,
-                 colormap=None, overviews: bool = False, descriptions=None, blocksize: int | None = None,
+
+# %% ../nbs/01_io.ipynb #c8373af209b7
+def write_raster(path, array, *, crs, transform, nodata=None, overwrite: bool = False,
+                 tags: dict | None = None,
+                 colormap=None, overviews: bool = False, descriptions=None,
+                 blocksize: int | None = None,
                  resampling: str | None = None, cog: bool = False) -> Path:
-    "Write a (H, W) or (C, H, W) array as a tiled, deflate-compressed GeoTIFF, atomically; returns the path."
+    """Write a (H, W) or (C, H, W) array as a tiled, deflate-compressed GeoTIFF, atomically; returns
+    the path."""
     a = np.asarray(array)
     if a.dtype == bool: a = a.astype(np.uint8)
     if a.ndim == 2: a = a[None]
     if a.ndim != 3 or 0 in a.shape:
-        raise SarLulcError(f"write_raster needs a non-empty (H, W) or (C, H, W) array, got shape {np.shape(array)}.")
+        raise SarLulcError(f"write_raster needs a non-empty (H, W) or (C, H, W) array, got shape "
+                           f"{np.shape(array)}.")
     if a.dtype.name not in WRITE_DTYPES:
-        raise SarLulcError(f"Cannot write dtype {a.dtype.name}; supported: {', '.join(WRITE_DTYPES)}.")
+        raise SarLulcError(f"Cannot write dtype {a.dtype.name}; supported: "
+                           f"{', '.join(WRITE_DTYPES)}.")
     c, h, w = a.shape
     if nodata is None and a.dtype.kind == "f" and np.isnan(a).any(): nodata = float("nan")
     if nodata is not None and not (isinstance(nodata, float) and np.isnan(nodata)):
-        if a.dtype.kind != "f" and not (np.iinfo(a.dtype).min <= nodata <= np.iinfo(a.dtype).max and float(nodata) == int(nodata)):
+        if a.dtype.kind != "f" and not (np.iinfo(a.dtype).min <= nodata <= np.iinfo(a.dtype).max
+                                        and float(nodata) == int(nodata)):
             raise SarLulcError(f"nodata={nodata} does not fit dtype {a.dtype.name}.")
     cmap = None
     if colormap is not None:
@@ -491,13 +700,17 @@ def write_raster(path, array, *, crs, transform, nodata=None, overwrite: bool = 
         target = tmp.with_name(tmp.name + ".gtiff") if cog else tmp
         try:
             with rasterio.open(target, "w", **prof) as dst:
-                if cmap: dst.write_colormap(1, cmap)             # before the pixels (GTiff photometric tag)
-                if tags: dst.update_tags(**{k: v if isinstance(v, str) else json.dumps(v) for k, v in tags.items()})
+                # before the pixels (GTiff photometric tag)
+                if cmap: dst.write_colormap(1, cmap)
+                if tags:
+                    dst.update_tags(**{k: v if isinstance(v, str) else json.dumps(v) for k,
+                                       v in tags.items()})
                 for i, d in enumerate(descriptions or []): dst.set_band_description(i + 1, d)
                 dst.write(a)
                 if overviews and not cog:
                     f = _overview_factors(h, w)
-                    if f: dst.build_overviews(f, rs); dst.update_tags(ns="rio_overview", resampling=rs.name)
+                    if f: dst.build_overviews(f, rs); dst.update_tags(ns="rio_overview",
+                                                                      resampling=rs.name)
             if cog:
                 rasterio.shutil.copy(target, tmp, driver="COG", compress="DEFLATE", blocksize=bs,
                                      predictor="YES", overview_resampling=rs.name.upper(),
@@ -508,6 +721,7 @@ def write_raster(path, array, *, crs, transform, nodata=None, overwrite: bool = 
             if cog: target.unlink(missing_ok=True)
     return Path(path)
 
+
 # %% ../nbs/01_io.ipynb #1f02bc7cd284
 class BandStack:
     "The bands of one scene read together: a `SarReader` per band; `read` gives (bands, h, w) dB."
@@ -515,36 +729,46 @@ class BandStack:
         self.readers = list(readers)
         r0 = self.readers[0]
         for r in self.readers[1:]:
-            if (r.height, r.width, r.transform, r.crs) != (r0.height, r0.width, r0.transform, r0.crs):
+            if (r.height, r.width, r.transform, r.crs) != (r0.height, r0.width, r0.transform,
+                                                           r0.crs):
                 self.close()
-                raise SarLulcError(f"{r.path.name} band {r.band} is not on the grid of {r0.path.name} band {r0.band}; "
+                raise SarLulcError(f"{r.path.name} band {r.band} is not on the grid of "
+                                   f"{r0.path.name} band {r0.band}; "
                                    "the bands of a scene must share one grid.")
-    def read(self, window=None, **kw) -> np.ndarray: return np.stack([r.read(window, **kw) for r in self.readers])
+    def read(self, window=None, **kw) -> np.ndarray:
+        return np.stack([r.read(window, **kw) for r in self.readers])
     @property
     def implausible_pixels(self) -> int: return sum(r.implausible_pixels for r in self.readers)
-    def __getattr__(self, name): return getattr(self.readers[0], name)     # grid, units, dtype: the first band's
+    # grid, units, dtype: the first band's
+    def __getattr__(self, name): return getattr(self.readers[0], name)
     def close(self):
         for r in self.readers: r.close()
     def __enter__(self): return self
     def __exit__(self, *exc): self.close()
 
 def open_bands(src, channels: int = 1, band=None, **kw):
-    "A reader of `channels` bands of scene `src` (a path, or one path per band): `SarReader` for one, else `BandStack`."
+    """A reader of `channels` bands of scene `src` (a path, or one path per band): `SarReader` for
+    one, else `BandStack`."""
     paths = [src] if isinstance(src, (str, os.PathLike)) else list(src)
     if channels == 1:
-        if len(paths) != 1: raise SarLulcError(f"The model reads one band, but {len(paths)} files were given for one scene.")
+        if len(paths) != 1: raise SarLulcError(f"The model reads one band, but {len(paths)} files "
+                                               "were given for one scene.")
         return SarReader(paths[0], band=band, **kw)
     if len(paths) == channels: return BandStack(SarReader(p, **kw) for p in paths)
     if len(paths) != 1:
-        raise SarLulcError(f"The model reads {channels} bands (e.g. HH and HV); give one file per band or one file with "
+        raise SarLulcError(f"The model reads {channels} bands (e.g. HH and HV); give one file per "
+                           f"band or one file with "
                            f"{channels} bands, not {len(paths)} files.")
-    bands = ([b.strip() for b in band.split(",")] if isinstance(band, str) else [band] if isinstance(band, int)
+    bands = ([b.strip() for b in band.split(",")] if isinstance(band, str) else [band]
+             if isinstance(band, int)
              else list(band or range(1, channels + 1)))
     if len(bands) != channels:
-        raise SarLulcError(f"The model reads {channels} bands, but --band names {len(bands)}: {band!r}.")
+        raise SarLulcError(f"The model reads {channels} bands, but --band names {len(bands)}: "
+                           f"{band!r}.")
     with open_raster(paths[0]) as ds: n = ds.count
     if n < channels:
-        raise SarLulcError(f"The model reads {channels} bands (e.g. HH and HV) but {Path(paths[0]).name} has {n}; give "
+        raise SarLulcError(f"The model reads {channels} bands (e.g. HH and HV) but "
+                           f"{Path(paths[0]).name} has {n}; give "
                            "one file per band, or a model for one band.")
     return BandStack(SarReader(paths[0], band=b, **kw) for b in bands)
 
@@ -553,13 +777,15 @@ def crop_raster(src, dst, window) -> Path:
     "Copy a window of a raster (all bands, same CRS, shifted transform, same nodata) to a GeoTIFF."
     with rasterio.open(src) as s:
         win = Window(*window) if not isinstance(window, Window) else window
-        prof = dict(s.profile, width=int(win.width), height=int(win.height), transform=s.window_transform(win),
+        prof = dict(s.profile, width=int(win.width), height=int(win.height),
+                    transform=s.window_transform(win),
                     tiled=True, blockxsize=256, blockysize=256, compress="deflate")
         with rasterio.open(dst, "w", **prof) as d: d.write(s.read(window=win))
     return Path(dst)
 
 # %% ../nbs/01_io.ipynb #greyimg00002
-GREY_DB_RANGE = (-30.0, 0.0)    # a grey image's 0..255 as dB: the usual display stretch of gamma-nought
+# a grey image's 0..255 as dB: the usual display stretch of gamma-nought
+GREY_DB_RANGE = (-30.0, 0.0)
 
 def sniff_format(path) -> str:
     "'tiff', 'png', 'jpeg' from the file's first bytes, else 'unknown'."
@@ -570,7 +796,8 @@ def sniff_format(path) -> str:
     return "unknown"
 
 def grey_to_db(grey, alpha=None, db_range=GREY_DB_RANGE) -> np.ndarray:
-    "8-bit grey levels (0..255) -> float32 dB, linear over `db_range`; `alpha == 0` -> NaN (no data)."
+    """8-bit grey levels (0..255) -> float32 dB, linear over `db_range`; `alpha == 0` -> NaN (no
+    data)."""
     lo, hi = db_range
     db = np.float32(lo) + np.float32((hi - lo) / 255.0) * np.asarray(grey, np.float32)
     if alpha is not None: db[np.asarray(alpha) == 0] = np.nan
@@ -582,31 +809,36 @@ def _grey_levels(im, name: str):
     mode, alpha = im.mode, None
     if mode == "P": im = im.convert("RGBA"); mode = "RGBA"
     if mode in ("L", "LA"):
-        a = np.asarray(im); return (a if mode == "L" else a[..., 0]), (None if mode == "L" else a[..., 1])
+        a = np.asarray(im); return (a if mode == "L" else a[..., 0]), (None if mode == "L"
+                                                                       else a[..., 1])
     if mode.startswith("I"):
         a = np.asarray(im).astype(np.float32); return a / (257.0 if a.max() > 255 else 1.0), None
     if mode in ("RGB", "RGBA"):
         a = np.asarray(im).astype(np.int16)
         rgb = a[..., :3]
         if ((rgb.max(-1) - rgb.min(-1)) > 12).mean() > 0.01:
-            raise SarLulcError(f"{name} is a colour image; SAR is single-channel. Give the SAR GeoTIFF, or a "
+            raise SarLulcError(f"{name} is a colour image; SAR is single-channel. Give the SAR "
+                               f"GeoTIFF, or a "
                                "grayscale PNG/JPEG of it.")
         return rgb.mean(-1).astype(np.float32), (a[..., 3] if mode == "RGBA" else None)
-    raise SarLulcError(f"{name} has image mode {mode!r}, which is not a grayscale image; give a SAR GeoTIFF or a "
+    raise SarLulcError(f"{name} has image mode {mode!r}, which is not a grayscale image; give a "
+                       f"SAR GeoTIFF or a "
                        "grayscale PNG/JPEG.")
 
 def read_grey_image(path, check_size=None) -> tuple[np.ndarray, str]:
-    """A grayscale PNG/JPEG -> (float32 dB with NaN, a note saying how it was read). `check_size(name, width,
-    height)` may refuse the image from its header, before it is decoded."""
+    """A grayscale PNG/JPEG -> (float32 dB with NaN, a note saying how it was read).
+    `check_size(name, width, height)` may refuse the image from its header, before it is decoded."""
     from PIL import Image, UnidentifiedImageError
     p = Path(path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             im = Image.open(p)
-    except Image.DecompressionBombError as e: raise SarLulcError(f"{p.name} has too many pixels to decode ({e}).") from e
+    except Image.DecompressionBombError as e: raise SarLulcError(f"{p.name} has too many pixels to "
+                                                                 f"decode ({e}).") from e
     except (UnidentifiedImageError, OSError, ValueError) as e:
-        raise SarLulcError(f"{p.name} is not a readable PNG/JPEG image ({e}); it may be truncated or corrupted.") from e
+        raise SarLulcError(f"{p.name} is not a readable PNG/JPEG image ({e}); it may be truncated "
+                           "or corrupted.") from e
     with im:
         if check_size is not None: check_size(p.name, im.width, im.height)
         try:
@@ -614,47 +846,57 @@ def read_grey_image(path, check_size=None) -> tuple[np.ndarray, str]:
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
                 im.load()
         except (OSError, ValueError, SyntaxError) as e:
-            raise SarLulcError(f"Could not decode {p.name} ({e}): the image is truncated or corrupted.") from e
+            raise SarLulcError(f"Could not decode {p.name} ({e}): the image is truncated or "
+                               "corrupted.") from e
         grey, alpha = _grey_levels(im, p.name)
     kind = "PNG" if sniff_format(p) == "png" else "JPEG"
-    note = (f"{p.name} is a {kind} image, with no georeference and no calibration: its grey levels were read as dB "
-            f"(0 -> {GREY_DB_RANGE[0]:g} dB, 255 -> {GREY_DB_RANGE[1]:g} dB, linear); the maps are approximate and carry "
+    note = (f"{p.name} is a {kind} image, with no georeference and no calibration: its grey levels "
+            f"were read as dB (0 -> {GREY_DB_RANGE[0]:g} dB, 255 -> {GREY_DB_RANGE[1]:g} dB, "
+            f"linear); the maps are approximate and carry "
             "no CRS. Give the GeoTIFF for calibrated, georeferenced maps.")
     return grey_to_db(np.clip(grey, 0, 255), alpha), note
 
 def grey_image_to_geotiff(path, dst, check_size=None) -> tuple[Path, np.ndarray, str]:
-    "Write a grayscale PNG/JPEG as a float32 dB GeoTIFF `dst` (no CRS) by `read_grey_image`'s rule; (dst, dB, note)."
+    """Write a grayscale PNG/JPEG as a float32 dB GeoTIFF `dst` (no CRS) by `read_grey_image`'s
+    rule; (dst, dB, note)."""
     db, note = read_grey_image(path, check_size)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", NotGeoreferencedWarning)
         return write_raster(dst, db, crs=None, transform=None), db, note
 
 # %% ../nbs/01_io.ipynb #4030707a0157
-LABEL_SUFFIX = "_label"   # label rasters in dataset folders (synth, chips) are named <scene>_label.tif
+# label rasters in dataset folders (synth, chips) are named <scene>_label.tif
+LABEL_SUFFIX = "_label"
 
-def write_label_map(path, labels, scheme, *, crs, transform, overwrite: bool = False, overviews: bool = False,
+def write_label_map(path, labels, scheme, *, crs, transform, overwrite: bool = False,
+                    overviews: bool = False,
                     tags: dict | None = None, cog: bool = False) -> Path:
-    "Write uint8 class indices of `scheme` (255 = no data) with a colour table and the class names in tags."
+    """Write uint8 class indices of `scheme` (255 = no data) with a colour table and the class names
+    in tags."""
     scheme = get_scheme(scheme)
     a = np.asarray(labels)
     if a.ndim != 2: raise SarLulcError(f"A label map must be 2-D (H, W), got shape {a.shape}.")
     a = check_indices(a, scheme).astype(np.uint8)
     t = dict(class_names=json.dumps(list(scheme.names)), scheme=scheme.name,
              scheme_json=json.dumps(scheme.to_dict()), **(tags or {}))
-    return write_raster(path, a, crs=crs, transform=transform, nodata=IGNORE_INDEX, overwrite=overwrite,
+    return write_raster(path, a, crs=crs, transform=transform, nodata=IGNORE_INDEX,
+                        overwrite=overwrite,
                         tags=t, colormap=scheme, overviews=overviews, descriptions=["class"],
                         resampling="mode", cog=cog)
 
 def read_label_map(path, window=None) -> tuple[np.ndarray, ClassScheme | None, dict]:
-    "Read a label map written by `write_label_map`: (uint8 labels, its scheme or None, rasterio profile)."
+    """Read a label map written by `write_label_map`: (uint8 labels, its scheme or None, rasterio
+    profile)."""
     with open_raster(path) as src:
         if src.count != 1: raise SarLulcError(f"{path} has {src.count} bands; a label map has one.")
-        if src.dtypes[0] != "uint8": raise SarLulcError(f"{path} is {src.dtypes[0]}; a label map is uint8.")
+        if src.dtypes[0] != "uint8": raise SarLulcError(f"{path} is {src.dtypes[0]}; a label map "
+                                                        "is uint8.")
         win = None if window is None else as_window(window)
         labels = src.read(1, window=win)
         t = src.tags()
         prof = dict(src.profile)
-        if win is not None: prof.update(width=win.width, height=win.height, transform=src.window_transform(win))
+        if win is not None:
+            prof.update(width=win.width, height=win.height, transform=src.window_transform(win))
     scheme = None
     if "scheme_json" in t: scheme = ClassScheme.from_dict(json.loads(t["scheme_json"]))
     elif "scheme" in t:
@@ -666,7 +908,8 @@ def read_label_map(path, window=None) -> tuple[np.ndarray, ClassScheme | None, d
 def _local(tag: str) -> str: return tag.rsplit("}", 1)[-1].lower()
 
 def _first(root, *names):
-    "First element whose tag equals one of `names` (case-insensitive), else the first whose tag starts with one."
+    """First element whose tag equals one of `names` (case-insensitive), else the first whose tag
+    starts with one."""
     low = [n.lower() for n in names]
     for exact in (True, False):
         for el in root.iter():
@@ -681,7 +924,8 @@ def _text(root, *prefixes, cast=str):
     except ValueError: return None
 
 def card4l_xml_for(tif_path) -> Path | None:
-    "The CARD4L XML beside a mosaic tile (`N23W161_20_sl_HH_F02DAR.tif` -> `N23W161_20_F02DAR.xml`), or None."
+    """The CARD4L XML beside a mosaic tile (`N23W161_20_sl_HH_F02DAR.tif` ->
+    `N23W161_20_F02DAR.xml`), or None."""
     p = Path(tif_path); parts = p.stem.split("_")
     if len(parts) >= 3:
         cand = p.with_name(f"{parts[0]}_{parts[1]}_{parts[-1]}.xml")
@@ -689,6 +933,8 @@ def card4l_xml_for(tif_path) -> Path | None:
     others = sorted(p.parent.glob(f"{parts[0]}*.xml"))
     return others[0] if len(others) == 1 else None
 
+
+# %% ../nbs/01_io.ipynb #017df4b34ed8
 def read_card4l_xml(path) -> dict:
     "Parse the CARD4L (ALOS-2 mosaic / NRB) XML of a tile into a small dict of the useful fields."
     p = Path(path)
@@ -696,21 +942,27 @@ def read_card4l_xml(path) -> dict:
     try: root = ET.parse(p).getroot()
     except ET.ParseError as e: raise SarLulcError(f"{p} is not valid XML ({e}).") from e
     if _first(root, "GeneralMetadata", "DataCollectionTime", "SourceAttributes") is None:
-        raise SarLulcError(f"{p} does not look like CARD4L metadata (no GeneralMetadata / SourceAttributes).")
+        raise SarLulcError(f"{p} does not look like CARD4L metadata (no GeneralMetadata / "
+                           "SourceAttributes).")
     d = dict(product=_text(root, "Product"), document=_text(root, "DocumentIdentifier"),
              satellite=_text(root, "Satellite"), instrument=_text(root, "Instrument"),
              first_date=_text(root, "FirstAcq"), last_date=_text(root, "LastAcq"),
              start_time=_text(root, "UTCStartTime"), end_time=_text(root, "UTCEndTime"),
              n_acquisitions=_text(root, "NumberOfAcquisitions", cast=int),
-             band=_text(root, "RadarBand"), frequency_ghz=_text(root, "RadarCenterFrequency", cast=float),
+             band=_text(root, "RadarBand"), frequency_ghz=_text(root, "RadarCenterFrequency",
+                                                                cast=float),
              mode=_text(root, "ObservationMode"), beam=_text(root, "BeamID"),
              pass_direction=_text(root, "PassDirection"), looking=_text(root, "AntennaPointing"),
              product_level=_text(root, "ProductLevel"),
-             looks_azimuth=_text(root, "AzimuthNumberOfLooks", cast=int), looks_range=_text(root, "RangeNumberOfLooks", cast=int),
-             inc_angle_near=_text(root, "IncAngleNearRange", cast=float), inc_angle_far=_text(root, "IncAngleFarRange", cast=float),
-             measurement=_text(root, "BackscatterMeasurement"), convention=_text(root, "BackscatterConvention"),
+             looks_azimuth=_text(root, "AzimuthNumberOfLooks", cast=int), looks_range=_text(root,
+                                                                                            "RangeNumberOfLooks", cast=int),
+             inc_angle_near=_text(root, "IncAngleNearRange", cast=float), inc_angle_far=_text(root,
+                                                                                              "IncAngleFarRange", cast=float),
+             measurement=_text(root, "BackscatterMeasurement"), convention=_text(root,
+                                                                                 "BackscatterConvention"),
              conversion=_text(root, "BackscatterConversionEq"),
-             lines=_text(root, "NumberLines", cast=int), pixels=_text(root, "NumPixelsPerLine", cast=int),
+             lines=_text(root, "NumberLines", cast=int), pixels=_text(root, "NumPixelsPerLine",
+                                                                      cast=int),
              spacing_arcsec=_text(root, "ProductColumnSpacing", cast=float))
     pol = _text(root, "Polarizations")
     d["polarizations"] = [s for s in re.split(r"[+/, ]+", pol) if s] if pol else []
@@ -732,5 +984,7 @@ def read_card4l_xml(path) -> dict:
     if mask is not None:
         d["files"]["mask"] = _text(mask, "FileName")
         bv = _first(mask, "BitValues")
-        d["mask_values"] = {} if bv is None else {el.tag: int(el.text) for el in bv if el.text and el.text.strip().isdigit()}
+        d["mask_values"] = {} if bv is None else {el.tag: int(el.text) for el in bv if el.text
+                                                  and el.text.strip().isdigit()}
     return d
+

@@ -17,7 +17,8 @@ from .core import SarLulcError, arg_number, atomic_output, check_choice
 from .command import Arg, command
 from .io import DEFAULT_CF, LABEL_SUFFIX, open_raster, to_db, write_label_map, write_raster
 from .schemes import IGNORE_INDEX, JP9
-from .synth import (BACKSCATTER, BUILT, FOREST, JP9_NAMES, PIXEL_DEG, WATER, WRITE_UNITS, _prepare_out,
+from .synth import (BACKSCATTER, BUILT, FOREST, JP9_NAMES, PIXEL_DEG, WATER, WRITE_UNITS,
+                            _prepare_out,
                             _rot_grid, _u, make_benchmark, noise_fields, parse_looks, simulate_dn)
 from .chips import assign_blocks
 
@@ -29,7 +30,8 @@ __all__ = ['hrlulc_tile_bounds', 'palsar2_tile_for', 'check_tile', 'upsample_lab
 _TILE = re.compile(r"(?:LC_)?([NS])(\d{1,2})([EW])(\d{1,3})", re.I)
 
 def hrlulc_tile_bounds(name) -> tuple[float, float, float, float]:
-    "(west, south, east, north) of an HRLULC tile from its name: `LC_N35E139` is 35-36 N, 139-140 E (lower-left)."
+    """(west, south, east, north) of an HRLULC tile from its name: `LC_N35E139` is 35-36 N, 139-140
+    E (lower-left)."""
     m = _TILE.search(Path(str(name)).name)
     if not m: raise SarLulcError(f"{name} is not an HRLULC tile name like LC_N35E139.")
     lat = int(m.group(2)) * (1 if m.group(1).upper() == "N" else -1)
@@ -37,36 +39,44 @@ def hrlulc_tile_bounds(name) -> tuple[float, float, float, float]:
     return float(lon), float(lat), float(lon + 1), float(lat + 1)
 
 def palsar2_tile_for(name) -> str:
-    "The PALSAR-2 25 m mosaic tile (upper-left naming) covering the HRLULC tile `name` (lower-left naming)."
+    """The PALSAR-2 25 m mosaic tile (upper-left naming) covering the HRLULC tile `name` (lower-left
+    naming)."""
     w, s, e, n = hrlulc_tile_bounds(name)
     return f"{'N' if n >= 0 else 'S'}{abs(int(n)):02d}{'E' if w >= 0 else 'W'}{abs(int(w)):03d}"
 
 def check_tile(path) -> None:
-    "Warn when an HRLULC file's bounds disagree with its name (another naming convention, or a renamed file)."
+    """Warn when an HRLULC file's bounds disagree with its name (another naming convention, or a
+    renamed file)."""
     try: want = hrlulc_tile_bounds(path)
     except SarLulcError: return
     with open_raster(path) as ds: b = ds.bounds
-    if max(abs(b.left - want[0]), abs(b.bottom - want[1]), abs(b.right - want[2]), abs(b.top - want[3])) > 0.01:
-        warnings.warn(f"{Path(path).name}: its name says {want} (HRLULC names the lower-left corner) but the file "
+    if max(abs(b.left - want[0]), abs(b.bottom - want[1]), abs(b.right - want[2]),
+           abs(b.top - want[3])) > 0.01:
+        warnings.warn(f"{Path(path).name}: its name says {want} (HRLULC names the lower-left "
+                      f"corner) but the file "
                       f"covers {tuple(round(v, 3) for v in b)}; the file's georeference is used.")
 
 # %% ../nbs/07_layouts.ipynb #3cb7f0182cd2
-def upsample_labels(lab: np.ndarray, factor: int, rng: np.random.Generator, roughness: float = 0.35) -> np.ndarray:
-    "Class labels (uint8, 255 = no data) `factor` times finer: smooth memberships + per-class noise, argmax."
+def upsample_labels(lab: np.ndarray, factor: int, rng: np.random.Generator,
+                    roughness: float = 0.35) -> np.ndarray:
+    """Class labels (uint8, 255 = no data) `factor` times finer: smooth memberships + per-class
+    noise, argmax."""
     if factor == 1: return lab.copy()
     classes = np.unique(lab)
     H, W = lab.shape[0] * factor, lab.shape[1] * factor
     onehot = torch.from_numpy(np.stack([(lab == c) for c in classes]).astype(np.float32))[None]
     m = F.interpolate(onehot, size=(H, W), mode="bilinear", align_corners=False)[0].numpy()
     if len(classes) > 1:
-        near = m > 0                                   # a class can only win where its own 50 m pixels reach
+        # a class can only win where its own 50 m pixels reach
+        near = m > 0
         for i, f in enumerate(noise_fields(rng, (H, W), 2.0, len(classes))): m[i] += roughness * f
         m[~near] = -np.inf
     return classes[m.argmax(0)].astype(np.uint8)
 
 # %% ../nbs/07_layouts.ipynb #ee283afbb309
 def layout_backscatter(lab: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    "(mean dB, elevation m) for a jp9 label map: class levels drawn per parcel of a rotated grid, hills under forest."
+    """(mean dB, elevation m) for a jp9 label map: class levels drawn per parcel of a rotated grid,
+    hills under forest."""
     H, W = lab.shape
     yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
     theta = rng.uniform(0, np.pi / 2)
@@ -78,25 +88,32 @@ def layout_backscatter(lab: np.ndarray, rng: np.random.Generator) -> tuple[np.nd
     wind, district = noise_fields(rng, (H, W), 3.5, 2, down=4)
     sea = (lab == WATER).mean() > 0.3
     mu_w = lvl("sea" if sea else "lake", r1) + BACKSCATTER["wind_db"] * np.maximum(wind, -1)
-    state = np.digitize(district + 1.2 * (r2 - .5), np.quantile(district, [rng.uniform(.1, .5), rng.uniform(.5, .8)]))
-    paddy = np.choose(state, [lvl("paddy_flooded", r1), lvl("paddy_harvested", r1), lvl("paddy_vegetated", r1)])
+    state = np.digitize(district + 1.2 * (r2 - .5), np.quantile(district, [rng.uniform(.1, .5),
+                                                                           rng.uniform(.5, .8)]))
+    paddy = np.choose(state, [lvl("paddy_flooded", r1), lvl("paddy_harvested", r1),
+                              lvl("paddy_vegetated", r1)])
     built = np.where(r2 < .35, lvl("built_aligned", r1), lvl("built_oblique", r1))
-    per_class = {0: mu_w, 1: built, 2: paddy, 3: lvl("cropland", r3), 4: lvl("grassland", r1), 5: lvl("forest", r1),
+    per_class = {0: mu_w, 1: built, 2: paddy, 3: lvl("cropland", r3), 4: lvl("grassland", r1),
+                 5: lvl("forest", r1),
                  6: lvl("bare", r1), 7: lvl("solar", r1) + np.where(np.mod(fv, 4) < 2, 1.5, -1.5),
                  8: lvl("greenhouse", r1)}
     for c, v in per_class.items(): mu[lab == c] = v[lab == c]
     mu[(lab == BUILT) & (rng.random((H, W)) < .015)] = _u(rng, "point_scatterer")
     hgt, = noise_fields(rng, (H, W), 3.3, 1, sigma=1.5, down=2)
-    forest = F.avg_pool2d(torch.from_numpy((lab == FOREST).astype(np.float32))[None, None], 31, 1, 15,
+    forest = F.avg_pool2d(torch.from_numpy((lab == FOREST).astype(np.float32))[None, None], 31, 1,
+                          15,
                           count_include_pad=False)[0, 0].numpy()
-    hn = (hgt - hgt.min()) / (hgt.max() - hgt.min() + 1e-6)            # 0..1, as the procedural hills
+    # 0..1, as the procedural hills
+    hn = (hgt - hgt.min()) / (hgt.max() - hgt.min() + 1e-6)
     elev = (rng.uniform(120, 300) * forest ** 2 * hn).astype(np.float32)
     elev[lab == WATER] = 0
     return mu.astype(np.float32), elev
 
-def render_layout(lab: np.ndarray, seed: int, looks: float = 4, cf: float = DEFAULT_CF, lat: float = 36.0,
+def render_layout(lab: np.ndarray, seed: int, looks: float = 4, cf: float = DEFAULT_CF,
+                  lat: float = 36.0,
                   pixel_deg: float = PIXEL_DEG) -> tuple[np.ndarray, np.ndarray]:
-    "(DN, dB) of a SynthALOS-2/JP scene for jp9 labels `lab` (255 = no data), deterministic by `seed`."
+    """(DN, dB) of a SynthALOS-2/JP scene for jp9 labels `lab` (255 = no data), deterministic by
+    `seed`."""
     rng = np.random.default_rng(seed)
     valid = lab != IGNORE_INDEX
     lab_c = np.where(valid, lab, FOREST).astype(np.uint8)
@@ -108,27 +125,34 @@ def render_layout(lab: np.ndarray, seed: int, looks: float = 4, cf: float = DEFA
 
 # %% ../nbs/07_layouts.ipynb #4a71e17f0af6
 def tile_factor(ds) -> int:
-    "How many 10 m (1/12000 degree) pixels one pixel of label raster `ds` spans: 1 for 10 m, 5 for 50 m."
+    """How many 10 m (1/12000 degree) pixels one pixel of label raster `ds` spans: 1 for 10 m, 5 for
+    50 m."""
     f = abs(ds.transform.a) / PIXEL_DEG
     if abs(f - round(f)) > 0.02 or round(f) < 1:
-        raise SarLulcError(f"{ds.name}: pixel {abs(ds.transform.a):.3g} deg is not a whole multiple of 1/12000 deg "
+        raise SarLulcError(f"{ds.name}: pixel {abs(ds.transform.a):.3g} deg is not a whole "
+                           f"multiple of 1/12000 deg "
                            "(HRLULC's 10 m grid).")
     return int(round(f))
 
 def layout_windows(path, size: int = 512, max_sea: float = 0.5) -> list[dict]:
-    "The non-overlapping `size` x `size` (at 10 m) windows of label tile `path` with at most `max_sea` water or no data."
+    """The non-overlapping `size` x `size` (at 10 m) windows of label tile `path` with at most
+    `max_sea` water or no data."""
     path = Path(path); check_tile(path)
     with open_raster(path) as ds:
-        k = tile_factor(ds); s = -(-size // k)                             # source pixels per window side
+        # source pixels per window side
+        k = tile_factor(ds); s = -(-size // k)
         out = []
         for r in range(0, ds.height - s + 1, s):
-            raw = ds.read(1, window=Window(0, r, ds.width, s))             # one strip of windows: bounded memory
+            # one strip of windows: bounded memory
+            raw = ds.read(1, window=Window(0, r, ds.width, s))
             j9 = JP9.encode(raw)
             for c in range(0, ds.width - s + 1, s):
                 w = j9[:, c:c + s]
                 sea = float(((w == WATER) | (w == IGNORE_INDEX)).mean())
-                if sea <= max_sea: out.append(dict(tile=str(path), row=r, col=c, src_size=s, factor=k, size=size,
-                                                   sea=round(sea, 4)))   # jp9 encodes v21.11 and v23.12 codes alike
+                if sea <= max_sea:
+                    out.append(dict(tile=str(path), row=r, col=c, src_size=s, factor=k, size=size,
+                                    # jp9 encodes v21.11 and v23.12 codes alike
+                                    sea=round(sea, 4)))
     return out
 
 def layout_labels(win: dict, rng) -> tuple[np.ndarray, Affine]:
@@ -143,30 +167,42 @@ def layout_labels(win: dict, rng) -> tuple[np.ndarray, Affine]:
 def _scene_seed(seed: int, ti: int, win: dict) -> int:
     return int(np.random.SeedSequence([seed, ti, win["row"], win["col"]]).generate_state(1)[0])
 
-def make_jp_benchmark(out_dir, layouts, size: int = 512, max_sea: float = 0.5, per_tile: int | None = None,
-                      split=(0.8, 0.1, 0.1), split_by: str = "block", block: int = 4, seed: int = 0, looks=4,
-                      units: str = "db", cf: float = DEFAULT_CF, overwrite: bool = False, progress: bool = False) -> Path:
-    "Write SynthALOS-2/JP (SAR rendered on windows of real label tiles `layouts`) to `out_dir`; returns the folder."
+
+# %% ../nbs/07_layouts.ipynb #2ee7b5796bbd
+def make_jp_benchmark(out_dir, layouts, size: int = 512, max_sea: float = 0.5,
+                      per_tile: int | None = None,
+                      split=(0.8, 0.1, 0.1), split_by: str = "block", block: int = 4,
+                      seed: int = 0, looks=4,
+                      units: str = "db", cf: float = DEFAULT_CF, overwrite: bool = False,
+                      progress: bool = False) -> Path:
+    """Write SynthALOS-2/JP (SAR rendered on windows of real label tiles `layouts`) to `out_dir`;
+    returns the folder."""
     units = check_choice("units", units, WRITE_UNITS)
     split_by = check_choice("split_by", split_by, ("block", "tile"))
     lo_l, hi_l = parse_looks(looks)
     given = [layouts] if isinstance(layouts, (str, Path)) else list(layouts)
     missing = [str(t) for t in given if not Path(t).exists()]
     if missing:
-        raise SarLulcError(f"--layouts {' '.join(missing)}: no such file or folder. The layouts are JAXA HRLULC land-cover "
-                           "GeoTIFF tiles (10 m or 50 m, e.g. LC_N35E139.tif; from JAXA EORC's high-resolution land-use and "
-                           "land-cover map of Japan, or this project's shared data, jaxa_hrlulc/); give the tiles or a "
+        raise SarLulcError(f"--layouts {' '.join(missing)}: no such file or folder. The layouts "
+                           "are JAXA HRLULC land-cover GeoTIFF tiles (10 m or 50 m, e.g. "
+                           "LC_N35E139.tif; from JAXA EORC's high-resolution land-use and "
+                           "land-cover map of Japan, or this project's shared data, jaxa_hrlulc/); "
+                           "give the tiles or a "
                            "folder holding them.")
-    tiles = sorted({Path(p) for t in given                          # folders: their subfolders too (v21.11_50m/, ...)
+    # folders: their subfolders too (v21.11_50m/, ...)
+    tiles = sorted({Path(p) for t in given
                     for p in (sorted(Path(t).rglob("*.tif")) if Path(t).is_dir() else [Path(t)])})
-    if not tiles: raise SarLulcError(f"No label tiles (*.tif) in {', '.join(map(str, given))} or their subfolders.")
+    if not tiles: raise SarLulcError(f"No label tiles (*.tif) in {', '.join(map(str, given))} or "
+                                     "their subfolders.")
     chosen = []
     for ti, t in enumerate(tiles):
         ws = layout_windows(t, size, max_sea)
         order = np.random.default_rng([seed, ti]).permutation(len(ws))
         chosen += [(ti, ws[i]) for i in order[:per_tile or len(ws)]]
-    if not chosen: raise SarLulcError(f"No window of {size} px with at most {max_sea:.0%} sea in {len(tiles)} tile(s).")
-    key = lambda ti, w: (ti,) if split_by == "tile" else (ti, w["row"] // (w["src_size"] * block), w["col"] // (w["src_size"] * block))
+    if not chosen: raise SarLulcError(f"No window of {size} px with at most {max_sea:.0%} sea in "
+                                      f"{len(tiles)} tile(s).")
+    key = lambda ti, w: (ti,) if split_by == "tile" else (ti, w["row"] // (w["src_size"] * block),
+                                                          w["col"] // (w["src_size"] * block))
     assign = assign_blocks(collections.Counter(key(ti, w) for ti, w in chosen), split, seed)
     out = Path(out_dir); _prepare_out(out, overwrite)
     names, splits, fracs = ("train", "val", "test"), {}, {}
@@ -178,68 +214,102 @@ def make_jp_benchmark(out_dir, layouts, size: int = 512, max_sea: float = 0.5, p
         lab, tr = layout_labels(w, np.random.default_rng([s, 2]))
         dn, db = render_layout(lab, s, L, cf=cf, lat=tr.f - size * PIXEL_DEG / 2)
         stem = f"{k}/j{n:04d}"; (out / k).mkdir(exist_ok=True)
-        tags = dict(generator="SynthALOS-2/JP (sar_lulc.layouts)", seed=str(s), looks=str(L), split=k,
-                    layout=f"{Path(w['tile']).name} window row {w['row']} col {w['col']} ({w['src_size']} px)")
-        item = dict(seed=s, layout=dict(tile=Path(w["tile"]).name, row=w["row"], col=w["col"], src_size=w["src_size"]))
+        tags = dict(generator="SynthALOS-2/JP (sar_lulc.layouts)", seed=str(s), looks=str(L),
+                    split=k,
+                    layout=f"{Path(w['tile']).name} window row {w['row']} col {w['col']} "
+                           f"({w['src_size']} px)")
+        item = dict(seed=s, layout=dict(tile=Path(w["tile"]).name, row=w["row"], col=w["col"],
+                                        src_size=w["src_size"]))
         if units in ("db", "both"):
-            write_raster(out / f"{stem}_sar.tif", db, crs="EPSG:4326", transform=tr, nodata=float("nan"),
-                         overwrite=overwrite, tags=dict(tags, units="db")); item["sar"] = f"{stem}_sar.tif"
+            write_raster(out / f"{stem}_sar.tif", db, crs="EPSG:4326", transform=tr,
+                         nodata=float("nan"),
+                         overwrite=overwrite, tags=dict(tags,
+                                                        units="db")); item["sar"] = f"{stem}_sar.tif"
         if units in ("dn", "both"):
             nm = f"{stem}_sar.tif" if units == "dn" else f"{stem}_sar_dn.tif"
             write_raster(out / nm, dn, crs="EPSG:4326", transform=tr, nodata=0, overwrite=overwrite,
-                         tags=dict(tags, units="dn", cf=str(cf))); item["sar" if units == "dn" else "sar_dn"] = nm
-        write_label_map(out / f"{stem}{LABEL_SUFFIX}.tif", lab, JP9, crs="EPSG:4326", transform=tr, overwrite=overwrite, tags=tags)
+                         tags=dict(tags, units="dn", cf=str(cf))); item["sar" if units == "dn"
+                                                                        else "sar_dn"] = nm
+        write_label_map(out / f"{stem}{LABEL_SUFFIX}.tif", lab, JP9, crs="EPSG:4326", transform=tr,
+                        overwrite=overwrite, tags=tags)
         item["label"] = f"{stem}{LABEL_SUFFIX}.tif"
         if hi_l != lo_l: item["looks"] = L
         splits.setdefault(k, []).append(item)
-        fracs.setdefault(k, []).append(np.bincount(lab[lab != IGNORE_INDEX], minlength=len(JP9_NAMES)) / max((lab != IGNORE_INDEX).sum(), 1))
-        if progress: print(f"\rsynth (JP): {n + 1}/{len(chosen)} scenes", end="", file=sys.stderr, flush=True)
-    man = {"format": "sar_lulc.dataset/1", "scheme": "jp9", "units": "dn" if units == "dn" else "db", "cf": float(cf),
+        fracs.setdefault(k, []).append(np.bincount(lab[lab != IGNORE_INDEX],
+                                                   minlength=len(JP9_NAMES)) / max((lab != IGNORE_INDEX).sum(), 1))
+        if progress:
+            print(f"\rsynth (JP): {n + 1}/{len(chosen)} scenes", end="", file=sys.stderr,
+                  flush=True)
+    man = {"format": "sar_lulc.dataset/1", "scheme": "jp9", "units": "dn" if units == "dn"
+           else "db", "cf": float(cf),
            "splits": {k: splits.get(k, []) for k in names},
            "generator": {"name": "SynthALOS-2/JP", "module": "sar_lulc.layouts", "size": int(size),
                          "tiles": [t.name for t in tiles], "max_sea": max_sea, "per_tile": per_tile,
-                         "split_by": split_by, "block": block, "looks": lo_l if hi_l == lo_l else [lo_l, hi_l],
-                         "seed": int(seed), "units": units, "pixel_deg": PIXEL_DEG, "crs": "EPSG:4326"},
-           "class_fractions": {k: dict(zip(JP9_NAMES, np.mean(v, 0).round(6).tolist())) for k, v in fracs.items()}}
+                         "split_by": split_by, "block": block, "looks": lo_l if hi_l == lo_l
+                         else [lo_l, hi_l],
+                         "seed": int(seed), "units": units, "pixel_deg": PIXEL_DEG,
+                         "crs": "EPSG:4326"},
+           "class_fractions": {k: dict(zip(JP9_NAMES, np.mean(v, 0).round(6).tolist())) for k,
+                               v in fracs.items()}}
     if units == "both": man["extra_sar"] = {"sar_dn": {"units": "dn", "cf": float(cf)}}
-    with atomic_output(out / "manifest.json", overwrite=True) as tmp: tmp.write_text(json.dumps(man, indent=1))
+    with atomic_output(out / "manifest.json", overwrite=True) as tmp:
+        tmp.write_text(json.dumps(man, indent=1))
     return out
+
 
 # %% ../nbs/07_layouts.ipynb #de1ed279036c
 @command("synth")
-def synth_command(out_dir: Arg("output dataset folder (created; must be new or empty)", metavar="OUT_DIR"), /, *,
+def synth_command(out_dir: Arg("output dataset folder (created; must be new or empty)",
+                               metavar="OUT_DIR"), /, *,
                   n_train: Arg("number of training scenes (procedural)", arg_number(lo=0)) = 8,
                   n_val: Arg("number of validation scenes (procedural)", arg_number(lo=0)) = 2,
                   n_test: Arg("number of test scenes (procedural)", arg_number(lo=0)) = 2,
-                  size: Arg("scene size in pixels (square; 1 px = 1/12000 deg)", arg_number(lo=16)) = 512,
-                  seed: Arg("base seed: train seeds seed+i, val seed+10000+i, test seed+20000+i", arg_number(lo=0)) = 0,
-                  looks: Arg("number of looks of the gamma speckle, or a range LOW:HIGH drawn per scene") = "4",
-                  open_sea: Arg("share of each split's scenes that are mostly open sea with swell and calm patches, "
-                                "exactly (rounded, at least one when > 0; e.g. 0.3 for water models; procedural)", arg_number(float, lo=0, hi=1)) = 0.0,
-                  units: Arg(f"SAR files as float32 dB, uint16 DN (CF {DEFAULT_CF:g}) or both", choices=WRITE_UNITS) = "db",
-                  nodata_corner: Arg("fraction of each scene cut off as no data (procedural)", arg_number(float)) = 0.0,
-                  layouts: Arg("HRLULC label tiles (files, or folders searched with their subfolders; 10 m or 50 m): "
-                               "render SynthALOS-2/JP on their windows instead of procedural layouts", nargs="+",
+                  size: Arg("scene size in pixels (square; 1 px = 1/12000 deg)",
+                            arg_number(lo=16)) = 512,
+                  seed: Arg("base seed: train seeds seed+i, val seed+10000+i, test seed+20000+i",
+                            arg_number(lo=0)) = 0,
+                  looks: Arg("number of looks of the gamma speckle, or a range LOW:HIGH drawn per "
+                             "scene") = "4",
+                  open_sea: Arg("share of each split's scenes that are mostly open sea with swell "
+                                "and calm patches, exactly (rounded, at least one when > 0; e.g. "
+                                "0.3 for water "
+                                "models; procedural)", arg_number(float, lo=0, hi=1)) = 0.0,
+                  units: Arg(f"SAR files as float32 dB, uint16 DN (CF {DEFAULT_CF:g}) or both",
+                             choices=WRITE_UNITS) = "db",
+                  nodata_corner: Arg("fraction of each scene cut off as no data (procedural)",
+                                     arg_number(float)) = 0.0,
+                  layouts: Arg("HRLULC label tiles (files, or folders searched with their "
+                               "subfolders; 10 m or 50 m): render SynthALOS-2/JP on their windows "
+                               "instead of procedural layouts", nargs="+",
                                metavar="TILE") = None,
-                  max_sea: Arg("skip layout windows with more water or no data than this", arg_number(float, lo=0, hi=1)) = 0.5,
-                  per_tile: Arg("at most this many windows per tile (default: all)", arg_number(lo=1)) = None,
+                  max_sea: Arg("skip layout windows with more water or no data than this",
+                               arg_number(float, lo=0, hi=1)) = 0.5,
+                  per_tile: Arg("at most this many windows per tile (default: all)",
+                                arg_number(lo=1)) = None,
                   split: Arg("train,val,test fractions of the layout windows") = "0.8,0.1,0.1",
-                  split_by: Arg("geographic split of layout windows: blocks of 4 x 4 windows, or whole tiles",
+                  split_by: Arg("geographic split of layout windows: blocks of 4 x 4 windows, or "
+                                "whole tiles",
                                 choices=("block", "tile")) = "block",
-                  overwrite: Arg("replace a dataset already in OUT_DIR") = False, as_json: bool = False) -> dict:
-    "Generate the SynthALOS-2 synthetic benchmark (scenes + labels + manifest), procedural or on real label layouts."
+                  overwrite: Arg("replace a dataset already in OUT_DIR") = False,
+                  as_json: bool = False) -> dict:
+    """Generate the SynthALOS-2 synthetic benchmark (scenes + labels + manifest), procedural or on
+    real label layouts."""
     t0 = time.perf_counter()
     if layouts:
         try: fr = tuple(float(v) for v in str(split).split(","))
-        except ValueError: raise SarLulcError(f"--split must be three fractions like 0.8,0.1,0.1, got {split!r}.")
-        out = make_jp_benchmark(out_dir, layouts, size, max_sea, per_tile, fr, split_by, seed=seed, looks=looks,
+        except ValueError: raise SarLulcError(f"--split must be three fractions like 0.8,0.1,0.1, "
+                                              f"got {split!r}.")
+        out = make_jp_benchmark(out_dir, layouts, size, max_sea, per_tile, fr, split_by, seed=seed,
+                                looks=looks,
                                 units=units, overwrite=overwrite, progress=not as_json)
     else:
         out = make_benchmark(out_dir, n_train, n_val, n_test, size, seed, looks, units, overwrite,
                              nodata_corner=nodata_corner, open_sea=open_sea, progress=not as_json)
     man = json.loads((out / "manifest.json").read_text())
     cf = man["class_fractions"].get("train") or next(iter(man["class_fractions"].values()))
-    return {"out_dir": str(out), "manifest": str(out / "manifest.json"), "generator": man["generator"]["name"],
-            "scenes": {k: len(v) for k, v in man["splits"].items()}, "size": size, "looks": man["generator"]["looks"],
+    return {"out_dir": str(out), "manifest": str(out / "manifest.json"),
+            "generator": man["generator"]["name"],
+            "scenes": {k: len(v) for k, v in man["splits"].items()}, "size": size,
+            "looks": man["generator"]["looks"],
             "open_sea": open_sea, "units": units, "seconds": round(time.perf_counter() - t0, 2),
             "class_percent": {k: round(100 * v, 2) for k, v in cf.items()}}

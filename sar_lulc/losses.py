@@ -10,6 +10,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from fastcore.basics import patch
 
 from .core import SarLulcError
 
@@ -18,51 +19,68 @@ __all__ = ['LOSSES', 'class_counts', 'class_frequencies', 'alpha_weights', 'Foca
 
 # %% ../nbs/13_losses.ipynb #a3c3abf16a78
 def _label_of(item):
-    "The label array in a dataset item: the item itself, `item['label']`, or the second element of a pair."
+    """The label array in a dataset item: the item itself, `item['label']`, or the second element of
+    a pair."""
     if isinstance(item, Mapping):
-        if "label" not in item: raise SarLulcError(f"Dataset item has no 'label' entry (keys: {sorted(item)}).")
+        if "label" not in item: raise SarLulcError(f"Dataset item has no 'label' entry (keys: "
+                                                   f"{sorted(item)}).")
         return item["label"]
     if isinstance(item, tuple) and len(item) == 2: return item[1]
     return item
 
 def _iter_items(source):
-    "Iterate over a map-style dataset by index (it may not raise IndexError at its end), else plainly."
+    """Iterate over a map-style dataset by index (it may not raise IndexError at its end), else
+    plainly."""
     if isinstance(source, (np.ndarray, torch.Tensor)): yield source; return
-    if hasattr(source, "__len__") and hasattr(source, "__getitem__") and not isinstance(source, (list, tuple, Mapping)):
+    if hasattr(source, "__len__") and hasattr(source, "__getitem__") and not isinstance(source,
+                                                                                        (list,
+                                                                                         tuple,
+                                                                                         Mapping)):
         for i in range(len(source)): yield source[i]
         return
     if isinstance(source, Mapping): yield source; return
     yield from source
 
 def class_counts(source, num_classes: int, ignore_index: int = 255) -> np.ndarray:
-    "Pixel count per class (int64, length `num_classes`) over every label in `source`, no data skipped."
+    """Pixel count per class (int64, length `num_classes`) over every label in `source`, no data
+    skipped."""
     counts = np.zeros(num_classes, np.int64)
     for item in _iter_items(source):
         lab = _label_of(item)
-        lab = lab.detach().reshape(-1).cpu().to(torch.int64).numpy() if isinstance(lab, torch.Tensor) \
+        lab = lab.detach().reshape(-1).cpu().to(torch.int64).numpy() if isinstance(lab,
+                                                                                   torch.Tensor) \
               else np.asarray(lab).reshape(-1).astype(np.int64)
         lab = lab[lab != ignore_index]
         if lab.size == 0: continue
         if lab.min() < 0 or lab.max() >= num_classes:
             bad = np.unique(lab[(lab < 0) | (lab >= num_classes)])[:10].tolist()
-            raise SarLulcError(f"Label values {bad} are outside 0..{num_classes-1} and are not the ignore index "
+            raise SarLulcError(f"Label values {bad} are outside 0..{num_classes-1} and are not the "
+                               f"ignore index "
                                f"{ignore_index}; check the class scheme of the labels.")
         counts += np.bincount(lab, minlength=num_classes)
     return counts
 
 def class_frequencies(source, num_classes: int, ignore_index: int = 255) -> np.ndarray:
-    "Pixel frequency per class (float64, sums to 1) over `source` in one streamed pass; no data ignored."
+    """Pixel frequency per class (float64, sums to 1) over `source` in one streamed pass; no data
+    ignored."""
     counts = class_counts(source, num_classes, ignore_index)
-    if counts.sum() == 0: raise SarLulcError("No labelled pixels found: every label is no data (ignore_index).")
+    if counts.sum() == 0: raise SarLulcError("No labelled pixels found: every label is no data "
+                                             "(ignore_index).")
     return counts / counts.sum()
 
 # %% ../nbs/13_losses.ipynb #bb2a5486eef9
 def alpha_weights(freqs, alpha: float = 0.5) -> torch.Tensor:
-    "Class weights `w = b**alpha / mean(b**alpha)` with `b = 1/freqs`; unseen classes get the largest seen weight."
-    f = np.asarray(freqs.detach().cpu() if isinstance(freqs, torch.Tensor) else freqs, np.float64).reshape(-1)
+    """Class weights `w = b**alpha / mean(b**alpha)` with `b = 1/freqs`; unseen classes get the
+    largest seen weight."""
+    f = np.asarray(freqs.detach().cpu() if isinstance(freqs, torch.Tensor) else freqs,
+                   np.float64).reshape(-1)
     if f.size == 0: raise SarLulcError("alpha_weights needs at least one class frequency.")
-    if not np.all(np.isfinite(f)) or (f < 0).any(): raise SarLulcError(f"Class frequencies must be finite and >= 0, got {f.tolist()}.")
-    if not (np.isfinite(alpha) and alpha >= 0): raise SarLulcError(f"alpha must be >= 0 (0 = uniform, 1 = inverse frequency), got {alpha}.")
+    if not np.all(np.isfinite(f)) or (f < 0).any(): raise SarLulcError("Class frequencies must be "
+                                                                       f"finite and >= 0, got "
+                                                                       f"{f.tolist()}.")
+    if not (np.isfinite(alpha) and alpha >= 0): raise SarLulcError("alpha must be >= 0 (0 = "
+                                                                   f"uniform, 1 = inverse "
+                                                                   f"frequency), got {alpha}.")
     seen = f > 0
     if not seen.any(): return torch.ones(f.size, dtype=torch.float32)
     f = f / f[seen].sum()
@@ -73,11 +91,16 @@ def alpha_weights(freqs, alpha: float = 0.5) -> torch.Tensor:
 
 # %% ../nbs/13_losses.ipynb #518b9c719b5d
 class FocalDiceLoss(nn.Module):
-    "lambda_focal * weighted focal + lambda_dice * weighted soft Dice over classes present in target or arg-max."
-    def __init__(self, weights=None, gamma: float = 2.0, lambda_focal: float = 0.5, lambda_dice: float = 0.5,
+    """lambda_focal * weighted focal + lambda_dice * weighted soft Dice over classes present in
+    target or arg-max."""
+    def __init__(self, weights=None, gamma: float = 2.0, lambda_focal: float = 0.5,
+                 lambda_dice: float = 0.5,
                  ignore_index: int = 255, eps: float = 1e-6):
         super().__init__()
-        w = None if weights is None else torch.as_tensor(np.asarray(weights.detach().cpu() if isinstance(weights, torch.Tensor) else weights),
+        w = None if weights is None else torch.as_tensor(np.asarray(weights.detach().cpu()
+                                                                    if isinstance(weights,
+                                                                                  torch.Tensor)
+                                                                    else weights),
                                                         dtype=torch.float32).reshape(-1)
         if w is not None and (not torch.isfinite(w).all() or (w < 0).any()):
             raise SarLulcError("Class weights must be finite and non-negative.")
@@ -86,61 +109,80 @@ class FocalDiceLoss(nn.Module):
         self.gamma, self.lambda_focal, self.lambda_dice = float(gamma), float(lambda_focal), float(lambda_dice)
         self.ignore_index, self.eps = ignore_index, eps
 
-    def extra_repr(self):
-        return (f"gamma={self.gamma}, lambda_focal={self.lambda_focal}, lambda_dice={self.lambda_dice}, "
-                f"ignore_index={self.ignore_index}, weighted={self.weights is not None}")
 
-    def _check(self, logits, target):
-        if logits.ndim < 2 or target.shape != logits.shape[:1] + logits.shape[2:]:
-            raise SarLulcError(f"Loss expects logits (B,K,...) and target (B,...); got {tuple(logits.shape)} and {tuple(target.shape)}.")
-        K = logits.shape[1]
-        if K < 2: raise SarLulcError("FocalDiceLoss needs at least 2 logits (use 2 for the binary water task).")
-        if self.weights is not None and self.weights.numel() != K:
-            raise SarLulcError(f"{self.weights.numel()} class weights given for a model with {K} classes.")
-        return K
+# %% ../nbs/13_losses.ipynb #6d64679c222c
+@patch
+def extra_repr(self: FocalDiceLoss):
+    return (f"gamma={self.gamma}, lambda_focal={self.lambda_focal}, "
+            f"lambda_dice={self.lambda_dice}, "
+            f"ignore_index={self.ignore_index}, weighted={self.weights is not None}")
 
-    def components(self, logits: torch.Tensor, target: torch.Tensor) -> dict:
-        "The focal term, the Dice term and their weighted sum `loss` (all fp32 scalars)."
-        K = self._check(logits, target)
-        with torch.autocast(device_type=logits.device.type, enabled=False):
-            z = logits.float().movedim(1, -1).reshape(-1, K)           # (N, K)
-            t = target.reshape(-1).long()
-            valid = t != self.ignore_index
-            if bool(((t < 0) | (t >= K))[valid].any()):
-                raise SarLulcError(f"Target holds values outside 0..{K-1} that are not ignore_index={self.ignore_index}.")
-            t0 = torch.where(valid, t, torch.zeros_like(t))
-            z = z.masked_fill(~valid[:, None], 0.0)                    # NaN/inf logits under no data cannot leak
-            vf = valid.float()
-            n_valid = vf.sum()
-            w = self.weights.to(z.device) if self.weights is not None else torch.ones(K, device=z.device)
-            logp = F.log_softmax(z, dim=1)
-            p = logp.exp()
-            # focal
-            logp_y = logp.gather(1, t0[:, None])[:, 0]
-            base = (1 - logp_y.exp()).clamp_min(0.0 if self.gamma >= 1 or self.gamma == 0 else 1e-12)
-            mod = base.pow(self.gamma) if self.gamma != 0 else torch.ones_like(base)
-            focal = (-(w[t0] * mod * logp_y) * vf).sum() / n_valid.clamp_min(1.0)
-            # dice over the batch, classes present in the target or in the arg-max prediction
-            onehot = F.one_hot(t0, K).float() * vf[:, None]
-            pv = p * vf[:, None]
-            inter, psum, tsum = (pv * onehot).sum(0), pv.sum(0), onehot.sum(0)
-            hard = torch.bincount(z.argmax(1)[valid], minlength=K)
-            present = ((tsum > 0) | (hard > 0)).float()
-            dice_c = 2 * inter / (psum + tsum).clamp_min(self.eps)
-            wp = w * present
-            dice = (1 - (wp * dice_c).sum() / wp.sum()) if bool(wp.sum() > 0) else (z * 0).sum()
-            loss = self.lambda_focal * focal + self.lambda_dice * dice
-        return dict(loss=loss, focal=focal, dice=dice)
+@patch
+def _check(self: FocalDiceLoss, logits, target):
+    if logits.ndim < 2 or target.shape != logits.shape[:1] + logits.shape[2:]:
+        raise SarLulcError(f"Loss expects logits (B,K,...) and target (B,...); got "
+                           f"{tuple(logits.shape)} and {tuple(target.shape)}.")
+    K = logits.shape[1]
+    if K < 2: raise SarLulcError("FocalDiceLoss needs at least 2 logits (use 2 for the binary "
+                                 "water task).")
+    if self.weights is not None and self.weights.numel() != K:
+        raise SarLulcError(f"{self.weights.numel()} class weights given for a model with {K} "
+                           "classes.")
+    return K
 
-    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        "Total loss for logits (B,K,H,W) and integer target (B,H,W) with `ignore_index` for no data."
-        return self.components(logits, target)["loss"]
+
+# %% ../nbs/13_losses.ipynb #53a2d8921186
+@patch
+def components(self: FocalDiceLoss, logits: torch.Tensor, target: torch.Tensor) -> dict:
+    "The focal term, the Dice term and their weighted sum `loss` (all fp32 scalars)."
+    K = self._check(logits, target)
+    with torch.autocast(device_type=logits.device.type, enabled=False):
+        z = logits.float().movedim(1, -1).reshape(-1, K)           # (N, K)
+        t = target.reshape(-1).long()
+        valid = t != self.ignore_index
+        if bool(((t < 0) | (t >= K))[valid].any()):
+            raise SarLulcError(f"Target holds values outside 0..{K-1} that are not "
+                               f"ignore_index={self.ignore_index}.")
+        t0 = torch.where(valid, t, torch.zeros_like(t))
+        # NaN/inf logits under no data cannot leak
+        z = z.masked_fill(~valid[:, None], 0.0)
+        vf = valid.float()
+        n_valid = vf.sum()
+        w = self.weights.to(z.device) if self.weights is not None else torch.ones(K,
+                                                                                  device=z.device)
+        logp = F.log_softmax(z, dim=1)
+        p = logp.exp()
+        # focal
+        logp_y = logp.gather(1, t0[:, None])[:, 0]
+        base = (1 - logp_y.exp()).clamp_min(0.0 if self.gamma >= 1 or self.gamma == 0
+                                            else 1e-12)
+        mod = base.pow(self.gamma) if self.gamma != 0 else torch.ones_like(base)
+        focal = (-(w[t0] * mod * logp_y) * vf).sum() / n_valid.clamp_min(1.0)
+        # dice over the batch, classes present in the target or in the arg-max prediction
+        onehot = F.one_hot(t0, K).float() * vf[:, None]
+        pv = p * vf[:, None]
+        inter, psum, tsum = (pv * onehot).sum(0), pv.sum(0), onehot.sum(0)
+        hard = torch.bincount(z.argmax(1)[valid], minlength=K)
+        present = ((tsum > 0) | (hard > 0)).float()
+        dice_c = 2 * inter / (psum + tsum).clamp_min(self.eps)
+        wp = w * present
+        dice = (1 - (wp * dice_c).sum() / wp.sum()) if bool(wp.sum() > 0) else (z * 0).sum()
+        loss = self.lambda_focal * focal + self.lambda_dice * dice
+    return dict(loss=loss, focal=focal, dice=dice)
+
+@patch
+def forward(self: FocalDiceLoss, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Total loss for logits (B,K,H,W) and integer target (B,H,W) with `ignore_index` for no
+    data."""
+    return self.components(logits, target)["loss"]
+
 
 # %% ../nbs/13_losses.ipynb #lossreg00002
 LOSSES: dict = {}
 
 def register_loss(name: str):
-    "Decorator: a builder `fn(weights, gamma) -> nn.Module` becomes the training loss `name` (`TrainConfig.loss`)."
+    """Decorator: a builder `fn(weights, gamma) -> nn.Module` becomes the training loss `name`
+    (`TrainConfig.loss`)."""
     def deco(fn):
         LOSSES[name] = fn; return fn
     return deco
@@ -148,13 +190,16 @@ def register_loss(name: str):
 @register_loss("focal_dice")
 def _focal_dice(weights, gamma): return FocalDiceLoss(weights, gamma=gamma)         # the paper's
 @register_loss("focal")
-def _focal(weights, gamma): return FocalDiceLoss(weights, gamma=gamma, lambda_focal=1.0, lambda_dice=0.0)
+def _focal(weights, gamma):
+    return FocalDiceLoss(weights, gamma=gamma, lambda_focal=1.0, lambda_dice=0.0)
 @register_loss("dice")
-def _dice(weights, gamma): return FocalDiceLoss(weights, gamma=gamma, lambda_focal=0.0, lambda_dice=1.0)
+def _dice(weights, gamma):
+    return FocalDiceLoss(weights, gamma=gamma, lambda_focal=0.0, lambda_dice=1.0)
 @register_loss("ce")
 def _ce(weights, gamma): return FocalDiceLoss(weights, gamma=0.0, lambda_focal=1.0, lambda_dice=0.0)
 
 def build_loss(name: str = "focal_dice", weights=None, gamma: float = 2.0) -> nn.Module:
     "The registered loss `name` with class `weights` and focal `gamma`."
-    if name not in LOSSES: raise SarLulcError(f"Unknown loss {name!r}; choose one of {sorted(LOSSES)}.")
+    if name not in LOSSES: raise SarLulcError(f"Unknown loss {name!r}; choose one of "
+                                              f"{sorted(LOSSES)}.")
     return LOSSES[name](weights, gamma)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import ipywidgets as _widgets
 import numpy as np
+from fastcore.basics import patch
 
 from .core import SarLulcError, atomic_output
 from .io import DEFAULT_CF, open_raster
@@ -25,18 +26,21 @@ BLANK_LAYER = "Blank (offline)"
 
 def _require_crs(crs, path):
     if crs is None:
-        raise SarLulcError(f"{path} has no CRS, so it cannot be placed on a map. Give a georeferenced GeoTIFF, "
+        raise SarLulcError(f"{path} has no CRS, so it cannot be placed on a map. Give a "
+                           f"georeferenced GeoTIFF, "
                            "or look at it with sar_lulc.viz.panel_figure / render_sar instead.")
 
 def latlon_bounds(bounds, crs) -> tuple:
-    "Raster bounds (left, bottom, right, top) in `crs` -> ((south, west), (north, east)) in EPSG:4326."
+    """Raster bounds (left, bottom, right, top) in `crs` -> ((south, west), (north, east)) in
+    EPSG:4326."""
     from rasterio.warp import transform_bounds
     _require_crs(crs, "The raster")
     w, s, e, n = transform_bounds(crs, "EPSG:4326", *bounds, densify_pts=21)
     return (s, w), (n, e)
 
 def web_mercator_preview(arr, transform, crs, nodata, resampling: str = "nearest") -> tuple:
-    "Warp a (preview) array on (transform, crs) onto a Web Mercator grid of the same extent -> (array, latlon bounds)."
+    """Warp a (preview) array on (transform, crs) onto a Web Mercator grid of the same extent ->
+    (array, latlon bounds)."""
     from rasterio.enums import Resampling
     from rasterio.transform import array_bounds, from_bounds
     from rasterio.warp import reproject, transform_bounds
@@ -46,7 +50,8 @@ def web_mercator_preview(arr, transform, crs, nodata, resampling: str = "nearest
     merc = transform_bounds(crs, "EPSG:3857", west, south, east, north, densify_pts=21)
     mw, mh = merc[2] - merc[0], merc[3] - merc[1]
     side = max(h, w)
-    dh, dw = (side, max(1, round(side * mw / mh))) if mh >= mw else (max(1, round(side * mh / mw)), side)
+    dh, dw = (side, max(1, round(side * mw / mh))) if mh >= mw else (max(1, round(side * mh / mw)),
+                                                                     side)
     dst = np.full((dh, dw), nodata, arr.dtype)
     reproject(arr, dst, src_transform=transform, src_crs=crs, src_nodata=nodata,
               dst_transform=from_bounds(*merc, dw, dh), dst_crs="EPSG:3857", dst_nodata=nodata,
@@ -55,7 +60,8 @@ def web_mercator_preview(arr, transform, crs, nodata, resampling: str = "nearest
     return dst, ((ls, lw), (ln, le))
 
 def _preview_transform(path, shape):
-    "The affine transform of a decimated preview of `path` with `shape` (same extent, coarser pixels)."
+    """The affine transform of a decimated preview of `path` with `shape` (same extent, coarser
+    pixels)."""
     from rasterio.transform import Affine
     with open_raster(path) as src:
         return src.transform @ Affine.scale(src.width / shape[1], src.height / shape[0])
@@ -66,7 +72,8 @@ def _merc_y(lat: float) -> float:
     return math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
 
 def fit_view(bounds_ll, width_px: int = 800, height_px: int = 500, max_zoom: int = 20) -> tuple:
-    "((south, west), (north, east)) -> (center (lat, lon), zoom) so the box fits a `width_px` x `height_px` map."
+    """((south, west), (north, east)) -> (center (lat, lon), zoom) so the box fits a `width_px` x
+    `height_px` map."""
     (s, w), (n, e) = bounds_ll
     center = (s + (n - s) / 2, w + (e - w) / 2)
     fx, fy = (e - w) / 360.0, (_merc_y(n) - _merc_y(s)) / (2 * math.pi)   # fractions of the world
@@ -75,7 +82,8 @@ def fit_view(bounds_ll, width_px: int = 800, height_px: int = 500, max_zoom: int
     return center, int(max(0, min(max_zoom, math.floor(min(zx, zy)))))
 
 def _fit_when_shown(m, bounds_ll):
-    "Once the map is on screen (the browser reports its view bounds, hence its pixel size), refit the zoom once."
+    """Once the map is on screen (the browser reports its view bounds, hence its pixel size), refit
+    the zoom once."""
     def handler(change):
         b = change.get("new")
         if not b: return
@@ -104,32 +112,40 @@ def _leafmap():
         raise SarLulcError(f"The map viewer needs leafmap and ipyleaflet (pip install leafmap): {e}") from e
 
 def new_map(basemap=False, height: str = "500px", center=(0, 0), zoom: int = 2, **kwargs):
-    "A leafmap `Map` for offline use: blank base layer unless `basemap` (True = OpenStreetMap, or a leafmap name)."
+    """A leafmap `Map` for offline use: blank base layer unless `basemap` (True = OpenStreetMap, or
+    a leafmap name)."""
     import ipyleaflet
     lm = _leafmap()
     if basemap is False or basemap is None:
-        base = ipyleaflet.TileLayer(url=_blank_tile_url(), name=BLANK_LAYER, base=True, attribution="", max_zoom=24)
+        base = ipyleaflet.TileLayer(url=_blank_tile_url(), name=BLANK_LAYER, base=True,
+                                    attribution="", max_zoom=24)
     elif basemap is True: base = "OpenStreetMap"
     else: base = str(basemap)
     if isinstance(base, str):
-        if base not in lm.basemaps: raise SarLulcError(f"Unknown basemap {base!r}; e.g. 'OpenStreetMap', 'Esri.WorldImagery'.")
+        if base not in lm.basemaps: raise SarLulcError(f"Unknown basemap {base!r}; e.g. "
+                                                       "'OpenStreetMap', 'Esri.WorldImagery'.")
         base = lm.get_basemap(base)
     opts = dict(center=list(center), zoom=zoom, basemap=base, height=height, draw_control=False,
-                toolbar_control=False, search_control=False, measure_control=False, layers_control=True,
+                toolbar_control=False, search_control=False, measure_control=False,
+                layers_control=True,
                 fullscreen_control=True, scale_control=True, attribution_control=False)
     opts.update(kwargs)
     name = base.name or "Basemap"
-    with warnings.catch_warnings():   # leafmap passes its own options on to traitlets, which complains
+    # leafmap passes its own options on to traitlets, which complains
+    with warnings.catch_warnings():
         warnings.filterwarnings("ignore", "Passing unrecognized arguments", DeprecationWarning)
         m = lm.Map(**opts)
     m.layers[0].name = name   # leafmap renames the base layer 'OpenStreetMap' whatever it is
     return m
 
+
+# %% ../nbs/41_mapview.ipynb #381d23eb5612
 def image_layer(rgba, bounds_ll, name: str, opacity: float = 1.0):
     "An ipyleaflet `ImageOverlay` holding `rgba` in memory (PNG data URL) over lat/lon `bounds_ll`."
     import ipyleaflet
     (s, w), (n, e) = bounds_ll
-    return ipyleaflet.ImageOverlay(url=viz.png_data_url(rgba), bounds=[[s, w], [n, e]], name=name, opacity=opacity)
+    return ipyleaflet.ImageOverlay(url=viz.png_data_url(rgba), bounds=[[s, w], [n, e]], name=name,
+                                   opacity=opacity)
 
 def legend_control(scheme, classes=None, title: str = "Legend", position: str = "bottomright"):
     "A map control showing the class legend (an ipywidgets HTML in a `WidgetControl`)."
@@ -140,24 +156,31 @@ def legend_control(scheme, classes=None, title: str = "Legend", position: str = 
 def opacity_control(layer, description: str = "Opacity", position: str = "topright"):
     "A `FloatSlider` in a map control, linked to `layer.opacity` (in Python and in the browser)."
     import ipyleaflet, ipywidgets as widgets
-    s = widgets.FloatSlider(value=float(layer.opacity), min=0.0, max=1.0, step=0.05, description=description,
-                            readout_format=".2f", continuous_update=True, layout=widgets.Layout(width="260px"))
+    s = widgets.FloatSlider(value=float(layer.opacity), min=0.0, max=1.0, step=0.05,
+                            description=description,
+                            readout_format=".2f", continuous_update=True,
+                            layout=widgets.Layout(width="260px"))
     s._sar_lulc_links = (widgets.link((s, "value"), (layer, "opacity")),          # kernel side
-                         widgets.jslink((s, "value"), (layer, "opacity")))        # static HTML / no kernel
+                         # static HTML / no kernel
+                         widgets.jslink((s, "value"), (layer, "opacity")))
     return s, ipyleaflet.WidgetControl(widget=s, position=position)
+
 
 # %% ../nbs/41_mapview.ipynb #bfebc03da1f9
 def _sar_overlay(sar_path, max_side, units, cf, band, vmin, vmax, reproject: bool):
     db, bounds, crs = viz.read_sar_preview(sar_path, max_side, units=units, cf=cf, band=band)
     _require_crs(crs, sar_path)
-    if reproject: db, ll = web_mercator_preview(db, _preview_transform(sar_path, db.shape), crs, np.nan, "bilinear")
+    if reproject:
+        db, ll = web_mercator_preview(db, _preview_transform(sar_path, db.shape), crs, np.nan,
+                                      "bilinear")
     else: ll = latlon_bounds(bounds, crs)
     return viz.render_sar(db, vmin, vmax), ll
 
 def _pred_overlay(pred_path, scheme, max_side, reproject: bool):
     labels, bounds, crs = viz.read_preview(pred_path, max_side, band=1, resampling="nearest")
     _require_crs(crs, pred_path)
-    if labels.dtype.kind == "f": labels = np.where(np.isfinite(labels), labels, viz.IGNORE_INDEX).astype(np.uint8)
+    if labels.dtype.kind == "f":
+        labels = np.where(np.isfinite(labels), labels, viz.IGNORE_INDEX).astype(np.uint8)
     if reproject:
         labels, ll = web_mercator_preview(labels, _preview_transform(pred_path, labels.shape), crs,
                                           viz.IGNORE_INDEX, "nearest")
@@ -168,29 +191,38 @@ def _pred_overlay(pred_path, scheme, max_side, reproject: bool):
 def _union(a, b):
     if a is None: return b
     if b is None: return a
-    return ((min(a[0][0], b[0][0]), min(a[0][1], b[0][1])), (max(a[1][0], b[1][0]), max(a[1][1], b[1][1])))
+    return ((min(a[0][0], b[0][0]), min(a[0][1], b[0][1])), (max(a[1][0], b[1][0]), max(a[1][1],
+                                                                                        b[1][1])))
 
 def _add_tiles(m, sar_path, pred_path, opacity):
     "The localtileserver path: full-resolution tiles served locally by leafmap's `add_raster`."
     try: import localtileserver  # noqa: F401
     except ImportError as e:
-        raise SarLulcError("use_tiles=True needs the optional package localtileserver (pip install localtileserver); "
+        raise SarLulcError("use_tiles=True needs the optional package localtileserver (pip install "
+                           "localtileserver); "
                            "the default in-memory overlays (use_tiles=False) need nothing else.") from e
     if sar_path is not None: m.add_raster(str(sar_path), layer_name=SAR_LAYER, colormap="gray")
     if pred_path is not None: m.add_raster(str(pred_path), layer_name=PRED_LAYER, opacity=opacity)
     return m.find_layer(SAR_LAYER), m.find_layer(PRED_LAYER)
 
+
+# %% ../nbs/41_mapview.ipynb #0a2fb94c5e58
 def show_prediction(sar_path=None, pred_path=None, scheme=None, max_side: int = 1024, basemap=False,
-                    opacity: float = 0.7, use_tiles: bool = False, units: str = "auto", cf: float = DEFAULT_CF,
+                    opacity: float = 0.7, use_tiles: bool = False, units: str = "auto",
+                    cf: float = DEFAULT_CF,
                     band=None, vmin=None, vmax=None, legend: str = "all", reproject: bool = True,
                     height: str = "500px", width_px: int = 800):
-    """A leafmap map with the SAR scene and its predicted class map as layers, an opacity slider and a legend.
-    `sar_path` may be the files of an HH + HV scene (a list): the first (HH) is shown; `band` picks one of a multi-band file."""
-    if sar_path is None and pred_path is None: raise SarLulcError("Give sar_path, pred_path or both.")
+    """A leafmap map with the SAR scene and its predicted class map as layers, an opacity slider and
+    a legend. `sar_path` may be the files of an HH + HV scene (a list): the first (HH) is shown;
+    `band` picks one of a multi-band file."""
+    if sar_path is None and pred_path is None: raise SarLulcError("Give sar_path, pred_path or "
+                                                                  "both.")
     if isinstance(sar_path, (list, tuple)): sar_path = sar_path[0]
     sar_img = pred_img = sar_ll = pred_ll = labels = None
-    if sar_path is not None: sar_img, sar_ll = _sar_overlay(sar_path, max_side, units, cf, band, vmin, vmax, reproject)
-    if pred_path is not None: pred_img, pred_ll, scheme, labels = _pred_overlay(pred_path, scheme, max_side, reproject)
+    if sar_path is not None:
+        sar_img, sar_ll = _sar_overlay(sar_path, max_side, units, cf, band, vmin, vmax, reproject)
+    if pred_path is not None:
+        pred_img, pred_ll, scheme, labels = _pred_overlay(pred_path, scheme, max_side, reproject)
     bounds_ll = _union(sar_ll, pred_ll)
     hpx = int(str(height).rstrip("px")) if str(height).rstrip("px").isdigit() else 500
     center, zoom = fit_view(bounds_ll, width_px, hpx)
@@ -198,7 +230,8 @@ def show_prediction(sar_path=None, pred_path=None, scheme=None, max_side: int = 
     if use_tiles: sar_layer, pred_layer = _add_tiles(m, sar_path, pred_path, opacity)
     else:
         sar_layer = image_layer(sar_img, sar_ll, SAR_LAYER) if sar_img is not None else None
-        pred_layer = image_layer(pred_img, pred_ll, PRED_LAYER, opacity) if pred_img is not None else None
+        pred_layer = image_layer(pred_img, pred_ll, PRED_LAYER,
+                                 opacity) if pred_img is not None else None
         for layer in (sar_layer, pred_layer):
             if layer is not None: m.add(layer)
     m.sar_layer, m.pred_layer, m.scene_bounds = sar_layer, pred_layer, bounds_ll
@@ -207,7 +240,8 @@ def show_prediction(sar_path=None, pred_path=None, scheme=None, max_side: int = 
     if pred_layer is not None:
         m.opacity_slider, ctrl = opacity_control(pred_layer, "Prediction")
         m.add(ctrl)
-        classes = viz.present_classes(labels, num_classes=len(scheme.names)) if legend == "present" else None
+        classes = viz.present_classes(labels,
+                                      num_classes=len(scheme.names)) if legend == "present" else None
         if legend:
             lc = legend_control(scheme, classes, title=getattr(scheme, "name", "Legend"))
             m.add(lc)
@@ -216,9 +250,12 @@ def show_prediction(sar_path=None, pred_path=None, scheme=None, max_side: int = 
     _fit_when_shown(m, bounds_ll)
     return m
 
+
 # %% ../nbs/41_mapview.ipynb #e28d04df8434
-def compare(sar_path, pred_path, scheme=None, max_side: int = 1024, basemap=False, opacity: float = 1.0,
-            units: str = "auto", cf: float = DEFAULT_CF, band=None, vmin=None, vmax=None, height: str = "450px",
+def compare(sar_path, pred_path, scheme=None, max_side: int = 1024, basemap=False,
+            opacity: float = 1.0,
+            units: str = "auto", cf: float = DEFAULT_CF, band=None, vmin=None, vmax=None,
+            height: str = "450px",
             width_px: int = 450, reproject: bool = True):
     "Two linked maps in an `HBox`: the SAR scene (left) and the prediction with its legend (right)."
     import ipywidgets as widgets
@@ -227,14 +264,16 @@ def compare(sar_path, pred_path, scheme=None, max_side: int = 1024, basemap=Fals
     bounds_ll = _union(sar_ll, pred_ll)
     hpx = int(str(height).rstrip("px")) if str(height).rstrip("px").isdigit() else 450
     center, zoom = fit_view(bounds_ll, width_px, hpx)
-    left, right = (new_map(basemap, height=height, center=center, zoom=zoom, fullscreen_control=False) for _ in range(2))
+    left, right = (new_map(basemap, height=height, center=center, zoom=zoom,
+                           fullscreen_control=False) for _ in range(2))
     left.add(image_layer(sar_img, sar_ll, SAR_LAYER))
     right.add(image_layer(sar_img, sar_ll, SAR_LAYER))
     right.add(image_layer(pred_img, pred_ll, PRED_LAYER, opacity))
     right.add(legend_control(scheme, title=getattr(scheme, "name", "Legend")))
     links = []
     for attr in ("center", "zoom"):
-        links += [widgets.link((left, attr), (right, attr)), widgets.jslink((left, attr), (right, attr))]
+        links += [widgets.link((left, attr), (right, attr)), widgets.jslink((left, attr), (right,
+                                                                                           attr))]
     for mm in (left, right):
         mm.layout.width = "50%"; _fit_when_shown(mm, bounds_ll)
     box = widgets.HBox([left, right], layout=widgets.Layout(width="100%"))
@@ -250,7 +289,8 @@ def _to_numpy(x):
 def _chip_sar(x, valid=None):
     a = _to_numpy(x).astype(np.float32, copy=True)
     if a.ndim == 3: a = a[0]
-    if a.ndim != 2: raise SarLulcError(f"A SAR chip must be (H, W) or (C, H, W), got shape {a.shape}.")
+    if a.ndim != 2: raise SarLulcError(f"A SAR chip must be (H, W) or (C, H, W), got shape "
+                                       f"{a.shape}.")
     if valid is not None: a[~_to_numpy(valid).astype(bool)] = np.nan
     return a
 
@@ -258,7 +298,8 @@ def _as_labels(x):
     a = _to_numpy(x)
     if a is None: return None
     if a.ndim == 3: a = a.argmax(0)
-    if a.ndim != 2: raise SarLulcError(f"Labels/predictions must be (H, W) or scores (K, H, W), got shape {a.shape}.")
+    if a.ndim != 2: raise SarLulcError(f"Labels/predictions must be (H, W) or scores (K, H, W), "
+                                       f"got shape {a.shape}.")
     return a
 
 def _upscale(rgba, size):
@@ -266,6 +307,8 @@ def _upscale(rgba, size):
     k = max(1, size // max(h, w))
     return rgba if k == 1 else np.repeat(np.repeat(rgba, k, 0), k, 1)
 
+
+# %% ../nbs/41_mapview.ipynb #c8ac812d6c5d
 class ChipExplorer(_widgets.VBox):
     "Step through chips (Prev/Next, slider) showing SAR | label | prediction with a class legend."
     def __init__(self, data, predict_fn=None, scheme="jp9", size: int = 256, vmin=None, vmax=None):
@@ -274,9 +317,12 @@ class ChipExplorer(_widgets.VBox):
         n = self._n
         if n == 0: raise SarLulcError("ChipExplorer got no chips to show.")
         W = _widgets
-        self.prev_button = W.Button(description="Prev", icon="arrow-left", layout=W.Layout(width="80px"))
-        self.next_button = W.Button(description="Next", icon="arrow-right", layout=W.Layout(width="80px"))
-        self.slider = W.IntSlider(value=0, min=0, max=n - 1, description="Chip", continuous_update=False)
+        self.prev_button = W.Button(description="Prev", icon="arrow-left",
+                                    layout=W.Layout(width="80px"))
+        self.next_button = W.Button(description="Next", icon="arrow-right",
+                                    layout=W.Layout(width="80px"))
+        self.slider = W.IntSlider(value=0, min=0, max=n - 1, description="Chip",
+                                  continuous_update=False)
         self.status = W.Label()
         self.prev_button.on_click(lambda _: self.prev())
         self.next_button.on_click(lambda _: self.next())
@@ -284,81 +330,105 @@ class ChipExplorer(_widgets.VBox):
         first = self._sample(0)
         panels = [("sar", "SAR (dB)"), ("label", "Label"), ("pred", "Prediction")]
         panels = [(k, t) for k, t in panels if k == "sar" or first[k] is not None]
-        self.images = {k: W.Image(format="png", layout=W.Layout(width=f"{size}px", height=f"{size}px")) for k, _ in panels}
+        self.images = {k: W.Image(format="png", layout=W.Layout(width=f"{size}px",
+                                                                height=f"{size}px")) for k,
+                       _ in panels}
         cols = [W.VBox([W.HTML(f"<b>{t}</b>"), self.images[k]]) for k, t in panels]
         self.legend = W.HTML(viz.legend_html(self.scheme, title=None))
         self.current = {}
-        super().__init__([W.HBox([self.prev_button, self.slider, self.next_button, self.status]), W.HBox(cols), self.legend])
+        super().__init__([W.HBox([self.prev_button, self.slider, self.next_button, self.status]),
+                          W.HBox(cols), self.legend])
         self._render(0)
 
-    def _parse(self, data):
-        if isinstance(data, dict):
-            sar = data.get("sar", data.get("image", data.get("db")))
-            if sar is None: raise SarLulcError("A dict of arrays needs a 'sar' (or 'image') entry.")
-            return dict(sar=sar, label=data.get("label", data.get("labels")), pred=data.get("pred", data.get("preds")))
-        if isinstance(data, tuple) and 2 <= len(data) <= 3 and all(x is None or hasattr(x, "shape") for x in data) \
-                and getattr(data[0], "ndim", 0) >= 3:
-            return dict(sar=data[0], label=data[1], pred=data[2] if len(data) == 3 else None)
-        if hasattr(data, "__len__") and hasattr(data, "__getitem__"):
-            self._dataset = data
-            return None
-        raise SarLulcError(f"ChipExplorer needs a dataset or arrays, got {type(data).__name__}.")
 
-    @property
-    def _n(self) -> int:
-        return len(self._dataset) if self._arrays is None else len(self._arrays["sar"])
+# %% ../nbs/41_mapview.ipynb #4ef5a7174a45
+@patch
+def _parse(self: ChipExplorer, data):
+    if isinstance(data, dict):
+        sar = data.get("sar", data.get("image", data.get("db")))
+        if sar is None: raise SarLulcError("A dict of arrays needs a 'sar' (or 'image') entry.")
+        return dict(sar=sar, label=data.get("label", data.get("labels")), pred=data.get("pred",
+                                                                                        data.get("preds")))
+    if isinstance(data, tuple) and 2 <= len(data) <= 3 and all(x is None or hasattr(x, "shape")
+                                                               for x in data) \
+            and getattr(data[0], "ndim", 0) >= 3:
+        return dict(sar=data[0], label=data[1], pred=data[2] if len(data) == 3 else None)
+    if hasattr(data, "__len__") and hasattr(data, "__getitem__"):
+        self._dataset = data
+        return None
+    raise SarLulcError(f"ChipExplorer needs a dataset or arrays, got {type(data).__name__}.")
 
-    def _item(self, i):
-        if i not in self._items:
-            if self._arrays is not None:
-                a = self._arrays
-                self._items[i] = dict(sar=a["sar"][i], label=None if a["label"] is None else a["label"][i],
-                                      pred=None if a["pred"] is None else a["pred"][i])
-            else: self._items[i] = self._dataset[i]
-        return self._items[i]
+@patch(as_prop=True)
+def _n(self: ChipExplorer) -> int:
+    return len(self._dataset) if self._arrays is None else len(self._arrays["sar"])
 
-    def _sample(self, i) -> dict:
-        "SAR (H, W) dB-like with NaN, label and prediction (H, W) or None, for chip `i`."
-        if i in self._cache: return self._cache[i]
-        it = self._item(i)
-        if isinstance(it, dict):
-            key = next((k for k in ("sar", "db", "image") if it.get(k) is not None), None)
-            if key is None: raise SarLulcError("A chip dict needs a 'sar', 'db' or 'image' entry.")
-            sar = _chip_sar(it[key], it.get("valid"))
-            label, pred = _as_labels(it.get("label")), _as_labels(it.get("pred"))
-        elif isinstance(it, (tuple, list)):
-            sar, label = _chip_sar(it[0]), _as_labels(it[1]) if len(it) > 1 else None
-            pred = _as_labels(it[2]) if len(it) > 2 else None
-        else: sar, label, pred = _chip_sar(it), None, None
-        if pred is None and self.predict_fn is not None: pred = _as_labels(self.predict_fn(it))
-        self._cache[i] = dict(sar=sar, label=label, pred=pred)
-        return self._cache[i]
+@patch
+def _item(self: ChipExplorer, i):
+    if i not in self._items:
+        if self._arrays is not None:
+            a = self._arrays
+            self._items[i] = dict(sar=a["sar"][i], label=None if a["label"] is None
+                                  else a["label"][i],
+                                  pred=None if a["pred"] is None else a["pred"][i])
+        else: self._items[i] = self._dataset[i]
+    return self._items[i]
 
-    def _render(self, i):
-        s = self._sample(i)
-        rgba = dict(sar=viz.render_sar(s["sar"], self.vmin, self.vmax))
-        for k in ("label", "pred"):
-            if s[k] is not None: rgba[k] = viz.colorize_labels(s[k], self.scheme)
-        for k, w in self.images.items():
-            img = rgba.get(k, np.zeros(s["sar"].shape + (4,), np.uint8))
-            w.value = viz.png_bytes(_upscale(img, self.size))
-        self.current = rgba
-        self.status.value = f"{i + 1} / {self._n}"
-        self.prev_button.disabled, self.next_button.disabled = i == 0, i == self._n - 1
 
-    @property
-    def index(self) -> int: return self.slider.value
-    def show(self, i: int):
-        "Show chip `i`."
-        if not 0 <= i < self._n: raise SarLulcError(f"Chip {i} does not exist (0..{self._n - 1}).")
-        self.slider.value = i
-        return self
-    def next(self): return self.show(min(self.index + 1, self._n - 1))
-    def prev(self): return self.show(max(self.index - 1, 0))
+# %% ../nbs/41_mapview.ipynb #765de176a1e0
+@patch
+def _sample(self: ChipExplorer, i) -> dict:
+    "SAR (H, W) dB-like with NaN, label and prediction (H, W) or None, for chip `i`."
+    if i in self._cache: return self._cache[i]
+    it = self._item(i)
+    if isinstance(it, dict):
+        key = next((k for k in ("sar", "db", "image") if it.get(k) is not None), None)
+        if key is None: raise SarLulcError("A chip dict needs a 'sar', 'db' or 'image' entry.")
+        sar = _chip_sar(it[key], it.get("valid"))
+        label, pred = _as_labels(it.get("label")), _as_labels(it.get("pred"))
+    elif isinstance(it, (tuple, list)):
+        sar, label = _chip_sar(it[0]), _as_labels(it[1]) if len(it) > 1 else None
+        pred = _as_labels(it[2]) if len(it) > 2 else None
+    else: sar, label, pred = _chip_sar(it), None, None
+    if pred is None and self.predict_fn is not None: pred = _as_labels(self.predict_fn(it))
+    self._cache[i] = dict(sar=sar, label=label, pred=pred)
+    return self._cache[i]
+
+@patch
+def _render(self: ChipExplorer, i):
+    s = self._sample(i)
+    rgba = dict(sar=viz.render_sar(s["sar"], self.vmin, self.vmax))
+    for k in ("label", "pred"):
+        if s[k] is not None: rgba[k] = viz.colorize_labels(s[k], self.scheme)
+    for k, w in self.images.items():
+        img = rgba.get(k, np.zeros(s["sar"].shape + (4,), np.uint8))
+        w.value = viz.png_bytes(_upscale(img, self.size))
+    self.current = rgba
+    self.status.value = f"{i + 1} / {self._n}"
+    self.prev_button.disabled, self.next_button.disabled = i == 0, i == self._n - 1
+
+@patch(as_prop=True)
+def index(self: ChipExplorer) -> int: return self.slider.value
+
+@patch
+def show(self: ChipExplorer, i: int):
+    "Show chip `i`."
+    if not 0 <= i < self._n: raise SarLulcError(f"Chip {i} does not exist (0..{self._n - 1}).")
+    self.slider.value = i
+    return self
+
+@patch
+def next(self: ChipExplorer): return self.show(min(self.index + 1, self._n - 1))
+
+
+# %% ../nbs/41_mapview.ipynb #6c24b6901c23
+@patch
+def prev(self: ChipExplorer): return self.show(max(self.index - 1, 0))
+
 
 # %% ../nbs/41_mapview.ipynb #501675f1a3e8
 def map_html(widget, path=None, title: str = "sar_lulc map", overwrite: bool = False) -> str:
-    "Standalone HTML of `widget` (its own widget state only); also written atomically to `path` when given."
+    """Standalone HTML of `widget` (its own widget state only); also written atomically to `path`
+    when given."""
     import io
     from ipywidgets.embed import dependency_state, embed_minimal_html
     buf = io.StringIO()

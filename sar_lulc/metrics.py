@@ -34,7 +34,8 @@ def _pred_target(pred, target, device=None):
         raise SarLulcError(f"Prediction {tuple(p.shape)} and target {tuple(t.shape)} shapes differ "
                            "(a prediction with logits must have the class axis at position 1).")
     if p.is_floating_point() and not torch.equal(p, p.round()):
-        raise SarLulcError("Prediction holds non-integer values; give class indices or logits with a class axis.")
+        raise SarLulcError("Prediction holds non-integer values; give class indices or logits with "
+                           "a class axis.")
     if device is not None: p, t = p.to(device), t.to(device)
     return p.long(), t.long()
 
@@ -70,7 +71,8 @@ class ConfusionMatrix:
     def _counts(self, device=None) -> torch.Tensor:
         if self.mat is None:
             dev = self.device or device or torch.device("cpu")
-            self.mat = torch.zeros(self.num_classes, self.num_classes, dtype=torch.int64, device=dev)
+            self.mat = torch.zeros(self.num_classes, self.num_classes, dtype=torch.int64,
+                                   device=dev)
         return self.mat
 
     @property
@@ -79,7 +81,8 @@ class ConfusionMatrix:
         return self._counts().cpu().numpy().copy()
 
     def update(self, pred, target, valid=None):
-        "Add a batch: `pred` class indices (or logits with a class axis at 1), `target` with `ignore_index`; optional extra `valid` mask."
+        """Add a batch: `pred` class indices (or logits with a class axis at 1), `target` with
+        `ignore_index`; optional extra `valid` mask."""
         p0 = pred if isinstance(pred, torch.Tensor) else None
         mat = self._counts(p0.device if p0 is not None else None)
         p, t = _pred_target(pred, target, mat.device)
@@ -90,7 +93,8 @@ class ConfusionMatrix:
         if t.numel() == 0: return self
         lo_t, hi_t, lo_p, hi_p = torch.stack([t.min(), t.max(), p.min(), p.max()]).tolist()
         if lo_t < 0 or hi_t >= K:
-            raise SarLulcError(f"Target values must be 0..{K-1} or ignore_index={self.ignore_index}; found {lo_t}..{hi_t}.")
+            raise SarLulcError(f"Target values must be 0..{K-1} or "
+                               f"ignore_index={self.ignore_index}; found {lo_t}..{hi_t}.")
         if lo_p < 0 or hi_p >= K:
             raise SarLulcError(f"Predicted classes must be 0..{K-1}; found {lo_p}..{hi_p}.")
         mat += _bincount(t * K + p, K * K).reshape(K, K)
@@ -98,15 +102,18 @@ class ConfusionMatrix:
 
     def merge(self, other: "ConfusionMatrix"):
         "Add the counts of another matrix of the same size (e.g. per-scene matrices)."
-        if other.num_classes != self.num_classes: raise SarLulcError("Cannot merge confusion matrices of different sizes.")
+        if other.num_classes != self.num_classes: raise SarLulcError("Cannot merge confusion "
+                                                                     "matrices of different sizes.")
         mat = self._counts(); mat += other._counts().to(mat.device); return self
 
     def all_reduce(self):
-        "Sum the counts over all processes (torch.distributed initialised); no-op otherwise. Call once."
+        """Sum the counts over all processes (torch.distributed initialised); no-op otherwise. Call
+        once."""
         _all_reduce_(self._counts()); return self
 
     def compute(self) -> dict:
-        "Per-class IoU/accuracy/precision/F1 and mIoU (macro, classes present in GT), mAcc, OA, kappa."
+        """Per-class IoU/accuracy/precision/F1 and mIoU (macro, classes present in GT), mAcc, OA,
+        kappa."""
         return confusion_metrics(self.matrix)
 
 # %% ../nbs/14_metrics.ipynb #305810e3bea7
@@ -129,14 +136,17 @@ def confusion_metrics(cm) -> dict:
     kappa = (oa - pe) / (1 - pe) if n and pe < 1 else math.nan
     L = lambda a: [float(v) for v in a]
     return dict(num_classes=int(cm.shape[0]), n_pixels=int(n), present=[bool(v) for v in present],
-                gt_fraction=L(_div(gt, np.full_like(gt, n))), iou=L(iou), acc=L(acc), precision=L(prec), f1=L(f1),
+                gt_fraction=L(_div(gt, np.full_like(gt, n))), iou=L(iou), acc=L(acc),
+                precision=L(prec), f1=L(f1),
                 miou_macro_present=miou, miou=miou, macc=macc, oa=oa, kappa=float(kappa))
 
 # %% ../nbs/14_metrics.ipynb #f6f485d98b5d
 def binary_metrics(cm, positive: int = 1) -> dict:
-    "IoU, F1, precision, recall of class `positive` (one vs rest) and OA, from a ConfusionMatrix or count array."
+    """IoU, F1, precision, recall of class `positive` (one vs rest) and OA, from a ConfusionMatrix
+    or count array."""
     m = np.asarray(cm.matrix if isinstance(cm, ConfusionMatrix) else cm, np.float64)
-    tp = m[positive, positive]; fn = m[positive].sum() - tp; fp = m[:, positive].sum() - tp; n = m.sum()
+    tp = m[positive, positive]; fn = m[positive].sum() - tp; fp = m[:,
+                                                                    positive].sum() - tp; n = m.sum()
     tn = n - tp - fn - fp
     f = lambda a, b: float(a / b) if b > 0 else math.nan
     return dict(iou=f(tp, tp + fp + fn), f1=f(2 * tp, 2 * tp + fp + fn), precision=f(tp, tp + fp),
@@ -144,11 +154,13 @@ def binary_metrics(cm, positive: int = 1) -> dict:
 
 # %% ../nbs/14_metrics.ipynb #ac65c7a4574b
 def label_boundaries(labels, valid=None) -> torch.Tensor:
-    "Boolean map of pixels whose 3x3 neighbourhood holds a different valid label; labels (H,W) or (B,H,W)."
+    """Boolean map of pixels whose 3x3 neighbourhood holds a different valid label; labels (H,W) or
+    (B,H,W)."""
     l = _as_tensor(labels)
     squeeze = l.ndim == 2
     l = (l[None] if squeeze else l).float()[:, None]
-    v = torch.ones_like(l, dtype=torch.bool) if valid is None else _as_tensor(valid).to(l.device).bool().reshape(l.shape)
+    v = torch.ones_like(l,
+                        dtype=torch.bool) if valid is None else _as_tensor(valid).to(l.device).bool().reshape(l.shape)
     ninf = torch.tensor(-math.inf, device=l.device)
     hi = F.max_pool2d(torch.where(v, l, ninf), 3, 1, 1)
     lo = -F.max_pool2d(torch.where(v, -l, ninf), 3, 1, 1)
@@ -169,12 +181,18 @@ def _f1_from(pm, pt, gm, gt) -> tuple[float, float, float]:
     p0, r0 = (0.0 if math.isnan(prec) else prec), (0.0 if math.isnan(rec) else rec)
     return prec, rec, (2 * p0 * r0 / (p0 + r0) if p0 + r0 > 0 else 0.0)
 
+
+# %% ../nbs/14_metrics.ipynb #f1c19dc5977f
 class BoundaryF1:
-    "Streamed boundary precision/recall/F1 within `tolerance` pixels; per class too when `num_classes` is given."
-    def __init__(self, num_classes: int | None = None, tolerance: int = 2, ignore_index: int = 255, device=None):
+    """Streamed boundary precision/recall/F1 within `tolerance` pixels; per class too when
+    `num_classes` is given."""
+    def __init__(self, num_classes: int | None = None, tolerance: int = 2, ignore_index: int = 255,
+                 device=None):
         self.num_classes, self.tolerance, self.ignore_index = num_classes, int(tolerance), ignore_index
         self.device = None if device is None else torch.device(device)
-        self.counts = None   # rows: all classes [, class 0..K-1]; columns: pred matched, pred total, gt matched, gt total
+        # rows: all classes [, class 0..K-1]; columns: pred matched, pred total, gt matched, gt
+        # total
+        self.counts = None
 
     def reset(self): self.counts = None; return self
 
@@ -182,13 +200,16 @@ class BoundaryF1:
         "Add a batch of predictions (indices or logits) and targets, (H,W) or (B,H,W)."
         p, t = _pred_target(pred, target, self.device)
         if t.ndim == 2: p, t = p[None], t[None]
-        if t.ndim != 3: raise SarLulcError(f"BoundaryF1 expects (H,W) or (B,H,W) maps, got {tuple(t.shape)}.")
+        if t.ndim != 3: raise SarLulcError(f"BoundaryF1 expects (H,W) or (B,H,W) maps, got "
+                                           f"{tuple(t.shape)}.")
         if self.counts is None:
-            self.counts = torch.zeros(1 + (self.num_classes or 0), 4, dtype=torch.int64, device=t.device)
+            self.counts = torch.zeros(1 + (self.num_classes or 0), 4, dtype=torch.int64,
+                                      device=t.device)
         v = t != self.ignore_index
         bt, bp = label_boundaries(t, v), label_boundaries(p, v)
         r = self.tolerance
-        rows = [torch.stack([(bp & _dilate(bt, r)).sum(), bp.sum(), (bt & _dilate(bp, r)).sum(), bt.sum()])]
+        rows = [torch.stack([(bp & _dilate(bt, r)).sum(), bp.sum(), (bt & _dilate(bp, r)).sum(),
+                             bt.sum()])]
         if self.num_classes:
             cls = torch.arange(self.num_classes, device=t.device)[None, :, None, None]
             btc, bpc = bt[:, None] & (t[:, None] == cls), bp[:, None] & (p[:, None] == cls)
@@ -200,20 +221,27 @@ class BoundaryF1:
 
     def all_reduce(self):
         "Sum the counts over all processes (no-op outside torch.distributed). Call once."
-        if self.counts is None: self.counts = torch.zeros(1 + (self.num_classes or 0), 4, dtype=torch.int64, device=self.device)
+        if self.counts is None:
+            self.counts = torch.zeros(1 + (self.num_classes or 0), 4, dtype=torch.int64,
+                                      device=self.device)
         _all_reduce_(self.counts); return self
 
     def compute(self) -> dict:
         "Boundary precision, recall, F1 (and per-class F1 when `num_classes`)."
-        c = (self.counts if self.counts is not None else torch.zeros(1 + (self.num_classes or 0), 4, dtype=torch.int64)).cpu().tolist()
+        c = (self.counts if self.counts is not None else torch.zeros(1 + (self.num_classes or 0),
+                                                                     4,
+                                                                     dtype=torch.int64)).cpu().tolist()
         prec, rec, f1 = _f1_from(*c[0])
-        out = dict(boundary_precision=prec, boundary_recall=rec, boundary_f1=f1, tolerance=self.tolerance)
+        out = dict(boundary_precision=prec, boundary_recall=rec, boundary_f1=f1,
+                   tolerance=self.tolerance)
         if self.num_classes: out["boundary_f1_per_class"] = [_f1_from(*row)[2] for row in c[1:]]
         return out
 
+
 # %% ../nbs/14_metrics.ipynb #c70d2f25de2c
 def thin_structure_mask(labels, classes: Sequence[int], max_width: int = 4):
-    "Pixels of `classes` lying in parts at most `max_width` px wide (opening residue), same type/shape as `labels`."
+    """Pixels of `classes` lying in parts at most `max_width` px wide (opening residue), same
+    type/shape as `labels`."""
     is_np = not isinstance(labels, torch.Tensor)
     l = _as_tensor(labels)
     squeeze = l.ndim == 2
@@ -223,14 +251,16 @@ def thin_structure_mask(labels, classes: Sequence[int], max_width: int = 4):
     out = torch.zeros(l.shape, dtype=torch.bool, device=l.device)
     for c in classes:
         m = (l == c).float()[:, None]
-        ero = 1 - F.max_pool2d(F.pad(1 - m, (a, b, a, b), value=0.0), k, 1)      # outside = foreground
+        # outside = foreground
+        ero = 1 - F.max_pool2d(F.pad(1 - m, (a, b, a, b), value=0.0), k, 1)
         opened = F.max_pool2d(F.pad(ero, (b, a, b, a), value=0.0), k, 1)
         out |= (m > 0)[:, 0] & (opened == 0)[:, 0]
     out = out[0] if squeeze else out
     return out.cpu().numpy() if is_np else out
 
 class ThinIoU:
-    "Streamed IoU of `classes` inside their thin ground-truth structures (<= max_width px) dilated by `band` px."
+    """Streamed IoU of `classes` inside their thin ground-truth structures (<= max_width px) dilated
+    by `band` px."""
     def __init__(self, num_classes: int, classes: Sequence[int], max_width: int = 4, band: int = 1,
                  ignore_index: int = 255, device=None):
         self.classes, self.max_width, self.band, self.ignore_index = list(classes), max_width, band, ignore_index
@@ -253,19 +283,22 @@ class ThinIoU:
         r = self.cm.compute()
         per = {c: r["iou"][c] for c in self.classes}
         vals = [per[c] for c in self.classes if r["present"][c]]
-        return dict(thin_iou=float(np.mean(vals)) if vals else math.nan, thin_iou_per_class=per, thin_pixels=r["n_pixels"])
+        return dict(thin_iou=float(np.mean(vals)) if vals else math.nan, thin_iou_per_class=per,
+                    thin_pixels=r["n_pixels"])
 
 # %% ../nbs/14_metrics.ipynb #f35497d1b7e4
 RARE_CLASSES = ("Bare", "SolarPanel", "Greenhouse")
 THIN_CLASSES = ("Water", "Built-up")
 
 def matching_classes(wanted, names) -> list[str]:
-    "The names in `names` (or a scheme's `.names`) that are one of `wanted`, however each scheme spells them."
+    """The names in `names` (or a scheme's `.names`) that are one of `wanted`, however each scheme
+    spells them."""
     keys = {class_key(w) for w in wanted}
     return [n for n in list(getattr(names, "names", names) or []) if class_key(n) in keys]
 
 def class_indices(classes, names: Sequence[str] | None = None) -> list[int]:
-    "Class indices from indices or names (looked up in `names`, or in a scheme's `.names`, by `class_key`)."
+    """Class indices from indices or names (looked up in `names`, or in a scheme's `.names`, by
+    `class_key`)."""
     names = list(getattr(names, "names", names) or [])
     keys = [class_key(n) for n in names]
     out = []
@@ -277,7 +310,8 @@ def class_indices(classes, names: Sequence[str] | None = None) -> list[int]:
     return out
 
 def rare_class_iou(result: dict, classes=RARE_CLASSES, names=None) -> dict:
-    "Mean IoU over the given (rare) classes present in the ground truth, and their IoUs, from `ConfusionMatrix.compute()`."
+    """Mean IoU over the given (rare) classes present in the ground truth, and their IoUs, from
+    `ConfusionMatrix.compute()`."""
     idx = class_indices(classes, names)
     per = {c: result["iou"][c] for c in idx}
     vals = [per[c] for c in idx if result["present"][c]]
@@ -285,7 +319,8 @@ def rare_class_iou(result: dict, classes=RARE_CLASSES, names=None) -> dict:
 
 # %% ../nbs/14_metrics.ipynb #f263df980937
 def water_iou_vs_mask(pred, mask, water_value: int = 1, ocean: int = 50, land: int = 255) -> dict:
-    "IoU of water between a predicted water mask (255 = no data) and a CARD4L mask (50 ocean, 255 land)."
+    """IoU of water between a predicted water mask (255 = no data) and a CARD4L mask (50 ocean, 255
+    land)."""
     pred, mask = np.asarray(pred), np.asarray(mask)
     ev = ((mask == ocean) | (mask == land)) & (pred != IGNORE_INDEX)
     p, t = (pred == water_value) & ev, (mask == ocean) & ev
@@ -301,12 +336,17 @@ def _names(scheme, k):
     if len(names) != k: raise SarLulcError(f"{len(names)} class names for {k} classes.")
     return names
 
-def _pct(v, w=8, d=2): return f"{'-':>{w}}" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:>{w}.{d}f}"
+def _pct(v, w=8, d=2):
+    return f"{'-':>{w}}" if v is None or (isinstance(v, float)
+                                          and math.isnan(v)) else f"{100 * v:>{w}.{d}f}"
 
 def metrics_table(results: dict, scheme=None, digits: int = 2) -> str:
-    "A text table of per-class IoU/Acc/GT share and the summary metrics; `results` may map run names to results."
-    if "iou" in results and not isinstance(results["iou"], list):               # binary_metrics output
-        return "\n".join(f"{k:<10}{_pct(results[k], d=digits)}" for k in ("iou", "f1", "precision", "recall", "oa"))
+    """A text table of per-class IoU/Acc/GT share and the summary metrics; `results` may map run
+    names to results."""
+    # binary_metrics output
+    if "iou" in results and not isinstance(results["iou"], list):
+        return "\n".join(f"{k:<10}{_pct(results[k], d=digits)}" for k in ("iou", "f1", "precision",
+                                                                          "recall", "oa"))
     multi = "iou" not in results
     runs = dict(results) if multi else {"": results}
     k = next(iter(runs.values()))["num_classes"]
@@ -315,7 +355,9 @@ def metrics_table(results: dict, scheme=None, digits: int = 2) -> str:
     if multi:
         cols = [f"{n[:10]:>10}" for n in runs]
         lines = [f"{'IoU %':<{w}}" + "".join(cols)]
-        for i, n in enumerate(names): lines.append(f"{n:<{w}}" + "".join(_pct(r["iou"][i] if r["present"][i] else math.nan, 10, digits) for r in runs.values()))
+        for i, n in enumerate(names):
+            lines.append(f"{n:<{w}}" + "".join(_pct(r["iou"][i] if r["present"][i] else math.nan,
+                                                    10, digits) for r in runs.values()))
         for key, lab in (("miou", "mIoU*"), ("macc", "mAcc"), ("oa", "OA")):
             lines.append(f"{lab:<{w}}" + "".join(_pct(r[key], 10, digits) for r in runs.values()))
         lines.append(f"{'kappa':<{w}}" + "".join(f"{r['kappa']:>10.4f}" for r in runs.values()))
@@ -325,6 +367,8 @@ def metrics_table(results: dict, scheme=None, digits: int = 2) -> str:
         for i, n in enumerate(names):
             lines.append(f"{n:<{w}}{_pct(r['iou'][i], d=digits)}{_pct(r['acc'][i], d=digits)}{_pct(r['gt_fraction'][i], d=digits)}")
         lines += ["-" * (w + 24)] + [f"{lab:<{w}}{_pct(r[key], d=digits)}" for key, lab in
-                                     (("miou", "mIoU*"), ("macc", "mAcc"), ("oa", "OA"))] + [f"{'kappa':<{w}}{r['kappa']:>8.4f}"]
-    lines.append(f"* mIoU: macro mean of per-class IoU over the classes present in the ground truth (n = {sum(next(iter(runs.values()))['present'])}).")
+                                     (("miou", "mIoU*"), ("macc", "mAcc"), ("oa",
+                                                                            "OA"))] + [f"{'kappa':<{w}}{r['kappa']:>8.4f}"]
+    lines.append(f"* mIoU: macro mean of per-class IoU over the classes present in the ground "
+                 f"truth (n = {sum(next(iter(runs.values()))['present'])}).")
     return "\n".join(lines)

@@ -13,9 +13,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 from timm.layers import trunc_normal_
 from timm.models.vision_transformer import Block
+from fastcore.basics import patch
 
 from .core import SarLulcError
-from .encoder import (EncoderConfig, SwinEncoder, encoder_config, describe_config, sincos_pos_embed_2d,
+from .encoder import (EncoderConfig, SwinEncoder, encoder_config, describe_config,
+                              sincos_pos_embed_2d,
                               save_encoder)
 
 # %% auto #0
@@ -26,7 +28,8 @@ __all__ = ['PATCH', 'SAR_W_NORMS', 'MIM_TARGETS', 'MIXMAE_PRESETS', 'MixMAEConfi
 # %% ../nbs/11_mixmae.ipynb #a2851352c75c
 PATCH = 32          # pixels per side of a stride-32 token: the unit of mixing and reconstruction
 
-SAR_W_NORMS = ("minmax", "robust")   # how SAR-W scales backscatter power to [0, 1] (see `sar_w_weights`)
+# how SAR-W scales backscatter power to [0, 1] (see `sar_w_weights`)
+SAR_W_NORMS = ("minmax", "robust")
 MIM_TARGETS = ("pixels", "multilook")  # what MixMAE reconstructs (see `mim_target`)
 
 @dataclass
@@ -37,24 +40,33 @@ class MixMAEConfig:
     dec_depth: int = 8
     dec_heads: int = 16
     dec_mlp_ratio: float = 4.0
-    mask_ratio: float = 0.5      # fraction of stride-32 cells taken from the partner image (`--mask-ratio`)
+    # fraction of stride-32 cells taken from the partner image (`--mask-ratio`)
+    mask_ratio: float = 0.5
     sar_w_s: float = 1.0         # SAR-W strength s; 0 = plain MixMAE
-    sar_w_norm: str = "minmax"   # how power is scaled to [0, 1]: "minmax" (the paper) or "robust" (dB percentiles)
+    # how power is scaled to [0, 1]: "minmax" (the paper) or "robust" (dB percentiles)
+    sar_w_norm: str = "minmax"
     patch_eps: float = 1e-6      # eps of the per-patch target normalisation
-    target: str = "pixels"       # reconstruction target: "pixels" (the paper) or "multilook" (box-filtered: speckle-robust)
+    # reconstruction target: "pixels" (the paper) or "multilook" (box-filtered: speckle-robust)
+    target: str = "pixels"
     target_looks: int = 5        # box size of the multilooked target, in pixels
-    patch_norm: bool = True      # standardise the target per 32-px patch (the paper); False: the chip's own dB scale
+    # standardise the target per 32-px patch (the paper); False: the chip's own dB scale
+    patch_norm: bool = True
 
     def __post_init__(self):
         if isinstance(self.encoder, dict): self.encoder = EncoderConfig.from_dict(self.encoder)
-        if not 0 < self.mask_ratio < 1: raise SarLulcError(f"mask_ratio must be in (0, 1), got {self.mask_ratio}.")
+        if not 0 < self.mask_ratio < 1: raise SarLulcError(f"mask_ratio must be in (0, 1), got "
+                                                           f"{self.mask_ratio}.")
         if self.dec_dim % 4 or self.dec_dim % self.dec_heads:
-            raise SarLulcError(f"dec_dim {self.dec_dim} must be a multiple of 4 and of dec_heads {self.dec_heads}.")
+            raise SarLulcError(f"dec_dim {self.dec_dim} must be a multiple of 4 and of dec_heads "
+                               f"{self.dec_heads}.")
         if self.sar_w_s < 0: raise SarLulcError(f"sar_w_s must be >= 0, got {self.sar_w_s}.")
         if self.sar_w_norm not in SAR_W_NORMS:
-            raise SarLulcError(f"Unknown sar_w_norm {self.sar_w_norm!r}; choose one of {SAR_W_NORMS}.")
-        if self.target not in MIM_TARGETS: raise SarLulcError(f"Unknown target {self.target!r}; choose one of {MIM_TARGETS}.")
-        if not 1 <= self.target_looks <= 31: raise SarLulcError(f"target_looks must be in 1..31, got {self.target_looks}.")
+            raise SarLulcError(f"Unknown sar_w_norm {self.sar_w_norm!r}; choose one of "
+                               f"{SAR_W_NORMS}.")
+        if self.target not in MIM_TARGETS: raise SarLulcError(f"Unknown target {self.target!r}; "
+                                                              f"choose one of {MIM_TARGETS}.")
+        if not 1 <= self.target_looks <= 31: raise SarLulcError(f"target_looks must be in 1..31, "
+                                                                f"got {self.target_looks}.")
 
     def to_dict(self) -> dict:
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -63,37 +75,52 @@ class MixMAEConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "MixMAEConfig":
         names = {f.name for f in dataclasses.fields(cls)}
-        if "ratio" in d:                                   # checkpoints written before `ratio` became `mask_ratio`
-            d = {**{k: v for k, v in d.items() if k != "ratio"}, "mask_ratio": d.get("mask_ratio", d["ratio"])}
-        if set(d) - names: raise SarLulcError(f"Unknown MixMAE config field(s) {sorted(set(d) - names)}; known: {sorted(names)}.")
+        # checkpoints written before `ratio` became `mask_ratio`
+        if "ratio" in d:
+            d = {**{k: v for k, v in d.items() if k != "ratio"}, "mask_ratio": d.get("mask_ratio",
+                                                                                     d["ratio"])}
+        if set(d) - names: raise SarLulcError(f"Unknown MixMAE config field(s) "
+                                              f"{sorted(set(d) - names)}; known: {sorted(names)}.")
         return cls(**d)
 
+
+# %% ../nbs/11_mixmae.ipynb #d3c11678be6a
 MIXMAE_PRESETS = {
-    "tiny":   MixMAEConfig(encoder_config("tiny", drop_path=0.0),   dec_dim=128, dec_depth=2, dec_heads=4),
-    "swin_t": MixMAEConfig(encoder_config("swin_t", drop_path=0.0), dec_dim=512, dec_depth=8, dec_heads=16),
-    "swin_b": MixMAEConfig(encoder_config("swin_b", drop_path=0.0), dec_dim=512, dec_depth=8, dec_heads=16),
+    "tiny":   MixMAEConfig(encoder_config("tiny", drop_path=0.0),   dec_dim=128, dec_depth=2,
+                           dec_heads=4),
+    "swin_t": MixMAEConfig(encoder_config("swin_t", drop_path=0.0), dec_dim=512, dec_depth=8,
+                           dec_heads=16),
+    "swin_b": MixMAEConfig(encoder_config("swin_b", drop_path=0.0), dec_dim=512, dec_depth=8,
+                           dec_heads=16),
 }
 
 def mixmae_config(preset: str | MixMAEConfig | EncoderConfig = "tiny", **overrides) -> MixMAEConfig:
-    """A MixMAE config from a preset name, a `MixMAEConfig` or an `EncoderConfig` (decoder defaults from the preset
-    with the same encoder architecture), with `overrides` for encoder fields (e.g. `in_chans`) or MixMAE fields."""
+    """A MixMAE config from a preset name, a `MixMAEConfig` or an `EncoderConfig` (decoder defaults
+    from the preset with the same encoder architecture), with `overrides` for encoder fields
+    (e.g. `in_chans`) or MixMAE fields."""
     if isinstance(preset, MixMAEConfig): base = preset
     elif isinstance(preset, dict): base = MixMAEConfig.from_dict(preset)
     elif isinstance(preset, EncoderConfig):
         name = describe_config(preset).split()[0]
         base = dataclasses.replace(MIXMAE_PRESETS.get(name, MixMAEConfig()), encoder=preset)
     elif preset in MIXMAE_PRESETS: base = MIXMAE_PRESETS[preset]
-    else: raise SarLulcError(f"Unknown MixMAE preset {preset!r}; choose one of {sorted(MIXMAE_PRESETS)}.")
+    else: raise SarLulcError(f"Unknown MixMAE preset {preset!r}; choose one of "
+                             f"{sorted(MIXMAE_PRESETS)}.")
     enc_names = {f.name for f in dataclasses.fields(EncoderConfig)}
     own_names = {f.name for f in dataclasses.fields(MixMAEConfig)} - {"encoder"}
     bad = set(overrides) - enc_names - own_names
-    if bad: raise SarLulcError(f"Unknown MixMAE option(s) {sorted(bad)}; known: {sorted(own_names | enc_names)}.")
+    if bad: raise SarLulcError(f"Unknown MixMAE option(s) {sorted(bad)}; known: "
+                               f"{sorted(own_names | enc_names)}.")
     enc = encoder_config(base.encoder, **{k: v for k, v in overrides.items() if k in enc_names})
-    return dataclasses.replace(base, encoder=enc, **{k: v for k, v in overrides.items() if k in own_names})
+    return dataclasses.replace(base, encoder=enc, **{k: v for k, v in overrides.items()
+                                                     if k in own_names})
+
 
 # %% ../nbs/11_mixmae.ipynb #7b535dfdcc75
-def patch_normalise(x: torch.Tensor, valid: torch.Tensor | None = None, patch: int = PATCH, eps: float = 1e-6):
-    "Per-patch, per-channel standardisation of x (B, C, H, W) over valid pixels -> (target, mean, std), each (B, C, H, W)."
+def patch_normalise(x: torch.Tensor, valid: torch.Tensor | None = None, patch: int = PATCH,
+                    eps: float = 1e-6):
+    """Per-patch, per-channel standardisation of x (B, C, H, W) over valid pixels -> (target, mean,
+    std), each (B, C, H, W)."""
     B, C, H, W = x.shape
     h, w = H // patch, W // patch
     v = (torch.ones(B, H, W, device=x.device) if valid is None else valid.to(x.dtype))[:, None]
@@ -107,49 +134,62 @@ def patch_normalise(x: torch.Tensor, valid: torch.Tensor | None = None, patch: i
     full = lambda a: a.expand(B, C, h, patch, w, patch).reshape(B, C, H, W)
     return t, full(mean), full(std)
 
-def sar_w_weights(db: torch.Tensor, valid: torch.Tensor | None = None, s: float = 1.0, norm: str = "minmax",
+def sar_w_weights(db: torch.Tensor, valid: torch.Tensor | None = None, s: float = 1.0,
+                  norm: str = "minmax",
                   q: tuple = (0.02, 0.98)) -> torch.Tensor:
-    """SAR-W weight map exp(s*(1-P~)) of db (B, C, H, W); 0 on no data. `norm='minmax'` (the paper): P~ = min-max of
-    linear power 10^(dB/10) per image and channel over valid pixels. `norm='robust'`: P~ = the dB value between the
-    image's `q` percentiles, clipped to [0, 1], so a few bright scatterers do not squash every other pixel to w = e^s."""
+    """SAR-W weight map exp(s*(1-P~)) of db (B, C, H, W); 0 on no data. `norm='minmax'` (the paper):
+    P~ = min-max of linear power 10^(dB/10) per image and channel over valid pixels.
+    `norm='robust'`: P~ = the dB value between the image's `q` percentiles, clipped to [0, 1], so
+    a few bright scatterers do not squash every other pixel to w = e^s."""
     db = db.float()
     v = torch.isfinite(db)
     if valid is not None: v = v & valid.to(torch.bool)[:, None]
     if s == 0: return v.float()
-    if norm not in SAR_W_NORMS: raise SarLulcError(f"Unknown SAR-W normalisation {norm!r}; choose one of {SAR_W_NORMS}.")
+    if norm not in SAR_W_NORMS: raise SarLulcError(f"Unknown SAR-W normalisation {norm!r}; choose "
+                                                   f"one of {SAR_W_NORMS}.")
     if norm == "robust":
         flat = torch.where(v, db, torch.full_like(db, math.nan)).flatten(-2)
         lo, hi = (torch.nanquantile(flat, t, dim=-1)[..., None, None] for t in q)
         span = hi - lo
         ok = torch.isfinite(span) & (span > 0)
-        Pt = torch.where(v & ok, (db - lo) / torch.where(ok, span, torch.ones_like(span)), torch.zeros_like(db)).clamp(0, 1)
+        Pt = torch.where(v & ok, (db - lo) / torch.where(ok, span, torch.ones_like(span)),
+                         torch.zeros_like(db)).clamp(0, 1)
         return torch.where(v, torch.exp(s * (1 - Pt)), torch.zeros_like(db))
     P = torch.pow(10.0, torch.where(v, db, torch.zeros_like(db)) / 10)
     pmin = torch.where(v, P, torch.full_like(P, math.inf)).amin((-2, -1), keepdim=True)
     pmax = torch.where(v, P, torch.full_like(P, -math.inf)).amax((-2, -1), keepdim=True)
     rng = (pmax - pmin)
     ok = torch.isfinite(rng) & (rng > 0)
-    Pt = torch.where(v & ok, (P - pmin) / torch.where(ok, rng, torch.ones_like(rng)), torch.zeros_like(P)).clamp(0, 1)
+    Pt = torch.where(v & ok, (P - pmin) / torch.where(ok, rng, torch.ones_like(rng)),
+                     torch.zeros_like(P)).clamp(0, 1)
     return torch.where(v, torch.exp(s * (1 - Pt)), torch.zeros_like(P))
 
 # %% ../nbs/11_mixmae.ipynb #mimtarget002
 def box_fill(x: torch.Tensor, vis: torch.Tensor, k: int) -> torch.Tensor:
-    """Mean of the `vis` pixels of x (B, C, H, W) in each k x k neighbourhood (k odd; separable box sums), NaN where
-    the neighbourhood holds none: a normalised box filter (multilooking, or filling hidden cells from their context)."""
+    """Mean of the `vis` pixels of x (B, C, H, W) in each k x k neighbourhood (k odd; separable box
+    sums), NaN where the neighbourhood holds none: a normalised box filter (multilooking, or
+    filling hidden cells from their context)."""
     v = (vis[:, None] if vis.ndim == 3 else vis).to(x.dtype).expand_as(x)
     def box(a):
         a = F.avg_pool2d(a, (1, k), 1, (0, k // 2), count_include_pad=True)
         return F.avg_pool2d(a, (k, 1), 1, (k // 2, 0), count_include_pad=True)
-    num, den = box(torch.where(v > 0, x, torch.zeros((), dtype=x.dtype, device=x.device)) * v), box(v)
-    return torch.where(den > 1e-6, num / den.clamp_min(1e-6), torch.full((), math.nan, dtype=x.dtype, device=x.device))
+    num, den = box(torch.where(v > 0, x, torch.zeros((), dtype=x.dtype,
+                                                     device=x.device)) * v), box(v)
+    return torch.where(den > 1e-6, num / den.clamp_min(1e-6), torch.full((), math.nan,
+                                                                         dtype=x.dtype,
+                                                                         device=x.device))
 
 def target_source(x0: torch.Tensor, valid: torch.Tensor, cfg) -> torch.Tensor:
-    "The image the target is made of: x0 itself, or (`target='multilook'`) x0 box-filtered over its valid pixels."
-    if cfg.target == "multilook" and cfg.target_looks > 1: return torch.nan_to_num(box_fill(x0, valid, cfg.target_looks))
+    """The image the target is made of: x0 itself, or (`target='multilook'`) x0 box-filtered over
+    its valid pixels."""
+    if cfg.target == "multilook" and cfg.target_looks > 1:
+        return torch.nan_to_num(box_fill(x0, valid, cfg.target_looks))
     return x0
 
-def mim_target(x0: torch.Tensor, valid: torch.Tensor, cfg, src: torch.Tensor | None = None) -> tuple:
-    "(target, mean, std) of `cfg.target` and `cfg.patch_norm` for the normalised image x0 (B, C, H, W): see above."
+def mim_target(x0: torch.Tensor, valid: torch.Tensor, cfg,
+               src: torch.Tensor | None = None) -> tuple:
+    """(target, mean, std) of `cfg.target` and `cfg.patch_norm` for the normalised image x0 (B, C,
+    H, W): see above."""
     src = target_source(x0, valid, cfg) if src is None else src
     if cfg.patch_norm: return patch_normalise(src, valid, PATCH, cfg.patch_eps)
     one = torch.ones_like(src)
@@ -157,16 +197,21 @@ def mim_target(x0: torch.Tensor, valid: torch.Tensor, cfg, src: torch.Tensor | N
 
 # %% ../nbs/11_mixmae.ipynb #86c0062d1042
 def _norm_stats(norm, channels: int = 1, device=None):
-    "(mean, std) as (1, C, 1, 1) float32 tensors from NormStats, a dict or a pair (floats or per-channel sequences)."
+    """(mean, std) as (1, C, 1, 1) float32 tensors from NormStats, a dict or a pair (floats or
+    per-channel sequences)."""
     if norm is None: return None
     if isinstance(norm, dict): mean, std = norm["mean"], norm["std"]
     elif hasattr(norm, "mean") and hasattr(norm, "std"): mean, std = norm.mean, norm.std
     else: mean, std = norm
-    out = [torch.as_tensor(v, dtype=torch.float32, device=device).reshape(1, -1, 1, 1) for v in (mean, std)]
+    out = [torch.as_tensor(v, dtype=torch.float32, device=device).reshape(1, -1, 1, 1)
+           for v in (mean, std)]
     if any(t.shape[1] not in (1, channels) for t in out):
-        raise SarLulcError(f"Normalisation statistics {norm!r} do not match the {channels} input channel(s).")
+        raise SarLulcError(f"Normalisation statistics {norm!r} do not match the {channels} input "
+                           "channel(s).")
     return tuple(out)
 
+
+# %% ../nbs/11_mixmae.ipynb #7d1b215a0d66
 class MixMAE(nn.Module):
     "SAR-W-MixMAE: Swin encoder with masked window attention + two-way reconstruction decoder."
     def __init__(self, cfg: MixMAEConfig | EncoderConfig | str = "tiny", **overrides):
@@ -177,7 +222,8 @@ class MixMAE(nn.Module):
         C, D = cfg.encoder.in_chans, cfg.dec_dim
         self.decoder_embed = nn.Linear(cfg.encoder.dims[3], D)
         self.mask_token = nn.Parameter(torch.zeros(1, 1, D))
-        self.decoder_blocks = nn.ModuleList([Block(D, cfg.dec_heads, cfg.dec_mlp_ratio, qkv_bias=True,
+        self.decoder_blocks = nn.ModuleList([Block(D, cfg.dec_heads, cfg.dec_mlp_ratio,
+                                                   qkv_bias=True,
                                                    norm_layer=partial(nn.LayerNorm, eps=1e-6))
                                              for _ in range(cfg.dec_depth)])
         self.decoder_norm = nn.LayerNorm(D, eps=1e-6)
@@ -186,109 +232,152 @@ class MixMAE(nn.Module):
             m.apply(SwinEncoder._init_weights)
         trunc_normal_(self.mask_token, std=0.02)
 
-    def random_mask(self, h: int, w: int, device=None, generator: torch.Generator | None = None) -> torch.Tensor:
-        "Batch-shared mixing mask (1, h, w) with exactly round(mask_ratio*h*w) ones (cells taken from the partner)."
-        L = h * w
-        k = int(round(self.cfg.mask_ratio * L))
-        if k < 1 or k >= L:
-            raise SarLulcError(f"A {h}x{w} grid of 32 px cells cannot be mixed at mask_ratio {self.cfg.mask_ratio} "
-                               f"({k} of {L} cells); use larger chips (at least 64 x 32 px).")
-        idx = torch.randperm(L, generator=generator)[:k]
-        m = torch.zeros(L); m[idx] = 1
-        return m.reshape(1, h, w).to(device)
 
-    def _check(self, x, db, valid, mask):
-        self.encoder.check_input(x)
-        B, C, H, W = x.shape
-        if H % PATCH or W % PATCH:
-            raise SarLulcError(f"MixMAE needs H and W multiples of {PATCH}, got {H} x {W}; crop or pad the chips.")
-        if db is not None and db.shape != x.shape:
-            raise SarLulcError(f"db must have the shape of x {tuple(x.shape)}, got {tuple(db.shape)}.")
-        if valid is not None and tuple(valid.shape) != (B, H, W):
-            raise SarLulcError(f"valid must be (B, H, W) = {(B, H, W)}, got {tuple(valid.shape)}.")
-        h, w = H // PATCH, W // PATCH
-        if mask is not None:
-            if mask.ndim == 2: mask = mask[None]
-            if tuple(mask.shape) != (1, h, w):
-                raise SarLulcError(f"mask must be (1, {h}, {w}) (batch-shared, stride-32 grid), got {tuple(mask.shape)}.")
-        return mask
+# %% ../nbs/11_mixmae.ipynb #aae3dc6fbf23
+@patch
+def random_mask(self: MixMAE, h: int, w: int, device=None,
+                generator: torch.Generator | None = None) -> torch.Tensor:
+    """Batch-shared mixing mask (1, h, w) with exactly round(mask_ratio*h*w) ones (cells taken
+    from the partner)."""
+    L = h * w
+    k = int(round(self.cfg.mask_ratio * L))
+    if k < 1 or k >= L:
+        raise SarLulcError(f"A {h}x{w} grid of 32 px cells cannot be mixed at mask_ratio "
+                           f"{self.cfg.mask_ratio} "
+                           f"({k} of {L} cells); use larger chips (at least 64 x 32 px).")
+    idx = torch.randperm(L, generator=generator)[:k]
+    m = torch.zeros(L); m[idx] = 1
+    return m.reshape(1, h, w).to(device)
 
-    def forward(self, x: torch.Tensor, db: torch.Tensor | None = None, valid: torch.Tensor | None = None,
-                norm=None, mask: torch.Tensor | None = None, generator: torch.Generator | None = None,
-                trivial: bool = False) -> dict:
-        mask = self._check(x, db, valid, mask)
-        cfg = self.cfg
-        B, C, H, W = x.shape
-        h, w = H // PATCH, W // PATCH
-        s = float(cfg.sar_w_s)
-        if s != 0 and db is None:
-            stats = _norm_stats(norm, C, x.device)
-            if stats is None:
-                raise SarLulcError("SAR-W weighting (sar_w_s != 0) needs the dB image (db=...) or the normalisation "
-                                   "statistics (norm=NormStats or (mean, std)) to recover it; or set sar_w_s=0.")
-            db = x.float() * stats[1] + stats[0]
-        # validity and no data
-        vpix = torch.isfinite(x).all(1)
-        if valid is not None: vpix = vpix & valid.to(device=x.device, dtype=torch.bool)
-        if db is not None: vpix = vpix & torch.isfinite(db).all(1)
-        x0 = torch.where(vpix[:, None], x, torch.zeros((), dtype=x.dtype, device=x.device)).float()
-        # 1-2. mask and mixing
-        if mask is None: mask = self.random_mask(h, w, x.device, generator)
-        mask = mask.to(device=x.device, dtype=torch.float32)
-        mpix = mask.repeat_interleave(PATCH, 1).repeat_interleave(PATCH, 2)[:, None]     # (1, 1, H, W)
-        mixed = x0 * (1 - mpix) + x0.flip(0) * mpix
-        vmix = torch.where(mpix[:, 0] > 0, vpix.flip(0), vpix)
-        # 3. encoder with masked window attention
-        z = self.encoder(mixed, mix_mask=mask, valid=vmix, out_indices=(3,))[0]          # (B, E, h, w)
-        # 4. decoder: two sequences per mixed image
-        z = self.decoder_embed(z.flatten(2).transpose(1, 2))                            # (B, L, D)
-        hidden = mask.reshape(1, h * w, 1) > 0
-        tok = self.mask_token.to(z.dtype).expand_as(z)
-        seq = torch.cat([torch.where(hidden, tok, z),                                   # image i: partner cells masked
-                         torch.where(hidden, z, tok)], 0)                               # partner: image-i cells masked
-        seq = seq + sincos_pos_embed_2d(h, w, seq.shape[-1], device=seq.device, dtype=seq.dtype).reshape(1, h * w, -1)
-        for blk in self.decoder_blocks: seq = blk(seq)
-        p = self.decoder_pred(self.decoder_norm(seq)).float()                           # (2B, L, 32*32*C)
-        p = p.reshape(2 * B, h, w, PATCH, PATCH, C).permute(0, 5, 1, 3, 2, 4).reshape(2 * B, C, H, W)
-        pred = torch.stack([p[:B], p[B:]], 1)                                           # (B, 2, C, H, W)
-        # 5. targets, weights, scoring
-        with torch.no_grad():
-            src = target_source(x0, vpix, cfg)
-            t, mu, sd = mim_target(x0, vpix, cfg, src)
-            wgt = sar_w_weights(db, vpix, s, cfg.sar_w_norm) if s != 0 else vpix[:, None].float().expand(B, C, H, W)
-            pair = lambda a: torch.stack([a, a.flip(0)], 1)
-            target, weight2, valid2 = pair(t), pair(wgt), pair(vpix[:, None].float())
-            scored = torch.stack([mpix, 1 - mpix], 1) * valid2                          # (B, 2, 1, H, W)
-            n = scored.sum() * C
-            if trivial:                            # what a blur or the mean would score on this batch
-                score = lambda p: float((scored * weight2 * (p - target) ** 2).sum() / n.clamp_min(1))
-                fill, sw = self._trivial_box(src, vpix, mpix, mu), scored * weight2
-                a = ((sw * fill * target).sum() / (sw * fill * fill).sum().clamp_min(1e-12)).clamp_min(0)   # best one scale
-                trivial = dict(mean=score(self._trivial_mean(t, vpix, mpix, pair)), box=score(a * fill))
-        loss = (scored * weight2 * (pred - target) ** 2).sum() / n.clamp_min(1)
-        recon = pred.detach() * pair(sd) + pair(mu)
-        return dict(loss=loss, pred=pred, recon=recon, target=target, scored=scored > 0, mask=mask, trivial=trivial or None,
-                    weight=wgt, mixed_input=mixed, mixed_valid=vmix, input=x0, valid=vpix)
+@patch
+def _check(self: MixMAE, x, db, valid, mask):
+    self.encoder.check_input(x)
+    B, C, H, W = x.shape
+    if H % PATCH or W % PATCH:
+        raise SarLulcError(f"MixMAE needs H and W multiples of {PATCH}, got {H} x {W}; crop or "
+                           "pad the chips.")
+    if db is not None and db.shape != x.shape:
+        raise SarLulcError(f"db must have the shape of x {tuple(x.shape)}, got "
+                           f"{tuple(db.shape)}.")
+    if valid is not None and tuple(valid.shape) != (B, H, W):
+        raise SarLulcError(f"valid must be (B, H, W) = {(B, H, W)}, got {tuple(valid.shape)}.")
+    h, w = H // PATCH, W // PATCH
+    if mask is not None:
+        if mask.ndim == 2: mask = mask[None]
+        if tuple(mask.shape) != (1, h, w):
+            raise SarLulcError(f"mask must be (1, {h}, {w}) (batch-shared, stride-32 grid), "
+                               f"got {tuple(mask.shape)}.")
+    return mask
 
-    def _trivial_mean(self, t, vpix, mpix, pair):
-        "Each patch's mean: 0 with per-patch standardisation; else each image's mean over its visible context."
-        if self.cfg.patch_norm: return torch.zeros_like(pair(t))
-        v = vpix[:, None].to(t.dtype)
-        m = lambda vis: (t * vis).sum((2, 3), keepdim=True) / vis.sum((2, 3), keepdim=True).clamp_min(1)
-        return torch.stack([m(v * (1 - mpix)).expand_as(t), m(v * mpix).expand_as(t).flip(0)], 1)
 
-    def _trivial_box(self, src, vpix, mpix, mu):
-        "A box-filtered copy of each image's visible context (65 px) of the target's source, scaled like the target."
-        v = vpix[:, None].to(src.dtype)
-        fa = box_fill(src, v * (1 - mpix), 2 * PATCH + 1)                 # image i from its own visible cells
-        fb = box_fill(src, v * mpix, 2 * PATCH + 1).flip(0)               # the partner from its cells in image i
-        fill = torch.stack([fa, fb], 1)
-        out = []
-        for j in range(2):
-            f, vj = fill[:, j], (vpix if j == 0 else vpix.flip(0))
-            f = torch.where(torch.isfinite(f), f, (mu if j == 0 else mu.flip(0)))   # nothing visible near: the mean
-            out.append(patch_normalise(f, vj, PATCH, self.cfg.patch_eps)[0] if self.cfg.patch_norm else f * vj[:, None])
-        return torch.stack(out, 1)
+# %% ../nbs/11_mixmae.ipynb #43c35b5727cf
+@patch
+def forward(self: MixMAE, x: torch.Tensor, db: torch.Tensor | None = None,
+            valid: torch.Tensor | None = None,
+            norm=None, mask: torch.Tensor | None = None,
+            generator: torch.Generator | None = None,
+            trivial: bool = False) -> dict:
+    mask = self._check(x, db, valid, mask)
+    cfg = self.cfg
+    B, C, H, W = x.shape
+    h, w = H // PATCH, W // PATCH
+    s = float(cfg.sar_w_s)
+    if s != 0 and db is None:
+        stats = _norm_stats(norm, C, x.device)
+        if stats is None:
+            raise SarLulcError("SAR-W weighting (sar_w_s != 0) needs the dB image (db=...) or "
+                               "the normalisation statistics (norm=NormStats or (mean, std)) "
+                               "to recover it; or "
+                               "set sar_w_s=0.")
+        db = x.float() * stats[1] + stats[0]
+    # validity and no data
+    vpix = torch.isfinite(x).all(1)
+    if valid is not None: vpix = vpix & valid.to(device=x.device, dtype=torch.bool)
+    if db is not None: vpix = vpix & torch.isfinite(db).all(1)
+    x0 = torch.where(vpix[:, None], x, torch.zeros((), dtype=x.dtype, device=x.device)).float()
+    # 1-2. mask and mixing
+    if mask is None: mask = self.random_mask(h, w, x.device, generator)
+    mask = mask.to(device=x.device, dtype=torch.float32)
+    # (1, 1, H, W)
+    mpix = mask.repeat_interleave(PATCH, 1).repeat_interleave(PATCH, 2)[:, None]
+    mixed = x0 * (1 - mpix) + x0.flip(0) * mpix
+    vmix = torch.where(mpix[:, 0] > 0, vpix.flip(0), vpix)
+    # 3. encoder with masked window attention
+    # (B, E, h, w)
+    z = self.encoder(mixed, mix_mask=mask, valid=vmix, out_indices=(3,))[0]
+    # 4. decoder: two sequences per mixed image
+    z = self.decoder_embed(z.flatten(2).transpose(1, 2))                            # (B, L, D)
+    hidden = mask.reshape(1, h * w, 1) > 0
+    tok = self.mask_token.to(z.dtype).expand_as(z)
+    # image i: partner cells masked
+    seq = torch.cat([torch.where(hidden, tok, z),
+                     # partner: image-i cells masked
+                     torch.where(hidden, z, tok)], 0)
+    seq = seq + sincos_pos_embed_2d(h, w, seq.shape[-1], device=seq.device,
+                                    dtype=seq.dtype).reshape(1, h * w, -1)
+    for blk in self.decoder_blocks: seq = blk(seq)
+    # (2B, L, 32*32*C)
+    p = self.decoder_pred(self.decoder_norm(seq)).float()
+    p = p.reshape(2 * B, h, w, PATCH, PATCH, C).permute(0, 5, 1, 3, 2, 4).reshape(2 * B, C, H,
+                                                                                  W)
+    # (B, 2, C, H, W)
+    pred = torch.stack([p[:B], p[B:]], 1)
+    # 5. targets, weights, scoring
+    with torch.no_grad():
+        src = target_source(x0, vpix, cfg)
+        t, mu, sd = mim_target(x0, vpix, cfg, src)
+        wgt = sar_w_weights(db, vpix, s, cfg.sar_w_norm) if s != 0 else vpix[:,
+                                                                             None].float().expand(B, C, H, W)
+        pair = lambda a: torch.stack([a, a.flip(0)], 1)
+        target, weight2, valid2 = pair(t), pair(wgt), pair(vpix[:, None].float())
+        # (B, 2, 1, H, W)
+        scored = torch.stack([mpix, 1 - mpix], 1) * valid2
+        n = scored.sum() * C
+        # what a blur or the mean would score on this batch
+        if trivial:
+            score = lambda p: float((scored * weight2 * (p - target) ** 2).sum() / n.clamp_min(1))
+            fill, sw = self._trivial_box(src, vpix, mpix, mu), scored * weight2
+            # best one scale
+            a = ((sw * fill * target).sum() / (sw * fill * fill).sum().clamp_min(1e-12)).clamp_min(0)
+            trivial = dict(mean=score(self._trivial_mean(t, vpix, mpix, pair)),
+                           box=score(a * fill))
+    loss = (scored * weight2 * (pred - target) ** 2).sum() / n.clamp_min(1)
+    recon = pred.detach() * pair(sd) + pair(mu)
+    return dict(loss=loss, pred=pred, recon=recon, target=target, scored=scored > 0, mask=mask,
+                trivial=trivial or None,
+                weight=wgt, mixed_input=mixed, mixed_valid=vmix, input=x0, valid=vpix)
+
+
+# %% ../nbs/11_mixmae.ipynb #0d0b332f1581
+@patch
+def _trivial_mean(self: MixMAE, t, vpix, mpix, pair):
+    """Each patch's mean: 0 with per-patch standardisation; else each image's mean over its
+    visible context."""
+    if self.cfg.patch_norm: return torch.zeros_like(pair(t))
+    v = vpix[:, None].to(t.dtype)
+    m = lambda vis: (t * vis).sum((2, 3), keepdim=True) / vis.sum((2, 3),
+                                                                  keepdim=True).clamp_min(1)
+    return torch.stack([m(v * (1 - mpix)).expand_as(t), m(v * mpix).expand_as(t).flip(0)], 1)
+
+@patch
+def _trivial_box(self: MixMAE, src, vpix, mpix, mu):
+    """A box-filtered copy of each image's visible context (65 px) of the target's source,
+    scaled like the target."""
+    v = vpix[:, None].to(src.dtype)
+    # image i from its own visible cells
+    fa = box_fill(src, v * (1 - mpix), 2 * PATCH + 1)
+    # the partner from its cells in image i
+    fb = box_fill(src, v * mpix, 2 * PATCH + 1).flip(0)
+    fill = torch.stack([fa, fb], 1)
+    out = []
+    for j in range(2):
+        f, vj = fill[:, j], (vpix if j == 0 else vpix.flip(0))
+        # nothing visible near: the mean
+        f = torch.where(torch.isfinite(f), f, (mu if j == 0 else mu.flip(0)))
+        out.append(patch_normalise(f, vj, PATCH, self.cfg.patch_eps)[0] if self.cfg.patch_norm
+                   else f * vj[:, None])
+    return torch.stack(out, 1)
+
 
 # %% ../nbs/11_mixmae.ipynb #4a88ce6cbced
 def encoder_state_dict(model: MixMAE) -> dict:
@@ -297,5 +386,6 @@ def encoder_state_dict(model: MixMAE) -> dict:
 
 def save_pretrained_encoder(model: MixMAE, path, overwrite: bool = False):
     "Write the pretrained encoder of `model` as safetensors (with its config) for `load_encoder`."
-    return save_encoder(model.encoder, path, overwrite=overwrite, metadata={"pretraining": "sar-w-mixmae",
+    return save_encoder(model.encoder, path, overwrite=overwrite,
+                        metadata={"pretraining": "sar-w-mixmae",
                                                                             "mixmae_config": model.cfg.to_dict()})

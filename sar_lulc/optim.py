@@ -17,7 +17,8 @@ __all__ = ['WarmupCosine', 'make_scheduler', 'param_groups', 'make_optimizer']
 
 # %% ../nbs/22_optim.ipynb #1b640c5f4cb2
 class WarmupCosine:
-    "LR factor at step s: linear warmup to 1 over `warmup` steps, then cosine down to `min_ratio` at `total`."
+    """LR factor at step s: linear warmup to 1 over `warmup` steps, then cosine down to `min_ratio`
+    at `total`."""
     def __init__(self, total: int, warmup: int = 0, min_ratio: float = 0.0):
         self.total, self.warmup, self.min_ratio = int(total), int(warmup), float(min_ratio)
     def __call__(self, s: int) -> float:
@@ -27,26 +28,34 @@ class WarmupCosine:
 
 def make_scheduler(optimizer, total_steps: int, warmup_steps: int, min_ratio: float = 0.0):
     "`LambdaLR` with `WarmupCosine`; call `.step()` after every optimiser step."
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, WarmupCosine(total_steps, warmup_steps, min_ratio))
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, WarmupCosine(total_steps, warmup_steps,
+                                                                     min_ratio))
 
 # %% ../nbs/22_optim.ipynb #d5f3a7237b50
 _NO_WD = ("pos_embed", "mask_token", "cls_token", "rel_pos_table", "relative_position_bias_table")
 
-def param_groups(model: nn.Module, weight_decay: float, layer_decay: float = 1.0, lr: float | None = None) -> list[dict]:
-    "AdamW parameter groups: no decay for norms/biases/position tables; layer-wise LR scale over `model.encoder`."
+def param_groups(model: nn.Module, weight_decay: float, layer_decay: float = 1.0,
+                 lr: float | None = None) -> list[dict]:
+    """AdamW parameter groups: no decay for norms/biases/position tables; layer-wise LR scale over
+    `model.encoder`."""
     model = unwrap_model(model)
     enc = getattr(model, "encoder", None)
     layered = enc is not None and hasattr(enc, "layer_id") and layer_decay < 1.0
-    enc_no_wd = enc.no_weight_decay() if enc is not None and hasattr(enc, "no_weight_decay") else set()
+    enc_no_wd = enc.no_weight_decay() if enc is not None and hasattr(enc,
+                                                                     "no_weight_decay") else set()
     groups: dict = {}
     for name, p in model.named_parameters():
         if not p.requires_grad: continue
         sub = name[len("encoder."):] if name.startswith("encoder.") else None
-        no_wd = p.ndim <= 1 or any(t in name for t in _NO_WD) or (sub is not None and sub in enc_no_wd)
-        if layered and sub is not None: lid, scale = enc.layer_id(sub), layer_decay ** (enc.num_layers - enc.layer_id(sub))
+        no_wd = p.ndim <= 1 or any(t in name for t in _NO_WD) or (sub is not None
+                                                                  and sub in enc_no_wd)
+        if layered and sub is not None:
+            lid, scale = enc.layer_id(sub), layer_decay ** (enc.num_layers - enc.layer_id(sub))
         else: lid, scale = "head" if layered else "all", 1.0
-        g = groups.setdefault((lid, no_wd), dict(params=[], names=[], weight_decay=0.0 if no_wd else weight_decay,
-                                                 lr_scale=scale, group=f"{lid}/{'no_wd' if no_wd else 'wd'}"))
+        g = groups.setdefault((lid, no_wd), dict(params=[], names=[], weight_decay=0.0 if no_wd
+                                                 else weight_decay,
+                                                 lr_scale=scale,
+                                                 group=f"{lid}/{'no_wd' if no_wd else 'wd'}"))
         g["params"].append(p); g["names"].append(name)
     out = list(groups.values())
     for g in out:
@@ -56,4 +65,5 @@ def param_groups(model: nn.Module, weight_decay: float, layer_decay: float = 1.0
 def make_optimizer(model: nn.Module, cfg, world_size: int = 1) -> torch.optim.AdamW:
     "AdamW over `param_groups` at the config's peak LR."
     lr = effective_lr(cfg, world_size)
-    return torch.optim.AdamW(param_groups(model, cfg.weight_decay, cfg.layer_decay, lr), lr=lr, betas=tuple(cfg.betas))
+    return torch.optim.AdamW(param_groups(model, cfg.weight_decay, cfg.layer_decay, lr), lr=lr,
+                             betas=tuple(cfg.betas))

@@ -14,6 +14,7 @@ import rasterio.shutil
 from rasterio.enums import Resampling
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.windows import Window
+from fastcore.basics import patch
 
 from .core import SarLulcError
 
@@ -38,7 +39,8 @@ def _q(phi, e):
     return s / (1 - e * e * s * s) + np.log((1 + e * s) / (1 - e * s)) / (2 * e)
 
 def geographic_cell_area_km2(lat1, lat2, dlon_deg, a=WGS84[0], b=WGS84[1]):
-    "Area (km²) on the ellipsoid (a, b) of the quadrangle between latitudes lat1, lat2 (deg) spanning dlon_deg."
+    """Area (km²) on the ellipsoid (a, b) of the quadrangle between latitudes lat1, lat2 (deg)
+    spanning dlon_deg."""
     e = math.sqrt(max(0.0, 1 - (b / a) ** 2))
     p1, p2 = np.radians(np.clip(lat1, -90, 90)), np.radians(np.clip(lat2, -90, 90))
     return np.abs(b * b * np.radians(dlon_deg) / 2 * (_q(p2, e) - _q(p1, e))) / 1e6
@@ -51,8 +53,10 @@ def pixel_area_km2(transform, crs, height: int) -> np.ndarray | None:
         a, b = _ellipsoid(crs)
         rows = np.arange(height, dtype=np.float64)
         if t.b == 0 and t.d == 0:
-            return geographic_cell_area_km2(t.f + t.e * rows, t.f + t.e * (rows + 1), abs(t.a), a, b)
-        warnings.warn("Rotated geographic grid: pixel areas approximated at each row's centre.", stacklevel=2)
+            return geographic_cell_area_km2(t.f + t.e * rows, t.f + t.e * (rows + 1), abs(t.a), a,
+                                            b)
+        warnings.warn("Rotated geographic grid: pixel areas approximated at each row's centre.",
+                      stacklevel=2)
         lat = t.f + t.d * 0.5 + t.e * (rows + 0.5)
         det = abs(t.a * t.e - t.b * t.d)
         return geographic_cell_area_km2(lat - det / 2, lat + det / 2, 1.0, a, b)
@@ -61,7 +65,8 @@ def pixel_area_km2(transform, crs, height: int) -> np.ndarray | None:
 
 # %% ../nbs/32_outputs.ipynb #interrupt002
 def interruptible(fn, *args, **kw):
-    "`fn(*args, **kw)` in a daemon thread, waited for in 0.1 s steps: Ctrl-C (KeyboardInterrupt) is not held up by it."
+    """`fn(*args, **kw)` in a daemon thread, waited for in 0.1 s steps: Ctrl-C (KeyboardInterrupt)
+    is not held up by it."""
     box = {}
     def work():
         try: box["out"] = fn(*args, **kw)
@@ -73,28 +78,36 @@ def interruptible(fn, *args, **kw):
 
 # %% ../nbs/32_outputs.ipynb #e66afd3ebf28
 BLOCK = 256
-SCENE_SUFFIXES = (".tif", ".tiff")            # what predict reads as scenes, and the only outputs it writes
-LARGE_SCENE_PX = 2e9                          # above this, say the size, time and disk before starting
-CPU_MPX_PER_S = (0.3, 5.0)                    # the range measured for the shipped models on 2-16 CPU cores
+# what predict reads as scenes, and the only outputs it writes
+SCENE_SUFFIXES = (".tif", ".tiff")
+# above this, say the size, time and disk before starting
+LARGE_SCENE_PX = 2e9
+# the range measured for the shipped models on 2-16 CPU cores
+CPU_MPX_PER_S = (0.3, 5.0)
 
-def large_scene_note(height: int, width: int, n_outputs: int = 2, device: str = "cpu") -> str | None:
+def large_scene_note(height: int, width: int, n_outputs: int = 2,
+                     device: str = "cpu") -> str | None:
     "A one-line note on the size, time and disk a scene above `LARGE_SCENE_PX` will take, or None."
     px = height * width
     if px <= LARGE_SCENE_PX: return None
-    fast = 1 if device == "cpu" else 10                # GPUs: 10-20x the CPU rate for the shipped models
+    # GPUs: 10-20x the CPU rate for the shipped models
+    fast = 1 if device == "cpu" else 10
     hours = [px / 1e6 / (r * fast) / 3600 for r in CPU_MPX_PER_S[::-1]]
     where = "a CPU" if device == "cpu" else "a GPU"
-    return (f"a large scene: {width} x {height} px ({px / 1e9:.1f} Gpx). On {where} this takes about "
-            f"{hours[0]:.1f}-{hours[1]:.0f} h; the outputs need up to "
-            f"{2 * n_outputs * px / 2**30:.0f} GiB of disk while they are written (less once compressed). "
+    return (f"a large scene: {width} x {height} px ({px / 1e9:.1f} Gpx). On {where} this takes "
+            f"about {hours[0]:.1f}-{hours[1]:.0f} h; the outputs need up to "
+            f"{2 * n_outputs * px / 2**30:.0f} GiB of disk while they are written (less once "
+            f"compressed). "
             "It streams, so memory stays bounded.")
 
-def output_paths(dst, task: str, *, confidence: bool = True, probs: bool = False) -> dict[str, Path]:
+def output_paths(dst, task: str, *, confidence: bool = True, probs: bool = False) -> dict[str,
+                                                                                          Path]:
     "The files `predict_scene` writes for `dst`: {'class', 'confidence'?, 'probs'?}."
     dst = Path(dst)
     out = {"class": dst}
     if confidence: out["confidence"] = dst.with_name(f"{dst.stem}_confidence{dst.suffix or '.tif'}")
-    if probs: out["probs"] = dst.with_name(f"{dst.stem}_{'prob' if task == 'water' else 'probs'}{dst.suffix or '.tif'}")
+    if probs:
+        out["probs"] = dst.with_name(f"{dst.stem}_{'prob' if task == 'water' else 'probs'}{dst.suffix or '.tif'}")
     return out
 
 def _have_cog() -> bool:
@@ -109,17 +122,23 @@ def _stage_compression() -> dict:
             warnings.simplefilter("ignore")
             try:
                 p = Path(d) / "z.tif"
-                with rasterio.open(p, "w", driver="GTiff", width=16, height=16, count=1, dtype="uint8",
-                                   compress="zstd", zstd_level=1) as ds: ds.write(np.zeros((1, 16, 16), np.uint8))
+                with rasterio.open(p, "w", driver="GTiff", width=16, height=16, count=1,
+                                   dtype="uint8",
+                                   compress="zstd", zstd_level=1) as ds:
+                                       ds.write(np.zeros((1, 16, 16), np.uint8))
                 with rasterio.open(p) as ds:
-                    if ds.compression is not None and ds.compression.name.lower() == "zstd": opts = dict(compress="zstd", zstd_level=1)
+                    if ds.compression is not None and ds.compression.name.lower() == "zstd":
+                        opts = dict(compress="zstd", zstd_level=1)
             except Exception: pass
         _STAGE_COMPRESSION.append(opts)
     return _STAGE_COMPRESSION[0]
 
+
+# %% ../nbs/32_outputs.ipynb #8d358396b8ef
 class _SceneWriter:
     "Stage GeoTIFFs receiving finished rows, plus per-class pixel counts and areas."
-    def __init__(self, paths: dict, specs: dict, *, width, height, crs, transform, scheme, tags: dict,
+    def __init__(self, paths: dict, specs: dict, *, width, height, crs, transform, scheme,
+                 tags: dict,
                  row_area_km2=None, cog: bool = True):
         cog = cog and _have_cog()
         self.cog = cog
@@ -129,11 +148,15 @@ class _SceneWriter:
         self.stages, self.ds = {}, {}
         try:
             for name, (bands, dtype, nodata, desc, extra_tags) in specs.items():
-                fd, tmp = tempfile.mkstemp(prefix=f".{paths[name].name}.", suffix=".stage.tif", dir=paths[name].parent)
+                fd, tmp = tempfile.mkstemp(prefix=f".{paths[name].name}.", suffix=".stage.tif",
+                                           dir=paths[name].parent)
                 os.close(fd); self.stages[name] = Path(tmp)
-                prof = dict(driver="GTiff", width=width, height=height, count=bands, dtype=dtype, nodata=nodata,
-                            crs=crs, transform=transform, tiled=True, blockxsize=BLOCK, blockysize=BLOCK,
-                            interleave="band", BIGTIFF="IF_SAFER", **(_stage_compression() if cog else
+                prof = dict(driver="GTiff", width=width, height=height, count=bands, dtype=dtype,
+                            nodata=nodata,
+                            crs=crs, transform=transform, tiled=True, blockxsize=BLOCK,
+                            blockysize=BLOCK,
+                            interleave="band", BIGTIFF="IF_SAFER", **(_stage_compression() if cog
+                                                                      else
                                                                        dict(compress="deflate")))
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", NotGeoreferencedWarning)
@@ -145,41 +168,52 @@ class _SceneWriter:
             self.abort()
             raise SarLulcError(f"Cannot write outputs beside {paths['class']}: {e}") from e
 
-    def on_rows(self, y0: int, arrays: dict):
-        h = next(iter(arrays.values())).shape[1]
-        win = Window(0, y0, self.W, h)
-        for name, ds in self.ds.items(): ds.write(arrays[name], window=win)
-        cls = arrays["class"][0]
-        # per-row class counts in one bincount: (row, class) -> row*256 + class
-        rc = np.bincount((np.arange(h, dtype=np.int64)[:, None] * 256 + cls).ravel(), minlength=h * 256).reshape(h, 256)
-        self.counts += rc.sum(0)
-        if self.row_area is not None: self.areas += (rc * self.row_area[y0:y0 + h, None]).sum(0)
 
-    def _close(self):
-        for ds in self.ds.values():
-            with contextlib.suppress(Exception): ds.close()
-        self.ds = {}
+# %% ../nbs/32_outputs.ipynb #692a6ac1109b
+@patch
+def on_rows(self: _SceneWriter, y0: int, arrays: dict):
+    h = next(iter(arrays.values())).shape[1]
+    win = Window(0, y0, self.W, h)
+    for name, ds in self.ds.items(): ds.write(arrays[name], window=win)
+    cls = arrays["class"][0]
+    # per-row class counts in one bincount: (row, class) -> row*256 + class
+    rc = np.bincount((np.arange(h, dtype=np.int64)[:, None] * 256 + cls).ravel(),
+                     minlength=h * 256).reshape(h, 256)
+    self.counts += rc.sum(0)
+    if self.row_area is not None: self.areas += (rc * self.row_area[y0:y0 + h, None]).sum(0)
 
-    def abort(self):
-        self._close()
-        for p in self.stages.values(): p.unlink(missing_ok=True)
+@patch
+def _close(self: _SceneWriter):
+    for ds in self.ds.values():
+        with contextlib.suppress(Exception): ds.close()
+    self.ds = {}
 
-    def finish(self, tmp_paths: dict):
-        "Close the stages, and write each final file to `tmp_paths[name]` (COG, or GTiff + overviews)."
-        self._close()
-        for name, stage in self.stages.items():
-            rs = "MODE" if name == "class" else "AVERAGE"
-            if self.cog:
-                interruptible(rasterio.shutil.copy, stage, tmp_paths[name], driver="COG", COMPRESS="DEFLATE", BLOCKSIZE=BLOCK,
-                                     OVERVIEW_RESAMPLING=rs, OVERVIEWS="AUTO", BIGTIFF="IF_SAFER",
-                                     PREDICTOR="NO" if name == "class" else "YES", NUM_THREADS="ALL_CPUS")
-                stage.unlink()
-            else:
-                with rasterio.open(stage, "r+") as ds:
-                    f, facs = 2, []
-                    while max(self.H, self.W) / f >= BLOCK: facs.append(f); f *= 2
-                    if facs: interruptible(ds.build_overviews, facs, Resampling[rs.lower()])
-                os.replace(stage, tmp_paths[name])
+@patch
+def abort(self: _SceneWriter):
+    self._close()
+    for p in self.stages.values(): p.unlink(missing_ok=True)
+
+@patch
+def finish(self: _SceneWriter, tmp_paths: dict):
+    """Close the stages, and write each final file to `tmp_paths[name]` (COG, or GTiff +
+    overviews)."""
+    self._close()
+    for name, stage in self.stages.items():
+        rs = "MODE" if name == "class" else "AVERAGE"
+        if self.cog:
+            interruptible(rasterio.shutil.copy, stage, tmp_paths[name], driver="COG",
+                          COMPRESS="DEFLATE", BLOCKSIZE=BLOCK,
+                                 OVERVIEW_RESAMPLING=rs, OVERVIEWS="AUTO", BIGTIFF="IF_SAFER",
+                                 PREDICTOR="NO" if name == "class" else "YES",
+                          NUM_THREADS="ALL_CPUS")
+            stage.unlink()
+        else:
+            with rasterio.open(stage, "r+") as ds:
+                f, facs = 2, []
+                while max(self.H, self.W) / f >= BLOCK: facs.append(f); f *= 2
+                if facs: interruptible(ds.build_overviews, facs, Resampling[rs.lower()])
+            os.replace(stage, tmp_paths[name])
+
 
 # %% ../nbs/32_outputs.ipynb #d3ec0de3e305
 @dataclass
@@ -197,7 +231,8 @@ class PredictResult:
     nodata_pixels: int
     pixel_counts: dict            # class name -> pixels
     area_km2: dict | None         # class name -> km² (None without CRS)
-    area_pct: dict                # class name -> % of the valid pixels' area (of pixels without CRS)
+    # class name -> % of the valid pixels' area (of pixels without CRS)
+    area_pct: dict
     total_area_km2: float | None  # valid area
     timings: dict                 # seconds: read (overlapped), model, blend, write, finalize, total
     mpx_per_s: float
@@ -209,8 +244,10 @@ class PredictResult:
     units: str
     skipped: bool = False
     warnings: list = field(default_factory=list)
-    input: dict = field(default_factory=dict)   # how the scene was read and normalised, its statistics (resolve_units)
-    plan: dict = field(default_factory=dict)    # the prediction plan it ran (predict.PredictPlan), whole
+    # how the scene was read and normalised, its statistics (io.Calibration)
+    input: dict = field(default_factory=dict)
+    # the prediction plan it ran (predict.PredictPlan), whole
+    plan: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         d = asdict(self); d["paths"] = {k: str(v) for k, v in self.paths.items()}

@@ -13,31 +13,37 @@ import rasterio
 import torch
 from rasterio.errors import RasterioError
 from rasterio.windows import Window
+from fastcore.basics import patch
 
-from .core import (SarLulcError, arg_number, atomic_output, check_choice, check_number, check_output_path,
+from .core import (SarLulcError, arg_number, atomic_output, check_choice, check_number,
+                           check_output_path,
                            get_device, output_lock, PRECISION_CHOICES, to_json)
 from .command import Arg, command
 from .checkpoint import default_model_path, model_meta
 from .data import NormStats, grid_offsets, multilook_db
 from .distributed import dist_info, gather_objects
-from .io import (DEFAULT_CF, GDAL_CACHE_MB, LABEL_SUFFIX, IMPLAUSIBLE_COUNT_MAX, PLAUSIBLE_DB, check_units, open_bands,
+from .io import (DEFAULT_CF, GDAL_CACHE_MB, LABEL_SUFFIX, IMPLAUSIBLE_COUNT_MAX,
+                         PLAUSIBLE_DB, Calibration,
+                         check_units, open_bands,
                          grey_image_to_geotiff, scene_cache_mb, sniff_format)
 from .schemes import TASKS, IGNORE_INDEX
 from .blend import _blend_in_memory, blend_windows, resolve_overlap
 from .chips import _pol_rank, polarisation_stem
 from .predictor import Predictor, _in_channels, auto_batch_size, auto_precision, make_predictor
 from .recipes import compile_backend
-from .outputs import (BLOCK, SCENE_SUFFIXES, PredictResult, _SceneWriter, large_scene_note, output_paths,
+from .outputs import (BLOCK, SCENE_SUFFIXES, PredictResult, _SceneWriter, large_scene_note,
+                              output_paths,
                               pixel_area_km2)
 
 # %% auto #0
-__all__ = ['SCENE_NORMS', 'NOT_GEOTIFF', 'model_channels', 'channels_of', 'model_cf', 'resolve_units', 'scene_stats',
-           'ood_message', 'PredictPlan', 'predict_scene', 'scene_list', 'group_bands', 'scene_stem', 'scene_output',
-           'load_complete', 'predict_many', 'output_mode', 'predict_command']
+__all__ = ['SCENE_NORMS', 'NOT_GEOTIFF', 'model_channels', 'channels_of', 'meta_of', 'scene_stats', 'ood_message', 'PredictPlan',
+           'predict_scene', 'scene_list', 'group_bands', 'scene_stem', 'scene_output', 'load_complete', 'predict_many',
+           'output_mode', 'predict_command']
 
 # %% ../nbs/33_predict.ipynb #4993d593b92c
 def model_channels(meta: dict) -> int:
-    "The number of input bands of a model, from its metadata (input contract, else architecture); 1 when unknown."
+    """The number of input bands of a model, from its metadata (input contract, else architecture);
+    1 when unknown."""
     enc = (meta.get("model_config") or {}).get("encoder") or {}
     return int((meta.get("input") or {}).get("channels") or enc.get("in_chans") or 1)
 def channels_of(model_or_bundle) -> int:
@@ -46,42 +52,18 @@ def channels_of(model_or_bundle) -> int:
     if isinstance(getattr(model_or_bundle, "model", None), torch.nn.Module):
         return _in_channels(model_or_bundle.model) or 1
     if isinstance(model_or_bundle, torch.nn.Module): return _in_channels(model_or_bundle) or 1
-    meta = model_meta(model_or_bundle) if isinstance(model_or_bundle, (str, os.PathLike)) else \
-        (getattr(model_or_bundle, "meta", None) or {})
-    return model_channels(meta)
+    return model_channels(meta_of(model_or_bundle))
 
-def model_cf(contract: dict | None) -> float:
-    "A model's own calibration factor (its input contract's; `DEFAULT_CF` without one): what `cf=None` means."
-    return float((contract or {}).get("cf", DEFAULT_CF))
-
-def resolve_units(contract: dict | None, dtype, units: str, cf: float | None,
-                  detected: str | None = None) -> tuple[str, float, str | None, str | None]:
-    """(units, cf, note, warning) for a scene of pixel type `dtype` given the model's input `contract`, the user's
-    choice and the units detected from the values. Integer pixels cannot tell DN from amplitude by their values, so
-    there the model's units win; float pixels (dB vs linear) are told apart reliably, so detection wins, with a warning."""
-    units = check_units(units)
-    if not contract or not contract.get("units"):
-        return units, DEFAULT_CF if cf is None else float(cf), None, None
-    same_kind = np.dtype(dtype).kind == np.dtype(contract.get("dtype", "float32")).kind
-    mcf = model_cf(contract)
-    if units == "auto" and same_kind and (np.dtype(dtype).kind in "ui" or detected in (None, contract["units"])):
-        return (contract["units"], mcf if cf is None else float(cf),
-                f"units {contract['units']} and CF {mcf:g} from the model (its training scenes were this kind of product)", None)
-    if units == "auto" and same_kind:
-        return ("auto", DEFAULT_CF if cf is None else float(cf), None,
-                f"the values read as {detected}, but the model was trained on {contract['units']} products of this pixel "
-                f"type ({dtype}); using {detected} (set --units to choose).")
-    warn = None
-    if units not in ("auto", contract["units"]) and same_kind:
-        warn = (f"--units {units}, but the model was trained on {contract['units']} products of this pixel type "
-                f"({dtype}); using {units}.")
-    return units, (mcf if cf is None and units == contract["units"] else DEFAULT_CF if cf is None else float(cf)), None, warn
-
+def meta_of(model_or_bundle) -> dict:
+    "A model's metadata from a model file (without loading the weights), a bundle or a `Predictor`."
+    if isinstance(model_or_bundle, (str, os.PathLike)): return model_meta(model_or_bundle)
+    return getattr(model_or_bundle, "meta", None) or {}
 
 
 # %% ../nbs/33_predict.ipynb #b1fe15a127c9
 def scene_stats(read, height: int, width: int, win: int = 256, n: int = 3) -> dict:
-    "Median, robust spread (1.4826 MAD; per band for several) and valid fraction of dB from n x n windows over the scene."
+    """Median, robust spread (1.4826 MAD; per band for several) and valid fraction of dB from n x n
+    windows over the scene."""
     h, w = min(win, height), min(win, width)
     vals = []
     for fy in (np.arange(n) + .5) / n:
@@ -99,32 +81,41 @@ def scene_stats(read, height: int, width: int, win: int = 256, n: int = 3) -> di
     return dict(median=one(med), spread=one(mad), valid_fraction=round(float(ok.mean()), 4))
 
 def ood_message(stats: dict, norm, units: str, name: str) -> str | None:
-    "A warning when the scene's dB statistics are far from the model's training data (`norm`), else None."
-    med, spread = np.ravel(stats.get("median", np.nan))[0], np.ravel(stats.get("spread", np.nan))[0]   # the first band
+    """A warning when the scene's dB statistics are far from the model's training data (`norm`),
+    else None."""
+    # the first band
+    med, spread = np.ravel(stats.get("median", np.nan))[0], np.ravel(stats.get("spread", np.nan))[0]
     if norm is None or not np.isfinite(med): return None
     mean, std = np.ravel(norm.mean)[0], np.ravel(norm.std)[0]
     z, r = (med - mean) / std, spread / std
     if abs(z) <= 2 and 1 / 3 < r < 3: return None
-    return (f"{name} is unlike the model's training data: its backscatter has median {med:.1f} dB and "
-            f"spread {spread:.1f} dB, the training data {mean:.1f} +- {std:.1f} dB ({z:+.1f} std, spread x{r:.2f}). "
-            f"Likely causes: wrong units (read as {units}; set --units), a calibration offset (--cf, --db-offset) or "
-            "another sensor; the map may be mostly one class. Try --norm scene, and --multilook 5 to 9 for "
+    return (f"{name} is unlike the model's training data: its backscatter has median {med:.1f} dB "
+            f"and spread {spread:.1f} dB, the training data {mean:.1f} +- {std:.1f} dB ({z:+.1f} "
+            f"std, spread x{r:.2f}). Likely causes: wrong units (read as {units}; set --units), a "
+            "calibration offset (--cf, --db-offset) or another sensor; the map may be mostly one "
+            f"class. Try --norm scene, and --multilook 5 to 9 for "
             "fine-resolution single-look data.")
 
 # %% ../nbs/33_predict.ipynb #predplan0002
-SCENE_NORMS = ("model", "scene")     # normalise with the model's training statistics, or the scene's own
+# normalise with the model's training statistics, or the scene's own
+SCENE_NORMS = ("model", "scene")
 
+
+# %% ../nbs/33_predict.ipynb #210039bbe427
 @dataclass
 class PredictPlan:
-    "The options of a prediction, checked once (`PredictPlan.of`); `overlap_px` is the overlap resolved to pixels."
+    """The options of a prediction, checked once (`PredictPlan.of`); `overlap_px` is the overlap
+    resolved to pixels."""
     task: str | None = None            # lulc | water; None = the model's
     tile: int = 512                    # window size in pixels
     overlap: int | float = 64          # pixels, or a fraction of the tile when < 1
-    batch_size: int | None = None      # windows per model call (None = auto_batch_size: 1 on a CPU, 8 on a GPU)
+    # windows per model call (None = auto_batch_size: 1 on a CPU, 8 on a GPU)
+    batch_size: int | None = None
     precision: str = "fp32"            # fp32 | bf16 | fp16 | auto
     device: str = "auto"
     tta: bool = False                  # flip test-time augmentation
-    units: str = "auto"                # input units (auto: the model's for its product type, else detected)
+    # input units (auto: the model's for its product type, else detected)
+    units: str = "auto"
     cf: float | None = None            # calibration factor (None: the model's)
     band: int | str | None = None
     db_offset: float = 0.0
@@ -150,25 +141,37 @@ class PredictPlan:
         check_choice("precision", self.precision, PRECISION_CHOICES)
         if self.batch_size is not None: check_number("batch_size", self.batch_size, lo=1)
         self.overlap_px = resolve_overlap(check_number("tile", self.tile, lo=16), self.overlap)
-        check_units(self.units)
-        if self.cf is not None: self.cf = check_number("cf", self.cf, kind=float)
-        self.db_offset = check_number("db_offset", self.db_offset, kind=float)
-        if self.multilook is not None: self.multilook = check_number("multilook", self.multilook, lo=1, hi=31)
+        # units, cf and db_offset checked as one Calibration
+        self.calibration
+        if self.multilook is not None:
+            self.multilook = check_number("multilook", self.multilook, lo=1, hi=31)
         if self.gdal_cache_mb is not None: check_number("gdal_cache_mb", self.gdal_cache_mb, lo=1)
         if self.compile: compile_backend(self.compile)
-        get_device(self.device)                       # a GPU that is not there fails here, before the model loads
+        # a GPU that is not there fails here, before the model loads
+        get_device(self.device)
 
-    @classmethod
-    def of(cls, plan: "PredictPlan | None" = None, **options) -> "PredictPlan":
-        "`plan` with `options` replaced (checked again), or a new plan of `options`."
-        names = {f.name for f in dataclasses.fields(cls)}
-        bad = set(options) - names
-        if bad: raise SarLulcError(f"Unknown prediction option(s) {sorted(bad)}; known: {sorted(names)}.")
-        return dataclasses.replace(plan, **options) if plan is not None else cls(**options)
 
-    def to_dict(self) -> dict: return {**dataclasses.asdict(self), "overlap_px": self.overlap_px}
+# %% ../nbs/33_predict.ipynb #fd8e00e28152
+@patch(cls_method=True)
+def of(cls: PredictPlan, plan: "PredictPlan | None" = None, **options) -> "PredictPlan":
+    "`plan` with `options` replaced (checked again), or a new plan of `options`."
+    names = {f.name for f in dataclasses.fields(cls)}
+    bad = set(options) - names
+    if bad: raise SarLulcError(f"Unknown prediction option(s) {sorted(bad)}; known: "
+                               f"{sorted(names)}.")
+    return dataclasses.replace(plan, **options) if plan is not None else cls(**options)
 
-# %% ../nbs/33_predict.ipynb #7018040e95bc
+@patch
+def to_dict(self: PredictPlan) -> dict: return {**dataclasses.asdict(self), "overlap_px": self.overlap_px}
+
+@patch(as_prop=True)
+def calibration(self: PredictPlan) -> Calibration:
+    """What the user asked of the scene's calibration (`cf=None`: the model's); the reader
+    decides the rest."""
+    return Calibration(self.units, self.cf, self.db_offset)
+
+
+# %% ../nbs/33_predict.ipynb #3fe2632ca7da
 def _finalizer(K: int, water_idx: int | None, conf_dtype: str | None, probs: bool):
     "finalize(p, valid) for the outputs requested."
     def fin(p: torch.Tensor, valid: np.ndarray) -> dict:
@@ -176,7 +179,9 @@ def _finalizer(K: int, water_idx: int | None, conf_dtype: str | None, probs: boo
         mx, am = p.max(0)
         u8 = [am.to(torch.uint8)[None]]
         if conf_dtype == "uint8": u8.append(torch.round(mx * 100).to(torch.uint8)[None])
-        if probs: u8.append(torch.round((p[water_idx:water_idx + 1] if water_idx is not None else p) * 100).to(torch.uint8))
+        if probs:
+            u8.append(torch.round((p[water_idx:water_idx + 1] if water_idx is not None
+                                   else p) * 100).to(torch.uint8))
         u8 = torch.cat(u8).cpu().numpy()                     # one transfer for every uint8 band
         u8[:, inv] = 255
         out = {"class": u8[:1]}
@@ -188,196 +193,281 @@ def _finalizer(K: int, water_idx: int | None, conf_dtype: str | None, probs: boo
         return out
     return fin
 
-def predict_scene(model_or_bundle, src, dst, plan: PredictPlan | None = None, *, scheme=None, norm=None,
-                  overwrite: bool = False, progress=True, write_summary: bool = False, **options) -> PredictResult:
-    """Predict a whole SAR GeoTIFF `src` into georeferenced rasters beside `dst` (the class map / water mask), as
-    `plan` (a `PredictPlan`, or its fields as keyword `options`) says; `norm` may give normalisation statistics.
 
-    Streams overlapping `tile` windows (overlap in px, or a fraction of `tile` when < 1) through the model
-    in batches (`batch_size`; default `auto_batch_size`), blends them with a raised-cosine window and writes
-    finished rows as it goes: memory depends on `tile` and the scene width only. `write_probs` (default: only
-    for the water task) adds per-class probabilities (water: P(water)); `write_summary` adds `dst` with a
-    `.json` suffix (written last).
-    `prefetch` reads the next windows and `write_behind` writes finished rows on threads, overlapping the model;
-    `compile` (True, a backend or BACKEND:MODE) runs the model through `torch.compile` (on a GPU with CUDA graphs),
-    falling back to eager if it cannot.
-    `engine='memory'` is the naive whole-scene-in-RAM reference (same outputs), for benchmarks and checks.
-    `units`/`cf` default to the model's input contract for scenes of its training product type (`resolve_units`);
-    `db_offset` shifts the calibrated dB, `multilook` box-filters the speckle, and `norm="scene"` standardises the
-    scene with its own robust statistics; a scene far from the training statistics is flagged (`ood_message`).
-    Options, the output paths and the input are checked before a model file is loaded."""
-    t_start = time.perf_counter()
-    if isinstance(norm, str): options["norm"], norm = norm, None       # "scene" / "model": the plan's choice
-    plan = PredictPlan.of(plan, **options)                             # every option checked, before any file
-    task, tile, ov, batch_size, precision, device, tta = (plan.task, plan.tile, plan.overlap_px, plan.batch_size,
-                                                          plan.precision, plan.device, plan.tta)
-    units, cf, band, db_offset, multilook = plan.units, plan.cf, plan.band, plan.db_offset, plan.multilook
-    write_probs, write_confidence, confidence_dtype = plan.write_probs, plan.write_confidence, plan.confidence_dtype
-    blend, cog, compile, engine, gdal_cache_mb = plan.blend, plan.cog, plan.compile, plan.engine, plan.gdal_cache_mb
-    allow_nodata, prefetch, write_behind = plan.allow_nodata, plan.prefetch, plan.write_behind
-    if plan.norm == "scene": norm = "scene"
+# %% ../nbs/33_predict.ipynb #875dc41bec25
+def _scene_paths(src, dst) -> tuple[list[Path], str, Path]:
+    """(input files, display name, output path); refuses a non-GeoTIFF output or one that would
+    overwrite an input."""
     dst = Path(dst)
     if dst.suffix.lower() not in SCENE_SUFFIXES:
-        raise SarLulcError(f"Output {dst} must be a GeoTIFF (.tif or .tiff); predict writes GeoTIFF only.")
-    every = [*output_paths(dst, "lulc", probs=True).values(), *output_paths(dst, "water", probs=True).values(),
+        raise SarLulcError(f"Output {dst} must be a GeoTIFF (.tif or .tiff); predict writes "
+                           "GeoTIFF only.")
+    every = [*output_paths(dst, "lulc", probs=True).values(), *output_paths(dst, "water",
+                                                                            probs=True).values(),
              dst.with_suffix(".json")]
-    srcs = [Path(src)] if isinstance(src, (str, os.PathLike)) else [Path(p) for p in src]   # one file, or one per band
+    # one file, or one per band
+    srcs = [Path(src)] if isinstance(src, (str, os.PathLike)) else [Path(p) for p in src]
     name = "+".join(p.name for p in srcs)
     if {p.resolve() for p in srcs} & {p.resolve() for p in every}:
-        raise SarLulcError(f"The output {dst} would overwrite the input {name}; choose another output name.")
-    K, msgs = None, []
-    meta = model_meta(model_or_bundle) if isinstance(model_or_bundle, (str, os.PathLike)) else \
-        (getattr(model_or_bundle, "meta", None) or {})
-    if multilook is None: multilook = int((meta.get("input") or {}).get("multilook", 1))   # the model's, as trained
+        raise SarLulcError(f"The output {dst} would overwrite the input {name}; choose another "
+                           "output name.")
+    return srcs, name, dst
 
+# %% ../nbs/33_predict.ipynb #53749c910f91
+def _open_scene(stack, srcs, plan: PredictPlan, meta: dict, channels: int, msgs: list):
+    """(reader, read(window) -> model-ready dB, scene statistics, multilook, GDAL cache MB);
+    warnings go to `msgs`."""
+    multilook = plan.multilook if plan.multilook is not None else int((meta.get("input")
+                                                                       or {}).get("multilook", 1))
+    rd = stack.enter_context(open_bands(srcs, channels, plan.band, calibration=plan.calibration,
+                                        model=Calibration.from_contract(meta.get("input")),
+                                        allow_nodata=plan.allow_nodata))
+    if rd.calibration_warning:
+        msgs.append(rd.calibration_warning); warnings.warn(rd.calibration_warning, stacklevel=3)
+    # bounded by the width
+    cache_mb = plan.gdal_cache_mb or scene_cache_mb(rd.width, channels, rows=plan.tile)
+    stack.enter_context(rasterio.Env(GDAL_CACHEMAX=int(cache_mb) * 2**20))
+    def read(win): return multilook_db(rd.read(win), multilook)      # calibrated, db_offset added
+    return rd, read, scene_stats(read, rd.height, rd.width), multilook, cache_mb
+
+# %% ../nbs/33_predict.ipynb #701b60451d49
+def _output_specs(sch, water_idx: int | None, conf: str | None, probs: bool) -> dict:
+    "output name -> (bands, dtype, nodata, band descriptions, tags)."
+    specs = {"class": (1, "uint8", IGNORE_INDEX, ["class"], {})}
+    pct = {"scale": "0.01", "quantity": "probability"}
+    if conf:
+        specs["confidence"] = (1, conf, 255 if conf == "uint8" else float("nan"), ["confidence"],
+                               {**pct, "scale": "0.01" if conf == "uint8" else "1"})
+    if probs:
+        water = water_idx is not None
+        specs["probs"] = (1 if water else sch.num_classes, "uint8", 255, ["P(water)"] if water
+                          else list(sch.names), pct)
+    return specs
+
+def _class_areas(counts, areas, names, row_area) -> tuple[dict, dict | None, dict, float | None]:
+    "(pixels, km2 or None, percent, total km2 or None) per class; percent of area, else of pixels."
+    valid = int(counts[:len(names)].sum())
+    pix = {n: int(counts[i]) for i, n in enumerate(names)}
+    if row_area is None:
+        return pix, None, {n: (100 * pix[n] / valid if valid else 0.0) for n in names}, None
+    km2 = {n: float(areas[i]) for i, n in enumerate(names)}
+    tot = float(sum(km2.values()))
+    return pix, km2, {n: (100 * km2[n] / tot if tot > 0 else 0.0) for n in names}, tot
+
+# %% ../nbs/33_predict.ipynb #16cb986747f2
+def _scene_predictor(model_or_bundle, plan: PredictPlan, scheme, norm, meta: dict, stats: dict,
+                     units: str, name: str,
+                     msgs: list):
+    """(predictor with `precision='auto'` resolved, why it chose so or None, the training
+    normalisation)."""
+    auto = plan.precision == "auto"
+    pred = make_predictor(model_or_bundle, task=plan.task, scheme=scheme, norm=norm,
+                          device=plan.device,
+                          precision="fp32" if auto else plan.precision, tta=plan.tta,
+                          blend=plan.blend,
+                          compile=plan.compile)
+    if isinstance(norm, tuple) and isinstance(model_or_bundle, Predictor):
+        pred = pred.with_norm(norm)
+    why = None
+    if auto: pred.precision, why = auto_precision(pred)
+    train_norm = NormStats(**meta["norm"]) if meta.get("norm") else NormStats(pred.mean, pred.std)
+    odd = None if isinstance(norm, tuple) else ood_message(stats, train_norm, units, name)
+    if odd: msgs.append(odd); warnings.warn(odd, stacklevel=3)
+    return pred, why, train_norm
+
+# %% ../nbs/33_predict.ipynb #cefd48fe4adc
+def _stream(read, rd, pred, plan: PredictPlan, paths: dict, write_probs: bool, batch_size: int,
+            name: str,
+            overwrite: bool, progress, msgs: list):
+    """Blend the windows into the output rasters as their rows finish and write them; returns
+    (timings, writer)."""
+    task, sch, K = pred.task, pred.scheme, pred.scheme.num_classes
+    water_idx = [n.lower() for n in sch.names].index("water") if task == "water" else None
+    H, W, crs, tile, ov = rd.height, rd.width, rd.crs, plan.tile, plan.overlap_px
+    if crs is None:
+        msgs.append(f"{name} has no CRS: the outputs have none either, and class areas are unknown.")
+        warnings.warn(msgs[-1], stacklevel=3)
+    big = large_scene_note(H, W, n_outputs=len(paths), device=pred.device.type)
+    if big: warnings.warn(big, stacklevel=3)
+    conf = plan.confidence_dtype if plan.write_confidence else None
+    specs = _output_specs(sch, water_idx, conf, write_probs)
+    tags = dict(class_names=json.dumps(list(sch.names)), scheme=sch.name,
+                scheme_json=json.dumps(sch.to_dict()),
+                task=task, source=name, input_units=rd.units, software="sar_lulc.predict",
+                model=str(pred.meta.get("source", "")), tile=str(tile), overlap=str(ov),
+                tta=str(bool(pred.tta)))
+    writer = _SceneWriter({k: paths[k] for k in specs}, specs, width=W, height=H, crs=crs,
+                          transform=rd.transform,
+                          scheme=sch, tags=tags, row_area_km2=pixel_area_km2(rd.transform, crs, H),
+                          cog=plan.cog)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        n_win = len(grid_offsets(H, min(tile, H), tile - ov)) * len(grid_offsets(W, min(tile, W),
+                                                                                 tile - ov))
+        bar = tqdm(total=n_win, desc=name, unit="tile",
+                   leave=False) if progress is True else progress
+    try:
+        run = blend_windows if plan.engine == "stream" else _blend_in_memory
+        st = run(read, H, W, pred, num_classes=K, tile=tile, overlap=ov, batch_size=batch_size,
+                 finalize=_finalizer(K, water_idx, conf, write_probs),
+                 products={k: (v[0], np.dtype(v[1]), v[2]) for k, v in specs.items()},
+                 on_rows=writer.on_rows, row_block=BLOCK, blend=pred.blend, progress=bar,
+                 prefetch=plan.prefetch,
+                 write_behind=plan.write_behind)
+        t0 = time.perf_counter()
+        with contextlib.ExitStack() as stack:
+            # enter the class map first: it is renamed last, after every auxiliary output
+            tmps = {k: stack.enter_context(atomic_output(paths[k], overwrite)) for k in specs}
+            try: writer.finish(tmps)
+            except RasterioError as e: raise SarLulcError(f"Could not write the outputs of {name}: "
+                                                          f"{e}") from e
+            st["finalize_s"] = time.perf_counter() - t0
+    except BaseException:
+        writer.abort(); raise
+    finally:
+        if bar is not None and progress is True: bar.close()
+    return st, writer
+
+# %% ../nbs/33_predict.ipynb #ea78e82c9a8b
+def _scene_result(writer, st: dict, rd, pred, plan: PredictPlan, srcs, name: str, paths: dict,
+                  inp: dict,
+                  msgs: list, total_s: float) -> PredictResult:
+    "The `PredictResult` of a finished scene."
+    if rd.implausible_pixels:
+        n_bad = f"at least {rd.implausible_pixels}" if rd.implausible_pixels >= IMPLAUSIBLE_COUNT_MAX else \
+            rd.implausible_pixels
+        msgs.append(f"{n_bad} pixel(s) of {name} were not backscatter in units {rd.units!r} "
+                    f"(outside the plausible {PLAUSIBLE_DB[0]:g}..{PLAUSIBLE_DB[1]:g} dB once "
+                    f"calibrated, negative or infinite) and were "
+                    "treated as no data.")
+        warnings.warn(msgs[-1], stacklevel=3)
+    sch, H, W, crs = pred.scheme, rd.height, rd.width, rd.crs
+    names = list(sch.names)
+    pix, areas, pct, tot = _class_areas(writer.counts, writer.areas, names, writer.row_area)
+    valid = sum(pix.values())
+    if valid == 0:
+        msgs.append(f"{name}: every pixel is no data, so the maps hold no data; check the file's "
+                    "nodata value, --band and --units.")
+        warnings.warn(msgs[-1], stacklevel=3)
+    timings = {k[:-2]: round(v, 4) for k, v in st.items() if k.endswith("_s")}
+    timings["total"] = round(total_s, 4)
+    return PredictResult(src=";".join(map(str, srcs)), paths=dict(paths), task=pred.task,
+                         scheme=sch.name,
+                         class_names=names, width=W, height=H, crs=crs.to_string() if crs else None,
+                         valid_pixels=valid, nodata_pixels=H * W - valid, pixel_counts=pix,
+                         area_km2=areas,
+                         area_pct=pct, total_area_km2=tot, timings=timings,
+                         mpx_per_s=H * W / 1e6 / max(total_s, 1e-9), device=str(pred.device),
+                         precision=pred.precision, tta=bool(pred.tta), tile=int(plan.tile),
+                         overlap=plan.overlap_px,
+                         units=rd.units, warnings=msgs, input=inp,
+                         plan=dataclasses.replace(plan, precision=pred.precision).to_dict())
+
+# %% ../nbs/33_predict.ipynb #b4b6c857b19f
+def predict_scene(model_or_bundle, src, dst, plan: PredictPlan | None = None, *, scheme=None,
+                  norm=None,
+                  overwrite: bool = False, progress=True, write_summary: bool = False,
+                  **options) -> PredictResult:
+    """Predict a whole SAR GeoTIFF `src` into georeferenced rasters beside `dst` (the class map /
+    water mask), as `plan` (a `PredictPlan`, or its fields as keyword `options`) says; `norm` may
+    give normalisation statistics.
+
+    Streams overlapping `tile` windows (overlap in px, or a fraction of `tile` when < 1) through the
+    model in batches (`batch_size`; default `auto_batch_size`), blends them with a raised-cosine
+    window and writes finished rows as it goes: memory depends on `tile` and the scene width only.
+    `write_probs` (default: only for the water task) adds per-class probabilities (water: P(water));
+    `write_summary` adds `dst` with a `.json` suffix (written last). `prefetch` reads the next
+    windows and `write_behind` writes finished rows on threads, overlapping the model; `compile`
+    (True, a backend or BACKEND:MODE) runs the model through `torch.compile` (on a GPU with CUDA
+    graphs), falling back to eager if it cannot. `engine='memory'` is the naive whole-scene-in-RAM
+    reference (same outputs), for benchmarks and checks. `units`/`cf` default to the model's input
+    contract for scenes of its training product type (`Calibration`); `db_offset` shifts the
+    calibrated dB, `multilook` box-filters the speckle, and `norm="scene"` standardises the scene
+    with its own robust statistics; a scene far from the training statistics is flagged
+    (`ood_message`). Options, the output paths and the input are checked before a model file is
+    loaded."""
+    t_start = time.perf_counter()
+    # "scene" / "model": the plan's choice
+    if isinstance(norm, str): options["norm"], norm = norm, None
+    # every option checked, before any file
+    plan = PredictPlan.of(plan, **options)
+    if plan.norm == "scene": norm = "scene"
+    srcs, name, dst = _scene_paths(src, dst)
+    meta, msgs = meta_of(model_or_bundle), []
     with contextlib.ExitStack() as outer:
         outer.enter_context(rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20))
         channels = channels_of(model_or_bundle)
-        rd = outer.enter_context(open_bands(srcs, channels, band, units=units, cf=DEFAULT_CF if cf is None else cf,
-                                            allow_nodata=allow_nodata))
-        units_, cf_, note, warn = resolve_units(meta.get("input"), rd.dtype, units, cf, detected=rd.units)
-        if (units_ != "auto" and units_ != rd.units) or cf_ != rd.cf:
-            rd = outer.enter_context(open_bands(srcs, channels, band, units=units_, cf=cf_, allow_nodata=allow_nodata))
-        if warn: msgs.append(warn); warnings.warn(warn, stacklevel=2)
-        if gdal_cache_mb is None: gdal_cache_mb = scene_cache_mb(rd.width, channels, rows=tile)   # bounded by the width
-        outer.enter_context(rasterio.Env(GDAL_CACHEMAX=int(gdal_cache_mb) * 2**20))
-        def read(win):
-            a = rd.read(win)
-            return multilook_db(a + np.float32(db_offset) if db_offset else a, multilook)
-        stats = scene_stats(read, rd.height, rd.width)
+        rd, read, stats, multilook, cache_mb = _open_scene(outer, srcs, plan, meta, channels, msgs)
         if norm == "scene":
-            if not stats["valid_fraction"]: raise SarLulcError(f"{name}: no valid pixel to take scene statistics from.")
-            norm = (np.ravel(stats["median"]), np.maximum(np.ravel(stats["spread"]), 0.1))      # per band
-        for p in output_paths(dst, task or "lulc", confidence=write_confidence).values(): check_output_path(p, overwrite, create=False)
-        auto = precision == "auto"
-        pred = make_predictor(model_or_bundle, task=task, scheme=scheme, norm=norm, device=device,
-                              precision="fp32" if auto else precision, tta=tta, blend=blend, compile=compile)
-        if isinstance(norm, tuple) and isinstance(model_or_bundle, Predictor): pred = pred.with_norm(norm)
-        if auto: pred.precision, why_precision = auto_precision(pred)
-        task, sch, precision, tta = pred.task, pred.scheme, pred.precision, pred.tta     # a Predictor passed in wins
-        batch_size = batch_size or auto_batch_size(pred.device)
-        train_norm = NormStats(**meta["norm"]) if meta.get("norm") else NormStats(pred.mean, pred.std)
-        odd = None if isinstance(norm, tuple) else ood_message(stats, train_norm, rd.units, name)
-        if odd: msgs.append(odd); warnings.warn(odd, stacklevel=2)
-        inp = dict(units=rd.units, cf=rd.cf, units_source=note or rd.units_reason, db_offset=db_offset, multilook=multilook,
-                   batch_size=int(batch_size), gdal_cache_mb=int(gdal_cache_mb),
-                   **({"precision_auto": why_precision} if auto else {}),
+            if not stats["valid_fraction"]: raise SarLulcError(f"{name}: no valid pixel to take "
+                                                               "scene statistics from.")
+            # per band
+            norm = (np.ravel(stats["median"]), np.maximum(np.ravel(stats["spread"]), 0.1))
+        for p in output_paths(dst, plan.task or "lulc", confidence=plan.write_confidence).values():
+            check_output_path(p, overwrite, create=False)
+        pred, why, train_norm = _scene_predictor(model_or_bundle, plan, scheme, norm, meta, stats,
+                                                 rd.units, name, msgs)
+        # a Predictor passed in wins
+        task = pred.task
+        batch_size = int(plan.batch_size or auto_batch_size(pred.device))
+        inp = dict(units=rd.units, cf=rd.cf, units_source=rd.units_reason, db_offset=plan.db_offset,
+                   multilook=multilook, batch_size=batch_size, gdal_cache_mb=int(cache_mb),
+                   **({"precision_auto": why} if why is not None else {}),
                    norm="scene" if isinstance(norm, tuple) else "model", scene=stats,
-                   model_norm=dict(mean=float(np.ravel(train_norm.mean)[0]), std=float(np.ravel(train_norm.std)[0])))
-        if write_probs is None: write_probs = task == "water"
-        paths = output_paths(dst, task, confidence=write_confidence, probs=write_probs)
+                   model_norm=dict(mean=float(np.ravel(train_norm.mean)[0]),
+                                   std=float(np.ravel(train_norm.std)[0])))
+        write_probs = task == "water" if plan.write_probs is None else plan.write_probs
+        paths = output_paths(dst, task, confidence=plan.write_confidence, probs=write_probs)
         paths_all = {**paths, "summary": dst.with_suffix(".json")} if write_summary else paths
         for p in paths_all.values(): check_output_path(p, overwrite)
-        outer.enter_context(output_lock(*paths_all.values()))     # one writer; a dead writer's leftovers go
-        water_idx = [n.lower() for n in sch.names].index("water") if task == "water" else None
-        K = sch.num_classes
-        H, W, crs, transform = rd.height, rd.width, rd.crs, rd.transform
-        if crs is None:
-            msgs.append(f"{name} has no CRS: the outputs have none either, and class areas are unknown.")
-            warnings.warn(msgs[-1], stacklevel=2)
-        big = large_scene_note(H, W, n_outputs=len(paths), device=pred.device.type)
-        if big: warnings.warn(big, stacklevel=2)
-        row_area = pixel_area_km2(transform, crs, H)
-        conf = confidence_dtype if write_confidence else None
-        specs = {"class": (1, "uint8", IGNORE_INDEX, ["class"], {})}
-        if conf: specs["confidence"] = (1, conf, 255 if conf == "uint8" else float("nan"), ["confidence"],
-                                        {"scale": "0.01" if conf == "uint8" else "1", "quantity": "probability"})
-        if write_probs:
-            nb = 1 if water_idx is not None else K
-            specs["probs"] = (nb, "uint8", 255, ["P(water)"] if water_idx is not None else list(sch.names),
-                              {"scale": "0.01", "quantity": "probability"})
-        tags = dict(class_names=json.dumps(list(sch.names)), scheme=sch.name, scheme_json=json.dumps(sch.to_dict()),
-                    task=task, source=name, input_units=rd.units, software="sar_lulc.predict",
-                    model=str(pred.meta.get("source", "")), tile=str(tile), overlap=str(ov), tta=str(bool(tta)))
-        writer = _SceneWriter({k: paths[k] for k in specs}, specs, width=W, height=H, crs=crs, transform=transform,
-                              scheme=sch, tags=tags, row_area_km2=row_area, cog=cog)
-        products = {k: (v[0], np.dtype(v[1]), v[2]) for k, v in specs.items()}
-        bar = None
-        if progress:
-            from tqdm.auto import tqdm
-            n_win = len(grid_offsets(H, min(tile, H), tile - ov)) * len(grid_offsets(W, min(tile, W), tile - ov))
-            bar = tqdm(total=n_win, desc=name, unit="tile", leave=False) if progress is True else progress
-        try:
-            run = blend_windows if engine == "stream" else _blend_in_memory
-            st = run(read, H, W, pred, num_classes=K, tile=tile, overlap=ov, batch_size=batch_size,
-                     finalize=_finalizer(K, water_idx, conf, write_probs), products=products,
-                     on_rows=writer.on_rows, row_block=BLOCK, blend=pred.blend, progress=bar, prefetch=prefetch,
-                     write_behind=write_behind)
-            t0 = time.perf_counter()
-            with contextlib.ExitStack() as stack:
-                # enter the class map first: it is renamed last, after every auxiliary output
-                tmps = {k: stack.enter_context(atomic_output(paths[k], overwrite)) for k in specs}
-                try: writer.finish(tmps)
-                except RasterioError as e: raise SarLulcError(f"Could not write the outputs of {src}: {e}") from e
-                st["finalize_s"] = time.perf_counter() - t0
-        except BaseException:
-            writer.abort(); raise
-        finally:
-            if bar is not None and progress is True: bar.close()
-        if rd.implausible_pixels:
-            n_bad = f"at least {rd.implausible_pixels}" if rd.implausible_pixels >= IMPLAUSIBLE_COUNT_MAX else rd.implausible_pixels
-            msgs.append(f"{n_bad} pixel(s) of {name} were not backscatter in units {rd.units!r} (outside the plausible "
-                        f"{PLAUSIBLE_DB[0]:g}..{PLAUSIBLE_DB[1]:g} dB once calibrated, negative or infinite) and were "
-                        "treated as no data.")
-            warnings.warn(msgs[-1], stacklevel=2)
-
-        inp["compile"] = pred.compiled                 # after the run: a fallback to eager happens during it
-        counts = writer.counts
-        valid = int(counts[:K].sum())
-        if valid == 0:
-            msgs.append(f"{name}: every pixel is no data, so the maps hold no data; check the file's "
-                        "nodata value, --band and --units.")
-            warnings.warn(msgs[-1], stacklevel=2)
-        names = list(sch.names)
-        pix = {n: int(counts[i]) for i, n in enumerate(names)}
-        if row_area is not None:
-            areas = {n: float(writer.areas[i]) for i, n in enumerate(names)}
-            tot = float(sum(areas.values()))
-            pct = {n: (100 * areas[n] / tot if tot > 0 else 0.0) for n in names}
-        else:
-            areas, tot = None, None
-            pct = {n: (100 * pix[n] / valid if valid else 0.0) for n in names}
-        total_s = time.perf_counter() - t_start
-        timings = {k[:-2]: round(v, 4) for k, v in st.items() if k.endswith("_s")}
-        timings["total"] = round(total_s, 4)
-        res = PredictResult(src=";".join(map(str, srcs)), paths=dict(paths), task=task, scheme=sch.name, class_names=names, width=W,
-                            height=H, crs=crs.to_string() if crs else None, valid_pixels=valid, nodata_pixels=H * W - valid,
-                            pixel_counts=pix, area_km2=areas, area_pct=pct, total_area_km2=tot, timings=timings,
-                            mpx_per_s=H * W / 1e6 / max(total_s, 1e-9), device=str(pred.device), precision=precision,
-                            tta=bool(tta), tile=int(tile), overlap=ov, units=rd.units, warnings=msgs, input=inp,
-                            plan=dataclasses.replace(plan, precision=precision).to_dict())
+        # one writer; a dead writer's leftovers go
+        outer.enter_context(output_lock(*paths_all.values()))
+        st, writer = _stream(read, rd, pred, plan, paths, write_probs, batch_size, name, overwrite,
+                             progress, msgs)
+        # after the run: a fallback to eager happens during it
+        inp["compile"] = pred.compiled
+        res = _scene_result(writer, st, rd, pred, plan, srcs, name, paths, inp, msgs,
+                            time.perf_counter() - t_start)
         if write_summary:
             res.paths["summary"] = paths_all["summary"]
-            with atomic_output(paths_all["summary"], overwrite) as tmp: tmp.write_text(to_json(res.to_dict(), indent=1))
+            with atomic_output(paths_all["summary"], overwrite) as tmp:
+                tmp.write_text(to_json(res.to_dict(), indent=1))
     return res
 
 # %% ../nbs/33_predict.ipynb #f0cdb4d2787e
 def scene_list(inputs) -> list[Path]:
-    """Sorted, de-duplicated GeoTIFF scenes from a file, a folder (its *.tif/*.tiff) or a list of both. A folder's
-    label rasters (`*_label.tif`, as in the split folders of `synth` and `chips`) are not scenes and are skipped."""
+    """Sorted, de-duplicated GeoTIFF scenes from a file, a folder (its *.tif/*.tiff) or a list of
+    both. A folder's label rasters (`*_label.tif`, as in the split folders of `synth` and
+    `chips`) are not scenes and are skipped."""
     items = [inputs] if isinstance(inputs, (str, Path)) else list(inputs)
     out = []
     for it in items:
         p = Path(it)
-        if p.is_dir(): out += [q for q in sorted(p.iterdir()) if q.is_file() and q.suffix.lower() in SCENE_SUFFIXES
-                               and not q.name.startswith(".") and not q.stem.endswith(LABEL_SUFFIX)]
+        if p.is_dir():
+            out += [q for q in sorted(p.iterdir()) if q.is_file()
+                    and q.suffix.lower() in SCENE_SUFFIXES
+                    and not q.name.startswith(".") and not q.stem.endswith(LABEL_SUFFIX)]
         elif p.is_file(): out.append(p)
         else: raise SarLulcError(f"Input {p} does not exist.")
     out = sorted({p.resolve(): p for p in out}.values(), key=lambda p: str(p.resolve()))
-    if not out: raise SarLulcError(f"No GeoTIFF scenes (*.tif, *.tiff) found in {', '.join(str(Path(i)) for i in items)}.")
+    if not out: raise SarLulcError(f"No GeoTIFF scenes (*.tif, *.tiff) found in "
+                                   f"{', '.join(str(Path(i)) for i in items)}.")
     return out
 
 def group_bands(scenes: list, channels: int) -> list:
-    """Scenes for a `channels`-band model: files that differ only by polarisation (`X_HH.tif`, `X_HV.tif`) become one
-    scene (a tuple, HH first); a file alone is a multi-band scene."""
+    """Scenes for a `channels`-band model: files that differ only by polarisation (`X_HH.tif`,
+    `X_HV.tif`) become one scene (a tuple, HH first); a file alone is a multi-band scene."""
     if channels == 1: return list(scenes)
     groups: dict[str, list] = {}
     for p in scenes: groups.setdefault(polarisation_stem(p), []).append(Path(p))
     return [tuple(sorted(g, key=_pol_rank)) if len(g) > 1 else g[0] for g in groups.values()]
 
 def scene_stem(src) -> str:
-    "The output stem of a scene: its file stem, or for one file per band the stem without the polarisation."
-    return (polarisation_stem(src[0]) or "scene") if isinstance(src, (list, tuple)) else Path(src).stem
+    """The output stem of a scene: its file stem, or for one file per band the stem without the
+    polarisation."""
+    return (polarisation_stem(src[0]) or "scene") if isinstance(src, (list,
+                                                                      tuple)) else Path(src).stem
 
 def scene_output(src, out_dir, task: str) -> Path:
     "The class-map path of scene `src` in `out_dir`: `<stem>_<task>.tif`."
@@ -392,24 +482,32 @@ def load_complete(dst) -> PredictResult | None:
         for p in res.paths.values():
             if not Path(p).is_file(): return None
         with rasterio.open(dst) as ds:
-            if ds.tags().get("software") != "sar_lulc.predict" or ds.tags().get("task") != res.task: return None
+            if ds.tags().get("software") != "sar_lulc.predict" or ds.tags().get("task") != res.task:
+                return None
     except (OSError, ValueError, TypeError, RasterioError): return None
     res.skipped = True
     return res
 
+
+# %% ../nbs/33_predict.ipynb #efa2c3c1c895
 def _ours(p: Path) -> bool:
     if p.suffix == ".json": return True
     try:
         with rasterio.open(p) as ds: return ds.tags().get("software") == "sar_lulc.predict"
     except Exception: return False
 
-def predict_many(model_or_bundle, inputs, out_dir, plan: PredictPlan | None = None, *, overwrite: bool = False,
-                 rank: int | None = None, world_size: int | None = None, on_error: str = "raise", progress=True,
+
+# %% ../nbs/33_predict.ipynb #8b52997149bc
+def predict_many(model_or_bundle, inputs, out_dir, plan: PredictPlan | None = None, *,
+                 overwrite: bool = False,
+                 rank: int | None = None, world_size: int | None = None, on_error: str = "raise",
+                 progress=True,
                  **options) -> list[PredictResult]:
-    """Predict many scenes into `out_dir` as `plan` (or its fields as `options`) says, skipping complete ones; under
-    torchrun, this rank's share only. `on_error='skip'` records a failing scene (in the returned list, as a dict
-    with 'error') and goes on."""
-    plan = PredictPlan.of(plan, **options)                                             # checked before any scene
+    """Predict many scenes into `out_dir` as `plan` (or its fields as `options`) says, skipping
+    complete ones; under torchrun, this rank's share only. `on_error='skip'` records a failing
+    scene (in the returned list, as a dict with 'error') and goes on."""
+    # checked before any scene
+    plan = PredictPlan.of(plan, **options)
     task, device, precision, tta, compile = plan.task, plan.device, plan.precision, plan.tta, plan.compile
     env_rank, env_world, local_rank = dist_info()
     rank = env_rank if rank is None else rank
@@ -418,23 +516,29 @@ def predict_many(model_or_bundle, inputs, out_dir, plan: PredictPlan | None = No
     scenes = group_bands(scene_list(inputs), channels_of(model_or_bundle))
     stems = [scene_stem(p) for p in scenes]
     dup = sorted({s for s in stems if stems.count(s) > 1})
-    if dup: raise SarLulcError(f"Several inputs share the name(s) {dup}; their outputs would collide in {out_dir}.")
+    if dup: raise SarLulcError(f"Several inputs share the name(s) {dup}; their outputs would "
+                               f"collide in {out_dir}.")
     mine = scenes[rank::world]
     if device == "auto" and torch.cuda.is_available():
         device = f"cuda:{local_rank % torch.cuda.device_count()}"
         torch.cuda.set_device(torch.device(device))
     out_dir = Path(out_dir)
-    made = not out_dir.exists()                    # removed again if no scene writes anything into it
+    # removed again if no scene writes anything into it
+    made = not out_dir.exists()
     try: out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as e: raise SarLulcError(f"Cannot create output folder {out_dir}: {e.strerror}") from e
+    except OSError as e:
+        raise SarLulcError(f"Cannot create output folder {out_dir}: {e.strerror}") from e
     auto = precision == "auto"
-    pred = make_predictor(model_or_bundle, task=task, device=device, precision="fp32" if auto else precision, tta=tta,
+    pred = make_predictor(model_or_bundle, task=task, device=device, precision="fp32" if auto
+                          else precision, tta=tta,
                           blend=plan.blend, compile=compile) if mine else None
-    if auto and pred is not None: pred.precision, _ = auto_precision(pred); precision = pred.precision   # once
+    # once
+    if auto and pred is not None: pred.precision, _ = auto_precision(pred); precision = pred.precision
     results, bar = [], None
     if progress:
         from tqdm.auto import tqdm
-        bar = tqdm(total=len(mine), desc=f"scenes (rank {rank}/{world})" if world > 1 else "scenes", unit="scene",
+        bar = tqdm(total=len(mine), desc=f"scenes (rank {rank}/{world})" if world > 1
+                   else "scenes", unit="scene",
                    position=rank if world > 1 else None)
     try:
         for src in mine:
@@ -449,10 +553,15 @@ def predict_many(model_or_bundle, inputs, out_dir, plan: PredictPlan | None = No
                     stale = [p for p in [*exp.values(), dst.with_suffix(".json")] if p.exists()]
                     foreign = [str(p) for p in stale if not _ours(p)]
                     if foreign and not overwrite:
-                        raise SarLulcError(f"{', '.join(foreign)} exist(s) and were not written by sar_lulc; "
-                                           "pass --overwrite (overwrite=True in Python) to replace them.")
-                    results.append(predict_scene(pred, src, dst, PredictPlan.of(plan, device=device, precision=precision),
-                                                 overwrite=overwrite or bool(stale), write_summary=True,
+                        raise SarLulcError(f"{', '.join(foreign)} exist(s) and were not written by "
+                                           "sar_lulc; pass --overwrite (overwrite=True in Python) "
+                                           "to replace "
+                                           "them.")
+                    results.append(predict_scene(pred, src, dst, PredictPlan.of(plan,
+                                                                                device=device,
+                                                                                precision=precision),
+                                                 overwrite=overwrite or bool(stale),
+                                                 write_summary=True,
                                                  progress=bool(progress)))
                 except SarLulcError as e:
                     if on_error != "skip": raise
@@ -461,124 +570,170 @@ def predict_many(model_or_bundle, inputs, out_dir, plan: PredictPlan | None = No
     finally:
         if bar is not None: bar.close()
         if made and not any(out_dir.iterdir()):
-            with contextlib.suppress(OSError): out_dir.rmdir()      # nothing was written: leave nothing behind
+            # nothing was written: leave nothing behind
+            with contextlib.suppress(OSError): out_dir.rmdir()
     return results
+
 
 # %% ../nbs/33_predict.ipynb #68122644507c
 def _overlap_arg(s: str):
     try: v = check_number("--overlap", s, kind=float, lo=0)
-    except SarLulcError: raise SarLulcError(f"--overlap {s!r}: give pixels (64) or a fraction of the tile (0.125).") from None
+    except SarLulcError: raise SarLulcError(f"--overlap {s!r}: give pixels (64) or a fraction of "
+                                            "the tile (0.125).") from None
     return int(v) if v >= 1 and v == int(v) else v
 
-NOT_GEOTIFF = (".png", ".jpg", ".jpeg", ".jp2", ".img", ".vrt", ".nc", ".h5", ".hdf", ".bmp", ".gif", ".webp",
+NOT_GEOTIFF = (".png", ".jpg", ".jpeg", ".jp2", ".img", ".vrt", ".nc", ".h5", ".hdf", ".bmp",
+               ".gif", ".webp",
                ".kea", ".bil", ".envi", ".asc", ".gpkg", ".npy", ".json", ".zarr")
 
 def output_mode(out, inputs) -> str:
-    """How `--out` is meant: 'scene' (the GeoTIFF of one scene) or 'folder' (`<stem>_<task>.tif` per scene).
-    A folder only when the user says so: an existing folder, a trailing slash, no extension, or several scenes;
-    another raster format, or an extension with one scene, is refused rather than guessed."""
+    """How `--out` is meant: 'scene' (the GeoTIFF of one scene) or 'folder' (`<stem>_<task>.tif` per
+    scene). A folder only when the user says so: an existing folder, a trailing slash, no
+    extension, or several scenes; another raster format, or an extension with one scene, is
+    refused rather than guessed."""
     s, p = str(out), Path(out)
     if not s.strip(): raise SarLulcError("--out is empty; give an output .tif, or a folder.")
-    single = len(inputs) == 1 and (isinstance(inputs[0], (list, tuple)) or Path(inputs[0]).is_file())
+    single = len(inputs) == 1 and (isinstance(inputs[0], (list, tuple))
+                                   or Path(inputs[0]).is_file())
     suf = p.suffix.lower()
     if s.endswith(("/", os.sep)) or p.is_dir(): return "folder"
     if suf in SCENE_SUFFIXES:
         if single: return "scene"
-        raise SarLulcError(f"--out {out} is a file name but several scenes (or a folder) were given; give a folder.")
+        raise SarLulcError(f"--out {out} is a file name but several scenes (or a folder) were "
+                           "given; give a folder.")
     if suf in NOT_GEOTIFF:
-        raise SarLulcError(f"--out {out}: predict writes GeoTIFF only; name the output {p.with_suffix('.tif')} "
+        raise SarLulcError(f"--out {out}: predict writes GeoTIFF only; name the output "
+                           f"{p.with_suffix('.tif')} "
                            f"(or give a folder: no extension, or a trailing /).")
     if suf and single:
-        raise SarLulcError(f"--out {out} is neither a GeoTIFF (.tif) nor clearly a folder; name a .tif file, or "
+        raise SarLulcError(f"--out {out} is neither a GeoTIFF (.tif) nor clearly a folder; name a "
+                           f".tif file, or "
                            f"add a trailing / to make a folder.")
     return "folder"
 
 def _brief(r: PredictResult) -> dict:
     d = r.to_dict()
-    return {k: d[k] for k in ("src", "paths", "task", "width", "height", "crs", "valid_pixels", "area_km2", "area_pct",
-                              "total_area_km2", "pixel_counts", "timings", "mpx_per_s", "device", "precision", "skipped",
+    return {k: d[k] for k in ("src", "paths", "task", "width", "height", "crs", "valid_pixels",
+                              "area_km2", "area_pct",
+                              "total_area_km2", "pixel_counts", "timings", "mpx_per_s", "device",
+                              "precision", "skipped",
                               "warnings", "input")}
 
+
+# %% ../nbs/33_predict.ipynb #a072ccfaa47a
 @command("predict")
-def predict_command(inputs: Arg("GeoTIFF scene(s) and/or folder(s) of scenes", nargs="+", metavar="SCENE"), /, *,
-                    out: Arg("output .tif for one scene, or a folder (no extension or a trailing /) for several",
+def predict_command(inputs: Arg("GeoTIFF scene(s) and/or folder(s) of scenes", nargs="+",
+                                metavar="SCENE"), /, *,
+                    out: Arg("output .tif for one scene, or a folder (no extension or a trailing "
+                             "/) for several",
                              flags=("--out", "-o")),
-                    task: Arg("lulc (land cover) or water; default: the model's", choices=TASKS) = None,
-                    model: Arg("run folder, exported .safetensors/.pt, or a shipped model by name: lulc, water (default: the task's)") = None,
+                    task: Arg("lulc (land cover) or water; default: the model's",
+                              choices=TASKS) = None,
+                    model: Arg("run folder, exported .safetensors/.pt, or a shipped model by name: "
+                               "lulc, water (default: the task's)") = None,
                     bf16: Arg("bf16 autocast (CPU or GPU)") = False,
-                    precision: Arg("fp32 (default), bf16, fp16 (for GPUs; both are slow on CPUs without bf16/fp16 "
-                                   "hardware) or auto (bf16 where native, measured faster and >= 99.5 % alike)",
+                    precision: Arg("fp32 (default), bf16, fp16 (for GPUs; both are slow on CPUs "
+                                   "without bf16/fp16 hardware) or auto (bf16 where native, "
+                                   "measured faster and >= 99.5 % alike)",
                                    choices=PRECISION_CHOICES) = None,
                     tile: Arg("window size in pixels", arg_number(lo=16)) = 512,
                     overlap: Arg("overlap in pixels, or a fraction of the tile when < 1") = "64",
-                    batch_size: Arg("windows per model call (default: 1 on a CPU, where larger batches are no faster and "
+                    batch_size: Arg("windows per model call (default: 1 on a CPU, where larger "
+                                    "batches are no faster and "
                                     "need more memory; 8 on a GPU)", arg_number(lo=1)) = None,
                     tta: Arg("flip test-time augmentation (4x compute)") = False,
-                    compile: Arg("torch.compile the model (falls back to eager if it cannot); pays on large scenes "
+                    compile: Arg("torch.compile the model (falls back to eager if it cannot); pays "
+                                 "on large scenes "
                                  "and GPUs, costs compile time on small ones") = False,
-                    compiler: Arg("torch.compile backend, optionally with an inductor mode (inductor:max-autotune); "
-                                  "default inductor, with CUDA graphs (reduce-overhead) on a GPU; implies --compile",
+                    compiler: Arg("torch.compile backend, optionally with an inductor mode "
+                                  "(inductor:max-autotune); default inductor, with CUDA graphs "
+                                  "(reduce-overhead) on a GPU; implies --compile",
                                   flags=("--compile-backend",), metavar="NAME") = None,
-                    units: Arg("input units: auto (the model's for its kind of product, else detected), dn, db, "
+                    units: Arg("input units: auto (the model's for its kind of product, else "
+                               "detected), dn, db, "
                                "amplitude, linear") = "auto",
-                    cf: Arg(f"calibration factor in dB for DN and amplitude (default: the model's, else {DEFAULT_CF:g})",
+                    cf: Arg(f"calibration factor in dB for DN and amplitude (default: the model's, "
+                            f"else {DEFAULT_CF:g})",
                             arg_number(float)) = None,
-                    db_offset: Arg("dB added after calibration, for any units (a product's known offset)",
+                    db_offset: Arg("dB added after calibration, for any units (a product's known "
+                                   "offset)",
                                    arg_number(float), metavar="DB") = 0.0,
-                    multilook: Arg("average N x N pixels in power before the model (speckle filter for fine-resolution "
-                                   "single-look data; 5-9 at 1-3 m; default: the model's, else 1)", arg_number(lo=1, hi=31),
+                    multilook: Arg("average N x N pixels in power before the model (speckle filter "
+                                   "for fine-resolution single-look data; 5-9 at 1-3 m; default: "
+                                   "the model's, else 1)",
+                                   arg_number(lo=1, hi=31),
                                    metavar="N") = None,
-                    norm: Arg("normalise with the model's training statistics, or the scene's own robust statistics "
-                              "(sensors with unknown calibration)", choices=("model", "scene")) = "model",
+                    norm: Arg("normalise with the model's training statistics, or the scene's own "
+                              "robust statistics "
+                              "(sensors with unknown calibration)", choices=("model",
+                                                                             "scene")) = "model",
                     band: Arg("band (1-based or name, e.g. HH) of a multi-band input") = None,
-                    allow_nodata: Arg("go on when most of the scene is not backscatter in the given units (those pixels "
+                    allow_nodata: Arg("go on when most of the scene is not backscatter in the "
+                                      "given units (those pixels "
                                       "become no data; the run warns with their count)") = False,
                     device: Arg("auto, cpu, cuda, cuda:1... (under torchrun: cuda:LOCAL_RANK)") = "auto",
                     probs: Arg("also write per-class probabilities (water: always)") = False,
                     no_confidence: Arg("do not write the confidence raster") = False,
                     overwrite: Arg("replace existing outputs") = False,
                     no_progress: Arg("no progress bar") = False) -> dict:
-    "Predict whole GeoTIFF scenes (or grey PNG/JPEG images, read as the app reads them) into georeferenced maps."
+    """Predict whole GeoTIFF scenes (or grey PNG/JPEG images, read as the app reads them) into
+    georeferenced maps."""
     precision = "bf16" if bf16 else (precision or "fp32")
     compile = compiler or compile
     band = int(band) if band is not None and str(band).isdigit() else band
-    plan = PredictPlan(task=task, tile=tile, overlap=_overlap_arg(overlap), batch_size=batch_size, compile=compile,
-                       precision=precision, device=device, tta=tta, units=units, cf=cf, band=band, db_offset=db_offset,
-                       multilook=multilook, norm=norm, allow_nodata=allow_nodata, write_probs=True if probs else None,
-                       write_confidence=not no_confidence)               # every option checked here, once
+    plan = PredictPlan(task=task, tile=tile, overlap=_overlap_arg(overlap), batch_size=batch_size,
+                       compile=compile,
+                       precision=precision, device=device, tta=tta, units=units, cf=cf, band=band,
+                       db_offset=db_offset,
+                       multilook=multilook, norm=norm, allow_nodata=allow_nodata, write_probs=True
+                       if probs else None,
+                       # every option checked here, once
+                       write_confidence=not no_confidence)
     # what only the command line has: the inputs exist, and what --out means
     for i in inputs:
         if not Path(i).exists(): raise SarLulcError(f"Input {i} does not exist.")
     model = model if model else default_model_path(task or "lulc")
     with tempfile.TemporaryDirectory(prefix="sar_lulc_grey_") as tmp:
-        inputs, units = _grey_images_as_db(inputs, Path(tmp), units)      # the app's rule for PNG/JPEG
-        return _predict_inputs(model, inputs, out, PredictPlan.of(plan, units=units), overwrite=overwrite,
+        # the app's rule for PNG/JPEG
+        inputs, units = _grey_images_as_db(inputs, Path(tmp), units)
+        return _predict_inputs(model, inputs, out, PredictPlan.of(plan, units=units),
+                               overwrite=overwrite,
                                progress=not no_progress)
 
+
+# %% ../nbs/33_predict.ipynb #f9c1c4836399
 def _grey_images_as_db(inputs, tmp: Path, units: str) -> tuple[list, str]:
-    "PNG/JPEG inputs as dB GeoTIFFs in `tmp`, by the app's rule (`io.read_grey_image`), with a warning each."
+    """PNG/JPEG inputs as dB GeoTIFFs in `tmp`, by the app's rule (`io.read_grey_image`), with a
+    warning each."""
     grey = [i for i in inputs if Path(i).is_file() and sniff_format(i) in ("png", "jpeg")]
     if not grey: return list(inputs), units
-    if len(grey) < len(inputs): raise SarLulcError("Give either GeoTIFF scenes or grey PNG/JPEG images in one run, not both.")
+    if len(grey) < len(inputs): raise SarLulcError("Give either GeoTIFF scenes or grey PNG/JPEG "
+                                                   "images in one run, not both.")
     if units not in ("auto", "db"):
-        raise SarLulcError(f"--units {units}: a PNG/JPEG is read by its grey levels (0..255 as -30..0 dB); leave --units out.")
+        raise SarLulcError(f"--units {units}: a PNG/JPEG is read by its grey levels (0..255 as "
+                           "-30..0 dB); leave --units out.")
     out = []
     for i in grey:
-        path, _, note = grey_image_to_geotiff(i, tmp / f"{Path(i).stem}.tif"); warnings.warn(note, stacklevel=2); out.append(path)
+        path, _, note = grey_image_to_geotiff(i, tmp / f"{Path(i).stem}.tif"); warnings.warn(note,
+                                                                                             stacklevel=2); out.append(path)
     return out, "db"
 
 def _predict_inputs(model, inputs, out, plan: PredictPlan, **common) -> dict:
     channels = channels_of(model)
-    scenes = group_bands(scene_list(inputs), channels) if channels > 1 else inputs   # HH + HV files: one scene
+    # HH + HV files: one scene
+    scenes = group_bands(scene_list(inputs), channels) if channels > 1 else inputs
     mode = output_mode(out, scenes)
     out = Path(out)
     if mode == "scene":
-        return {"mode": "scene", **_brief(predict_scene(model, scenes[0], out, plan, write_summary=True, **common))}
+        return {"mode": "scene", **_brief(predict_scene(model, scenes[0], out, plan,
+                                                        write_summary=True, **common))}
     rank, world, _ = dist_info()
     res = predict_many(model, inputs, out, plan, on_error="skip", **common)
     ok = [r for r in res if isinstance(r, PredictResult)]
-    part = {"scenes": len(res), "predicted": sum(not r.skipped for r in ok), "skipped": sum(r.skipped for r in ok),
-            "failed": [r for r in res if isinstance(r, dict)], "area_km2": [r.area_km2 or {} for r in ok],
+    part = {"scenes": len(res), "predicted": sum(not r.skipped for r in ok),
+            "skipped": sum(r.skipped for r in ok),
+            "failed": [r for r in res if isinstance(r, dict)], "area_km2": [r.area_km2 or {}
+                                                                            for r in ok],
             "outputs": [str(r.paths["class"]) for r in ok]}
     parts = gather_objects(part) if world > 1 else [part]      # every rank's share, for one summary
     total = {}
@@ -586,10 +741,13 @@ def _predict_inputs(model, inputs, out, plan: PredictPlan, **common) -> dict:
         for a in p["area_km2"]:
             for k, v in a.items(): total[k] = total.get(k, 0.0) + v
     failed = [f for p in parts for f in p["failed"]]
-    summary = {"mode": "many", "world_size": world, **{k: sum(p[k] for p in parts) for k in ("scenes", "predicted", "skipped")},
-               "failed": failed, "area_km2": total, "outputs": sorted(o for p in parts for o in p["outputs"])}
+    summary = {"mode": "many", "world_size": world, **{k: sum(p[k] for p in parts)
+                                                       for k in ("scenes", "predicted", "skipped")},
+               "failed": failed, "area_km2": total, "outputs": sorted(o for p in parts
+                                                                      for o in p["outputs"])}
     if failed:
         msg = "; ".join(f"{Path(f['src']).name}: {f['error']}" for f in failed)
         rest = "the other outputs are complete" if len(failed) < summary["scenes"] else "nothing was written"
         raise SarLulcError(f"{len(failed)} of {summary['scenes']} scene(s) failed ({msg}); {rest}.")
     return summary
+

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from fastcore.basics import patch
 
 from .checkpoint import load_model
-from .core import (AUTO_MIN_SPEEDUP, SarLulcError, PRECISIONS, autocast, get_device, has_native_bf16,
+from .core import (AUTO_MIN_SPEEDUP, SarLulcError, PRECISIONS, autocast, get_device,
+                           has_native_bf16,
                            atomic_output, time_alternating)
 from .distributed import state_sha256
 from .recipes import compile_setting, uses_cuda_graphs
@@ -24,14 +26,17 @@ __all__ = ['AUTO_AGREEMENT', 'CUDA_BATCH', 'compile_mode', 'compiled_model', 'Pr
 
 # %% ../nbs/31_predictor.ipynb #7ae6970783db
 def _norm_of(norm) -> tuple[np.ndarray, np.ndarray]:
-    "(mean, std) as float arrays of one value per channel (NormStats, a dict, or a pair of numbers or sequences)."
+    """(mean, std) as float arrays of one value per channel (NormStats, a dict, or a pair of numbers
+    or sequences)."""
     if norm is None: return None
     if isinstance(norm, dict): m, s = norm.get("mean"), norm.get("std")
     elif isinstance(norm, (tuple, list)): m, s = norm
     else: m, s = getattr(norm, "mean", None), getattr(norm, "std", None)
     try: m, s = np.atleast_1d(np.asarray(m, np.float64)), np.atleast_1d(np.asarray(s, np.float64))
-    except (TypeError, ValueError) as e: raise SarLulcError(f"Bad normalisation statistics {norm!r}; need mean and std.") from e
-    if m.shape != s.shape or m.ndim != 1 or not (np.isfinite(m).all() and np.isfinite(s).all() and (s > 0).all()):
+    except (TypeError, ValueError) as e: raise SarLulcError(f"Bad normalisation statistics "
+                                                            f"{norm!r}; need mean and std.") from e
+    if m.shape != s.shape or m.ndim != 1 or not (np.isfinite(m).all() and np.isfinite(s).all()
+                                                 and (s > 0).all()):
         raise SarLulcError(f"Bad normalisation mean={m.tolist()}, std={s.tolist()}.")
     return m, s
 
@@ -42,132 +47,105 @@ def _in_channels(model) -> int | None:
     return None
 
 class _CompileCache(dict):
-    "A model's compiled versions (backend -> compiled module, or why it failed); never copied or pickled with it."
+    """A model's compiled versions (backend -> compiled module, or why it failed); never copied or
+    pickled with it."""
     def __deepcopy__(self, memo): return _CompileCache()
     def __reduce__(self): return (_CompileCache, ())
 
 def compile_mode(device, backend: str, mode: str | None = None) -> str:
-    """Inductor's mode for inference: the one asked for, else `reduce-overhead` on a GPU, whose CUDA graphs replay a
-    window's hundreds of kernel launches as one (the small models are launch-bound there), else `default`."""
+    """Inductor's mode for inference: the one asked for, else `reduce-overhead` on a GPU, whose CUDA
+    graphs replay a window's hundreds of kernel launches as one (the small models are
+    launch-bound there), else `default`."""
     if mode: return mode
     return "reduce-overhead" if torch.device(device).type == "cuda" and backend == "inductor" else "default"
 
 def compiled_model(model: torch.nn.Module, backend: str = "inductor", mode: str = "default"):
-    """`torch.compile(model)` for inference, made once per model and backend and kept on the model, so that a
-    second `Predictor` (another scene, another app request) reuses its compiled graphs; a str if it failed before
-    (why). Window height and width are static (a scene's windows share one size; the few edge sizes compile once),
-    the batch dimension is dynamic (no-data windows make batches shorter). Inductor also caches its kernels on disk
-    (`TORCHINDUCTOR_CACHE_DIR`), so a new process skips most of the compile time."""
+    """`torch.compile(model)` for inference, made once per model and backend and kept on the model,
+    so that a second `Predictor` (another scene, another app request) reuses its compiled graphs;
+    a str if it failed before (why). Window height and width are static (a scene's windows share
+    one size; the few edge sizes compile once), the batch dimension is dynamic (no-data windows
+    make batches shorter). Inductor also caches its kernels on disk (`TORCHINDUCTOR_CACHE_DIR`),
+    so a new process skips most of the compile time."""
     cache = model.__dict__.get("_sar_lulc_compiled")
-    if cache is None: cache = model.__dict__["_sar_lulc_compiled"] = _CompileCache()   # not a submodule, not state
+    # not a submodule, not state
+    if cache is None: cache = model.__dict__["_sar_lulc_compiled"] = _CompileCache()
     key = backend if mode == "default" else f"{backend}:{mode}"
-    if key not in cache: cache[key] = torch.compile(model, backend=backend, mode=mode, dynamic=False)
+    if key not in cache:
+        cache[key] = torch.compile(model, backend=backend, mode=mode, dynamic=False)
     return cache[key]
 
+
+# %% ../nbs/31_predictor.ipynb #f9081e77581e
 class Predictor:
-    "Callable (B, h, w) or (B, C, h, w) dB float32 array -> (B, K, h, w) float32 tensor of probabilities (or logits) on its device."
-    def __init__(self, model: torch.nn.Module, *, scheme: ClassScheme, task: str, norm=None, device="auto",
-                 precision: str = "fp32", tta: bool = False, blend: str = "probs", meta: dict | None = None,
+    """Callable (B, h, w) or (B, C, h, w) dB float32 array -> (B, K, h, w) float32 tensor of
+    probabilities (or logits) on its device."""
+    def __init__(self, model: torch.nn.Module, *, scheme: ClassScheme, task: str, norm=None,
+                 device="auto",
+                 precision: str = "fp32", tta: bool = False, blend: str = "probs",
+                 meta: dict | None = None,
                  channels_last: bool = True, compile: bool | str = False):
-        if precision not in PRECISIONS: raise SarLulcError(f"Unknown precision {precision!r}; choose one of {PRECISIONS}.")
+        if precision not in PRECISIONS: raise SarLulcError(f"Unknown precision {precision!r}; "
+                                                           f"choose one of {PRECISIONS}.")
         self.device = get_device(device)
         if self.device.type == "cuda" and not torch.cuda.is_available():
-            raise SarLulcError(f"Device {device!r} requested but CUDA is not available; use device='cpu'.")
+            raise SarLulcError(f"Device {device!r} requested but CUDA is not available; use "
+                               "device='cpu'.")
         self.model, self.scheme, self.task, self.precision = model.to(self.device).eval(), scheme, task, precision
-        # channels-last convolutions: oneDNN/cuDNN's native layout, no reorder around every conv (1.3x on CPU for tiny).
-        # Like .to(device), this converts the model in place; a model with 5-D weights (3-D convs) stays as it is.
+        # channels-last convolutions: oneDNN/cuDNN's native layout, no reorder around every conv
+        # (1.3x on CPU for tiny).
+        # Like .to(device), this converts the model in place; a model with 5-D weights (3-D convs)
+        # stays as it is.
         two_d = all(p.ndim <= 4 for p in self.model.parameters())
         self.memory_format = torch.channels_last if channels_last and two_d else torch.contiguous_format
         if two_d: self.model.to(memory_format=self.memory_format)
         self.tta, self.blend, self.meta = bool(tta), blend, meta or {}
-        backend, mode = compile_setting(compile) if compile else (None, None)   # checked before any work
+        # checked before any work
+        backend, mode = compile_setting(compile) if compile else (None, None)
         mode = compile_mode(self.device, backend, mode) if compile else None
         self.compile = None if not compile else backend if mode == "default" else f"{backend}:{mode}"
-        # CUDA graphs replay into static buffers: each call starts a new step and its output is copied out
+        # CUDA graphs replay into static buffers: each call starts a new step and its output is
+        # copied out
         self._cudagraphs = self.device.type == "cuda" and bool(compile) and uses_cuda_graphs(backend, mode)
-        self._compiled, self.compile_note = (compiled_model(self.model, backend, mode), None) if compile else (None, None)
-        if isinstance(self._compiled, str): self._compiled, self.compile_note = None, self._compiled   # failed before
+        self._compiled, self.compile_note = (compiled_model(self.model, backend, mode),
+                                             None) if compile else (None, None)
+        # failed before
+        if isinstance(self._compiled, str): self._compiled, self.compile_note = None, self._compiled
         nm = _norm_of(norm)
         if nm is None:
-            warnings.warn("The model comes without normalisation statistics; feeding dB unnormalised (mean 0, std 1). "
-                          "Pass norm=(mean, std) or use a model exported by sar_lulc.", stacklevel=3)
+            warnings.warn("The model comes without normalisation statistics; feeding dB "
+                          "unnormalised (mean 0, std 1). Pass norm=(mean, std) or use a model "
+                          "exported by sar_lulc.",
+                          stacklevel=3)
             nm = (np.zeros(1), np.ones(1))
         self.channels = _in_channels(model) or 1
         if len(nm[0]) not in (1, self.channels):
-            raise SarLulcError(f"The normalisation has {len(nm[0])} channel(s), the model {self.channels}.")
+            raise SarLulcError(f"The normalisation has {len(nm[0])} channel(s), the model "
+                               f"{self.channels}.")
         self.mean, self.std = (float(nm[0][0]), float(nm[1][0])) if self.channels == 1 else nm
-        self._m = torch.as_tensor(np.resize(nm[0], self.channels), dtype=torch.float32).view(1, -1, 1, 1).to(self.device)
-        self._s = torch.as_tensor(np.resize(nm[1], self.channels), dtype=torch.float32).view(1, -1, 1, 1).to(self.device)
-        if self.device.type == "cpu" and (precision == "fp16" or (precision == "bf16" and not has_native_bf16(self.device))):
-            hw = "native fp16 arithmetic" if precision == "fp16" else "native bf16 instructions (AVX512-BF16 / AMX)"
-            warnings.warn(f"{precision} on a CPU without {hw} is usually much slower than fp32; use fp32 on this "
+        self._m = torch.as_tensor(np.resize(nm[0], self.channels), dtype=torch.float32).view(1, -1,
+                                                                                             1,
+                                                                                             1).to(self.device)
+        self._s = torch.as_tensor(np.resize(nm[1], self.channels), dtype=torch.float32).view(1, -1,
+                                                                                             1,
+                                                                                             1).to(self.device)
+        if self.device.type == "cpu" and (precision == "fp16" or (precision == "bf16"
+                                                                  and not has_native_bf16(self.device))):
+            hw = "native fp16 arithmetic" if precision == "fp16" else ("native bf16 instructions "
+                                                                       "(AVX512-BF16 / AMX)")
+            warnings.warn(f"{precision} on a CPU without {hw} is usually much slower than fp32; "
+                          f"use fp32 on this "
                           f"machine or {precision} on a GPU.", stacklevel=3)
         self._check()
-
-    @property
-    def num_classes(self) -> int: return self.scheme.num_classes
-
-    @property
-    def compiled(self) -> str:
-        "What ran: 'off', the compile backend, or the backend and why it fell back to eager."
-        return "off" if not self.compile else (self.compile_note or self.compile)
-
-    def with_norm(self, norm) -> "Predictor":
-        "The same predictor (model shared, not copied) with other normalisation statistics, e.g. a scene's own."
-        other = copy.copy(self)
-        m, s = _norm_of(norm)
-        other._m = torch.as_tensor(np.resize(m, self.channels), dtype=torch.float32).view(1, -1, 1, 1).to(self.device)
-        other._s = torch.as_tensor(np.resize(s, self.channels), dtype=torch.float32).view(1, -1, 1, 1).to(self.device)
-        other.mean, other.std = (float(m[0]), float(s[0])) if self.channels == 1 else (m, s)
-        return other
-
-    def _check(self):
-        c = self.channels
-        try: out = self._forward(torch.zeros(1, c, 64, 64, device=self.device), eager=True)
-        except SarLulcError: raise
-        except Exception as e:
-            raise SarLulcError(f"The model failed on a {c}-band 64x64 input ({type(e).__name__}: {str(e)[:200]}); "
-                               "it does not fit sar_lulc's input.") from e
-        if out.ndim != 4 or out.shape[0] != 1 or out.shape[2:] != (64, 64):
-            raise SarLulcError(f"The model returned shape {tuple(out.shape)} for a (1, {c}, 64, 64) input; expected "
-                               "(1, K, 64, 64) logits at input resolution.")
-        if out.shape[1] != self.num_classes:
-            raise SarLulcError(f"The model predicts {out.shape[1]} classes but its scheme {self.scheme.name!r} has "
-                               f"{self.num_classes} ({', '.join(self.scheme.names)}); the model and scheme do not fit.")
-
-    def _forward(self, x: torch.Tensor, eager: bool = False) -> torch.Tensor:
-        replayed = False                                  # output in a CUDA graph's buffer, overwritten by the next call
-        with autocast(self.device, self.precision):
-            if self._compiled is not None and not eager:
-                try:
-                    torch._dynamo.maybe_mark_dynamic(x, 0)
-                    if self._cudagraphs: torch.compiler.cudagraph_mark_step_begin()
-                    y, replayed = self._compiled(x), self._cudagraphs
-                except (SarLulcError, torch.OutOfMemoryError): raise    # the input's or the device's fault, not the backend's
-                except Exception as e:                    # a backend that cannot build or run this model: eager from now on
-                    self._compiled = None
-                    self.compile_note = f"{self.compile} failed ({type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}); ran eager"
-                    self.model.__dict__["_sar_lulc_compiled"][self.compile] = self.compile_note   # not retried per scene
-                    warnings.warn(f"torch.compile: {self.compile_note}.", stacklevel=3)
-                    y = self.model(x)
-            else: y = self.model(x)
-        if isinstance(y, dict): y = y.get("logits", y.get("out"))
-        elif isinstance(y, (tuple, list)): y = y[0]
-        if not torch.is_tensor(y): raise SarLulcError(f"The model returned {type(y).__name__}, not a logits tensor.")
-        out = y.float()                                   # a new tensor unless y is float32 already
-        return out.clone() if replayed and out is y else out
-
-    def _one(self, x):
-        y = self._forward(x)
-        return torch.softmax(y, 1) if self.blend == "probs" else y
 
     @torch.inference_mode()
     def __call__(self, db: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(np.ascontiguousarray(db, np.float32))
         if x.ndim == 3: x = x[:, None]                              # (B, h, w): one band
         if x.shape[1] != self.channels:
-            raise SarLulcError(f"The model expects {self.channels} band(s) (e.g. HH and HV), the input has {x.shape[1]}.")
-        x = ((x.to(self.device, non_blocking=True) - self._m) / self._s).contiguous(memory_format=self.memory_format)
+            raise SarLulcError(f"The model expects {self.channels} band(s) (e.g. HH and HV), the "
+                               f"input has {x.shape[1]}.")
+        x = ((x.to(self.device,
+                   non_blocking=True) - self._m) / self._s).contiguous(memory_format=self.memory_format)
         if not self.tta: y = self._one(x)
         else:
             y = self._one(x)
@@ -176,6 +154,86 @@ class Predictor:
             y /= 4
         return y.contiguous()
 
+
+# %% ../nbs/31_predictor.ipynb #2daccc2d9efa
+@patch(as_prop=True)
+def num_classes(self: Predictor) -> int: return self.scheme.num_classes
+
+@patch(as_prop=True)
+def compiled(self: Predictor) -> str:
+    "What ran: 'off', the compile backend, or the backend and why it fell back to eager."
+    return "off" if not self.compile else (self.compile_note or self.compile)
+
+@patch
+def with_norm(self: Predictor, norm) -> "Predictor":
+    """The same predictor (model shared, not copied) with other normalisation statistics, e.g. a
+    scene's own."""
+    other = copy.copy(self)
+    m, s = _norm_of(norm)
+    other._m = torch.as_tensor(np.resize(m, self.channels), dtype=torch.float32).view(1, -1, 1,
+                                                                                      1).to(self.device)
+    other._s = torch.as_tensor(np.resize(s, self.channels), dtype=torch.float32).view(1, -1, 1,
+                                                                                      1).to(self.device)
+    other.mean, other.std = (float(m[0]), float(s[0])) if self.channels == 1 else (m, s)
+    return other
+
+@patch
+def _check(self: Predictor):
+    c = self.channels
+    try: out = self._forward(torch.zeros(1, c, 64, 64, device=self.device), eager=True)
+    except SarLulcError: raise
+    except Exception as e:
+        raise SarLulcError(f"The model failed on a {c}-band 64x64 input ({type(e).__name__}: "
+                           f"{str(e)[:200]}); "
+                           "it does not fit sar_lulc's input.") from e
+    if out.ndim != 4 or out.shape[0] != 1 or out.shape[2:] != (64, 64):
+        raise SarLulcError(f"The model returned shape {tuple(out.shape)} for a (1, {c}, 64, "
+                           f"64) input; expected "
+                           "(1, K, 64, 64) logits at input resolution.")
+    if out.shape[1] != self.num_classes:
+        raise SarLulcError(f"The model predicts {out.shape[1]} classes but its scheme "
+                           f"{self.scheme.name!r} has {self.num_classes} "
+                           f"({', '.join(self.scheme.names)}); the model "
+                           "and scheme do not fit.")
+
+
+# %% ../nbs/31_predictor.ipynb #d56cb64dd1be
+@patch
+def _forward(self: Predictor, x: torch.Tensor, eager: bool = False) -> torch.Tensor:
+    # output in a CUDA graph's buffer, overwritten by the next call
+    replayed = False
+    with autocast(self.device, self.precision):
+        if self._compiled is not None and not eager:
+            try:
+                torch._dynamo.maybe_mark_dynamic(x, 0)
+                if self._cudagraphs: torch.compiler.cudagraph_mark_step_begin()
+                y, replayed = self._compiled(x), self._cudagraphs
+            # the input's or the device's fault, not the backend's
+            except (SarLulcError, torch.OutOfMemoryError): raise
+            # a backend that cannot build or run this model: eager from now on
+            except Exception as e:
+                self._compiled = None
+                self.compile_note = (f"{self.compile} failed ({type(e).__name__}: "
+                                     f"{str(e).splitlines()[0][:160] if str(e) else ''}); ran "
+                                     "eager")
+                # not retried per scene
+                self.model.__dict__["_sar_lulc_compiled"][self.compile] = self.compile_note
+                warnings.warn(f"torch.compile: {self.compile_note}.", stacklevel=3)
+                y = self.model(x)
+        else: y = self.model(x)
+    if isinstance(y, dict): y = y.get("logits", y.get("out"))
+    elif isinstance(y, (tuple, list)): y = y[0]
+    if not torch.is_tensor(y): raise SarLulcError(f"The model returned {type(y).__name__}, not "
+                                                  "a logits tensor.")
+    out = y.float()                                   # a new tensor unless y is float32 already
+    return out.clone() if replayed and out is y else out
+
+@patch
+def _one(self: Predictor, x):
+    y = self._forward(x)
+    return torch.softmax(y, 1) if self.blend == "probs" else y
+
+
 # %% ../nbs/31_predictor.ipynb #25629df903aa
 def _scheme_of(x) -> ClassScheme | None:
     if x is None: return None
@@ -183,9 +241,12 @@ def _scheme_of(x) -> ClassScheme | None:
     if isinstance(x, dict): return ClassScheme.from_dict(x)
     return get_scheme(x)
 
-def make_predictor(model_or_bundle, *, task=None, scheme=None, norm=None, device="auto", precision="fp32",
-                   tta=False, blend="probs", channels_last: bool = True, compile: bool | str = False) -> Predictor:
-    "A `Predictor` from a ModelBundle, a model path/run folder, or a bare nn.Module (+ scheme/task/norm)."
+def make_predictor(model_or_bundle, *, task=None, scheme=None, norm=None, device="auto",
+                   precision="fp32",
+                   tta=False, blend="probs", channels_last: bool = True,
+                   compile: bool | str = False) -> Predictor:
+    """A `Predictor` from a ModelBundle, a model path/run folder, or a bare nn.Module (+
+    scheme/task/norm)."""
     if isinstance(model_or_bundle, Predictor): return model_or_bundle
     if isinstance(model_or_bundle, (str, Path)):
         model_or_bundle = load_model(model_or_bundle, device=str(get_device(device)))
@@ -195,41 +256,54 @@ def make_predictor(model_or_bundle, *, task=None, scheme=None, norm=None, device
         model, btask, bscheme, bnorm = model_or_bundle, None, None, None
     elif hasattr(model_or_bundle, "model") and hasattr(model_or_bundle, "norm"):
         b = model_or_bundle
-        model, btask, bscheme, bnorm = b.model, getattr(b, "task", None), _scheme_of(getattr(b, "scheme", None)), b.norm
+        model, btask, bscheme, bnorm = b.model, getattr(b, "task", None), _scheme_of(getattr(b,
+                                                                                             "scheme", None)), b.norm
         meta = dict(getattr(b, "meta", None) or {})
     else:
-        raise SarLulcError(f"Expected a ModelBundle, a model path or a torch.nn.Module, got {type(model_or_bundle).__name__}.")
+        raise SarLulcError(f"Expected a ModelBundle, a model path or a torch.nn.Module, got "
+                           f"{type(model_or_bundle).__name__}.")
     if btask is not None and task is not None and btask != task:
-        raise SarLulcError(f"The model was trained for the {btask!r} task but task={task!r} was requested; "
-                           f"use a {task} model (e.g. --model for the {task} weights) or task={btask!r}.")
+        raise SarLulcError(f"The model was trained for the {btask!r} task but task={task!r} was "
+                           f"requested; use a {task} model (e.g. --model for the {task} weights) "
+                           f"or "
+                           f"task={btask!r}.")
     task = task or btask or "lulc"
     sch = _scheme_of(scheme) or bscheme or get_scheme(DEFAULT_SCHEME_OF_TASK[task])
     if bscheme is not None and scheme is not None and _scheme_of(scheme).names != bscheme.names:
-        raise SarLulcError(f"scheme {_scheme_of(scheme).name!r} does not match the model's scheme {bscheme.name!r}.")
+        raise SarLulcError(f"scheme {_scheme_of(scheme).name!r} does not match the model's scheme "
+                           f"{bscheme.name!r}.")
     if task == "water" and "water" not in [n.lower() for n in sch.names]:
-        raise SarLulcError(f"The water task needs a scheme with a 'water' class; {sch.name!r} has {list(sch.names)}.")
-    return Predictor(model, scheme=sch, task=task, norm=norm if norm is not None else bnorm, device=device,
-                     precision=precision, tta=tta, blend=blend, meta=meta, channels_last=channels_last, compile=compile)
+        raise SarLulcError(f"The water task needs a scheme with a 'water' class; {sch.name!r} has "
+                           f"{list(sch.names)}.")
+    return Predictor(model, scheme=sch, task=task, norm=norm if norm is not None else bnorm,
+                     device=device,
+                     precision=precision, tta=tta, blend=blend, meta=meta,
+                     channels_last=channels_last, compile=compile)
 
 # %% ../nbs/31_predictor.ipynb #3d2e08cf4f10
 AUTO_AGREEMENT = 0.995   # bf16 must classify at least this fraction of the pixels as fp32 does
 CUDA_BATCH = 8           # windows per call on a GPU, which needs batches to be busy
 
 def auto_batch_size(device) -> int:
-    """Windows per model call when none is given: 1 on a CPU, `CUDA_BATCH` on a GPU. On a CPU the convolutions
-    and matmuls already use every core within one 512² window, so batch 4 runs no faster (`bench/bench_memory.py`,
-    `bench/profile_predict.py`) while its transient activations are 4x larger (~530 MB more for `tiny`), which is
-    what made the peak memory of long scenes grow."""
+    """Windows per model call when none is given: 1 on a CPU, `CUDA_BATCH` on a GPU. On a CPU the
+    convolutions and matmuls already use every core within one 512² window, so batch 4 runs no
+    faster (`bench/bench_memory.py`, `bench/profile_predict.py`) while its transient activations
+    are 4x larger (~530 MB more for `tiny`), which is what made the peak memory of long scenes
+    grow."""
     return 1 if torch.device(device).type == "cpu" else CUDA_BATCH
 
 def choose_precision(pred: Predictor, tile: int = 256, reps: int = 3) -> tuple[str, str]:
-    "('bf16' or 'fp32', why) for `pred` on its device: bf16 only if native, faster, and >= AUTO_AGREEMENT alike."
+    """('bf16' or 'fp32', why) for `pred` on its device: bf16 only if native, faster, and >=
+    AUTO_AGREEMENT alike."""
     dev = pred.device
     if not has_native_bf16(dev): return "fp32", f"no native bf16 on this {dev.type}"
     db = synth_scene(0, size=tile).db
-    x = np.stack([db - 7 * c for c in range(pred.channels)])[None] if pred.channels > 1 else db[None]   # HV ~7 dB below HH
+    # HV ~7 dB below HH
+    x = np.stack([db - 7 * c
+                  for c in range(pred.channels)])[None] if pred.channels > 1 else db[None]
     was, out = pred.precision, {}
-    compiled, pred._compiled = pred._compiled, None          # measured eager: no compiles for the probe's shapes
+    # measured eager: no compiles for the probe's shapes
+    compiled, pred._compiled = pred._compiled, None
     def run(p):
         pred.precision = p; out[p] = pred(x).argmax(1)
     try: times = time_alternating({p: (lambda p=p: run(p)) for p in ("fp32", "bf16")}, reps, dev)
@@ -241,38 +315,51 @@ def choose_precision(pred: Predictor, tile: int = 256, reps: int = 3) -> tuple[s
 
 # %% ../nbs/31_predictor.ipynb #autoprec0002
 def precision_cache_file() -> Path:
-    "Where `auto_precision` remembers its answers: `$SAR_LULC_CACHE_DIR` (else `~/.cache/sar_lulc`)/precision.json."
-    root = os.environ.get("SAR_LULC_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "sar_lulc"
+    """Where `auto_precision` remembers its answers: `$SAR_LULC_CACHE_DIR` (else
+    `~/.cache/sar_lulc`)/precision.json."""
+    root = os.environ.get("SAR_LULC_CACHE_DIR") or Path(os.environ.get("XDG_CACHE_HOME")
+                                                        or Path.home() / ".cache") / "sar_lulc"
     return Path(root) / "precision.json"
 
 def device_name(device) -> str:
     "The device as a person (and a cache key) names it: the GPU's name, or the CPU's model name."
     device = torch.device(device)
     if device.type == "cuda": return torch.cuda.get_device_name(device)
-    try: return next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
+    try:
+        return next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
+                    if l.startswith("model name"))
     except (OSError, StopIteration): return platform.processor() or platform.machine()
 
 def _probe_reps(pred: Predictor, budget_s: float, tile: int = 256) -> int:
-    "Rounds of `choose_precision` that fit `budget_s`, from one fp32 call (it makes 2 warm-up + 2 calls a round)."
+    """Rounds of `choose_precision` that fit `budget_s`, from one fp32 call (it makes 2 warm-up + 2
+    calls a round)."""
     x = np.zeros((1, pred.channels, tile, tile), np.float32) - 12.0
     t = time.perf_counter(); pred(x); dt = time.perf_counter() - t
     return int(min(3, max(1, budget_s / (2 * dt) - 1)))
 
-def auto_precision(pred: Predictor, budget_s: float = 5.0, announce: bool = True) -> tuple[str, str]:
-    "`choose_precision` once per model, device and torch version: announced on stderr, about `budget_s`, cached."
-    if not has_native_bf16(pred.device): return choose_precision(pred)     # fp32 at once, nothing to remember
-    key = f"{state_sha256(pred.model)[:16]}|{device_name(pred.device)}|torch {torch.__version__}|{pred.channels}"
+def auto_precision(pred: Predictor, budget_s: float = 5.0, announce: bool = True) -> tuple[str,
+                                                                                           str]:
+    """`choose_precision` once per model, device and torch version: announced on stderr, about
+    `budget_s`, cached."""
+    # fp32 at once, nothing to remember
+    if not has_native_bf16(pred.device): return choose_precision(pred)
+    key = (f"{state_sha256(pred.model)[:16]}|{device_name(pred.device)}|torch "
+           f"{torch.__version__}|{pred.channels}")
     path = precision_cache_file()
     try: cache = json.loads(path.read_text()) if path.is_file() else {}
-    except (OSError, ValueError): cache = {}                               # unreadable: measure again
-    if key in cache: return cache[key]["precision"], f"{cache[key]['why']} (measured before on this machine)"
+    # unreadable: measure again
+    except (OSError, ValueError): cache = {}
+    if key in cache: return cache[key]["precision"], (f"{cache[key]['why']} (measured before on "
+                                                      "this machine)")
     if announce:
-        print(f"precision auto: timing bf16 against fp32 for this model on {device_name(pred.device)} "
+        print("precision auto: timing bf16 against fp32 for this model on "
+              f"{device_name(pred.device)} "
               f"(a few seconds, once; remembered in {path})", file=sys.stderr, flush=True)
     prec, why = choose_precision(pred, reps=_probe_reps(pred, budget_s))
     cache[key] = dict(precision=prec, why=why, when=time.strftime("%Y-%m-%d %H:%M"))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_output(path, overwrite=True) as tmp: tmp.write_text(json.dumps(cache, indent=1))
-    except (OSError, SarLulcError): pass                                  # a read-only home: decide again next time
+    # a read-only home: decide again next time
+    except (OSError, SarLulcError): pass
     return prec, why

@@ -24,9 +24,12 @@ __all__ = ['TRAIN_PRESETS', 'PRETRAIN_PRESETS', 'TrainConfig', 'PretrainConfig',
 class TrainConfig:
     "Fine-tuning config; defaults = the `demo` recipe (see `TRAIN_PRESETS`)."
     recipe: str = "demo"
-    task: str = "lulc"                  # lulc: the dataset's scheme; water: binary water / not water
-    preset: str = "tiny"                # model: tiny | swin_t | swin_b (Swin), resnet18 (timm CNN; recommended from scratch)
-    arch: str = "segmenter"             # model family: this toolkit's segmenter, or one added with checkpoint.register_arch
+    # lulc: the dataset's scheme; water: binary water / not water
+    task: str = "lulc"
+    # model: tiny | swin_t | swin_b (Swin), resnet18 (timm CNN; recommended from scratch)
+    preset: str = "tiny"
+    # model family: this toolkit's segmenter, or one added with checkpoint.register_arch
+    arch: str = "segmenter"
     epochs: int = 30                    # passes over chips_per_epoch random chips
     batch_size: int = 16                # per process
     accum_steps: int = 1                # gradient accumulation (micro-batches per optimiser step)
@@ -40,27 +43,36 @@ class TrainConfig:
     betas: tuple = (0.9, 0.999)
     drop_path: float = 0.1              # stochastic depth rate of the encoder
     clip: float | None = 5.0            # max gradient norm (None = no clipping)
-    precision: str = "fp32"             # fp32 | bf16 (CPU/CUDA autocast) | fp16 (grad scaler; CUDA, slow on CPUs) | auto (bf16 where measured faster)
-    compile: bool | str = False         # torch.compile the model (True: inductor; or a backend name, e.g. aot_eager; or inductor:MODE)
-    channels_last: bool = True          # channels-last conv layout: fp32 CPU steps 1.10x (tiny), 1.12x (swin_t), 0.94-1.15x (resnet18)
+    # fp32 | bf16 (CPU/CUDA autocast) | fp16 (grad scaler; CUDA, slow on CPUs) | auto (bf16 where
+    # measured faster)
+    precision: str = "fp32"
+    # torch.compile the model (True: inductor; or a backend name, e.g. aot_eager; or inductor:MODE)
+    compile: bool | str = False
+    # channels-last conv layout: fp32 CPU steps 1.10x (tiny), 1.12x (swin_t), 0.94-1.15x (resnet18)
+    channels_last: bool = True
     seed: int = 0                       # seeds the model, the chips and the augmentations
     hr_inject: str = "s4+s2"            # refinement (i): none | s4 | s4+s2
     head: str = "progressive"           # refinement (ii): simple | progressive
     alpha: float = 0.5                  # refinement (iii): class-weight tempering (0 = uniform)
     gamma: float = 2.0                  # focal gamma
-    loss: str = "focal_dice"            # training loss, a name of losses.LOSSES: focal_dice (the paper) | focal | dice | ce
+    # training loss, a name of losses.LOSSES: focal_dice (the paper) | focal | dice | ce
+    loss: str = "focal_dice"
     in_chans: int | None = None         # None: from the data
     chip: int = 256                     # training chip size in pixels
     chips_per_epoch: int | None = 512   # random chips per epoch; None = every grid chip once
     val_chip: int | None = None         # validation chip size (None = chip)
     eval_batch_size: int = 8
-    min_valid: float | None = None      # skip random chips with less labelled area (None = the dataset's own: what `chips` kept)
+    # skip random chips with less labelled area (None = the dataset's own: what `chips` kept)
+    min_valid: float | None = None
     augment: bool = True                # random flips / quarter turns
-    gain_db: float = 0.0                # radiometric augmentation (data.SarAugment): calibration offset +-dB
+    # radiometric augmentation (data.SarAugment): calibration offset +-dB
+    gain_db: float = 0.0
     ramp_db: float = 0.0                # ... brightness ramp across a chip, up to dB
     speckle: float = 0.0                # ... probability of resampled speckle
-    balance: float = 0.0                # class-balanced chip sampling: 0 = by area, 1 = every class alike
-    multilook: int = 1                  # average N x N pixels in power (data.multilook_db); predict does the same
+    # class-balanced chip sampling: 0 = by area, 1 = every class alike
+    balance: float = 0.0
+    # average N x N pixels in power (data.multilook_db); predict does the same
+    multilook: int = 1
     num_workers: int = 0                # DataLoader worker processes
     device: str = "auto"                # auto (CUDA when present), cpu, cuda, cuda:1 ...
     save_every: int = 0                 # also write last.pt every N steps (0 = only every epoch)
@@ -69,6 +81,8 @@ class TrainConfig:
     cf: float | None = None             # calibration factor override
     test_at_end: bool = True            # evaluate the best model on the test split at the end
 
+
+# %% ../nbs/21_recipes.ipynb #60ceaca55fcf
 @dataclass
 class PretrainConfig:
     "SAR-W-MixMAE pretraining config; defaults = the `demo` recipe (see `PRETRAIN_PRESETS`)."
@@ -87,13 +101,19 @@ class PretrainConfig:
     betas: tuple = (0.9, 0.95)
     drop_path: float = 0.0
     clip: float | None = None
-    precision: str = "fp32"             # fp32 | bf16 (CPU/CUDA autocast) | fp16 (grad scaler; CUDA, slow on CPUs) | auto (bf16 where measured faster)
-    compile: bool | str = False         # torch.compile the model (True: inductor; or a backend name, e.g. aot_eager; or inductor:MODE)
-    seed: int = 0                       # seeds the model, the masks, the chips and the augmentations
+    # fp32 | bf16 (CPU/CUDA autocast) | fp16 (grad scaler; CUDA, slow on CPUs) | auto (bf16 where
+    # measured faster)
+    precision: str = "fp32"
+    # torch.compile the model (True: inductor; or a backend name, e.g. aot_eager; or inductor:MODE)
+    compile: bool | str = False
+    # seeds the model, the masks, the chips and the augmentations
+    seed: int = 0
     mask_ratio: float = 0.5             # MixMAE mixing ratio
     sar_w_s: float = 1.0                # SAR-W strength s (0 = plain MixMAE)
-    sar_w_norm: str = "minmax"          # SAR-W power scaling: "minmax" (the paper) or "robust" (dB percentiles)
-    target: str = "pixels"              # reconstruction target: pixels (the paper) | multilook (speckle-robust, box-filtered)
+    # SAR-W power scaling: "minmax" (the paper) or "robust" (dB percentiles)
+    sar_w_norm: str = "minmax"
+    # reconstruction target: pixels (the paper) | multilook (speckle-robust, box-filtered)
+    target: str = "pixels"
     target_looks: int = 5               # box size of the multilooked target
     patch_norm: bool = True             # standardise each 32-px target patch (the paper)
     dec_dim: int | None = None          # decoder width/depth (None = the MixMAE defaults)
@@ -103,7 +123,8 @@ class PretrainConfig:
     chips_per_epoch: int | None = 512   # random chips per epoch; None = every grid chip once
     min_valid: float = 0.5
     augment: bool = True
-    crop_scale: tuple | None = (0.2, 1.0)   # random resized crop of 20-100 % of a chip (METHOD.md section 2); None = off
+    # random resized crop of 20-100 % of a chip (METHOD.md section 2); None = off
+    crop_scale: tuple | None = (0.2, 1.0)
     num_workers: int = 0                # DataLoader worker processes
     device: str = "auto"                # auto (CUDA when present), cpu, cuda, cuda:1 ...
     save_every: int = 0                 # also write last.pt every N steps (0 = only every epoch)
@@ -111,86 +132,120 @@ class PretrainConfig:
     units: str | None = None            # SAR units override (None = the dataset manifest's)
     cf: float | None = None             # calibration factor override
 
+
+# %% ../nbs/21_recipes.ipynb #93967889fc73
 TRAIN_PRESETS = {
     "demo": {},
-    "paper": dict(preset="swin_b", epochs=100, warmup_epochs=20, batch_size=16, blr=1.25e-4, blr_batch=512,
+    "paper": dict(preset="swin_b", epochs=100, warmup_epochs=20, batch_size=16, blr=1.25e-4,
+                  blr_batch=512,
                   layer_decay=0.8, drop_path=0.1, clip=5.0, min_lr_ratio=0.0, chips_per_epoch=None,
                   precision="bf16", num_workers=8, eval_batch_size=16, log_every=50),
-    "micro": dict(epochs=2, batch_size=2, chip=64, chips_per_epoch=8, warmup_epochs=0.5, eval_batch_size=4,
+    "micro": dict(epochs=2, batch_size=2, chip=64, chips_per_epoch=8, warmup_epochs=0.5,
+                  eval_batch_size=4,
                   log_every=1, min_valid=0.1),
-    # a real scene with a few labelled fields, on a CPU (bench/real_flevoland.py): 296 steps (8 epochs of 37) of 8 x 96 px chips,
+    # a real scene with a few labelled fields, on a CPU (bench/real_flevoland.py): 296 steps (8
+    # epochs of 37) of 8 x 96 px chips,
     # speckle multilooked 9 x 9 (predict repeats it), every class drawn alike
-    "real": dict(preset="resnet18", layer_decay=1.0, chip=96, batch_size=8, epochs=8, chips_per_epoch=300,
+    "real": dict(preset="resnet18", layer_decay=1.0, chip=96, batch_size=8, epochs=8,
+                 chips_per_epoch=300,
                  warmup_epochs=1, multilook=9, balance=1.0, log_every=25),
 }
 PRETRAIN_PRESETS = {
     "demo": {},
-    "paper": dict(preset="swin_b", epochs=600, warmup_epochs=40, batch_size=64, blr=1.5e-4, blr_batch=256,
-                  min_lr_ratio=0.0, chip=224, chips_per_epoch=None, precision="bf16", num_workers=8, log_every=50),
-    "micro": dict(epochs=1, batch_size=2, chip=64, chips_per_epoch=4, warmup_epochs=0.5, log_every=1, min_valid=0.1),
+    "paper": dict(preset="swin_b", epochs=600, warmup_epochs=40, batch_size=64, blr=1.5e-4,
+                  blr_batch=256,
+                  min_lr_ratio=0.0, chip=224, chips_per_epoch=None, precision="bf16",
+                  num_workers=8, log_every=50),
+    "micro": dict(epochs=1, batch_size=2, chip=64, chips_per_epoch=4, warmup_epochs=0.5,
+                  log_every=1, min_valid=0.1),
 }
+
 
 # %% ../nbs/21_recipes.ipynb #01da5044a5ff
 def _check_config(cfg) -> None:
     def need(ok, msg):
         if not ok: raise SarLulcError(msg)
-    if hasattr(cfg, "loss"): need(cfg.loss in LOSSES, f"Unknown loss {cfg.loss!r}; choose one of {sorted(LOSSES)}.")
-    need(cfg.precision in PRECISION_CHOICES, f"precision must be one of {PRECISION_CHOICES}, not {cfg.precision!r}.")
-    for f in ("epochs", "batch_size", "accum_steps", "chip", "blr_batch", "eval_batch_size", "log_every", "multilook"):
-        if hasattr(cfg, f): check_number(f, getattr(cfg, f), lo=1, hi=31 if f == "multilook" else None)
+    if hasattr(cfg, "loss"): need(cfg.loss in LOSSES, f"Unknown loss {cfg.loss!r}; choose one of "
+                                                      f"{sorted(LOSSES)}.")
+    need(cfg.precision in PRECISION_CHOICES, f"precision must be one of {PRECISION_CHOICES}, not "
+                                             f"{cfg.precision!r}.")
+    for f in ("epochs", "batch_size", "accum_steps", "chip", "blr_batch", "eval_batch_size",
+              "log_every", "multilook"):
+        if hasattr(cfg, f):
+            check_number(f, getattr(cfg, f), lo=1, hi=31 if f == "multilook" else None)
     for f in ("num_workers", "save_every"): check_number(f, getattr(cfg, f), lo=0)
-    for f in ("min_valid", "mask_ratio", "sar_w_s", "drop_path", "gamma", "blr", "min_lr_ratio", "clip", "gain_db",
+    for f in ("min_valid", "mask_ratio", "sar_w_s", "drop_path", "gamma", "blr", "min_lr_ratio",
+              "clip", "gain_db",
               "ramp_db", "speckle", "balance"):
         v = getattr(cfg, f, None)
         if v is None: continue
-        lo, hi = {"min_valid": (0, 1), "mask_ratio": (0, 0.95), "drop_path": (0, 0.9), "min_lr_ratio": (0, 1),
+        lo, hi = {"min_valid": (0, 1), "mask_ratio": (0, 0.95), "drop_path": (0, 0.9),
+                  "min_lr_ratio": (0, 1),
                   "speckle": (0, 1), "balance": (0, 1)}.get(f, (0, None))
-        check_number(f, v, kind=float, lo=lo, hi=hi, lo_open=f in ("mask_ratio", "blr"))   # clip 0 = no clipping
+        # clip 0 = no clipping
+        check_number(f, v, kind=float, lo=lo, hi=hi, lo_open=f in ("mask_ratio", "blr"))
     if getattr(cfg, "val_chip", None) is not None: check_number("val_chip", cfg.val_chip, lo=1)
     cs = getattr(cfg, "crop_scale", None)
-    need(cs is None or (len(cs) == 2 and 0 < cs[0] <= cs[1] <= 1), f"crop_scale must be (low, high) with 0 < low <= high <= 1, or None; got {cs}.")
+    need(cs is None or (len(cs) == 2 and 0 < cs[0] <= cs[1] <= 1), "crop_scale must be (low, "
+                                                                   f"high) with 0 < low <= high <= "
+                                                                   f"1, or None; got {cs}.")
     if cfg.chips_per_epoch is not None: check_number("chips_per_epoch", cfg.chips_per_epoch, lo=1)
     if cfg.units is not None: check_units(cfg.units)
     if cfg.cf is not None: check_number("cf", cfg.cf, kind=float)
-    get_device(cfg.device)                            # a missing GPU fails here, before data or model
+    # a missing GPU fails here, before data or model
+    get_device(cfg.device)
     need(0 < cfg.layer_decay <= 1, f"layer_decay must be in (0, 1], got {cfg.layer_decay}.")
-    need(cfg.warmup_epochs >= 0 and cfg.weight_decay >= 0, "warmup_epochs and weight_decay must be >= 0.")
+    need(cfg.warmup_epochs >= 0 and cfg.weight_decay >= 0, "warmup_epochs and weight_decay must be "
+                                                           ">= 0.")
     need(cfg.lr is None or cfg.lr > 0, f"lr must be positive, got {cfg.lr}.")
     need(len(cfg.betas) == 2, f"betas needs two values, got {cfg.betas}.")
     if isinstance(cfg, TrainConfig):
-        cfg.task = check_choice("task", cfg.task, TASKS)                 # the segmenter's validators, so a
-        cfg.hr_inject = check_choice("hr_inject", cfg.hr_inject, HR_INJECT)  # config and a model accept the same
+        # the segmenter's validators, so a
+        cfg.task = check_choice("task", cfg.task, TASKS)
+        # config and a model accept the same
+        cfg.hr_inject = check_choice("hr_inject", cfg.hr_inject, HR_INJECT)
         cfg.head = check_choice("head", cfg.head, HEADS)
         need(0 <= cfg.alpha <= 1, f"alpha must be in [0, 1], got {cfg.alpha}.")
     if cfg.compile: compile_backend(cfg.compile)
 
 def compile_modes() -> dict:
-    "Inductor's modes and the options each sets (torch's own table, so a new torch's modes are known here too)."
+    """Inductor's modes and the options each sets (torch's own table, so a new torch's modes are
+    known here too)."""
     import torch._inductor
     return torch._inductor.list_mode_options()
 
 def uses_cuda_graphs(backend: str, mode: str | None) -> bool:
-    "Whether `backend` in `mode` replays CUDA graphs (its outputs then live in buffers that the next call overwrites)."
-    return backend == "cudagraphs" or (backend == "inductor" and bool(compile_modes().get(mode or "default", {}).get("triton.cudagraphs")))
+    """Whether `backend` in `mode` replays CUDA graphs (its outputs then live in buffers that the
+    next call overwrites)."""
+    return backend == "cudagraphs" or (backend == "inductor" and bool(compile_modes().get(mode
+                                                                                          or "default", {}).get("triton.cudagraphs")))
 
+
+# %% ../nbs/21_recipes.ipynb #f2573826f14b
 def compile_setting(compile) -> tuple[str, str | None]:
-    """(backend, mode) of a `compile` setting: True -> ('inductor', None), 'NAME' or 'NAME:MODE' with one of
-    inductor's `compile_modes()` (reduce-overhead: CUDA graphs). A None mode is left to the caller to choose."""
+    """(backend, mode) of a `compile` setting: True -> ('inductor', None), 'NAME' or 'NAME:MODE'
+    with one of inductor's `compile_modes()` (reduce-overhead: CUDA graphs). A None mode is left
+    to the caller to choose."""
     if compile is True: return "inductor", None
     names = torch.compiler.list_backends(exclude_tags=())
     backend, _, mode = compile.partition(":") if isinstance(compile, str) else ("", "", "")
     if backend not in names:
         shown = ", ".join(n for n in ("inductor", "aot_eager", "eager", "cudagraphs") if n in names)
-        raise SarLulcError(f"Unknown torch.compile backend {compile!r} (--compile / --compile-backend): use {shown} "
-                           f"(or another registered backend), optionally with an inductor mode, e.g. inductor:max-autotune.")
+        raise SarLulcError(f"Unknown torch.compile backend {compile!r} (--compile / "
+                           f"--compile-backend): use {shown} (or another registered backend), "
+                           f"optionally with an inductor mode, "
+                           "e.g. inductor:max-autotune.")
     if mode and backend != "inductor":
-        raise SarLulcError(f"Compile modes apply to inductor only: {compile!r}; give {backend} alone, or inductor:{mode}.")
+        raise SarLulcError(f"Compile modes apply to inductor only: {compile!r}; give {backend} "
+                           f"alone, or inductor:{mode}.")
     if mode and mode not in compile_modes():
-        raise SarLulcError(f"Unknown compile mode in {compile!r}: inductor's modes are {', '.join(compile_modes())}.")
+        raise SarLulcError(f"Unknown compile mode in {compile!r}: inductor's modes are "
+                           f"{', '.join(compile_modes())}.")
     return backend, mode or None
 
 def compile_backend(compile) -> str:
-    "The torch.compile backend of a `compile` setting (checked): True -> 'inductor', or a registered backend's name."
+    """The torch.compile backend of a `compile` setting (checked): True -> 'inductor', or a
+    registered backend's name."""
     return compile_setting(compile)[0]
 
 def _make_config(cls, presets, recipe, overrides):
@@ -204,22 +259,30 @@ def _make_config(cls, presets, recipe, overrides):
     bad = [k for k in vals if k not in names]
     if bad:
         hints = {k: difflib.get_close_matches(k, names, 1) for k in bad}
-        hint = "; ".join(f"{k!r} (did you mean {h[0]!r}?)" if h else repr(k) for k, h in hints.items())
-        raise SarLulcError(f"Unknown {cls.__name__} option(s): {hint}. Valid options: {', '.join(names)}.")
+        hint = "; ".join(f"{k!r} (did you mean {h[0]!r}?)" if h else repr(k) for k,
+                         h in hints.items())
+        raise SarLulcError(f"Unknown {cls.__name__} option(s): {hint}. Valid options: "
+                           f"{', '.join(names)}.")
     if "betas" in vals: vals["betas"] = tuple(vals["betas"])
-    if vals.get("crop_scale") is not None: vals["crop_scale"] = tuple(vals["crop_scale"])    # from JSON: a list
+    # from JSON: a list
+    if vals.get("crop_scale") is not None: vals["crop_scale"] = tuple(vals["crop_scale"])
     cfg = cls(**vals); _check_config(cfg)
     return cfg
 
 def train_config(recipe="demo", **overrides) -> TrainConfig:
-    "A `TrainConfig` from a named recipe (`demo`, `paper`, `micro`), a dict or a config, with overrides."
+    """A `TrainConfig` from a named recipe (`demo`, `paper`, `micro`), a dict or a config, with
+    overrides."""
     return _make_config(TrainConfig, TRAIN_PRESETS, recipe, overrides)
 
+
+# %% ../nbs/21_recipes.ipynb #4add6eee0e4b
 def pretrain_config(recipe="demo", **overrides) -> PretrainConfig:
-    "A `PretrainConfig` from a named recipe (`demo`, `paper`, `micro`), a dict or a config, with overrides."
+    """A `PretrainConfig` from a named recipe (`demo`, `paper`, `micro`), a dict or a config, with
+    overrides."""
     return _make_config(PretrainConfig, PRETRAIN_PRESETS, recipe, overrides)
 
 def effective_lr(cfg, world_size: int = 1) -> float:
     "Peak LR: `cfg.lr`, else `blr * batch_size * accum_steps * world_size / blr_batch`."
     if cfg.lr is not None: return float(cfg.lr)
     return cfg.blr * cfg.batch_size * cfg.accum_steps * world_size / cfg.blr_batch
+

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
+from fastcore.basics import patch
 
 from .core import SarLulcError, check_choice
 
@@ -32,9 +33,12 @@ def hex_to_rgb(color) -> tuple[int, int, int]:
         raise SarLulcError(f"Colour {color!r} is not a hex colour such as '#1f78b4'.")
     return tuple(int(s[i:i + 2], 16) for i in (0, 2, 4))
 
+
+# %% ../nbs/02_schemes.ipynb #622f973c7319
 @dataclass(frozen=True)
 class ClassScheme:
-    "A set of classes: names, the source codes of each class, colours, and the no-data source codes."
+    """A set of classes: names, the source codes of each class, colours, and the no-data source
+    codes."""
     name: str
     names: tuple[str, ...]
     codes: tuple[tuple[int, ...], ...]
@@ -45,112 +49,144 @@ class ClassScheme:
     def __post_init__(self):
         set_ = lambda k, v: object.__setattr__(self, k, v)
         set_("names", tuple(str(n) for n in self.names))
-        set_("codes", tuple(tuple(int(c) for c in (cs if isinstance(cs, (list, tuple)) else (cs,))) for cs in self.codes))
+        set_("codes", tuple(tuple(int(c) for c in (cs if isinstance(cs, (list, tuple)) else (cs,)))
+                            for cs in self.codes))
         set_("colors", tuple(str(c) for c in self.colors))
         set_("nodata_codes", tuple(int(c) for c in self.nodata_codes))
         k = len(self.names)
-        if k < 1 or k > 255: raise SarLulcError(f"Scheme {self.name!r} must have 1..255 classes, got {k}.")
+        if k < 1 or k > 255: raise SarLulcError(f"Scheme {self.name!r} must have 1..255 classes, "
+                                                f"got {k}.")
         if len(self.codes) != k or len(self.colors) != k:
-            raise SarLulcError(f"Scheme {self.name!r}: {k} names but {len(self.codes)} code lists and {len(self.colors)} colours.")
+            raise SarLulcError(f"Scheme {self.name!r}: {k} names but {len(self.codes)} code lists "
+                               f"and {len(self.colors)} colours.")
         if len(set(n.lower() for n in self.names)) != k:
-            raise SarLulcError(f"Scheme {self.name!r}: class names must be unique, got {list(self.names)}.")
+            raise SarLulcError(f"Scheme {self.name!r}: class names must be unique, got "
+                               f"{list(self.names)}.")
         seen = {}
         for n, cs in zip(self.names, self.codes):
             if not cs: raise SarLulcError(f"Scheme {self.name!r}: class {n!r} has no source codes.")
             for c in cs:
-                if not 0 <= c <= 255: raise SarLulcError(f"Scheme {self.name!r}: source code {c} of {n!r} is outside 0..255.")
-                if c in seen: raise SarLulcError(f"Scheme {self.name!r}: source code {c} is used by both {seen[c]!r} and {n!r}.")
+                if not 0 <= c <= 255: raise SarLulcError(f"Scheme {self.name!r}: source code {c} "
+                                                         f"of {n!r} is outside 0..255.")
+                if c in seen: raise SarLulcError(f"Scheme {self.name!r}: source code {c} is used "
+                                                 f"by both {seen[c]!r} and {n!r}.")
                 seen[c] = n
         for c in self.nodata_codes:
-            if c in seen: raise SarLulcError(f"Scheme {self.name!r}: code {c} is both no data and class {seen[c]!r}.")
+            if c in seen: raise SarLulcError(f"Scheme {self.name!r}: code {c} is both no data and "
+                                             f"class {seen[c]!r}.")
         for n, col in zip(self.names, self.colors):
-            if not _HEX.match(col): raise SarLulcError(f"Scheme {self.name!r}: colour {col!r} of {n!r} is not '#rrggbb'.")
-
-    @property
-    def num_classes(self) -> int: return len(self.names)
+            if not _HEX.match(col): raise SarLulcError(f"Scheme {self.name!r}: colour {col!r} of "
+                                                       f"{n!r} is not '#rrggbb'.")
 
     def __repr__(self):
         return f"ClassScheme({self.name!r}, {self.num_classes} classes: {', '.join(self.names)})"
 
-    def index(self, name: str) -> int:
-        "Index of the class called `name` (case-insensitive)."
-        low = [n.lower() for n in self.names]
-        if str(name).lower() not in low:
-            raise SarLulcError(f"Unknown class {name!r} in scheme {self.name!r}; valid classes: {', '.join(self.names)}.")
-        return low.index(str(name).lower())
-
-    def lut(self) -> np.ndarray:
-        "Lookup table `uint8[256]`: source code -> class index (255 for no-data and unknown codes)."
-        lut = np.full(256, IGNORE_INDEX, np.uint8)
-        for i, cs in enumerate(self.codes): lut[list(cs)] = i
-        return lut
-
-    def encode(self, raw, strict: bool = False) -> np.ndarray:
-        "Source codes -> uint8 class indices (255 = no data). `strict`: unknown codes raise instead of becoming 255."
-        raw = np.asarray(raw)
-        if raw.dtype.kind not in "iu":
-            if raw.dtype.kind == "f" and np.all(np.isnan(raw) | (raw == np.round(raw))): pass
-            else: raise SarLulcError(f"Label codes must be integers, got dtype {raw.dtype}.")
-        lut = self.lut()
-        if raw.dtype == np.uint8: out = lut[raw]
-        else:
-            ok = np.isfinite(raw) & (raw >= 0) & (raw <= 255) if raw.dtype.kind == "f" else (raw >= 0) & (raw <= 255)
-            out = np.full(raw.shape, IGNORE_INDEX, np.uint8)
-            out[ok] = lut[raw[ok].astype(np.int64)]
-        if strict:
-            known = set(c for cs in self.codes for c in cs) | set(self.nodata_codes)
-            present = set(np.unique(raw[np.isfinite(raw)] if raw.dtype.kind == "f" else raw).astype(np.int64).tolist())
-            bad = sorted(present - known)
-            if bad: raise SarLulcError(f"Label codes {bad[:20]} are not in scheme {self.name!r} "
-                                       f"(known codes: {sorted(known)}). Use another scheme or a --label-map.")
-        return out
-
-    def decode(self, indices, nodata: int | None = None) -> np.ndarray:
-        "Class indices -> the first source code of each class (255 -> `nodata`, default the first no-data code or 0)."
-        nod = nodata if nodata is not None else (self.nodata_codes[0] if self.nodata_codes else 0)
-        lut = np.full(256, nod, np.uint8)
-        for i, cs in enumerate(self.codes): lut[i] = cs[0]
-        return lut[check_indices(indices, self)]
-
-    def palette(self, nodata_rgba=(0, 0, 0, 0)) -> np.ndarray:
-        "uint8 (256, 4) RGBA palette indexed by class index; unused entries and 255 get `nodata_rgba`."
-        pal = np.tile(np.asarray(nodata_rgba, np.uint8), (256, 1))
-        for i, c in enumerate(self.colors): pal[i] = (*hex_to_rgb(c), 255)
-        return pal
-
-    def colormap(self) -> dict[int, tuple[int, int, int, int]]:
-        "A rasterio colour map {index: (r, g, b, a)} for the classes plus 255 (transparent)."
-        cm = {i: (*hex_to_rgb(c), 255) for i, c in enumerate(self.colors)}
-        cm[IGNORE_INDEX] = (0, 0, 0, 0)
-        return cm
-
-    def to_dict(self) -> dict:
-        "JSON-ready dict of the scheme."
-        return dict(name=self.name, names=list(self.names), codes=[list(c) for c in self.codes],
-                    colors=list(self.colors), nodata_codes=list(self.nodata_codes), source=self.source)
-
     @staticmethod
     def from_dict(d: dict) -> "ClassScheme":
         "Inverse of `ClassScheme.to_dict`."
-        if not isinstance(d, dict): raise SarLulcError(f"A scheme dict is expected, got {type(d).__name__}.")
+        if not isinstance(d, dict): raise SarLulcError(f"A scheme dict is expected, got "
+                                                       f"{type(d).__name__}.")
         missing = [k for k in ("name", "names", "codes", "colors") if k not in d]
-        if missing: raise SarLulcError(f"Scheme dict lacks {missing}; it needs the keys {list(_KEYS)}.")
+        if missing: raise SarLulcError(f"Scheme dict lacks {missing}; it needs the keys "
+                                       f"{list(_KEYS)}.")
         extra = [k for k in d if k not in _KEYS]
-        if extra: raise SarLulcError(f"Scheme dict has unknown keys {extra}; valid keys: {list(_KEYS)}.")
+        if extra: raise SarLulcError(f"Scheme dict has unknown keys {extra}; valid keys: "
+                                     f"{list(_KEYS)}.")
         return ClassScheme(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items()})
+
+
+# %% ../nbs/02_schemes.ipynb #68969bc5c061
+@patch(as_prop=True)
+def num_classes(self: ClassScheme) -> int: return len(self.names)
+
+@patch
+def index(self: ClassScheme, name: str) -> int:
+    "Index of the class called `name` (case-insensitive)."
+    low = [n.lower() for n in self.names]
+    if str(name).lower() not in low:
+        raise SarLulcError(f"Unknown class {name!r} in scheme {self.name!r}; valid classes: "
+                           f"{', '.join(self.names)}.")
+    return low.index(str(name).lower())
+
+@patch
+def lut(self: ClassScheme) -> np.ndarray:
+    "Lookup table `uint8[256]`: source code -> class index (255 for no-data and unknown codes)."
+    lut = np.full(256, IGNORE_INDEX, np.uint8)
+    for i, cs in enumerate(self.codes): lut[list(cs)] = i
+    return lut
+
+@patch
+def encode(self: ClassScheme, raw, strict: bool = False) -> np.ndarray:
+    """Source codes -> uint8 class indices (255 = no data). `strict`: unknown codes raise
+    instead of becoming 255."""
+    raw = np.asarray(raw)
+    if raw.dtype.kind not in "iu":
+        if raw.dtype.kind == "f" and np.all(np.isnan(raw) | (raw == np.round(raw))): pass
+        else: raise SarLulcError(f"Label codes must be integers, got dtype {raw.dtype}.")
+    lut = self.lut()
+    if raw.dtype == np.uint8: out = lut[raw]
+    else:
+        ok = np.isfinite(raw) & (raw >= 0) & (raw <= 255) if raw.dtype.kind == "f" else (raw >= 0) & (raw <= 255)
+        out = np.full(raw.shape, IGNORE_INDEX, np.uint8)
+        out[ok] = lut[raw[ok].astype(np.int64)]
+    if strict:
+        known = set(c for cs in self.codes for c in cs) | set(self.nodata_codes)
+        present = set(np.unique(raw[np.isfinite(raw)] if raw.dtype.kind == "f"
+                                else raw).astype(np.int64).tolist())
+        bad = sorted(present - known)
+        if bad: raise SarLulcError(f"Label codes {bad[:20]} are not in scheme {self.name!r} "
+                                   f"(known codes: {sorted(known)}). Use another scheme or a "
+                                   "--label-map.")
+    return out
+
+
+# %% ../nbs/02_schemes.ipynb #746a5fae0ef4
+@patch
+def decode(self: ClassScheme, indices, nodata: int | None = None) -> np.ndarray:
+    """Class indices -> the first source code of each class (255 -> `nodata`, default the first
+    no-data code or 0)."""
+    nod = nodata if nodata is not None else (self.nodata_codes[0] if self.nodata_codes else 0)
+    lut = np.full(256, nod, np.uint8)
+    for i, cs in enumerate(self.codes): lut[i] = cs[0]
+    return lut[check_indices(indices, self)]
+
+@patch
+def palette(self: ClassScheme, nodata_rgba=(0, 0, 0, 0)) -> np.ndarray:
+    """uint8 (256, 4) RGBA palette indexed by class index; unused entries and 255 get
+    `nodata_rgba`."""
+    pal = np.tile(np.asarray(nodata_rgba, np.uint8), (256, 1))
+    for i, c in enumerate(self.colors): pal[i] = (*hex_to_rgb(c), 255)
+    return pal
+
+@patch
+def colormap(self: ClassScheme) -> dict[int, tuple[int, int, int, int]]:
+    "A rasterio colour map {index: (r, g, b, a)} for the classes plus 255 (transparent)."
+    cm = {i: (*hex_to_rgb(c), 255) for i, c in enumerate(self.colors)}
+    cm[IGNORE_INDEX] = (0, 0, 0, 0)
+    return cm
+
+@patch
+def to_dict(self: ClassScheme) -> dict:
+    "JSON-ready dict of the scheme."
+    return dict(name=self.name, names=list(self.names), codes=[list(c) for c in self.codes],
+                colors=list(self.colors), nodata_codes=list(self.nodata_codes),
+                source=self.source)
 
 
 # %% ../nbs/02_schemes.ipynb #cf11e49df4a7
 def check_indices(indices, scheme: ClassScheme) -> np.ndarray:
-    "Check that `indices` are class indices of `scheme` (0..K-1 or 255); returns them as an indexable array."
+    """Check that `indices` are class indices of `scheme` (0..K-1 or 255); returns them as an
+    indexable array."""
     a = np.asarray(indices)
-    if a.dtype.kind not in "iu": raise SarLulcError(f"Class indices must be integers, got dtype {a.dtype}.")
+    if a.dtype.kind not in "iu": raise SarLulcError(f"Class indices must be integers, got dtype "
+                                                    f"{a.dtype}.")
     if a.size:
         bad = (a != IGNORE_INDEX) & ((a < 0) | (a >= scheme.num_classes))
         if bad.any():
             vals = np.unique(a[bad])[:10].tolist()
             raise SarLulcError(f"Class indices {vals} are out of range for scheme {scheme.name!r} "
-                               f"({scheme.num_classes} classes, 255 = no data). Are these raw codes? Use scheme.encode().")
+                               f"({scheme.num_classes} classes, 255 = no data). Are these raw "
+                               "codes? Use scheme.encode().")
     return a.astype(np.int64) if a.dtype != np.uint8 else a
 
 # %% ../nbs/02_schemes.ipynb #af11a780e48b
@@ -162,25 +198,35 @@ HRLULC_COLORS = ("#1f5fd6", "#e3261c", "#3fc7a8", "#f2c744", "#b5dc6e",
                  "#52b847", "#8fbc3a", "#1b7a2e", "#0b4f2a",
                  "#b08d5b", "#6b8e23", "#7b2fbf", "#5fb6c9", "#e377c2")
 
-HRLULC_V23 = ClassScheme("hrlulc_v23.12", HRLULC_NAMES, tuple((c,) for c in range(1, 15)), HRLULC_COLORS)
-HRLULC_V21 = ClassScheme("hrlulc_v21.11", HRLULC_NAMES[:12], tuple((c,) for c in range(1, 13)), HRLULC_COLORS[:12])
+HRLULC_V23 = ClassScheme("hrlulc_v23.12", HRLULC_NAMES, tuple((c,) for c in range(1, 15)),
+                         HRLULC_COLORS)
+HRLULC_V21 = ClassScheme("hrlulc_v21.11", HRLULC_NAMES[:12], tuple((c,) for c in range(1, 13)),
+                         HRLULC_COLORS[:12])
 
 JP9 = ClassScheme(
     "jp9",
-    ("Water", "Built-up", "Paddy", "Cropland", "Grassland", "Forest", "Bare", "SolarPanel", "Greenhouse"),
+    ("Water", "Built-up", "Paddy", "Cropland", "Grassland", "Forest", "Bare", "SolarPanel",
+     "Greenhouse"),
     ((1,), (2,), (3,), (4,), (5, 13), (6, 7, 8, 9, 11), (10,), (12,), (14,)),
-    ("#1f5fd6", "#e3261c", "#3fc7a8", "#f2c744", "#b5dc6e", "#1b7a2e", "#b08d5b", "#7b2fbf", "#e377c2"))
+    ("#1f5fd6", "#e3261c", "#3fc7a8", "#f2c744", "#b5dc6e", "#1b7a2e", "#b08d5b", "#7b2fbf",
+     "#e377c2"))
 
-WATER = ClassScheme("water", ("not-water", "water"), (tuple(range(2, 15)), (1,)), ("#d9d9d9", "#1f5fd6"))
-# a binary mask (0/1, 0/255, ...): 0 is not water, any other code is water; a file's nodata value stays no data
-BINARY = ClassScheme("binary", WATER.names, ((0,), tuple(range(1, 256))), WATER.colors, nodata_codes=(), source="mask")
+WATER = ClassScheme("water", ("not-water", "water"), (tuple(range(2, 15)), (1,)), ("#d9d9d9",
+                                                                                   "#1f5fd6"))
+# a binary mask (0/1, 0/255, ...): 0 is not water, any other code is water; a file's nodata value
+# stays no data
+BINARY = ClassScheme("binary", WATER.names, ((0,), tuple(range(1, 256))), WATER.colors,
+                     nodata_codes=(), source="mask")
 
 SCHEMES = {s.name: s for s in (HRLULC_V23, HRLULC_V21, JP9, WATER, BINARY)}
-SCHEME_ALIASES = {"hrlulc": "hrlulc_v23.12", "hrlulc14": "hrlulc_v23.12", "hrlulc12": "hrlulc_v21.11",
+SCHEME_ALIASES = {"hrlulc": "hrlulc_v23.12", "hrlulc14": "hrlulc_v23.12",
+                  "hrlulc12": "hrlulc_v21.11",
                   "hrlulc_v23": "hrlulc_v23.12", "hrlulc_v21": "hrlulc_v21.11", "default": "jp9"}
 DEFAULT_SCHEME = "jp9"
-TASKS = ("lulc", "water")                                   # what a model predicts: land cover, or water / not water
-DEFAULT_SCHEME_OF_TASK = {"lulc": "jp9", "water": "water"}  # the classes of each task unless a dataset says otherwise
+# what a model predicts: land cover, or water / not water
+TASKS = ("lulc", "water")
+# the classes of each task unless a dataset says otherwise
+DEFAULT_SCHEME_OF_TASK = {"lulc": "jp9", "water": "water"}
 
 def check_task(task) -> str:
     "`task` checked against `TASKS` (the one task validator of the library)."
@@ -188,12 +234,14 @@ def check_task(task) -> str:
 
 # %% ../nbs/02_schemes.ipynb #0b0d3d7f411a
 def get_scheme(name_or_scheme="jp9") -> ClassScheme:
-    "A `ClassScheme` from a built-in name/alias, a scheme, a scheme dict or a 'code:name,...' string."
+    """A `ClassScheme` from a built-in name/alias, a scheme, a scheme dict or a 'code:name,...'
+    string."""
     s = name_or_scheme
     if isinstance(s, ClassScheme): return s
     if isinstance(s, dict): return ClassScheme.from_dict(s)
     if s is None: s = DEFAULT_SCHEME
-    if not isinstance(s, str): raise SarLulcError(f"A scheme name is expected, got {type(s).__name__}.")
+    if not isinstance(s, str): raise SarLulcError(f"A scheme name is expected, got "
+                                                  f"{type(s).__name__}.")
     key = s.strip().lower()
     key = SCHEME_ALIASES.get(key, key)
     if key in SCHEMES: return SCHEMES[key]
@@ -206,7 +254,8 @@ _DEFAULT_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c56
                    "#7f7f7f", "#bcbd22", "#17becf")
 
 def parse_label_map(spec: str, name: str | None = None) -> ClassScheme:
-    "A custom scheme from 'code:name[:#rrggbb],...' (code may be a range 'a-b'); e.g. '0:other,255:water'."
+    """A custom scheme from 'code:name[:#rrggbb],...' (code may be a range 'a-b'); e.g.
+    '0:other,255:water'."""
     if not isinstance(spec, str) or not spec.strip():
         raise SarLulcError("Empty label map; write it as 'code:name,...', e.g. '0:other,255:water'.")
     order, codes, colors = [], {}, {}
@@ -214,40 +263,51 @@ def parse_label_map(spec: str, name: str | None = None) -> ClassScheme:
         if not tok: continue
         parts = [p.strip() for p in tok.split(":")]
         if len(parts) not in (2, 3) or not parts[1]:
-            raise SarLulcError(f"Bad label-map entry {tok!r}; write 'code:name' or 'code:name:#rrggbb', e.g. '0:other,255:water'.")
+            raise SarLulcError(f"Bad label-map entry {tok!r}; write 'code:name' or "
+                               "'code:name:#rrggbb', e.g. '0:other,255:water'.")
         m = re.fullmatch(r"(\d+)(?:-(\d+))?", parts[0])
-        if not m: raise SarLulcError(f"Bad code {parts[0]!r} in label map entry {tok!r}; use an integer 0..255 or a range like 2-14.")
+        if not m: raise SarLulcError(f"Bad code {parts[0]!r} in label map entry {tok!r}; use an "
+                                     "integer 0..255 or a range like 2-14.")
         lo, hi = int(m.group(1)), int(m.group(2) or m.group(1))
-        if hi < lo or hi > 255: raise SarLulcError(f"Code range {parts[0]!r} must be within 0..255 and increasing.")
+        if hi < lo or hi > 255: raise SarLulcError(f"Code range {parts[0]!r} must be within 0..255 "
+                                                   "and increasing.")
         cname = parts[1]
         key = cname.lower()
         if key not in codes: order.append(cname); codes[key] = []
         codes[key].extend(range(lo, hi + 1))
         if len(parts) == 3: colors[key] = parts[2]
-    if not order: raise SarLulcError("Empty label map; write it as 'code:name,...', e.g. '0:other,255:water'.")
+    if not order: raise SarLulcError("Empty label map; write it as 'code:name,...', e.g. "
+                                     "'0:other,255:water'.")
     if sorted(n.lower() for n in order) == ["not-water", "water"]: order = list(WATER.names)
     cols = tuple(colors.get(n.lower(), WATER.colors[WATER.names.index(n)] if n in WATER.names
-                            else _DEFAULT_COLORS[i % len(_DEFAULT_COLORS)]) for i, n in enumerate(order))
+                            else _DEFAULT_COLORS[i % len(_DEFAULT_COLORS)]) for i,
+                 n in enumerate(order))
     return ClassScheme(name or f"custom:{spec.replace(' ', '')}", tuple(order),
-                       tuple(tuple(codes[n.lower()]) for n in order), cols, nodata_codes=(), source="custom")
+                       tuple(tuple(codes[n.lower()]) for n in order), cols, nodata_codes=(),
+                       source="custom")
 
 # %% ../nbs/02_schemes.ipynb #630592656d22
 def class_key(name: str) -> str:
-    "A class name reduced to lower-case letters and digits: 'Solar panel', 'SolarPanel' and 'solar-panel' are one class."
+    """A class name reduced to lower-case letters and digits: 'Solar panel', 'SolarPanel' and
+    'solar-panel' are one class."""
     return re.sub(r"[^a-z0-9]", "", str(name).lower())
 
 def _name_lut(src: ClassScheme, dst: ClassScheme) -> np.ndarray:
-    "Remap by class name (`class_key`); into a water/not-water scheme every class not named water is not-water."
+    """Remap by class name (`class_key`); into a water/not-water scheme every class not named water
+    is not-water."""
     lut = np.full(256, IGNORE_INDEX, np.uint8)
     dk, sk = [class_key(n) for n in dst.names], [class_key(n) for n in src.names]
     binary = sorted(dk) == ["notwater", "water"]
     if binary and "water" not in sk:
-        raise SarLulcError(f"Scheme {src.name!r} has no class named water, so it cannot train a water model; name the "
-                           f"water class 'water' in the label map (e.g. '0:not-water,255:water') or use --binary.")
+        raise SarLulcError(f"Scheme {src.name!r} has no class named water, so it cannot train a "
+                           "water model; name the water class 'water' in the label map (e.g. "
+                           f"'0:not-water,255:water') "
+                           "or use --binary.")
     missing = [n for n, k in zip(src.names, sk) if k not in dk and not binary]
     if missing:
-        raise SarLulcError(f"Schemes {src.name!r} ({src.source} codes) and {dst.name!r} ({dst.source} codes) do not share "
-                           f"source codes, and classes {missing} have no namesake in {dst.name!r}; pass "
+        raise SarLulcError(f"Schemes {src.name!r} ({src.source} codes) and {dst.name!r} "
+                           f"({dst.source} codes) do not share source codes, and classes {missing} "
+                           f"have no namesake in {dst.name!r}; pass "
                            "mapping={src class: dst class}.")
     for i, k in enumerate(sk): lut[i] = dk.index(k) if k in dk else dk.index("notwater")
     return lut
@@ -261,12 +321,14 @@ def remap_lut(src, dst, mapping: dict | None = None) -> np.ndarray:
             lut[src.index(k)] = IGNORE_INDEX if v is None else dst.index(v)
         return lut
     if src.source != dst.source or (src.source == "custom" and src.codes != dst.codes):
-        return _name_lut(src, dst)                                  # e.g. a custom mask scheme -> water
+        # e.g. a custom mask scheme -> water
+        return _name_lut(src, dst)
     dlut = dst.lut()
     for i, (n, cs) in enumerate(zip(src.names, src.codes)):
         targets = {int(dlut[c]) for c in cs} - {IGNORE_INDEX}
         if len(targets) > 1:
-            raise SarLulcError(f"Cannot remap {src.name!r} to {dst.name!r}: class {n!r} splits into "
+            raise SarLulcError(f"Cannot remap {src.name!r} to {dst.name!r}: class {n!r} splits "
+                               f"into "
                                f"{sorted(dst.names[t] for t in targets)}; pass an explicit mapping.")
         if targets: lut[i] = targets.pop()
     return lut

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from fastcore.basics import patch
 
 from .core import SarLulcError, check_choice, check_fields
 from .encoder import ENCODER_PRESETS, EncoderConfig, SwinEncoder, encoder_config, load_encoder
@@ -29,22 +30,28 @@ class EncoderFamily:
     name: str
     config_type: type
     recognises: Callable                   # (preset name | dict | config) -> bool
-    make_config: Callable                  # (preset name | dict | config, **overrides) -> config_type
-    build: Callable                        # config -> nn.Module (dims, num_layers, pad_multiple, forward)
-    mixmae: bool = False                   # SAR-W-MixMAE can pretrain it (`--pretrained` loads its weights)
-    unused_without_s4: Callable | None = None   # module -> parameters that get no gradient without the stride-4 level
+    # (preset name | dict | config, **overrides) -> config_type
+    make_config: Callable
+    # config -> nn.Module (dims, num_layers, pad_multiple, forward)
+    build: Callable
+    # SAR-W-MixMAE can pretrain it (`--pretrained` loads its weights)
+    mixmae: bool = False
+    # module -> parameters that get no gradient without the stride-4 level
+    unused_without_s4: Callable | None = None
 
 ENCODERS: dict = {}
 
 def register_encoder(family: EncoderFamily) -> EncoderFamily:
-    "Make an encoder family available to the segmenter (by config) and to the training commands (by preset)."
+    """Make an encoder family available to the segmenter (by config) and to the training commands
+    (by preset)."""
     ENCODERS[family.name] = family; return family
 
 def encoder_family(enc) -> EncoderFamily:
     "The family of an encoder preset name, config dict or config."
     for f in ENCODERS.values():
         if f.recognises(enc): return f
-    raise SarLulcError(f"Unknown encoder {enc!r}: not a preset or config of the registered families {sorted(ENCODERS)}.")
+    raise SarLulcError(f"Unknown encoder {enc!r}: not a preset or config of the registered "
+                       f"families {sorted(ENCODERS)}.")
 
 def _is_swin(c) -> bool:
     return (isinstance(c, EncoderConfig) or (isinstance(c, str) and c in ENCODER_PRESETS)
@@ -52,8 +59,10 @@ def _is_swin(c) -> bool:
 
 def _swin_stride4_norm(enc) -> list: return list(enc.out_norms[0].parameters())
 
-register_encoder(EncoderFamily("timm", CnnEncoderConfig, is_cnn_config, cnn_encoder_config, TimmEncoder))
-register_encoder(EncoderFamily("swin", EncoderConfig, _is_swin, encoder_config, SwinEncoder, mixmae=True,
+register_encoder(EncoderFamily("timm", CnnEncoderConfig, is_cnn_config, cnn_encoder_config,
+                               TimmEncoder))
+register_encoder(EncoderFamily("swin", EncoderConfig, _is_swin, encoder_config, SwinEncoder,
+                               mixmae=True,
                                unused_without_s4=_swin_stride4_norm))
 
 # %% ../nbs/12_segmenter.ipynb #a242ad0c9566
@@ -61,10 +70,14 @@ HR_INJECT = ("none", "s4", "s4+s2")
 HEADS = ("simple", "progressive")
 NORMS = ("gn", "bn")
 
+
+# %% ../nbs/12_segmenter.ipynb #113970a41868
 @dataclass
 class SegmenterConfig:
-    "Architecture of a `Segmenter`: encoder config + UPerNet decoder + the `hr_inject` / `head` switches."
-    encoder: EncoderConfig | CnnEncoderConfig = field(default_factory=lambda: encoder_config("tiny"))  # Swin or timm CNN
+    """Architecture of a `Segmenter`: encoder config + UPerNet decoder + the `hr_inject` / `head`
+    switches."""
+    # Swin or timm CNN
+    encoder: EncoderConfig | CnnEncoderConfig = field(default_factory=lambda: encoder_config("tiny"))
     num_classes: int | None = None            # default 9 (lulc) or 2 (water)
     hr_inject: str = "s4+s2"                  # none | s4 | s4+s2
     head: str = "progressive"                 # simple | progressive
@@ -80,10 +93,12 @@ class SegmenterConfig:
     def __post_init__(self):
         if isinstance(self.encoder, (str, dict)): self.encoder = _encoder_config(self.encoder)
         if not any(type(self.encoder) is f.config_type for f in ENCODERS.values()):
-            raise SarLulcError(f"encoder must be the config of a registered encoder family ({sorted(ENCODERS)}) or a preset "
+            raise SarLulcError("encoder must be the config of a registered encoder family "
+                               f"({sorted(ENCODERS)}) or a preset "
                                f"name, got {type(self.encoder).__name__}.")
         if self.in_chans is None: self.in_chans = self.encoder.in_chans
-        elif self.in_chans != self.encoder.in_chans: self.encoder = dataclasses.replace(self.encoder, in_chans=int(self.in_chans))
+        elif self.in_chans != self.encoder.in_chans:
+            self.encoder = dataclasses.replace(self.encoder, in_chans=int(self.in_chans))
         self.task = check_choice("task", self.task, TASKS)
         self.hr_inject = check_choice("hr_inject", self.hr_inject, HR_INJECT)
         self.head = check_choice("head", self.head, HEADS)
@@ -91,12 +106,16 @@ class SegmenterConfig:
         if self.num_classes is None: self.num_classes = 2 if self.task == "water" else 9
         self.num_classes = int(self.num_classes)
         if self.task == "water" and self.num_classes != 2:
-            raise SarLulcError(f"The water task has 2 classes (not water, water); got num_classes={self.num_classes}.")
-        if self.num_classes < 2: raise SarLulcError(f"num_classes must be >= 2, got {self.num_classes}.")
+            raise SarLulcError(f"The water task has 2 classes (not water, water); got "
+                               f"num_classes={self.num_classes}.")
+        if self.num_classes < 2: raise SarLulcError(f"num_classes must be >= 2, got "
+                                                    f"{self.num_classes}.")
         self.ppm_bins = tuple(int(b) for b in self.ppm_bins)
         for n in ("fpn_dim", "stem_dim", "head_dim"):
-            if int(getattr(self, n)) < 1: raise SarLulcError(f"{n} must be >= 1, got {getattr(self, n)}.")
-        if not 0 <= self.dropout < 1: raise SarLulcError(f"dropout must be in [0, 1), got {self.dropout}.")
+            if int(getattr(self, n)) < 1: raise SarLulcError(f"{n} must be >= 1, got "
+                                                             f"{getattr(self, n)}.")
+        if not 0 <= self.dropout < 1: raise SarLulcError(f"dropout must be in [0, 1), got "
+                                                         f"{self.dropout}.")
 
     def to_dict(self) -> dict:
         "Plain JSON-able data (the encoder as a dict)."
@@ -110,39 +129,48 @@ class SegmenterConfig:
         if isinstance(d.get("encoder"), dict): d["encoder"] = _encoder_config(d["encoder"])
         return cls(**d)
 
+
+# %% ../nbs/12_segmenter.ipynb #48022dcb4b94
 SEGMENTER_PRESETS = {
     "tiny":   dict(encoder="tiny",   fpn_dim=64,  stem_dim=16, head_dim=32),
     "swin_t": dict(encoder="swin_t", fpn_dim=256, stem_dim=32, head_dim=64),
     "swin_b": dict(encoder="swin_b", fpn_dim=256, stem_dim=32, head_dim=64),
-    "resnet18": dict(encoder="resnet18", fpn_dim=64, stem_dim=16, head_dim=32),    # the refinements on a timm CNN
+    # the refinements on a timm CNN
+    "resnet18": dict(encoder="resnet18", fpn_dim=64, stem_dim=16, head_dim=32),
 }
 
 def preset_family(preset) -> EncoderFamily | None:
     "The encoder family of segmenter preset `preset` (None for a name that is not a preset)."
-    return encoder_family(SEGMENTER_PRESETS[preset]["encoder"]) if isinstance(preset, str) and preset in SEGMENTER_PRESETS else None
+    return encoder_family(SEGMENTER_PRESETS[preset]["encoder"]) if isinstance(preset,
+                                                                              str) and preset in SEGMENTER_PRESETS else None
 
 def _encoder_config(enc, **overrides):
     "The encoder config of `enc`'s family, with overrides."
     return encoder_family(enc).make_config(enc, **overrides)
 
 def segmenter_config(preset: str | SegmenterConfig = "tiny", **overrides) -> SegmenterConfig:
-    """A preset (or a copy of a config) with overrides. Segmenter fields (`num_classes`, `hr_inject`, `head`,
-    `task`, `in_chans`, ...) and encoder fields (`drop_path`, `use_checkpoint`, ...) may both be given."""
+    """A preset (or a copy of a config) with overrides. Segmenter fields (`num_classes`,
+    `hr_inject`, `head`, `task`, `in_chans`, ...) and encoder fields (`drop_path`,
+    `use_checkpoint`, ...) may both be given."""
     if isinstance(preset, SegmenterConfig): base = preset.to_dict()
     elif isinstance(preset, dict): base = SegmenterConfig.from_dict(preset).to_dict()
     elif preset in SEGMENTER_PRESETS: base = dict(SEGMENTER_PRESETS[preset])
-    else: raise SarLulcError(f"Unknown segmenter preset {preset!r}; choose one of {sorted(SEGMENTER_PRESETS)}.")
+    else: raise SarLulcError(f"Unknown segmenter preset {preset!r}; choose one of "
+                             f"{sorted(SEGMENTER_PRESETS)}.")
     seg_names = {f.name for f in dataclasses.fields(SegmenterConfig)}
     enc = overrides.get("encoder", base["encoder"])
     enc_names = {f.name for f in dataclasses.fields(encoder_family(enc).config_type)} - {"family"}
     bad = set(overrides) - seg_names - enc_names
-    if bad: raise SarLulcError(f"Unknown model option(s) {sorted(bad)}; known: {sorted(seg_names | (enc_names - {'in_chans'}))}.")
+    if bad: raise SarLulcError(f"Unknown model option(s) {sorted(bad)}; known: "
+                               f"{sorted(seg_names | (enc_names - {'in_chans'}))}.")
     enc_over = {k: v for k, v in overrides.items() if k in enc_names - seg_names}
     seg_over = {k: v for k, v in overrides.items() if k in seg_names}
     enc = seg_over.pop("encoder", base.pop("encoder"))
     if "task" in seg_over and "num_classes" not in seg_over:
-        base.pop("num_classes", None)                 # let the task choose its default number of classes
+        # let the task choose its default number of classes
+        base.pop("num_classes", None)
     return SegmenterConfig(**{**base, **seg_over, "encoder": _encoder_config(enc, **enc_over)})
+
 
 # %% ../nbs/12_segmenter.ipynb #3e04344e963b
 def _groups(c: int) -> int:
@@ -157,11 +185,14 @@ def norm2d(kind: str, c: int) -> nn.Module:
 class ConvNormAct(nn.Sequential):
     "Conv (no bias) -> norm -> ReLU."
     def __init__(self, cin: int, cout: int, k: int = 3, stride: int = 1, norm: str = "gn"):
-        super().__init__(nn.Conv2d(cin, cout, k, stride, k // 2, bias=False), norm2d(norm, cout), nn.ReLU(inplace=True))
+        super().__init__(nn.Conv2d(cin, cout, k, stride, k // 2, bias=False), norm2d(norm, cout),
+                         nn.ReLU(inplace=True))
 
 def resize(x: torch.Tensor, size) -> torch.Tensor:
     "Bilinear resize to `size` (no-op when already there)."
-    return x if tuple(x.shape[-2:]) == tuple(size) else F.interpolate(x, size=tuple(size), mode="bilinear", align_corners=False)
+    return x if tuple(x.shape[-2:]) == tuple(size) else F.interpolate(x, size=tuple(size),
+                                                                      mode="bilinear",
+                                                                      align_corners=False)
 
 # %% ../nbs/12_segmenter.ipynb #7997b2dfbc4f
 class PyramidPooling(nn.Module):
@@ -169,20 +200,24 @@ class PyramidPooling(nn.Module):
     def __init__(self, in_dim: int, out_dim: int, bins=(1, 2, 3, 6), norm: str = "gn"):
         super().__init__()
         self.bins = tuple(bins)
-        self.branches = nn.ModuleList([ConvNormAct(in_dim, out_dim, 1, norm=norm) for _ in self.bins])
+        self.branches = nn.ModuleList([ConvNormAct(in_dim, out_dim, 1, norm=norm)
+                                       for _ in self.bins])
         self.bottleneck = ConvNormAct(in_dim + len(self.bins) * out_dim, out_dim, 3, norm=norm)
 
     def forward(self, x):
-        outs = [x] + [resize(br(F.adaptive_avg_pool2d(x, b)), x.shape[-2:]) for b, br in zip(self.bins, self.branches)]
+        outs = [x] + [resize(br(F.adaptive_avg_pool2d(x, b)), x.shape[-2:]) for b,
+                      br in zip(self.bins, self.branches)]
         return self.bottleneck(torch.cat(outs, 1))
 
 class UPerNetDecoder(nn.Module):
-    "PPM on the coarsest level + FPN (laterals, top-down, 3x3 smoothing) + fusion of all levels at the finest size."
+    """PPM on the coarsest level + FPN (laterals, top-down, 3x3 smoothing) + fusion of all levels at
+    the finest size."""
     def __init__(self, in_dims, fpn_dim: int = 256, bins=(1, 2, 3, 6), norm: str = "gn"):
         super().__init__()
         self.ppm = PyramidPooling(in_dims[-1], fpn_dim, bins, norm)
         self.laterals = nn.ModuleList([ConvNormAct(d, fpn_dim, 1, norm=norm) for d in in_dims[:-1]])
-        self.smooth = nn.ModuleList([ConvNormAct(fpn_dim, fpn_dim, 3, norm=norm) for _ in in_dims[:-1]])
+        self.smooth = nn.ModuleList([ConvNormAct(fpn_dim, fpn_dim, 3, norm=norm)
+                                     for _ in in_dims[:-1]])
         self.fuse = ConvNormAct(len(in_dims) * fpn_dim, fpn_dim, 3, norm=norm)
 
     def forward(self, feats, out_size):
@@ -195,7 +230,8 @@ class UPerNetDecoder(nn.Module):
 
 # %% ../nbs/12_segmenter.ipynb #49dbb2798937
 class SimpleHead(nn.Module):
-    "Classifier at stride 4 (optionally with the pooled stride-2 skip) and bilinear upsampling to full size."
+    """Classifier at stride 4 (optionally with the pooled stride-2 skip) and bilinear upsampling to
+    full size."""
     def __init__(self, in_dim: int, num_classes: int, skip_dim: int = 0, dropout: float = 0.1):
         super().__init__()
         self.drop = nn.Dropout2d(dropout)
@@ -206,15 +242,18 @@ class SimpleHead(nn.Module):
         return resize(self.classifier(self.drop(x)), out_size)
 
 class ProgressiveHead(nn.Module):
-    """Refine (3x3 conv-norm-act) and upsample x2 twice, concatenating the stride-2 skip. The 1x1 classifier runs
-    before the last x2 upsampling: a 1x1 conv (and channel dropout) commutes with bilinear resizing, whose weights
-    sum to 1, so this equals classifying at full size while resizing K logits instead of `head_dim` features."""
-    def __init__(self, in_dim: int, num_classes: int, head_dim: int = 64, skip_dim: int = 0, dropout: float = 0.1, norm: str = "gn"):
+    """Refine (3x3 conv-norm-act) and upsample x2 twice, concatenating the stride-2 skip. The 1x1
+    classifier runs before the last x2 upsampling: a 1x1 conv (and channel dropout) commutes with
+    bilinear resizing, whose weights sum to 1, so this equals classifying at full size while
+    resizing K logits instead of `head_dim` features."""
+    def __init__(self, in_dim: int, num_classes: int, head_dim: int = 64, skip_dim: int = 0,
+                 dropout: float = 0.1, norm: str = "gn"):
         super().__init__()
         self.refine4 = ConvNormAct(in_dim, head_dim, 3, norm=norm)             # at stride 4
         self.refine2 = ConvNormAct(head_dim + skip_dim, head_dim, 3, norm=norm) # at stride 2
         self.drop = nn.Dropout2d(dropout)
-        self.classifier = nn.Conv2d(head_dim, num_classes, 1)                  # = at stride 1 (see above)
+        # = at stride 1 (see above)
+        self.classifier = nn.Conv2d(head_dim, num_classes, 1)
 
     def forward(self, x, skip2=None, out_size=None):
         s2 = skip2.shape[-2:] if skip2 is not None else tuple(2 * s for s in x.shape[-2:])
@@ -224,104 +263,142 @@ class ProgressiveHead(nn.Module):
 
 # %% ../nbs/12_segmenter.ipynb #df23b7f1f357
 def reflect_pad(x: torch.Tensor, pad_h: int, pad_w: int) -> torch.Tensor:
-    "Pad bottom/right by reflection, repeatedly when the pad exceeds the size (inputs smaller than the pad); a 1-pixel side replicates."
+    """Pad bottom/right by reflection, repeatedly when the pad exceeds the size (inputs smaller than
+    the pad); a 1-pixel side replicates."""
     for pad, dim in ((pad_w, -1), (pad_h, -2)):
         while pad > 0:
             n = x.shape[dim]
             p = pad if n == 1 else min(pad, n - 1)
-            x = F.pad(x, (0, p, 0, 0) if dim == -1 else (0, 0, 0, p), mode="replicate" if n == 1 else "reflect")
+            x = F.pad(x, (0, p, 0, 0) if dim == -1 else (0, 0, 0, p), mode="replicate" if n == 1
+                      else "reflect")
             pad -= p
     return x
 
+
+# %% ../nbs/12_segmenter.ipynb #e2fad2b49320
 class Segmenter(nn.Module):
-    "Swin encoder + UPerNet decoder + simple/progressive head; `forward(x (B,C,H,W), valid=None) -> logits (B,K,H,W)`."
+    """Swin encoder + UPerNet decoder + simple/progressive head; `forward(x (B,C,H,W), valid=None)
+    -> logits (B,K,H,W)`."""
     pad_multiple = 32
 
     def __init__(self, cfg: SegmenterConfig | str = "tiny"):
         super().__init__()
-        cfg = segmenter_config(cfg) if isinstance(cfg, (str, SegmenterConfig)) else SegmenterConfig.from_dict(cfg)
+        cfg = segmenter_config(cfg) if isinstance(cfg, (str,
+                                                        SegmenterConfig)) else SegmenterConfig.from_dict(cfg)
         self.cfg = cfg
-        self.family_name = encoder_family(cfg.encoder).name       # a name: the model pickles without the registry
+        # a name: the model pickles without the registry
+        self.family_name = encoder_family(cfg.encoder).name
         self.encoder = self.family.build(cfg.encoder)
         dims = self.encoder.dims
         self.use_s4, self.use_s2 = cfg.hr_inject in ("s4", "s4+s2"), cfg.hr_inject == "s4+s2"
         self.levels = (0, 1, 2, 3) if self.use_s4 else (1, 2, 3)
         self.stem = nn.Sequential(ConvNormAct(cfg.in_chans, cfg.stem_dim, 3, 2, cfg.norm),
-                                  ConvNormAct(cfg.stem_dim, cfg.stem_dim, 3, 1, cfg.norm)) if self.use_s2 else None
-        self.decoder = UPerNetDecoder([dims[i] for i in self.levels], cfg.fpn_dim, cfg.ppm_bins, cfg.norm)
+                                  ConvNormAct(cfg.stem_dim, cfg.stem_dim, 3, 1,
+                                              cfg.norm)) if self.use_s2 else None
+        self.decoder = UPerNetDecoder([dims[i] for i in self.levels], cfg.fpn_dim, cfg.ppm_bins,
+                                      cfg.norm)
         skip = cfg.stem_dim if self.use_s2 else 0
-        self.head = (ProgressiveHead(cfg.fpn_dim, cfg.num_classes, cfg.head_dim, skip, cfg.dropout, cfg.norm)
-                     if cfg.head == "progressive" else SimpleHead(cfg.fpn_dim, cfg.num_classes, skip, cfg.dropout))
+        self.head = (ProgressiveHead(cfg.fpn_dim, cfg.num_classes, cfg.head_dim, skip, cfg.dropout,
+                                     cfg.norm)
+                     if cfg.head == "progressive" else SimpleHead(cfg.fpn_dim, cfg.num_classes,
+                                                                  skip, cfg.dropout))
         self._freeze_unused()
         self.pad_multiple = max(self.encoder.pad_multiple, 32)
 
-    @property
-    def num_classes(self) -> int: return self.cfg.num_classes
 
-    @property
-    def family(self) -> EncoderFamily: return ENCODERS[self.family_name]
+# %% ../nbs/12_segmenter.ipynb #497328b79b79
+@patch(as_prop=True)
+def num_classes(self: Segmenter) -> int: return self.cfg.num_classes
 
-    @property
-    def in_chans(self) -> int: return self.cfg.in_chans
+@patch(as_prop=True)
+def family(self: Segmenter) -> EncoderFamily: return ENCODERS[self.family_name]
 
-    def check_input(self, x) -> None:
-        if not torch.is_tensor(x) or x.ndim != 4:
-            raise SarLulcError(f"The segmenter expects a (B, C, H, W) tensor, got {getattr(x, 'shape', type(x))}.")
-        if x.shape[1] != self.in_chans:
-            raise SarLulcError(f"This model takes {self.in_chans} input channel(s) ({'HH' if self.in_chans == 1 else 'e.g. HH+HV'}) "
-                               f"but got {x.shape[1]} (shape {tuple(x.shape)}); pass the right bands or use a model built "
-                               f"with in_chans={x.shape[1]}.")
-        if x.shape[2] < 1 or x.shape[3] < 1: raise SarLulcError(f"Empty input of shape {tuple(x.shape)}.")
-        if not x.is_floating_point(): raise SarLulcError(f"The segmenter expects a float tensor (normalised dB), got {x.dtype}.")
+@patch(as_prop=True)
+def in_chans(self: Segmenter) -> int: return self.cfg.in_chans
 
-    def forward(self, x: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
-        "Logits (B, K, H, W) for normalised input (B, C, H, W) of any size; NaN / `valid=False` pixels are no data."
-        self.check_input(x)
-        B, C, H, W = x.shape
-        ok = torch.isfinite(x).all(1)
-        if valid is not None:
-            if valid.shape[-2:] != (H, W): raise SarLulcError(f"valid must be (B, {H}, {W}), got {tuple(valid.shape)}.")
-            ok = ok & valid.to(device=x.device, dtype=torch.bool).expand(B, H, W)
-        x = torch.where(ok[:, None], x, torch.zeros((), dtype=x.dtype, device=x.device))
-        m = self.pad_multiple
-        Hp, Wp = -(-H // m) * m, -(-W // m) * m
-        if (Hp, Wp) != (H, W):
-            x = reflect_pad(x, Hp - H, Wp - W)
-            ok = F.pad(ok, (0, Wp - W, 0, Hp - H), value=False)
-        feats = self.encoder(x, valid=ok, out_indices=self.levels)
-        fused = self.decoder(feats, (Hp // 4, Wp // 4))
-        skip2 = self.stem(x) if self.stem is not None else None
-        logits = self.head(fused, skip2, (Hp, Wp))
-        return logits[..., :H, :W]
+@patch
+def check_input(self: Segmenter, x) -> None:
+    if not torch.is_tensor(x) or x.ndim != 4:
+        raise SarLulcError(f"The segmenter expects a (B, C, H, W) tensor, got "
+                           f"{getattr(x, 'shape', type(x))}.")
+    if x.shape[1] != self.in_chans:
+        raise SarLulcError(f"This model takes {self.in_chans} input channel(s) "
+                           f"({'HH' if self.in_chans == 1 else 'e.g. HH+HV'}) but got "
+                           f"{x.shape[1]} (shape {tuple(x.shape)}); pass the right bands or "
+                           f"use a model built "
+                           f"with in_chans={x.shape[1]}.")
+    if x.shape[2] < 1 or x.shape[3] < 1: raise SarLulcError(f"Empty input of shape "
+                                                            f"{tuple(x.shape)}.")
+    if not x.is_floating_point(): raise SarLulcError(f"The segmenter expects a float tensor "
+                                                     f"(normalised dB), got {x.dtype}.")
 
-    def _freeze_unused(self):
-        "Without the stride-4 level, the Swin encoder's stride-4 output norm gets no gradient: freeze it (DDP needs that)."
-        if not self.use_s4 and self.family.unused_without_s4 is not None:
-            for p in self.family.unused_without_s4(self.encoder): p.requires_grad_(False)
 
-    def load_pretrained_encoder(self, path, strict: bool = True) -> "Segmenter":
-        "Load SAR-W-MixMAE (or any saved) encoder weights into the encoder; strict key check with a clear report."
-        if not self.family.mixmae:
-            raise SarLulcError(f"Pretrained encoders come from SAR-W-MixMAE, which pretrains {[f.name for f in ENCODERS.values() if f.mixmae]} "
-                               f"encoders; this model's encoder is of the {self.family.name!r} family ({getattr(self.cfg.encoder, 'model', type(self.cfg.encoder).__name__)!r}), "
-                               "which trains from scratch (or starts from a whole model, --init).")
-        load_encoder(self.encoder, path, strict=strict)
-        self._freeze_unused()
-        return self
+# %% ../nbs/12_segmenter.ipynb #79380f36954d
+@patch
+def forward(self: Segmenter, x: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
+    """Logits (B, K, H, W) for normalised input (B, C, H, W) of any size; NaN / `valid=False`
+    pixels are no data."""
+    self.check_input(x)
+    B, C, H, W = x.shape
+    ok = torch.isfinite(x).all(1)
+    if valid is not None:
+        if valid.shape[-2:] != (H, W): raise SarLulcError(f"valid must be (B, {H}, {W}), got "
+                                                          f"{tuple(valid.shape)}.")
+        ok = ok & valid.to(device=x.device, dtype=torch.bool).expand(B, H, W)
+    x = torch.where(ok[:, None], x, torch.zeros((), dtype=x.dtype, device=x.device))
+    m = self.pad_multiple
+    Hp, Wp = -(-H // m) * m, -(-W // m) * m
+    if (Hp, Wp) != (H, W):
+        x = reflect_pad(x, Hp - H, Wp - W)
+        ok = F.pad(ok, (0, Wp - W, 0, Hp - H), value=False)
+    feats = self.encoder(x, valid=ok, out_indices=self.levels)
+    fused = self.decoder(feats, (Hp // 4, Wp // 4))
+    skip2 = self.stem(x) if self.stem is not None else None
+    logits = self.head(fused, skip2, (Hp, Wp))
+    return logits[..., :H, :W]
 
-    # --- optimiser helpers (layer-wise LR decay, weight decay) ---
-    @property
-    def num_layers(self) -> int:
-        "Layer groups for layer-wise LR decay: the encoder's; the stem, decoder and head join its last group."
-        return self.encoder.num_layers
+@patch
+def _freeze_unused(self: Segmenter):
+    """Without the stride-4 level, the Swin encoder's stride-4 output norm gets no gradient:
+    freeze it (DDP needs that)."""
+    if not self.use_s4 and self.family.unused_without_s4 is not None:
+        for p in self.family.unused_without_s4(self.encoder): p.requires_grad_(False)
 
-    def layer_id(self, name: str) -> int:
-        "Layer group of parameter `name`: encoder layers keep their depth, everything else is the last group."
-        return self.encoder.layer_id(name[len("encoder."):]) if name.startswith("encoder.") else self.num_layers
+@patch
+def load_pretrained_encoder(self: Segmenter, path, strict: bool = True) -> "Segmenter":
+    """Load SAR-W-MixMAE (or any saved) encoder weights into the encoder; strict key check with
+    a clear report."""
+    if not self.family.mixmae:
+        raise SarLulcError(f"Pretrained encoders come from SAR-W-MixMAE, which pretrains "
+                           f"{[f.name for f in ENCODERS.values() if f.mixmae]} "
+                           f"encoders; this model's encoder is of the {self.family.name!r} "
+                           f"family ({getattr(self.cfg.encoder, 'model', type(self.cfg.encoder).__name__)!r}), "
+                           "which trains from scratch (or starts from a whole model, --init).")
+    load_encoder(self.encoder, path, strict=strict)
+    self._freeze_unused()
+    return self
 
-    def no_weight_decay(self) -> set[str]:
-        "Parameters without weight decay: the encoder's set plus every 1-D (norm, bias) parameter."
-        return {f"encoder.{n}" for n in self.encoder.no_weight_decay()} | {n for n, p in self.named_parameters() if p.ndim <= 1}
+
+# %% ../nbs/12_segmenter.ipynb #bfca2d2f0417
+# --- optimiser helpers (layer-wise LR decay, weight decay) ---
+@patch(as_prop=True)
+def num_layers(self: Segmenter) -> int:
+    """Layer groups for layer-wise LR decay: the encoder's; the stem, decoder and head join its
+    last group."""
+    return self.encoder.num_layers
+
+@patch
+def layer_id(self: Segmenter, name: str) -> int:
+    """Layer group of parameter `name`: encoder layers keep their depth, everything else is the
+    last group."""
+    return self.encoder.layer_id(name[len("encoder."):]) if name.startswith("encoder.") else self.num_layers
+
+@patch
+def no_weight_decay(self: Segmenter) -> set[str]:
+    "Parameters without weight decay: the encoder's set plus every 1-D (norm, bias) parameter."
+    return {f"encoder.{n}" for n in self.encoder.no_weight_decay()} | {n for n,
+                                                                       p in self.named_parameters() if p.ndim <= 1}
+
 
 # %% ../nbs/12_segmenter.ipynb #49f5947c904f
 def segmenter_param_count(cfg: SegmenterConfig | str) -> dict:

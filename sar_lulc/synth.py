@@ -24,26 +24,35 @@ __all__ = ['JP9_NAMES', 'NUM_CLASSES', 'WATER', 'BUILT', 'PADDY', 'CROP', 'GRASS
            'benchmark_seeds', 'parse_looks', 'make_benchmark']
 
 # %% ../nbs/03_synth.ipynb #6ae8efb96f16
-JP9_NAMES, NUM_CLASSES = JP9.names, JP9.num_classes   # the classes are the jp9 scheme's; their indices by name:
+# the classes are the jp9 scheme's; their indices by name:
+JP9_NAMES, NUM_CLASSES = JP9.names, JP9.num_classes
 WATER, BUILT, PADDY, CROP, GRASS, FOREST, BARE, SOLAR, GREENHOUSE = (JP9.index(n) for n in (
     "Water", "Built-up", "Paddy", "Cropland", "Grassland", "Forest", "Bare", "SolarPanel", "Greenhouse"))
-PIXEL_DEG = 1 / 12000          # the HRLULC tile grid: about 9.3 m (N-S) x 7.6 m (E-W) at 35 N, "10 m"
+# the HRLULC tile grid: about 9.3 m (N-S) x 7.6 m (E-W) at 35 N, "10 m"
+PIXEL_DEG = 1 / 12000
 
 # per-scene target fractions (Forest = the rest); chosen so that the painted result lands mid-range
-TARGETS = {WATER: .042, BUILT: .074, PADDY: .10, CROP: .08, GRASS: .064, BARE: .010, SOLAR: .0035, GREENHOUSE: .002}
+TARGETS = {WATER: .042, BUILT: .074, PADDY: .10, CROP: .08, GRASS: .064, BARE: .010, SOLAR: .0035,
+           GREENHOUSE: .002}
 
 # Japan-like ranges of the mean class fraction over scenes (issue 2)
-JAPAN_RANGES = {FOREST: (.55, .65), PADDY: (.08, .12), CROP: (.05, .08), GRASS: (.05, .08), BUILT: (.05, .08),
-                WATER: (.03, .05), BARE: (.005, .015), SOLAR: (.002, .005), GREENHOUSE: (.001, .003)}
+JAPAN_RANGES = {FOREST: (.55, .65), PADDY: (.08, .12), CROP: (.05, .08), GRASS: (.05, .08),
+                BUILT: (.05, .08),
+                WATER: (.03, .05), BARE: (.005, .015), SOLAR: (.002, .005), GREENHOUSE: (.001,
+                                                                                         .003)}
 
 # (low, high) of the per-object mean gamma-nought in dB (METHOD.md section 1)
 BACKSCATTER = {
     "sea": (-19.5, -16.5), "lake": (-25.0, -20.0), "river": (-22.0, -18.0), "wind_db": 1.5,
     "open_sea": (-21.5, -15.0), "swell_db": (0.3, 1.5), "calm_db": (0.0, 5.0),
-    "paddy_flooded": (-21.0, -15.0), "paddy_harvested": (-17.0, -11.0), "paddy_vegetated": (-13.0, -8.0),
-    "levee": (-12.0, -9.0), "cropland": (-15.0, -8.0), "grassland": (-17.0, -10.0), "bare": (-20.0, -12.0),
-    "forest": (-7.5, -6.0), "built_aligned": (0.0, 6.0), "built_oblique": (-9.0, -2.0), "street": (-19.0, -13.0),
-    "house": (-7.0, 5.0), "point_scatterer": (10.0, 13.0), "road": (-19.0, -14.0), "pole": (3.0, 11.0),
+    "paddy_flooded": (-21.0, -15.0), "paddy_harvested": (-17.0, -11.0), "paddy_vegetated": (-13.0,
+                                                                                            -8.0),
+    "levee": (-12.0, -9.0), "cropland": (-15.0, -8.0), "grassland": (-17.0, -10.0), "bare": (-20.0,
+                                                                                             -12.0),
+    "forest": (-7.5, -6.0), "built_aligned": (0.0, 6.0), "built_oblique": (-9.0, -2.0),
+               "street": (-19.0, -13.0),
+    "house": (-7.0, 5.0), "point_scatterer": (10.0, 13.0), "road": (-19.0, -14.0), "pole": (3.0,
+                                                                                            11.0),
     "solar": (-18.0, 2.0), "solar_stripe_db": (2.0, 6.0), "greenhouse": (-5.0, 5.0),
 }
 # K-distribution texture: shape nu of the gamma texture factor per class (small = heavy tails)
@@ -66,28 +75,35 @@ def _upsample(a: np.ndarray, shape) -> np.ndarray:
 
 def noise_fields(rng: np.random.Generator, shape, beta: float, n: int = 2, sigma: float = 0.0,
                  down: int = 1) -> list[np.ndarray]:
-    "`n` independent zero-mean, unit-std fractal fields (power spectrum ~ k^-beta, optional Gaussian blur `sigma` px)."
+    """`n` independent zero-mean, unit-std fractal fields (power spectrum ~ k^-beta, optional
+    Gaussian blur `sigma` px)."""
     if down > 1:      # smooth fields: synthesise on a coarser grid, then interpolate (much cheaper)
-        small = noise_fields(rng, (-(-shape[0] // down), -(-shape[1] // down)), beta, n, sigma / down)
+        small = noise_fields(rng, (-(-shape[0] // down), -(-shape[1] // down)), beta, n,
+                             sigma / down)
         return [(lambda u: (u - u.mean()) / (u.std() + 1e-12))(_upsample(a, shape)) for a in small]
     H, W = shape
     Hp, Wp = H + max(H // 4, 8), W + max(W // 4, 8)
-    fy = np.fft.fftfreq(Hp).astype(np.float32)[:, None]; fx = np.fft.fftfreq(Wp).astype(np.float32)[None, :]
+    fy = np.fft.fftfreq(Hp).astype(np.float32)[:,
+                                               None]; fx = np.fft.fftfreq(Wp).astype(np.float32)[None, :]
     k2 = fy * fy + fx * fx
     filt = (k2 + np.float32(1.0 / max(Hp, Wp)) ** 2) ** np.float32(-beta / 4)
     if sigma: filt = filt * np.exp(np.float32(-2 * (np.pi * sigma) ** 2) * k2)
     filt[0, 0] = 0
     out = []
     for _ in range((n + 1) // 2):
-        z = rng.standard_normal((Hp, Wp), np.float32) + 1j * rng.standard_normal((Hp, Wp), np.float32)
+        z = rng.standard_normal((Hp, Wp), np.float32) + 1j * rng.standard_normal((Hp, Wp),
+                                                                                 np.float32)
         f = np.fft.ifft2(np.fft.fft2(z.astype(np.complex64)) * filt)[:H, :W]
         for part in (f.real, f.imag):
             part = part.astype(np.float32)
             out.append((part - part.mean()) / (part.std() + 1e-12))
     return out[:n]
 
+
+# %% ../nbs/03_synth.ipynb #01ea73b90601
 def _rot_grid(xx, yy, theta, pu, pv, ox, oy):
-    "Cells of a rotated grid: cell id, offsets inside the cell (fu, fv), integer anchor (ax, ay), rotated coords."
+    """Cells of a rotated grid: cell id, offsets inside the cell (fu, fv), integer anchor (ax, ay),
+    rotated coords."""
     c, s = math.cos(theta), math.sin(theta)
     u = (xx - ox) * c + (yy - oy) * s
     v = -(xx - ox) * s + (yy - oy) * c
@@ -102,14 +118,16 @@ def _rot_grid(xx, yy, theta, pu, pv, ox, oy):
     return iu * (iv.max() + 1) + iv, fu, fv, ax, ay, u, v
 
 def _path(rng, size, curv=0.04, persist=0.97, pull=0.02, step=0.7) -> np.ndarray:
-    "A meandering polyline (float (N, 2) as y, x) entering at one edge and running until it leaves the scene."
+    """A meandering polyline (float (N, 2) as y, x) entering at one edge and running until it leaves
+    the scene."""
     side = rng.integers(4); t = rng.uniform(.1, .9) * (size - 1)
     y0, x0 = [(0., t), (size - 1., t), (t, 0.), (t, size - 1.)][side]
     h0 = [math.pi / 2, -math.pi / 2, 0., math.pi][side] + rng.uniform(-.6, .6)   # heading, radians
     n = int(3 * size / step)
     eps = rng.standard_normal(n) * curv
     hd = np.empty(n); k = 0.0; h = h0
-    for i in range(n):                    # curvature is AR(1), heading is pulled back to h0: meanders, no loops
+    # curvature is AR(1), heading is pulled back to h0: meanders, no loops
+    for i in range(n):
         k = persist * k + eps[i]
         h += (k - pull * (h - h0)) * step
         hd[i] = h
@@ -119,14 +137,18 @@ def _path(rng, size, curv=0.04, persist=0.97, pull=0.02, step=0.7) -> np.ndarray
     return np.stack([y[:stop], x[:stop]], 1)
 
 def _stencil(w: int) -> np.ndarray:
-    "Pixel offsets of a disc of diameter `w` px (1: one pixel, 2: 2x2, 3: 3x3, 4: 4x4 without corners)."
+    """Pixel offsets of a disc of diameter `w` px (1: one pixel, 2: 2x2, 3: 3x3, 4: 4x4 without
+    corners)."""
     r = np.arange(w) - (w - 1) / 2
     dy, dx = np.meshgrid(r, r, indexing="ij")
     keep = dy ** 2 + dx ** 2 <= (w / 2) ** 2 + .3
     return np.stack([np.rint(dy[keep] - .01), np.rint(dx[keep] - .01)], 1).astype(np.intp)
 
+
+# %% ../nbs/03_synth.ipynb #8f2c12d29661
 def _stamp(mask: np.ndarray, pts: np.ndarray, width) -> np.ndarray:
-    "Rasterise points `pts` (N, 2: y, x) with integer widths (scalar or per point) into the bool `mask`."
+    """Rasterise points `pts` (N, 2: y, x) with integer widths (scalar or per point) into the bool
+    `mask`."""
     H, W = mask.shape
     width = np.broadcast_to(np.asarray(width, int), (len(pts),))
     p = np.rint(pts).astype(np.intp)
@@ -139,15 +161,18 @@ def _stamp(mask: np.ndarray, pts: np.ndarray, width) -> np.ndarray:
     return mask
 
 def _rect(shape, cx, cy, a, b, theta):
-    "Rotated rectangle (half sizes a along theta, b across) at (cx, cy): (slices, bool mask, u, v) inside its box."
+    """Rotated rectangle (half sizes a along theta, b across) at (cx, cy): (slices, bool mask, u, v)
+    inside its box."""
     H, W = shape
     r = a + b + 1
-    y0, y1 = max(int(cy - r), 0), min(int(cy + r) + 2, H); x0, x1 = max(int(cx - r), 0), min(int(cx + r) + 2, W)
+    y0, y1 = max(int(cy - r), 0), min(int(cy + r) + 2, H); x0, x1 = max(int(cx - r),
+                                                                        0), min(int(cx + r) + 2, W)
     sl = (slice(y0, max(y1, y0)), slice(x0, max(x1, x0)))
     yy, xx = np.mgrid[sl[0], sl[1]].astype(np.float32)
     c, s = math.cos(theta), math.sin(theta)
     u = (xx - cx) * c + (yy - cy) * s; v = -(xx - cx) * s + (yy - cy) * c
     return sl, (np.abs(u) <= a) & (np.abs(v) <= b), u, v
+
 
 # %% ../nbs/03_synth.ipynb #8c448250c265
 def terrain_modulation(elev: np.ndarray, dx_m: float, dy_m: float, incidence_deg: float = 36.0,
@@ -155,11 +180,14 @@ def terrain_modulation(elev: np.ndarray, dx_m: float, dy_m: float, incidence_deg
     "Slope-induced gamma-nought change (dB) for a sensor looking from the west at `incidence_deg`."
     gy, gx = np.gradient(elev.astype(np.float32), dy_m, dx_m)
     t0 = math.radians(incidence_deg)
-    cosl = (gx * math.sin(t0) + math.cos(t0)) / np.sqrt(1 + gx * gx + gy * gy)   # local incidence angle
-    return np.clip(10 * slope_exponent * np.log10(np.maximum(cosl, 1e-3) / math.cos(t0)), -12, 6).astype(np.float32)
+    # local incidence angle
+    cosl = (gx * math.sin(t0) + math.cos(t0)) / np.sqrt(1 + gx * gx + gy * gy)
+    return np.clip(10 * slope_exponent * np.log10(np.maximum(cosl, 1e-3) / math.cos(t0)), -12,
+                   6).astype(np.float32)
 
 # %% ../nbs/03_synth.ipynb #4ed2513f5dc0
-def speckle(rng: np.random.Generator, mu_db: np.ndarray, nu: np.ndarray, looks: float) -> np.ndarray:
+def speckle(rng: np.random.Generator, mu_db: np.ndarray, nu: np.ndarray,
+            looks: float) -> np.ndarray:
     "Linear intensity mu * Gamma(nu, 1/nu) * Gamma(L, 1/L) from a mean gamma-nought in dB."
     if not looks > 0: raise SarLulcError(f"looks must be > 0, got {looks}.")
     mu = np.power(np.float32(10), mu_db.astype(np.float32) / np.float32(10))
@@ -170,7 +198,8 @@ def speckle(rng: np.random.Generator, mu_db: np.ndarray, nu: np.ndarray, looks: 
 # %% ../nbs/03_synth.ipynb #95ffc2ad7c3e
 @dataclass
 class SynthScene:
-    "One SynthALOS-2 scene: float32 dB (NaN = no data), uint16 DN (0 = no data), uint8 jp9 labels (255 = no data)."
+    """One SynthALOS-2 scene: float32 dB (NaN = no data), uint16 DN (0 = no data), uint8 jp9 labels
+    (255 = no data)."""
     db: np.ndarray
     dn: np.ndarray
     labels: np.ndarray
@@ -207,13 +236,18 @@ def _pick(rng, pool):
     j = rng.integers(len(iy)); return int(iy[j]), int(ix[j])
 
 def _open_sea_db(rng, shape, wind, xx, yy) -> np.ndarray:
-    "Mean dB of an open sea: a wind-dependent level, swell (a wavy, slowly bending ridge pattern) and calm patches."
+    """Mean dB of an open sea: a wind-dependent level, swell (a wavy, slowly bending ridge pattern)
+    and calm patches."""
     phase, amp = noise_fields(rng, shape, 3.5, 2, down=4)
-    lam, th = rng.uniform(4, 24), rng.uniform(0, np.pi)                    # swell wavelength (px) and heading
-    ridge = np.sin(2 * np.pi * (xx * math.cos(th) + yy * math.sin(th)) / lam + rng.uniform(1, 4) * phase)
+    # swell wavelength (px) and heading
+    lam, th = rng.uniform(4, 24), rng.uniform(0, np.pi)
+    ridge = np.sin(2 * np.pi * (xx * math.cos(th) + yy * math.sin(th)) / lam + rng.uniform(1,
+                                                                                           4) * phase)
     swell = _u(rng, "swell_db") * np.clip(1 + .4 * amp, .2, 2) * ridge
-    calm = _u(rng, "calm_db") * np.clip(-(wind + .5), 0, 1.5)               # lee of the land, slicks: darker
-    return (_u(rng, "open_sea") + BACKSCATTER["wind_db"] * np.maximum(wind, -1) + swell - calm).astype(np.float32)
+    # lee of the land, slicks: darker
+    calm = _u(rng, "calm_db") * np.clip(-(wind + .5), 0, 1.5)
+    return (_u(rng, "open_sea") + BACKSCATTER["wind_db"] * np.maximum(wind,
+                                                                      -1) + swell - calm).astype(np.float32)
 
 # %% ../nbs/03_synth.ipynb #72245093519b
 def _georef(c, pixel_deg):
@@ -223,23 +257,27 @@ def _georef(c, pixel_deg):
     c.dy_m = pixel_deg * 110_574.0; c.dx_m = pixel_deg * 111_320.0 * math.cos(math.radians(c.lat0))
 
 def _terrain(c):
-    "Hills above a quantile of a fractal heightfield, flat lowlands below; forest everywhere to start with."
+    """Hills above a quantile of a fractal heightfield, flat lowlands below; forest everywhere to
+    start with."""
     rng, (H, W), xx, yy = c.rng, c.shape, c.xx, c.yy
     hgt, c.zone_crop = noise_fields(rng, c.shape, 3.3, 2, sigma=1.5, down=2)
     c.zone_town, c.zone_grass = noise_fields(rng, c.shape, 4.0, 2, down=4)
     c.zone_state, c.wind = noise_fields(rng, c.shape, 3.5, 2, down=4)
-    if c.sea or rng.random() < .5:                            # else maybe a plain on one side, and a lake
+    # else maybe a plain on one side, and a lake
+    if c.sea or rng.random() < .5:
         phi = rng.uniform(0, 2 * np.pi)
         tilt = rng.uniform(3., 5.) if c.sea else rng.uniform(.8, 2.)
         hgt = hgt + tilt * ((xx - W / 2) * math.cos(phi) + (yy - H / 2) * math.sin(phi)) / c.size
     low_frac = float(np.clip(sum(c.f.values()) - .034, .1, .9))
     c.hgt, c.thr = hgt, np.quantile(hgt, low_frac)
     c.low = hgt < c.thr
-    c.elev = (rng.uniform(120, 300) * np.maximum(hgt - c.thr, 0) / (hgt.max() - c.thr + 1e-6)).astype(np.float32)
+    c.elev = (rng.uniform(120, 300) * np.maximum(hgt - c.thr,
+                                                 0) / (hgt.max() - c.thr + 1e-6)).astype(np.float32)
     c.mu[:] = _u(rng, "forest")
 
 def _rivers(c):
-    "River courses 1-4 px (wider downstream and in the lowlands), with where grassy banks and gravel bars go."
+    """River courses 1-4 px (wider downstream and in the lowlands), with where grassy banks and
+    gravel bars go."""
     rng, shape, size = c.rng, c.shape, c.size
     c.river = np.zeros(shape, bool); c.banks = np.zeros(shape, bool); c.bars = np.zeros(shape, bool)
     c.rw = np.zeros(shape, np.float32)
@@ -248,7 +286,9 @@ def _rivers(c):
         if len(pts) < 10: continue
         ii = np.clip(np.rint(pts).astype(int), 0, size - 1)
         t = np.linspace(0, 1, len(pts))
-        w = np.clip(np.rint(rng.uniform(1, 2.5) + rng.uniform(0, 2) * t + .8 * c.low[ii[:, 0], ii[:, 1]] - .3 * i), 1, 4).astype(int)
+        w = np.clip(np.rint(rng.uniform(1, 2.5) + rng.uniform(0, 2) * t + .8 * c.low[ii[:, 0],
+                                                                                     ii[:,
+                                                                                        1]] - .3 * i), 1, 4).astype(int)
         m = _stamp(np.zeros(shape, bool), pts, w)
         c.rw[m] = np.maximum(c.rw[m], w.max()); c.river |= m
         gate = (np.sin(t * rng.uniform(20, 60) + rng.uniform(0, 6)) > -.2) & (w >= 2)
@@ -257,20 +297,25 @@ def _rivers(c):
         if gate.any(): c.bars |= _stamp(np.zeros(shape, bool), pts[gate], w[gate] + 3)
 
 def _water(c):
-    "A lake or the sea at the lowest ground (with the rivers: the water target); wind roughening brightens parts."
+    """A lake or the sea at the lowest ground (with the rivers: the water target); wind roughening
+    brightens parts."""
     rng = c.rng
     c.water = c.hgt < np.quantile(c.hgt, max(c.f[WATER] - c.river.mean(), .004))
-    wdb = (_u(rng, "sea") if c.sea else _u(rng, "lake")) + BACKSCATTER["wind_db"] * np.maximum(c.wind, -1)
+    wdb = (_u(rng, "sea") if c.sea else _u(rng,
+                                           "lake")) + BACKSCATTER["wind_db"] * np.maximum(c.wind,
+                                                                                          -1)
     if c.open_sea: wdb = _open_sea_db(rng, c.shape, c.wind, c.xx, c.yy)
     c.lab[c.water] = WATER; c.mu[c.water] = wdb[c.water]
 
 # %% ../nbs/03_synth.ipynb #7b5c17a630eb
 def _town(c):
-    "Town blocks on a rotated grid (some facing the sensor: strong double bounce), 1-px streets, parks, vacant lots."
+    """Town blocks on a rotated grid (some facing the sensor: strong double bounce), 1-px streets,
+    parks, vacant lots."""
     rng, lab, mu, water = c.rng, c.lab, c.mu, c.water
     c.theta_p = theta_p = rng.uniform(0, np.pi / 2)
     bw, bh = rng.uniform(6, 11), rng.uniform(6, 13)
-    cid, fu, fv, ax, ay, _, _ = _rot_grid(c.xx, c.yy, theta_p + rng.normal(0, .15), bw, bh, rng.uniform(0, bw), rng.uniform(0, bh))
+    cid, fu, fv, ax, ay, _, _ = _rot_grid(c.xx, c.yy, theta_p + rng.normal(0, .15), bw, bh,
+                                          rng.uniform(0, bw), rng.uniform(0, bh))
     cand = c.low[ay, ax] & ~water[ay, ax]
     town = np.zeros(c.shape, bool)
     if cand.any():
@@ -290,23 +335,29 @@ def _town(c):
     lab[lot] = BARE; mu[lot] = (lo_b + (hi_b - lo_b) * rb)[lot]
     c.town = town
 
+
+# %% ../nbs/03_synth.ipynb #7185b5d0dbd7
 def _agriculture(c):
-    "Parcels on the lowlands: cropland (higher ground, 2-3 strip crops), grassland, paddy (flooded/harvested/vegetated by district)."
+    """Parcels on the lowlands: cropland (higher ground, 2-3 strip crops), grassland, paddy
+    (flooded/harvested/vegetated by district)."""
     rng, lab, mu, theta_p = c.rng, c.lab, c.mu, c.theta_p
     c.agri = agri = c.low & ~c.water & ~c.town
     pw, ph = rng.uniform(7, 12), rng.uniform(14, 26)
-    cid, fu, fv, ax, ay, pu, pv = _rot_grid(c.xx, c.yy, theta_p, pw, ph, rng.uniform(0, pw), rng.uniform(0, ph))
+    cid, fu, fv, ax, ay, pu, pv = _rot_grid(c.xx, c.yy, theta_p, pw, ph, rng.uniform(0, pw),
+                                            rng.uniform(0, ph))
     nc = int(cid.max()) + 1
     r1, r2, r3, r4 = (rng.random(nc).astype(np.float32)[cid] for _ in range(4))
     crop = grass = np.zeros(c.shape, bool)
     if agri.any():
         hn = (c.hgt - c.hgt.min()) / (c.thr - c.hgt.min() + 1e-6)
         sc = np.where(agri, c.zone_crop[ay, ax] + .8 * r1 + hn[ay, ax], -np.inf)
-        crop = agri & (sc >= np.quantile(sc[agri], float(np.clip(1 - c.f[CROP] / agri.mean(), 0, 1))))
+        crop = agri & (sc >= np.quantile(sc[agri], float(np.clip(1 - c.f[CROP] / agri.mean(), 0,
+                                                                 1))))
         rest = agri & ~crop
         if rest.any():
             sg = np.where(rest, c.zone_grass[ay, ax] + .8 * r2, -np.inf)
-            grass = rest & (sg >= np.quantile(sg[rest], float(np.clip(1 - c.f[GRASS] / rest.mean(), 0, 1))))
+            grass = rest & (sg >= np.quantile(sg[rest], float(np.clip(1 - c.f[GRASS] / rest.mean(),
+                                                                      0, 1))))
     paddy = agri & ~crop & ~grass
     if paddy.any():
         ss = c.zone_state[ay, ax] + 1.2 * (r3 - .5)
@@ -316,7 +367,8 @@ def _agriculture(c):
         lo = np.where(ss < q1, state[0][0], np.where(ss < q2, state[1][0], state[2][0]))
         hi = np.where(ss < q1, state[0][1], np.where(ss < q2, state[1][1], state[2][1]))
         lab[paddy] = PADDY; mu[paddy] = (lo + (hi - lo) * r4)[paddy]
-        levee = paddy & ((fu < 1) | (fv < 1))                 # 1-px levees: visible between flooded fields
+        # 1-px levees: visible between flooded fields
+        levee = paddy & ((fu < 1) | (fv < 1))
         mu[levee] = _u(rng, "levee")
     ks = int(rng.integers(2, 4))
     strip = np.minimum(np.floor(fv / ph * ks), ks - 1).astype(np.int64)
@@ -325,6 +377,8 @@ def _agriculture(c):
     lab[crop] = CROP; mu[crop] = (lo_c + (hi_c - lo_c) * r5)[crop]
     lab[grass] = GRASS; mu[grass] = (lo_g + (hi_g - lo_g) * r4)[grass]
 
+
+# %% ../nbs/03_synth.ipynb #c108e09923eb
 def _clearings(c):
     "Clearings on the hills: golf courses (grassland), landslides and quarries (bare)."
     rng, lab, mu = c.rng, c.lab, c.mu
@@ -335,12 +389,14 @@ def _clearings(c):
         golf = rng.random() < .6
         a = rng.uniform(12, 30) if golf else rng.uniform(5, 11)
         sl, _, u, v = _rect(c.shape, p[1], p[0], a, a, 0.0)
-        m = ((u / a) ** 2 + (v / (a * rng.uniform(.5, 1))) ** 2 + .3 * c.zone_grass[sl] < 1) & hills[sl] & (lab[sl] == FOREST)
+        m = ((u / a) ** 2 + (v / (a * rng.uniform(.5,
+                                                  1))) ** 2 + .3 * c.zone_grass[sl] < 1) & hills[sl] & (lab[sl] == FOREST)
         lab[sl][m] = GRASS if golf else BARE
         mu[sl][m] = _u(rng, "grassland") if golf else _u(rng, "bare")
 
 def _river_banks(c):
-    "The rivers painted over everything, with their grassy banks and gravel bars; narrow rivers are mixed pixels."
+    """The rivers painted over everything, with their grassy banks and gravel bars; narrow rivers
+    are mixed pixels."""
     rng, lab, mu, river = c.rng, c.lab, c.mu, c.river
     ok = ~river & c.low & ~c.water & ~c.town
     banks, bars = c.banks & ok, c.bars & ok
@@ -350,7 +406,8 @@ def _river_banks(c):
     lab[river] = WATER; mu[narrow] = _u(rng, "river") + 2.0 * (4 - c.rw[narrow]) / 3
 
 def _hamlets(c):
-    "Clusters of houses (about 11 px each, about 7 per hamlet) in the fields, up to the built-up target."
+    """Clusters of houses (about 11 px each, about 7 per hamlet) in the fields, up to the built-up
+    target."""
     rng, lab, mu, (H, W) = c.rng, c.lab, c.mu, c.shape
     need = (c.f[BUILT] - .006) * H * W - (lab == BUILT).sum()
     iy, ix = np.nonzero(c.agri)
@@ -370,28 +427,37 @@ def _hamlets(c):
     m = (hid > 0) & (lab != WATER) & (lab != BUILT)
     lab[m] = BUILT; mu[m] = np.asarray(_u(rng, "house", n_h + 1), np.float32)[hid[m]]
 
+
+# %% ../nbs/03_synth.ipynb #459026cc7258
 def _roads(c):
-    "Roads 1-2 px (label Built-up): dark asphalt with bright poles; bridges over rivers, no causeways over open sea."
+    """Roads 1-2 px (label Built-up): dark asphalt with bright poles; bridges over rivers, no
+    causeways over open sea."""
     rng = c.rng
     for _ in range(int(rng.choice([1, 2, 2, 3]))):
-        m = _stamp(np.zeros(c.shape, bool), _path(rng, c.size, curv=.01, persist=.9, pull=.05), int(rng.integers(1, 3)))
+        m = _stamp(np.zeros(c.shape, bool), _path(rng, c.size, curv=.01, persist=.9, pull=.05),
+                   int(rng.integers(1, 3)))
         if c.open_sea: m &= ~c.water
         c.lab[m] = BUILT; c.mu[m] = _u(rng, "road")
         pole = m & (rng.random(c.shape) < .04); c.mu[pole] = _u(rng, "pole", int(pole.sum()))
 
+
 # %% ../nbs/03_synth.ipynb #87702d9e441d
 def _solar(c):
-    "Solar farms: regular arrays with striping, on fields or cleared hillsides, up to the solar target."
+    """Solar farms: regular arrays with striping, on fields or cleared hillsides, up to the solar
+    target."""
     rng, lab, mu = c.rng, c.lab, c.mu
     placed, budget = 0, c.f[SOLAR] * lab.size
     for _ in range(30):
         if placed >= .9 * budget: break
         on_hill = rng.random() < .3
-        p = _pick(rng, (c.hills & (lab == FOREST)) if on_hill else (c.agri & np.isin(lab, (PADDY, CROP, GRASS))))
+        p = _pick(rng, (c.hills & (lab == FOREST)) if on_hill else (c.agri & np.isin(lab, (PADDY,
+                                                                                           CROP,
+                                                                                           GRASS))))
         if p is None: continue
         area = min(rng.uniform(150, 600), max(budget - placed, 60) * 1.1)
         ar = rng.uniform(.6, 1.6); a = math.sqrt(area * ar) / 2; b = area / (4 * a)
-        sl, m, u, v = _rect(c.shape, p[1], p[0], a, b, rng.uniform(0, np.pi) if on_hill else c.theta_p)
+        sl, m, u, v = _rect(c.shape, p[1], p[0], a, b, rng.uniform(0, np.pi) if on_hill
+                            else c.theta_p)
         m &= lab[sl] != WATER
         period = int(rng.integers(3, 6)); base = _u(rng, "solar"); amp = _u(rng, "solar_stripe_db")
         stripe = np.mod(np.floor(v + b), period) < period / 2
@@ -410,7 +476,8 @@ def _greenhouses(c):
         gw, gl = int(rng.integers(2, 4)), rng.uniform(3, 7)
         for k in range(int(rng.integers(3, 8))):
             off = k * (gw + 1)
-            sl, m, _, _ = _rect(c.shape, p[1] - sn * off, p[0] + cs * off, gl, gw / 2 - .01, c.theta_p)
+            sl, m, _, _ = _rect(c.shape, p[1] - sn * off, p[0] + cs * off, gl, gw / 2 - .01,
+                                c.theta_p)
             m &= np.isin(lab[sl], (PADDY, CROP, GRASS, BARE))
             lab[sl][m] = GREENHOUSE; mu[sl][m] = _u(rng, "greenhouse"); placed += int(m.sum())
 
@@ -434,11 +501,14 @@ def _point_scatterers(c):
     c.mu[pts] = _u(c.rng, "point_scatterer", int(pts.sum()))
 
 # %% ../nbs/03_synth.ipynb #0b27155b83b5
-LAYOUT_STAGES = (_terrain, _rivers, _water, _town, _agriculture, _clearings, _river_banks, _hamlets, _roads, _solar,
+LAYOUT_STAGES = (_terrain, _rivers, _water, _town, _agriculture, _clearings, _river_banks,
+                 _hamlets, _roads, _solar,
                  _greenhouses, _bare, _point_scatterers)
 
-def simulate_dn(rng, lab, mu, elev, looks, *, dx_m, dy_m, incidence_deg=36.0, slope_exponent=1.5, cf=DEFAULT_CF):
-    "DN of a scene from its labels `lab` and mean dB `mu`: texture, terrain modulation from `elev`, speckle with `looks`."
+def simulate_dn(rng, lab, mu, elev, looks, *, dx_m, dy_m, incidence_deg=36.0, slope_exponent=1.5,
+                cf=DEFAULT_CF):
+    """DN of a scene from its labels `lab` and mean dB `mu`: texture, terrain modulation from
+    `elev`, speckle with `looks`."""
     t1, t2 = noise_fields(rng, lab.shape, 2.6, 2)
     mu = mu + TEXTURE_DB[lab] * t1
     forest = lab == FOREST
@@ -451,28 +521,38 @@ def simulate_dn(rng, lab, mu, elev, looks, *, dx_m, dy_m, incidence_deg=36.0, sl
 
 # %% ../nbs/03_synth.ipynb #ceb6b19b94f7
 def synth_scene(seed: int, size: int = 512, looks: float = 4, *, targets: dict | None = None,
-                incidence_deg: float = 36.0, slope_exponent: float = 1.5, nodata_corner: float = 0.0,
-                cf: float = DEFAULT_CF, pixel_deg: float = PIXEL_DEG, open_sea: bool = False) -> SynthScene:
-    """Generate one georeferenced SynthALOS-2 scene (size x size), deterministic by `seed`; `targets` overrides class fractions.
-    `open_sea`: a coast scene where the sea covers 35-90 % of the scene, with swell, wind and calm patches."""
+                incidence_deg: float = 36.0, slope_exponent: float = 1.5,
+                nodata_corner: float = 0.0,
+                cf: float = DEFAULT_CF, pixel_deg: float = PIXEL_DEG,
+                open_sea: bool = False) -> SynthScene:
+    """Generate one georeferenced SynthALOS-2 scene (size x size), deterministic by `seed`;
+    `targets` overrides class fractions. `open_sea`: a coast scene where the sea covers 35-90 %
+    of the scene, with swell, wind and calm patches."""
     if int(size) < 16: raise SarLulcError(f"size must be at least 16 pixels, got {size}.")
     if not looks > 0: raise SarLulcError(f"looks must be > 0, got {looks}.")
-    if not 0 <= nodata_corner < .5: raise SarLulcError(f"nodata_corner must be in [0, 0.5), got {nodata_corner}.")
+    if not 0 <= nodata_corner < .5: raise SarLulcError(f"nodata_corner must be in [0, 0.5), got "
+                                                       f"{nodata_corner}.")
     rng = np.random.default_rng(seed)
     H = W = int(size); shape = (H, W)
     yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
-    tg = {**TARGETS, **(targets or {})}                      # per-class overrides of the target fractions
-    f = {k: v * float(np.exp(rng.normal(0, .18))) for k, v in tg.items()}      # this scene's fractions
-    sea = bool(rng.random() < .4)                             # coast (sea along one side) or inland (lakes)
-    if open_sea:                                              # mostly sea: the land classes share what is left
+    # per-class overrides of the target fractions
+    tg = {**TARGETS, **(targets or {})}
+    # this scene's fractions
+    f = {k: v * float(np.exp(rng.normal(0, .18))) for k, v in tg.items()}
+    # coast (sea along one side) or inland (lakes)
+    sea = bool(rng.random() < .4)
+    # mostly sea: the land classes share what is left
+    if open_sea:
         sea, fw = True, float(rng.uniform(.35, .9))
         f = {k: (fw if k == WATER else v * (1 - fw)) for k, v in f.items()}
-    c = SimpleNamespace(rng=rng, size=H, shape=shape, xx=xx, yy=yy, f=f, sea=sea, open_sea=bool(open_sea),
+    c = SimpleNamespace(rng=rng, size=H, shape=shape, xx=xx, yy=yy, f=f, sea=sea,
+                        open_sea=bool(open_sea),
                         lab=np.full(shape, FOREST, np.uint8), mu=np.zeros(shape, np.float32))
     _georef(c, pixel_deg)
     for stage in LAYOUT_STAGES: stage(c)
     lab = c.lab
-    dn = simulate_dn(rng, lab, c.mu, c.elev, looks, dx_m=c.dx_m, dy_m=c.dy_m, incidence_deg=incidence_deg,
+    dn = simulate_dn(rng, lab, c.mu, c.elev, looks, dx_m=c.dx_m, dy_m=c.dy_m,
+                     incidence_deg=incidence_deg,
                     slope_exponent=slope_exponent, cf=cf)
     if nodata_corner > 0:
         k = rng.integers(4); s = math.sqrt(2 * nodata_corner) * size
@@ -480,9 +560,11 @@ def synth_scene(seed: int, size: int = 512, looks: float = 4, *, targets: dict |
         nod = xs + ys < s
         dn[nod] = 0; lab[nod] = 255
     db = to_db(dn, "dn", cf=cf)
-    info = dict(targets={JP9_NAMES[k]: v for k, v in f.items()}, sea=sea, open_sea=bool(open_sea), incidence_deg=incidence_deg,
+    info = dict(targets={JP9_NAMES[k]: v for k, v in f.items()}, sea=sea, open_sea=bool(open_sea),
+                incidence_deg=incidence_deg,
                 look="from the west", pixel_m=(c.dx_m, c.dy_m), mu_db=c.mu, elevation=c.elev)
-    return SynthScene(db=db, dn=dn, labels=lab, transform=Affine(pixel_deg, 0, c.lon0, 0, -pixel_deg, c.lat0),
+    return SynthScene(db=db, dn=dn, labels=lab, transform=Affine(pixel_deg, 0, c.lon0, 0,
+                                                                 -pixel_deg, c.lat0),
                       crs="EPSG:4326", seed=int(seed), looks=looks, cf=cf, info=info)
 
 # %% ../nbs/03_synth.ipynb #ed1c95ef06ea
@@ -490,37 +572,48 @@ FROZEN_DN_STEP = 1            # a pixel's DN may differ by this many counts betw
 FROZEN_CHANGED_MAX = 0.005    # ... on at most this fraction of the valid pixels
 
 def frozen_mismatch(db, labels, ref_db, ref_labels, cf: float = DEFAULT_CF) -> str | None:
-    """Why (`db`, `labels`) is not the frozen generator output (`ref_db`, `ref_labels`), or None when it is:
-    labels and no data exactly, DN within `FROZEN_DN_STEP` on at most `FROZEN_CHANGED_MAX` of the pixels."""
-    if np.shape(db) != np.shape(ref_db) or np.shape(labels) != np.shape(ref_labels): return "the shapes differ"
-    if (n := int((np.asarray(labels) != np.asarray(ref_labels)).sum())): return f"{n} label(s) differ"
+    """Why (`db`, `labels`) is not the frozen generator output (`ref_db`, `ref_labels`), or None
+    when it is: labels and no data exactly, DN within `FROZEN_DN_STEP` on at most
+    `FROZEN_CHANGED_MAX` of the pixels."""
+    if np.shape(db) != np.shape(ref_db) or np.shape(labels) != np.shape(ref_labels):
+        return "the shapes differ"
+    if (n := int((np.asarray(labels) != np.asarray(ref_labels)).sum())): return (f"{n} label(s) "
+                                                                                 "differ")
     if (np.isnan(db) != np.isnan(ref_db)).any(): return "the no-data pattern differs"
     d = np.abs(db_to_dn(db, cf).astype(np.int64) - db_to_dn(ref_db, cf).astype(np.int64))
-    if d.max() > FROZEN_DN_STEP: return f"DN differ by up to {d.max()} counts (allowed {FROZEN_DN_STEP})"
+    if d.max() > FROZEN_DN_STEP: return (f"DN differ by up to {d.max()} counts (allowed "
+                                         f"{FROZEN_DN_STEP})")
     frac = float((d > 0).sum() / max(1, np.isfinite(ref_db).sum()))
-    if frac > FROZEN_CHANGED_MAX: return f"{frac:.2%} of the pixels differ (allowed {FROZEN_CHANGED_MAX:.1%})"
+    if frac > FROZEN_CHANGED_MAX: return (f"{frac:.2%} of the pixels differ (allowed "
+                                          f"{FROZEN_CHANGED_MAX:.1%})")
     return None
 
 # %% ../nbs/03_synth.ipynb #258a01f69904
 SPLIT_OFFSETS = {"train": 0, "val": 10_000, "test": 20_000}
 
-def benchmark_seeds(n_train: int = 8, n_val: int = 2, n_test: int = 2, seed: int = 0) -> dict[str, list[int]]:
+def benchmark_seeds(n_train: int = 8, n_val: int = 2, n_test: int = 2, seed: int = 0) -> dict[str,
+                                                                                              list[int]]:
     "The scene seeds of each split (disjoint ranges)."
     counts = dict(train=n_train, val=n_val, test=n_test)
     for k, n in counts.items():
-        if not 0 <= int(n) <= 10_000: raise SarLulcError(f"n_{k} must be between 0 and 10000, got {n}.")
-    if sum(counts.values()) == 0: raise SarLulcError("The benchmark needs at least one scene (n_train + n_val + n_test > 0).")
+        if not 0 <= int(n) <= 10_000: raise SarLulcError(f"n_{k} must be between 0 and 10000, got "
+                                                         f"{n}.")
+    if sum(counts.values()) == 0: raise SarLulcError("The benchmark needs at least one scene "
+                                                     "(n_train + n_val + n_test > 0).")
     return {k: [int(seed) + SPLIT_OFFSETS[k] + i for i in range(int(n))] for k, n in counts.items()}
 
 # %% ../nbs/03_synth.ipynb #42cd6d762cb3
-WRITE_UNITS = ("db", "dn", "both")   # which SAR files `make_benchmark` writes (not `sar_lulc.io.UNITS`, what is read)
+# which SAR files `make_benchmark` writes (not `sar_lulc.io.UNITS`, what is read)
+WRITE_UNITS = ("db", "dn", "both")
 
 def _prepare_out(out: Path, overwrite: bool) -> None:
     man = out / "manifest.json"
-    if out.exists() and not out.is_dir(): raise SarLulcError(f"Output {out} exists and is not a folder.")
+    if out.exists() and not out.is_dir(): raise SarLulcError(f"Output {out} exists and is not a "
+                                                             "folder.")
     if man.exists():
         if not overwrite:
-            raise SarLulcError(f"{out} already holds a dataset (manifest.json); pass --overwrite (overwrite=True in Python) to replace it.")
+            raise SarLulcError(f"{out} already holds a dataset (manifest.json); pass --overwrite "
+                               "(overwrite=True in Python) to replace it.")
         try: old = json.loads(man.read_text())
         except (OSError, json.JSONDecodeError): old = {}
         root = out.resolve()
@@ -532,10 +625,13 @@ def _prepare_out(out: Path, overwrite: bool) -> None:
                         if root in p.parents and p.is_file(): p.unlink()
         man.unlink()
     elif out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise SarLulcError(f"Output folder {out} is not empty and holds no manifest.json; choose an empty or new "
-                           "folder, or pass --overwrite (overwrite=True in Python) to write into it anyway.")
+        raise SarLulcError(f"Output folder {out} is not empty and holds no manifest.json; choose "
+                           "an empty or new folder, or pass --overwrite (overwrite=True in "
+                           f"Python) to write into "
+                           "it anyway.")
     try: out.mkdir(parents=True, exist_ok=True)
-    except OSError as e: raise SarLulcError(f"Cannot create output folder {out}: {e.strerror}.") from e
+    except OSError as e:
+        raise SarLulcError(f"Cannot create output folder {out}: {e.strerror}.") from e
 
 def parse_looks(looks) -> tuple[float, float]:
     "Looks as (low, high): from a number, a (low, high) pair or a 'LOW:HIGH' string; both > 0."
@@ -546,33 +642,47 @@ def parse_looks(looks) -> tuple[float, float]:
     except (TypeError, ValueError): v = []
     if len(v) == 1: v = v * 2
     if len(v) != 2 or not (0 < v[0] <= v[1] < math.inf):
-        raise SarLulcError(f"looks must be a number > 0 or a range LOW:HIGH with 0 < LOW <= HIGH, got {looks!r}.")
+        raise SarLulcError(f"looks must be a number > 0 or a range LOW:HIGH with 0 < LOW <= HIGH, "
+                           f"got {looks!r}.")
     return v[0], v[1]
 
-def make_benchmark(out_dir, n_train: int = 8, n_val: int = 2, n_test: int = 2, size: int = 512, seed: int = 0,
-                   looks: float | tuple = 4, units: str = "db", overwrite: bool = False, cf: float = DEFAULT_CF,
-                   nodata_corner: float = 0.0, open_sea: float = 0.0, progress: bool = False) -> Path:
-    """Write the SynthALOS-2 benchmark (GeoTIFF scenes + labels + manifest.json) to `out_dir`; returns the folder.
-    `looks` is a number or a (low, high) range drawn per scene; `open_sea` is the share of each split's scenes that are open sea (exactly, rounded; at least one when > 0).
-    Both per-scene draws derive from the scene's seed only, so a scene is the same whatever the other scenes."""
+
+# %% ../nbs/03_synth.ipynb #82e2360ed293
+def make_benchmark(out_dir, n_train: int = 8, n_val: int = 2, n_test: int = 2, size: int = 512,
+                   seed: int = 0,
+                   looks: float | tuple = 4, units: str = "db", overwrite: bool = False,
+                   cf: float = DEFAULT_CF,
+                   nodata_corner: float = 0.0, open_sea: float = 0.0,
+                   progress: bool = False) -> Path:
+    """Write the SynthALOS-2 benchmark (GeoTIFF scenes + labels + manifest.json) to `out_dir`;
+    returns the folder. `looks` is a number or a (low, high) range drawn per scene; `open_sea` is
+    the share of each split's scenes that are open sea (exactly, rounded; at least one when > 0).
+    Both per-scene draws derive from the scene's seed only, so a scene is the same whatever the
+    other scenes."""
     units = str(units).lower()
-    if units not in WRITE_UNITS: raise SarLulcError(f"units must be one of {WRITE_UNITS}, got {units!r}.")
+    if units not in WRITE_UNITS: raise SarLulcError(f"units must be one of {WRITE_UNITS}, got "
+                                                    f"{units!r}.")
     seeds = benchmark_seeds(n_train, n_val, n_test, seed)
     if int(size) < 16: raise SarLulcError(f"size must be at least 16 pixels, got {size}.")
     lo_l, hi_l = parse_looks(looks)
-    if not 0 <= open_sea <= 1: raise SarLulcError(f"open_sea must be a fraction in [0, 1], got {open_sea}.")
-    if not 0 <= nodata_corner < 0.5: raise SarLulcError(f"nodata_corner must be in [0, 0.5), got {nodata_corner}.")
+    if not 0 <= open_sea <= 1: raise SarLulcError(f"open_sea must be a fraction in [0, 1], got "
+                                                  f"{open_sea}.")
+    if not 0 <= nodata_corner < 0.5: raise SarLulcError(f"nodata_corner must be in [0, 0.5), got "
+                                                        f"{nodata_corner}.")
     out = Path(out_dir)
     _prepare_out(out, overwrite)
     jp9 = get_scheme("jp9")
     splits, fracs = {}, {}
     todo = [(k, i, s) for k, ss in seeds.items() for i, s in enumerate(ss)]
-    # open sea: that share of each split's scenes exactly (rounded; at least one where > 0), which ones seeded
+    # open sea: that share of each split's scenes exactly (rounded; at least one where > 0), which
+    # ones seeded
     n_sea = lambda n: max(int(open_sea > 0 and n > 0), math.floor(open_sea * n + 0.5))
-    sea_idx = {k: set(np.random.default_rng([ss[0] if ss else 0, 2]).permutation(len(ss))[:n_sea(len(ss))].tolist())
+    sea_idx = {k: set(np.random.default_rng([ss[0] if ss else 0,
+                                             2]).permutation(len(ss))[:n_sea(len(ss))].tolist())
                for k, ss in seeds.items()}
     for n, (k, i, s) in enumerate(todo):
-        rs = np.random.default_rng([s, 1])                   # per-scene choices, independent of the scene's own stream
+        # per-scene choices, independent of the scene's own stream
+        rs = np.random.default_rng([s, 1])
         L = lo_l if hi_l == lo_l else round(float(rs.uniform(lo_l, hi_l)), 2)
         sea = i in sea_idx[k]
         sc = synth_scene(s, size, L, nodata_corner=nodata_corner, cf=cf, open_sea=sea)
@@ -582,30 +692,40 @@ def make_benchmark(out_dir, n_train: int = 8, n_val: int = 2, n_test: int = 2, s
                     **({"open_sea": "1"} if sea else {}))
         item = {}
         if units in ("db", "both"):
-            write_raster(out / f"{stem}_sar.tif", sc.db, crs=sc.crs, transform=sc.transform, nodata=float("nan"),
-                         overwrite=overwrite, tags=dict(tags, units="db", quantity="gamma-nought HH (dB)"))
+            write_raster(out / f"{stem}_sar.tif", sc.db, crs=sc.crs, transform=sc.transform,
+                         nodata=float("nan"),
+                         overwrite=overwrite, tags=dict(tags, units="db", quantity="gamma-nought "
+                                                                                   "HH (dB)"))
             item["sar"] = f"{stem}_sar.tif"
         if units in ("dn", "both"):
             name = f"{stem}_sar.tif" if units == "dn" else f"{stem}_sar_dn.tif"
-            write_raster(out / name, sc.dn, crs=sc.crs, transform=sc.transform, nodata=0, overwrite=overwrite,
-                         tags=dict(tags, units="dn", cf=str(cf), calibration="gamma0_dB = 10*log10(DN^2) + CF"))
+            write_raster(out / name, sc.dn, crs=sc.crs, transform=sc.transform, nodata=0,
+                         overwrite=overwrite,
+                         tags=dict(tags, units="dn", cf=str(cf), calibration="gamma0_dB = "
+                                                                             "10*log10(DN^2) + CF"))
             item["sar" if units == "dn" else "sar_dn"] = name
-        write_label_map(out / f"{stem}{LABEL_SUFFIX}.tif", sc.labels, jp9, crs=sc.crs, transform=sc.transform,
+        write_label_map(out / f"{stem}{LABEL_SUFFIX}.tif", sc.labels, jp9, crs=sc.crs,
+                        transform=sc.transform,
                         overwrite=overwrite, tags=tags)
         item["label"] = f"{stem}{LABEL_SUFFIX}.tif"; item["seed"] = s
         if hi_l != lo_l: item["looks"] = L
         if sea: item["open_sea"] = True
         splits.setdefault(k, []).append(item)
         fracs.setdefault(k, []).append(sc.class_fractions())
-        if progress: print(f"\rsynth: {n + 1}/{len(todo)} scenes", end="", file=sys.stderr, flush=True)
+        if progress:
+            print(f"\rsynth: {n + 1}/{len(todo)} scenes", end="", file=sys.stderr, flush=True)
     if progress: print(file=sys.stderr)
-    man = {"format": "sar_lulc.dataset/1", "scheme": "jp9", "units": "dn" if units == "dn" else "db", "cf": float(cf),
+    man = {"format": "sar_lulc.dataset/1", "scheme": "jp9", "units": "dn" if units == "dn"
+           else "db", "cf": float(cf),
            "splits": {k: splits.get(k, []) for k in seeds},
            "generator": {"name": "SynthALOS-2", "module": "sar_lulc.synth", "size": int(size),
                          "looks": lo_l if hi_l == lo_l else [lo_l, hi_l], "open_sea": open_sea,
                          "seed": int(seed), "units": units, "nodata_corner": nodata_corner,
                          "pixel_deg": PIXEL_DEG, "crs": "EPSG:4326"},
-           "class_fractions": {k: dict(zip(JP9_NAMES, np.mean(v, 0).round(6).tolist())) for k, v in fracs.items()}}
+           "class_fractions": {k: dict(zip(JP9_NAMES, np.mean(v, 0).round(6).tolist())) for k,
+                               v in fracs.items()}}
     if units == "both": man["extra_sar"] = {"sar_dn": {"units": "dn", "cf": float(cf)}}
-    with atomic_output(out / "manifest.json", overwrite=True) as tmp: tmp.write_text(json.dumps(man, indent=1))
+    with atomic_output(out / "manifest.json", overwrite=True) as tmp:
+        tmp.write_text(json.dumps(man, indent=1))
     return out
+

@@ -37,7 +37,8 @@ def box_mean(x: np.ndarray, k: int) -> np.ndarray:
         return integ(x0) / integ(v.astype(np.float64))
 
 def pixel_features(db: np.ndarray, kind: str = "db") -> np.ndarray:
-    "Per-pixel features (N, D): 'db', 'mean3' (3x3 mean) or 'multiscale' (dB, 3/9/21 means, 9/21 std)."
+    """Per-pixel features (N, D): 'db', 'mean3' (3x3 mean) or 'multiscale' (dB, 3/9/21 means, 9/21
+    std)."""
     d = np.asarray(db, np.float64)
     if kind == "db": f = [d]
     elif kind == "mean3": f = [box_mean(d, 3)]
@@ -48,12 +49,16 @@ def pixel_features(db: np.ndarray, kind: str = "db") -> np.ndarray:
     else: raise SarLulcError(f"Unknown feature kind {kind!r}; use 'db', 'mean3' or 'multiscale'.")
     return np.stack([a.ravel() for a in f], 1)
 
-def gaussian_fit(X: np.ndarray, y: np.ndarray, num_classes: int = NUM_CLASSES, diag: bool = True) -> dict:
-    "Fit per-class Gaussians (naive Bayes if `diag`, else QDA) with class priors; classes absent get prior 0."
+def gaussian_fit(X: np.ndarray, y: np.ndarray, num_classes: int = NUM_CLASSES,
+                 diag: bool = True) -> dict:
+    """Fit per-class Gaussians (naive Bayes if `diag`, else QDA) with class priors; classes absent
+    get prior 0."""
     X = np.asarray(X, np.float64); y = np.asarray(y).ravel()
     ok = (y < num_classes) & np.isfinite(X).all(1); X, y = X[ok], y[ok]
     D = X.shape[1]
-    mean = np.zeros((num_classes, D)); cov = np.tile(np.eye(D), (num_classes, 1, 1)); logp = np.full(num_classes, -np.inf)
+    mean = np.zeros((num_classes, D)); cov = np.tile(np.eye(D), (num_classes, 1,
+                                                                 1)); logp = np.full(num_classes,
+                                                                                     -np.inf)
     for c in range(num_classes):
         Xc = X[y == c]
         if len(Xc) < 2: continue
@@ -84,28 +89,37 @@ def _dataset_scenes(data, split):
     root = Path(data); man = json.loads((root / "manifest.json").read_text())
     units, cf = man.get("units", "auto"), float(man.get("cf", DEFAULT_CF))
     for it in man["splits"].get(split, []):
-        yield read_sar(root / it["sar"], units=units, cf=cf)[0], read_label_map(root / it["label"])[0]
+        yield read_sar(root / it["sar"], units=units,
+                       cf=cf)[0], read_label_map(root / it["label"])[0]
 
-def difficulty_report(n_train: int = 8, n_test: int = 2, size: int = 512, seed: int = 0, looks: float = 4,
+def difficulty_report(n_train: int = 8, n_test: int = 2, size: int = 512, seed: int = 0,
+                      looks: float = 4,
                       data=None, baselines=BASELINES) -> dict:
-    "Score intensity-only baselines (fit on train, score on test) on SynthALOS-2 scenes or a dataset folder."
+    """Score intensity-only baselines (fit on train, score on test) on SynthALOS-2 scenes or a
+    dataset folder."""
     if data is None:
         sd = benchmark_seeds(n_train, 0, n_test, seed)
         gen = lambda k: ((s.db, s.labels) for s in (synth_scene(i, size, looks) for i in sd[k]))
     else: gen = lambda k: _dataset_scenes(data, k)
     train, test = list(gen("train")), list(gen("test"))
-    if not train or not test: raise SarLulcError("The difficulty report needs at least one train and one test scene.")
+    if not train or not test: raise SarLulcError("The difficulty report needs at least one train "
+                                                 "and one test scene.")
     rows = []
     for name, kind, diag in baselines:
-        X = np.concatenate([pixel_features(d, kind) for d, _ in train]); y = np.concatenate([l.ravel() for _, l in train])
+        X = np.concatenate([pixel_features(d, kind) for d,
+                            _ in train]); y = np.concatenate([l.ravel() for _, l in train])
         model = gaussian_fit(X, y, NUM_CLASSES, diag); del X
         cm = ConfusionMatrix(NUM_CLASSES)
-        for d, l in test: cm.update(torch.from_numpy(gaussian_predict(model, pixel_features(d, kind)).reshape(l.shape)), torch.from_numpy(l))
+        for d, l in test:
+            cm.update(torch.from_numpy(gaussian_predict(model, pixel_features(d,
+                                                                              kind)).reshape(l.shape)), torch.from_numpy(l))
         r = cm.compute()
         rows.append(dict(name=name, features=kind, miou=r["miou"], oa=r["oa"],
                          iou={JP9_NAMES[c]: float(r["iou"][c]) for c in range(NUM_CLASSES)}))
-    return dict(rows=rows, n_train=len(train), n_test=len(test), size=size if data is None else None,
-                looks=looks if data is None else None, seed=seed, data=str(data) if data is not None else None)
+    return dict(rows=rows, n_train=len(train), n_test=len(test), size=size if data is None
+                else None,
+                looks=looks if data is None else None, seed=seed, data=str(data)
+                if data is not None else None)
 
 def format_difficulty(report: dict) -> str:
     "The difficulty report as a text table (IoU and mIoU in %)."
@@ -119,13 +133,16 @@ def format_difficulty(report: dict) -> str:
 
 # %% ../nbs/15_synth_checks.ipynb #abe83ae11935
 def water_stats(db: np.ndarray, mask: np.ndarray, win: int = 16) -> dict:
-    "Median dB over `mask`, and the median CV (std/mean of linear intensity) over win x win windows entirely in `mask`."
+    """Median dB over `mask`, and the median CV (std/mean of linear intensity) over win x win
+    windows entirely in `mask`."""
     db = np.asarray(db, np.float64); m = np.asarray(mask, bool) & np.isfinite(db)
     out = dict(pixels=int(m.sum()), median_db=float(np.median(db[m])) if m.any() else float("nan"),
                windows=0, cv=float("nan"), enl=float("nan"))
     H, W = (db.shape[0] // win) * win, (db.shape[1] // win) * win
     if H == 0 or W == 0: return out
-    blk = lambda a: a[:H, :W].reshape(H // win, win, W // win, win).transpose(0, 2, 1, 3).reshape(-1, win * win)
+    blk = lambda a: a[:H, :W].reshape(H // win, win, W // win, win).transpose(0, 2, 1,
+                                                                              3).reshape(-1,
+                                                                                         win * win)
     full = blk(m).all(1)
     if full.any():
         I = 10 ** (blk(np.where(m, db, 0))[full] / 10)
@@ -134,7 +151,8 @@ def water_stats(db: np.ndarray, mask: np.ndarray, win: int = 16) -> dict:
     return out
 
 def real_ocean_stats(win: int = 16, paths: dict | None = None) -> dict | None:
-    "`water_stats` of the real PALSAR-2 tile's ocean (HH, mask == 50), or None when the tile is absent."
+    """`water_stats` of the real PALSAR-2 tile's ocean (HH, mask == 50), or None when the tile is
+    absent."""
     paths = paths or real_tile_paths()
     if paths is None: return None
     with rasterio.open(paths["mask"]) as src: mask = src.read(1)
@@ -145,17 +163,25 @@ def real_ocean_stats(win: int = 16, paths: dict | None = None) -> dict | None:
     db = to_db(dn, "dn", nodata=src.nodata)
     return water_stats(db, mask[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1] == 50, win)
 
-def realism_report(n_scenes: int = 4, size: int = 512, seed: int = 0, looks=(4,), win: int = 16, real: bool = True) -> dict:
-    "Synthetic open-water statistics (sea, lake, all water and open-sea scenes) per number of looks, next to the real ocean's."
+
+# %% ../nbs/15_synth_checks.ipynb #628ec34788df
+def realism_report(n_scenes: int = 4, size: int = 512, seed: int = 0, looks=(4,), win: int = 16,
+                   real: bool = True) -> dict:
+    """Synthetic open-water statistics (sea, lake, all water and open-sea scenes) per number of
+    looks, next to the real ocean's."""
     rows = []
     for L in looks:
         scenes = [synth_scene(seed + i, size, L) for i in range(n_scenes)]
-        scenes += [synth_scene(seed + i, size, L, open_sea=True) for i in range(max(n_scenes // 2, 1))]
-        for name, sel in (("sea", lambda s: s.info["sea"] and not s.info["open_sea"]), ("lakes", lambda s: not s.info["sea"]),
-                          ("all water", lambda s: not s.info["open_sea"]), ("open sea", lambda s: s.info["open_sea"])):
+        scenes += [synth_scene(seed + i, size, L, open_sea=True) for i in range(max(n_scenes // 2,
+                                                                                    1))]
+        for name, sel in (("sea", lambda s: s.info["sea"] and not s.info["open_sea"]), ("lakes",
+                                                                                        lambda s: not s.info["sea"]),
+                          ("all water", lambda s: not s.info["open_sea"]), ("open sea",
+                                                                            lambda s: s.info["open_sea"])):
             ss = [s for s in scenes if sel(s)]
             if not ss: continue
-            db = np.concatenate([s.db for s in ss], 1); m = np.concatenate([s.labels == WATER for s in ss], 1)
+            db = np.concatenate([s.db for s in ss], 1); m = np.concatenate([s.labels == WATER
+                                                                            for s in ss], 1)
             rows.append(dict(source=f"SynthALOS-2 {name}", looks=L, **water_stats(db, m, win)))
     r = real_ocean_stats(win) if real else None
     if r is not None: rows.append(dict(source="real N23W161 ocean (mask 50)", looks=None, **r))
@@ -163,10 +189,14 @@ def realism_report(n_scenes: int = 4, size: int = 512, seed: int = 0, looks=(4,)
 
 def format_realism(report: dict) -> str:
     "The realism report as a text table."
-    head = f"{'source':32s} {'looks':>5s} {'pixels':>9s} {'median dB':>9s} {'windows':>7s} {'CV':>6s} {'ENL':>6s}"
+    head = (f"{'source':32s} {'looks':>5s} {'pixels':>9s} {'median dB':>9s} {'windows':>7s} "
+            f"{'CV':>6s} {'ENL':>6s}")
     lines = [head, "-" * len(head)]
     for r in report["rows"]:
         lk = "-" if r["looks"] is None else f"{r['looks']:g}"
-        lines.append(f"{r['source']:32s} {lk:>5s} {r['pixels']:9d} {r['median_db']:9.2f} {r['windows']:7d} {r['cv']:6.3f} {r['enl']:6.2f}")
-    if not report["real_available"]: lines.append("(real PALSAR-2 tile not found: shared data absent, real row skipped)")
+        lines.append(f"{r['source']:32s} {lk:>5s} {r['pixels']:9d} {r['median_db']:9.2f} "
+                     f"{r['windows']:7d} {r['cv']:6.3f} {r['enl']:6.2f}")
+    if not report["real_available"]: lines.append("(real PALSAR-2 tile not found: shared data "
+                                                  "absent, real row skipped)")
     return "\n".join(lines)
+

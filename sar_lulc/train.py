@@ -13,19 +13,23 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, Subset
 
-from .core import (AUTO_MIN_SPEEDUP, SarLulcError, to_json, PRECISION_CHOICES, arg_number, autocast, get_device,
+from .core import (AUTO_MIN_SPEEDUP, SarLulcError, to_json, PRECISION_CHOICES, arg_number,
+                           autocast, get_device,
                            has_native_bf16, time_alternating)
 from .command import Arg, command
-from .io import UNITS
+from .io import UNITS, Calibration
 from .schemes import TASKS, class_key, get_scheme
 from .segmenter import HEADS, HR_INJECT, SEGMENTER_PRESETS, Segmenter, SegmenterConfig, preset_family, segmenter_config
-from .checkpoint import (build_model, check_compatible, export_model, find_checkpoint, load_checkpoint, load_model,
+from .checkpoint import (build_model, check_compatible, export_model, find_checkpoint,
+                                 load_checkpoint, load_model,
                                  model_meta, plain, resolve_model_ref,
                                  restore_training, save_checkpoint, training_state, unwrap_model)
-from .recipes import (PRETRAIN_PRESETS, TRAIN_PRESETS, PretrainConfig, TrainConfig, compile_setting,
+from .recipes import (PRETRAIN_PRESETS, TRAIN_PRESETS, PretrainConfig, TrainConfig,
+                              compile_setting,
                               effective_lr, pretrain_config, train_config)
 from .optim import make_optimizer, make_scheduler
-from .distributed import (DistEnv, ResumableSampler, _barrier, _broadcast_buffers, dist_cleanup, dist_setup,
+from .distributed import (DistEnv, ResumableSampler, _barrier, _broadcast_buffers,
+                                  dist_cleanup, dist_setup,
                                   state_sha256, step_seed)
 from .encoder import _report_text, check_encoder_state, extract_encoder_state, load_encoder
 from .data import ChipDataset, SarAugment, label_histogram, load_dataset_dir, UnlabelledDataset
@@ -34,7 +38,7 @@ from .mixmae import MIXMAE_PRESETS, MixMAE, mixmae_config, save_pretrained_encod
 
 # %% auto #0
 __all__ = ['scalars', 'choose_train_precision', 'fit', 'evaluate_dataset', 'load_pretrained', 'load_init', 'input_contract',
-           'finetune', 'pretrain', 'pretrain_command', 'train_command']
+           'data_calibration', 'finetune', 'pretrain', 'pretrain_command', 'train_command']
 
 # %% ../nbs/24_train.ipynb #d0117506890a
 class _CsvLog:
@@ -46,7 +50,8 @@ class _CsvLog:
         if not self.enabled: return
         new = self.header is None
         if new: self.header = list(row)
-        elif any(k not in self.header for k in row):   # new columns (validation after a partial epoch): widen the file
+        # new columns (validation after a partial epoch): widen the file
+        elif any(k not in self.header for k in row):
             with open(self.path, newline="") as f: rows = list(csv.DictReader(f))
             self.header += [k for k in row if k not in self.header]
             with open(self.path, "w", newline="") as f:
@@ -65,116 +70,163 @@ def _tb_writer(path: Path, enabled: bool):
 
 def scalars(d: dict, prefix: str = "") -> dict:
     "The float/int entries of a metrics dict (lists and nested dicts left out)."
-    return {f"{prefix}{k}": (int(v) if isinstance(v, (int, np.integer)) else float(v)) for k, v in (d or {}).items()
+    return {f"{prefix}{k}": (int(v) if isinstance(v, (int, np.integer)) else float(v)) for k,
+            v in (d or {}).items()
             if isinstance(v, (int, float, np.floating, np.integer)) and not isinstance(v, bool)}
 
 # %% ../nbs/24_train.ipynb #7577ba2e276f
 def choose_train_precision(model: nn.Module, train_ds, loss_fn, batch_size: int, env: DistEnv,
                            reps: int = 3) -> tuple[str, str]:
-    "('bf16' or 'fp32', why) for training `model` on `env.device`: bf16 only where native, measured faster and finite."
+    """('bf16' or 'fp32', why) for training `model` on `env.device`: bf16 only where native,
+    measured faster and finite."""
     dev = env.device
     if not has_native_bf16(dev): choice, why = "fp32", f"no native bf16 on this {dev.type}"
     else:
-        state, was_training, loss = copy.deepcopy(model.state_dict()), model.training, {}  # BatchNorm statistics move
+        # BatchNorm statistics move
+        state, was_training, loss = copy.deepcopy(model.state_dict()), model.training, {}
         def step(p):
             with autocast(dev, p): lv = loss_fn(model, batch)
             if isinstance(lv, tuple): lv = lv[0]
             lv.backward(); model.zero_grad(set_to_none=True); loss[p] = float(lv.detach())
-        # the loader's seed and drop path draw from the global RNG: leave it as it was, so auto = the same run as fp32/bf16
+        # the loader's seed and drop path draw from the global RNG: leave it as it was, so auto =
+        # the same run as fp32/bf16
         with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
-            loader = DataLoader(train_ds, batch_size=min(batch_size, len(train_ds)), shuffle=False, num_workers=0)
+            loader = DataLoader(train_ds, batch_size=min(batch_size, len(train_ds)), shuffle=False,
+                                num_workers=0)
             batch = _to_device(next(iter(loader)), dev)
             model.train()
-            try: times = time_alternating({p: (lambda p=p: step(p)) for p in ("fp32", "bf16")}, reps, dev)
+            try:
+                times = time_alternating({p: (lambda p=p: step(p)) for p in ("fp32", "bf16")},
+                                         reps, dev)
             finally: model.load_state_dict(state); model.zero_grad(set_to_none=True); model.train(was_training)
         speed, finite = times["fp32"] / max(times["bf16"], 1e-9), math.isfinite(loss["bf16"])
         choice = "bf16" if speed >= AUTO_MIN_SPEEDUP and finite else "fp32"
-        why = f"a bf16 step {speed:.2f}x the speed of fp32 on this {dev.type}" + ("" if finite else ", its loss not finite")
-    if env.distributed:                                                 # timings differ per rank: rank 0 decides
+        why = f"a bf16 step {speed:.2f}x the speed of fp32 on this {dev.type}" + ("" if finite
+                                                                                  else ", its loss "
+                                                                                       "not finite")
+    # timings differ per rank: rank 0 decides
+    if env.distributed:
         obj = [choice, why]; dist.broadcast_object_list(obj, src=0); choice, why = obj
     return choice, why
 
 # %% ../nbs/24_train.ipynb #9ed3def00f39
 def _to_device(batch: dict, device) -> dict:
-    return {k: (v.to(device, non_blocking=True) if torch.is_tensor(v) else v) for k, v in batch.items()}
+    return {k: (v.to(device, non_blocking=True) if torch.is_tensor(v) else v) for k,
+            v in batch.items()}
 
 def _prepare_run_dir(out: Path, resume, overwrite: bool) -> None:
-    if out.exists() and not out.is_dir(): raise SarLulcError(f"Run folder {out} is a file; give a folder for --out.")
+    if out.exists() and not out.is_dir(): raise SarLulcError(f"Run folder {out} is a file; give a "
+                                                             "folder for --out.")
     if not resume and not overwrite and (out / "last.pt").exists():
-        raise SarLulcError(f"Run folder {out} already holds a training run (last.pt). Resume it with "
-                           f"--resume {out / 'last.pt'}, pass --overwrite to start over, or choose another --out.")
+        raise SarLulcError(f"Run folder {out} already holds a training run (last.pt). Resume it "
+                           f"with --resume {out / 'last.pt'}, pass --overwrite to start over, or "
+                           f"choose "
+                           "another --out.")
     try: out.mkdir(parents=True, exist_ok=True)
     except OSError as e: raise SarLulcError(f"Cannot create run folder {out}: {e.strerror}.") from e
     if not os.access(out, os.W_OK): raise SarLulcError(f"Run folder {out} is not writable.")
-    if not resume and overwrite:           # start over: nothing of the old run may be mistaken for the new one's
-        for n in ("log.csv", "steps.csv", "last.pt", "best.pt", "model.safetensors", "model.json", "test_metrics.json",
+    # start over: nothing of the old run may be mistaken for the new one's
+    if not resume and overwrite:
+        for n in ("log.csv", "steps.csv", "last.pt", "best.pt", "model.safetensors", "model.json",
+                  "test_metrics.json",
                   "encoder.safetensors"):
             if (out / n).exists(): (out / n).unlink()
 
 def _nan_error(what, value, step, epoch, batch, out: Path) -> SarLulcError:
     last = out / "last.pt"
-    keep = f"the last good checkpoint {last} is unchanged" if last.exists() else "no checkpoint had been saved yet"
-    return SarLulcError(f"Training stopped: the {what} became {value} at step {step} (epoch {epoch + 1}, batch {batch + 1}); "
-                        f"{keep}. Try a lower learning rate (--lr), fp32 precision, or check the data for bad values.")
+    keep = f"the last good checkpoint {last} is unchanged" if last.exists() else ("no checkpoint "
+                                                                                  "had been saved "
+                                                                                  "yet")
+    return SarLulcError(f"Training stopped: the {what} became {value} at step {step} (epoch "
+                        f"{epoch + 1}, batch {batch + 1}); {keep}. Try a lower learning rate "
+                        f"(--lr), fp32 precision, or check the "
+                        "data for bad values.")
 
-def fit(model: nn.Module, train_ds, cfg, out_dir, *, loss_fn, kind: str, arch: str, model_config, meta: dict | None = None,
-        val_fn=None, select: str | None = "miou", mode: str = "max", resume=None, max_steps: int | None = None,
+
+# %% ../nbs/24_train.ipynb #332f0b9a984e
+def fit(model: nn.Module, train_ds, cfg, out_dir, *, loss_fn, kind: str, arch: str, model_config,
+        meta: dict | None = None,
+        val_fn=None, select: str | None = "miou", mode: str = "max", resume=None,
+        max_steps: int | None = None,
         env: DistEnv | None = None, overwrite: bool = False, progress: bool = True) -> dict:
-    "Train `model` on `train_ds` with `loss_fn(model, batch)`; checkpoints in `out_dir`. Returns a summary dict."
+    """Train `model` on `train_ds` with `loss_fn(model, batch)`; checkpoints in `out_dir`. Returns a
+    summary dict."""
     from tqdm.auto import tqdm
     env = env or DistEnv(device=get_device(cfg.device))
     out, meta, device = Path(out_dir), dict(meta or {}), env.device
     if cfg.precision == "fp16" and device.type != "cuda" and env.is_main:
-        warnings.warn("fp16 on the CPU exercises the mixed-precision path but is slow without fp16 hardware; "
-                      "use fp32 (or bf16 on CPUs with AVX512-BF16/AMX) for real CPU training.", stacklevel=2)
+        warnings.warn("fp16 on the CPU exercises the mixed-precision path but is slow without fp16 "
+                      "hardware; use fp32 (or bf16 on CPUs with AVX512-BF16/AMX) for real CPU "
+                      "training.",
+                      stacklevel=2)
     if env.is_main: _prepare_run_dir(out, resume, overwrite)
     _barrier(env)
     model.to(device)
     if getattr(cfg, "channels_last", False) and all(p.ndim <= 4 for p in model.parameters()):
-        model.to(memory_format=torch.channels_last)        # conv weights in the layout oneDNN / cuDNN compute in
+        # conv weights in the layout oneDNN / cuDNN compute in
+        model.to(memory_format=torch.channels_last)
     opt = make_optimizer(model, cfg, env.world_size)
     sampler = ResumableSampler(train_ds, env.world_size, env.rank, shuffle=True, seed=cfg.seed)
     accum = cfg.accum_steps
     steps_per_epoch = len(sampler) // cfg.batch_size // accum
     if steps_per_epoch < 1:
-        raise SarLulcError(f"{len(train_ds)} training chips are too few for one step of batch_size {cfg.batch_size} x "
-                           f"accum_steps {accum} x {env.world_size} process(es); lower the batch size or raise chips_per_epoch.")
-    batches = steps_per_epoch * accum                                     # micro-batches used per epoch
+        raise SarLulcError(f"{len(train_ds)} training chips are too few for one step of batch_size "
+                           f"{cfg.batch_size} x accum_steps {accum} x {env.world_size} "
+                           f"process(es); lower the batch "
+                           "size or raise chips_per_epoch.")
+    # micro-batches used per epoch
+    batches = steps_per_epoch * accum
     total = cfg.epochs * steps_per_epoch
     sched = make_scheduler(opt, total, round(cfg.warmup_epochs * steps_per_epoch), cfg.min_lr_ratio)
     scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16")
     step, start_epoch, start_batch, best, last_metrics = 0, 0, 0, None, None
     if resume:
         ck = load_checkpoint(resume)
-        check_compatible(ck, kind=kind, preset=meta.get("preset"), task=meta.get("task"), model_config=model_config,
+        check_compatible(ck, kind=kind, preset=meta.get("preset"), task=meta.get("task"),
+                         model_config=model_config,
                          source=str(resume))
         smp = ck.get("sampler") or {}
         if smp.get("steps_per_epoch") not in (None, steps_per_epoch):
-            raise SarLulcError(f"Cannot resume {resume}: it ran {smp['steps_per_epoch']} steps per epoch, this run "
-                               f"would run {steps_per_epoch}; keep batch_size, accum_steps, chips_per_epoch and the "
+            raise SarLulcError(f"Cannot resume {resume}: it ran {smp['steps_per_epoch']} steps per "
+                               f"epoch, this run would run {steps_per_epoch}; keep batch_size, "
+                               f"accum_steps, chips_per_epoch and the "
                                "number of processes of the original run.")
         restore_training(ck, model, opt, sched, scaler)
-        step, start_epoch, start_batch = ck["step"], smp.get("epoch", ck["epoch"]), smp.get("batch", 0)
+        step, start_epoch, start_batch = ck["step"], smp.get("epoch",
+                                                             ck["epoch"]), smp.get("batch", 0)
         best, last_metrics = ck.get("best"), ck.get("metrics")
-        if cfg.precision == "auto" and (ck.get("config") or {}).get("precision") in ("fp32", "bf16"):
-            cfg.precision = ck["config"]["precision"]                     # a resumed run keeps its precision
+        if cfg.precision == "auto" and (ck.get("config") or {}).get("precision") in ("fp32",
+                                                                                     "bf16"):
+            # a resumed run keeps its precision
+            cfg.precision = ck["config"]["precision"]
             why = ck.get("precision_auto") or cfg.precision
-            meta["precision_auto"] = why if "; kept from " in why else f"{why}; kept from {Path(resume).name}"
-    if cfg.precision == "auto":      # measured once, here (auto is fp32 or bf16: the fp16 scaler above stays off);
-        # fit writes the choice into the config, which evaluation, checkpoints and the caller's later steps read
-        cfg.precision, meta["precision_auto"] = choose_train_precision(model, train_ds, loss_fn, cfg.batch_size, env)
+            meta["precision_auto"] = why if "; kept from " in why else (f"{why}; kept from "
+                                                                        f"{Path(resume).name}")
+    # measured once, here (auto is fp32 or bf16: the fp16 scaler above stays off);
+    if cfg.precision == "auto":
+        # fit writes the choice into the config, which evaluation, checkpoints and the caller's
+        # later steps read
+        cfg.precision, meta["precision_auto"] = choose_train_precision(model, train_ds, loss_fn,
+                                                                       cfg.batch_size, env)
     train_model = model
     if env.distributed:
-        train_model = nn.parallel.DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-    if cfg.compile: train_model = torch.compile(train_model, backend=(cm := compile_setting(cfg.compile))[0], mode=cm[1])
-    steps_log, epoch_log = _CsvLog(out / "steps.csv", env.is_main), _CsvLog(out / "log.csv", env.is_main)
+        train_model = nn.parallel.DistributedDataParallel(model, device_ids=[device.index]
+                                                          if device.type == "cuda" else None)
+    if cfg.compile:
+        train_model = torch.compile(train_model, backend=(cm := compile_setting(cfg.compile))[0],
+                                    mode=cm[1])
+    steps_log, epoch_log = _CsvLog(out / "steps.csv", env.is_main), _CsvLog(out / "log.csv",
+                                                                            env.is_main)
     tb = _tb_writer(out / "tb", env.is_main)
     chips_per_step = cfg.batch_size * accum * env.world_size
 
     def save(name, epoch, batch, metrics):
-        st = training_state(model, kind=kind, arch=arch, model_config=model_config, config=cfg, optimizer=opt,
-                            scheduler=sched, scaler=scaler, epoch=epoch, step=step, metrics=metrics, best=best,
-                            sampler=dict(epoch=epoch, batch=batch, seed=cfg.seed, world_size=env.world_size,
+        st = training_state(model, kind=kind, arch=arch, model_config=model_config, config=cfg,
+                            optimizer=opt,
+                            scheduler=sched, scaler=scaler, epoch=epoch, step=step,
+                            metrics=metrics, best=best,
+                            sampler=dict(epoch=epoch, batch=batch, seed=cfg.seed,
+                                         world_size=env.world_size,
                                          steps_per_epoch=steps_per_epoch), **meta)
         return save_checkpoint(out / name, st)
 
@@ -183,29 +235,36 @@ def fit(model: nn.Module, train_ds, cfg, out_dir, *, loss_fn, kind: str, arch: s
         b = start_batch if epoch == start_epoch else 0
         if hasattr(train_ds, "set_epoch"): train_ds.set_epoch(epoch)
         sampler.set_epoch(epoch); sampler.start = b * cfg.batch_size
-        loader = DataLoader(train_ds, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.num_workers,
+        loader = DataLoader(train_ds, batch_size=cfg.batch_size, sampler=sampler,
+                            num_workers=cfg.num_workers,
                             drop_last=True, pin_memory=device.type == "cuda")
         train_model.train()
-        bar = tqdm(total=steps_per_epoch, initial=b // accum, desc=f"{kind} epoch {epoch + 1}/{cfg.epochs}",
+        bar = tqdm(total=steps_per_epoch, initial=b // accum, desc=f"{kind} epoch "
+                                                                   f"{epoch + 1}/{cfg.epochs}",
                    disable=not (progress and env.is_main), leave=False, dynamic_ncols=True)
         loss_sum, loss_n, win_sum, win_n, t_ep, t_win = 0.0, 0, 0.0, 0, time.time(), time.time()
         win_more = {}
         def epoch_row() -> dict:                       # log.csv's row for the epoch so far
             dt = max(time.time() - t_ep, 1e-9)
             return dict(epoch=epoch + 1, step=step, train_loss=loss_sum / max(loss_n, 1),
-                        lr=max(g["lr"] for g in opt.param_groups), time_s=dt, chips_per_s=loss_n / accum * chips_per_step / dt)
+                        lr=max(g["lr"] for g in opt.param_groups), time_s=dt,
+                        chips_per_s=loss_n / accum * chips_per_step / dt)
         it = iter(loader)
         while b < batches:
             batch = _to_device(next(it), device)
             micro = b % accum
-            torch.manual_seed(step_seed(cfg.seed, env.rank, epoch, b))    # drop path, masks: a function of the batch
+            # drop path, masks: a function of the batch
+            torch.manual_seed(step_seed(cfg.seed, env.rank, epoch, b))
             sync = micro == accum - 1
-            ctx = train_model.no_sync() if (env.distributed and not sync) else contextlib.nullcontext()
+            ctx = train_model.no_sync() if (env.distributed
+                                            and not sync) else contextlib.nullcontext()
             with ctx:
                 with autocast(device, cfg.precision): loss = loss_fn(train_model, batch)
-                if isinstance(loss, tuple):        # (loss, {name: float}): more to log, averaged over the batches that had it
+                # (loss, {name: float}): more to log, averaged over the batches that had it
+                if isinstance(loss, tuple):
                     loss, more = loss
-                    for k, v in more.items(): s, c = win_more.get(k, (0.0, 0)); win_more[k] = (s + float(v), c + 1)
+                    for k, v in more.items(): s, c = win_more.get(k, (0.0,
+                                                                      0)); win_more[k] = (s + float(v), c + 1)
                 lv = loss.detach().float().reshape(())
                 if env.distributed: lv = lv.clone(); dist.all_reduce(lv); lv /= env.world_size
                 lval = float(lv)
@@ -214,35 +273,46 @@ def fit(model: nn.Module, train_ds, cfg, out_dir, *, loss_fn, kind: str, arch: s
             loss_sum += lval; loss_n += 1; win_sum += lval; win_n += 1; b += 1
             if not sync: continue
             scaler.unscale_(opt)
-            gn = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip if cfg.clip else float("inf")))
+            gn = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip if cfg.clip
+                                                      else float("inf")))
             if not math.isfinite(gn) and not scaler.is_enabled():
                 raise _nan_error("gradient norm", gn, step + 1, epoch, b - 1, out)
             scaler.step(opt); scaler.update(); opt.zero_grad(set_to_none=True); sched.step(); step += 1
             bar.update(1)
             if env.is_main and (step % cfg.log_every == 0 or b == batches):
                 dt = max(time.time() - t_win, 1e-9)
-                row = dict(step=step, epoch=epoch + 1, lr=max(g["lr"] for g in opt.param_groups), loss=win_sum / win_n,
+                row = dict(step=step, epoch=epoch + 1, lr=max(g["lr"] for g in opt.param_groups),
+                           loss=win_sum / win_n,
                            grad_norm=gn, chips_per_s=win_n / accum * chips_per_step / dt,
                            **{k: s / c for k, (s, c) in win_more.items()})
-                steps_log.write(row); bar.set_postfix(loss=f"{row['loss']:.4f}", lr=f"{row['lr']:.2e}")
-                if not progress:                       # no bar to show it: the loss as it goes, one line per log row
-                    print(f"{kind}: step {step} (epoch {epoch + 1}/{cfg.epochs}) loss {row['loss']:.4f} lr {row['lr']:.2e} "
+                steps_log.write(row); bar.set_postfix(loss=f"{row['loss']:.4f}",
+                                                      lr=f"{row['lr']:.2e}")
+                # no bar to show it: the loss as it goes, one line per log row
+                if not progress:
+                    print(f"{kind}: step {step} (epoch {epoch + 1}/{cfg.epochs}) loss "
+                          f"{row['loss']:.4f} lr {row['lr']:.2e} "
                           f"{row['chips_per_s']:.1f} chips/s", file=sys.stderr, flush=True)
-                if tb: [tb.add_scalar(f"train/{k}", v, step) for k, v in row.items() if k not in ("step", "epoch")]
+                if tb:
+                    [tb.add_scalar(f"train/{k}", v, step) for k, v in row.items()
+                     if k not in ("step", "epoch")]
                 win_sum, win_n, t_win, win_more = 0.0, 0, time.time(), {}
-            if cfg.save_every and step % cfg.save_every == 0 and env.is_main and b < batches: save("last.pt", epoch, b, last_metrics)
+            if cfg.save_every and step % cfg.save_every == 0 and env.is_main and b < batches:
+                save("last.pt", epoch, b, last_metrics)
             if max_steps and step >= max_steps: stopped = True; break
         bar.close()
         if stopped:
             if env.is_main:
                 save("last.pt", epoch, b, last_metrics)
-                if loss_n: epoch_log.write(epoch_row())   # a partial epoch (--steps): still a row in log.csv
+                # a partial epoch (--steps): still a row in log.csv
+                if loss_n: epoch_log.write(epoch_row())
             break
         _broadcast_buffers(model, env)
         metrics = val_fn(model) if val_fn is not None else {}
         improved = False
         v = metrics.get(select) if select else None
-        if v is not None and math.isfinite(v) and (best is None or (v > best["value"] if mode == "max" else v < best["value"])):
+        if v is not None and math.isfinite(v) and (best is None or (v > best["value"]
+                                                                    if mode == "max"
+                                                                    else v < best["value"])):
             best, improved = dict(metric=select, value=float(v), epoch=epoch + 1, step=step), True
         last_metrics = metrics
         if env.is_main:
@@ -250,28 +320,36 @@ def fit(model: nn.Module, train_ds, cfg, out_dir, *, loss_fn, kind: str, arch: s
             if improved: save("best.pt", epoch + 1, 0, metrics)
             row = {**epoch_row(), **scalars(metrics, "val_")}
             epoch_log.write(row)
-            if tb: [tb.add_scalar(f"epoch/{k}", v, step) for k, v in row.items() if k not in ("step", "epoch")]
+            if tb:
+                [tb.add_scalar(f"epoch/{k}", v, step) for k, v in row.items() if k not in ("step",
+                                                                                           "epoch")]
         epoch_done = epoch + 1
     _barrier(env)
     if tb: tb.close()
-    return dict(kind=kind, run=str(out), steps=step, epochs_done=epoch_done, stopped_at_max_steps=stopped,
+    return dict(kind=kind, run=str(out), steps=step, epochs_done=epoch_done,
+                stopped_at_max_steps=stopped,
                 precision=cfg.precision, precision_auto=meta.get("precision_auto"),
                 steps_per_epoch=steps_per_epoch, lr=effective_lr(cfg, env.world_size), best=best,
                 val=scalars(last_metrics), time_s=time.time() - t_start, world_size=env.world_size,
                 weights_sha256=state_sha256(model), last=str(out / "last.pt"),
                 best_ckpt=str(out / "best.pt") if (out / "best.pt").exists() else None)
 
+
 # %% ../nbs/24_train.ipynb #78baa0b6c02b
-from .metrics import (BoundaryF1, ConfusionMatrix, RARE_CLASSES, THIN_CLASSES, ThinIoU, binary_metrics, matching_classes,
+from .metrics import (BoundaryF1, ConfusionMatrix, RARE_CLASSES, THIN_CLASSES, ThinIoU,
+                              binary_metrics, matching_classes,
                               rare_class_iou)
 
 def _shard(ds, env: DistEnv):
     return ds if not env.distributed else Subset(ds, list(range(env.rank, len(ds), env.world_size)))
 
 @torch.no_grad()
-def evaluate_dataset(model: nn.Module, ds, num_classes: int, env: DistEnv | None = None, batch_size: int = 8,
-                     precision: str = "fp32", extra: bool = False, names=None, progress: bool = False):
-    "Metrics of `model` over `ds` (items with image, valid, label); returns (results dict, ConfusionMatrix)."
+def evaluate_dataset(model: nn.Module, ds, num_classes: int, env: DistEnv | None = None,
+                     batch_size: int = 8,
+                     precision: str = "fp32", extra: bool = False, names=None,
+                     progress: bool = False):
+    """Metrics of `model` over `ds` (items with image, valid, label); returns (results dict,
+    ConfusionMatrix)."""
     from tqdm.auto import tqdm
     env = env or DistEnv(device=next(model.parameters()).device)
     was_training = model.training; model.eval()
@@ -279,7 +357,8 @@ def evaluate_dataset(model: nn.Module, ds, num_classes: int, env: DistEnv | None
     cm = ConfusionMatrix(num_classes, device=env.device)
     bf = BoundaryF1(num_classes, tolerance=2, device=env.device) if extra else None
     thin_names = set(matching_classes(THIN_CLASSES, names))
-    thin_cls = [i for i, n in enumerate(names) if n in thin_names or (num_classes == 2 and n == "water")]
+    thin_cls = [i for i, n in enumerate(names) if n in thin_names or (num_classes == 2
+                                                                      and n == "water")]
     thin = ThinIoU(num_classes, thin_cls, device=env.device) if extra and thin_cls else None
     loader = DataLoader(_shard(ds, env), batch_size=batch_size, num_workers=0)
     for batch in tqdm(loader, desc="evaluate", disable=not (progress and env.is_main), leave=False):
@@ -293,122 +372,168 @@ def evaluate_dataset(model: nn.Module, ds, num_classes: int, env: DistEnv | None
     if extra:
         res.update(bf.all_reduce().compute())
         if thin is not None: res.update(thin.all_reduce().compute())
-        rare = matching_classes(RARE_CLASSES, names)          # also 'Solar panel' of the 14-class schemes
+        # also 'Solar panel' of the 14-class schemes
+        rare = matching_classes(RARE_CLASSES, names)
         if rare: res.update(rare_class_iou(res, rare, names))
-        if num_classes == 2: res.update({f"water_{k}": v for k, v in binary_metrics(cm, 1).items() if k != "n_pixels"})
+        if num_classes == 2:
+            res.update({f"water_{k}": v for k, v in binary_metrics(cm, 1).items()
+                        if k != "n_pixels"})
     model.train(was_training)
     return res, cm
 
 # %% ../nbs/24_train.ipynb #c1f1879bf9e1
 def load_pretrained(model: nn.Module, path) -> Path:
-    "Load encoder weights into `model.encoder` from a pretrain run folder, an encoder .safetensors, a .pt or a shipped name."
+    """Load encoder weights into `model.encoder` from a pretrain run folder, an encoder
+    .safetensors, a .pt or a shipped name."""
     p = resolve_model_ref(path)
     if p.is_dir():
         p = p / "encoder.safetensors" if (p / "encoder.safetensors").is_file() else find_checkpoint(p, "last")
-    if not p.is_file(): raise SarLulcError(f"Pretrained weights {p} not found (give a pretraining run folder or a file).")
+    if not p.is_file(): raise SarLulcError(f"Pretrained weights {p} not found (give a pretraining "
+                                           "run folder or a file).")
     enc = unwrap_model(model).encoder
     if p.suffix == ".pt":
         state = extract_encoder_state(load_checkpoint(p)["model"])
         rep = check_encoder_state(enc, state)
         if rep["missing"] or rep["unexpected"] or rep["mismatched"]:
-            raise SarLulcError(f"Encoder weights in {p} do not fit this model: {_report_text(rep)}. Use the same --preset "
+            raise SarLulcError(f"Encoder weights in {p} do not fit this model: "
+                               f"{_report_text(rep)}. Use the same --preset "
                                "and input channels as the pretraining run.")
         enc.load_state_dict(state)
     elif p.suffix == ".safetensors": load_encoder(enc, p, strict=True)
-    else: raise SarLulcError(f"Pretrained weights must be a run folder, a .safetensors or a .pt file, not {p.name}.")
+    else: raise SarLulcError(f"Pretrained weights must be a run folder, a .safetensors or a .pt "
+                             f"file, not {p.name}.")
     return p
 
 def load_init(model: nn.Module, path, target) -> tuple[Path, str]:
-    """Load a whole trained segmenter (encoder, decoder and head) into `model`, built from that model's architecture;
-    a head for other classes than `target`'s is re-initialised. Returns (model file, what was loaded)."""
+    """Load a whole trained segmenter (encoder, decoder and head) into `model`, built from that
+    model's architecture; a head for other classes than `target`'s is re-initialised. Returns
+    (model file, what was loaded)."""
     b = load_model(path)
     src, dst = unwrap_model(b.model).state_dict(), unwrap_model(model).state_dict()
     head = {k for k in dst if k.startswith("head.classifier.")}
     bad = [k for k in dst if k not in head and (k not in src or src[k].shape != dst[k].shape)]
     if bad:
-        raise SarLulcError(f"The model {path} does not fit this data ({len(bad)} tensors differ, e.g. {bad[:2]}): it was "
-                           "trained on other input bands (e.g. HH vs HH+HV). Start from a model for the same bands, "
+        raise SarLulcError(f"The model {path} does not fit this data ({len(bad)} tensors differ, "
+                           f"e.g. {bad[:2]}): it was trained on other input bands (e.g. HH vs "
+                           f"HH+HV). Start from a model for the same bands, "
                            "or use --pretrained for a matching encoder.")
-    same = b.scheme is not None and [class_key(n) for n in b.scheme.names] == [class_key(n) for n in target.names]
+    same = b.scheme is not None and [class_key(n) for n in b.scheme.names] == [class_key(n)
+                                                                               for n in target.names]
     keep = same and all(k in src and src[k].shape == dst[k].shape for k in head)
-    unwrap_model(model).load_state_dict({k: v for k, v in src.items() if k in dst and (keep or k not in head)}, strict=False)
+    unwrap_model(model).load_state_dict({k: v for k, v in src.items() if k in dst and (keep
+                                                                                       or k not in head)}, strict=False)
     what = ("the whole model (encoder, decoder and head)" if keep else
-            f"encoder and decoder; the head is re-initialised for {target.num_classes} classes {list(target.names)[:6]} "
+            f"encoder and decoder; the head is re-initialised for {target.num_classes} classes "
+            f"{list(target.names)[:6]} "
             f"(the model had {b.scheme.num_classes if b.scheme else '?'})")
     return Path(b.meta["source"]), what
 
-def input_contract(info, units, cf, channels: int, multilook: int = 1) -> dict:
-    "What a model trained on `info` expects of a scene: source units, CF, pixel type and bands, and its normalisation."
-    src = info.manifest.get("source") or {}
-    su = src.get("units") if src.get("units") not in (None, "auto") else src.get("sar_units_detected")
-    su = su or units
-    dtype = "uint16" if su == "dn" else ("float32" if su == "db" else src.get("sar_dtype", "float32"))
-    return dict(units=su, cf=float(cf), dtype=dtype, channels=int(channels), norm=info.norm.to_dict(),
-                **({"multilook": int(multilook)} if multilook > 1 else {}))      # predict repeats the speckle filter
+def input_contract(info, cal: Calibration, channels: int, multilook: int = 1) -> dict:
+    """What a model trained on `info` (read with `cal`) expects of a scene: the source products'
+    calibration (`Calibration.contract`), its bands and its normalisation."""
+    return dict(**info.source_calibration(cal.factor).contract(), channels=int(channels),
+                norm=info.norm.to_dict(),
+                # predict repeats the speckle filter
+                **({"multilook": int(multilook)} if multilook > 1 else {}))
 
-def _data_units(cfg, info):
-    return (cfg.units or info.units), (cfg.cf if cfg.cf is not None else info.cf)
+
+# %% ../nbs/24_train.ipynb #6e76f67550b8
+def data_calibration(cfg, info) -> Calibration:
+    "How training reads the dataset: the config's units and CF where set, else the dataset's."
+    return Calibration(cfg.units or info.units, cfg.cf if cfg.cf is not None else info.cf)
 
 def _check_channels(cfg, info) -> int:
     if cfg.in_chans is not None and cfg.in_chans != info.channels:
-        raise SarLulcError(f"in_chans={cfg.in_chans} but the dataset has {info.channels} SAR channel(s).")
+        raise SarLulcError(f"in_chans={cfg.in_chans} but the dataset has {info.channels} SAR "
+                           "channel(s).")
     return info.channels
 
-def finetune(cfg="demo", data_dir=None, out_dir=None, pretrained=None, resume=None, max_steps: int | None = None,
+def finetune(cfg="demo", data_dir=None, out_dir=None, pretrained=None, resume=None,
+             max_steps: int | None = None,
              overwrite: bool = False, progress: bool = True, init=None, **overrides) -> dict:
-    "Fine-tune a segmenter (task lulc or water) on a dataset folder; returns a summary dict. See the notes above."
-    if data_dir is None or out_dir is None: raise SarLulcError("finetune needs data_dir and out_dir.")
+    """Fine-tune a segmenter (task lulc or water) on a dataset folder; returns a summary dict. See
+    the notes above."""
+    if data_dir is None or out_dir is None: raise SarLulcError("finetune needs data_dir and "
+                                                               "out_dir.")
     cfg = train_config(cfg, **overrides)
     env = dist_setup(cfg.device)
-    if init is not None and pretrained is not None: raise SarLulcError("Give --init (a whole model) or --pretrained (an encoder), not both.")
+    if init is not None and pretrained is not None: raise SarLulcError("Give --init (a whole "
+                                                                       "model) or --pretrained (an "
+                                                                       "encoder), not both.")
     fam = preset_family(cfg.preset)
     if pretrained is not None and cfg.arch == "segmenter" and fam is not None and not fam.mixmae:
-        raise SarLulcError(f"--pretrained loads a SAR-W-MixMAE encoder, which is a Swin; preset {cfg.preset!r} has a "
-                           f"{fam.name} encoder, which trains from scratch (or starts from a whole model with --init).")
-    try: return _finetune(cfg, env, Path(data_dir), Path(out_dir), pretrained, resume, max_steps, overwrite, progress, init)
+        raise SarLulcError("--pretrained loads a SAR-W-MixMAE encoder, which is a Swin; preset "
+                           f"{cfg.preset!r} has a {fam.name} encoder, which trains from scratch "
+                           f"(or starts from a whole "
+                           "model with --init).")
+    try:
+        return _finetune(cfg, env, Path(data_dir), Path(out_dir), pretrained, resume, max_steps,
+                         overwrite, progress, init)
     finally: dist_cleanup(env)
 
-def _finetune(cfg, env, data_dir, out, pretrained, resume, max_steps, overwrite, progress, init=None) -> dict:
-    ck = load_checkpoint(resume, mmap=True) if resume else None   # fail fast: before data or model (tensors not read)
-    if ck is not None and ck.get("arch", "segmenter") != cfg.arch:     # a resumed run keeps its model family
-        if cfg.arch != "segmenter": raise SarLulcError(f"{resume} is a run of arch {ck['arch']!r}, not {cfg.arch!r}.")
+
+# %% ../nbs/24_train.ipynb #d33dd5dd7ada
+def _finetune(cfg, env, data_dir, out, pretrained, resume, max_steps, overwrite, progress,
+              init=None) -> dict:
+    # fail fast: before data or model (tensors not read)
+    ck = load_checkpoint(resume, mmap=True) if resume else None
+    # a resumed run keeps its model family
+    if ck is not None and ck.get("arch", "segmenter") != cfg.arch:
+        if cfg.arch != "segmenter": raise SarLulcError(f"{resume} is a run of arch {ck['arch']!r}, "
+                                                       f"not {cfg.arch!r}.")
         cfg = dataclasses.replace(cfg, arch=ck["arch"])
     if cfg.arch != "segmenter" and (pretrained or init):
-        raise SarLulcError(f"--pretrained and --init load this toolkit's segmenter; arch {cfg.arch!r} cannot take them.")
-    if ck is not None and ck.get("init"):                         # a run started with --init: its own architecture
+        raise SarLulcError(f"--pretrained and --init load this toolkit's segmenter; arch "
+                           f"{cfg.arch!r} cannot take them.")
+    # a run started with --init: its own architecture
+    if ck is not None and ck.get("init"):
         init, init_meta = None, dict(model_config=ck["model_config"], preset=ck.get("preset"))
     if ck is not None:
-        check_compatible(ck, kind="finetune", preset=ck.get("preset") if ck.get("init") else cfg.preset, task=cfg.task,
+        check_compatible(ck, kind="finetune", preset=ck.get("preset") if ck.get("init")
+                         else cfg.preset, task=cfg.task,
                          source=str(resume))
     info = load_dataset_dir(data_dir)
-    if not info.splits.get("train"): raise SarLulcError(f"Dataset {data_dir} has no training items (split 'train' is empty).")
-    units, cf = _data_units(cfg, info)
+    if not info.splits.get("train"): raise SarLulcError(f"Dataset {data_dir} has no training items "
+                                                        "(split 'train' is empty).")
+    cal = data_calibration(cfg, info)
+    units, cf = cal.units, cal.factor
     if cfg.min_valid is None: cfg = dataclasses.replace(cfg, min_valid=info.min_valid)
     target = get_scheme("water") if cfg.task == "water" else info.scheme
     in_chans = _check_channels(cfg, info)
-    kw = dict(norm=info.norm, scheme=info.scheme, target_scheme=target, units=units, cf=cf, min_valid=cfg.min_valid, seed=cfg.seed,
+    kw = dict(norm=info.norm, scheme=info.scheme, target_scheme=target, units=units, cf=cf,
+              min_valid=cfg.min_valid, seed=cfg.seed,
               multilook=cfg.multilook)
-    train_ds = ChipDataset(info.items("train"), chip=cfg.chip, mode="random" if cfg.chips_per_epoch else "grid",
-                           chips_per_epoch=cfg.chips_per_epoch, augment=cfg.augment, balance=cfg.balance,
-                           radiometric=SarAugment(cfg.gain_db, cfg.ramp_db, cfg.speckle) if cfg.augment else None, **kw)
-    val_ds = (ChipDataset(info.items("val"), chip=cfg.val_chip or cfg.chip, mode="grid", **{**kw, "min_valid": 0.0})
+    train_ds = ChipDataset(info.items("train"), chip=cfg.chip, mode="random" if cfg.chips_per_epoch
+                           else "grid",
+                           chips_per_epoch=cfg.chips_per_epoch, augment=cfg.augment,
+                           balance=cfg.balance,
+                           radiometric=SarAugment(cfg.gain_db, cfg.ramp_db, cfg.speckle)
+                           if cfg.augment else None, **kw)
+    val_ds = (ChipDataset(info.items("val"), chip=cfg.val_chip or cfg.chip, mode="grid", **{**kw,
+                                                                                            "min_valid": 0.0})
               if info.splits.get("val") else None)
     counts = label_histogram(info.label_paths("train"), scheme=info.scheme, target_scheme=target,
-                             sar_paths=info.sar_paths("train"), units=units, cf=cf)     # only where the loss looks
-    if counts.sum() == 0: raise SarLulcError(f"The train split of {data_dir} has no labelled pixels (all no data).")
+                             # only where the loss looks
+                             sar_paths=info.sar_paths("train"), units=units, cf=cf)
+    if counts.sum() == 0: raise SarLulcError(f"The train split of {data_dir} has no labelled "
+                                             "pixels (all no data).")
     freqs = counts / counts.sum()
     if init is not None:
         init_meta = model_meta(init)
         if not init_meta.get("model_config"): load_model(init)   # says what is wrong with it
     elif not (ck is not None and ck.get("init")): init_meta = None
     if cfg.arch == "segmenter":
-        arch = (dict(preset=SegmenterConfig.from_dict(init_meta["model_config"])) if init_meta is not None else
-                dict(preset=cfg.preset, hr_inject=cfg.hr_inject, head=cfg.head))   # --init: that model's architecture
-        model_config = segmenter_config(arch.pop("preset"), **arch, num_classes=target.num_classes, task=cfg.task,
+        arch = (dict(preset=SegmenterConfig.from_dict(init_meta["model_config"]))
+                if init_meta is not None else
+                # --init: that model's architecture
+                dict(preset=cfg.preset, hr_inject=cfg.hr_inject, head=cfg.head))
+        model_config = segmenter_config(arch.pop("preset"), **arch, num_classes=target.num_classes,
+                                        task=cfg.task,
                                         in_chans=in_chans, drop_path=cfg.drop_path).to_dict()
         torch.manual_seed(cfg.seed)
         model = Segmenter(SegmenterConfig.from_dict(model_config))
-    else:                                    # another family (checkpoint.register_arch): built from classes and bands
+    # another family (checkpoint.register_arch): built from classes and bands
+    else:
         model_config = dict(num_classes=target.num_classes, in_chans=in_chans)
         torch.manual_seed(cfg.seed)
         model = build_model(cfg.arch, model_config)
@@ -417,68 +542,99 @@ def _finetune(cfg, env, data_dir, out, pretrained, resume, max_steps, overwrite,
     if init is not None and not resume:
         pre, started = load_init(model, init, target)
         if env.is_main: print(f"train: starting from {pre}: {started}", file=sys.stderr)
-    crit = build_loss(cfg.loss, alpha_weights(freqs, cfg.alpha), cfg.gamma).to(env.device)   # the registry's
+    # the registry's
+    crit = build_loss(cfg.loss, alpha_weights(freqs, cfg.alpha), cfg.gamma).to(env.device)
     def loss_fn(m, b): return crit(m(b["image"], valid=b["valid"]).float(), b["label"])
-    def val_fn(m): return evaluate_dataset(m, val_ds, target.num_classes, env, cfg.eval_batch_size, cfg.precision)[0]
-    meta = dict(task=cfg.task, preset=init_meta.get("preset", cfg.preset) if init_meta else cfg.preset, norm=info.norm.to_dict(),
+    def val_fn(m):
+        return evaluate_dataset(m, val_ds, target.num_classes, env, cfg.eval_batch_size,
+                                cfg.precision)[0]
+    meta = dict(task=cfg.task, preset=init_meta.get("preset", cfg.preset) if init_meta
+                else cfg.preset, norm=info.norm.to_dict(),
                 scheme=target.to_dict(), class_freqs=freqs.tolist(), data=str(info.root),
                 pretrained=str(pre) if pre else None, init=started,
-                input=input_contract(info, units, cf, in_chans, cfg.multilook))
+                input=input_contract(info, cal, in_chans, cfg.multilook))
     summary = fit(model, train_ds, cfg, out, loss_fn=loss_fn, kind="finetune", arch=cfg.arch,
-                  model_config=model_config, meta=meta, val_fn=val_fn if val_ds is not None else None,
-                  select="miou", resume=resume, max_steps=max_steps, env=env, overwrite=overwrite, progress=progress)
+                  model_config=model_config, meta=meta, val_fn=val_fn if val_ds is not None
+                  else None,
+                  select="miou", resume=resume, max_steps=max_steps, env=env, overwrite=overwrite,
+                  progress=progress)
     test = None
     if cfg.test_at_end and info.splits.get("test"):
         ck = load_checkpoint(find_checkpoint(out, "best"))
         model.load_state_dict(ck["model"])
-        test_ds = ChipDataset(info.items("test"), chip=cfg.val_chip or cfg.chip, mode="grid", **{**kw, "min_valid": 0.0})
-        test, _ = evaluate_dataset(model, test_ds, target.num_classes, env, cfg.eval_batch_size, cfg.precision,
+        test_ds = ChipDataset(info.items("test"), chip=cfg.val_chip or cfg.chip, mode="grid",
+                              **{**kw, "min_valid": 0.0})
+        test, _ = evaluate_dataset(model, test_ds, target.num_classes, env, cfg.eval_batch_size,
+                                   cfg.precision,
                                    extra=True, names=target, progress=progress)
     if env.is_main:
         export_model(out, overwrite=True, test_metrics=test)
         if test is not None: (out / "test_metrics.json").write_text(to_json(plain(test), indent=1))
     _barrier(env)
-    res = dict(task=cfg.task, preset=cfg.preset, recipe=cfg.recipe, **summary, class_freqs=[round(f, 6) for f in freqs.tolist()],
-               pretrained=str(pre) if pre else None, init=started, model=str(out / "model.safetensors"))
+    res = dict(task=cfg.task, preset=cfg.preset, recipe=cfg.recipe, **summary,
+               class_freqs=[round(f, 6) for f in freqs.tolist()],
+               pretrained=str(pre) if pre else None, init=started,
+               model=str(out / "model.safetensors"))
     if test is not None:
         res["test"] = scalars(test)
         res["test_iou"] = {n: v for n, v in zip(target.names, test["iou"])}
     return res
 
+
 # %% ../nbs/24_train.ipynb #fd7ab94b4924
 def pretrain(cfg="demo", data_dir=None, out_dir=None, resume=None, max_steps: int | None = None,
              overwrite: bool = False, progress: bool = True, **overrides) -> dict:
-    "SAR-W-MixMAE pretraining on a dataset folder's SAR; returns a summary dict with the encoder path."
-    if data_dir is None or out_dir is None: raise SarLulcError("pretrain needs data_dir and out_dir.")
+    """SAR-W-MixMAE pretraining on a dataset folder's SAR; returns a summary dict with the encoder
+    path."""
+    if data_dir is None or out_dir is None: raise SarLulcError("pretrain needs data_dir and "
+                                                               "out_dir.")
     cfg = pretrain_config(cfg, **overrides)
     fam = preset_family(cfg.preset)
     if fam is not None and not fam.mixmae:
-        raise SarLulcError(f"SAR-W-MixMAE pretrains Swin encoders (presets {sorted(MIXMAE_PRESETS)}); preset {cfg.preset!r} "
-                           f"has a {fam.name} encoder, which trains from scratch: run `sar-lulc train` with it.")
-    if cfg.chip % 32: raise SarLulcError(f"Pretraining chips must be a multiple of 32 px (MixMAE cells), got {cfg.chip}.")
+        raise SarLulcError("SAR-W-MixMAE pretrains Swin encoders (presets "
+                           f"{sorted(MIXMAE_PRESETS)}); preset {cfg.preset!r} has a {fam.name} "
+                           f"encoder, which trains from scratch: run `sar-lulc "
+                           "train` with it.")
+    if cfg.chip % 32: raise SarLulcError(f"Pretraining chips must be a multiple of 32 px (MixMAE "
+                                         f"cells), got {cfg.chip}.")
     env = dist_setup(cfg.device)
-    try: return _pretrain(cfg, env, Path(data_dir), Path(out_dir), resume, max_steps, overwrite, progress)
+    try:
+        return _pretrain(cfg, env, Path(data_dir), Path(out_dir), resume, max_steps, overwrite,
+                         progress)
     finally: dist_cleanup(env)
 
+
+# %% ../nbs/24_train.ipynb #3af3973dbe03
 def _pretrain(cfg, env, data_dir, out, resume, max_steps, overwrite, progress) -> dict:
-    if resume: check_compatible(load_checkpoint(resume, mmap=True), kind="pretrain", preset=cfg.preset, source=str(resume))
+    if resume:
+        check_compatible(load_checkpoint(resume, mmap=True), kind="pretrain", preset=cfg.preset,
+                         source=str(resume))
     info = load_dataset_dir(data_dir)
-    if not info.splits.get("train"): raise SarLulcError(f"Dataset {data_dir} has no training items (split 'train' is empty).")
-    units, cf = _data_units(cfg, info)
+    if not info.splits.get("train"): raise SarLulcError(f"Dataset {data_dir} has no training items "
+                                                        "(split 'train' is empty).")
+    cal = data_calibration(cfg, info)
+    units, cf = cal.units, cal.factor
     in_chans = _check_channels(cfg, info)
-    kw = dict(chip=cfg.chip, norm=info.norm, units=units, cf=cf, min_valid=cfg.min_valid, seed=cfg.seed)
-    ds = UnlabelledDataset(info.sar_paths("train"), chips_per_epoch=cfg.chips_per_epoch, augment=cfg.augment,
-                           mode="random" if cfg.chips_per_epoch else "grid", crop_scale=cfg.crop_scale, **kw)
-    val_ds = UnlabelledDataset(info.sar_paths("val"), mode="grid", **kw) if info.splits.get("val") else None
+    kw = dict(chip=cfg.chip, norm=info.norm, units=units, cf=cf, min_valid=cfg.min_valid,
+              seed=cfg.seed)
+    ds = UnlabelledDataset(info.sar_paths("train"), chips_per_epoch=cfg.chips_per_epoch,
+                           augment=cfg.augment,
+                           mode="random" if cfg.chips_per_epoch else "grid",
+                           crop_scale=cfg.crop_scale, **kw)
+    val_ds = UnlabelledDataset(info.sar_paths("val"), mode="grid",
+                               **kw) if info.splits.get("val") else None
     dec = {k: getattr(cfg, k) for k in ("dec_dim", "dec_depth") if getattr(cfg, k) is not None}
-    mcfg = mixmae_config(cfg.preset, in_chans=in_chans, mask_ratio=cfg.mask_ratio, sar_w_s=cfg.sar_w_s,
+    mcfg = mixmae_config(cfg.preset, in_chans=in_chans, mask_ratio=cfg.mask_ratio,
+                         sar_w_s=cfg.sar_w_s,
                         sar_w_norm=cfg.sar_w_norm, drop_path=cfg.drop_path, target=cfg.target,
                         target_looks=cfg.target_looks, patch_norm=cfg.patch_norm, **dec)
     torch.manual_seed(cfg.seed)
     model = MixMAE(mcfg)
     calls = itertools.count()
-    def loss_fn(m, b):           # on one batch per steps.csv row, the trivial predictors beside the loss (a run that learns
-        if next(calls) % (cfg.log_every * cfg.accum_steps):               # nothing says so); they cost ~20 % of a step
+    # on one batch per steps.csv row, the trivial predictors beside the loss (a run that learns
+    def loss_fn(m, b):
+        # nothing says so); they cost ~20 % of a step
+        if next(calls) % (cfg.log_every * cfg.accum_steps):
             return m(b["image"], db=b["db"], valid=b["valid"])["loss"]
         o = m(b["image"], db=b["db"], valid=b["valid"], trivial=True)
         tv = {f"trivial_{k}": v for k, v in o["trivial"].items()}
@@ -489,20 +645,27 @@ def _pretrain(cfg, env, data_dir, out, resume, max_steps, overwrite, progress) -
         for i, b in enumerate(DataLoader(_shard(val_ds, env), batch_size=max(2, cfg.batch_size))):
             if len(b["image"]) < 2: continue                      # mixing needs a partner
             b = _to_device(b, env.device)
-            g = torch.Generator().manual_seed(step_seed(cfg.seed, 7, env.rank, i))   # the same masks every epoch
-            with autocast(env.device, cfg.precision): loss = m(b["image"], db=b["db"], valid=b["valid"], generator=g)["loss"]
-            tot += torch.stack([loss.detach().double() * len(b["image"]), torch.tensor(float(len(b["image"])), device=env.device, dtype=torch.float64)])
+            # the same masks every epoch
+            g = torch.Generator().manual_seed(step_seed(cfg.seed, 7, env.rank, i))
+            with autocast(env.device, cfg.precision):
+                loss = m(b["image"], db=b["db"], valid=b["valid"], generator=g)["loss"]
+            tot += torch.stack([loss.detach().double() * len(b["image"]),
+                                torch.tensor(float(len(b["image"])), device=env.device,
+                                             dtype=torch.float64)])
         if env.distributed: dist.all_reduce(tot)
         m.train()
         return dict(loss=float(tot[0] / tot[1])) if tot[1] > 0 else {}
     meta = dict(task="pretrain", preset=cfg.preset, norm=info.norm.to_dict(), data=str(info.root))
-    summary = fit(model, ds, cfg, out, loss_fn=loss_fn, kind="pretrain", arch="mixmae", model_config=mcfg.to_dict(),
-                  meta=meta, val_fn=val_fn if val_ds is not None else None, select="loss", mode="min", resume=resume,
+    summary = fit(model, ds, cfg, out, loss_fn=loss_fn, kind="pretrain", arch="mixmae",
+                  model_config=mcfg.to_dict(),
+                  meta=meta, val_fn=val_fn if val_ds is not None else None, select="loss",
+                  mode="min", resume=resume,
                   max_steps=max_steps, env=env, overwrite=overwrite, progress=progress)
     enc_path = out / "encoder.safetensors"
     if env.is_main: save_pretrained_encoder(model, enc_path, overwrite=True)
     _barrier(env)
     return dict(preset=cfg.preset, recipe=cfg.recipe, **summary, encoder=str(enc_path))
+
 
 # %% ../nbs/24_train.ipynb #f526d385910d
 _TRAIN_EPILOG = """examples:
@@ -526,7 +689,8 @@ def _kv(s: str):
     return k.strip().replace("-", "_"), _parse_value(v.strip())
 
 _DATA, _MODEL, _OPT = "data and output", "recipe and model", "optimisation"
-# the config fields both commands expose as flags; type and help come from the dataclass, ranges from its validator
+# the config fields both commands expose as flags; type and help come from the dataclass, ranges
+# from its validator
 _RUN_FIELDS = {"units": Arg(choices=UNITS, group=_DATA), "cf": Arg(metavar="DB", group=_DATA),
                "preset": Arg(choices=tuple(SEGMENTER_PRESETS), group=_MODEL),
                **{f: Arg(group=_OPT) for f in ("epochs", "batch_size")},
@@ -539,12 +703,15 @@ _RUN_FIELDS = {"units": Arg(choices=UNITS, group=_DATA), "cf": Arg(metavar="DB",
 
 # %% ../nbs/24_train.ipynb #bedfb008643f
 def _overrides(config: str | None, set_: list, bf16: bool, overrides: dict) -> dict:
-    "Config fields from a JSON file, then `--set KEY=VALUE`s, then the flags, then `--bf16`: later ones win."
+    """Config fields from a JSON file, then `--set KEY=VALUE`s, then the flags, then `--bf16`: later
+    ones win."""
     o = {}
     if config:
         try: o.update(json.loads(Path(config).read_text()))
-        except (OSError, json.JSONDecodeError) as e: raise SarLulcError(f"Cannot read config {config}: {e}") from e
-        if not isinstance(o, dict): raise SarLulcError(f"{config} must hold a JSON object of config fields.")
+        except (OSError, json.JSONDecodeError) as e: raise SarLulcError(f"Cannot read config "
+                                                                        f"{config}: {e}") from e
+        if not isinstance(o, dict): raise SarLulcError(f"{config} must hold a JSON object of "
+                                                       "config fields.")
     o.update(dict(set_ or []))
     o.update(overrides)
     if bf16: o["precision"] = "bf16"
@@ -552,52 +719,72 @@ def _overrides(config: str | None, set_: list, bf16: bool, overrides: dict) -> d
     return o
 
 _A = dict(  # the flags pretrain and train share, each declared once
-    data=Arg("dataset folder with manifest.json (made by `sar-lulc synth`, `chips` or `merge`)", metavar="DIR", group=_DATA),
+    data=Arg("dataset folder with manifest.json (made by `sar-lulc synth`, `chips` or `merge`)",
+             metavar="DIR", group=_DATA),
     out=Arg("run folder for checkpoints, logs and the exported model", metavar="RUN", group=_DATA),
     overwrite=Arg("start over in a run folder that already holds a run", group=_DATA),
     config=Arg("a JSON file of config fields (flags override it)", metavar="JSON", group=_MODEL),
-    set_=Arg("any other config field, e.g. --set warmup_epochs=1 (repeatable)", _kv, action="append",
+    set_=Arg("any other config field, e.g. --set warmup_epochs=1 (repeatable)", _kv,
+             action="append",
              metavar="KEY=VALUE", flags=("--set",), group=_MODEL),
     steps=Arg("stop after N optimiser steps and save last.pt (the LR schedule still spans --epochs)", arg_number(lo=1),
               metavar="N", group=_OPT),
     bf16=Arg("shortcut for --precision bf16", group=_OPT),
     resume=Arg("continue a run exactly from its last.pt", metavar="CKPT", group=_OPT),
     no_progress=Arg("no progress bar", group=_OPT))
-_RECIPES = ("named settings: demo (CPU, tiny model), paper (METHOD.md, Swin-B), micro (seconds, tests), "
+_RECIPES = ("named settings: demo (CPU, tiny model), paper (METHOD.md, Swin-B), micro (seconds, "
+            "tests), "
             "real (train only: a real scene with few labelled fields, on a CPU)")
 
 # %% ../nbs/24_train.ipynb #0490371c950e
 @command("pretrain", config=PretrainConfig, presets=PRETRAIN_PRESETS, epilog=_TRAIN_EPILOG,
-         fields={**_RUN_FIELDS, "preset": Arg(choices=tuple(MIXMAE_PRESETS), group=_MODEL),       # Swin encoders only
+         # Swin encoders only
+         fields={**_RUN_FIELDS, "preset": Arg(choices=tuple(MIXMAE_PRESETS), group=_MODEL),
                  "mask_ratio": Arg(group="SAR-W-MixMAE"), "sar_w_s": Arg(group="SAR-W-MixMAE")})
 def pretrain_command(*, data: _A["data"], out: _A["out"], overwrite: _A["overwrite"] = False,
                      recipe: Arg(_RECIPES, choices=sorted(PRETRAIN_PRESETS), group=_MODEL) = "demo",
-                     config: _A["config"] = None, set_: _A["set_"] = None, steps: _A["steps"] = None,
-                     bf16: _A["bf16"] = False, resume: _A["resume"] = None, no_progress: _A["no_progress"] = False,
+                     config: _A["config"] = None, set_: _A["set_"] = None,
+                     steps: _A["steps"] = None,
+                     bf16: _A["bf16"] = False, resume: _A["resume"] = None,
+                     no_progress: _A["no_progress"] = False,
                      **overrides) -> dict:
     "Pretrain a Swin encoder with SAR-W-MixMAE on unlabelled SAR."
-    s = pretrain(pretrain_config(recipe, **_overrides(config, set_, bf16, overrides)), data, out, resume=resume,
+    s = pretrain(pretrain_config(recipe, **_overrides(config, set_, bf16, overrides)), data, out,
+                 resume=resume,
                  max_steps=steps, overwrite=overwrite, progress=not no_progress)
-    return {k: s[k] for k in ("run", "encoder", "preset", "steps", "epochs_done", "stopped_at_max_steps", "val",
-                              "precision", "precision_auto", "time_s", "world_size", "weights_sha256")}
+    return {k: s[k] for k in ("run", "encoder", "preset", "steps", "epochs_done",
+                              "stopped_at_max_steps", "val",
+                              "precision", "precision_auto", "time_s", "world_size",
+                              "weights_sha256")}
 
 _REFINE = "task and refinements"
 @command("train", config=TrainConfig, presets=TRAIN_PRESETS, epilog=_TRAIN_EPILOG,
-         fields={**_RUN_FIELDS, "task": Arg(choices=TASKS, group=_REFINE), "hr_inject": Arg(choices=HR_INJECT, group=_REFINE),
-                 "head": Arg(choices=HEADS, group=_REFINE), **{f: Arg(group=_REFINE) for f in ("alpha", "drop_path", "layer_decay")}})
+         fields={**_RUN_FIELDS, "task": Arg(choices=TASKS, group=_REFINE),
+                 "hr_inject": Arg(choices=HR_INJECT, group=_REFINE),
+                 "head": Arg(choices=HEADS, group=_REFINE), **{f: Arg(group=_REFINE)
+                                                               for f in ("alpha", "drop_path",
+                                                                         "layer_decay")}})
 def train_command(*, data: _A["data"], out: _A["out"], overwrite: _A["overwrite"] = False,
                   recipe: Arg(_RECIPES, choices=sorted(TRAIN_PRESETS), group=_MODEL) = "demo",
                   config: _A["config"] = None, set_: _A["set_"] = None, steps: _A["steps"] = None,
-                  bf16: _A["bf16"] = False, resume: _A["resume"] = None, no_progress: _A["no_progress"] = False,
-                  pretrained: Arg("encoder weights: a `sar-lulc pretrain` run folder, an encoder .safetensors, a .pt, or `encoder` (the shipped one)",
+                  bf16: _A["bf16"] = False, resume: _A["resume"] = None,
+                  no_progress: _A["no_progress"] = False,
+                  pretrained: Arg("encoder weights: a `sar-lulc pretrain` run folder, an encoder "
+                                  ".safetensors, a .pt, or `encoder` (the shipped one)",
                                   metavar="RUN_OR_FILE", group=_REFINE) = None,
-                  init: Arg("start from a whole trained model (encoder, decoder, head; its architecture): a run folder "
-                            "or an exported model, or a shipped one by name (lulc, water); the head is re-initialised when the classes differ",
+                  init: Arg("start from a whole trained model (encoder, decoder, head; its "
+                            "architecture): a run folder or an exported model, or a shipped one by "
+                            "name (lulc, water); the head is re-initialised when the classes "
+                            "differ",
                             metavar="MODEL_OR_RUN", group=_REFINE) = None,
                   **overrides) -> dict:
     "Fine-tune a land-cover (lulc) or water segmentation model."
-    s = finetune(train_config(recipe, **_overrides(config, set_, bf16, overrides)), data, out, pretrained=pretrained,
-                 resume=resume, max_steps=steps, overwrite=overwrite, progress=not no_progress, init=init)
-    keep = ("run", "model", "task", "preset", "steps", "epochs_done", "stopped_at_max_steps", "best", "val", "test",
-            "test_iou", "pretrained", "init", "precision", "precision_auto", "time_s", "world_size", "weights_sha256")
+    s = finetune(train_config(recipe, **_overrides(config, set_, bf16, overrides)), data, out,
+                 pretrained=pretrained,
+                 resume=resume, max_steps=steps, overwrite=overwrite, progress=not no_progress,
+                 init=init)
+    keep = ("run", "model", "task", "preset", "steps", "epochs_done", "stopped_at_max_steps",
+            "best", "val", "test",
+            "test_iou", "pretrained", "init", "precision", "precision_auto", "time_s",
+            "world_size", "weights_sha256")
     return {k: s[k] for k in keep if k in s}

@@ -35,11 +35,13 @@ class LegendScheme:
     def num_classes(self) -> int: return len(self.names)
 
 def resolve_scheme(scheme):
-    "A scheme object with `names` and `colors`; a string is looked up with `sar_lulc.schemes.get_scheme`."
+    """A scheme object with `names` and `colors`; a string is looked up with
+    `sar_lulc.schemes.get_scheme`."""
     if isinstance(scheme, str): return get_scheme(scheme)
     if hasattr(scheme, "names") and hasattr(scheme, "colors"):
         if len(scheme.names) != len(scheme.colors):
-            raise SarLulcError(f"Scheme has {len(scheme.names)} names but {len(scheme.colors)} colours.")
+            raise SarLulcError(f"Scheme has {len(scheme.names)} names but {len(scheme.colors)} "
+                               "colours.")
         return scheme
     raise SarLulcError(f"Expected a class scheme (or its name), got {type(scheme).__name__}.")
 
@@ -48,20 +50,24 @@ def rgb_to_hex(rgb) -> str:
     return "#{:02x}{:02x}{:02x}".format(*(int(c) for c in rgb[:3]))
 
 def class_palette(scheme) -> np.ndarray:
-    "A (256, 4) uint8 RGBA lookup table: class i -> its colour (opaque), everything else transparent."
+    """A (256, 4) uint8 RGBA lookup table: class i -> its colour (opaque), everything else
+    transparent."""
     s = resolve_scheme(scheme)
-    if len(s.colors) > 255: raise SarLulcError("A scheme can have at most 255 classes (255 is no data).")
+    if len(s.colors) > 255: raise SarLulcError("A scheme can have at most 255 classes (255 is no "
+                                               "data).")
     lut = np.zeros((256, 4), np.uint8)
     for i, c in enumerate(s.colors): lut[i, :3], lut[i, 3] = hex_to_rgb(c), 255
     return lut
 
 # %% ../nbs/40_viz.ipynb #2d8c394b3711
 def colorize_labels(labels, scheme, alpha: int = 255) -> np.ndarray:
-    "Class indices (H, W) -> RGBA uint8 (H, W, 4) in the scheme's colours; 255 / unknown -> transparent."
+    """Class indices (H, W) -> RGBA uint8 (H, W, 4) in the scheme's colours; 255 / unknown ->
+    transparent."""
     lab = np.asarray(labels)
     if lab.ndim != 2: raise SarLulcError(f"Labels must be a 2-D array, got shape {lab.shape}.")
     if lab.dtype.kind == "f": lab = np.where(np.isfinite(lab), lab, IGNORE_INDEX)
-    elif lab.dtype.kind not in "iub": raise SarLulcError(f"Labels must be integers, got dtype {lab.dtype}.")
+    elif lab.dtype.kind not in "iub": raise SarLulcError(f"Labels must be integers, got dtype "
+                                                         f"{lab.dtype}.")
     idx = lab.astype(np.int64)
     idx[(idx < 0) | (idx > 255)] = IGNORE_INDEX
     out = class_palette(scheme)[idx]
@@ -70,7 +76,8 @@ def colorize_labels(labels, scheme, alpha: int = 255) -> np.ndarray:
 
 # %% ../nbs/40_viz.ipynb #340fd1061091
 def stretch_limits(db, percentiles=(2, 98), max_samples: int = 1_000_000) -> tuple:
-    "(low, high) dB display limits: the given percentiles of the finite pixels (a strided sample when big)."
+    """(low, high) dB display limits: the given percentiles of the finite pixels (a strided sample
+    when big)."""
     flat = np.asarray(db, np.float32).ravel()
     step = max(1, flat.size // max_samples)
     sample = flat[::step]
@@ -80,14 +87,16 @@ def stretch_limits(db, percentiles=(2, 98), max_samples: int = 1_000_000) -> tup
     return float(lo), float(hi)
 
 def db_to_gray(db, vmin=None, vmax=None, percentiles=(2, 98)) -> np.ndarray:
-    "dB (H, W) -> uint8 gray by a linear stretch between `vmin`/`vmax` (default: robust percentiles); NaN -> 0."
+    """dB (H, W) -> uint8 gray by a linear stretch between `vmin`/`vmax` (default: robust
+    percentiles); NaN -> 0."""
     a = np.asarray(db, np.float32)
     if vmin is None or vmax is None:
         lo, hi = stretch_limits(a, percentiles)
         vmin = lo if vmin is None else vmin
         vmax = hi if vmax is None else vmax
     valid = np.isfinite(a)
-    if vmax > vmin: g = (np.where(valid, a, vmin) - np.float32(vmin)) * np.float32(255.0 / (vmax - vmin))
+    if vmax > vmin:
+        g = (np.where(valid, a, vmin) - np.float32(vmin)) * np.float32(255.0 / (vmax - vmin))
     else: g = np.full(a.shape, 127.5, np.float32)
     g = np.clip(np.rint(g), 0, 255).astype(np.uint8)
     g[~valid] = 0
@@ -105,16 +114,20 @@ def db_to_rgb(db, vmin=None, vmax=None, percentiles=(2, 98)) -> np.ndarray:
     return np.dstack([g, g, g])
 
 # %% ../nbs/40_viz.ipynb #93718c2a1c7b
-def overlay_mask(db, mask, color="#1f78ff", alpha: float = 0.6, vmin=None, vmax=None, percentiles=(2, 98)) -> np.ndarray:
-    "SAR gray with `color` blended (weight `alpha`) where `mask` is true / 1 (255 = no data ignored); RGBA."
+def overlay_mask(db, mask, color="#1f78ff", alpha: float = 0.6, vmin=None, vmax=None,
+                 percentiles=(2, 98)) -> np.ndarray:
+    """SAR gray with `color` blended (weight `alpha`) where `mask` is true / 1 (255 = no data
+    ignored); RGBA."""
     base = render_sar(db, vmin, vmax, percentiles)
     m = np.asarray(mask)
-    if m.shape != base.shape[:2]: raise SarLulcError(f"Mask shape {m.shape} differs from the SAR shape {base.shape[:2]}.")
+    if m.shape != base.shape[:2]: raise SarLulcError(f"Mask shape {m.shape} differs from the SAR "
+                                                     f"shape {base.shape[:2]}.")
     m = m if m.dtype == bool else (m == 1)
     c = np.array(hex_to_rgb(color), np.float32)
     out = base.copy()
     out[..., :3][m] = np.rint((1 - alpha) * base[..., :3][m] + alpha * c).astype(np.uint8)
-    out[..., 3][m & (base[..., 3] == 0)] = int(round(alpha * 255))  # water where the SAR has no data
+    # water where the SAR has no data
+    out[..., 3][m & (base[..., 3] == 0)] = int(round(alpha * 255))
     return out
 
 def overlay_water(db, water, color="#1f78ff", alpha: float = 0.6, **kwargs) -> np.ndarray:
@@ -122,7 +135,8 @@ def overlay_water(db, water, color="#1f78ff", alpha: float = 0.6, **kwargs) -> n
     return overlay_mask(db, water, color, alpha, **kwargs)
 
 def confidence_image(conf, cmap: str = "viridis", vmin=None, vmax=None, nodata=None) -> np.ndarray:
-    "Confidence / probability (H, W) -> RGBA through a matplotlib colormap; NaN or `nodata` transparent."
+    """Confidence / probability (H, W) -> RGBA through a matplotlib colormap; NaN or `nodata`
+    transparent."""
     import matplotlib
     a = np.asarray(conf)
     if a.ndim != 2: raise SarLulcError(f"Confidence must be a 2-D array, got shape {a.shape}.")
@@ -144,7 +158,8 @@ def legend_items(scheme, classes=None) -> list:
         keep = set()
         for c in classes:
             if isinstance(c, str):
-                if c not in s.names: raise SarLulcError(f"Unknown class {c!r}; the scheme has {list(s.names)}.")
+                if c not in s.names: raise SarLulcError(f"Unknown class {c!r}; the scheme has "
+                                                        f"{list(s.names)}.")
                 keep.add(s.names.index(c))
             elif 0 <= int(c) < len(s.names): keep.add(int(c))
         keep = sorted(keep)
@@ -165,9 +180,13 @@ def _font(size):
     try: return ImageFont.load_default(size=size)
     except TypeError: return ImageFont.load_default()   # old Pillow: fixed bitmap font
 
-def legend_image(scheme, classes=None, title: str | None = None, swatch: int = 18, font_size: int = 14,
+
+# %% ../nbs/40_viz.ipynb #67e5bffa4887
+def legend_image(scheme, classes=None, title: str | None = None, swatch: int = 18,
+                 font_size: int = 14,
                  pad: int = 8, background=(255, 255, 255, 255)) -> Image.Image:
-    "A PIL RGBA image with one row per class: a colour swatch and the class name (optionally a title)."
+    """A PIL RGBA image with one row per class: a colour swatch and the class name (optionally a
+    title)."""
     items = legend_items(scheme, classes)
     font = _font(font_size)
     tfont = _font(font_size + 2)
@@ -181,29 +200,34 @@ def legend_image(scheme, classes=None, title: str | None = None, swatch: int = 1
     if title: d.text((pad, pad), title, fill=(0, 0, 0, 255), font=tfont)
     for k, (name, col) in enumerate(items):
         y = top + k * row
-        d.rectangle([pad, y, pad + swatch - 1, y + swatch - 1], fill=hex_to_rgb(col) + (255,), outline=(60, 60, 60, 255))
-        d.text((pad + swatch + 8, y + (swatch - font_size) // 2 - 1), name, fill=(0, 0, 0, 255), font=font)
+        d.rectangle([pad, y, pad + swatch - 1, y + swatch - 1], fill=hex_to_rgb(col) + (255,),
+                    outline=(60, 60, 60, 255))
+        d.text((pad + swatch + 8, y + (swatch - font_size) // 2 - 1), name, fill=(0, 0, 0, 255),
+               font=font)
     return img
 
 def legend_html(scheme, classes=None, title: str | None = "Legend") -> str:
     "The legend as a small self-contained HTML block (swatch + name per class)."
     rows = "".join(
         f'<div style="display:flex;align-items:center;margin:2px 0">'
-        f'<span style="display:inline-block;width:16px;height:16px;background:{col};border:1px solid #555;'
-        f'margin-right:6px"></span><span>{html.escape(name)}</span></div>'
+        f'<span style="display:inline-block;width:16px;height:16px;background:{col};border:1px '
+        f'solid #555;margin-right:6px"></span><span>{html.escape(name)}</span></div>'
         for name, col in legend_items(scheme, classes))
     head = f'<div style="font-weight:bold;margin-bottom:4px">{html.escape(title)}</div>' if title else ""
     return (f'<div class="sar-lulc-legend" style="background:rgba(255,255,255,0.9);padding:6px 8px;'
             f'font:12px sans-serif;color:#000;border-radius:4px">{head}{rows}</div>')
+
 
 # %% ../nbs/40_viz.ipynb #a7a7af24ca09
 def to_pil(img) -> Image.Image:
     "uint8 gray / RGB / RGBA array (or a PIL image) -> PIL image."
     if isinstance(img, Image.Image): return img
     a = np.asarray(img)
-    if a.dtype != np.uint8: raise SarLulcError(f"Images must be uint8, got {a.dtype}; use render_sar / colorize_labels first.")
+    if a.dtype != np.uint8: raise SarLulcError(f"Images must be uint8, got {a.dtype}; use "
+                                               "render_sar / colorize_labels first.")
     if a.ndim == 2: return Image.fromarray(a, "L")
-    if a.ndim == 3 and a.shape[2] in (3, 4): return Image.fromarray(a, "RGB" if a.shape[2] == 3 else "RGBA")
+    if a.ndim == 3 and a.shape[2] in (3, 4):
+        return Image.fromarray(a, "RGB" if a.shape[2] == 3 else "RGBA")
     raise SarLulcError(f"Cannot make an image from an array of shape {a.shape}.")
 
 def png_bytes(img) -> bytes:
@@ -223,7 +247,8 @@ def save_png(img, path, overwrite: bool = False) -> Path:
 
 # %% ../nbs/40_viz.ipynb #ee774c3b1050
 def preview_shape(height: int, width: int, max_side: int = 1024) -> tuple:
-    "(h, w) no larger than `max_side` on the long side, keeping the aspect ratio (never upsampling)."
+    """(h, w) no larger than `max_side` on the long side, keeping the aspect ratio (never
+    upsampling)."""
     if max_side < 1: raise SarLulcError("max_side must be at least 1.")
     s = min(1.0, max_side / max(height, width))
     return max(1, int(round(height * s))), max(1, int(round(width * s)))
@@ -237,11 +262,14 @@ def downsample_for_display(array, max_side: int = 1024) -> np.ndarray:
 _RESAMPLING = ("nearest", "average", "bilinear", "mode", "max", "min")
 
 def read_preview(path, max_side: int = 1024, band: int = 1, resampling: str = "nearest") -> tuple:
-    "Decimated read of one band -> (array, bounds, crs). Float rasters get NaN for nodata; integers keep their values."
+    """Decimated read of one band -> (array, bounds, crs). Float rasters get NaN for nodata;
+    integers keep their values."""
     from rasterio.enums import Resampling
-    if resampling not in _RESAMPLING: raise SarLulcError(f"Unknown resampling {resampling!r}; choose one of {_RESAMPLING}.")
+    if resampling not in _RESAMPLING: raise SarLulcError(f"Unknown resampling {resampling!r}; "
+                                                         f"choose one of {_RESAMPLING}.")
     with open_raster(path) as src:
-        if not 1 <= band <= src.count: raise SarLulcError(f"{path} has {src.count} band(s); band {band} does not exist.")
+        if not 1 <= band <= src.count: raise SarLulcError(f"{path} has {src.count} band(s); band "
+                                                          f"{band} does not exist.")
         h, w = preview_shape(src.height, src.width, max_side)
         arr = src.read(band, out_shape=(h, w), resampling=Resampling[resampling])
         if arr.dtype.kind == "f":
@@ -249,16 +277,21 @@ def read_preview(path, max_side: int = 1024, band: int = 1, resampling: str = "n
             if src.nodata is not None and not np.isnan(src.nodata): arr[arr == src.nodata] = np.nan
         return arr, src.bounds, src.crs
 
-def read_sar_preview(path, max_side: int = 1024, units: str = "auto", cf: float = DEFAULT_CF, band=None,
+def read_sar_preview(path, max_side: int = 1024, units: str = "auto", cf: float = DEFAULT_CF,
+                     band=None,
                      resampling: str = "average") -> tuple:
-    "Decimated SAR read converted to dB with NaN (units, band and nodata decided as by `SarReader`) -> (db, bounds, crs)."
+    """Decimated SAR read converted to dB with NaN (units, band and nodata decided as by
+    `SarReader`) -> (db, bounds, crs)."""
     with SarReader(path, units=units, cf=cf, band=band) as r:
         band, units, nodata = r.band, r.units, r.nodata
     arr, bounds, crs = read_preview(path, max_side, band, resampling)
     return to_db(arr, units, cf=cf, nodata=nodata), bounds, crs
 
+
+# %% ../nbs/40_viz.ipynb #567b25f86af1
 def scheme_from_raster(path):
-    "Class scheme of a class-map GeoTIFF: from its `scheme_json`/`scheme` tags, else `class_names` + colour table."
+    """Class scheme of a class-map GeoTIFF: from its `scheme_json`/`scheme` tags, else `class_names`
+    + colour table."""
     with open_raster(path) as src:
         tags = src.tags()
         try: cmap = src.colormap(1)
@@ -276,20 +309,27 @@ def scheme_from_raster(path):
             if names is None or tuple(s.names) == names: return s
         except SarLulcError: pass
     if names is None:
-        raise SarLulcError(f"{path} carries no class names (tag 'class_names'); pass the scheme explicitly.")
-    if cmap is not None: colors = tuple(rgb_to_hex(cmap.get(i, (0, 0, 0))) for i in range(len(names)))
+        raise SarLulcError(f"{path} carries no class names (tag 'class_names'); pass the scheme "
+                           "explicitly.")
+    if cmap is not None:
+        colors = tuple(rgb_to_hex(cmap.get(i, (0, 0, 0))) for i in range(len(names)))
     else:
         import matplotlib
-        colors = tuple(matplotlib.colors.to_hex(matplotlib.colormaps["tab20"](i % 20)) for i in range(len(names)))
+        colors = tuple(matplotlib.colors.to_hex(matplotlib.colormaps["tab20"](i % 20))
+                       for i in range(len(names)))
     return LegendScheme(tags.get("scheme", "custom"), names, colors)
 
+
 # %% ../nbs/40_viz.ipynb #d25f1bf015a1
-def panel_figure(db=None, labels=None, pred=None, scheme="jp9", titles=None, legend: str | None = "present",
+def panel_figure(db=None, labels=None, pred=None, scheme="jp9", titles=None,
+                 legend: str | None = "present",
                  vmin=None, vmax=None, panel_size: float = 3.5, dpi: int = 100):
-    "SAR | labels | prediction side by side (any may be None) with a class legend; a matplotlib Figure."
+    """SAR | labels | prediction side by side (any may be None) with a class legend; a matplotlib
+    Figure."""
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch
-    panels = [(k, a) for k, a in (("sar", db), ("labels", labels), ("prediction", pred)) if a is not None]
+    panels = [(k, a) for k, a in (("sar", db), ("labels", labels), ("prediction", pred))
+              if a is not None]
     if not panels: raise SarLulcError("panel_figure needs at least one of db, labels, pred.")
     default = {"sar": "SAR (dB)", "labels": "Reference", "prediction": "Prediction"}
     titles = dict(default, **(titles or {}))
@@ -301,23 +341,32 @@ def panel_figure(db=None, labels=None, pred=None, scheme="jp9", titles=None, leg
         img = render_sar(a, vmin, vmax) if kind == "sar" else colorize_labels(a, s)
         ax.imshow(img, interpolation="nearest"); ax.set_title(titles[kind]); ax.set_axis_off()
     if legend and s is not None:
-        classes = present_classes(labels, pred, num_classes=len(s.names)) if legend == "present" else None
-        handles = [Patch(facecolor=c, edgecolor="#444", label=n) for n, c in legend_items(s, classes)]
+        classes = present_classes(labels, pred,
+                                  num_classes=len(s.names)) if legend == "present" else None
+        handles = [Patch(facecolor=c, edgecolor="#444", label=n) for n, c in legend_items(s,
+                                                                                          classes)]
         if handles:
-            fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 5), frameon=False, fontsize=9)
-    fig.subplots_adjust(left=0.02, right=0.98, top=1 - 0.3 / fig_h, bottom=(0.55 if legend else 0.05) / fig_h, wspace=0.05)
+            fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 5),
+                       frameon=False, fontsize=9)
+    fig.subplots_adjust(left=0.02, right=0.98, top=1 - 0.3 / fig_h, bottom=(0.55 if legend
+                                                                            else 0.05) / fig_h,
+                        wspace=0.05)
     return fig
 
+
+# %% ../nbs/40_viz.ipynb #4dd2620272a9
 def confusion_matrix_figure(cm, names=None, normalize: bool = True, title: str | None = None,
                             annotate: bool | None = None, dpi: int = 100):
-    """A confusion matrix (rows = reference, columns = prediction; row-normalised by default) as an annotated heat
-    map; `cm` is a `sar_lulc.metrics.ConfusionMatrix` or a K x K array. A matplotlib Figure."""
+    """A confusion matrix (rows = reference, columns = prediction; row-normalised by default) as an
+    annotated heat map; `cm` is a `sar_lulc.metrics.ConfusionMatrix` or a K x K array. A
+    matplotlib Figure."""
     from matplotlib.figure import Figure
     m = np.asarray(getattr(cm, "matrix", cm), np.float64)
     k = m.shape[0]
     names = [f"class {i}" for i in range(k)] if names is None else list(names)
     if m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape[0] != len(names):
-        raise SarLulcError(f"Confusion matrix of shape {m.shape} does not match {len(names)} class names.")
+        raise SarLulcError(f"Confusion matrix of shape {m.shape} does not match {len(names)} class "
+                           "names.")
     if normalize:
         rows = m.sum(1, keepdims=True)
         m = np.divide(m, rows, out=np.zeros_like(m), where=rows > 0)
@@ -326,19 +375,25 @@ def confusion_matrix_figure(cm, names=None, normalize: bool = True, title: str |
     im = ax.imshow(m, cmap="Blues", vmin=0, vmax=1 if normalize else None)
     ax.set_xticks(range(k), names, rotation=45, ha="right"); ax.set_yticks(range(k), names)
     ax.set_xlabel("predicted"); ax.set_ylabel("reference")
-    ax.set_title(title or ("confusion matrix (rows normalised)" if normalize else "confusion matrix (pixels)"))
+    ax.set_title(title or ("confusion matrix (rows normalised)" if normalize
+                           else "confusion matrix (pixels)"))
     if annotate if annotate is not None else k <= 15:
         for i in range(k):
             for j in range(k):
                 if m[i, j] > 0:
-                    ax.text(j, i, f"{m[i, j]:.2f}" if normalize else f"{int(m[i, j])}", ha="center", va="center",
-                            fontsize=7, color="white" if m[i, j] > 0.6 * (m.max() or 1) else "black")
+                    ax.text(j, i, f"{m[i, j]:.2f}" if normalize else f"{int(m[i, j])}",
+                            ha="center", va="center",
+                            fontsize=7, color="white" if m[i, j] > 0.6 * (m.max() or 1)
+                            else "black")
     fig.colorbar(im, ax=ax, shrink=0.8)
     return fig
 
+
 # %% ../nbs/40_viz.ipynb #160bd76057e6
-def mixmae_figure(out: dict, x: torch.Tensor | None = None, index: int = 0, channel: int = 0, figsize=(13, 7)):
-    "A matplotlib Figure of a MixMAE output (`sar_lulc.mixmae`): image, partner, mixed input, both reconstructions, SAR-W weights."
+def mixmae_figure(out: dict, x: torch.Tensor | None = None, index: int = 0, channel: int = 0,
+                  figsize=(13, 7)):
+    """A matplotlib Figure of a MixMAE output (`sar_lulc.mixmae`): image, partner, mixed input, both
+    reconstructions, SAR-W weights."""
     from matplotlib.figure import Figure
     from matplotlib.patches import Rectangle
     x = out["input"] if x is None else torch.nan_to_num(x.detach().float())
@@ -356,14 +411,18 @@ def mixmae_figure(out: dict, x: torch.Tensor | None = None, index: int = 0, chan
     lo, hi = np.nanpercentile(nd(img, valid[i]), [2, 98]) if valid[i].any() else (-2, 2)
     fig = Figure(figsize=figsize); axs = fig.subplots(2, 3)
     panels = [(nd(img, valid[i]), "image"), (nd(par, valid[j]), "partner (x.flip(0))"),
-              (nd(mixed, out["mixed_valid"][i].cpu().numpy()), "mixed input (outlined: from partner)"),
-              (nd(rec_i, valid[i]), "reconstruction of the image"), (nd(rec_j, valid[j]), "reconstruction of the partner")]
+              (nd(mixed, out["mixed_valid"][i].cpu().numpy()), "mixed input (outlined: from "
+                                                               "partner)"),
+              (nd(rec_i, valid[i]), "reconstruction of the image"), (nd(rec_j, valid[j]),
+                                                                     "reconstruction of the partner")]
     for ax, (a, title) in zip(axs.flat, panels):
         ax.imshow(a, cmap="gray", vmin=lo, vmax=hi); ax.set_title(title, fontsize=9)
     for (r, c) in zip(*np.nonzero(mask.numpy())):
-        axs.flat[2].add_patch(Rectangle((c * PATCH - .5, r * PATCH - .5), PATCH, PATCH, fill=False, ec="tab:orange", lw=1))
+        axs.flat[2].add_patch(Rectangle((c * PATCH - .5, r * PATCH - .5), PATCH, PATCH, fill=False,
+                                        ec="tab:orange", lw=1))
     wmap = out["weight"][i, channel].detach().cpu().numpy()
-    im = axs.flat[5].imshow(nd(wmap, valid[i]), cmap="magma", vmin=1, vmax=max(float(np.nanmax(wmap)), 1.0 + 1e-6))
+    im = axs.flat[5].imshow(nd(wmap, valid[i]), cmap="magma", vmin=1,
+                            vmax=max(float(np.nanmax(wmap)), 1.0 + 1e-6))
     axs.flat[5].set_title("SAR-W weight exp(s(1-P~))", fontsize=9)
     fig.colorbar(im, ax=axs.flat[5], fraction=0.046)
     for ax in axs.flat: ax.set_xticks([]); ax.set_yticks([])
