@@ -79,13 +79,12 @@ class AppConfig:
                                                                                            must_exist=False)
         self.water_model = Path(self.water_model) if self.water_model else default_model_path("water", must_exist=False)
         self.workdir = Path(self.workdir) if self.workdir else default_workdir()
-        for name, lo, hi in (("port", 0, 65535), ("max_pixels", 1, None), ("concurrency_limit", 1,
-                                                                           8), ("max_queue", 1,
-                                                                                None),
-                             ("tile", 64, None), ("keep_requests", 1, None), ("preview_max_side",
-                                                                              64, None)):
-            setattr(self, name, check_number(f"App setting {name}", getattr(self, name), lo=lo,
-                                             hi=hi))
+        for name, lo, hi in (("port", 0, 65535), ("max_pixels", 1, None),
+                             ("concurrency_limit", 1, 8), ("max_queue", 1, None),
+                             ("tile", 64, None), ("keep_requests", 1, None),
+                             ("preview_max_side", 64, None)):
+            setattr(self, name,
+                    check_number(f"App setting {name}", getattr(self, name), lo=lo, hi=hi))
         if self.batch_size is not None:
             self.batch_size = check_number("App setting batch_size", self.batch_size, lo=1)
         self.max_upload_mb = check_number("App setting max_upload_mb", self.max_upload_mb,
@@ -102,8 +101,8 @@ class AppConfig:
 
     def available_tasks(self) -> list[str]:
         "Tasks whose model exists."
-        return [t for t in TASK_LABELS if Path(self.lulc_model if t == "lulc"
-                                               else self.water_model).exists()]
+        return [t for t in TASK_LABELS
+                if Path(self.lulc_model if t == "lulc" else self.water_model).exists()]
 
 # %% ../nbs/50_app.ipynb #c12eba13b454
 _BUNDLES: dict = {}
@@ -257,8 +256,8 @@ def _request_dir(cfg: AppConfig) -> Path:
     root = Path(cfg.workdir); root.mkdir(parents=True, exist_ok=True)
     d = root / f"{time.strftime('%Y%m%d-%H%M%S')}-{uuid.uuid4().hex[:8]}"
     d.mkdir()
-    old = sorted(q for q in root.iterdir() if q.is_dir() and re.match(r"\d{8}-\d{6}-[0-9a-f]{8}$",
-                                                                      q.name))
+    old = sorted(q for q in root.iterdir() if q.is_dir()
+                 and re.match(r"\d{8}-\d{6}-[0-9a-f]{8}$", q.name))
     for q in old[:max(0, len(old) - cfg.keep_requests)]:
         shutil.rmtree(q, ignore_errors=True)
     return d
@@ -309,8 +308,8 @@ def run_inference(path, task: str = "lulc", units: str = "auto", cf: float | Non
         if fmt == "tiff":
             info = inspect_geotiff(src, cfg, units=units,
                                    cf=Calibration.from_contract(bundle.meta.get("input")).factor
-                                   if cf is None else cf, band=1 if channels > 1 and band is None
-                                   else band, name=name)
+                                   if cf is None else cf,
+                                   band=1 if channels > 1 and band is None else band, name=name)
             if channels > 1: band = None
         else:
             # the CLI's rule
@@ -326,8 +325,8 @@ def run_inference(path, task: str = "lulc", units: str = "auto", cf: float | Non
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*has no CRS.*")
             warnings.filterwarnings("ignore", category=UserWarning, module="rasterio")
-            res = predict_scene(bundle, src, rdir / f"{stem}_{task}.tif", PredictPlan.of(plan,
-                                                                                         units=units, band=band),
+            res = predict_scene(bundle, src, rdir / f"{stem}_{task}.tif",
+                                PredictPlan.of(plan, units=units, band=band),
                                 progress=False)
         # previews
         scheme = get_scheme(bundle.scheme) if bundle.scheme is not None else get_scheme(DEFAULT_SCHEME_OF_TASK[task])
@@ -348,7 +347,8 @@ def run_inference(path, task: str = "lulc", units: str = "auto", cf: float | Non
         title = "Water" if task == "water" else "Land cover"
         legend = viz.legend_html(scheme, present or None, title=title)
         secs = time.perf_counter() - t0
-        files = [str(res.paths["class"])] + [str(v) for k, v in res.paths.items()
+        files = [str(res.paths["class"])] + [str(v) for k,
+                                             v in res.paths.items()
                                              if k not in ("class", "summary")]
         notes = list(info.notes) + [w for w in res.warnings if "no CRS" not in w]
         status = _status(task, info, res, model_path, bundle, secs, notes, tta)
@@ -480,8 +480,8 @@ def build_app(cfg: AppConfig | None = None):
                 file_in = gr.File(label="SAR image (GeoTIFF, or grayscale PNG/JPEG)",
                                   file_count="single",
                                   type="filepath", elem_id="upload")
-                task = gr.Radio([(TASK_LABELS[t], t) for t in TASK_LABELS], value=tasks[0] if tasks
-                                else "lulc",
+                task = gr.Radio([(TASK_LABELS[t], t) for t in TASK_LABELS],
+                                value=tasks[0] if tasks else "lulc",
                                 label="Task", elem_id="task")
                 with gr.Row():
                     units = gr.Dropdown(list(UNITS), value="auto", label="Units", elem_id="units")
@@ -495,8 +495,8 @@ def build_app(cfg: AppConfig | None = None):
                                     elem_id="overlap")
                 tta = gr.Checkbox(False, label="Flip TTA (4x slower)", elem_id="tta")
                 run = gr.Button("Run", variant="primary", elem_id="run-btn")
-                ex = [Path(p) for p in (cfg.examples if cfg.examples is not None
-                                        else sample_files())][:8]
+                ex = [Path(p)
+                      for p in (cfg.examples if cfg.examples is not None else sample_files())][:8]
                 if ex:
                     gr.Examples([[str(p), tasks[0] if tasks else "lulc"] for p in ex],
                                 inputs=[file_in, task],
@@ -518,8 +518,8 @@ def build_app(cfg: AppConfig | None = None):
                     conf_img = gr.Image(label="Confidence (0-100 %)", format="png",
                                         interactive=False, height=300,
                                         elem_id="confidence-image")
-                table = gr.Dataframe(headers=TABLE_HEADERS, datatype=["str", "number", "number",
-                                                                      "number"],
+                table = gr.Dataframe(headers=TABLE_HEADERS,
+                                     datatype=["str", "number", "number", "number"],
                                      label="Class areas", interactive=False, elem_id="areas")
                 files = gr.File(label="Result GeoTIFFs", file_count="multiple", interactive=False,
                                 elem_id="downloads")
@@ -528,8 +528,8 @@ def build_app(cfg: AppConfig | None = None):
                         outputs=outputs,
                         api_name="predict", concurrency_limit=cfg.concurrency_limit)
         evt.failure(failed, outputs=outputs, queue=False, api_visibility="private")
-        file_in.upload(lambda p, u, c, b: _describe(p, u, c, b, cfg), inputs=[file_in, units, cf,
-                                                                              band], outputs=status,
+        file_in.upload(lambda p, u, c, b: _describe(p, u, c, b, cfg),
+                       inputs=[file_in, units, cf, band], outputs=status,
                        queue=False, api_visibility="private")
     demo.sar_lulc_config = cfg
     return demo
@@ -558,13 +558,13 @@ def launch(cfg: AppConfig | None = None, block: bool = True, quiet: bool = False
     def stop(signum, frame): raise KeyboardInterrupt
     main = block and threading.current_thread() is threading.main_thread()
     old = signal.signal(signal.SIGTERM, stop) if main else None
-    allowed = [str(cfg.workdir)] + sorted({str(Path(p).resolve().parent) for p in (cfg.examples
-                                                                                   or sample_files())})
+    allowed = [str(cfg.workdir)] + sorted({str(Path(p).resolve().parent)
+                                           for p in (cfg.examples or sample_files())})
     url = None
     try:
         try:
-            _, url, _ = demo.launch(server_name=cfg.host, server_port=cfg.port
-                                    or free_port(cfg.host),
+            _, url, _ = demo.launch(server_name=cfg.host,
+                                    server_port=cfg.port or free_port(cfg.host),
                                     max_file_size=int(cfg.max_upload_mb * 2**20),
                                     prevent_thread_lock=True, share=False,
                                     inbrowser=False, show_error=True, quiet=quiet,

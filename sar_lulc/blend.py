@@ -68,7 +68,8 @@ class _Axis:
         pos = {c: i for i, c in enumerate(self.cuts)}
         self.lo = [pos[s] for s in self.starts]
         self.hi = [pos[s + self.size] for s in self.starts]
-        cov = [[k for k, s in enumerate(self.starts) if s <= self.cuts[c]
+        cov = [[k for k,
+                s in enumerate(self.starts) if s <= self.cuts[c]
                 and s + self.size >= self.cuts[c + 1]]
                for c in range(len(self.cuts) - 1)]
         self.first = [c[0] for c in cov]; self.last = [c[-1] for c in cov]
@@ -135,8 +136,9 @@ def blend_windows(read, height: int, width: int, predict, *, num_classes: int, t
     st["write_thread_s"] = 0.0
     # on the writer thread: its CPU time competes with the model's
     def write_timed(y0, rows):
-        t0 = time.perf_counter(); on_rows(y0,
-                                          rows); st["write_thread_s"] += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        on_rows(y0, rows)
+        st["write_thread_s"] += time.perf_counter() - t0
     def flush(done_y):
         y0 = st["pend_y0"]
         to = done_y if done_y >= height else (done_y // row_block) * row_block
@@ -176,8 +178,8 @@ def blend_windows(read, height: int, width: int, predict, *, num_classes: int, t
                 else:
                     cell = cells.get((ci, cj))
                     if cell is None:
-                        cell = cells[(ci, cj)] = [torch.zeros((K, cy1 - cy0, cx1 - cx0),
-                                                              device=dev),
+                        cell = cells[(ci,
+                                      cj)] = [torch.zeros((K, cy1 - cy0, cx1 - cx0), device=dev),
                                                   torch.zeros((cy1 - cy0, cx1 - cx0), device=dev)]
                         st["max_cells"] = max(st["max_cells"], len(cells))
                     if out is not None: cell[0] += pw[:, sy, sx]; cell[1] += w2[sy, sx]
@@ -227,9 +229,10 @@ def blend_windows(read, height: int, width: int, predict, *, num_classes: int, t
         st["write_s"] += last_wait
     finally:
         if pool: pool.shutdown(wait=True, cancel_futures=True)
-        # never leave a write running behind the caller's back (it may close
+        # never leave a write running behind the caller's back (it may close the files next), not
+        # even on a second Ctrl-C
         while wpool:
-            try: wpool.shutdown(wait=True); break # the files next), not even on a second Ctrl-C
+            try: wpool.shutdown(wait=True); break
             except KeyboardInterrupt: continue
     # the flushes inside the loop were timed as blending too
     st["blend_s"] -= st["write_s"] - last_wait
@@ -252,8 +255,8 @@ def stitch_in_memory(db: np.ndarray, predict, *, num_classes: int, tile: int = 5
     ya, xa = _Axis(H, tile, tile - ov), _Axis(W, tile, tile - ov)
     th, tw = ya.size, xa.size
     acc = np.zeros((K, H, W), np.float32); ws = np.zeros((H, W), np.float32)
-    wins = [(y, x) for y in ya.starts for x in xa.starts if not np.isnan(db[..., y:y + th,
-                                                                            x:x + tw]).all()]
+    wins = [(y, x) for y in ya.starts for x in xa.starts
+            if not np.isnan(db[..., y:y + th, x:x + tw]).all()]
     for i in range(0, len(wins), batch_size):
         b = wins[i:i + batch_size]
         out = predict(np.stack([db[..., y:y + th, x:x + tw] for y, x in b]))

@@ -96,13 +96,12 @@ def training_state(model: nn.Module, *, kind: str, arch: str, model_config, conf
                 optimizer=optimizer.state_dict() if optimizer is not None else None,
                 scheduler=scheduler.state_dict() if scheduler is not None else None,
                 scaler=scaler.state_dict() if scaler is not None and scaler.is_enabled() else None,
-                epoch=int(epoch), step=int(step), sampler=plain(sampler), rng=get_rng_state()
-                if rng else None,
+                epoch=int(epoch), step=int(step), sampler=plain(sampler),
+                rng=get_rng_state() if rng else None,
                 norm=plain(norm), scheme=plain(scheme), class_freqs=plain(class_freqs),
                 metrics=plain(metrics), best=plain(best), torch_version=str(torch.__version__),
-                saved_at=datetime.datetime.now().isoformat(timespec="seconds"), **{k: plain(v)
-                                                                                   for k,
-                                                                                   v in extra.items()})
+                saved_at=datetime.datetime.now().isoformat(timespec="seconds"),
+                **{k: plain(v) for k, v in extra.items()})
 
 # %% ../nbs/20_checkpoint.ipynb #d5d5b561c632
 def save_checkpoint(path, state: dict) -> Path:
@@ -237,7 +236,7 @@ def _meta_of(ckpt: dict) -> dict:
 EXPORT_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
-# %% ../nbs/20_checkpoint.ipynb #59cc9042e2db
+# %% ../nbs/20_checkpoint.ipynb #2891e3a326eb
 def export_model(run_or_ckpt, out_path=None, overwrite: bool = False, which: str = "best",
                  dtype: str = "float32",
                  **meta) -> Path:
@@ -390,9 +389,8 @@ MICRO_MODEL = dict(embed_dim=16, depths=(1, 1, 1, 1), num_heads=(1, 2, 2, 4), fp
                    stem_dim=8, head_dim=8,
                    drop_path=0.0)
 
-def untrained_model(out, task: str = "lulc", seed: int = 0, overwrite: bool = False, norm=(-12.0,
-                                                                                           5.0),
-                    **overrides) -> Path:
+def untrained_model(out, task: str = "lulc", seed: int = 0, overwrite: bool = False,
+                    norm=(-12.0, 5.0), **overrides) -> Path:
     """Export a freshly initialised micro segmenter for `task` to `out` (.safetensors + .json), as
     training would: for tests and plumbing."""
     task = check_task(task)
@@ -458,8 +456,8 @@ def export_command(run: Arg("a run folder (its best checkpoint), a .pt checkpoin
                             ".safetensors",
                             metavar="RUN_OR_MODEL"), /, *,
                    out: Arg("output .safetensors path (a .json is written beside it)"),
-                   which: Arg("which checkpoint of a run folder", choices=("best",
-                                                                           "last")) = "best",
+                   which: Arg("which checkpoint of a run folder",
+                              choices=("best", "last")) = "best",
                    dtype: Arg("storage precision of the weights",
                               choices=sorted(EXPORT_DTYPES)) = "float32",
                    overwrite: Arg("replace an existing output") = False) -> dict:

@@ -84,7 +84,7 @@ def _scene_list(scenes) -> list[tuple[list[Path], Path]]:
     return out
 
 
-# %% ../nbs/05_chips.ipynb #b12eda1a022b
+# %% ../nbs/05_chips.ipynb #a9cd715b4167
 def build_dataset(scenes, out, scheme=None, label_map=None, chip: int = 256,
                   stride: int | None = None,
                   min_valid: float = 0.5, block_size: int = 4, split=(0.8, 0.1, 0.1), seed: int = 0,
@@ -121,8 +121,8 @@ def build_dataset(scenes, out, scheme=None, label_map=None, chip: int = 256,
                 if not got and len(scenes) == 1: raise SarLulcError(note)
                 if not got: warnings.warn(f"Scene {chans[0].name}: {note} Skipped.")
                 for ch in got:
-                    ch["scene"], ch["block"] = k, ((k,) if split_by == "scene" else (k,
-                                                                                     *ch["block"]))
+                    ch["scene"], ch["block"] = k, ((k,) if split_by == "scene"
+                                                   else (k, *ch["block"]))
                 chips += got; crs.add(info["crs"])
                 per_scene.append(dict(sar=[str(p) for p in chans], labels=str(labels),
                                       chips=len(got), **info))
@@ -140,7 +140,7 @@ def build_dataset(scenes, out, scheme=None, label_map=None, chip: int = 256,
     return out
 
 
-# %% ../nbs/05_chips.ipynb #8d4ad51dae01
+# %% ../nbs/05_chips.ipynb #9b8864ef25c1
 def build_chips(sar, labels, out, **kwargs) -> Path:
     """Align `labels` to the `sar` grid (nearest), cut chips, split by spatial blocks; write a
     dataset folder (one scene)."""
@@ -156,12 +156,14 @@ def _warp_labels(lab, src_nodata, raw: np.ndarray, dst_transform, dst_crs) -> np
     """Nearest-neighbour reprojection of the label codes under one output window into `raw` (int32,
     -1 = none)."""
     h, w = raw.shape
-    sb = transform_bounds(dst_crs, lab.crs, *rasterio.windows.bounds(Window(0, 0, w, h),
-                                                                     dst_transform), densify_pts=21)
+    sb = transform_bounds(dst_crs, lab.crs,
+                          *rasterio.windows.bounds(Window(0, 0, w, h), dst_transform),
+                          densify_pts=21)
     fw = rasterio.windows.from_bounds(*sb, transform=lab.transform)
     c0, r0 = max(0, math.floor(fw.col_off) - 2), max(0, math.floor(fw.row_off) - 2)
-    c1, r1 = min(lab.width, math.ceil(fw.col_off + fw.width) + 2), min(lab.height,
-                                                                       math.ceil(fw.row_off + fw.height) + 2)
+    c1, r1 = min(lab.width,
+                 math.ceil(fw.col_off + fw.width) + 2), min(lab.height,
+                                                            math.ceil(fw.row_off + fw.height) + 2)
     if c1 <= c0 or r1 <= r0: return raw
     win = Window(c0, r0, c1 - c0, r1 - r0)
     src = lab.read(1, window=win).astype(np.int64)
@@ -266,9 +268,9 @@ def _cut_scene(chans, labels, cls, folder, prefix, chip, stride, min_valid, bloc
                 a = lab.read(1, window=Window(c, r, w, h)).astype(np.int64)
                 raw[:h, :w] = np.where(a == src_nodata, -1, a) if src_nodata is not None else a
             else:
-                _warp_labels(lab, src_nodata, raw, rasterio.windows.transform(Window(c, r, chip,
-                                                                                     chip),
-                                                                              r0.transform), r0.crs)
+                _warp_labels(lab, src_nodata, raw,
+                             rasterio.windows.transform(Window(c, r, chip, chip), r0.transform),
+                             r0.crs)
                 raw[h:, :] = -1; raw[:, w:] = -1
             if len(raw_codes) < 64: raw_codes.update(np.unique(raw[raw >= 0])[:64].tolist())
             y = _encode(cls, raw); y[~valid] = IGNORE_INDEX
@@ -284,8 +286,8 @@ def _cut_scene(chans, labels, cls, folder, prefix, chip, stride, min_valid, bloc
                             transform=tr)
             m = [_Moments() for _ in chans]
             for k in range(len(chans)): m[k].add(db[k])
-            chips.append(dict(name=name, sar=sar_files, row=r, col=c, block=(i // block_size,
-                                                                             j // block_size),
+            chips.append(dict(name=name, sar=sar_files, row=r, col=c,
+                              block=(i // block_size, j // block_size),
                               moments=m, valid=n_lab / (h * w)))
         known = {x for cc in cls.codes for x in cc} | set(cls.nodata_codes)
         unknown = sorted(x for x in raw_codes if x not in known)
@@ -391,8 +393,9 @@ def _drop_overlaps(chips, chip) -> int:
     """Drop chips overlapping a kept chip of another split in the same scene (train chips first,
     then val); returns the count."""
     y = np.array([c["row"] for c in chips]); x = np.array([c["col"] for c in chips])
-    s = np.array([c["split"] for c in chips]); sc = np.array([c["scene"]
-                                                              for c in chips]); dropped = np.zeros(len(chips), bool)
+    s = np.array([c["split"] for c in chips])
+    sc = np.array([c["scene"] for c in chips])
+    dropped = np.zeros(len(chips), bool)
     for k in np.argsort(s, kind="stable"):
         if ((s != s[k]) & (sc == sc[k]) & ~dropped & (np.abs(y - y[k]) < chip) & (np.abs(x - x[k]) < chip)).any():
             dropped[k] = True; chips[k]["dropped"] = True
@@ -504,7 +507,7 @@ _CHIPS_EPILOG = """examples:
 Files whose names differ only by polarisation (HH/HV/VV/VH) or role (sar, db, mask, label, ...) are one scene."""
 
 
-# %% ../nbs/05_chips.ipynb #978b65ad9a9d
+# %% ../nbs/05_chips.ipynb #54046c886cd6
 @command("chips", epilog=_CHIPS_EPILOG)
 def chips_command(*, sar: Arg("SAR GeoTIFF(s) and/or folder(s); files named alike but for HH/HV "
                               "are one scene's channels",
@@ -529,9 +532,8 @@ def chips_command(*, sar: Arg("SAR GeoTIFF(s) and/or folder(s); files named alik
                   chip: Arg("chip size in pixels", arg_number(lo=16)) = 256,
                   stride: Arg("chip stride (default: the chip size, no overlap)",
                               arg_number(lo=1)) = None,
-                  min_valid: Arg("minimum fraction of valid, labelled pixels", arg_number(float,
-                                                                                          lo=0,
-                                                                                          hi=1)) = 0.5,
+                  min_valid: Arg("minimum fraction of valid, labelled pixels",
+                                 arg_number(float, lo=0, hi=1)) = 0.5,
                   block_size: Arg("chips per side of a spatial split block", arg_number(lo=1)) = 4,
                   split: Arg("train,val,test fractions") = "0.8,0.1,0.1",
                   split_by: Arg("split spatial blocks of every scene, or whole scenes",

@@ -117,7 +117,8 @@ def main(argv=None) -> int:
     cmd = REGISTRY.get(args.command)
     if cmd is None:
         print(f"sar-lulc: the '{args.command}' command is not available in this version.",
-              file=sys.stderr); return 2
+              file=sys.stderr)
+        return 2
     def fail(msg: str, rc: int) -> int:
         msg = " ".join(str(msg).split())                 # one line, whatever the exception held
         if getattr(args, "json", False): print(json.dumps({"ok": False, "error": msg}))

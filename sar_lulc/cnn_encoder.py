@@ -52,8 +52,8 @@ CNN_ENCODER_PRESETS = {"resnet18": dict(model="resnet18"), "resnet34": dict(mode
 def is_cnn_config(c) -> bool:
     """True for a `CnnEncoderConfig`, its dict form (`family='timm'` or a `model` name) or a CNN
     preset name."""
-    return (isinstance(c, CnnEncoderConfig) or (isinstance(c, dict)
-                                                and (c.get("family") == CNN_FAMILY or "model" in c))
+    return (isinstance(c, CnnEncoderConfig)
+            or (isinstance(c, dict) and (c.get("family") == CNN_FAMILY or "model" in c))
             or (isinstance(c, str) and c in CNN_ENCODER_PRESETS))
 
 def cnn_encoder_config(preset: str | dict | CnnEncoderConfig = "resnet18",
@@ -122,7 +122,7 @@ class TimmEncoder(nn.Module):
     check_input = SwinEncoder.check_input                         # one home for the input checks
 
 
-# %% ../nbs/09_cnn_encoder.ipynb #8d87b1d54f64
+# %% ../nbs/09_cnn_encoder.ipynb #7485fc5827a0
 @patch(as_prop=True)
 def dims(self: TimmEncoder) -> list[int]: return list(self._dims)
 
@@ -130,8 +130,8 @@ def dims(self: TimmEncoder) -> list[int]: return list(self._dims)
 def in_chans(self: TimmEncoder) -> int: return self.cfg.in_chans
 
 @patch
-def forward(self: TimmEncoder, x: torch.Tensor, valid: torch.Tensor | None = None, out_indices=(0, 1, 2,
-                                                                                   3)) -> list[torch.Tensor]:
+def forward(self: TimmEncoder, x: torch.Tensor, valid: torch.Tensor | None = None,
+            out_indices=(0, 1, 2, 3)) -> list[torch.Tensor]:
     """Features at strides 4, 8, 16, 32 (those in `out_indices`), NCHW, cropped to
     ceil(H/stride) x ceil(W/stride)."""
     self.check_input(x)

@@ -81,10 +81,10 @@ def _add(target, names: list, dest: str | None, a: Arg, default, required: bool)
     if default is False and a.type is None and a.nargs is None: kw["action"] = "store_true"
     elif a.action: kw.update(action=a.action, type=a.type, metavar=a.metavar, default=default)
     else:
-        kw.update(default=default, type=a.type, choices=list(a.choices) if a.choices is not None
-                  else None,
-                  metavar=a.metavar, nargs=a.nargs, **({"const": a.const} if a.nargs == "?"
-                                                       else {}))
+        kw.update(default=default, type=a.type,
+                  choices=list(a.choices) if a.choices is not None else None,
+                  metavar=a.metavar, nargs=a.nargs,
+                  **({"const": a.const} if a.nargs == "?" else {}))
         if required and dest: kw["required"] = True
     target.add_argument(*names, **{k: v for k, v in kw.items() if v is not None or k == "default"})
 
@@ -119,8 +119,8 @@ def add_flags(parser: argparse.ArgumentParser, cmd: Command) -> None:
         a = a or Arg()
         default = next(f.default for f in dataclasses.fields(cmd.config) if f.name == name)
         per = {r: cmd.presets[r].get(name, default) for r in cmd.presets or {}}
-        shown = (f" (recipes: {', '.join(f'{r} {v}' for r, v in per.items())})" if len(set(map(str,
-                                                                                               per.values()))) > 1
+        shown = (f" (recipes: {', '.join(f'{r} {v}' for r, v in per.items())})"
+                 if len(set(map(str, per.values()))) > 1
                  else _shown(next(iter(per.values()), default)))
         help_ = (a.help or comments.get(name) or name.replace("_", " ")) + shown
         _add(where(a), list(a.flags) or [f"--{name.replace('_', '-')}"], name,

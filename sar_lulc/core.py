@@ -124,8 +124,9 @@ def output_lock(*paths):
     fd = _acquire(lock)
     try:
         os.ftruncate(fd, 0)
-        os.write(fd, json.dumps(dict(pid=os.getpid(), host=socket.gethostname(),
-                                     time=time.time())).encode())
+        os.write(fd,
+                 json.dumps(dict(pid=os.getpid(), host=socket.gethostname(),
+                                 time=time.time())).encode())
         # no folder listing otherwise
         for t in (t for p in paths for t in temporaries_of(p)) if left else ():
             with contextlib.suppress(OSError): t.unlink()
@@ -334,8 +335,8 @@ def check_number(name: str, value, *, kind=int, lo=None, hi=None, lo_open: bool 
             v = int(v)
     except (TypeError, ValueError):
         raise SarLulcError(f"{name} must be {what}{rng}, got {value!r}.") from None
-    if not math.isfinite(v) or (lo is not None and (v <= lo if lo_open
-                                                    else v < lo)) or (hi is not None and v > hi):
+    if not math.isfinite(v) or (lo is not None
+                                and (v <= lo if lo_open else v < lo)) or (hi is not None and v > hi):
         raise SarLulcError(f"{name} must be {what}{rng}, got {value!r}.")
     return v
 

@@ -33,8 +33,9 @@ class NormStats:
     std: float | tuple
 
     def __post_init__(self):
-        conv = lambda v: tuple(float(x) for x in v) if isinstance(v, (list, tuple,
-                                                                      np.ndarray)) else float(v)
+        conv = lambda v: tuple(float(x) for x in v) if isinstance(v,
+                                                                  (list, tuple,
+                                                                   np.ndarray)) else float(v)
         self.mean, self.std = conv(self.mean), conv(self.std)
         if np.any(~np.isfinite(np.atleast_1d(self.mean))) or not np.all(np.isfinite(np.atleast_1d(self.std)) & (np.atleast_1d(self.std) > 0)):
             raise SarLulcError(f"Invalid normalisation statistics mean={self.mean}, "
@@ -192,8 +193,8 @@ class DatasetInfo:
         su = src.get("units") if src.get("units") not in (None,
                                                           "auto") else src.get("sar_units_detected")
         su = su or self.units
-        dtype = "uint16" if su == "dn" else ("float32" if su == "db" else src.get("sar_dtype",
-                                                                                  "float32"))
+        dtype = "uint16" if su == "dn" else ("float32" if su == "db"
+                                             else src.get("sar_dtype", "float32"))
         return Calibration(su, self.cf if cf is None else cf, dtype=dtype)
     @property
     def channels(self) -> int:
@@ -215,13 +216,12 @@ def write_manifest(root, splits: dict, scheme, units: str = "db", cf: float = DE
         out[name] = []
         for it in its:
             d = dict(it)
-            d["sar"] = [rel(p) for p in d["sar"]] if isinstance(d["sar"], (list,
-                                                                           tuple)) else rel(d["sar"])
+            d["sar"] = [rel(p) for p in d["sar"]] if isinstance(d["sar"],
+                                                                (list, tuple)) else rel(d["sar"])
             if d.get("label") is not None: d["label"] = rel(d["label"])
             out[name].append(d)
-    man = {"format": DATASET_FORMAT, "scheme": scheme_to_json(get_scheme(scheme)
-                                                              if isinstance(scheme, str)
-                                                              else scheme),
+    man = {"format": DATASET_FORMAT,
+           "scheme": scheme_to_json(get_scheme(scheme) if isinstance(scheme, str) else scheme),
            "units": units, "cf": float(cf), "splits": out}
     if norm is not None: man["norm"] = NormStats.from_dict(norm).to_dict()
     man.update(extra)
@@ -261,8 +261,8 @@ def load_dataset_dir(path, compute_norm: bool = True) -> DatasetInfo:
             if not isinstance(it, dict) or "sar" not in it:
                 raise SarLulcError(f"Item {it!r} of split {name!r} in {mpath} needs a 'sar' path.")
             d = dict(it)
-            d["sar"] = [at(p) for p in it["sar"]] if isinstance(it["sar"], (list,
-                                                                            tuple)) else at(it["sar"])
+            d["sar"] = [at(p) for p in it["sar"]] if isinstance(it["sar"],
+                                                                (list, tuple)) else at(it["sar"])
             if it.get("label") is not None: d["label"] = at(it["label"])
             for p in _as_channels(d["sar"]) + ([d["label"]] if d.get("label") is not None else []):
                 if not p.exists(): missing.append(str(p))
@@ -320,8 +320,8 @@ def merge_datasets(out_dir, sources, overwrite: bool = False) -> Path:
     for info in infos[1:]:
         for what, a, b in (("class scheme is", _scheme_label(first.scheme),
                             _scheme_label(info.scheme)),
-                           ("units are", first.units, info.units), ("SAR channels are",
-                                                                    first.channels, info.channels),
+                           ("units are", first.units, info.units),
+                           ("SAR channels are", first.channels, info.channels),
                            ("calibration factor is", first.cf if first.units != "db" else None,
                             info.cf if info.units != "db" else None),
                            ("source products (units, detected units, pixel type) are",
@@ -358,8 +358,8 @@ def merge_datasets(out_dir, sources, overwrite: bool = False) -> Path:
                 for k in extra or {}:
                     if isinstance(it.get(k), str): d[k] = rel(info.root / it[k])
                 splits.setdefault(name, []).append(d)
-    merged_from = [{"path": rel(i.root), "generator": (i.manifest.get("generator")
-                                                       or {}).get("name"),
+    merged_from = [{"path": rel(i.root),
+                    "generator": (i.manifest.get("generator") or {}).get("name"),
                     "scenes": {k: len(v) for k, v in i.splits.items()}} for i in infos]
     more = dict(merged_from=merged_from)
     if any(contract(first)): more["source"] = dict(zip(_CONTRACT, contract(first)))
@@ -389,8 +389,8 @@ def merge_command(out_dir: Arg("output dataset folder (its manifest lists the so
     man = json.loads((out / "manifest.json").read_text())
     return {"out_dir": str(out), "manifest": str(out / "manifest.json"),
             "scheme": scheme_from_json(man["scheme"]).name,
-            "scenes": {k: len(v) for k, v in man["splits"].items()}, "sources": [m["path"]
-                                                                                 for m in man["merged_from"]]}
+            "scenes": {k: len(v) for k, v in man["splits"].items()},
+            "sources": [m["path"] for m in man["merged_from"]]}
 
 # %% ../nbs/04_data.ipynb #551c26a78ac5
 def grid_offsets(size: int, chip: int, stride: int) -> list[int]:
@@ -413,7 +413,7 @@ class _ChipReader:
         return d
 
 
-# %% ../nbs/04_data.ipynb #4c8d6b064473
+# %% ../nbs/04_data.ipynb #d964863e0b03
 @patch
 def _get(self: _ChipReader, kind, path):
     if self._pid != os.getpid(): self._cache, self._pid = collections.OrderedDict(), os.getpid()
@@ -458,7 +458,7 @@ def read_sar(self: _ChipReader, sar, row, col, chip) -> np.ndarray:
     return out
 
 
-# %% ../nbs/04_data.ipynb #b3859b782533
+# %% ../nbs/04_data.ipynb #c59fcc950af0
 @patch
 def read_label(self: _ChipReader, path, row, col, chip) -> np.ndarray:
     "(chip, chip) uint8 class indices, 255 where no data or outside the scene."
@@ -540,8 +540,8 @@ def _norm_items(items, labelled=True) -> list[dict]:
         elif labelled and isinstance(it, (tuple, list)) and len(it) == 2:
             d = {"sar": it[0], "label": it[1]}
         else: d = {"sar": it}
-        d["sar"] = [Path(p) for p in d["sar"]] if isinstance(d["sar"], (list,
-                                                                        tuple)) else Path(d["sar"])
+        d["sar"] = [Path(p) for p in d["sar"]] if isinstance(d["sar"],
+                                                             (list, tuple)) else Path(d["sar"])
         if d.get("label") is not None: d["label"] = Path(d["label"])
         if labelled and d.get("label") is None: raise SarLulcError(f"Item {it!r} has no label "
                                                                    "raster.")
@@ -616,7 +616,7 @@ class ChipDataset(Dataset):
                 "label": torch.from_numpy(lab.astype(np.int64))}
 
 
-# %% ../nbs/04_data.ipynb #160dd4d98652
+# %% ../nbs/04_data.ipynb #a4a4aa0d3a8b
 @patch(cls_method=True)
 def from_info(cls: ChipDataset, info: DatasetInfo, split: str, **kw) -> ChipDataset:
     """A dataset over one split of a dataset folder (scheme, units, cf and norm from the
@@ -661,7 +661,7 @@ def _scan_grid(self: ChipDataset) -> list[tuple[int, int, int]]:
     return wins
 
 
-# %% ../nbs/04_data.ipynb #992527657efd
+# %% ../nbs/04_data.ipynb #2bb3989e86fb
 @patch
 def _class_balanced(self: ChipDataset) -> np.ndarray:
     """Item probabilities that give every class the same expected share of draws (each item by
@@ -709,13 +709,15 @@ def _load(self: ChipDataset, i, r, c):
     return db, lab, valid, frac
 
 
-# %% ../nbs/04_data.ipynb #ad08de6b160c
+# %% ../nbs/04_data.ipynb #67934922d286
 @patch
 def _draw(self: ChipDataset, rng):
     i = int(rng.choice(len(self.items), p=self._p)) if len(self.items) > 1 else 0
     h, w = self.shapes[i]
-    return i, int(rng.integers(0, max(h - self.chip, 0) + 1)), int(rng.integers(0,
-                                                                                max(w - self.chip, 0) + 1))
+    return i, int(rng.integers(0,
+                               max(h - self.chip, 0) + 1)), int(rng.integers(0,
+                                                                             max(w - self.chip,
+                                                                                 0) + 1))
 
 @patch
 def window(self: ChipDataset, idx: int) -> tuple[int, int, int]:
@@ -769,15 +771,15 @@ class UnlabelledDataset(ChipDataset):
     def __getitem__(self, idx):
         db, img, valid, _ = self._get(idx)
         if self.crop_scale is not None and self.mode == "random":
-            db, valid = random_resized_crop(db, valid, np.random.default_rng([self.seed,
-                                                                              self.epoch, idx, 1]),
+            db, valid = random_resized_crop(db, valid,
+                                            np.random.default_rng([self.seed, self.epoch, idx, 1]),
                                             self.crop_scale)
             img = self.norm.normalize(db); img[:, ~valid] = 0.0
         return {"image": torch.from_numpy(img), "valid": torch.from_numpy(valid),
                 "db": torch.from_numpy(np.where(valid, db, 0).astype(np.float32))}
 
-def random_resized_crop(db: np.ndarray, valid: np.ndarray, rng, scale=(0.2, 1.0), ratio=(3 / 4,
-                                                                                         4 / 3)):
+def random_resized_crop(db: np.ndarray, valid: np.ndarray, rng, scale=(0.2, 1.0),
+                        ratio=(3 / 4, 4 / 3)):
     """A random crop of `scale` x the chip's area and aspect `ratio`, resized back to the chip
     (MixMAE's pretraining crop, METHOD.md section 2): dB bilinearly over valid pixels only, the
     valid mask by nearest."""

@@ -43,8 +43,8 @@ def dist_setup(device="auto") -> DistEnv:
     if ws <= 1 or "RANK" not in os.environ: return DistEnv(device=dev)
     local = int(os.environ.get("LOCAL_RANK", "0"))
     if dev.type == "cuda":
-        dev = torch.device("cuda", local % max(1,
-                                               torch.cuda.device_count())); torch.cuda.set_device(dev)
+        dev = torch.device("cuda", local % max(1, torch.cuda.device_count()))
+        torch.cuda.set_device(dev)
     owner = False
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if dev.type == "cuda" else "gloo"); owner = True
@@ -69,7 +69,8 @@ def state_sha256(model: nn.Module) -> str:
     buffers."""
     h = hashlib.sha256()
     for k, v in sorted(unwrap_model(model).state_dict().items()):
-        h.update(k.encode()); h.update(v.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+        h.update(k.encode())
+        h.update(v.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()
 
 # %% ../nbs/23_distributed.ipynb #e30814b24e75

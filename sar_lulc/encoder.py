@@ -223,8 +223,8 @@ class PatchMerging(nn.Module):
 
     def forward(self, x):
         B, H, W, C = x.shape
-        x = x.reshape(B, H // 2, 2, W // 2, 2, C).permute(0, 1, 3, 4, 2, 5).reshape(B, H // 2,
-                                                                                    W // 2, 4 * C)
+        x = x.reshape(B, H // 2, 2, W // 2, 2,
+                      C).permute(0, 1, 3, 4, 2, 5).reshape(B, H // 2, W // 2, 4 * C)
         return self.reduction(self.norm(x))
 
 class PatchEmbed(nn.Module):
@@ -317,7 +317,7 @@ class SwinEncoder(nn.Module):
             nn.init.ones_(m.weight); nn.init.zeros_(m.bias)
 
 
-# %% ../nbs/10_encoder.ipynb #8623d2c69d08
+# %% ../nbs/10_encoder.ipynb #a4da907aca00
 @patch
 def set_checkpointing(self: SwinEncoder, enable: bool = True):
     "Turn gradient checkpointing of every block on or off (used in training mode only)."
@@ -350,7 +350,7 @@ def check_input(self: SwinEncoder, x: torch.Tensor) -> None:
                                                             f"{tuple(x.shape)}.")
 
 
-# %% ../nbs/10_encoder.ipynb #19ee4922fbc1
+# %% ../nbs/10_encoder.ipynb #39a136b3e026
 @patch
 def forward(self: SwinEncoder, x: torch.Tensor, mix_mask: torch.Tensor | None = None,
             valid: torch.Tensor | None = None,
@@ -397,7 +397,7 @@ def forward(self: SwinEncoder, x: torch.Tensor, mix_mask: torch.Tensor | None = 
     return outs
 
 
-# %% ../nbs/10_encoder.ipynb #ba97f7d3daed
+# %% ../nbs/10_encoder.ipynb #6129b7a1f892
 @patch
 def _check_mix(self: SwinEncoder, mix, B, h, w, device):
     if mix is None: return None
@@ -458,8 +458,12 @@ def save_encoder(encoder: SwinEncoder, path, overwrite: bool = False,
                  metadata: dict | None = None) -> Path:
     "Write the encoder's weights to `path` (safetensors) with its config in the metadata; atomic."
     from safetensors.torch import save_file
-    if isinstance(encoder, nn.Module) and not isinstance(encoder,
-                                                         SwinEncoder) and isinstance(getattr(encoder, "encoder", None), SwinEncoder):
+    if isinstance(encoder,
+                  nn.Module) and not isinstance(encoder,
+                                                SwinEncoder) and isinstance(getattr(encoder,
+                                                                                    "encoder",
+                                                                                    None),
+                                                                            SwinEncoder):
         encoder = encoder.encoder
     if not isinstance(encoder, SwinEncoder): raise SarLulcError("save_encoder needs a "
                                                                 f"SwinEncoder, got "
@@ -467,8 +471,8 @@ def save_encoder(encoder: SwinEncoder, path, overwrite: bool = False,
     sd = {k: v.detach().to("cpu").contiguous() for k, v in encoder.state_dict().items()}
     meta = {"format": ENCODER_FORMAT, "config": json.dumps(encoder.cfg.to_dict()),
             "architecture": describe_config(encoder.cfg)}
-    meta.update({k: v if isinstance(v, str) else json.dumps(v) for k, v in (metadata
-                                                                            or {}).items()})
+    meta.update({k: v if isinstance(v, str) else json.dumps(v) for k,
+                 v in (metadata or {}).items()})
     with atomic_output(path, overwrite) as tmp: save_file(sd, str(tmp), metadata=meta)
     return Path(path)
 
@@ -518,7 +522,7 @@ def _report_text(rep: dict, n: int = 8) -> str:
     return "; ".join(parts)
 
 
-# %% ../nbs/10_encoder.ipynb #1835402ffafe
+# %% ../nbs/10_encoder.ipynb #f337b452d212
 def load_encoder(encoder_or_cfg: SwinEncoder | EncoderConfig | str | None, path,
                  strict: bool = True) -> SwinEncoder:
     """Load safetensors encoder weights into `encoder_or_cfg` (an encoder, a config or preset name

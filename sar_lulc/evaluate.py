@@ -26,7 +26,7 @@ def _eval_out(model_path: Path, split: str, out_dir) -> Path:
     return model_path / f"eval_{split}" if model_path.is_dir() else model_path.parent / f"eval_{model_path.stem}_{split}"
 
 
-# %% ../nbs/26_evaluate.ipynb #a7399f441dd0
+# %% ../nbs/26_evaluate.ipynb #39526d051f9e
 def evaluate(model_path, data_dir, split: str = "test", out_dir=None, batch_size: int = 8,
              chip: int | None = None,
              device="auto", precision: str = "fp32", units: str | None = None,
@@ -38,8 +38,9 @@ def evaluate(model_path, data_dir, split: str = "test", out_dir=None, batch_size
     env = dist_setup(device)
     try:
         out = _eval_out(model_path, split, out_dir)
-        files = {k: out / n for k, n in (("metrics", "metrics.json"), ("table", "metrics.txt"),
-                                         ("confusion", "confusion.png"))}
+        files = {k: out / n for k,
+                 n in (("metrics", "metrics.json"), ("table", "metrics.txt"),
+                       ("confusion", "confusion.png"))}
         # checks that create nothing come first, the input's
         info = load_dataset_dir(data_dir, compute_norm=False)
         if not info.splits.get(split):                            # before the output's
@@ -56,8 +57,8 @@ def evaluate(model_path, data_dir, split: str = "test", out_dir=None, batch_size
         chip = chip or tcfg.get("val_chip") or tcfg.get("chip") or 256
         ds = ChipDataset(info.items(split), chip=chip, mode="grid", norm=bundle.norm,
                          scheme=info.scheme,
-                         target_scheme=scheme, units=units or info.units, cf=cf if cf is not None
-                         else info.cf,
+                         target_scheme=scheme, units=units or info.units,
+                         cf=cf if cf is not None else info.cf,
                          # every labelled pixel is scored
                          min_valid=0.0,
                          # as the model was trained

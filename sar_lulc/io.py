@@ -217,9 +217,8 @@ def detect(cls: Calibration, arr, dtype=None, nodata=None, **kw) -> Calibration:
 @patch
 def contract(self: Calibration) -> dict:
     "The calibration part of a model's input contract: units, CF and pixel type."
-    return dict(units=self.units, cf=self.factor, dtype=self.dtype or ("uint16"
-                                                                       if self.units == "dn"
-                                                                       else "float32"))
+    return dict(units=self.units, cf=self.factor,
+                dtype=self.dtype or ("uint16" if self.units == "dn" else "float32"))
 
 @patch(cls_method=True)
 def from_contract(cls: Calibration, contract: dict | None) -> Calibration:
@@ -290,7 +289,7 @@ def _band_names(src) -> list[str]:
     return [d or f"band {i + 1}" for i, d in enumerate(src.descriptions)]
 
 
-# %% ../nbs/01_io.ipynb #7e67b3ba67f7
+# %% ../nbs/01_io.ipynb #92fddc05914b
 def select_band(src, band=None) -> int:
     """The 1-based band to read: `band` as an index or a band description (e.g. 'HH'); required when
     there are several."""
@@ -382,8 +381,8 @@ class SarReader:
     def _sample_raw(self, sample: int) -> np.ndarray:
         "A decimated sample of the band (at most `sample` x `sample`), read once."
         if self._sample is None:
-            self._sample = self._read_raw(out_shape=(min(self.height, sample), min(self.width,
-                                                                                   sample)))
+            self._sample = self._read_raw(out_shape=(min(self.height, sample),
+                                                     min(self.width, sample)))
         return self._sample
 
     def close(self): self._src.close()
@@ -463,8 +462,8 @@ def _check_plausible(self: SarReader, sample: int, check_values: bool = True):
                           f"{self.units} units; reading it as no data (`gdal_edit.py -a_nodata "
                           f"{fill:g} FILE` records it).", UnitsWarning, stacklevel=3)
             self.nodata = fill
-            db = to_db(raw, self.units, self.cf, self.nodata); lost, cand = self._lost(raw,
-                                                                                       db), self._candidates(raw)
+            db = to_db(raw, self.units, self.cf, self.nodata)
+            lost, cand = self._lost(raw, db), self._candidates(raw)
     if lost.sum() > 0.5 * max(cand.sum(), 1):
         self._refuse(
             f"{self.path.name} band {self.band}: {lost.sum() / cand.sum():.0%} of the pixels that "
@@ -709,8 +708,9 @@ def write_raster(path, array, *, crs, transform, nodata=None, overwrite: bool = 
                 dst.write(a)
                 if overviews and not cog:
                     f = _overview_factors(h, w)
-                    if f: dst.build_overviews(f, rs); dst.update_tags(ns="rio_overview",
-                                                                      resampling=rs.name)
+                    if f:
+                        dst.build_overviews(f, rs)
+                        dst.update_tags(ns="rio_overview", resampling=rs.name)
             if cog:
                 rasterio.shutil.copy(target, tmp, driver="COG", compress="DEFLATE", blocksize=bs,
                                      predictor="YES", overview_resampling=rs.name.upper(),
@@ -729,8 +729,8 @@ class BandStack:
         self.readers = list(readers)
         r0 = self.readers[0]
         for r in self.readers[1:]:
-            if (r.height, r.width, r.transform, r.crs) != (r0.height, r0.width, r0.transform,
-                                                           r0.crs):
+            if (r.height, r.width, r.transform,
+                r.crs) != (r0.height, r0.width, r0.transform, r0.crs):
                 self.close()
                 raise SarLulcError(f"{r.path.name} band {r.band} is not on the grid of "
                                    f"{r0.path.name} band {r0.band}; "
@@ -809,8 +809,8 @@ def _grey_levels(im, name: str):
     mode, alpha = im.mode, None
     if mode == "P": im = im.convert("RGBA"); mode = "RGBA"
     if mode in ("L", "LA"):
-        a = np.asarray(im); return (a if mode == "L" else a[..., 0]), (None if mode == "L"
-                                                                       else a[..., 1])
+        a = np.asarray(im)
+        return (a if mode == "L" else a[..., 0]), (None if mode == "L" else a[..., 1])
     if mode.startswith("I"):
         a = np.asarray(im).astype(np.float32); return a / (257.0 if a.max() > 255 else 1.0), None
     if mode in ("RGB", "RGBA"):
@@ -949,20 +949,20 @@ def read_card4l_xml(path) -> dict:
              first_date=_text(root, "FirstAcq"), last_date=_text(root, "LastAcq"),
              start_time=_text(root, "UTCStartTime"), end_time=_text(root, "UTCEndTime"),
              n_acquisitions=_text(root, "NumberOfAcquisitions", cast=int),
-             band=_text(root, "RadarBand"), frequency_ghz=_text(root, "RadarCenterFrequency",
-                                                                cast=float),
+             band=_text(root, "RadarBand"),
+             frequency_ghz=_text(root, "RadarCenterFrequency", cast=float),
              mode=_text(root, "ObservationMode"), beam=_text(root, "BeamID"),
              pass_direction=_text(root, "PassDirection"), looking=_text(root, "AntennaPointing"),
              product_level=_text(root, "ProductLevel"),
-             looks_azimuth=_text(root, "AzimuthNumberOfLooks", cast=int), looks_range=_text(root,
-                                                                                            "RangeNumberOfLooks", cast=int),
-             inc_angle_near=_text(root, "IncAngleNearRange", cast=float), inc_angle_far=_text(root,
-                                                                                              "IncAngleFarRange", cast=float),
-             measurement=_text(root, "BackscatterMeasurement"), convention=_text(root,
-                                                                                 "BackscatterConvention"),
+             looks_azimuth=_text(root, "AzimuthNumberOfLooks", cast=int),
+             looks_range=_text(root, "RangeNumberOfLooks", cast=int),
+             inc_angle_near=_text(root, "IncAngleNearRange", cast=float),
+             inc_angle_far=_text(root, "IncAngleFarRange", cast=float),
+             measurement=_text(root, "BackscatterMeasurement"),
+             convention=_text(root, "BackscatterConvention"),
              conversion=_text(root, "BackscatterConversionEq"),
-             lines=_text(root, "NumberLines", cast=int), pixels=_text(root, "NumPixelsPerLine",
-                                                                      cast=int),
+             lines=_text(root, "NumberLines", cast=int),
+             pixels=_text(root, "NumPixelsPerLine", cast=int),
              spacing_arcsec=_text(root, "ProductColumnSpacing", cast=float))
     pol = _text(root, "Polarizations")
     d["polarizations"] = [s for s in re.split(r"[+/, ]+", pol) if s] if pol else []

@@ -88,10 +88,11 @@ def layout_backscatter(lab: np.ndarray, rng: np.random.Generator) -> tuple[np.nd
     wind, district = noise_fields(rng, (H, W), 3.5, 2, down=4)
     sea = (lab == WATER).mean() > 0.3
     mu_w = lvl("sea" if sea else "lake", r1) + BACKSCATTER["wind_db"] * np.maximum(wind, -1)
-    state = np.digitize(district + 1.2 * (r2 - .5), np.quantile(district, [rng.uniform(.1, .5),
-                                                                           rng.uniform(.5, .8)]))
-    paddy = np.choose(state, [lvl("paddy_flooded", r1), lvl("paddy_harvested", r1),
-                              lvl("paddy_vegetated", r1)])
+    state = np.digitize(district + 1.2 * (r2 - .5),
+                        np.quantile(district, [rng.uniform(.1, .5), rng.uniform(.5, .8)]))
+    paddy = np.choose(state,
+                      [lvl("paddy_flooded", r1), lvl("paddy_harvested", r1),
+                       lvl("paddy_vegetated", r1)])
     built = np.where(r2 < .35, lvl("built_aligned", r1), lvl("built_oblique", r1))
     per_class = {0: mu_w, 1: built, 2: paddy, 3: lvl("cropland", r3), 4: lvl("grassland", r1),
                  5: lvl("forest", r1),
@@ -201,8 +202,9 @@ def make_jp_benchmark(out_dir, layouts, size: int = 512, max_sea: float = 0.5,
         chosen += [(ti, ws[i]) for i in order[:per_tile or len(ws)]]
     if not chosen: raise SarLulcError(f"No window of {size} px with at most {max_sea:.0%} sea in "
                                       f"{len(tiles)} tile(s).")
-    key = lambda ti, w: (ti,) if split_by == "tile" else (ti, w["row"] // (w["src_size"] * block),
-                                                          w["col"] // (w["src_size"] * block))
+    key = lambda ti, w: (ti,
+                         ) if split_by == "tile" else (ti, w["row"] // (w["src_size"] * block),
+                                                       w["col"] // (w["src_size"] * block))
     assign = assign_blocks(collections.Counter(key(ti, w) for ti, w in chosen), split, seed)
     out = Path(out_dir); _prepare_out(out, overwrite)
     names, splits, fracs = ("train", "val", "test"), {}, {}
@@ -218,13 +220,14 @@ def make_jp_benchmark(out_dir, layouts, size: int = 512, max_sea: float = 0.5,
                     split=k,
                     layout=f"{Path(w['tile']).name} window row {w['row']} col {w['col']} "
                            f"({w['src_size']} px)")
-        item = dict(seed=s, layout=dict(tile=Path(w["tile"]).name, row=w["row"], col=w["col"],
-                                        src_size=w["src_size"]))
+        item = dict(seed=s,
+                    layout=dict(tile=Path(w["tile"]).name, row=w["row"], col=w["col"],
+                                src_size=w["src_size"]))
         if units in ("db", "both"):
             write_raster(out / f"{stem}_sar.tif", db, crs="EPSG:4326", transform=tr,
                          nodata=float("nan"),
-                         overwrite=overwrite, tags=dict(tags,
-                                                        units="db")); item["sar"] = f"{stem}_sar.tif"
+                         overwrite=overwrite,
+                         tags=dict(tags, units="db")); item["sar"] = f"{stem}_sar.tif"
         if units in ("dn", "both"):
             nm = f"{stem}_sar.tif" if units == "dn" else f"{stem}_sar_dn.tif"
             write_raster(out / nm, dn, crs="EPSG:4326", transform=tr, nodata=0, overwrite=overwrite,
@@ -235,18 +238,19 @@ def make_jp_benchmark(out_dir, layouts, size: int = 512, max_sea: float = 0.5,
         item["label"] = f"{stem}{LABEL_SUFFIX}.tif"
         if hi_l != lo_l: item["looks"] = L
         splits.setdefault(k, []).append(item)
-        fracs.setdefault(k, []).append(np.bincount(lab[lab != IGNORE_INDEX],
-                                                   minlength=len(JP9_NAMES)) / max((lab != IGNORE_INDEX).sum(), 1))
+        fracs.setdefault(k,
+                         []).append(np.bincount(lab[lab != IGNORE_INDEX],
+                                                minlength=len(JP9_NAMES)) / max((lab != IGNORE_INDEX).sum(), 1))
         if progress:
             print(f"\rsynth (JP): {n + 1}/{len(chosen)} scenes", end="", file=sys.stderr,
                   flush=True)
-    man = {"format": "sar_lulc.dataset/1", "scheme": "jp9", "units": "dn" if units == "dn"
-           else "db", "cf": float(cf),
+    man = {"format": "sar_lulc.dataset/1", "scheme": "jp9",
+           "units": "dn" if units == "dn" else "db", "cf": float(cf),
            "splits": {k: splits.get(k, []) for k in names},
            "generator": {"name": "SynthALOS-2/JP", "module": "sar_lulc.layouts", "size": int(size),
                          "tiles": [t.name for t in tiles], "max_sea": max_sea, "per_tile": per_tile,
-                         "split_by": split_by, "block": block, "looks": lo_l if hi_l == lo_l
-                         else [lo_l, hi_l],
+                         "split_by": split_by, "block": block,
+                         "looks": lo_l if hi_l == lo_l else [lo_l, hi_l],
                          "seed": int(seed), "units": units, "pixel_deg": PIXEL_DEG,
                          "crs": "EPSG:4326"},
            "class_fractions": {k: dict(zip(JP9_NAMES, np.mean(v, 0).round(6).tolist())) for k,

@@ -32,10 +32,10 @@ def _iter_items(source):
     """Iterate over a map-style dataset by index (it may not raise IndexError at its end), else
     plainly."""
     if isinstance(source, (np.ndarray, torch.Tensor)): yield source; return
-    if hasattr(source, "__len__") and hasattr(source, "__getitem__") and not isinstance(source,
-                                                                                        (list,
-                                                                                         tuple,
-                                                                                         Mapping)):
+    if hasattr(source,
+               "__len__") and hasattr(source,
+                                      "__getitem__") and not isinstance(source,
+                                                                        (list, tuple, Mapping)):
         for i in range(len(source)): yield source[i]
         return
     if isinstance(source, Mapping): yield source; return
@@ -98,9 +98,7 @@ class FocalDiceLoss(nn.Module):
                  ignore_index: int = 255, eps: float = 1e-6):
         super().__init__()
         w = None if weights is None else torch.as_tensor(np.asarray(weights.detach().cpu()
-                                                                    if isinstance(weights,
-                                                                                  torch.Tensor)
-                                                                    else weights),
+                                                                    if isinstance(weights, torch.Tensor) else weights),
                                                         dtype=torch.float32).reshape(-1)
         if w is not None and (not torch.isfinite(w).all() or (w < 0).any()):
             raise SarLulcError("Class weights must be finite and non-negative.")
@@ -110,7 +108,7 @@ class FocalDiceLoss(nn.Module):
         self.ignore_index, self.eps = ignore_index, eps
 
 
-# %% ../nbs/13_losses.ipynb #6d64679c222c
+# %% ../nbs/13_losses.ipynb #0b82b166fa3f
 @patch
 def extra_repr(self: FocalDiceLoss):
     return (f"gamma={self.gamma}, lambda_focal={self.lambda_focal}, "
@@ -131,7 +129,7 @@ def _check(self: FocalDiceLoss, logits, target):
     return K
 
 
-# %% ../nbs/13_losses.ipynb #53a2d8921186
+# %% ../nbs/13_losses.ipynb #dce9395ecf56
 @patch
 def components(self: FocalDiceLoss, logits: torch.Tensor, target: torch.Tensor) -> dict:
     "The focal term, the Dice term and their weighted sum `loss` (all fp32 scalars)."

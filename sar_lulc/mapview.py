@@ -50,8 +50,8 @@ def web_mercator_preview(arr, transform, crs, nodata, resampling: str = "nearest
     merc = transform_bounds(crs, "EPSG:3857", west, south, east, north, densify_pts=21)
     mw, mh = merc[2] - merc[0], merc[3] - merc[1]
     side = max(h, w)
-    dh, dw = (side, max(1, round(side * mw / mh))) if mh >= mw else (max(1, round(side * mh / mw)),
-                                                                     side)
+    dh, dw = (side,
+              max(1, round(side * mw / mh))) if mh >= mw else (max(1, round(side * mh / mw)), side)
     dst = np.full((dh, dw), nodata, arr.dtype)
     reproject(arr, dst, src_transform=transform, src_crs=crs, src_nodata=nodata,
               dst_transform=from_bounds(*merc, dw, dh), dst_crs="EPSG:3857", dst_nodata=nodata,
@@ -139,7 +139,7 @@ def new_map(basemap=False, height: str = "500px", center=(0, 0), zoom: int = 2, 
     return m
 
 
-# %% ../nbs/41_mapview.ipynb #381d23eb5612
+# %% ../nbs/41_mapview.ipynb #7e26b7b10e2c
 def image_layer(rgba, bounds_ll, name: str, opacity: float = 1.0):
     "An ipyleaflet `ImageOverlay` holding `rgba` in memory (PNG data URL) over lat/lon `bounds_ll`."
     import ipyleaflet
@@ -191,8 +191,8 @@ def _pred_overlay(pred_path, scheme, max_side, reproject: bool):
 def _union(a, b):
     if a is None: return b
     if b is None: return a
-    return ((min(a[0][0], b[0][0]), min(a[0][1], b[0][1])), (max(a[1][0], b[1][0]), max(a[1][1],
-                                                                                        b[1][1])))
+    return ((min(a[0][0], b[0][0]), min(a[0][1], b[0][1])),
+            (max(a[1][0], b[1][0]), max(a[1][1], b[1][1])))
 
 def _add_tiles(m, sar_path, pred_path, opacity):
     "The localtileserver path: full-resolution tiles served locally by leafmap's `add_raster`."
@@ -272,8 +272,8 @@ def compare(sar_path, pred_path, scheme=None, max_side: int = 1024, basemap=Fals
     right.add(legend_control(scheme, title=getattr(scheme, "name", "Legend")))
     links = []
     for attr in ("center", "zoom"):
-        links += [widgets.link((left, attr), (right, attr)), widgets.jslink((left, attr), (right,
-                                                                                           attr))]
+        links += [widgets.link((left, attr), (right, attr)),
+                  widgets.jslink((left, attr), (right, attr))]
     for mm in (left, right):
         mm.layout.width = "50%"; _fit_when_shown(mm, bounds_ll)
     box = widgets.HBox([left, right], layout=widgets.Layout(width="100%"))
@@ -330,8 +330,8 @@ class ChipExplorer(_widgets.VBox):
         first = self._sample(0)
         panels = [("sar", "SAR (dB)"), ("label", "Label"), ("pred", "Prediction")]
         panels = [(k, t) for k, t in panels if k == "sar" or first[k] is not None]
-        self.images = {k: W.Image(format="png", layout=W.Layout(width=f"{size}px",
-                                                                height=f"{size}px")) for k,
+        self.images = {k: W.Image(format="png",
+                                  layout=W.Layout(width=f"{size}px", height=f"{size}px")) for k,
                        _ in panels}
         cols = [W.VBox([W.HTML(f"<b>{t}</b>"), self.images[k]]) for k, t in panels]
         self.legend = W.HTML(viz.legend_html(self.scheme, title=None))
@@ -341,16 +341,17 @@ class ChipExplorer(_widgets.VBox):
         self._render(0)
 
 
-# %% ../nbs/41_mapview.ipynb #4ef5a7174a45
+# %% ../nbs/41_mapview.ipynb #67392161a9ce
 @patch
 def _parse(self: ChipExplorer, data):
     if isinstance(data, dict):
         sar = data.get("sar", data.get("image", data.get("db")))
         if sar is None: raise SarLulcError("A dict of arrays needs a 'sar' (or 'image') entry.")
-        return dict(sar=sar, label=data.get("label", data.get("labels")), pred=data.get("pred",
-                                                                                        data.get("preds")))
-    if isinstance(data, tuple) and 2 <= len(data) <= 3 and all(x is None or hasattr(x, "shape")
-                                                               for x in data) \
+        return dict(sar=sar, label=data.get("label", data.get("labels")),
+                    pred=data.get("pred", data.get("preds")))
+    if isinstance(data,
+                  tuple) and 2 <= len(data) <= 3 and all(x is None or hasattr(x, "shape")
+                                                         for x in data) \
             and getattr(data[0], "ndim", 0) >= 3:
         return dict(sar=data[0], label=data[1], pred=data[2] if len(data) == 3 else None)
     if hasattr(data, "__len__") and hasattr(data, "__getitem__"):
@@ -367,14 +368,14 @@ def _item(self: ChipExplorer, i):
     if i not in self._items:
         if self._arrays is not None:
             a = self._arrays
-            self._items[i] = dict(sar=a["sar"][i], label=None if a["label"] is None
-                                  else a["label"][i],
+            self._items[i] = dict(sar=a["sar"][i],
+                                  label=None if a["label"] is None else a["label"][i],
                                   pred=None if a["pred"] is None else a["pred"][i])
         else: self._items[i] = self._dataset[i]
     return self._items[i]
 
 
-# %% ../nbs/41_mapview.ipynb #765de176a1e0
+# %% ../nbs/41_mapview.ipynb #5d833d4427d3
 @patch
 def _sample(self: ChipExplorer, i) -> dict:
     "SAR (H, W) dB-like with NaN, label and prediction (H, W) or None, for chip `i`."
@@ -420,7 +421,7 @@ def show(self: ChipExplorer, i: int):
 def next(self: ChipExplorer): return self.show(min(self.index + 1, self._n - 1))
 
 
-# %% ../nbs/41_mapview.ipynb #6c24b6901c23
+# %% ../nbs/41_mapview.ipynb #7f6410b5d911
 @patch
 def prev(self: ChipExplorer): return self.show(max(self.index - 1, 0))
 

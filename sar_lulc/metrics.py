@@ -145,8 +145,10 @@ def binary_metrics(cm, positive: int = 1) -> dict:
     """IoU, F1, precision, recall of class `positive` (one vs rest) and OA, from a ConfusionMatrix
     or count array."""
     m = np.asarray(cm.matrix if isinstance(cm, ConfusionMatrix) else cm, np.float64)
-    tp = m[positive, positive]; fn = m[positive].sum() - tp; fp = m[:,
-                                                                    positive].sum() - tp; n = m.sum()
+    tp = m[positive, positive]
+    fn = m[positive].sum() - tp
+    fp = m[:, positive].sum() - tp
+    n = m.sum()
     tn = n - tp - fn - fp
     f = lambda a, b: float(a / b) if b > 0 else math.nan
     return dict(iou=f(tp, tp + fp + fn), f1=f(2 * tp, 2 * tp + fp + fn), precision=f(tp, tp + fp),
@@ -181,8 +183,6 @@ def _f1_from(pm, pt, gm, gt) -> tuple[float, float, float]:
     p0, r0 = (0.0 if math.isnan(prec) else prec), (0.0 if math.isnan(rec) else rec)
     return prec, rec, (2 * p0 * r0 / (p0 + r0) if p0 + r0 > 0 else 0.0)
 
-
-# %% ../nbs/14_metrics.ipynb #f1c19dc5977f
 class BoundaryF1:
     """Streamed boundary precision/recall/F1 within `tolerance` pixels; per class too when
     `num_classes` is given."""
@@ -228,15 +228,13 @@ class BoundaryF1:
 
     def compute(self) -> dict:
         "Boundary precision, recall, F1 (and per-class F1 when `num_classes`)."
-        c = (self.counts if self.counts is not None else torch.zeros(1 + (self.num_classes or 0),
-                                                                     4,
-                                                                     dtype=torch.int64)).cpu().tolist()
+        c = (self.counts if self.counts is not None
+             else torch.zeros(1 + (self.num_classes or 0), 4, dtype=torch.int64)).cpu().tolist()
         prec, rec, f1 = _f1_from(*c[0])
         out = dict(boundary_precision=prec, boundary_recall=rec, boundary_f1=f1,
                    tolerance=self.tolerance)
         if self.num_classes: out["boundary_f1_per_class"] = [_f1_from(*row)[2] for row in c[1:]]
         return out
-
 
 # %% ../nbs/14_metrics.ipynb #c70d2f25de2c
 def thin_structure_mask(labels, classes: Sequence[int], max_width: int = 4):
@@ -345,8 +343,8 @@ def metrics_table(results: dict, scheme=None, digits: int = 2) -> str:
     names to results."""
     # binary_metrics output
     if "iou" in results and not isinstance(results["iou"], list):
-        return "\n".join(f"{k:<10}{_pct(results[k], d=digits)}" for k in ("iou", "f1", "precision",
-                                                                          "recall", "oa"))
+        return "\n".join(f"{k:<10}{_pct(results[k], d=digits)}"
+                         for k in ("iou", "f1", "precision", "recall", "oa"))
     multi = "iou" not in results
     runs = dict(results) if multi else {"": results}
     k = next(iter(runs.values()))["num_classes"]
@@ -367,8 +365,8 @@ def metrics_table(results: dict, scheme=None, digits: int = 2) -> str:
         for i, n in enumerate(names):
             lines.append(f"{n:<{w}}{_pct(r['iou'][i], d=digits)}{_pct(r['acc'][i], d=digits)}{_pct(r['gt_fraction'][i], d=digits)}")
         lines += ["-" * (w + 24)] + [f"{lab:<{w}}{_pct(r[key], d=digits)}" for key, lab in
-                                     (("miou", "mIoU*"), ("macc", "mAcc"), ("oa",
-                                                                            "OA"))] + [f"{'kappa':<{w}}{r['kappa']:>8.4f}"]
+                                     (("miou", "mIoU*"), ("macc", "mAcc"),
+                                      ("oa", "OA"))] + [f"{'kappa':<{w}}{r['kappa']:>8.4f}"]
     lines.append(f"* mIoU: macro mean of per-class IoU over the classes present in the ground "
                  f"truth (n = {sum(next(iter(runs.values()))['present'])}).")
     return "\n".join(lines)

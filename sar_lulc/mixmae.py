@@ -77,8 +77,8 @@ class MixMAEConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         # checkpoints written before `ratio` became `mask_ratio`
         if "ratio" in d:
-            d = {**{k: v for k, v in d.items() if k != "ratio"}, "mask_ratio": d.get("mask_ratio",
-                                                                                     d["ratio"])}
+            d = {**{k: v for k, v in d.items() if k != "ratio"},
+                 "mask_ratio": d.get("mask_ratio", d["ratio"])}
         if set(d) - names: raise SarLulcError(f"Unknown MixMAE config field(s) "
                                               f"{sorted(set(d) - names)}; known: {sorted(names)}.")
         return cls(**d)
@@ -112,8 +112,8 @@ def mixmae_config(preset: str | MixMAEConfig | EncoderConfig = "tiny", **overrid
     if bad: raise SarLulcError(f"Unknown MixMAE option(s) {sorted(bad)}; known: "
                                f"{sorted(own_names | enc_names)}.")
     enc = encoder_config(base.encoder, **{k: v for k, v in overrides.items() if k in enc_names})
-    return dataclasses.replace(base, encoder=enc, **{k: v for k, v in overrides.items()
-                                                     if k in own_names})
+    return dataclasses.replace(base, encoder=enc,
+                               **{k: v for k, v in overrides.items() if k in own_names})
 
 
 # %% ../nbs/11_mixmae.ipynb #7b535dfdcc75
@@ -173,11 +173,10 @@ def box_fill(x: torch.Tensor, vis: torch.Tensor, k: int) -> torch.Tensor:
     def box(a):
         a = F.avg_pool2d(a, (1, k), 1, (0, k // 2), count_include_pad=True)
         return F.avg_pool2d(a, (k, 1), 1, (k // 2, 0), count_include_pad=True)
-    num, den = box(torch.where(v > 0, x, torch.zeros((), dtype=x.dtype,
-                                                     device=x.device)) * v), box(v)
-    return torch.where(den > 1e-6, num / den.clamp_min(1e-6), torch.full((), math.nan,
-                                                                         dtype=x.dtype,
-                                                                         device=x.device))
+    num, den = box(torch.where(v > 0, x,
+                               torch.zeros((), dtype=x.dtype, device=x.device)) * v), box(v)
+    return torch.where(den > 1e-6, num / den.clamp_min(1e-6),
+                       torch.full((), math.nan, dtype=x.dtype, device=x.device))
 
 def target_source(x0: torch.Tensor, valid: torch.Tensor, cfg) -> torch.Tensor:
     """The image the target is made of: x0 itself, or (`target='multilook'`) x0 box-filtered over
@@ -233,7 +232,7 @@ class MixMAE(nn.Module):
         trunc_normal_(self.mask_token, std=0.02)
 
 
-# %% ../nbs/11_mixmae.ipynb #aae3dc6fbf23
+# %% ../nbs/11_mixmae.ipynb #72ef47f60924
 @patch
 def random_mask(self: MixMAE, h: int, w: int, device=None,
                 generator: torch.Generator | None = None) -> torch.Tensor:
@@ -270,7 +269,7 @@ def _check(self: MixMAE, x, db, valid, mask):
     return mask
 
 
-# %% ../nbs/11_mixmae.ipynb #43c35b5727cf
+# %% ../nbs/11_mixmae.ipynb #4d38f575ddef
 @patch
 def forward(self: MixMAE, x: torch.Tensor, db: torch.Tensor | None = None,
             valid: torch.Tensor | None = None,
@@ -318,16 +317,17 @@ def forward(self: MixMAE, x: torch.Tensor, db: torch.Tensor | None = None,
     for blk in self.decoder_blocks: seq = blk(seq)
     # (2B, L, 32*32*C)
     p = self.decoder_pred(self.decoder_norm(seq)).float()
-    p = p.reshape(2 * B, h, w, PATCH, PATCH, C).permute(0, 5, 1, 3, 2, 4).reshape(2 * B, C, H,
-                                                                                  W)
+    p = p.reshape(2 * B, h, w, PATCH, PATCH,
+                  C).permute(0, 5, 1, 3, 2, 4).reshape(2 * B, C, H, W)
     # (B, 2, C, H, W)
     pred = torch.stack([p[:B], p[B:]], 1)
     # 5. targets, weights, scoring
     with torch.no_grad():
         src = target_source(x0, vpix, cfg)
         t, mu, sd = mim_target(x0, vpix, cfg, src)
-        wgt = sar_w_weights(db, vpix, s, cfg.sar_w_norm) if s != 0 else vpix[:,
-                                                                             None].float().expand(B, C, H, W)
+        wgt = sar_w_weights(db, vpix, s,
+                            cfg.sar_w_norm) if s != 0 else vpix[:,
+                                                                None].float().expand(B, C, H, W)
         pair = lambda a: torch.stack([a, a.flip(0)], 1)
         target, weight2, valid2 = pair(t), pair(wgt), pair(vpix[:, None].float())
         # (B, 2, 1, H, W)
@@ -348,15 +348,15 @@ def forward(self: MixMAE, x: torch.Tensor, db: torch.Tensor | None = None,
                 weight=wgt, mixed_input=mixed, mixed_valid=vmix, input=x0, valid=vpix)
 
 
-# %% ../nbs/11_mixmae.ipynb #0d0b332f1581
+# %% ../nbs/11_mixmae.ipynb #705c7f2f3649
 @patch
 def _trivial_mean(self: MixMAE, t, vpix, mpix, pair):
     """Each patch's mean: 0 with per-patch standardisation; else each image's mean over its
     visible context."""
     if self.cfg.patch_norm: return torch.zeros_like(pair(t))
     v = vpix[:, None].to(t.dtype)
-    m = lambda vis: (t * vis).sum((2, 3), keepdim=True) / vis.sum((2, 3),
-                                                                  keepdim=True).clamp_min(1)
+    m = lambda vis: (t * vis).sum((2, 3),
+                                  keepdim=True) / vis.sum((2, 3), keepdim=True).clamp_min(1)
     return torch.stack([m(v * (1 - mpix)).expand_as(t), m(v * mpix).expand_as(t).flip(0)], 1)
 
 @patch

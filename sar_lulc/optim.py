@@ -28,8 +28,8 @@ class WarmupCosine:
 
 def make_scheduler(optimizer, total_steps: int, warmup_steps: int, min_ratio: float = 0.0):
     "`LambdaLR` with `WarmupCosine`; call `.step()` after every optimiser step."
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, WarmupCosine(total_steps, warmup_steps,
-                                                                     min_ratio))
+    return torch.optim.lr_scheduler.LambdaLR(optimizer,
+                                             WarmupCosine(total_steps, warmup_steps, min_ratio))
 
 # %% ../nbs/22_optim.ipynb #d5f3a7237b50
 _NO_WD = ("pos_embed", "mask_token", "cls_token", "rel_pos_table", "relative_position_bias_table")
@@ -47,15 +47,15 @@ def param_groups(model: nn.Module, weight_decay: float, layer_decay: float = 1.0
     for name, p in model.named_parameters():
         if not p.requires_grad: continue
         sub = name[len("encoder."):] if name.startswith("encoder.") else None
-        no_wd = p.ndim <= 1 or any(t in name for t in _NO_WD) or (sub is not None
-                                                                  and sub in enc_no_wd)
+        no_wd = p.ndim <= 1 or any(t in name
+                                   for t in _NO_WD) or (sub is not None and sub in enc_no_wd)
         if layered and sub is not None:
             lid, scale = enc.layer_id(sub), layer_decay ** (enc.num_layers - enc.layer_id(sub))
         else: lid, scale = "head" if layered else "all", 1.0
-        g = groups.setdefault((lid, no_wd), dict(params=[], names=[], weight_decay=0.0 if no_wd
-                                                 else weight_decay,
+        g = groups.setdefault((lid, no_wd),
+                              dict(params=[], names=[], weight_decay=0.0 if no_wd else weight_decay,
                                                  lr_scale=scale,
-                                                 group=f"{lid}/{'no_wd' if no_wd else 'wd'}"))
+                                   group=f"{lid}/{'no_wd' if no_wd else 'wd'}"))
         g["params"].append(p); g["names"].append(name)
     out = list(groups.values())
     for g in out:

@@ -100,8 +100,8 @@ def large_scene_note(height: int, width: int, n_outputs: int = 2,
             f"compressed). "
             "It streams, so memory stays bounded.")
 
-def output_paths(dst, task: str, *, confidence: bool = True, probs: bool = False) -> dict[str,
-                                                                                          Path]:
+def output_paths(dst, task: str, *, confidence: bool = True,
+                 probs: bool = False) -> dict[str, Path]:
     "The files `predict_scene` writes for `dst`: {'class', 'confidence'?, 'probs'?}."
     dst = Path(dst)
     out = {"class": dst}
@@ -155,8 +155,8 @@ class _SceneWriter:
                             nodata=nodata,
                             crs=crs, transform=transform, tiled=True, blockxsize=BLOCK,
                             blockysize=BLOCK,
-                            interleave="band", BIGTIFF="IF_SAFER", **(_stage_compression() if cog
-                                                                      else
+                            interleave="band", BIGTIFF="IF_SAFER",
+                            **(_stage_compression() if cog else
                                                                        dict(compress="deflate")))
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", NotGeoreferencedWarning)
@@ -169,7 +169,7 @@ class _SceneWriter:
             raise SarLulcError(f"Cannot write outputs beside {paths['class']}: {e}") from e
 
 
-# %% ../nbs/32_outputs.ipynb #692a6ac1109b
+# %% ../nbs/32_outputs.ipynb #29532a587094
 @patch
 def on_rows(self: _SceneWriter, y0: int, arrays: dict):
     h = next(iter(arrays.values())).shape[1]

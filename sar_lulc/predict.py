@@ -101,7 +101,7 @@ def ood_message(stats: dict, norm, units: str, name: str) -> str | None:
 SCENE_NORMS = ("model", "scene")
 
 
-# %% ../nbs/33_predict.ipynb #210039bbe427
+# %% ../nbs/33_predict.ipynb #514b4791c4d9
 @dataclass
 class PredictPlan:
     """The options of a prediction, checked once (`PredictPlan.of`); `overlap_px` is the overlap
@@ -151,7 +151,7 @@ class PredictPlan:
         get_device(self.device)
 
 
-# %% ../nbs/33_predict.ipynb #fd8e00e28152
+# %% ../nbs/33_predict.ipynb #7b55b7e0782a
 @patch(cls_method=True)
 def of(cls: PredictPlan, plan: "PredictPlan | None" = None, **options) -> "PredictPlan":
     "`plan` with `options` replaced (checked again), or a new plan of `options`."
@@ -202,8 +202,8 @@ def _scene_paths(src, dst) -> tuple[list[Path], str, Path]:
     if dst.suffix.lower() not in SCENE_SUFFIXES:
         raise SarLulcError(f"Output {dst} must be a GeoTIFF (.tif or .tiff); predict writes "
                            "GeoTIFF only.")
-    every = [*output_paths(dst, "lulc", probs=True).values(), *output_paths(dst, "water",
-                                                                            probs=True).values(),
+    every = [*output_paths(dst, "lulc", probs=True).values(),
+             *output_paths(dst, "water", probs=True).values(),
              dst.with_suffix(".json")]
     # one file, or one per band
     srcs = [Path(src)] if isinstance(src, (str, os.PathLike)) else [Path(p) for p in src]
@@ -240,8 +240,8 @@ def _output_specs(sch, water_idx: int | None, conf: str | None, probs: bool) -> 
                                {**pct, "scale": "0.01" if conf == "uint8" else "1"})
     if probs:
         water = water_idx is not None
-        specs["probs"] = (1 if water else sch.num_classes, "uint8", 255, ["P(water)"] if water
-                          else list(sch.names), pct)
+        specs["probs"] = (1 if water else sch.num_classes, "uint8", 255,
+                          ["P(water)"] if water else list(sch.names), pct)
     return specs
 
 def _class_areas(counts, areas, names, row_area) -> tuple[dict, dict | None, dict, float | None]:
@@ -303,8 +303,8 @@ def _stream(read, rd, pred, plan: PredictPlan, paths: dict, write_probs: bool, b
     bar = None
     if progress:
         from tqdm.auto import tqdm
-        n_win = len(grid_offsets(H, min(tile, H), tile - ov)) * len(grid_offsets(W, min(tile, W),
-                                                                                 tile - ov))
+        n_win = len(grid_offsets(H, min(tile, H),
+                                 tile - ov)) * len(grid_offsets(W, min(tile, W), tile - ov))
         bar = tqdm(total=n_win, desc=name, unit="tile",
                    leave=False) if progress is True else progress
     try:
@@ -466,8 +466,8 @@ def group_bands(scenes: list, channels: int) -> list:
 def scene_stem(src) -> str:
     """The output stem of a scene: its file stem, or for one file per band the stem without the
     polarisation."""
-    return (polarisation_stem(src[0]) or "scene") if isinstance(src, (list,
-                                                                      tuple)) else Path(src).stem
+    return (polarisation_stem(src[0]) or "scene") if isinstance(src,
+                                                                (list, tuple)) else Path(src).stem
 
 def scene_output(src, out_dir, task: str) -> Path:
     "The class-map path of scene `src` in `out_dir`: `<stem>_<task>.tif`."
@@ -529,16 +529,17 @@ def predict_many(model_or_bundle, inputs, out_dir, plan: PredictPlan | None = No
     except OSError as e:
         raise SarLulcError(f"Cannot create output folder {out_dir}: {e.strerror}") from e
     auto = precision == "auto"
-    pred = make_predictor(model_or_bundle, task=task, device=device, precision="fp32" if auto
-                          else precision, tta=tta,
+    pred = make_predictor(model_or_bundle, task=task, device=device,
+                          precision="fp32" if auto else precision, tta=tta,
                           blend=plan.blend, compile=compile) if mine else None
     # once
-    if auto and pred is not None: pred.precision, _ = auto_precision(pred); precision = pred.precision
+    if auto and pred is not None:
+        pred.precision, _ = auto_precision(pred); precision = pred.precision
     results, bar = [], None
     if progress:
         from tqdm.auto import tqdm
-        bar = tqdm(total=len(mine), desc=f"scenes (rank {rank}/{world})" if world > 1
-                   else "scenes", unit="scene",
+        bar = tqdm(total=len(mine),
+                   desc=f"scenes (rank {rank}/{world})" if world > 1 else "scenes", unit="scene",
                    position=rank if world > 1 else None)
     try:
         for src in mine:
@@ -557,9 +558,9 @@ def predict_many(model_or_bundle, inputs, out_dir, plan: PredictPlan | None = No
                                            "sar_lulc; pass --overwrite (overwrite=True in Python) "
                                            "to replace "
                                            "them.")
-                    results.append(predict_scene(pred, src, dst, PredictPlan.of(plan,
-                                                                                device=device,
-                                                                                precision=precision),
+                    results.append(predict_scene(pred, src, dst,
+                                                 PredictPlan.of(plan, device=device,
+                                                                precision=precision),
                                                  overwrite=overwrite or bool(stale),
                                                  write_summary=True,
                                                  progress=bool(progress)))
@@ -613,10 +614,10 @@ def output_mode(out, inputs) -> str:
 
 def _brief(r: PredictResult) -> dict:
     d = r.to_dict()
-    return {k: d[k] for k in ("src", "paths", "task", "width", "height", "crs", "valid_pixels",
-                              "area_km2", "area_pct",
+    return {k: d[k]
+            for k in ("src", "paths", "task", "width", "height", "crs", "valid_pixels", "area_km2", "area_pct",
                               "total_area_km2", "pixel_counts", "timings", "mpx_per_s", "device",
-                              "precision", "skipped",
+                      "precision", "skipped",
                               "warnings", "input")}
 
 
@@ -664,9 +665,8 @@ def predict_command(inputs: Arg("GeoTIFF scene(s) and/or folder(s) of scenes", n
                                    arg_number(lo=1, hi=31),
                                    metavar="N") = None,
                     norm: Arg("normalise with the model's training statistics, or the scene's own "
-                              "robust statistics "
-                              "(sensors with unknown calibration)", choices=("model",
-                                                                             "scene")) = "model",
+                              "robust statistics (sensors with unknown calibration)",
+                              choices=("model", "scene")) = "model",
                     band: Arg("band (1-based or name, e.g. HH) of a multi-band input") = None,
                     allow_nodata: Arg("go on when most of the scene is not backscatter in the "
                                       "given units (those pixels "
@@ -685,8 +685,8 @@ def predict_command(inputs: Arg("GeoTIFF scene(s) and/or folder(s) of scenes", n
                        compile=compile,
                        precision=precision, device=device, tta=tta, units=units, cf=cf, band=band,
                        db_offset=db_offset,
-                       multilook=multilook, norm=norm, allow_nodata=allow_nodata, write_probs=True
-                       if probs else None,
+                       multilook=multilook, norm=norm, allow_nodata=allow_nodata,
+                       write_probs=True if probs else None,
                        # every option checked here, once
                        write_confidence=not no_confidence)
     # what only the command line has: the inputs exist, and what --out means
@@ -714,8 +714,9 @@ def _grey_images_as_db(inputs, tmp: Path, units: str) -> tuple[list, str]:
                            "-30..0 dB); leave --units out.")
     out = []
     for i in grey:
-        path, _, note = grey_image_to_geotiff(i, tmp / f"{Path(i).stem}.tif"); warnings.warn(note,
-                                                                                             stacklevel=2); out.append(path)
+        path, _, note = grey_image_to_geotiff(i, tmp / f"{Path(i).stem}.tif")
+        warnings.warn(note, stacklevel=2)
+        out.append(path)
     return out, "db"
 
 def _predict_inputs(model, inputs, out, plan: PredictPlan, **common) -> dict:
@@ -725,15 +726,15 @@ def _predict_inputs(model, inputs, out, plan: PredictPlan, **common) -> dict:
     mode = output_mode(out, scenes)
     out = Path(out)
     if mode == "scene":
-        return {"mode": "scene", **_brief(predict_scene(model, scenes[0], out, plan,
-                                                        write_summary=True, **common))}
+        return {"mode": "scene",
+                **_brief(predict_scene(model, scenes[0], out, plan, write_summary=True, **common))}
     rank, world, _ = dist_info()
     res = predict_many(model, inputs, out, plan, on_error="skip", **common)
     ok = [r for r in res if isinstance(r, PredictResult)]
     part = {"scenes": len(res), "predicted": sum(not r.skipped for r in ok),
             "skipped": sum(r.skipped for r in ok),
-            "failed": [r for r in res if isinstance(r, dict)], "area_km2": [r.area_km2 or {}
-                                                                            for r in ok],
+            "failed": [r for r in res if isinstance(r, dict)],
+            "area_km2": [r.area_km2 or {} for r in ok],
             "outputs": [str(r.paths["class"]) for r in ok]}
     parts = gather_objects(part) if world > 1 else [part]      # every rank's share, for one summary
     total = {}
@@ -741,10 +742,10 @@ def _predict_inputs(model, inputs, out, plan: PredictPlan, **common) -> dict:
         for a in p["area_km2"]:
             for k, v in a.items(): total[k] = total.get(k, 0.0) + v
     failed = [f for p in parts for f in p["failed"]]
-    summary = {"mode": "many", "world_size": world, **{k: sum(p[k] for p in parts)
-                                                       for k in ("scenes", "predicted", "skipped")},
-               "failed": failed, "area_km2": total, "outputs": sorted(o for p in parts
-                                                                      for o in p["outputs"])}
+    summary = {"mode": "many", "world_size": world,
+               **{k: sum(p[k] for p in parts) for k in ("scenes", "predicted", "skipped")},
+               "failed": failed, "area_km2": total,
+               "outputs": sorted(o for p in parts for o in p["outputs"])}
     if failed:
         msg = "; ".join(f"{Path(f['src']).name}: {f['error']}" for f in failed)
         rest = "the other outputs are complete" if len(failed) < summary["scenes"] else "nothing was written"

@@ -122,14 +122,12 @@ class Predictor:
             raise SarLulcError(f"The normalisation has {len(nm[0])} channel(s), the model "
                                f"{self.channels}.")
         self.mean, self.std = (float(nm[0][0]), float(nm[1][0])) if self.channels == 1 else nm
-        self._m = torch.as_tensor(np.resize(nm[0], self.channels), dtype=torch.float32).view(1, -1,
-                                                                                             1,
-                                                                                             1).to(self.device)
-        self._s = torch.as_tensor(np.resize(nm[1], self.channels), dtype=torch.float32).view(1, -1,
-                                                                                             1,
-                                                                                             1).to(self.device)
-        if self.device.type == "cpu" and (precision == "fp16" or (precision == "bf16"
-                                                                  and not has_native_bf16(self.device))):
+        self._m = torch.as_tensor(np.resize(nm[0], self.channels),
+                                  dtype=torch.float32).view(1, -1, 1, 1).to(self.device)
+        self._s = torch.as_tensor(np.resize(nm[1], self.channels),
+                                  dtype=torch.float32).view(1, -1, 1, 1).to(self.device)
+        if self.device.type == "cpu" and (precision == "fp16"
+                                          or (precision == "bf16" and not has_native_bf16(self.device))):
             hw = "native fp16 arithmetic" if precision == "fp16" else ("native bf16 instructions "
                                                                        "(AVX512-BF16 / AMX)")
             warnings.warn(f"{precision} on a CPU without {hw} is usually much slower than fp32; "
@@ -155,7 +153,7 @@ class Predictor:
         return y.contiguous()
 
 
-# %% ../nbs/31_predictor.ipynb #2daccc2d9efa
+# %% ../nbs/31_predictor.ipynb #5a094d60ef65
 @patch(as_prop=True)
 def num_classes(self: Predictor) -> int: return self.scheme.num_classes
 
@@ -170,10 +168,10 @@ def with_norm(self: Predictor, norm) -> "Predictor":
     scene's own."""
     other = copy.copy(self)
     m, s = _norm_of(norm)
-    other._m = torch.as_tensor(np.resize(m, self.channels), dtype=torch.float32).view(1, -1, 1,
-                                                                                      1).to(self.device)
-    other._s = torch.as_tensor(np.resize(s, self.channels), dtype=torch.float32).view(1, -1, 1,
-                                                                                      1).to(self.device)
+    other._m = torch.as_tensor(np.resize(m, self.channels),
+                               dtype=torch.float32).view(1, -1, 1, 1).to(self.device)
+    other._s = torch.as_tensor(np.resize(s, self.channels),
+                               dtype=torch.float32).view(1, -1, 1, 1).to(self.device)
     other.mean, other.std = (float(m[0]), float(s[0])) if self.channels == 1 else (m, s)
     return other
 
@@ -197,7 +195,7 @@ def _check(self: Predictor):
                            "and scheme do not fit.")
 
 
-# %% ../nbs/31_predictor.ipynb #d56cb64dd1be
+# %% ../nbs/31_predictor.ipynb #73c9415f21c3
 @patch
 def _forward(self: Predictor, x: torch.Tensor, eager: bool = False) -> torch.Tensor:
     # output in a CUDA graph's buffer, overwritten by the next call
@@ -256,8 +254,9 @@ def make_predictor(model_or_bundle, *, task=None, scheme=None, norm=None, device
         model, btask, bscheme, bnorm = model_or_bundle, None, None, None
     elif hasattr(model_or_bundle, "model") and hasattr(model_or_bundle, "norm"):
         b = model_or_bundle
-        model, btask, bscheme, bnorm = b.model, getattr(b, "task", None), _scheme_of(getattr(b,
-                                                                                             "scheme", None)), b.norm
+        model, btask, bscheme, bnorm = b.model, getattr(b, "task",
+                                                        None), _scheme_of(getattr(b, "scheme",
+                                                                                  None)), b.norm
         meta = dict(getattr(b, "meta", None) or {})
     else:
         raise SarLulcError(f"Expected a ModelBundle, a model path or a torch.nn.Module, got "
@@ -337,8 +336,8 @@ def _probe_reps(pred: Predictor, budget_s: float, tile: int = 256) -> int:
     t = time.perf_counter(); pred(x); dt = time.perf_counter() - t
     return int(min(3, max(1, budget_s / (2 * dt) - 1)))
 
-def auto_precision(pred: Predictor, budget_s: float = 5.0, announce: bool = True) -> tuple[str,
-                                                                                           str]:
+def auto_precision(pred: Predictor, budget_s: float = 5.0,
+                   announce: bool = True) -> tuple[str, str]:
     """`choose_precision` once per model, device and torch version: announced on stderr, about
     `budget_s`, cached."""
     # fp32 at once, nothing to remember

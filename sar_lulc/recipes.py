@@ -217,8 +217,8 @@ def compile_modes() -> dict:
 def uses_cuda_graphs(backend: str, mode: str | None) -> bool:
     """Whether `backend` in `mode` replays CUDA graphs (its outputs then live in buffers that the
     next call overwrites)."""
-    return backend == "cudagraphs" or (backend == "inductor" and bool(compile_modes().get(mode
-                                                                                          or "default", {}).get("triton.cudagraphs")))
+    return backend == "cudagraphs" or (backend == "inductor"
+                                       and bool(compile_modes().get(mode or "default", {}).get("triton.cudagraphs")))
 
 
 # %% ../nbs/21_recipes.ipynb #f2573826f14b

@@ -49,8 +49,9 @@ class ClassScheme:
     def __post_init__(self):
         set_ = lambda k, v: object.__setattr__(self, k, v)
         set_("names", tuple(str(n) for n in self.names))
-        set_("codes", tuple(tuple(int(c) for c in (cs if isinstance(cs, (list, tuple)) else (cs,)))
-                            for cs in self.codes))
+        set_("codes",
+             tuple(tuple(int(c) for c in (cs if isinstance(cs, (list, tuple)) else (cs,)))
+                   for cs in self.codes))
         set_("colors", tuple(str(c) for c in self.colors))
         set_("nodata_codes", tuple(int(c) for c in self.nodata_codes))
         k = len(self.names)
@@ -95,7 +96,7 @@ class ClassScheme:
         return ClassScheme(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in d.items()})
 
 
-# %% ../nbs/02_schemes.ipynb #68969bc5c061
+# %% ../nbs/02_schemes.ipynb #eff91d0a13ef
 @patch(as_prop=True)
 def num_classes(self: ClassScheme) -> int: return len(self.names)
 
@@ -140,7 +141,7 @@ def encode(self: ClassScheme, raw, strict: bool = False) -> np.ndarray:
     return out
 
 
-# %% ../nbs/02_schemes.ipynb #746a5fae0ef4
+# %% ../nbs/02_schemes.ipynb #02619e4edaf0
 @patch
 def decode(self: ClassScheme, indices, nodata: int | None = None) -> np.ndarray:
     """Class indices -> the first source code of each class (255 -> `nodata`, default the first
@@ -211,8 +212,8 @@ JP9 = ClassScheme(
     ("#1f5fd6", "#e3261c", "#3fc7a8", "#f2c744", "#b5dc6e", "#1b7a2e", "#b08d5b", "#7b2fbf",
      "#e377c2"))
 
-WATER = ClassScheme("water", ("not-water", "water"), (tuple(range(2, 15)), (1,)), ("#d9d9d9",
-                                                                                   "#1f5fd6"))
+WATER = ClassScheme("water", ("not-water", "water"), (tuple(range(2, 15)), (1,)),
+                    ("#d9d9d9", "#1f5fd6"))
 # a binary mask (0/1, 0/255, ...): 0 is not water, any other code is water; a file's nodata value
 # stays no data
 BINARY = ClassScheme("binary", WATER.names, ((0,), tuple(range(1, 256))), WATER.colors,

@@ -119,7 +119,9 @@ class SegmenterConfig:
 
     def to_dict(self) -> dict:
         "Plain JSON-able data (the encoder as a dict)."
-        d = dataclasses.asdict(self); d["encoder"] = self.encoder.to_dict(); d["ppm_bins"] = list(self.ppm_bins)
+        d = dataclasses.asdict(self)
+        d["encoder"] = self.encoder.to_dict()
+        d["ppm_bins"] = list(self.ppm_bins)
         return d
 
     @classmethod
@@ -269,8 +271,8 @@ def reflect_pad(x: torch.Tensor, pad_h: int, pad_w: int) -> torch.Tensor:
         while pad > 0:
             n = x.shape[dim]
             p = pad if n == 1 else min(pad, n - 1)
-            x = F.pad(x, (0, p, 0, 0) if dim == -1 else (0, 0, 0, p), mode="replicate" if n == 1
-                      else "reflect")
+            x = F.pad(x, (0, p, 0, 0) if dim == -1 else (0, 0, 0, p),
+                      mode="replicate" if n == 1 else "reflect")
             pad -= p
     return x
 
@@ -283,8 +285,9 @@ class Segmenter(nn.Module):
 
     def __init__(self, cfg: SegmenterConfig | str = "tiny"):
         super().__init__()
-        cfg = segmenter_config(cfg) if isinstance(cfg, (str,
-                                                        SegmenterConfig)) else SegmenterConfig.from_dict(cfg)
+        cfg = segmenter_config(cfg) if isinstance(cfg,
+                                                  (str,
+                                                   SegmenterConfig)) else SegmenterConfig.from_dict(cfg)
         self.cfg = cfg
         # a name: the model pickles without the registry
         self.family_name = encoder_family(cfg.encoder).name
@@ -300,13 +303,13 @@ class Segmenter(nn.Module):
         skip = cfg.stem_dim if self.use_s2 else 0
         self.head = (ProgressiveHead(cfg.fpn_dim, cfg.num_classes, cfg.head_dim, skip, cfg.dropout,
                                      cfg.norm)
-                     if cfg.head == "progressive" else SimpleHead(cfg.fpn_dim, cfg.num_classes,
-                                                                  skip, cfg.dropout))
+                     if cfg.head == "progressive"
+                     else SimpleHead(cfg.fpn_dim, cfg.num_classes, skip, cfg.dropout))
         self._freeze_unused()
         self.pad_multiple = max(self.encoder.pad_multiple, 32)
 
 
-# %% ../nbs/12_segmenter.ipynb #497328b79b79
+# %% ../nbs/12_segmenter.ipynb #a526b2825e6f
 @patch(as_prop=True)
 def num_classes(self: Segmenter) -> int: return self.cfg.num_classes
 
@@ -333,7 +336,7 @@ def check_input(self: Segmenter, x) -> None:
                                                      f"(normalised dB), got {x.dtype}.")
 
 
-# %% ../nbs/12_segmenter.ipynb #79380f36954d
+# %% ../nbs/12_segmenter.ipynb #03ea2f161fa9
 @patch
 def forward(self: Segmenter, x: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
     """Logits (B, K, H, W) for normalised input (B, C, H, W) of any size; NaN / `valid=False`
@@ -379,7 +382,7 @@ def load_pretrained_encoder(self: Segmenter, path, strict: bool = True) -> "Segm
     return self
 
 
-# %% ../nbs/12_segmenter.ipynb #bfca2d2f0417
+# %% ../nbs/12_segmenter.ipynb #e488b7a9a11e
 # --- optimiser helpers (layer-wise LR decay, weight decay) ---
 @patch(as_prop=True)
 def num_layers(self: Segmenter) -> int:

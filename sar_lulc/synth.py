@@ -38,21 +38,21 @@ TARGETS = {WATER: .042, BUILT: .074, PADDY: .10, CROP: .08, GRASS: .064, BARE: .
 # Japan-like ranges of the mean class fraction over scenes (issue 2)
 JAPAN_RANGES = {FOREST: (.55, .65), PADDY: (.08, .12), CROP: (.05, .08), GRASS: (.05, .08),
                 BUILT: (.05, .08),
-                WATER: (.03, .05), BARE: (.005, .015), SOLAR: (.002, .005), GREENHOUSE: (.001,
-                                                                                         .003)}
+                WATER: (.03, .05), BARE: (.005, .015), SOLAR: (.002, .005),
+                GREENHOUSE: (.001, .003)}
 
 # (low, high) of the per-object mean gamma-nought in dB (METHOD.md section 1)
 BACKSCATTER = {
     "sea": (-19.5, -16.5), "lake": (-25.0, -20.0), "river": (-22.0, -18.0), "wind_db": 1.5,
     "open_sea": (-21.5, -15.0), "swell_db": (0.3, 1.5), "calm_db": (0.0, 5.0),
-    "paddy_flooded": (-21.0, -15.0), "paddy_harvested": (-17.0, -11.0), "paddy_vegetated": (-13.0,
-                                                                                            -8.0),
-    "levee": (-12.0, -9.0), "cropland": (-15.0, -8.0), "grassland": (-17.0, -10.0), "bare": (-20.0,
-                                                                                             -12.0),
+    "paddy_flooded": (-21.0, -15.0), "paddy_harvested": (-17.0, -11.0),
+               "paddy_vegetated": (-13.0, -8.0),
+    "levee": (-12.0, -9.0), "cropland": (-15.0, -8.0), "grassland": (-17.0, -10.0),
+               "bare": (-20.0, -12.0),
     "forest": (-7.5, -6.0), "built_aligned": (0.0, 6.0), "built_oblique": (-9.0, -2.0),
                "street": (-19.0, -13.0),
-    "house": (-7.0, 5.0), "point_scatterer": (10.0, 13.0), "road": (-19.0, -14.0), "pole": (3.0,
-                                                                                            11.0),
+    "house": (-7.0, 5.0), "point_scatterer": (10.0, 13.0), "road": (-19.0, -14.0),
+               "pole": (3.0, 11.0),
     "solar": (-18.0, 2.0), "solar_stripe_db": (2.0, 6.0), "greenhouse": (-5.0, 5.0),
 }
 # K-distribution texture: shape nu of the gamma texture factor per class (small = heavy tails)
@@ -83,16 +83,16 @@ def noise_fields(rng: np.random.Generator, shape, beta: float, n: int = 2, sigma
         return [(lambda u: (u - u.mean()) / (u.std() + 1e-12))(_upsample(a, shape)) for a in small]
     H, W = shape
     Hp, Wp = H + max(H // 4, 8), W + max(W // 4, 8)
-    fy = np.fft.fftfreq(Hp).astype(np.float32)[:,
-                                               None]; fx = np.fft.fftfreq(Wp).astype(np.float32)[None, :]
+    fy = np.fft.fftfreq(Hp).astype(np.float32)[:, None]
+    fx = np.fft.fftfreq(Wp).astype(np.float32)[None, :]
     k2 = fy * fy + fx * fx
     filt = (k2 + np.float32(1.0 / max(Hp, Wp)) ** 2) ** np.float32(-beta / 4)
     if sigma: filt = filt * np.exp(np.float32(-2 * (np.pi * sigma) ** 2) * k2)
     filt[0, 0] = 0
     out = []
     for _ in range((n + 1) // 2):
-        z = rng.standard_normal((Hp, Wp), np.float32) + 1j * rng.standard_normal((Hp, Wp),
-                                                                                 np.float32)
+        z = rng.standard_normal((Hp, Wp),
+                                np.float32) + 1j * rng.standard_normal((Hp, Wp), np.float32)
         f = np.fft.ifft2(np.fft.fft2(z.astype(np.complex64)) * filt)[:H, :W]
         for part in (f.real, f.imag):
             part = part.astype(np.float32)
@@ -165,8 +165,8 @@ def _rect(shape, cx, cy, a, b, theta):
     inside its box."""
     H, W = shape
     r = a + b + 1
-    y0, y1 = max(int(cy - r), 0), min(int(cy + r) + 2, H); x0, x1 = max(int(cx - r),
-                                                                        0), min(int(cx + r) + 2, W)
+    y0, y1 = max(int(cy - r), 0), min(int(cy + r) + 2, H)
+    x0, x1 = max(int(cx - r), 0), min(int(cx + r) + 2, W)
     sl = (slice(y0, max(y1, y0)), slice(x0, max(x1, x0)))
     yy, xx = np.mgrid[sl[0], sl[1]].astype(np.float32)
     c, s = math.cos(theta), math.sin(theta)
@@ -246,8 +246,9 @@ def _open_sea_db(rng, shape, wind, xx, yy) -> np.ndarray:
     swell = _u(rng, "swell_db") * np.clip(1 + .4 * amp, .2, 2) * ridge
     # lee of the land, slicks: darker
     calm = _u(rng, "calm_db") * np.clip(-(wind + .5), 0, 1.5)
-    return (_u(rng, "open_sea") + BACKSCATTER["wind_db"] * np.maximum(wind,
-                                                                      -1) + swell - calm).astype(np.float32)
+    return (_u(rng,
+               "open_sea") + BACKSCATTER["wind_db"] * np.maximum(wind,
+                                                                 -1) + swell - calm).astype(np.float32)
 
 # %% ../nbs/03_synth.ipynb #72245093519b
 def _georef(c, pixel_deg):
@@ -271,8 +272,9 @@ def _terrain(c):
     low_frac = float(np.clip(sum(c.f.values()) - .034, .1, .9))
     c.hgt, c.thr = hgt, np.quantile(hgt, low_frac)
     c.low = hgt < c.thr
-    c.elev = (rng.uniform(120, 300) * np.maximum(hgt - c.thr,
-                                                 0) / (hgt.max() - c.thr + 1e-6)).astype(np.float32)
+    c.elev = (rng.uniform(120,
+                          300) * np.maximum(hgt - c.thr,
+                                            0) / (hgt.max() - c.thr + 1e-6)).astype(np.float32)
     c.mu[:] = _u(rng, "forest")
 
 def _rivers(c):
@@ -286,9 +288,11 @@ def _rivers(c):
         if len(pts) < 10: continue
         ii = np.clip(np.rint(pts).astype(int), 0, size - 1)
         t = np.linspace(0, 1, len(pts))
-        w = np.clip(np.rint(rng.uniform(1, 2.5) + rng.uniform(0, 2) * t + .8 * c.low[ii[:, 0],
-                                                                                     ii[:,
-                                                                                        1]] - .3 * i), 1, 4).astype(int)
+        w = np.clip(np.rint(rng.uniform(1,
+                                        2.5) + rng.uniform(0,
+                                                           2) * t + .8 * c.low[ii[:, 0],
+                                                                               ii[:, 1]] - .3 * i),
+                    1, 4).astype(int)
         m = _stamp(np.zeros(shape, bool), pts, w)
         c.rw[m] = np.maximum(c.rw[m], w.max()); c.river |= m
         gate = (np.sin(t * rng.uniform(20, 60) + rng.uniform(0, 6)) > -.2) & (w >= 2)
@@ -301,9 +305,8 @@ def _water(c):
     brightens parts."""
     rng = c.rng
     c.water = c.hgt < np.quantile(c.hgt, max(c.f[WATER] - c.river.mean(), .004))
-    wdb = (_u(rng, "sea") if c.sea else _u(rng,
-                                           "lake")) + BACKSCATTER["wind_db"] * np.maximum(c.wind,
-                                                                                          -1)
+    wdb = (_u(rng, "sea") if c.sea
+           else _u(rng, "lake")) + BACKSCATTER["wind_db"] * np.maximum(c.wind, -1)
     if c.open_sea: wdb = _open_sea_db(rng, c.shape, c.wind, c.xx, c.yy)
     c.lab[c.water] = WATER; c.mu[c.water] = wdb[c.water]
 
@@ -351,13 +354,13 @@ def _agriculture(c):
     if agri.any():
         hn = (c.hgt - c.hgt.min()) / (c.thr - c.hgt.min() + 1e-6)
         sc = np.where(agri, c.zone_crop[ay, ax] + .8 * r1 + hn[ay, ax], -np.inf)
-        crop = agri & (sc >= np.quantile(sc[agri], float(np.clip(1 - c.f[CROP] / agri.mean(), 0,
-                                                                 1))))
+        crop = agri & (sc >= np.quantile(sc[agri],
+                                         float(np.clip(1 - c.f[CROP] / agri.mean(), 0, 1))))
         rest = agri & ~crop
         if rest.any():
             sg = np.where(rest, c.zone_grass[ay, ax] + .8 * r2, -np.inf)
-            grass = rest & (sg >= np.quantile(sg[rest], float(np.clip(1 - c.f[GRASS] / rest.mean(),
-                                                                      0, 1))))
+            grass = rest & (sg >= np.quantile(sg[rest],
+                                              float(np.clip(1 - c.f[GRASS] / rest.mean(), 0, 1))))
     paddy = agri & ~crop & ~grass
     if paddy.any():
         ss = c.zone_state[ay, ax] + 1.2 * (r3 - .5)
@@ -450,14 +453,14 @@ def _solar(c):
     for _ in range(30):
         if placed >= .9 * budget: break
         on_hill = rng.random() < .3
-        p = _pick(rng, (c.hills & (lab == FOREST)) if on_hill else (c.agri & np.isin(lab, (PADDY,
-                                                                                           CROP,
-                                                                                           GRASS))))
+        p = _pick(rng,
+                  (c.hills & (lab == FOREST)) if on_hill
+                  else (c.agri & np.isin(lab, (PADDY, CROP, GRASS))))
         if p is None: continue
         area = min(rng.uniform(150, 600), max(budget - placed, 60) * 1.1)
         ar = rng.uniform(.6, 1.6); a = math.sqrt(area * ar) / 2; b = area / (4 * a)
-        sl, m, u, v = _rect(c.shape, p[1], p[0], a, b, rng.uniform(0, np.pi) if on_hill
-                            else c.theta_p)
+        sl, m, u, v = _rect(c.shape, p[1], p[0], a, b,
+                            rng.uniform(0, np.pi) if on_hill else c.theta_p)
         m &= lab[sl] != WATER
         period = int(rng.integers(3, 6)); base = _u(rng, "solar"); amp = _u(rng, "solar_stripe_db")
         stripe = np.mod(np.floor(v + b), period) < period / 2
@@ -563,8 +566,8 @@ def synth_scene(seed: int, size: int = 512, looks: float = 4, *, targets: dict |
     info = dict(targets={JP9_NAMES[k]: v for k, v in f.items()}, sea=sea, open_sea=bool(open_sea),
                 incidence_deg=incidence_deg,
                 look="from the west", pixel_m=(c.dx_m, c.dy_m), mu_db=c.mu, elevation=c.elev)
-    return SynthScene(db=db, dn=dn, labels=lab, transform=Affine(pixel_deg, 0, c.lon0, 0,
-                                                                 -pixel_deg, c.lat0),
+    return SynthScene(db=db, dn=dn, labels=lab,
+                      transform=Affine(pixel_deg, 0, c.lon0, 0, -pixel_deg, c.lat0),
                       crs="EPSG:4326", seed=int(seed), looks=looks, cf=cf, info=info)
 
 # %% ../nbs/03_synth.ipynb #ed1c95ef06ea
@@ -591,8 +594,8 @@ def frozen_mismatch(db, labels, ref_db, ref_labels, cf: float = DEFAULT_CF) -> s
 # %% ../nbs/03_synth.ipynb #258a01f69904
 SPLIT_OFFSETS = {"train": 0, "val": 10_000, "test": 20_000}
 
-def benchmark_seeds(n_train: int = 8, n_val: int = 2, n_test: int = 2, seed: int = 0) -> dict[str,
-                                                                                              list[int]]:
+def benchmark_seeds(n_train: int = 8, n_val: int = 2, n_test: int = 2,
+                    seed: int = 0) -> dict[str, list[int]]:
     "The scene seeds of each split (disjoint ranges)."
     counts = dict(train=n_train, val=n_val, test=n_test)
     for k, n in counts.items():
@@ -715,8 +718,8 @@ def make_benchmark(out_dir, n_train: int = 8, n_val: int = 2, n_test: int = 2, s
         if progress:
             print(f"\rsynth: {n + 1}/{len(todo)} scenes", end="", file=sys.stderr, flush=True)
     if progress: print(file=sys.stderr)
-    man = {"format": "sar_lulc.dataset/1", "scheme": "jp9", "units": "dn" if units == "dn"
-           else "db", "cf": float(cf),
+    man = {"format": "sar_lulc.dataset/1", "scheme": "jp9",
+           "units": "dn" if units == "dn" else "db", "cf": float(cf),
            "splits": {k: splits.get(k, []) for k in seeds},
            "generator": {"name": "SynthALOS-2", "module": "sar_lulc.synth", "size": int(size),
                          "looks": lo_l if hi_l == lo_l else [lo_l, hi_l], "open_sea": open_sea,

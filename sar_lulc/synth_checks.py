@@ -56,9 +56,9 @@ def gaussian_fit(X: np.ndarray, y: np.ndarray, num_classes: int = NUM_CLASSES,
     X = np.asarray(X, np.float64); y = np.asarray(y).ravel()
     ok = (y < num_classes) & np.isfinite(X).all(1); X, y = X[ok], y[ok]
     D = X.shape[1]
-    mean = np.zeros((num_classes, D)); cov = np.tile(np.eye(D), (num_classes, 1,
-                                                                 1)); logp = np.full(num_classes,
-                                                                                     -np.inf)
+    mean = np.zeros((num_classes, D))
+    cov = np.tile(np.eye(D), (num_classes, 1, 1))
+    logp = np.full(num_classes, -np.inf)
     for c in range(num_classes):
         Xc = X[y == c]
         if len(Xc) < 2: continue
@@ -106,20 +106,21 @@ def difficulty_report(n_train: int = 8, n_test: int = 2, size: int = 512, seed: 
                                                  "and one test scene.")
     rows = []
     for name, kind, diag in baselines:
-        X = np.concatenate([pixel_features(d, kind) for d,
-                            _ in train]); y = np.concatenate([l.ravel() for _, l in train])
+        X = np.concatenate([pixel_features(d, kind) for d, _ in train])
+        y = np.concatenate([l.ravel() for _, l in train])
         model = gaussian_fit(X, y, NUM_CLASSES, diag); del X
         cm = ConfusionMatrix(NUM_CLASSES)
         for d, l in test:
-            cm.update(torch.from_numpy(gaussian_predict(model, pixel_features(d,
-                                                                              kind)).reshape(l.shape)), torch.from_numpy(l))
+            cm.update(torch.from_numpy(gaussian_predict(model,
+                                                        pixel_features(d, kind)).reshape(l.shape)),
+                      torch.from_numpy(l))
         r = cm.compute()
         rows.append(dict(name=name, features=kind, miou=r["miou"], oa=r["oa"],
                          iou={JP9_NAMES[c]: float(r["iou"][c]) for c in range(NUM_CLASSES)}))
-    return dict(rows=rows, n_train=len(train), n_test=len(test), size=size if data is None
-                else None,
-                looks=looks if data is None else None, seed=seed, data=str(data)
-                if data is not None else None)
+    return dict(rows=rows, n_train=len(train), n_test=len(test),
+                size=size if data is None else None,
+                looks=looks if data is None else None, seed=seed,
+                data=str(data) if data is not None else None)
 
 def format_difficulty(report: dict) -> str:
     "The difficulty report as a text table (IoU and mIoU in %)."
@@ -140,9 +141,9 @@ def water_stats(db: np.ndarray, mask: np.ndarray, win: int = 16) -> dict:
                windows=0, cv=float("nan"), enl=float("nan"))
     H, W = (db.shape[0] // win) * win, (db.shape[1] // win) * win
     if H == 0 or W == 0: return out
-    blk = lambda a: a[:H, :W].reshape(H // win, win, W // win, win).transpose(0, 2, 1,
-                                                                              3).reshape(-1,
-                                                                                         win * win)
+    blk = lambda a: a[:H,
+                      :W].reshape(H // win, win, W // win,
+                                  win).transpose(0, 2, 1, 3).reshape(-1, win * win)
     full = blk(m).all(1)
     if full.any():
         I = 10 ** (blk(np.where(m, db, 0))[full] / 10)
@@ -164,7 +165,7 @@ def real_ocean_stats(win: int = 16, paths: dict | None = None) -> dict | None:
     return water_stats(db, mask[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1] == 50, win)
 
 
-# %% ../nbs/15_synth_checks.ipynb #628ec34788df
+# %% ../nbs/15_synth_checks.ipynb #71defedd42f8
 def realism_report(n_scenes: int = 4, size: int = 512, seed: int = 0, looks=(4,), win: int = 16,
                    real: bool = True) -> dict:
     """Synthetic open-water statistics (sea, lake, all water and open-sea scenes) per number of
@@ -172,16 +173,16 @@ def realism_report(n_scenes: int = 4, size: int = 512, seed: int = 0, looks=(4,)
     rows = []
     for L in looks:
         scenes = [synth_scene(seed + i, size, L) for i in range(n_scenes)]
-        scenes += [synth_scene(seed + i, size, L, open_sea=True) for i in range(max(n_scenes // 2,
-                                                                                    1))]
-        for name, sel in (("sea", lambda s: s.info["sea"] and not s.info["open_sea"]), ("lakes",
-                                                                                        lambda s: not s.info["sea"]),
-                          ("all water", lambda s: not s.info["open_sea"]), ("open sea",
-                                                                            lambda s: s.info["open_sea"])):
+        scenes += [synth_scene(seed + i, size, L, open_sea=True)
+                   for i in range(max(n_scenes // 2, 1))]
+        for name, sel in (("sea", lambda s: s.info["sea"] and not s.info["open_sea"]),
+                          ("lakes", lambda s: not s.info["sea"]),
+                          ("all water", lambda s: not s.info["open_sea"]),
+                          ("open sea", lambda s: s.info["open_sea"])):
             ss = [s for s in scenes if sel(s)]
             if not ss: continue
-            db = np.concatenate([s.db for s in ss], 1); m = np.concatenate([s.labels == WATER
-                                                                            for s in ss], 1)
+            db = np.concatenate([s.db for s in ss], 1)
+            m = np.concatenate([s.labels == WATER for s in ss], 1)
             rows.append(dict(source=f"SynthALOS-2 {name}", looks=L, **water_stats(db, m, win)))
     r = real_ocean_stats(win) if real else None
     if r is not None: rows.append(dict(source="real N23W161 ocean (mask 50)", looks=None, **r))

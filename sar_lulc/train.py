@@ -98,7 +98,10 @@ def choose_train_precision(model: nn.Module, train_ds, loss_fn, batch_size: int,
             try:
                 times = time_alternating({p: (lambda p=p: step(p)) for p in ("fp32", "bf16")},
                                          reps, dev)
-            finally: model.load_state_dict(state); model.zero_grad(set_to_none=True); model.train(was_training)
+            finally:
+                model.load_state_dict(state)
+                model.zero_grad(set_to_none=True)
+                model.train(was_training)
         speed, finite = times["fp32"] / max(times["bf16"], 1e-9), math.isfinite(loss["bf16"])
         choice = "bf16" if speed >= AUTO_MIN_SPEEDUP and finite else "fp32"
         why = f"a bf16 step {speed:.2f}x the speed of fp32 on this {dev.type}" + ("" if finite
@@ -210,13 +213,14 @@ def fit(model: nn.Module, train_ds, cfg, out_dir, *, loss_fn, kind: str, arch: s
                                                                        cfg.batch_size, env)
     train_model = model
     if env.distributed:
-        train_model = nn.parallel.DistributedDataParallel(model, device_ids=[device.index]
+        train_model = nn.parallel.DistributedDataParallel(model,
+                                                          device_ids=[device.index]
                                                           if device.type == "cuda" else None)
     if cfg.compile:
         train_model = torch.compile(train_model, backend=(cm := compile_setting(cfg.compile))[0],
                                     mode=cm[1])
-    steps_log, epoch_log = _CsvLog(out / "steps.csv", env.is_main), _CsvLog(out / "log.csv",
-                                                                            env.is_main)
+    steps_log, epoch_log = _CsvLog(out / "steps.csv",
+                                   env.is_main), _CsvLog(out / "log.csv", env.is_main)
     tb = _tb_writer(out / "tb", env.is_main)
     chips_per_step = cfg.batch_size * accum * env.world_size
 
@@ -263,8 +267,8 @@ def fit(model: nn.Module, train_ds, cfg, out_dir, *, loss_fn, kind: str, arch: s
                 # (loss, {name: float}): more to log, averaged over the batches that had it
                 if isinstance(loss, tuple):
                     loss, more = loss
-                    for k, v in more.items(): s, c = win_more.get(k, (0.0,
-                                                                      0)); win_more[k] = (s + float(v), c + 1)
+                    for k, v in more.items():
+                        s, c = win_more.get(k, (0.0, 0)); win_more[k] = (s + float(v), c + 1)
                 lv = loss.detach().float().reshape(())
                 if env.distributed: lv = lv.clone(); dist.all_reduce(lv); lv /= env.world_size
                 lval = float(lv)
@@ -273,11 +277,15 @@ def fit(model: nn.Module, train_ds, cfg, out_dir, *, loss_fn, kind: str, arch: s
             loss_sum += lval; loss_n += 1; win_sum += lval; win_n += 1; b += 1
             if not sync: continue
             scaler.unscale_(opt)
-            gn = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip if cfg.clip
-                                                      else float("inf")))
+            gn = float(torch.nn.utils.clip_grad_norm_(model.parameters(),
+                                                      cfg.clip if cfg.clip else float("inf")))
             if not math.isfinite(gn) and not scaler.is_enabled():
                 raise _nan_error("gradient norm", gn, step + 1, epoch, b - 1, out)
-            scaler.step(opt); scaler.update(); opt.zero_grad(set_to_none=True); sched.step(); step += 1
+            scaler.step(opt)
+            scaler.update()
+            opt.zero_grad(set_to_none=True)
+            sched.step()
+            step += 1
             bar.update(1)
             if env.is_main and (step % cfg.log_every == 0 or b == batches):
                 dt = max(time.time() - t_win, 1e-9)
@@ -285,16 +293,16 @@ def fit(model: nn.Module, train_ds, cfg, out_dir, *, loss_fn, kind: str, arch: s
                            loss=win_sum / win_n,
                            grad_norm=gn, chips_per_s=win_n / accum * chips_per_step / dt,
                            **{k: s / c for k, (s, c) in win_more.items()})
-                steps_log.write(row); bar.set_postfix(loss=f"{row['loss']:.4f}",
-                                                      lr=f"{row['lr']:.2e}")
+                steps_log.write(row)
+                bar.set_postfix(loss=f"{row['loss']:.4f}", lr=f"{row['lr']:.2e}")
                 # no bar to show it: the loss as it goes, one line per log row
                 if not progress:
                     print(f"{kind}: step {step} (epoch {epoch + 1}/{cfg.epochs}) loss "
                           f"{row['loss']:.4f} lr {row['lr']:.2e} "
                           f"{row['chips_per_s']:.1f} chips/s", file=sys.stderr, flush=True)
                 if tb:
-                    [tb.add_scalar(f"train/{k}", v, step) for k, v in row.items()
-                     if k not in ("step", "epoch")]
+                    [tb.add_scalar(f"train/{k}", v, step) for k,
+                     v in row.items() if k not in ("step", "epoch")]
                 win_sum, win_n, t_win, win_more = 0.0, 0, time.time(), {}
             if cfg.save_every and step % cfg.save_every == 0 and env.is_main and b < batches:
                 save("last.pt", epoch, b, last_metrics)
@@ -310,9 +318,8 @@ def fit(model: nn.Module, train_ds, cfg, out_dir, *, loss_fn, kind: str, arch: s
         metrics = val_fn(model) if val_fn is not None else {}
         improved = False
         v = metrics.get(select) if select else None
-        if v is not None and math.isfinite(v) and (best is None or (v > best["value"]
-                                                                    if mode == "max"
-                                                                    else v < best["value"])):
+        if v is not None and math.isfinite(v) and (best is None
+                                                   or (v > best["value"] if mode == "max" else v < best["value"])):
             best, improved = dict(metric=select, value=float(v), epoch=epoch + 1, step=step), True
         last_metrics = metrics
         if env.is_main:
@@ -321,8 +328,8 @@ def fit(model: nn.Module, train_ds, cfg, out_dir, *, loss_fn, kind: str, arch: s
             row = {**epoch_row(), **scalars(metrics, "val_")}
             epoch_log.write(row)
             if tb:
-                [tb.add_scalar(f"epoch/{k}", v, step) for k, v in row.items() if k not in ("step",
-                                                                                           "epoch")]
+                [tb.add_scalar(f"epoch/{k}", v, step) for k,
+                 v in row.items() if k not in ("step", "epoch")]
         epoch_done = epoch + 1
     _barrier(env)
     if tb: tb.close()
@@ -357,8 +364,8 @@ def evaluate_dataset(model: nn.Module, ds, num_classes: int, env: DistEnv | None
     cm = ConfusionMatrix(num_classes, device=env.device)
     bf = BoundaryF1(num_classes, tolerance=2, device=env.device) if extra else None
     thin_names = set(matching_classes(THIN_CLASSES, names))
-    thin_cls = [i for i, n in enumerate(names) if n in thin_names or (num_classes == 2
-                                                                      and n == "water")]
+    thin_cls = [i for i,
+                n in enumerate(names) if n in thin_names or (num_classes == 2 and n == "water")]
     thin = ThinIoU(num_classes, thin_cls, device=env.device) if extra and thin_cls else None
     loader = DataLoader(_shard(ds, env), batch_size=batch_size, num_workers=0)
     for batch in tqdm(loader, desc="evaluate", disable=not (progress and env.is_main), leave=False):
@@ -376,8 +383,8 @@ def evaluate_dataset(model: nn.Module, ds, num_classes: int, env: DistEnv | None
         rare = matching_classes(RARE_CLASSES, names)
         if rare: res.update(rare_class_iou(res, rare, names))
         if num_classes == 2:
-            res.update({f"water_{k}": v for k, v in binary_metrics(cm, 1).items()
-                        if k != "n_pixels"})
+            res.update({f"water_{k}": v for k,
+                        v in binary_metrics(cm, 1).items() if k != "n_pixels"})
     model.train(was_training)
     return res, cm
 
@@ -417,11 +424,12 @@ def load_init(model: nn.Module, path, target) -> tuple[Path, str]:
                            f"e.g. {bad[:2]}): it was trained on other input bands (e.g. HH vs "
                            f"HH+HV). Start from a model for the same bands, "
                            "or use --pretrained for a matching encoder.")
-    same = b.scheme is not None and [class_key(n) for n in b.scheme.names] == [class_key(n)
-                                                                               for n in target.names]
+    same = b.scheme is not None and [class_key(n)
+                                     for n in b.scheme.names] == [class_key(n) for n in target.names]
     keep = same and all(k in src and src[k].shape == dst[k].shape for k in head)
-    unwrap_model(model).load_state_dict({k: v for k, v in src.items() if k in dst and (keep
-                                                                                       or k not in head)}, strict=False)
+    unwrap_model(model).load_state_dict({k: v for k,
+                                         v in src.items() if k in dst and (keep or k not in head)},
+                                        strict=False)
     what = ("the whole model (encoder, decoder and head)" if keep else
             f"encoder and decoder; the head is re-initialised for {target.num_classes} classes "
             f"{list(target.names)[:6]} "
@@ -489,8 +497,8 @@ def _finetune(cfg, env, data_dir, out, pretrained, resume, max_steps, overwrite,
     if ck is not None and ck.get("init"):
         init, init_meta = None, dict(model_config=ck["model_config"], preset=ck.get("preset"))
     if ck is not None:
-        check_compatible(ck, kind="finetune", preset=ck.get("preset") if ck.get("init")
-                         else cfg.preset, task=cfg.task,
+        check_compatible(ck, kind="finetune",
+                         preset=ck.get("preset") if ck.get("init") else cfg.preset, task=cfg.task,
                          source=str(resume))
     info = load_dataset_dir(data_dir)
     if not info.splits.get("train"): raise SarLulcError(f"Dataset {data_dir} has no training items "
@@ -503,14 +511,14 @@ def _finetune(cfg, env, data_dir, out, pretrained, resume, max_steps, overwrite,
     kw = dict(norm=info.norm, scheme=info.scheme, target_scheme=target, units=units, cf=cf,
               min_valid=cfg.min_valid, seed=cfg.seed,
               multilook=cfg.multilook)
-    train_ds = ChipDataset(info.items("train"), chip=cfg.chip, mode="random" if cfg.chips_per_epoch
-                           else "grid",
+    train_ds = ChipDataset(info.items("train"), chip=cfg.chip,
+                           mode="random" if cfg.chips_per_epoch else "grid",
                            chips_per_epoch=cfg.chips_per_epoch, augment=cfg.augment,
                            balance=cfg.balance,
                            radiometric=SarAugment(cfg.gain_db, cfg.ramp_db, cfg.speckle)
                            if cfg.augment else None, **kw)
-    val_ds = (ChipDataset(info.items("val"), chip=cfg.val_chip or cfg.chip, mode="grid", **{**kw,
-                                                                                            "min_valid": 0.0})
+    val_ds = (ChipDataset(info.items("val"), chip=cfg.val_chip or cfg.chip, mode="grid",
+                          **{**kw, "min_valid": 0.0})
               if info.splits.get("val") else None)
     counts = label_histogram(info.label_paths("train"), scheme=info.scheme, target_scheme=target,
                              # only where the loss looks
@@ -548,14 +556,15 @@ def _finetune(cfg, env, data_dir, out, pretrained, resume, max_steps, overwrite,
     def val_fn(m):
         return evaluate_dataset(m, val_ds, target.num_classes, env, cfg.eval_batch_size,
                                 cfg.precision)[0]
-    meta = dict(task=cfg.task, preset=init_meta.get("preset", cfg.preset) if init_meta
-                else cfg.preset, norm=info.norm.to_dict(),
+    meta = dict(task=cfg.task,
+                preset=init_meta.get("preset", cfg.preset) if init_meta else cfg.preset,
+                norm=info.norm.to_dict(),
                 scheme=target.to_dict(), class_freqs=freqs.tolist(), data=str(info.root),
                 pretrained=str(pre) if pre else None, init=started,
                 input=input_contract(info, cal, in_chans, cfg.multilook))
     summary = fit(model, train_ds, cfg, out, loss_fn=loss_fn, kind="finetune", arch=cfg.arch,
-                  model_config=model_config, meta=meta, val_fn=val_fn if val_ds is not None
-                  else None,
+                  model_config=model_config, meta=meta,
+                  val_fn=val_fn if val_ds is not None else None,
                   select="miou", resume=resume, max_steps=max_steps, env=env, overwrite=overwrite,
                   progress=progress)
     test = None
@@ -604,7 +613,7 @@ def pretrain(cfg="demo", data_dir=None, out_dir=None, resume=None, max_steps: in
     finally: dist_cleanup(env)
 
 
-# %% ../nbs/24_train.ipynb #3af3973dbe03
+# %% ../nbs/24_train.ipynb #68393e3c1824
 def _pretrain(cfg, env, data_dir, out, resume, max_steps, overwrite, progress) -> dict:
     if resume:
         check_compatible(load_checkpoint(resume, mmap=True), kind="pretrain", preset=cfg.preset,
@@ -752,18 +761,17 @@ def pretrain_command(*, data: _A["data"], out: _A["out"], overwrite: _A["overwri
     s = pretrain(pretrain_config(recipe, **_overrides(config, set_, bf16, overrides)), data, out,
                  resume=resume,
                  max_steps=steps, overwrite=overwrite, progress=not no_progress)
-    return {k: s[k] for k in ("run", "encoder", "preset", "steps", "epochs_done",
-                              "stopped_at_max_steps", "val",
+    return {k: s[k]
+            for k in ("run", "encoder", "preset", "steps", "epochs_done", "stopped_at_max_steps", "val",
                               "precision", "precision_auto", "time_s", "world_size",
-                              "weights_sha256")}
+                      "weights_sha256")}
 
 _REFINE = "task and refinements"
 @command("train", config=TrainConfig, presets=TRAIN_PRESETS, epilog=_TRAIN_EPILOG,
          fields={**_RUN_FIELDS, "task": Arg(choices=TASKS, group=_REFINE),
                  "hr_inject": Arg(choices=HR_INJECT, group=_REFINE),
-                 "head": Arg(choices=HEADS, group=_REFINE), **{f: Arg(group=_REFINE)
-                                                               for f in ("alpha", "drop_path",
-                                                                         "layer_decay")}})
+                 "head": Arg(choices=HEADS, group=_REFINE),
+                 **{f: Arg(group=_REFINE) for f in ("alpha", "drop_path", "layer_decay")}})
 def train_command(*, data: _A["data"], out: _A["out"], overwrite: _A["overwrite"] = False,
                   recipe: Arg(_RECIPES, choices=sorted(TRAIN_PRESETS), group=_MODEL) = "demo",
                   config: _A["config"] = None, set_: _A["set_"] = None, steps: _A["steps"] = None,

@@ -181,7 +181,7 @@ def _font(size):
     except TypeError: return ImageFont.load_default()   # old Pillow: fixed bitmap font
 
 
-# %% ../nbs/40_viz.ipynb #67e5bffa4887
+# %% ../nbs/40_viz.ipynb #1609e30af0aa
 def legend_image(scheme, classes=None, title: str | None = None, swatch: int = 18,
                  font_size: int = 14,
                  pad: int = 8, background=(255, 255, 255, 255)) -> Image.Image:
@@ -328,8 +328,8 @@ def panel_figure(db=None, labels=None, pred=None, scheme="jp9", titles=None,
     Figure."""
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch
-    panels = [(k, a) for k, a in (("sar", db), ("labels", labels), ("prediction", pred))
-              if a is not None]
+    panels = [(k, a) for k,
+              a in (("sar", db), ("labels", labels), ("prediction", pred)) if a is not None]
     if not panels: raise SarLulcError("panel_figure needs at least one of db, labels, pred.")
     default = {"sar": "SAR (dB)", "labels": "Reference", "prediction": "Prediction"}
     titles = dict(default, **(titles or {}))
@@ -343,18 +343,17 @@ def panel_figure(db=None, labels=None, pred=None, scheme="jp9", titles=None,
     if legend and s is not None:
         classes = present_classes(labels, pred,
                                   num_classes=len(s.names)) if legend == "present" else None
-        handles = [Patch(facecolor=c, edgecolor="#444", label=n) for n, c in legend_items(s,
-                                                                                          classes)]
+        handles = [Patch(facecolor=c, edgecolor="#444", label=n) for n,
+                   c in legend_items(s, classes)]
         if handles:
             fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 5),
                        frameon=False, fontsize=9)
-    fig.subplots_adjust(left=0.02, right=0.98, top=1 - 0.3 / fig_h, bottom=(0.55 if legend
-                                                                            else 0.05) / fig_h,
-                        wspace=0.05)
+    fig.subplots_adjust(left=0.02, right=0.98, top=1 - 0.3 / fig_h,
+                        bottom=(0.55 if legend else 0.05) / fig_h, wspace=0.05)
     return fig
 
 
-# %% ../nbs/40_viz.ipynb #4dd2620272a9
+# %% ../nbs/40_viz.ipynb #d3fcb4beadd4
 def confusion_matrix_figure(cm, names=None, normalize: bool = True, title: str | None = None,
                             annotate: bool | None = None, dpi: int = 100):
     """A confusion matrix (rows = reference, columns = prediction; row-normalised by default) as an
@@ -375,16 +374,17 @@ def confusion_matrix_figure(cm, names=None, normalize: bool = True, title: str |
     im = ax.imshow(m, cmap="Blues", vmin=0, vmax=1 if normalize else None)
     ax.set_xticks(range(k), names, rotation=45, ha="right"); ax.set_yticks(range(k), names)
     ax.set_xlabel("predicted"); ax.set_ylabel("reference")
-    ax.set_title(title or ("confusion matrix (rows normalised)" if normalize
-                           else "confusion matrix (pixels)"))
+    ax.set_title(title
+                 or ("confusion matrix (rows normalised)" if normalize else "confusion matrix "
+                                                                            "(pixels)"))
     if annotate if annotate is not None else k <= 15:
         for i in range(k):
             for j in range(k):
                 if m[i, j] > 0:
                     ax.text(j, i, f"{m[i, j]:.2f}" if normalize else f"{int(m[i, j])}",
                             ha="center", va="center",
-                            fontsize=7, color="white" if m[i, j] > 0.6 * (m.max() or 1)
-                            else "black")
+                            fontsize=7,
+                            color="white" if m[i, j] > 0.6 * (m.max() or 1) else "black")
     fig.colorbar(im, ax=ax, shrink=0.8)
     return fig
 
@@ -413,8 +413,8 @@ def mixmae_figure(out: dict, x: torch.Tensor | None = None, index: int = 0, chan
     panels = [(nd(img, valid[i]), "image"), (nd(par, valid[j]), "partner (x.flip(0))"),
               (nd(mixed, out["mixed_valid"][i].cpu().numpy()), "mixed input (outlined: from "
                                                                "partner)"),
-              (nd(rec_i, valid[i]), "reconstruction of the image"), (nd(rec_j, valid[j]),
-                                                                     "reconstruction of the partner")]
+              (nd(rec_i, valid[i]), "reconstruction of the image"),
+              (nd(rec_j, valid[j]), "reconstruction of the partner")]
     for ax, (a, title) in zip(axs.flat, panels):
         ax.imshow(a, cmap="gray", vmin=lo, vmax=hi); ax.set_title(title, fontsize=9)
     for (r, c) in zip(*np.nonzero(mask.numpy())):
