@@ -619,6 +619,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                     'sar_lulc.predictor.choose_precision': ('predictor.html#choose_precision', 'sar_lulc/predictor.py'),
                                     'sar_lulc.predictor.compile_mode': ('predictor.html#compile_mode', 'sar_lulc/predictor.py'),
                                     'sar_lulc.predictor.compiled_model': ('predictor.html#compiled_model', 'sar_lulc/predictor.py'),
+                                    'sar_lulc.predictor.default_precision': ('predictor.html#default_precision', 'sar_lulc/predictor.py'),
                                     'sar_lulc.predictor.device_name': ('predictor.html#device_name', 'sar_lulc/predictor.py'),
                                     'sar_lulc.predictor.make_predictor': ('predictor.html#make_predictor', 'sar_lulc/predictor.py'),
                                     'sar_lulc.predictor.precision_cache_file': ( 'predictor.html#precision_cache_file',

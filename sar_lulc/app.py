@@ -14,7 +14,8 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")       # no version check,
 
 import numpy as np
 
-from .core import SarLulcError, check_number, data_samples_dir, get_device
+from .core import PRECISION_CHOICES, SarLulcError, check_number, data_samples_dir, get_device
+from .predictor import default_precision
 from .command import Arg, command
 from .checkpoint import DEMO_MODEL_DIR, DEMO_MODELS, default_model_path, load_model, model_meta, resolve_model_ref
 from .io import (DEFAULT_CF, GREY_DB_RANGE, UNITS, Calibration, SarReader, UnitsWarning,
@@ -598,7 +599,10 @@ def launch(cfg: AppConfig | None = None, block: bool = True, quiet: bool = False
                  "concurrency_limit": Arg(flags=("--concurrency",)), "max_queue": None,
                  "tile": Arg("prediction tile size in px"), "device": Arg("auto, cpu or cuda"),
                  "workdir": Arg("folder for the outputs of requests (default: a temporary folder)")})
-def app_command(*, bf16: Arg("bf16 autocast (faster on recent CPUs and GPUs)") = False,
+def app_command(*, bf16: Arg("bf16 autocast (the same as --precision bf16)") = False,
+                precision: Arg("auto (default; $SAR_LULC_PRECISION changes it): bf16 where the device "
+                               "has it natively and a short probe finds it faster and alike, else "
+                               "fp32; or fp32, bf16, fp16", choices=PRECISION_CHOICES) = None,
                 **settings) -> dict:
     "Start the Gradio web demo (offline, 127.0.0.1)."
     for flag in ("lulc_model", "water_model"):
@@ -608,7 +612,7 @@ def app_command(*, bf16: Arg("bf16 autocast (faster on recent CPUs and GPUs)") =
         if given and not Path(given).exists():
             raise SarLulcError(f"--{flag.replace('_', '-')} {given} does not exist (give a run "
                                "folder or an exported .safetensors).")
-    cfg = AppConfig(**settings, precision="bf16" if bf16 else "fp32")
+    cfg = AppConfig(**settings, precision="bf16" if bf16 else (precision or default_precision()))
     get_device(cfg.device)
     tasks = cfg.available_tasks()
     if tasks:

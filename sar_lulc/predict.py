@@ -29,7 +29,8 @@ from .io import (DEFAULT_CF, GDAL_CACHE_MB, LABEL_SUFFIX, IMPLAUSIBLE_COUNT_MAX,
 from .schemes import TASKS, IGNORE_INDEX
 from .blend import _blend_in_memory, blend_windows, resolve_overlap
 from .chips import _pol_rank, polarisation_stem
-from .predictor import Predictor, _in_channels, auto_batch_size, auto_precision, make_predictor
+from .predictor import (Predictor, _in_channels, auto_batch_size, auto_precision, default_precision,
+                                make_predictor)
 from .recipes import compile_backend
 from .outputs import (BLOCK, SCENE_SUFFIXES, PredictResult, _SceneWriter, large_scene_note,
                               output_paths,
@@ -633,9 +634,10 @@ def predict_command(inputs: Arg("GeoTIFF scene(s) and/or folder(s) of scenes", n
                     model: Arg("run folder, exported .safetensors/.pt, or a shipped model by name: "
                                "lulc, water (default: the task's)") = None,
                     bf16: Arg("bf16 autocast (CPU or GPU)") = False,
-                    precision: Arg("fp32 (default), bf16, fp16 (for GPUs; both are slow on CPUs "
-                                   "without bf16/fp16 hardware) or auto (bf16 where native, "
-                                   "measured faster and >= 99.5 % alike)",
+                    precision: Arg("auto (default; $SAR_LULC_PRECISION changes it): bf16 where the "
+                                   "device has it natively and a short probe, remembered, finds "
+                                   "it faster and >= 99.5 % alike, else fp32 with no probe; or "
+                                   "fp32, bf16, fp16 (fp16 for GPUs)",
                                    choices=PRECISION_CHOICES) = None,
                     tile: Arg("window size in pixels", arg_number(lo=16)) = 512,
                     overlap: Arg("overlap in pixels, or a fraction of the tile when < 1") = "64",
@@ -678,7 +680,7 @@ def predict_command(inputs: Arg("GeoTIFF scene(s) and/or folder(s) of scenes", n
                     no_progress: Arg("no progress bar") = False) -> dict:
     """Predict whole GeoTIFF scenes (or grey PNG/JPEG images, read as the app reads them) into
     georeferenced maps."""
-    precision = "bf16" if bf16 else (precision or "fp32")
+    precision = "bf16" if bf16 else (precision or default_precision())
     compile = compiler or compile
     band = int(band) if band is not None and str(band).isdigit() else band
     plan = PredictPlan(task=task, tile=tile, overlap=_overlap_arg(overlap), batch_size=batch_size,

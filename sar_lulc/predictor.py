@@ -12,7 +12,7 @@ import torch
 from fastcore.basics import patch
 
 from .checkpoint import load_model
-from .core import (AUTO_MIN_SPEEDUP, SarLulcError, PRECISIONS, autocast, get_device,
+from .core import (AUTO_MIN_SPEEDUP, SarLulcError, PRECISIONS, PRECISION_CHOICES, autocast, get_device,
                            has_native_bf16,
                            atomic_output, time_alternating)
 from .distributed import state_sha256
@@ -22,7 +22,7 @@ from .synth import synth_scene
 
 # %% auto #0
 __all__ = ['AUTO_AGREEMENT', 'CUDA_BATCH', 'compile_mode', 'compiled_model', 'Predictor', 'make_predictor', 'auto_batch_size',
-           'choose_precision', 'precision_cache_file', 'device_name', 'auto_precision']
+           'choose_precision', 'precision_cache_file', 'device_name', 'auto_precision', 'default_precision']
 
 # %% ../nbs/31_predictor.ipynb #7ae6970783db
 def _norm_of(norm) -> tuple[np.ndarray, np.ndarray]:
@@ -362,3 +362,11 @@ def auto_precision(pred: Predictor, budget_s: float = 5.0,
     # a read-only home: decide again next time
     except (OSError, SarLulcError): pass
     return prec, why
+
+# %% ../nbs/31_predictor.ipynb #ebc4cf67a9be
+def default_precision() -> str:
+    "The precision of `sar-lulc predict` and the app when none is given: `$SAR_LULC_PRECISION`, else auto."
+    p = os.environ.get("SAR_LULC_PRECISION") or "auto"
+    if p not in PRECISION_CHOICES:
+        raise SarLulcError(f"SAR_LULC_PRECISION={p!r} is not one of {', '.join(PRECISION_CHOICES)}.")
+    return p

@@ -7,6 +7,9 @@ import pytest
 
 # `--precision auto` remembers its answers per machine: the suite's go to a folder of its own, not the user's cache
 os.environ.setdefault("SAR_LULC_CACHE_DIR", tempfile.mkdtemp(prefix="sar_lulc_test_cache_"))
+# `predict` and the app default to `auto`, which on a CPU with native bf16 may choose bf16: the suite's maps are
+# compared with goldens made in fp32, so it runs in fp32 unless a test asks (test_default_precision_is_auto)
+os.environ.setdefault("SAR_LULC_PRECISION", "fp32")
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "data_samples"

@@ -124,20 +124,24 @@ def test_torchrun_shards_scenes(tmp_path, models):
     assert [Path(p).name for p in logs] == [f"u{i}.tif" for i in range(4)]
 
 
-def test_precision_auto_is_announced_and_remembered(models, tmp_path):
-    """`--precision auto` says what it is timing, and the second run on the same machine and model decides from the
-    file at once (issue 27: a silent probe of tens of seconds looked like a hang). Without native bf16: fp32, no probe."""
+def test_precision_auto_is_the_default_announced_and_remembered(models, tmp_path):
+    """`predict` runs in precision auto by default (issue 29): it says what it is timing, and the second run on the
+    same machine and model (here with an explicit `--precision auto`) decides from the file at once (issue 27: a
+    silent probe of tens of seconds looked like a hang). Without native bf16: fp32, no probe, no file."""
     from sar_lulc.core import has_native_bf16
     scene = make_scene(tmp_path / "s.tif")
-    env = {**ENV, "SAR_LULC_CACHE_DIR": str(tmp_path / "cache")}
-    run = lambda n: subprocess.run(CLI + ["--json", "predict", str(scene), "--model", str(models["lulc"]), "--out",
-                                          str(tmp_path / f"{n}.tif"), "--precision", "auto", "--no-progress"],
-                                   capture_output=True, text=True, env=env, timeout=300)
-    a, b = run("a"), run("b")
+    env = {k: v for k, v in ENV.items() if k != "SAR_LULC_PRECISION"}       # the suite pins fp32; a user does not
+    env["SAR_LULC_CACHE_DIR"] = str(tmp_path / "cache")
+    run = lambda n, *flag: subprocess.run(CLI + ["--json", "predict", str(scene), "--model", str(models["lulc"]),
+                                                 "--out", str(tmp_path / f"{n}.tif"), *flag, "--no-progress"],
+                                          capture_output=True, text=True, env=env, timeout=300)
+    a, b = run("a"), run("b", "--precision", "auto")
     assert a.returncode == 0 and b.returncode == 0, a.stderr + b.stderr
     sa, sb = (json.loads(p.stdout.strip().splitlines()[-1]) for p in (a, b))
+    assert "precision_auto" in sa["input"]                             # decided, and said why
     if not has_native_bf16("cpu"):
         assert sa["input"]["precision_auto"] == "no native bf16 on this cpu" and not (tmp_path / "cache").exists()
+        assert sa["precision"] == "fp32"
         return
     assert "precision auto: timing bf16 against fp32" in a.stderr and "precision auto" not in b.stderr, b.stderr
     assert sb["input"]["precision_auto"].endswith("(measured before on this machine)") and sb["precision"] == sa["precision"]
