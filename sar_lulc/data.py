@@ -644,8 +644,8 @@ def _item_shape(self: ChipDataset, it) -> tuple[int, int]:
         ds = self._reader._get("label", it["label"])
         if (ds.height, ds.width) != shp:
             raise SarLulcError(f"Label raster {it['label']} is {ds.height}x{ds.width} but SAR "
-                               f"{it['sar']} is "
-                               f"{shp[0]}x{shp[1]}: they must share one grid (build_chips "
+                               f"{it['sar']} is {shp[0]}x{shp[1]}: they must share one grid "
+                               f"(build_chips "
                                "aligns them).")
     return shp
 

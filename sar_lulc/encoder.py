@@ -342,8 +342,8 @@ def check_input(self: SwinEncoder, x: torch.Tensor) -> None:
         raise SarLulcError(f"The encoder expects a (B, C, H, W) tensor, got "
                            f"{getattr(x, 'shape', type(x))}.")
     if x.shape[1] != self.cfg.in_chans:
-        raise SarLulcError(f"The encoder was built for {self.cfg.in_chans} input channel(s) "
-                           f"but got {x.shape[1]} (shape {tuple(x.shape)}); build it with "
+        raise SarLulcError(f"The encoder was built for {self.cfg.in_chans} input channel(s) but "
+                           f"got {x.shape[1]} (shape {tuple(x.shape)}); build it with "
                            f"in_chans={x.shape[1]} or "
                            "pass the right bands.")
     if x.shape[2] < 1 or x.shape[3] < 1: raise SarLulcError(f"Empty input of shape "

@@ -187,8 +187,8 @@ def make_jp_benchmark(out_dir, layouts, size: int = 512, max_sea: float = 0.5,
         raise SarLulcError(f"--layouts {' '.join(missing)}: no such file or folder. The layouts "
                            "are JAXA HRLULC land-cover GeoTIFF tiles (10 m or 50 m, e.g. "
                            "LC_N35E139.tif; from JAXA EORC's high-resolution land-use and "
-                           "land-cover map of Japan, or this project's shared data, jaxa_hrlulc/); "
-                           "give the tiles or a "
+                           "land-cover map of Japan, or this project's shared data, "
+                           f"jaxa_hrlulc/); give the tiles or a "
                            "folder holding them.")
     # folders: their subfolders too (v21.11_50m/, ...)
     tiles = sorted({Path(p) for t in given

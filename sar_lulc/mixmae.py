@@ -284,9 +284,9 @@ def forward(self: MixMAE, x: torch.Tensor, db: torch.Tensor | None = None,
     if s != 0 and db is None:
         stats = _norm_stats(norm, C, x.device)
         if stats is None:
-            raise SarLulcError("SAR-W weighting (sar_w_s != 0) needs the dB image (db=...) or "
-                               "the normalisation statistics (norm=NormStats or (mean, std)) "
-                               "to recover it; or "
+            raise SarLulcError("SAR-W weighting (sar_w_s != 0) needs the dB image (db=...) or the "
+                               "normalisation statistics (norm=NormStats or (mean, std)) to "
+                               "recover it; or "
                                "set sar_w_s=0.")
         db = x.float() * stats[1] + stats[0]
     # validity and no data

@@ -557,7 +557,7 @@ def predict_many(model_or_bundle, inputs, out_dir, plan: PredictPlan | None = No
                     if foreign and not overwrite:
                         raise SarLulcError(f"{', '.join(foreign)} exist(s) and were not written by "
                                            "sar_lulc; pass --overwrite (overwrite=True in Python) "
-                                           "to replace "
+                                           f"to replace "
                                            "them.")
                     results.append(predict_scene(pred, src, dst,
                                                  PredictPlan.of(plan, device=device,
@@ -635,9 +635,9 @@ def predict_command(inputs: Arg("GeoTIFF scene(s) and/or folder(s) of scenes", n
                                "lulc, water (default: the task's)") = None,
                     bf16: Arg("bf16 autocast (CPU or GPU)") = False,
                     precision: Arg("auto (default; $SAR_LULC_PRECISION changes it): bf16 where the "
-                                   "device has it natively and a short probe, remembered, finds "
-                                   "it faster and >= 99.5 % alike, else fp32 with no probe; or "
-                                   "fp32, bf16, fp16 (fp16 for GPUs)",
+                                   "device has it natively and a short probe, remembered, finds it "
+                                   "faster and >= 99.5 % alike, else fp32 with no probe; or fp32, "
+                                   "bf16, fp16 (fp16 for GPUs)",
                                    choices=PRECISION_CHOICES) = None,
                     tile: Arg("window size in pixels", arg_number(lo=16)) = 512,
                     overlap: Arg("overlap in pixels, or a fraction of the tile when < 1") = "64",
@@ -655,7 +655,7 @@ def predict_command(inputs: Arg("GeoTIFF scene(s) and/or folder(s) of scenes", n
                     units: Arg("input units: auto (the model's for its kind of product, else "
                                "detected), dn, db, "
                                "amplitude, linear") = "auto",
-                    cf: Arg(f"calibration factor in dB for DN and amplitude (default: the model's, "
+                    cf: Arg("calibration factor in dB for DN and amplitude (default: the model's, "
                             f"else {DEFAULT_CF:g})",
                             arg_number(float)) = None,
                     db_offset: Arg("dB added after calibration, for any units (a product's known "

@@ -185,8 +185,8 @@ def _check(self: Predictor):
                            f"{str(e)[:200]}); "
                            "it does not fit sar_lulc's input.") from e
     if out.ndim != 4 or out.shape[0] != 1 or out.shape[2:] != (64, 64):
-        raise SarLulcError(f"The model returned shape {tuple(out.shape)} for a (1, {c}, 64, "
-                           f"64) input; expected "
+        raise SarLulcError(f"The model returned shape {tuple(out.shape)} for a (1, {c}, 64, 64) "
+                           f"input; expected "
                            "(1, K, 64, 64) logits at input resolution.")
     if out.shape[1] != self.num_classes:
         raise SarLulcError(f"The model predicts {out.shape[1]} classes but its scheme "

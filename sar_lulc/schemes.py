@@ -135,8 +135,8 @@ def encode(self: ClassScheme, raw, strict: bool = False) -> np.ndarray:
         present = set(np.unique(raw[np.isfinite(raw)] if raw.dtype.kind == "f"
                                 else raw).astype(np.int64).tolist())
         bad = sorted(present - known)
-        if bad: raise SarLulcError(f"Label codes {bad[:20]} are not in scheme {self.name!r} "
-                                   f"(known codes: {sorted(known)}). Use another scheme or a "
+        if bad: raise SarLulcError(f"Label codes {bad[:20]} are not in scheme {self.name!r} (known "
+                                   f"codes: {sorted(known)}). Use another scheme or a "
                                    "--label-map.")
     return out
 

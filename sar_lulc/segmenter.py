@@ -326,9 +326,8 @@ def check_input(self: Segmenter, x) -> None:
                            f"{getattr(x, 'shape', type(x))}.")
     if x.shape[1] != self.in_chans:
         raise SarLulcError(f"This model takes {self.in_chans} input channel(s) "
-                           f"({'HH' if self.in_chans == 1 else 'e.g. HH+HV'}) but got "
-                           f"{x.shape[1]} (shape {tuple(x.shape)}); pass the right bands or "
-                           f"use a model built "
+                           f"({'HH' if self.in_chans == 1 else 'e.g. HH+HV'}) but got {x.shape[1]} "
+                           f"(shape {tuple(x.shape)}); pass the right bands or use a model built "
                            f"with in_chans={x.shape[1]}.")
     if x.shape[2] < 1 or x.shape[3] < 1: raise SarLulcError(f"Empty input of shape "
                                                             f"{tuple(x.shape)}.")

@@ -112,6 +112,53 @@ def choose_train_precision(model: nn.Module, train_ds, loss_fn, batch_size: int,
         obj = [choice, why]; dist.broadcast_object_list(obj, src=0); choice, why = obj
     return choice, why
 
+# %% ../nbs/24_train.ipynb #f39e9c94febe
+def _resume(resume, model, opt, sched, scaler, cfg, meta: dict, kind: str, model_config,
+            steps_per_epoch: int) -> tuple:
+    """Restore a run from checkpoint `resume` into the model, optimiser, schedule and scaler;
+    returns (step, epoch, batch, best, last metrics). A resumed `auto` run keeps its precision."""
+    ck = load_checkpoint(resume)
+    check_compatible(ck, kind=kind, preset=meta.get("preset"), task=meta.get("task"),
+                     model_config=model_config, source=str(resume))
+    smp = ck.get("sampler") or {}
+    if smp.get("steps_per_epoch") not in (None, steps_per_epoch):
+        raise SarLulcError(f"Cannot resume {resume}: it ran {smp['steps_per_epoch']} steps per "
+                           f"epoch, this run would run {steps_per_epoch}; keep batch_size, "
+                           "accum_steps, chips_per_epoch and the number of processes of the "
+                           "original run.")
+    restore_training(ck, model, opt, sched, scaler)
+    if cfg.precision == "auto" and (ck.get("config") or {}).get("precision") in ("fp32", "bf16"):
+        cfg.precision = ck["config"]["precision"]
+        why = ck.get("precision_auto") or cfg.precision
+        meta["precision_auto"] = why if "; kept from " in why else \
+            f"{why}; kept from {Path(resume).name}"
+    return (ck["step"], smp.get("epoch", ck["epoch"]), smp.get("batch", 0), ck.get("best"),
+            ck.get("metrics"))
+
+def _for_training(model, cfg, env):
+    "The module the loop calls: `model`, in DDP when distributed, compiled when asked."
+    out = model
+    if env.distributed:
+        dev = env.device
+        out = nn.parallel.DistributedDataParallel(
+            model, device_ids=[dev.index] if dev.type == "cuda" else None)
+    if cfg.compile:
+        backend, mode = compile_setting(cfg.compile)
+        out = torch.compile(out, backend=backend, mode=mode)
+    return out
+
+def _improves(v, best: dict | None, mode: str) -> bool:
+    "Whether the validation value `v` beats `best` (higher for mode max, lower for min)."
+    if v is None or not math.isfinite(v): return False
+    return best is None or (v > best["value"] if mode == "max" else v < best["value"])
+
+def _tb_log(tb, prefix: str, row: dict, step: int):
+    "A log row's values as TensorBoard scalars `prefix/name` (when TensorBoard is on)."
+    if not tb: return
+    for k, v in row.items():
+        if k not in ("step", "epoch"): tb.add_scalar(f"{prefix}/{k}", v, step)
+
+
 # %% ../nbs/24_train.ipynb #9ed3def00f39
 def _to_device(batch: dict, device) -> dict:
     return {k: (v.to(device, non_blocking=True) if torch.is_tensor(v) else v) for k,
@@ -182,43 +229,16 @@ def fit(model: nn.Module, train_ds, cfg, out_dir, *, loss_fn, kind: str, arch: s
     total = cfg.epochs * steps_per_epoch
     sched = make_scheduler(opt, total, round(cfg.warmup_epochs * steps_per_epoch), cfg.min_lr_ratio)
     scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16")
-    step, start_epoch, start_batch, best, last_metrics = 0, 0, 0, None, None
-    if resume:
-        ck = load_checkpoint(resume)
-        check_compatible(ck, kind=kind, preset=meta.get("preset"), task=meta.get("task"),
-                         model_config=model_config,
-                         source=str(resume))
-        smp = ck.get("sampler") or {}
-        if smp.get("steps_per_epoch") not in (None, steps_per_epoch):
-            raise SarLulcError(f"Cannot resume {resume}: it ran {smp['steps_per_epoch']} steps per "
-                               f"epoch, this run would run {steps_per_epoch}; keep batch_size, "
-                               f"accum_steps, chips_per_epoch and the "
-                               "number of processes of the original run.")
-        restore_training(ck, model, opt, sched, scaler)
-        step, start_epoch, start_batch = ck["step"], smp.get("epoch",
-                                                             ck["epoch"]), smp.get("batch", 0)
-        best, last_metrics = ck.get("best"), ck.get("metrics")
-        if cfg.precision == "auto" and (ck.get("config") or {}).get("precision") in ("fp32",
-                                                                                     "bf16"):
-            # a resumed run keeps its precision
-            cfg.precision = ck["config"]["precision"]
-            why = ck.get("precision_auto") or cfg.precision
-            meta["precision_auto"] = why if "; kept from " in why else (f"{why}; kept from "
-                                                                        f"{Path(resume).name}")
+    step, start_epoch, start_batch, best, last_metrics = (
+        _resume(resume, model, opt, sched, scaler, cfg, meta, kind, model_config, steps_per_epoch)
+        if resume else (0, 0, 0, None, None))
     # measured once, here (auto is fp32 or bf16: the fp16 scaler above stays off);
     if cfg.precision == "auto":
         # fit writes the choice into the config, which evaluation, checkpoints and the caller's
         # later steps read
         cfg.precision, meta["precision_auto"] = choose_train_precision(model, train_ds, loss_fn,
                                                                        cfg.batch_size, env)
-    train_model = model
-    if env.distributed:
-        train_model = nn.parallel.DistributedDataParallel(model,
-                                                          device_ids=[device.index]
-                                                          if device.type == "cuda" else None)
-    if cfg.compile:
-        train_model = torch.compile(train_model, backend=(cm := compile_setting(cfg.compile))[0],
-                                    mode=cm[1])
+    train_model = _for_training(model, cfg, env)
     steps_log, epoch_log = _CsvLog(out / "steps.csv",
                                    env.is_main), _CsvLog(out / "log.csv", env.is_main)
     tb = _tb_writer(out / "tb", env.is_main)
@@ -300,9 +320,7 @@ def fit(model: nn.Module, train_ds, cfg, out_dir, *, loss_fn, kind: str, arch: s
                     print(f"{kind}: step {step} (epoch {epoch + 1}/{cfg.epochs}) loss "
                           f"{row['loss']:.4f} lr {row['lr']:.2e} "
                           f"{row['chips_per_s']:.1f} chips/s", file=sys.stderr, flush=True)
-                if tb:
-                    [tb.add_scalar(f"train/{k}", v, step) for k,
-                     v in row.items() if k not in ("step", "epoch")]
+                _tb_log(tb, "train", row, step)
                 win_sum, win_n, t_win, win_more = 0.0, 0, time.time(), {}
             if cfg.save_every and step % cfg.save_every == 0 and env.is_main and b < batches:
                 save("last.pt", epoch, b, last_metrics)
@@ -316,20 +334,16 @@ def fit(model: nn.Module, train_ds, cfg, out_dir, *, loss_fn, kind: str, arch: s
             break
         _broadcast_buffers(model, env)
         metrics = val_fn(model) if val_fn is not None else {}
-        improved = False
         v = metrics.get(select) if select else None
-        if v is not None and math.isfinite(v) and (best is None
-                                                   or (v > best["value"] if mode == "max" else v < best["value"])):
-            best, improved = dict(metric=select, value=float(v), epoch=epoch + 1, step=step), True
+        improved = _improves(v, best, mode)
+        if improved: best = dict(metric=select, value=float(v), epoch=epoch + 1, step=step)
         last_metrics = metrics
         if env.is_main:
             save("last.pt", epoch + 1, 0, metrics)
             if improved: save("best.pt", epoch + 1, 0, metrics)
             row = {**epoch_row(), **scalars(metrics, "val_")}
             epoch_log.write(row)
-            if tb:
-                [tb.add_scalar(f"epoch/{k}", v, step) for k,
-                 v in row.items() if k not in ("step", "epoch")]
+            _tb_log(tb, "epoch", row, step)
         epoch_done = epoch + 1
     _barrier(env)
     if tb: tb.close()

@@ -209,9 +209,9 @@ def legend_image(scheme, classes=None, title: str | None = None, swatch: int = 1
 def legend_html(scheme, classes=None, title: str | None = "Legend") -> str:
     "The legend as a small self-contained HTML block (swatch + name per class)."
     rows = "".join(
-        f'<div style="display:flex;align-items:center;margin:2px 0">'
-        f'<span style="display:inline-block;width:16px;height:16px;background:{col};border:1px '
-        f'solid #555;margin-right:6px"></span><span>{html.escape(name)}</span></div>'
+        '<div style="display:flex;align-items:center;margin:2px 0"><span '
+        f'style="display:inline-block;width:16px;height:16px;background:{col};border:1px solid '
+        f'#555;margin-right:6px"></span><span>{html.escape(name)}</span></div>'
         for name, col in legend_items(scheme, classes))
     head = f'<div style="font-weight:bold;margin-bottom:4px">{html.escape(title)}</div>' if title else ""
     return (f'<div class="sar-lulc-legend" style="background:rgba(255,255,255,0.9);padding:6px 8px;'
