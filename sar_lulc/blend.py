@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
+from fastcore.basics import patch
 from rasterio.windows import Window
 
 from .core import SarLulcError
@@ -81,7 +82,137 @@ def _softmax_np(a: np.ndarray, axis: int = 0) -> np.ndarray:
     return a
 
 
-# %% ../nbs/30_blend.ipynb #6055ed27a59d
+# %% ../nbs/30_blend.ipynb #d0dfa2820365
+class _Blender:
+    """One run of `blend_windows`: the window grid, the output rows not yet written (`pend`), the
+    cells still waiting for windows (`cells`), the window weights and the timings (`st`)."""
+    def __init__(self, height: int, width: int, num_classes: int, tile: int, overlap, finalize,
+                 products: dict, on_rows, row_block: int, blend: str, write_behind: bool):
+        if blend not in ("probs", "logits"):
+            raise SarLulcError(f"blend must be 'probs' or 'logits', got {blend!r}.")
+        self.K, self.ov = int(num_classes), resolve_overlap(tile, overlap)
+        self.ya, self.xa = _Axis(height, tile, tile - self.ov), _Axis(width, tile, tile - self.ov)
+        self.th, self.tw = self.ya.size, self.xa.size
+        self.height, self.finalize, self.products, self.on_rows = height, finalize, products, on_rows
+        self.row_block, self.blend = row_block, blend
+        cap = self.th + row_block
+        self.pend = {k: np.full((b, cap, width), fill, dtype) for k, (b, dtype, fill) in products.items()}
+        self.order = [(r, j) for r in range(len(self.ya.starts)) for j in range(len(self.xa.starts))]
+        self.st = dict(pend_y0=0, read_s=0.0, model_s=0.0, blend_s=0.0, write_s=0.0,
+                       windows=len(self.order), empty=0, max_cells=0, dev=torch.device("cpu"),
+                       write_thread_s=0.0)
+        self.wcache, self.cells = {}, {}
+        self.wpool, self.wfut = (ThreadPoolExecutor(1) if write_behind else None), []
+
+    def weight(self, r: int, j: int, dev) -> torch.Tensor:
+        "The blending weight of window (r, j): tapered only on the sides it shares with others."
+        ya, xa = self.ya, self.xa
+        key = (r > 0, r < len(ya.starts) - 1, j > 0, j < len(xa.starts) - 1, str(dev))
+        if key not in self.wcache:
+            self.wcache[key] = torch.from_numpy(window_weight(self.th, self.tw, self.ov, *key[:4])).to(dev)
+        return self.wcache[key]
+
+# %% ../nbs/30_blend.ipynb #d5d3093b0e9a
+@patch
+def load(self: _Blender, read, batch: list) -> list:
+    "[(r, j, dB window, all no data)] of a batch of window indices."
+    t0, out, th, tw = time.perf_counter(), [], self.th, self.tw
+    for r, j in batch:
+        db = np.asarray(read(Window(self.xa.starts[j], self.ya.starts[r], tw, th)), np.float32)
+        if db.shape[-2:] != (th, tw) or db.ndim not in (2, 3):
+            raise SarLulcError(f"read() returned {db.shape}, expected {(th, tw)} or (bands, {th}, {tw}).")
+        out.append((r, j, db, bool(np.isnan(db).all())))
+    self.st["read_s"] += time.perf_counter() - t0
+    return out
+
+@patch
+def predict(self: _Blender, predict, items: list) -> dict:
+    "{(r, j): (K, th, tw) model output} for the windows of `items` that hold data."
+    full = [it for it in items if not it[3]]
+    self.st["empty"] += len(items) - len(full)
+    if not full: return {}
+    t0 = time.perf_counter()
+    res = predict(np.stack([it[2] for it in full]))
+    if not torch.is_tensor(res): res = torch.from_numpy(np.ascontiguousarray(res, np.float32))
+    self.st["dev"] = res.device
+    self.st["model_s"] += time.perf_counter() - t0
+    want = (len(full), self.K, self.th, self.tw)
+    if res.shape != want:
+        raise SarLulcError(f"The model returned {tuple(res.shape)} for a batch of "
+                           f"{(len(full), self.th, self.tw)}; expected {want} (one logit per class "
+                           "at input resolution).")
+    return {(it[0], it[1]): res[i] for i, it in enumerate(full)}
+
+# %% ../nbs/30_blend.ipynb #7970e4e5a45d
+@patch
+def emit(self: _Blender, name_arrays: dict, y0: int, x0: int):
+    p0 = self.st["pend_y0"]
+    for k, a in name_arrays.items():
+        self.pend[k][:, y0 - p0:y0 - p0 + a.shape[1], x0:x0 + a.shape[2]] = a
+
+@patch
+def write_timed(self: _Blender, y0: int, rows: dict):
+    "on_rows on the writer thread: its CPU time competes with the model's"
+    t0 = time.perf_counter()
+    self.on_rows(y0, rows)
+    self.st["write_thread_s"] += time.perf_counter() - t0
+
+@patch
+def flush(self: _Blender, done_y: int):
+    "Write the finished rows above `done_y` in whole `row_block`s (all of them at the end)."
+    st, y0 = self.st, self.st["pend_y0"]
+    to = done_y if done_y >= self.height else (done_y // self.row_block) * self.row_block
+    if to <= y0: return
+    t0 = time.perf_counter()
+    rows = {k: v[:, :to - y0] for k, v in self.pend.items()}
+    if self.wpool is None: self.on_rows(y0, rows)
+    else:
+        if self.wfut: self.wfut.pop().result()      # the previous block is written before the next goes
+        copies = {k: a.copy() for k, a in rows.items()}          # pend is reused below
+        self.wfut.append(self.wpool.submit(self.write_timed, y0, copies))
+    st["write_s"] += time.perf_counter() - t0
+    keep = done_y - to
+    for k, (b, dtype, fill) in self.products.items():
+        v = self.pend[k]
+        if keep: v[:, :keep] = v[:, to - y0:done_y - y0]
+        v[:, keep:] = fill
+    st["pend_y0"] = to
+
+# %% ../nbs/30_blend.ipynb #d68939ec1cf0
+@patch
+def accumulate(self: _Blender, r: int, j: int, db: np.ndarray, out):
+    "Add window (r, j)'s output `out` (None: all no data) to its cells; finish the cells it completes."
+    ya, xa, K, cells, st = self.ya, self.xa, self.K, self.cells, self.st
+    wy0, wx0 = ya.starts[r], xa.starts[j]
+    dev = out.device if out is not None else st["dev"]
+    w2 = self.weight(r, j, dev)
+    pw = None if out is None else out * w2
+    for ci in range(ya.lo[r], ya.hi[r]):
+        cy0, cy1 = ya.cuts[ci], ya.cuts[ci + 1]
+        last_r, single_r = ya.last[ci] == r, ya.first[ci] == r == ya.last[ci]
+        for cj in range(xa.lo[j], xa.hi[j]):
+            cx0, cx1 = xa.cuts[cj], xa.cuts[cj + 1]
+            sy, sx = slice(cy0 - wy0, cy1 - wy0), slice(cx0 - wx0, cx1 - wx0)
+            shape = (cy1 - cy0, cx1 - cx0)
+            if single_r and xa.first[cj] == j == xa.last[cj]:   # covered by this window only
+                p = torch.zeros((K, *shape), device=dev) if out is None else out[:, sy, sx]
+                if self.blend == "logits" and out is not None: p = torch.softmax(p, 0)
+            else:
+                cell = cells.get((ci, cj))
+                if cell is None:
+                    cell = [torch.zeros((K, *shape), device=dev), torch.zeros(shape, device=dev)]
+                    cells[(ci, cj)] = cell
+                    st["max_cells"] = max(st["max_cells"], len(cells))
+                if out is not None:
+                    cell[0] += pw[:, sy, sx]
+                    cell[1] += w2[sy, sx]
+                if not (last_r and xa.last[cj] == j): continue
+                acc, ws = cells.pop((ci, cj))
+                p = acc / ws.clamp_min(1e-12)
+                if self.blend == "logits": p = torch.softmax(p, 0)
+            self.emit(self.finalize(p, valid_mask(db[..., sy, sx])), cy0, cx0)
+
+# %% ../nbs/30_blend.ipynb #70fdd4fc9adc
 def blend_windows(read, height: int, width: int, predict, *, num_classes: int, tile: int = 512,
                   overlap=64,
                   batch_size: int = 4, finalize, products: dict, on_rows, row_block: int = 256,
@@ -96,150 +227,44 @@ def blend_windows(read, height: int, width: int, predict, *, num_classes: int, t
     at the next block or at the end; if the loop fails first, its error wins). `write_s` is the
     loop's time on writing (waits and copies; all of it when in line), `write_thread_s` the writer
     thread's."""
-    if blend not in ("probs", "logits"): raise SarLulcError(f"blend must be 'probs' or 'logits', "
-                                                            f"got {blend!r}.")
-    K, ov = int(num_classes), resolve_overlap(tile, overlap)
-    ya, xa = _Axis(height, tile, tile - ov), _Axis(width, tile, tile - ov)
-    th, tw = ya.size, xa.size
-    order = [(r, j) for r in range(len(ya.starts)) for j in range(len(xa.starts))]
+    b = _Blender(height, width, num_classes, tile, overlap, finalize, products, on_rows, row_block,
+                 blend, write_behind)
+    st, order, nr, nc = b.st, b.order, len(b.ya.starts), len(b.xa.starts)
     batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
-    cap = th + row_block
-    pend = {k: np.full((b, cap, width), fill, dtype) for k, (b, dtype, fill) in products.items()}
-    st = dict(pend_y0=0, read_s=0.0, model_s=0.0, blend_s=0.0, write_s=0.0, windows=len(order),
-              empty=0,
-              max_cells=0, dev=torch.device("cpu"))
-    wcache, cells = {}, {}
-
-    def weight(r, j, dev):
-        key = (r > 0, r < len(ya.starts) - 1, j > 0, j < len(xa.starts) - 1, str(dev))
-        if key not in wcache:
-            wcache[key] = torch.from_numpy(window_weight(th, tw, ov, *key[:4])).to(dev)
-        return wcache[key]
-
-    def load(batch):
-        t0 = time.perf_counter()
-        out = []
-        for r, j in batch:
-            db = np.asarray(read(Window(xa.starts[j], ya.starts[r], tw, th)), np.float32)
-            if db.shape[-2:] != (th, tw) or db.ndim not in (2, 3):
-                raise SarLulcError(f"read() returned {db.shape}, expected {(th, tw)} or (bands, "
-                                   f"{th}, {tw}).")
-            out.append((r, j, db, bool(np.isnan(db).all())))
-        st["read_s"] += time.perf_counter() - t0
-        return out
-
-    def emit(name_arrays, y0, x0):
-        for k, a in name_arrays.items():
-            pend[k][:, y0 - st["pend_y0"]:y0 - st["pend_y0"] + a.shape[1], x0:x0 + a.shape[2]] = a
-
-    wpool, wfut = (ThreadPoolExecutor(1) if write_behind else None), []
-    st["write_thread_s"] = 0.0
-    # on the writer thread: its CPU time competes with the model's
-    def write_timed(y0, rows):
-        t0 = time.perf_counter()
-        on_rows(y0, rows)
-        st["write_thread_s"] += time.perf_counter() - t0
-    def flush(done_y):
-        y0 = st["pend_y0"]
-        to = done_y if done_y >= height else (done_y // row_block) * row_block
-        if to <= y0: return
-        t0 = time.perf_counter()
-        rows = {k: v[:, :to - y0] for k, v in pend.items()}
-        if wpool is None: on_rows(y0, rows)
-        # the previous block must be written before the next one goes
-        else:
-            if wfut: wfut.pop().result()
-            # pend is reused below
-            wfut.append(wpool.submit(write_timed, y0, {k: a.copy() for k, a in rows.items()}))
-        st["write_s"] += time.perf_counter() - t0
-        keep = done_y - to
-        for k, (b, dtype, fill) in products.items():
-            v = pend[k]
-            if keep: v[:, :keep] = v[:, to - y0:done_y - y0]
-            v[:, keep:] = fill
-        st["pend_y0"] = to
-
-    def accumulate(r, j, db, out):
-        wy0, wx0 = ya.starts[r], xa.starts[j]
-        dev = out.device if out is not None else st["dev"]
-        w2 = weight(r, j, dev)
-        pw = None if out is None else out * w2
-        for ci in range(ya.lo[r], ya.hi[r]):
-            cy0, cy1 = ya.cuts[ci], ya.cuts[ci + 1]
-            last_r, single_r = ya.last[ci] == r, ya.first[ci] == r == ya.last[ci]
-            for cj in range(xa.lo[j], xa.hi[j]):
-                cx0, cx1 = xa.cuts[cj], xa.cuts[cj + 1]
-                sy, sx = slice(cy0 - wy0, cy1 - wy0), slice(cx0 - wx0, cx1 - wx0)
-                is_last = last_r and xa.last[cj] == j
-                if single_r and xa.first[cj] == j == xa.last[cj]:   # covered by this window only
-                    p = torch.zeros((K, cy1 - cy0, cx1 - cx0),
-                                    device=dev) if out is None else out[:, sy, sx]
-                    if blend == "logits" and out is not None: p = torch.softmax(p, 0)
-                else:
-                    cell = cells.get((ci, cj))
-                    if cell is None:
-                        cell = cells[(ci,
-                                      cj)] = [torch.zeros((K, cy1 - cy0, cx1 - cx0), device=dev),
-                                                  torch.zeros((cy1 - cy0, cx1 - cx0), device=dev)]
-                        st["max_cells"] = max(st["max_cells"], len(cells))
-                    if out is not None: cell[0] += pw[:, sy, sx]; cell[1] += w2[sy, sx]
-                    if not is_last: continue
-                    acc, ws = cells.pop((ci, cj))
-                    p = acc / ws.clamp_min(1e-12)
-                    if blend == "logits": p = torch.softmax(p, 0)
-                emit(finalize(p, valid_mask(db[..., sy, sx])), cy0, cx0)
-
     pool = ThreadPoolExecutor(1) if prefetch else None
     n_threads = torch.get_num_threads()
     try:
-        nxt = pool.submit(load, batches[0]) if (pool and batches) else None
+        nxt = pool.submit(b.load, read, batches[0]) if (pool and batches) else None
         for bi, batch in enumerate(batches):
-            items = nxt.result() if pool else load(batch)
-            if pool and bi + 1 < len(batches): nxt = pool.submit(load, batches[bi + 1])
-            full = [it for it in items if not it[3]]
-            st["empty"] += len(items) - len(full)
-            outs = {}
-            if full:
-                t0 = time.perf_counter()
-                res = predict(np.stack([it[2] for it in full]))
-                if not torch.is_tensor(res):
-                    res = torch.from_numpy(np.ascontiguousarray(res, np.float32))
-                st["dev"] = res.device
-                st["model_s"] += time.perf_counter() - t0
-                if res.shape != (len(full), K, th, tw):
-                    raise SarLulcError(f"The model returned {tuple(res.shape)} for a batch of "
-                                       f"{(len(full), th, tw)}; expected {(len(full), K, th, tw)} "
-                                       f"(one logit per class at "
-                                       "input resolution).")
-                outs = {(it[0], it[1]): res[i] for i, it in enumerate(full)}
+            items = nxt.result() if pool else b.load(read, batch)
+            if pool and bi + 1 < len(batches): nxt = pool.submit(b.load, read, batches[bi + 1])
+            outs = b.predict(predict, items)
             t0 = time.perf_counter()
             # small ops: threads cost more than they give
             if st["dev"].type == "cpu": torch.set_num_threads(1)
             try:
                 for r, j, db, _ in items:
-                    accumulate(r, j, db, outs.get((r, j)))
-                    if j == len(xa.starts) - 1:
-                        flush(ya.starts[r + 1] if r + 1 < len(ya.starts) else height)
+                    b.accumulate(r, j, db, outs.get((r, j)))
+                    if j == nc - 1: b.flush(b.ya.starts[r + 1] if r + 1 < nr else height)
             finally: torch.set_num_threads(n_threads)
             st["blend_s"] += time.perf_counter() - t0
             if progress is not None: progress.update(len(items))
         t0 = time.perf_counter()
-        if wfut: wfut.pop().result()              # the last block written (or its error raised)
+        if b.wfut: b.wfut.pop().result()          # the last block written (or its error raised)
         last_wait = time.perf_counter() - t0      # outside the blend loop: not part of blend_s
         st["write_s"] += last_wait
     finally:
         if pool: pool.shutdown(wait=True, cancel_futures=True)
         # never leave a write running behind the caller's back (it may close the files next), not
         # even on a second Ctrl-C
-        while wpool:
-            try: wpool.shutdown(wait=True); break
+        while b.wpool:
+            try: b.wpool.shutdown(wait=True); break
             except KeyboardInterrupt: continue
     # the flushes inside the loop were timed as blending too
     st["blend_s"] -= st["write_s"] - last_wait
-    assert not cells and st["pend_y0"] == height, "internal error: unfinished cells"
+    assert not b.cells and st["pend_y0"] == height, "internal error: unfinished cells"
     del st["pend_y0"], st["dev"]
     return st
-
 
 # %% ../nbs/30_blend.ipynb #29d764c63711
 def valid_mask(db: np.ndarray) -> np.ndarray:
