@@ -348,8 +348,8 @@ def run_inference(path, task: str = "lulc", units: str = "auto", cf: float | Non
         title = "Water" if task == "water" else "Land cover"
         legend = viz.legend_html(scheme, present or None, title=title)
         secs = time.perf_counter() - t0
-        files = [str(res.paths["class"])] + [str(v) for k,
-                                             v in res.paths.items()
+        files = [str(res.paths["class"])] + [str(v)
+                                             for k, v in res.paths.items()
                                              if k not in ("class", "summary")]
         notes = list(info.notes) + [w for w in res.warnings if "no CRS" not in w]
         status = _status(task, info, res, model_path, bundle, secs, notes, tta)
@@ -600,8 +600,9 @@ def launch(cfg: AppConfig | None = None, block: bool = True, quiet: bool = False
                  "tile": Arg("prediction tile size in px"), "device": Arg("auto, cpu or cuda"),
                  "workdir": Arg("folder for the outputs of requests (default: a temporary folder)")})
 def app_command(*, bf16: Arg("bf16 autocast (the same as --precision bf16)") = False,
-                precision: Arg("auto (default; $SAR_LULC_PRECISION changes it): bf16 where the device "
-                               "has it natively and a short probe finds it faster and alike, else "
+                precision: Arg("auto (default; $SAR_LULC_PRECISION changes it): bf16 where the "
+                               "device has it natively and a short probe finds it faster and "
+                               "alike, else "
                                "fp32; or fp32, bf16, fp16", choices=PRECISION_CHOICES) = None,
                 **settings) -> dict:
     "Start the Gradio web demo (offline, 127.0.0.1)."

@@ -69,8 +69,8 @@ class _Axis:
         pos = {c: i for i, c in enumerate(self.cuts)}
         self.lo = [pos[s] for s in self.starts]
         self.hi = [pos[s + self.size] for s in self.starts]
-        cov = [[k for k,
-                s in enumerate(self.starts) if s <= self.cuts[c]
+        cov = [[k
+                for k, s in enumerate(self.starts) if s <= self.cuts[c]
                 and s + self.size >= self.cuts[c + 1]]
                for c in range(len(self.cuts) - 1)]
         self.first = [c[0] for c in cov]; self.last = [c[-1] for c in cov]
@@ -96,8 +96,10 @@ class _Blender:
         self.height, self.finalize, self.products, self.on_rows = height, finalize, products, on_rows
         self.row_block, self.blend = row_block, blend
         cap = self.th + row_block
-        self.pend = {k: np.full((b, cap, width), fill, dtype) for k, (b, dtype, fill) in products.items()}
-        self.order = [(r, j) for r in range(len(self.ya.starts)) for j in range(len(self.xa.starts))]
+        self.pend = {k: np.full((b, cap, width), fill, dtype)
+                     for k, (b, dtype, fill) in products.items()}
+        self.order = [(r, j) for r in range(len(self.ya.starts))
+                      for j in range(len(self.xa.starts))]
         self.st = dict(pend_y0=0, read_s=0.0, model_s=0.0, blend_s=0.0, write_s=0.0,
                        windows=len(self.order), empty=0, max_cells=0, dev=torch.device("cpu"),
                        write_thread_s=0.0)
@@ -109,7 +111,8 @@ class _Blender:
         ya, xa = self.ya, self.xa
         key = (r > 0, r < len(ya.starts) - 1, j > 0, j < len(xa.starts) - 1, str(dev))
         if key not in self.wcache:
-            self.wcache[key] = torch.from_numpy(window_weight(self.th, self.tw, self.ov, *key[:4])).to(dev)
+            self.wcache[key] = torch.from_numpy(window_weight(self.th, self.tw, self.ov,
+                                                              *key[:4])).to(dev)
         return self.wcache[key]
 
 # %% ../nbs/30_blend.ipynb #d5d3093b0e9a
@@ -120,7 +123,8 @@ def load(self: _Blender, read, batch: list) -> list:
     for r, j in batch:
         db = np.asarray(read(Window(self.xa.starts[j], self.ya.starts[r], tw, th)), np.float32)
         if db.shape[-2:] != (th, tw) or db.ndim not in (2, 3):
-            raise SarLulcError(f"read() returned {db.shape}, expected {(th, tw)} or (bands, {th}, {tw}).")
+            raise SarLulcError(f"read() returned {db.shape}, expected {(th, tw)} or (bands, {th}, "
+                               f"{tw}).")
         out.append((r, j, db, bool(np.isnan(db).all())))
     self.st["read_s"] += time.perf_counter() - t0
     return out
@@ -167,7 +171,8 @@ def flush(self: _Blender, done_y: int):
     rows = {k: v[:, :to - y0] for k, v in self.pend.items()}
     if self.wpool is None: self.on_rows(y0, rows)
     else:
-        if self.wfut: self.wfut.pop().result()      # the previous block is written before the next goes
+        # the previous block is written before the next goes
+        if self.wfut: self.wfut.pop().result()
         copies = {k: a.copy() for k, a in rows.items()}          # pend is reused below
         self.wfut.append(self.wpool.submit(self.write_timed, y0, copies))
     st["write_s"] += time.perf_counter() - t0
@@ -181,7 +186,8 @@ def flush(self: _Blender, done_y: int):
 # %% ../nbs/30_blend.ipynb #d68939ec1cf0
 @patch
 def accumulate(self: _Blender, r: int, j: int, db: np.ndarray, out):
-    "Add window (r, j)'s output `out` (None: all no data) to its cells; finish the cells it completes."
+    """Add window (r, j)'s output `out` (None: all no data) to its cells; finish the cells it
+    completes."""
     ya, xa, K, cells, st = self.ya, self.xa, self.K, self.cells, self.st
     wy0, wx0 = ya.starts[r], xa.starts[j]
     dev = out.device if out is not None else st["dev"]

@@ -597,8 +597,8 @@ class ChipDataset(Dataset):
         if balance and mode == "random" and self.labelled:
             self._p = (1 - balance) * self._p + balance * self._class_balanced()
         if mode == "random":
-            self._len = chips_per_epoch or int(sum(math.ceil(h / chip) * math.ceil(w / chip) for h,
-                                                   w in self.shapes))
+            self._len = chips_per_epoch or int(sum(math.ceil(h / chip) * math.ceil(w / chip)
+                                                   for h, w in self.shapes))
         else:
             self.windows = self._scan_grid()
             if not self.windows:

@@ -471,8 +471,8 @@ def save_encoder(encoder: SwinEncoder, path, overwrite: bool = False,
     sd = {k: v.detach().to("cpu").contiguous() for k, v in encoder.state_dict().items()}
     meta = {"format": ENCODER_FORMAT, "config": json.dumps(encoder.cfg.to_dict()),
             "architecture": describe_config(encoder.cfg)}
-    meta.update({k: v if isinstance(v, str) else json.dumps(v) for k,
-                 v in (metadata or {}).items()})
+    meta.update({k: v if isinstance(v, str) else json.dumps(v)
+                 for k, v in (metadata or {}).items()})
     with atomic_output(path, overwrite) as tmp: save_file(sd, str(tmp), metadata=meta)
     return Path(path)
 

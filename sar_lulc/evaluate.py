@@ -38,8 +38,8 @@ def evaluate(model_path, data_dir, split: str = "test", out_dir=None, batch_size
     env = dist_setup(device)
     try:
         out = _eval_out(model_path, split, out_dir)
-        files = {k: out / n for k,
-                 n in (("metrics", "metrics.json"), ("table", "metrics.txt"),
+        files = {k: out / n
+                 for k, n in (("metrics", "metrics.json"), ("table", "metrics.txt"),
                        ("confusion", "confusion.png"))}
         # checks that create nothing come first, the input's
         info = load_dataset_dir(data_dir, compute_norm=False)

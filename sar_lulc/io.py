@@ -702,8 +702,8 @@ def write_raster(path, array, *, crs, transform, nodata=None, overwrite: bool = 
                 # before the pixels (GTiff photometric tag)
                 if cmap: dst.write_colormap(1, cmap)
                 if tags:
-                    dst.update_tags(**{k: v if isinstance(v, str) else json.dumps(v) for k,
-                                       v in tags.items()})
+                    dst.update_tags(**{k: v if isinstance(v, str) else json.dumps(v)
+                                       for k, v in tags.items()})
                 for i, d in enumerate(descriptions or []): dst.set_band_description(i + 1, d)
                 dst.write(a)
                 if overviews and not cog:

@@ -253,8 +253,8 @@ def make_jp_benchmark(out_dir, layouts, size: int = 512, max_sea: float = 0.5,
                          "looks": lo_l if hi_l == lo_l else [lo_l, hi_l],
                          "seed": int(seed), "units": units, "pixel_deg": PIXEL_DEG,
                          "crs": "EPSG:4326"},
-           "class_fractions": {k: dict(zip(JP9_NAMES, np.mean(v, 0).round(6).tolist())) for k,
-                               v in fracs.items()}}
+           "class_fractions": {k: dict(zip(JP9_NAMES, np.mean(v, 0).round(6).tolist()))
+                               for k, v in fracs.items()}}
     if units == "both": man["extra_sar"] = {"sar_dn": {"units": "dn", "cf": float(cf)}}
     with atomic_output(out / "manifest.json", overwrite=True) as tmp:
         tmp.write_text(json.dumps(man, indent=1))

@@ -331,8 +331,8 @@ class ChipExplorer(_widgets.VBox):
         panels = [("sar", "SAR (dB)"), ("label", "Label"), ("pred", "Prediction")]
         panels = [(k, t) for k, t in panels if k == "sar" or first[k] is not None]
         self.images = {k: W.Image(format="png",
-                                  layout=W.Layout(width=f"{size}px", height=f"{size}px")) for k,
-                       _ in panels}
+                                  layout=W.Layout(width=f"{size}px", height=f"{size}px"))
+                       for k, _ in panels}
         cols = [W.VBox([W.HTML(f"<b>{t}</b>"), self.images[k]]) for k, t in panels]
         self.legend = W.HTML(viz.legend_html(self.scheme, title=None))
         self.current = {}

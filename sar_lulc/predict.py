@@ -29,7 +29,8 @@ from .io import (DEFAULT_CF, GDAL_CACHE_MB, LABEL_SUFFIX, IMPLAUSIBLE_COUNT_MAX,
 from .schemes import TASKS, IGNORE_INDEX
 from .blend import _blend_in_memory, blend_windows, resolve_overlap
 from .chips import _pol_rank, polarisation_stem
-from .predictor import (Predictor, _in_channels, auto_batch_size, auto_precision, default_precision,
+from .predictor import (Predictor, _in_channels, auto_batch_size, auto_precision,
+                                default_precision,
                                 make_predictor)
 from .recipes import compile_backend
 from .outputs import (BLOCK, SCENE_SUFFIXES, PredictResult, _SceneWriter, large_scene_note,
@@ -163,7 +164,8 @@ def of(cls: PredictPlan, plan: "PredictPlan | None" = None, **options) -> "Predi
     return dataclasses.replace(plan, **options) if plan is not None else cls(**options)
 
 @patch
-def to_dict(self: PredictPlan) -> dict: return {**dataclasses.asdict(self), "overlap_px": self.overlap_px}
+def to_dict(self: PredictPlan) -> dict:
+    return {**dataclasses.asdict(self), "overlap_px": self.overlap_px}
 
 @patch(as_prop=True)
 def calibration(self: PredictPlan) -> Calibration:

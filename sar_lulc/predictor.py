@@ -12,7 +12,8 @@ import torch
 from fastcore.basics import patch
 
 from .checkpoint import load_model
-from .core import (AUTO_MIN_SPEEDUP, SarLulcError, PRECISIONS, PRECISION_CHOICES, autocast, get_device,
+from .core import (AUTO_MIN_SPEEDUP, SarLulcError, PRECISIONS, PRECISION_CHOICES, autocast,
+                           get_device,
                            has_native_bf16,
                            atomic_output, time_alternating)
 from .distributed import state_sha256
@@ -365,7 +366,8 @@ def auto_precision(pred: Predictor, budget_s: float = 5.0,
 
 # %% ../nbs/31_predictor.ipynb #ebc4cf67a9be
 def default_precision() -> str:
-    "The precision of `sar-lulc predict` and the app when none is given: `$SAR_LULC_PRECISION`, else auto."
+    """The precision of `sar-lulc predict` and the app when none is given: `$SAR_LULC_PRECISION`,
+    else auto."""
     p = os.environ.get("SAR_LULC_PRECISION") or "auto"
     if p not in PRECISION_CHOICES:
         raise SarLulcError(f"SAR_LULC_PRECISION={p!r} is not one of {', '.join(PRECISION_CHOICES)}.")

@@ -259,8 +259,8 @@ def _make_config(cls, presets, recipe, overrides):
     bad = [k for k in vals if k not in names]
     if bad:
         hints = {k: difflib.get_close_matches(k, names, 1) for k in bad}
-        hint = "; ".join(f"{k!r} (did you mean {h[0]!r}?)" if h else repr(k) for k,
-                         h in hints.items())
+        hint = "; ".join(f"{k!r} (did you mean {h[0]!r}?)" if h else repr(k)
+                         for k, h in hints.items())
         raise SarLulcError(f"Unknown {cls.__name__} option(s): {hint}. Valid options: "
                            f"{', '.join(names)}.")
     if "betas" in vals: vals["betas"] = tuple(vals["betas"])

@@ -281,8 +281,8 @@ def parse_label_map(spec: str, name: str | None = None) -> ClassScheme:
                                      "'0:other,255:water'.")
     if sorted(n.lower() for n in order) == ["not-water", "water"]: order = list(WATER.names)
     cols = tuple(colors.get(n.lower(), WATER.colors[WATER.names.index(n)] if n in WATER.names
-                            else _DEFAULT_COLORS[i % len(_DEFAULT_COLORS)]) for i,
-                 n in enumerate(order))
+                            else _DEFAULT_COLORS[i % len(_DEFAULT_COLORS)])
+                 for i, n in enumerate(order))
     return ClassScheme(name or f"custom:{spec.replace(' ', '')}", tuple(order),
                        tuple(tuple(codes[n.lower()]) for n in order), cols, nodata_codes=(),
                        source="custom")

@@ -207,8 +207,8 @@ class PyramidPooling(nn.Module):
         self.bottleneck = ConvNormAct(in_dim + len(self.bins) * out_dim, out_dim, 3, norm=norm)
 
     def forward(self, x):
-        outs = [x] + [resize(br(F.adaptive_avg_pool2d(x, b)), x.shape[-2:]) for b,
-                      br in zip(self.bins, self.branches)]
+        outs = [x] + [resize(br(F.adaptive_avg_pool2d(x, b)), x.shape[-2:])
+                      for b, br in zip(self.bins, self.branches)]
         return self.bottleneck(torch.cat(outs, 1))
 
 class UPerNetDecoder(nn.Module):
@@ -398,8 +398,8 @@ def layer_id(self: Segmenter, name: str) -> int:
 @patch
 def no_weight_decay(self: Segmenter) -> set[str]:
     "Parameters without weight decay: the encoder's set plus every 1-D (norm, bias) parameter."
-    return {f"encoder.{n}" for n in self.encoder.no_weight_decay()} | {n for n,
-                                                                       p in self.named_parameters() if p.ndim <= 1}
+    return {f"encoder.{n}" for n in self.encoder.no_weight_decay()} | {n
+                                                                       for n, p in self.named_parameters() if p.ndim <= 1}
 
 
 # %% ../nbs/12_segmenter.ipynb #49f5947c904f

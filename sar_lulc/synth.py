@@ -725,8 +725,8 @@ def make_benchmark(out_dir, n_train: int = 8, n_val: int = 2, n_test: int = 2, s
                          "looks": lo_l if hi_l == lo_l else [lo_l, hi_l], "open_sea": open_sea,
                          "seed": int(seed), "units": units, "nodata_corner": nodata_corner,
                          "pixel_deg": PIXEL_DEG, "crs": "EPSG:4326"},
-           "class_fractions": {k: dict(zip(JP9_NAMES, np.mean(v, 0).round(6).tolist())) for k,
-                               v in fracs.items()}}
+           "class_fractions": {k: dict(zip(JP9_NAMES, np.mean(v, 0).round(6).tolist()))
+                               for k, v in fracs.items()}}
     if units == "both": man["extra_sar"] = {"sar_dn": {"units": "dn", "cf": float(cf)}}
     with atomic_output(out / "manifest.json", overwrite=True) as tmp:
         tmp.write_text(json.dumps(man, indent=1))

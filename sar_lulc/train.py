@@ -70,8 +70,8 @@ def _tb_writer(path: Path, enabled: bool):
 
 def scalars(d: dict, prefix: str = "") -> dict:
     "The float/int entries of a metrics dict (lists and nested dicts left out)."
-    return {f"{prefix}{k}": (int(v) if isinstance(v, (int, np.integer)) else float(v)) for k,
-            v in (d or {}).items()
+    return {f"{prefix}{k}": (int(v) if isinstance(v, (int, np.integer)) else float(v))
+            for k, v in (d or {}).items()
             if isinstance(v, (int, float, np.floating, np.integer)) and not isinstance(v, bool)}
 
 # %% ../nbs/24_train.ipynb #7577ba2e276f
@@ -124,7 +124,7 @@ def _resume(resume, model, opt, sched, scaler, cfg, meta: dict, kind: str, model
     if smp.get("steps_per_epoch") not in (None, steps_per_epoch):
         raise SarLulcError(f"Cannot resume {resume}: it ran {smp['steps_per_epoch']} steps per "
                            f"epoch, this run would run {steps_per_epoch}; keep batch_size, "
-                           "accum_steps, chips_per_epoch and the number of processes of the "
+                           f"accum_steps, chips_per_epoch and the number of processes of the "
                            "original run.")
     restore_training(ck, model, opt, sched, scaler)
     if cfg.precision == "auto" and (ck.get("config") or {}).get("precision") in ("fp32", "bf16"):
@@ -161,8 +161,8 @@ def _tb_log(tb, prefix: str, row: dict, step: int):
 
 # %% ../nbs/24_train.ipynb #9ed3def00f39
 def _to_device(batch: dict, device) -> dict:
-    return {k: (v.to(device, non_blocking=True) if torch.is_tensor(v) else v) for k,
-            v in batch.items()}
+    return {k: (v.to(device, non_blocking=True) if torch.is_tensor(v) else v)
+            for k, v in batch.items()}
 
 def _prepare_run_dir(out: Path, resume, overwrite: bool) -> None:
     if out.exists() and not out.is_dir(): raise SarLulcError(f"Run folder {out} is a file; give a "
@@ -378,8 +378,9 @@ def evaluate_dataset(model: nn.Module, ds, num_classes: int, env: DistEnv | None
     cm = ConfusionMatrix(num_classes, device=env.device)
     bf = BoundaryF1(num_classes, tolerance=2, device=env.device) if extra else None
     thin_names = set(matching_classes(THIN_CLASSES, names))
-    thin_cls = [i for i,
-                n in enumerate(names) if n in thin_names or (num_classes == 2 and n == "water")]
+    thin_cls = [i
+                for i, n in enumerate(names) if n in thin_names
+                or (num_classes == 2 and n == "water")]
     thin = ThinIoU(num_classes, thin_cls, device=env.device) if extra and thin_cls else None
     loader = DataLoader(_shard(ds, env), batch_size=batch_size, num_workers=0)
     for batch in tqdm(loader, desc="evaluate", disable=not (progress and env.is_main), leave=False):
@@ -397,8 +398,8 @@ def evaluate_dataset(model: nn.Module, ds, num_classes: int, env: DistEnv | None
         rare = matching_classes(RARE_CLASSES, names)
         if rare: res.update(rare_class_iou(res, rare, names))
         if num_classes == 2:
-            res.update({f"water_{k}": v for k,
-                        v in binary_metrics(cm, 1).items() if k != "n_pixels"})
+            res.update({f"water_{k}": v
+                        for k, v in binary_metrics(cm, 1).items() if k != "n_pixels"})
     model.train(was_training)
     return res, cm
 
@@ -441,8 +442,9 @@ def load_init(model: nn.Module, path, target) -> tuple[Path, str]:
     same = b.scheme is not None and [class_key(n)
                                      for n in b.scheme.names] == [class_key(n) for n in target.names]
     keep = same and all(k in src and src[k].shape == dst[k].shape for k in head)
-    unwrap_model(model).load_state_dict({k: v for k,
-                                         v in src.items() if k in dst and (keep or k not in head)},
+    unwrap_model(model).load_state_dict({k: v
+                                         for k, v in src.items() if k in dst
+                                         and (keep or k not in head)},
                                         strict=False)
     what = ("the whole model (encoder, decoder and head)" if keep else
             f"encoder and decoder; the head is re-initialised for {target.num_classes} classes "

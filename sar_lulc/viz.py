@@ -328,8 +328,8 @@ def panel_figure(db=None, labels=None, pred=None, scheme="jp9", titles=None,
     Figure."""
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch
-    panels = [(k, a) for k,
-              a in (("sar", db), ("labels", labels), ("prediction", pred)) if a is not None]
+    panels = [(k, a)
+              for k, a in (("sar", db), ("labels", labels), ("prediction", pred)) if a is not None]
     if not panels: raise SarLulcError("panel_figure needs at least one of db, labels, pred.")
     default = {"sar": "SAR (dB)", "labels": "Reference", "prediction": "Prediction"}
     titles = dict(default, **(titles or {}))
@@ -343,8 +343,8 @@ def panel_figure(db=None, labels=None, pred=None, scheme="jp9", titles=None,
     if legend and s is not None:
         classes = present_classes(labels, pred,
                                   num_classes=len(s.names)) if legend == "present" else None
-        handles = [Patch(facecolor=c, edgecolor="#444", label=n) for n,
-                   c in legend_items(s, classes)]
+        handles = [Patch(facecolor=c, edgecolor="#444", label=n)
+                   for n, c in legend_items(s, classes)]
         if handles:
             fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 5),
                        frameon=False, fontsize=9)
