@@ -100,59 +100,75 @@ class Predictor:
         self.memory_format = torch.channels_last if channels_last and two_d else torch.contiguous_format
         if two_d: self.model.to(memory_format=self.memory_format)
         self.tta, self.blend, self.meta = bool(tta), blend, meta or {}
-        # checked before any work
-        backend, mode = compile_setting(compile) if compile else (None, None)
-        mode = compile_mode(self.device, backend, mode) if compile else None
-        self.compile = None if not compile else backend if mode == "default" else f"{backend}:{mode}"
-        # CUDA graphs replay into static buffers: each call starts a new step and its output is
-        # copied out
-        self._cudagraphs = self.device.type == "cuda" and bool(compile) and uses_cuda_graphs(backend, mode)
-        self._compiled, self.compile_note = (compiled_model(self.model, backend, mode),
-                                             None) if compile else (None, None)
-        # failed before
-        if isinstance(self._compiled, str): self._compiled, self.compile_note = None, self._compiled
-        nm = _norm_of(norm)
-        if nm is None:
-            warnings.warn("The model comes without normalisation statistics; feeding dB "
-                          "unnormalised (mean 0, std 1). Pass norm=(mean, std) or use a model "
-                          "exported by sar_lulc.",
-                          stacklevel=3)
-            nm = (np.zeros(1), np.ones(1))
-        self.channels = _in_channels(model) or 1
-        if len(nm[0]) not in (1, self.channels):
-            raise SarLulcError(f"The normalisation has {len(nm[0])} channel(s), the model "
-                               f"{self.channels}.")
-        self.mean, self.std = (float(nm[0][0]), float(nm[1][0])) if self.channels == 1 else nm
-        self._m = torch.as_tensor(np.resize(nm[0], self.channels),
-                                  dtype=torch.float32).view(1, -1, 1, 1).to(self.device)
-        self._s = torch.as_tensor(np.resize(nm[1], self.channels),
-                                  dtype=torch.float32).view(1, -1, 1, 1).to(self.device)
-        if self.device.type == "cpu" and (precision == "fp16"
-                                          or (precision == "bf16" and not has_native_bf16(self.device))):
-            hw = "native fp16 arithmetic" if precision == "fp16" else ("native bf16 instructions "
-                                                                       "(AVX512-BF16 / AMX)")
-            warnings.warn(f"{precision} on a CPU without {hw} is usually much slower than fp32; "
-                          f"use fp32 on this "
-                          f"machine or {precision} on a GPU.", stacklevel=3)
+        self._setup_compile(compile)
+        self._setup_norm(norm, model)
+        _warn_slow_precision(self.device, precision)
         self._check()
 
-    @torch.inference_mode()
-    def __call__(self, db: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(np.ascontiguousarray(db, np.float32))
-        if x.ndim == 3: x = x[:, None]                              # (B, h, w): one band
-        if x.shape[1] != self.channels:
-            raise SarLulcError(f"The model expects {self.channels} band(s) (e.g. HH and HV), the "
-                               f"input has {x.shape[1]}.")
-        x = ((x.to(self.device,
-                   non_blocking=True) - self._m) / self._s).contiguous(memory_format=self.memory_format)
-        if not self.tta: y = self._one(x)
-        else:
-            y = self._one(x)
-            for dims in ((3,), (2,), (2, 3)):
-                y += self._one(x.flip(dims)).flip(dims)
-            y /= 4
-        return y.contiguous()
 
+# %% ../nbs/31_predictor.ipynb #1b657494f402
+@patch
+def _setup_compile(self: Predictor, compile):
+    "`torch.compile` as asked (checked before any work); a failed compile leaves eager, with a note."
+    backend, mode = compile_setting(compile) if compile else (None, None)
+    mode = compile_mode(self.device, backend, mode) if compile else None
+    self.compile = None if not compile else backend if mode == "default" else f"{backend}:{mode}"
+    # CUDA graphs replay into static buffers: each call starts a new step and its output is
+    # copied out
+    self._cudagraphs = self.device.type == "cuda" and bool(compile) and uses_cuda_graphs(backend, mode)
+    self._compiled, self.compile_note = (compiled_model(self.model, backend, mode),
+                                         None) if compile else (None, None)
+    # failed before
+    if isinstance(self._compiled, str): self._compiled, self.compile_note = None, self._compiled
+
+@patch
+def _setup_norm(self: Predictor, norm, model):
+    "The normalisation (mean, std) of each input band, as tensors on the device."
+    nm = _norm_of(norm)
+    if nm is None:
+        warnings.warn("The model comes without normalisation statistics; feeding dB "
+                      "unnormalised (mean 0, std 1). Pass norm=(mean, std) or use a model "
+                      "exported by sar_lulc.",
+                      stacklevel=4)
+        nm = (np.zeros(1), np.ones(1))
+    self.channels = _in_channels(model) or 1
+    if len(nm[0]) not in (1, self.channels):
+        raise SarLulcError(f"The normalisation has {len(nm[0])} channel(s), the model "
+                           f"{self.channels}.")
+    self.mean, self.std = (float(nm[0][0]), float(nm[1][0])) if self.channels == 1 else nm
+    self._m = torch.as_tensor(np.resize(nm[0], self.channels),
+                              dtype=torch.float32).view(1, -1, 1, 1).to(self.device)
+    self._s = torch.as_tensor(np.resize(nm[1], self.channels),
+                              dtype=torch.float32).view(1, -1, 1, 1).to(self.device)
+
+def _warn_slow_precision(device, precision: str):
+    "bf16 or fp16 on a CPU without the hardware for it: much slower than fp32, say so."
+    if device.type == "cpu" and (precision == "fp16"
+                                      or (precision == "bf16" and not has_native_bf16(device))):
+        hw = "native fp16 arithmetic" if precision == "fp16" else ("native bf16 instructions "
+                                                                   "(AVX512-BF16 / AMX)")
+        warnings.warn(f"{precision} on a CPU without {hw} is usually much slower than fp32; "
+                      f"use fp32 on this "
+                      f"machine or {precision} on a GPU.", stacklevel=4)
+
+# %% ../nbs/31_predictor.ipynb #82413c3f6d31
+@patch
+@torch.inference_mode()
+def __call__(self: Predictor, db: np.ndarray) -> np.ndarray:
+    x = torch.from_numpy(np.ascontiguousarray(db, np.float32))
+    if x.ndim == 3: x = x[:, None]                              # (B, h, w): one band
+    if x.shape[1] != self.channels:
+        raise SarLulcError(f"The model expects {self.channels} band(s) (e.g. HH and HV), the "
+                           f"input has {x.shape[1]}.")
+    x = ((x.to(self.device,
+               non_blocking=True) - self._m) / self._s).contiguous(memory_format=self.memory_format)
+    if not self.tta: y = self._one(x)
+    else:
+        y = self._one(x)
+        for dims in ((3,), (2,), (2, 3)):
+            y += self._one(x.flip(dims)).flip(dims)
+        y /= 4
+    return y.contiguous()
 
 # %% ../nbs/31_predictor.ipynb #5a094d60ef65
 @patch(as_prop=True)
