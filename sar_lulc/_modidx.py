@@ -12,6 +12,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                               'sar_lulc.app._describe': ('app.html#_describe', 'sar_lulc/app.py'),
                               'sar_lulc.app._example_label': ('app.html#_example_label', 'sar_lulc/app.py'),
                               'sar_lulc.app._mpx': ('app.html#_mpx', 'sar_lulc/app.py'),
+                              'sar_lulc.app._previews': ('app.html#_previews', 'sar_lulc/app.py'),
+                              'sar_lulc.app._read_upload': ('app.html#_read_upload', 'sar_lulc/app.py'),
                               'sar_lulc.app._request_dir': ('app.html#_request_dir', 'sar_lulc/app.py'),
                               'sar_lulc.app._safe_stem': ('app.html#_safe_stem', 'sar_lulc/app.py'),
                               'sar_lulc.app._status': ('app.html#_status', 'sar_lulc/app.py'),

@@ -226,6 +226,39 @@ def inspect_geotiff(path, cfg: AppConfig, units: str = "auto", cf: float = DEFAU
     info.notes = notes
     return info
 
+# %% ../nbs/50_app.ipynb #b7807632d665
+def _read_upload(src, fmt: str, name: str, stem: str, rdir, cfg: AppConfig, bundle, units: str, cf,
+                 band) -> tuple:
+    """(scene to predict, `InputInfo`, units, band) of an upload: a GeoTIFF is checked as it is (an
+    HH + HV model reads its bands 1..C); a grey PNG/JPEG becomes a dB GeoTIFF by the CLI's rule."""
+    channels = channels_of(bundle)
+    if fmt == "tiff":
+        mcf = Calibration.from_contract(bundle.meta.get("input")).factor
+        info = inspect_geotiff(src, cfg, units=units, cf=mcf if cf is None else cf,
+                               band=1 if channels > 1 and band is None else band, name=name)
+        return src, info, units, None if channels > 1 else band
+    src, db, note = grey_image_to_geotiff(src, rdir / f"{stem}_db.tif", pixel_check(cfg))
+    info = InputInfo(name=name, kind=fmt, width=db.shape[1], height=db.shape[0], dtype="uint8",
+                     units="db", units_reason=f"{fmt.upper()} grey levels mapped to dB (see above)",
+                     notes=[f"**Not georeferenced:** {note}"])
+    if not np.isfinite(db).any():
+        info.notes.append(f"**No valid data:** every pixel of {name} is transparent.")
+    return src, info, "db", None
+
+def _previews(res, src, band, scheme, cfg: AppConfig) -> tuple:
+    "(SAR, class map, water overlay or None, confidence or None) preview images of a result."
+    sar_db, _, _ = viz.read_sar_preview(src, cfg.preview_max_side, units=res.units,
+                                        cf=res.input.get("cf", DEFAULT_CF), band=band or 1)
+    cls, _, _ = viz.read_preview(res.paths["class"], cfg.preview_max_side, resampling="nearest")
+    wi = _water_index(scheme.names)
+    water_img = viz.overlay_water(sar_db, cls == wi) if wi is not None else None
+    conf_img = None
+    if "confidence" in res.paths:
+        conf, _, _ = viz.read_preview(res.paths["confidence"], cfg.preview_max_side,
+                                      resampling="nearest")
+        conf_img = viz.confidence_image(conf, vmin=0, vmax=100, nodata=255)
+    return viz.render_sar(sar_db), viz.colorize_labels(cls, scheme), water_img, conf_img
+
 # %% ../nbs/50_app.ipynb #6e38d2819e05
 TABLE_HEADERS = ["Class", "Pixels", "Area (km²)", "Share (%)"]
 
@@ -304,46 +337,16 @@ def run_inference(path, task: str = "lulc", units: str = "auto", cf: float | Non
     try:
         stem = _safe_stem(name)
         src = Path(path)
-        channels = channels_of(bundle)
-        # an HH + HV model reads bands 1..C of the upload
-        if fmt == "tiff":
-            info = inspect_geotiff(src, cfg, units=units,
-                                   cf=Calibration.from_contract(bundle.meta.get("input")).factor
-                                   if cf is None else cf,
-                                   band=1 if channels > 1 and band is None else band, name=name)
-            if channels > 1: band = None
-        else:
-            # the CLI's rule
-            src, db, note = grey_image_to_geotiff(src, rdir / f"{stem}_db.tif", pixel_check(cfg))
-            note = f"**Not georeferenced:** {note}"
-            units, band = "db", None
-            info = InputInfo(name=name, kind=fmt, width=db.shape[1], height=db.shape[0],
-                             dtype="uint8", units="db",
-                             units_reason=f"{fmt.upper()} grey levels mapped to dB (see above)",
-                             notes=[note])
-            if not np.isfinite(db).any(): info.notes.append(f"**No valid data:** every pixel of "
-                                                            f"{name} is transparent.")
+        src, info, units, band = _read_upload(src, fmt, name, stem, rdir, cfg, bundle, units, cf, band)
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*has no CRS.*")
             warnings.filterwarnings("ignore", category=UserWarning, module="rasterio")
             res = predict_scene(bundle, src, rdir / f"{stem}_{task}.tif",
                                 PredictPlan.of(plan, units=units, band=band),
                                 progress=False)
-        # previews
-        scheme = get_scheme(bundle.scheme) if bundle.scheme is not None else get_scheme(DEFAULT_SCHEME_OF_TASK[task])
-        sar_db, _, _ = viz.read_sar_preview(src, cfg.preview_max_side, units=res.units,
-                                            cf=res.input.get("cf", DEFAULT_CF),
-                                            band=band or 1)
-        cls, _, _ = viz.read_preview(res.paths["class"], cfg.preview_max_side, resampling="nearest")
-        sar_img = viz.render_sar(sar_db)
-        map_img = viz.colorize_labels(cls, scheme)
-        wi = _water_index(scheme.names)
-        water_img = viz.overlay_water(sar_db, cls == wi) if wi is not None else None
-        conf_img = None
-        if "confidence" in res.paths:
-            conf, _, _ = viz.read_preview(res.paths["confidence"], cfg.preview_max_side,
-                                          resampling="nearest")
-            conf_img = viz.confidence_image(conf, vmin=0, vmax=100, nodata=255)
+        scheme = get_scheme(bundle.scheme) if bundle.scheme is not None else \
+            get_scheme(DEFAULT_SCHEME_OF_TASK[task])
+        sar_img, map_img, water_img, conf_img = _previews(res, src, band, scheme, cfg)
         present = [i for i, n in enumerate(res.class_names) if res.pixel_counts[n] > 0]
         title = "Water" if task == "water" else "Land cover"
         legend = viz.legend_html(scheme, present or None, title=title)
