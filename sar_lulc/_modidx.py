@@ -587,6 +587,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                   'sar_lulc.predict._output_specs': ('predict.html#_output_specs', 'sar_lulc/predict.py'),
                                   'sar_lulc.predict._overlap_arg': ('predict.html#_overlap_arg', 'sar_lulc/predict.py'),
                                   'sar_lulc.predict._predict_inputs': ('predict.html#_predict_inputs', 'sar_lulc/predict.py'),
+                                  'sar_lulc.predict._predict_one': ('predict.html#_predict_one', 'sar_lulc/predict.py'),
                                   'sar_lulc.predict._scene_paths': ('predict.html#_scene_paths', 'sar_lulc/predict.py'),
                                   'sar_lulc.predict._scene_predictor': ('predict.html#_scene_predictor', 'sar_lulc/predict.py'),
                                   'sar_lulc.predict._scene_result': ('predict.html#_scene_result', 'sar_lulc/predict.py'),

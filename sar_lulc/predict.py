@@ -492,6 +492,22 @@ def load_complete(dst) -> PredictResult | None:
     return res
 
 
+# %% ../nbs/33_predict.ipynb #5db3e5e1dc4c
+def _predict_one(pred, src, dst: Path, plan: PredictPlan, device: str, precision: str,
+                 overwrite: bool, progress) -> PredictResult:
+    """One scene of `predict_many`: a half-finished earlier output of sar_lulc is replaced; a file
+    that sar_lulc did not write is not, without `overwrite`."""
+    probs = pred.task == "water" if plan.write_probs is None else plan.write_probs
+    exp = output_paths(dst, pred.task, confidence=plan.write_confidence, probs=probs)
+    stale = [p for p in [*exp.values(), dst.with_suffix(".json")] if p.exists()]
+    foreign = [str(p) for p in stale if not _ours(p)]
+    if foreign and not overwrite:
+        raise SarLulcError(f"{', '.join(foreign)} exist(s) and were not written by sar_lulc; pass "
+                           "--overwrite (overwrite=True in Python) to replace them.")
+    return predict_scene(pred, src, dst, PredictPlan.of(plan, device=device, precision=precision),
+                         overwrite=overwrite or bool(stale), write_summary=True,
+                         progress=bool(progress))
+
 # %% ../nbs/33_predict.ipynb #efa2c3c1c895
 def _ours(p: Path) -> bool:
     if p.suffix == ".json": return True
@@ -550,23 +566,8 @@ def predict_many(model_or_bundle, inputs, out_dir, plan: PredictPlan | None = No
             done = None if overwrite else load_complete(dst)
             if done is not None: results.append(done)
             else:
-                try:
-                    probs = plan.write_probs
-                    exp = output_paths(dst, pred.task, confidence=plan.write_confidence,
-                                       probs=pred.task == "water" if probs is None else probs)
-                    stale = [p for p in [*exp.values(), dst.with_suffix(".json")] if p.exists()]
-                    foreign = [str(p) for p in stale if not _ours(p)]
-                    if foreign and not overwrite:
-                        raise SarLulcError(f"{', '.join(foreign)} exist(s) and were not written by "
-                                           "sar_lulc; pass --overwrite (overwrite=True in Python) "
-                                           f"to replace "
-                                           "them.")
-                    results.append(predict_scene(pred, src, dst,
-                                                 PredictPlan.of(plan, device=device,
-                                                                precision=precision),
-                                                 overwrite=overwrite or bool(stale),
-                                                 write_summary=True,
-                                                 progress=bool(progress)))
+                try: results.append(_predict_one(pred, src, dst, plan, device, precision, overwrite,
+                                                 progress))
                 except SarLulcError as e:
                     if on_error != "skip": raise
                     results.append({"src": str(src), "error": str(e)})
