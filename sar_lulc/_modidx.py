@@ -798,6 +798,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                 'sar_lulc.train._CsvLog.write': ('train.html#_csvlog.write', 'sar_lulc/train.py'),
                                 'sar_lulc.train._check_channels': ('train.html#_check_channels', 'sar_lulc/train.py'),
                                 'sar_lulc.train._finetune': ('train.html#_finetune', 'sar_lulc/train.py'),
+                                'sar_lulc.train._finetune_data': ('train.html#_finetune_data', 'sar_lulc/train.py'),
+                                'sar_lulc.train._finetune_model': ('train.html#_finetune_model', 'sar_lulc/train.py'),
                                 'sar_lulc.train._for_training': ('train.html#_for_training', 'sar_lulc/train.py'),
                                 'sar_lulc.train._improves': ('train.html#_improves', 'sar_lulc/train.py'),
                                 'sar_lulc.train._kv': ('train.html#_kv', 'sar_lulc/train.py'),

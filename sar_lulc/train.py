@@ -461,6 +461,37 @@ def input_contract(info, cal: Calibration, channels: int, multilook: int = 1) ->
                 **({"multilook": int(multilook)} if multilook > 1 else {}))
 
 
+# %% ../nbs/24_train.ipynb #07e8d06fba4c
+def _finetune_data(cfg, info, target, units: str, cf: float) -> tuple:
+    """(training set, validation set or None, their common options): random balanced chips for
+    training, every labelled pixel on a grid for validation (and the test at the end)."""
+    kw = dict(norm=info.norm, scheme=info.scheme, target_scheme=target, units=units, cf=cf,
+              min_valid=cfg.min_valid, seed=cfg.seed, multilook=cfg.multilook)
+    radiometric = SarAugment(cfg.gain_db, cfg.ramp_db, cfg.speckle) if cfg.augment else None
+    train_ds = ChipDataset(info.items("train"), chip=cfg.chip,
+                           mode="random" if cfg.chips_per_epoch else "grid",
+                           chips_per_epoch=cfg.chips_per_epoch, augment=cfg.augment,
+                           balance=cfg.balance, radiometric=radiometric, **kw)
+    val_ds = (ChipDataset(info.items("val"), chip=cfg.val_chip or cfg.chip, mode="grid",
+                          **{**kw, "min_valid": 0.0}) if info.splits.get("val") else None)
+    return train_ds, val_ds, kw
+
+def _finetune_model(cfg, target, in_chans: int, init_meta: dict | None) -> tuple:
+    """(model, its config): the preset's segmenter (with `--init`, that model's architecture), or a
+    model of another registered family built from the classes and bands; seeded."""
+    if cfg.arch == "segmenter":
+        arch = (dict(preset=SegmenterConfig.from_dict(init_meta["model_config"]))
+                if init_meta is not None else
+                dict(preset=cfg.preset, hr_inject=cfg.hr_inject, head=cfg.head))
+        model_config = segmenter_config(arch.pop("preset"), **arch, num_classes=target.num_classes,
+                                        task=cfg.task, in_chans=in_chans,
+                                        drop_path=cfg.drop_path).to_dict()
+        torch.manual_seed(cfg.seed)
+        return Segmenter(SegmenterConfig.from_dict(model_config)), model_config
+    model_config = dict(num_classes=target.num_classes, in_chans=in_chans)
+    torch.manual_seed(cfg.seed)
+    return build_model(cfg.arch, model_config), model_config
+
 # %% ../nbs/24_train.ipynb #6e76f67550b8
 def data_calibration(cfg, info) -> Calibration:
     "How training reads the dataset: the config's units and CF where set, else the dataset's."
@@ -524,18 +555,7 @@ def _finetune(cfg, env, data_dir, out, pretrained, resume, max_steps, overwrite,
     if cfg.min_valid is None: cfg = dataclasses.replace(cfg, min_valid=info.min_valid)
     target = get_scheme("water") if cfg.task == "water" else info.scheme
     in_chans = _check_channels(cfg, info)
-    kw = dict(norm=info.norm, scheme=info.scheme, target_scheme=target, units=units, cf=cf,
-              min_valid=cfg.min_valid, seed=cfg.seed,
-              multilook=cfg.multilook)
-    train_ds = ChipDataset(info.items("train"), chip=cfg.chip,
-                           mode="random" if cfg.chips_per_epoch else "grid",
-                           chips_per_epoch=cfg.chips_per_epoch, augment=cfg.augment,
-                           balance=cfg.balance,
-                           radiometric=SarAugment(cfg.gain_db, cfg.ramp_db, cfg.speckle)
-                           if cfg.augment else None, **kw)
-    val_ds = (ChipDataset(info.items("val"), chip=cfg.val_chip or cfg.chip, mode="grid",
-                          **{**kw, "min_valid": 0.0})
-              if info.splits.get("val") else None)
+    train_ds, val_ds, kw = _finetune_data(cfg, info, target, units, cf)
     counts = label_histogram(info.label_paths("train"), scheme=info.scheme, target_scheme=target,
                              # only where the loss looks
                              sar_paths=info.sar_paths("train"), units=units, cf=cf)
@@ -546,21 +566,7 @@ def _finetune(cfg, env, data_dir, out, pretrained, resume, max_steps, overwrite,
         init_meta = model_meta(init)
         if not init_meta.get("model_config"): load_model(init)   # says what is wrong with it
     elif not (ck is not None and ck.get("init")): init_meta = None
-    if cfg.arch == "segmenter":
-        arch = (dict(preset=SegmenterConfig.from_dict(init_meta["model_config"]))
-                if init_meta is not None else
-                # --init: that model's architecture
-                dict(preset=cfg.preset, hr_inject=cfg.hr_inject, head=cfg.head))
-        model_config = segmenter_config(arch.pop("preset"), **arch, num_classes=target.num_classes,
-                                        task=cfg.task,
-                                        in_chans=in_chans, drop_path=cfg.drop_path).to_dict()
-        torch.manual_seed(cfg.seed)
-        model = Segmenter(SegmenterConfig.from_dict(model_config))
-    # another family (checkpoint.register_arch): built from classes and bands
-    else:
-        model_config = dict(num_classes=target.num_classes, in_chans=in_chans)
-        torch.manual_seed(cfg.seed)
-        model = build_model(cfg.arch, model_config)
+    model, model_config = _finetune_model(cfg, target, in_chans, init_meta)
     pre = load_pretrained(model, pretrained) if pretrained and not resume else None
     started = ck.get("init") if ck is not None else None          # a resumed --init run stays one
     if init is not None and not resume:
