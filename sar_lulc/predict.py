@@ -367,6 +367,23 @@ def _scene_result(writer, st: dict, rd, pred, plan: PredictPlan, srcs, name: str
                          units=rd.units, warnings=msgs, input=inp,
                          plan=dataclasses.replace(plan, precision=pred.precision).to_dict())
 
+# %% ../nbs/33_predict.ipynb #9c2155ad85d3
+def _scene_norm(stats: dict, name: str) -> tuple:
+    "`norm='scene'`: the scene's own robust (median, spread) per band, a spread of at least 0.1 dB."
+    if not stats["valid_fraction"]:
+        raise SarLulcError(f"{name}: no valid pixel to take scene statistics from.")
+    return np.ravel(stats["median"]), np.maximum(np.ravel(stats["spread"]), 0.1)
+
+def _input_record(rd, plan: PredictPlan, multilook: int, batch_size: int, cache_mb, why, norm,
+                  stats: dict, train_norm) -> dict:
+    "How the scene was read and normalised (the result's `input`): what the plan left to decide."
+    return dict(units=rd.units, cf=rd.cf, units_source=rd.units_reason, db_offset=plan.db_offset,
+                multilook=multilook, batch_size=batch_size, gdal_cache_mb=int(cache_mb),
+                **({"precision_auto": why} if why is not None else {}),
+                norm="scene" if isinstance(norm, tuple) else "model", scene=stats,
+                model_norm=dict(mean=float(np.ravel(train_norm.mean)[0]),
+                                std=float(np.ravel(train_norm.std)[0])))
+
 # %% ../nbs/33_predict.ipynb #b4b6c857b19f
 def predict_scene(model_or_bundle, src, dst, plan: PredictPlan | None = None, *, scheme=None,
                   norm=None,
@@ -402,11 +419,7 @@ def predict_scene(model_or_bundle, src, dst, plan: PredictPlan | None = None, *,
         outer.enter_context(rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20))
         channels = channels_of(model_or_bundle)
         rd, read, stats, multilook, cache_mb = _open_scene(outer, srcs, plan, meta, channels, msgs)
-        if norm == "scene":
-            if not stats["valid_fraction"]: raise SarLulcError(f"{name}: no valid pixel to take "
-                                                               "scene statistics from.")
-            # per band
-            norm = (np.ravel(stats["median"]), np.maximum(np.ravel(stats["spread"]), 0.1))
+        if norm == "scene": norm = _scene_norm(stats, name)
         for p in output_paths(dst, plan.task or "lulc", confidence=plan.write_confidence).values():
             check_output_path(p, overwrite, create=False)
         pred, why, train_norm = _scene_predictor(model_or_bundle, plan, scheme, norm, meta, stats,
@@ -414,12 +427,7 @@ def predict_scene(model_or_bundle, src, dst, plan: PredictPlan | None = None, *,
         # a Predictor passed in wins
         task = pred.task
         batch_size = int(plan.batch_size or auto_batch_size(pred.device))
-        inp = dict(units=rd.units, cf=rd.cf, units_source=rd.units_reason, db_offset=plan.db_offset,
-                   multilook=multilook, batch_size=batch_size, gdal_cache_mb=int(cache_mb),
-                   **({"precision_auto": why} if why is not None else {}),
-                   norm="scene" if isinstance(norm, tuple) else "model", scene=stats,
-                   model_norm=dict(mean=float(np.ravel(train_norm.mean)[0]),
-                                   std=float(np.ravel(train_norm.std)[0])))
+        inp = _input_record(rd, plan, multilook, batch_size, cache_mb, why, norm, stats, train_norm)
         write_probs = task == "water" if plan.write_probs is None else plan.write_probs
         paths = output_paths(dst, task, confidence=plan.write_confidence, probs=write_probs)
         paths_all = {**paths, "summary": dst.with_suffix(".json")} if write_summary else paths
@@ -428,8 +436,7 @@ def predict_scene(model_or_bundle, src, dst, plan: PredictPlan | None = None, *,
         outer.enter_context(output_lock(*paths_all.values()))
         st, writer = _stream(read, rd, pred, plan, paths, write_probs, batch_size, name, overwrite,
                              progress, msgs)
-        # after the run: a fallback to eager happens during it
-        inp["compile"] = pred.compiled
+        inp["compile"] = pred.compiled        # after the run: a fallback to eager happens in it
         res = _scene_result(writer, st, rd, pred, plan, srcs, name, paths, inp, msgs,
                             time.perf_counter() - t_start)
         if write_summary:
