@@ -450,6 +450,15 @@ def _check_plausible(self: SarReader, sample: int, check_values: bool = True):
     self._screen = True
     if not check_values: return
     raw = self._sample_raw(sample)
+    db = self._check_lost(raw)
+    self._check_range(raw, db)
+
+
+# %% ../nbs/01_io.ipynb #5a5c7d72ff53
+@patch
+def _check_lost(self: SarReader, raw: np.ndarray) -> np.ndarray:
+    """The sample's dB, once values that calibration turns into no data (negative, infinite) are
+    checked: one constant behind most of them is a fill value; most of the band lost is refused."""
     db = to_db(raw, self.units, self.cf, self.nodata)
     lost, cand = self._lost(raw, db), self._candidates(raw)
     # one constant behind most of them: an undeclared fill value
@@ -460,7 +469,7 @@ def _check_plausible(self: SarReader, sample: int, check_values: bool = True):
             warnings.warn(f"{self.path.name}: the value {fill:g} fills "
                           f"{counts.max() / raw.size:.0%} of the band and is not backscatter in "
                           f"{self.units} units; reading it as no data (`gdal_edit.py -a_nodata "
-                          f"{fill:g} FILE` records it).", UnitsWarning, stacklevel=3)
+                          f"{fill:g} FILE` records it).", UnitsWarning, stacklevel=4)
             self.nodata = fill
             db = to_db(raw, self.units, self.cf, self.nodata)
             lost, cand = self._lost(raw, db), self._candidates(raw)
@@ -470,6 +479,15 @@ def _check_plausible(self: SarReader, sample: int, check_values: bool = True):
             f"are not marked as no data are {_lost_cause(raw, lost)}, which is not backscatter in "
             f"{self.units} units; reading "
             f"them would drop them as no data. {self._units_hint(raw, lost)}")
+    return db
+
+
+# %% ../nbs/01_io.ipynb #1839fa002ccc
+@patch
+def _check_range(self: SarReader, raw: np.ndarray, db: np.ndarray):
+    """Values outside `PLAUSIBLE_DB` once calibrated: one constant behind most of them is a fill
+    value; most of the valid pixels outside is refused (wrong units, CF or scaling)."""
+    lo, hi = PLAUSIBLE_DB
     ok = np.isfinite(db)
     if not ok.any(): return
     out = ((db < lo) | (db > hi)) & ok
@@ -483,7 +501,7 @@ def _check_plausible(self: SarReader, sample: int, check_values: bool = True):
                           f"{counts.max() / raw.size:.0%} of the band and is not backscatter; "
                           "reading it as no data (the file declares no nodata value for it; "
                           f"`gdal_edit.py -a_nodata {fill:g} FILE` records one).",
-                          UnitsWarning, stacklevel=3)
+                          UnitsWarning, stacklevel=4)
             self.nodata = fill
             db = to_db(raw, self.units, self.cf, self.nodata)
             ok = np.isfinite(db); out = ((db < lo) | (db > hi)) & ok
@@ -508,7 +526,7 @@ def _refuse(self: SarReader, msg: str) -> None:
     if not self.allow_nodata: raise SarLulcError(f"{msg} (--allow-nodata reads them as no data all "
                                                  "the same.)")
     warnings.warn(f"{msg} Going on as asked (--allow-nodata): those pixels are no data.",
-                  UnitsWarning, stacklevel=4)
+                  UnitsWarning, stacklevel=5)
 
 @patch
 def _candidates(self: SarReader, raw: np.ndarray) -> np.ndarray:
