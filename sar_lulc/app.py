@@ -8,9 +8,9 @@ import logging, os, re, shutil, signal, socket, tempfile, threading, time, uuid,
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# before gradio is imported anywhere: no telemetry,
+# before gradio is imported anywhere: no telemetry, no version check, fully offline
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")       # no version check, fully offline
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
 import numpy as np
 

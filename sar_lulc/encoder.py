@@ -177,10 +177,8 @@ class WindowAttention(nn.Module):
         qkv = self.qkv(x).reshape(B * nW, N, 3, h, C // h).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)
         # windows are folded into the head axis, (B, nW*h, N, d), so that the bias (relative
-        # position + a
-        # batch-shared mask) is broadcast over the batch only: much less memory and bias-gradient
-        # traffic
-        # (1, 1, h, N, N)
+        # position + a batch-shared mask) is broadcast over the batch only: much less memory and
+        # bias-gradient traffic. The bias: (1, 1, h, N, N)
         bias = self.rel_bias(*win)[None, None]
         bias = bias.expand(1, nW, h, N, N) if mask is None else mask[:, :, None] + bias
         bias = bias.reshape(bias.shape[0], nW * h, N, N).to(q.dtype)

@@ -144,8 +144,8 @@ TRAIN_PRESETS = {
                   eval_batch_size=4,
                   log_every=1, min_valid=0.1),
     # a real scene with a few labelled fields, on a CPU (bench/real_flevoland.py): 296 steps (8
-    # epochs of 37) of 8 x 96 px chips,
-    # speckle multilooked 9 x 9 (predict repeats it), every class drawn alike
+    # epochs of 37) of 8 x 96 px chips, speckle multilooked 9 x 9 (predict repeats it), every
+    # class drawn alike
     "real": dict(preset="resnet18", layer_decay=1.0, chip=96, batch_size=8, epochs=8,
                  chips_per_epoch=300,
                  warmup_epochs=1, multilook=9, balance=1.0, log_every=25),
@@ -200,9 +200,8 @@ def _check_config(cfg) -> None:
     need(cfg.lr is None or cfg.lr > 0, f"lr must be positive, got {cfg.lr}.")
     need(len(cfg.betas) == 2, f"betas needs two values, got {cfg.betas}.")
     if isinstance(cfg, TrainConfig):
-        # the segmenter's validators, so a
+        # the segmenter's validators, so a config and a model accept the same
         cfg.task = check_choice("task", cfg.task, TASKS)
-        # config and a model accept the same
         cfg.hr_inject = check_choice("hr_inject", cfg.hr_inject, HR_INJECT)
         cfg.head = check_choice("head", cfg.head, HEADS)
         need(0 <= cfg.alpha <= 1, f"alpha must be in [0, 1], got {cfg.alpha}.")

@@ -663,8 +663,8 @@ def _pretrain(cfg, env, data_dir, out, resume, max_steps, overwrite, progress) -
     model = MixMAE(mcfg)
     calls = itertools.count()
     # on one batch per steps.csv row, the trivial predictors beside the loss (a run that learns
+    # nothing says so); they cost ~20 % of a step
     def loss_fn(m, b):
-        # nothing says so); they cost ~20 % of a step
         if next(calls) % (cfg.log_every * cfg.accum_steps):
             return m(b["image"], db=b["db"], valid=b["valid"])["loss"]
         o = m(b["image"], db=b["db"], valid=b["valid"], trivial=True)
