@@ -807,6 +807,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                 'sar_lulc.train._for_training': ('train.html#_for_training', 'sar_lulc/train.py'),
                                 'sar_lulc.train._improves': ('train.html#_improves', 'sar_lulc/train.py'),
                                 'sar_lulc.train._kv': ('train.html#_kv', 'sar_lulc/train.py'),
+                                'sar_lulc.train._mixmae_val_loss': ('train.html#_mixmae_val_loss', 'sar_lulc/train.py'),
                                 'sar_lulc.train._nan_error': ('train.html#_nan_error', 'sar_lulc/train.py'),
                                 'sar_lulc.train._overrides': ('train.html#_overrides', 'sar_lulc/train.py'),
                                 'sar_lulc.train._parse_value': ('train.html#_parse_value', 'sar_lulc/train.py'),

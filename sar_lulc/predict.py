@@ -549,8 +549,7 @@ def predict_many(model_or_bundle, inputs, out_dir, plan: PredictPlan | None = No
         device = f"cuda:{local_rank % torch.cuda.device_count()}"
         torch.cuda.set_device(torch.device(device))
     out_dir = Path(out_dir)
-    # removed again if no scene writes anything into it
-    made = not out_dir.exists()
+    made = not out_dir.exists()            # removed again if no scene writes anything into it
     try: out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise SarLulcError(f"Cannot create output folder {out_dir}: {e.strerror}") from e
@@ -558,8 +557,7 @@ def predict_many(model_or_bundle, inputs, out_dir, plan: PredictPlan | None = No
     pred = make_predictor(model_or_bundle, task=task, device=device,
                           precision="fp32" if auto else precision, tta=tta,
                           blend=plan.blend, compile=compile) if mine else None
-    # once
-    if auto and pred is not None:
+    if auto and pred is not None:          # once, for every scene
         pred.precision, _ = auto_precision(pred); precision = pred.precision
     results, bar = [], None
     if progress:

@@ -43,8 +43,7 @@ class TrainConfig:
     betas: tuple = (0.9, 0.999)
     drop_path: float = 0.1              # stochastic depth rate of the encoder
     clip: float | None = 5.0            # max gradient norm (None = no clipping)
-    # fp32 | bf16 (CPU/CUDA autocast) | fp16 (grad scaler; CUDA, slow on CPUs) | auto (bf16 where
-    # measured faster)
+    # fp32 | bf16 (autocast) | fp16 (grad scaler; CUDA, slow on CPUs) | auto (bf16 if faster)
     precision: str = "fp32"
     # torch.compile the model (True: inductor; or a backend name, e.g. aot_eager; or inductor:MODE)
     compile: bool | str = False

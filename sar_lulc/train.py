@@ -612,6 +612,23 @@ def _finetune(cfg, env, data_dir, out, pretrained, resume, max_steps, overwrite,
     return res
 
 
+# %% ../nbs/24_train.ipynb #c87a2392ee98
+@torch.no_grad()
+def _mixmae_val_loss(m, val_ds, cfg, env) -> dict:
+    "{'loss': the pretraining loss on the validation chips}, with the same masks every epoch."
+    m.eval(); tot = torch.zeros(2, dtype=torch.float64, device=env.device)
+    for i, b in enumerate(DataLoader(_shard(val_ds, env), batch_size=max(2, cfg.batch_size))):
+        if len(b["image"]) < 2: continue                      # mixing needs a partner
+        b = _to_device(b, env.device)
+        g = torch.Generator().manual_seed(step_seed(cfg.seed, 7, env.rank, i))
+        with autocast(env.device, cfg.precision):
+            loss = m(b["image"], db=b["db"], valid=b["valid"], generator=g)["loss"]
+        n = torch.tensor(float(len(b["image"])), device=env.device, dtype=torch.float64)
+        tot += torch.stack([loss.detach().double() * n, n])
+    if env.distributed: dist.all_reduce(tot)
+    m.train()
+    return dict(loss=float(tot[0] / tot[1])) if tot[1] > 0 else {}
+
 # %% ../nbs/24_train.ipynb #fd7ab94b4924
 def pretrain(cfg="demo", data_dir=None, out_dir=None, resume=None, max_steps: int | None = None,
              overwrite: bool = False, progress: bool = True, **overrides) -> dict:
@@ -670,22 +687,7 @@ def _pretrain(cfg, env, data_dir, out, resume, max_steps, overwrite, progress) -
         o = m(b["image"], db=b["db"], valid=b["valid"], trivial=True)
         tv = {f"trivial_{k}": v for k, v in o["trivial"].items()}
         return o["loss"], {**tv, "loss_vs_trivial": float(o["loss"]) / max(min(tv.values()), 1e-12)}
-    @torch.no_grad()
-    def val_fn(m):
-        m.eval(); tot = torch.zeros(2, dtype=torch.float64, device=env.device)
-        for i, b in enumerate(DataLoader(_shard(val_ds, env), batch_size=max(2, cfg.batch_size))):
-            if len(b["image"]) < 2: continue                      # mixing needs a partner
-            b = _to_device(b, env.device)
-            # the same masks every epoch
-            g = torch.Generator().manual_seed(step_seed(cfg.seed, 7, env.rank, i))
-            with autocast(env.device, cfg.precision):
-                loss = m(b["image"], db=b["db"], valid=b["valid"], generator=g)["loss"]
-            tot += torch.stack([loss.detach().double() * len(b["image"]),
-                                torch.tensor(float(len(b["image"])), device=env.device,
-                                             dtype=torch.float64)])
-        if env.distributed: dist.all_reduce(tot)
-        m.train()
-        return dict(loss=float(tot[0] / tot[1])) if tot[1] > 0 else {}
+    def val_fn(m): return _mixmae_val_loss(m, val_ds, cfg, env)
     meta = dict(task="pretrain", preset=cfg.preset, norm=info.norm.to_dict(), data=str(info.root))
     summary = fit(model, ds, cfg, out, loss_fn=loss_fn, kind="pretrain", arch="mixmae",
                   model_config=mcfg.to_dict(),
