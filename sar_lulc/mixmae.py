@@ -232,6 +232,32 @@ class MixMAE(nn.Module):
         trunc_normal_(self.mask_token, std=0.02)
 
 
+# %% ../nbs/11_mixmae.ipynb #8cf0d50c9b3f
+@patch
+def _decode(self: MixMAE, z: torch.Tensor, mask: torch.Tensor, B: int, C: int, H: int, W: int
+            ) -> torch.Tensor:
+    """(B, 2, C, H, W): each mixed image's tokens decoded twice, once with the partner's cells
+    masked (image i), once with image i's cells masked (its partner)."""
+    h, w = H // PATCH, W // PATCH
+    z = self.decoder_embed(z.flatten(2).transpose(1, 2))                            # (B, L, D)
+    hidden = mask.reshape(1, h * w, 1) > 0
+    tok = self.mask_token.to(z.dtype).expand_as(z)
+    seq = torch.cat([torch.where(hidden, tok, z), torch.where(hidden, z, tok)], 0)
+    seq = seq + sincos_pos_embed_2d(h, w, seq.shape[-1], device=seq.device,
+                                    dtype=seq.dtype).reshape(1, h * w, -1)
+    for blk in self.decoder_blocks: seq = blk(seq)
+    p = self.decoder_pred(self.decoder_norm(seq)).float()                # (2B, L, 32*32*C)
+    p = p.reshape(2 * B, h, w, PATCH, PATCH, C).permute(0, 5, 1, 3, 2, 4).reshape(2 * B, C, H, W)
+    return torch.stack([p[:B], p[B:]], 1)
+
+@patch
+def _trivial_losses(self: MixMAE, src, t, target, vpix, mpix, mu, sw, n, pair) -> dict:
+    "The loss of predicting each patch's mean, and of the best-scaled box blur of the context."
+    score = lambda p: float((sw * (p - target) ** 2).sum() / n.clamp_min(1))
+    fill = self._trivial_box(src, vpix, mpix, mu)
+    a = ((sw * fill * target).sum() / (sw * fill * fill).sum().clamp_min(1e-12)).clamp_min(0)
+    return dict(mean=score(self._trivial_mean(t, vpix, mpix, pair)), box=score(a * fill))
+
 # %% ../nbs/11_mixmae.ipynb #72ef47f60924
 @patch
 def random_mask(self: MixMAE, h: int, w: int, device=None,
@@ -304,23 +330,7 @@ def forward(self: MixMAE, x: torch.Tensor, db: torch.Tensor | None = None,
     # 3. encoder with masked window attention
     # (B, E, h, w)
     z = self.encoder(mixed, mix_mask=mask, valid=vmix, out_indices=(3,))[0]
-    # 4. decoder: two sequences per mixed image
-    z = self.decoder_embed(z.flatten(2).transpose(1, 2))                            # (B, L, D)
-    hidden = mask.reshape(1, h * w, 1) > 0
-    tok = self.mask_token.to(z.dtype).expand_as(z)
-    # image i: partner cells masked
-    seq = torch.cat([torch.where(hidden, tok, z),
-                     # partner: image-i cells masked
-                     torch.where(hidden, z, tok)], 0)
-    seq = seq + sincos_pos_embed_2d(h, w, seq.shape[-1], device=seq.device,
-                                    dtype=seq.dtype).reshape(1, h * w, -1)
-    for blk in self.decoder_blocks: seq = blk(seq)
-    # (2B, L, 32*32*C)
-    p = self.decoder_pred(self.decoder_norm(seq)).float()
-    p = p.reshape(2 * B, h, w, PATCH, PATCH,
-                  C).permute(0, 5, 1, 3, 2, 4).reshape(2 * B, C, H, W)
-    # (B, 2, C, H, W)
-    pred = torch.stack([p[:B], p[B:]], 1)
+    pred = self._decode(z, mask, B, C, H, W)                   # 4. (B, 2, C, H, W)
     # 5. targets, weights, scoring
     with torch.no_grad():
         src = target_source(x0, vpix, cfg)
@@ -333,14 +343,8 @@ def forward(self: MixMAE, x: torch.Tensor, db: torch.Tensor | None = None,
         # (B, 2, 1, H, W)
         scored = torch.stack([mpix, 1 - mpix], 1) * valid2
         n = scored.sum() * C
-        # what a blur or the mean would score on this batch
-        if trivial:
-            score = lambda p: float((scored * weight2 * (p - target) ** 2).sum() / n.clamp_min(1))
-            fill, sw = self._trivial_box(src, vpix, mpix, mu), scored * weight2
-            # best one scale
-            a = ((sw * fill * target).sum() / (sw * fill * fill).sum().clamp_min(1e-12)).clamp_min(0)
-            trivial = dict(mean=score(self._trivial_mean(t, vpix, mpix, pair)),
-                           box=score(a * fill))
+        if trivial:                  # what a blur or the mean would score on this batch
+            trivial = self._trivial_losses(src, t, target, vpix, mpix, mu, scored * weight2, n, pair)
     loss = (scored * weight2 * (pred - target) ** 2).sum() / n.clamp_min(1)
     recon = pred.detach() * pair(sd) + pair(mu)
     return dict(loss=loss, pred=pred, recon=recon, target=target, scored=scored > 0, mask=mask,
