@@ -388,6 +388,94 @@ def _status(task, info: InputInfo, res, model_path, bundle, secs, notes, tta) ->
     return "\n".join(lines)
 
 
+# %% ../nbs/50_app.ipynb #72b3dc39a028
+def _handler(cfg: AppConfig):
+    """The Run button's function: `run_inference`, every failure turned into a message on the page
+    (a bug too: logged, and the app keeps serving)."""
+    import gradio as gr
+    def handler(path, task, units, cf, band, overlap, tta, progress=gr.Progress()):
+        name = Path(path).name if path else None
+        try:
+            progress(0.1, desc="predicting")
+            r = run_inference(path, task, units, cf, overlap, tta, cfg, band=band, name=name)
+        except SarLulcError as e:
+            raise gr.Error(hide_paths(e), title="Cannot process this file",
+                           print_exception=False) from e
+        except Exception as e:       # a bug or a resource problem: report it, keep serving
+            _log.exception("request failed")
+            raise gr.Error(f"Unexpected error while processing {name}: {type(e).__name__}: "
+                           f"{hide_paths(e)}. The app is still running; try another file or "
+                           "smaller settings.", title="Unexpected error") from e
+        return (r.sar_image, r.map_image, r.legend_html, r.water_image, r.confidence_image,
+                r.table, r.files, r.status)
+    return handler
+
+def _failed():
+    "What the outputs show after a failed request."
+    return (None, None, "", None, None, None, None,
+            "**The last request failed**: the reason is in the red message. Fix the input and "
+            "press **Run** again.")
+
+
+# %% ../nbs/50_app.ipynb #0d1bae73abf0
+def _input_panel(cfg: AppConfig, tasks: list) -> dict:
+    "The left column (upload, task, units, CF, band, overlap, TTA, Run, examples): its inputs by name."
+    import gradio as gr
+    file_in = gr.File(label="SAR image (GeoTIFF, or grayscale PNG/JPEG)",
+                      file_count="single",
+                      type="filepath", elem_id="upload")
+    task = gr.Radio([(TASK_LABELS[t], t) for t in TASK_LABELS],
+                    value=tasks[0] if tasks else "lulc",
+                    label="Task", elem_id="task")
+    with gr.Row():
+        units = gr.Dropdown(list(UNITS), value="auto", label="Units", elem_id="units")
+        cf = gr.Textbox("", label="CF (dB, for DN; empty: the model's)",
+                        placeholder="the model's (e.g. -83)",
+                        elem_id="cf")      # a Number box would send 0 for empty
+        band = gr.Number(0, label="Band (0 = single band)", precision=0, minimum=0,
+                         elem_id="band")
+    overlap = gr.Slider(0, cfg.tile // 2, value=min(64, cfg.tile // 2), step=8,
+                        label="Tile overlap (px)",
+                        elem_id="overlap")
+    tta = gr.Checkbox(False, label="Flip TTA (4x slower)", elem_id="tta")
+    run = gr.Button("Run", variant="primary", elem_id="run-btn")
+    ex = [Path(p)
+          for p in (cfg.examples if cfg.examples is not None else sample_files())][:8]
+    if ex:
+        gr.Examples([[str(p), tasks[0] if tasks else "lulc"] for p in ex],
+                    inputs=[file_in, task],
+                    cache_examples=False, label="Examples (data_samples/)",
+                    elem_id="examples",
+                    example_labels=[_example_label(p) for p in ex])
+    return dict(file_in=file_in, task=task, units=units, cf=cf, band=band, overlap=overlap, tta=tta,
+                run=run)
+
+def _output_panel() -> dict:
+    "The right column (status, previews, legend, class areas, downloads): its outputs by name."
+    import gradio as gr
+    status = gr.Markdown("Upload a file, choose the task and press **Run**.",
+                         elem_id="status")
+    with gr.Row():
+        sar_img = gr.Image(label="SAR (dB, 2-98 % stretch)", format="png",
+                           interactive=False, height=300, elem_id="sar-image")
+        map_img = gr.Image(label="Class map", format="png", interactive=False,
+                           height=300, elem_id="map-image")
+        legend = gr.HTML("", elem_id="legend", min_width=130, scale=0)
+    with gr.Row():
+        water_img = gr.Image(label="Water over SAR", format="png", interactive=False,
+                             height=300, elem_id="water-image")
+        conf_img = gr.Image(label="Confidence (0-100 %)", format="png",
+                            interactive=False, height=300,
+                            elem_id="confidence-image")
+    table = gr.Dataframe(headers=TABLE_HEADERS,
+                         datatype=["str", "number", "number", "number"],
+                         label="Class areas", interactive=False, elem_id="areas")
+    files = gr.File(label="Result GeoTIFFs", file_count="multiple", interactive=False,
+                    elem_id="downloads")
+    return dict(sar_img=sar_img, map_img=map_img, legend=legend, water_img=water_img,
+                conf_img=conf_img, table=table, files=files, status=status)
+
+
 # %% ../nbs/50_app.ipynb #908078ebf801
 _ABS_PATH = re.compile(r"(?<![\w.:/])(?:[A-Za-z]:)?[/\\](?:[^\s'\"`,;:()<>|/\\]+[/\\])+([^\s'\"`,;:()<>|/\\]*)")
 
@@ -451,90 +539,27 @@ def build_app(cfg: AppConfig | None = None):
                    f"({cfg.lulc_model if t == 'lulc' else cfg.water_model} "
                    f"is missing). {TRAIN_HINT.format(path=DEMO_MODEL_DIR)}" for t in missing)
 
-    def handler(path, task, units, cf, band, overlap, tta, progress=gr.Progress()):
-        name = Path(path).name if path else None
-        try:
-            progress(0.1, desc="predicting")
-            r = run_inference(path, task, units, cf, overlap, tta, cfg, band=band, name=name)
-        except SarLulcError as e:
-            raise gr.Error(hide_paths(e), title="Cannot process this file",
-                           print_exception=False) from e
-        except Exception as e:       # a bug or a resource problem: report it, keep serving
-            _log.exception("request failed")
-            raise gr.Error(f"Unexpected error while processing {name}: {type(e).__name__}: "
-                           f"{hide_paths(e)}. The app is still running; try another file or "
-                           f"smaller settings.", title="Unexpected "
-                                                                                   "error") from e
-        return (r.sar_image, r.map_image, r.legend_html, r.water_image, r.confidence_image,
-                r.table, r.files, r.status)
-
-    def failed():
-        return (None, None, "", None, None, None, None,
-                "**The last request failed**: the reason is in the red message. Fix the input and "
-                "press **Run** again.")
-
     with gr.Blocks(title="sar_lulc: SAR land cover and water", delete_cache=(3600, 7200)) as demo:
         gr.Markdown("# SAR land cover & water\nLand cover (9 classes) or water from one L-band HH "
-                    "SAR band "
-                    "(ALOS-2 PALSAR-2). Computed on this machine; nothing is sent elsewhere. " + limits + warn)
+                    "SAR band (ALOS-2 PALSAR-2). Computed on this machine; nothing is sent "
+                    "elsewhere. " + limits + warn)
         with gr.Accordion("About the inputs and options", open=False):
             gr.Markdown(ABOUT)
         with gr.Row():
             with gr.Column(scale=1, min_width=300):
-                file_in = gr.File(label="SAR image (GeoTIFF, or grayscale PNG/JPEG)",
-                                  file_count="single",
-                                  type="filepath", elem_id="upload")
-                task = gr.Radio([(TASK_LABELS[t], t) for t in TASK_LABELS],
-                                value=tasks[0] if tasks else "lulc",
-                                label="Task", elem_id="task")
-                with gr.Row():
-                    units = gr.Dropdown(list(UNITS), value="auto", label="Units", elem_id="units")
-                    cf = gr.Textbox("", label="CF (dB, for DN; empty: the model's)",
-                                    placeholder="the model's (e.g. -83)",
-                                    elem_id="cf")      # a Number box would send 0 for empty
-                    band = gr.Number(0, label="Band (0 = single band)", precision=0, minimum=0,
-                                     elem_id="band")
-                overlap = gr.Slider(0, cfg.tile // 2, value=min(64, cfg.tile // 2), step=8,
-                                    label="Tile overlap (px)",
-                                    elem_id="overlap")
-                tta = gr.Checkbox(False, label="Flip TTA (4x slower)", elem_id="tta")
-                run = gr.Button("Run", variant="primary", elem_id="run-btn")
-                ex = [Path(p)
-                      for p in (cfg.examples if cfg.examples is not None else sample_files())][:8]
-                if ex:
-                    gr.Examples([[str(p), tasks[0] if tasks else "lulc"] for p in ex],
-                                inputs=[file_in, task],
-                                cache_examples=False, label="Examples (data_samples/)",
-                                elem_id="examples",
-                                example_labels=[_example_label(p) for p in ex])
+                i = _input_panel(cfg, tasks)
             with gr.Column(scale=2):
-                status = gr.Markdown("Upload a file, choose the task and press **Run**.",
-                                     elem_id="status")
-                with gr.Row():
-                    sar_img = gr.Image(label="SAR (dB, 2-98 % stretch)", format="png",
-                                       interactive=False, height=300, elem_id="sar-image")
-                    map_img = gr.Image(label="Class map", format="png", interactive=False,
-                                       height=300, elem_id="map-image")
-                    legend = gr.HTML("", elem_id="legend", min_width=130, scale=0)
-                with gr.Row():
-                    water_img = gr.Image(label="Water over SAR", format="png", interactive=False,
-                                         height=300, elem_id="water-image")
-                    conf_img = gr.Image(label="Confidence (0-100 %)", format="png",
-                                        interactive=False, height=300,
-                                        elem_id="confidence-image")
-                table = gr.Dataframe(headers=TABLE_HEADERS,
-                                     datatype=["str", "number", "number", "number"],
-                                     label="Class areas", interactive=False, elem_id="areas")
-                files = gr.File(label="Result GeoTIFFs", file_count="multiple", interactive=False,
-                                elem_id="downloads")
-        outputs = [sar_img, map_img, legend, water_img, conf_img, table, files, status]
-        evt = run.click(handler, inputs=[file_in, task, units, cf, band, overlap, tta],
-                        outputs=outputs,
-                        api_name="predict", concurrency_limit=cfg.concurrency_limit)
-        evt.failure(failed, outputs=outputs, queue=False, api_visibility="private")
-        file_in.upload(lambda p, u, c, b: _describe(p, u, c, b, cfg),
-                       inputs=[file_in, units, cf, band], outputs=status,
-                       queue=False, api_visibility="private")
+                o = _output_panel()
+        outputs = [o[k] for k in ("sar_img", "map_img", "legend", "water_img", "conf_img", "table",
+                                  "files", "status")]
+        evt = i["run"].click(_handler(cfg), inputs=[i[k] for k in ("file_in", "task", "units", "cf",
+                                                                   "band", "overlap", "tta")],
+                             outputs=outputs, api_name="predict",
+                             concurrency_limit=cfg.concurrency_limit)
+        evt.failure(_failed, outputs=outputs, queue=False, api_visibility="private")
+        i["file_in"].upload(lambda p, u, c, b: _describe(p, u, c, b, cfg),
+                            inputs=[i["file_in"], i["units"], i["cf"], i["band"]],
+                            outputs=o["status"], queue=False, api_visibility="private")
     demo.sar_lulc_config = cfg
     return demo
 
