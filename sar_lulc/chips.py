@@ -199,6 +199,55 @@ def _label_footprint(r0, lab, labels, sar_name):
     return (math.floor(min(rows)) - 1, math.ceil(max(rows)) + 1, math.floor(min(cols)) - 1,
             math.ceil(max(cols)) + 1)
 
+# %% ../nbs/05_chips.ipynb #84995c65d2d0
+def _window_labels(lab, fp, src_nodata, r0, r: int, c: int, h: int, w: int, chip: int) -> np.ndarray:
+    """The raw label codes (-1 = none) under the chip window at (r, c): read as they are on the SAR
+    grid (`fp` None), else warped onto it."""
+    raw = np.full((chip, chip), -1, np.int32)
+    if fp is None:
+        a = lab.read(1, window=Window(c, r, w, h)).astype(np.int64)
+        raw[:h, :w] = np.where(a == src_nodata, -1, a) if src_nodata is not None else a
+        return raw
+    _warp_labels(lab, src_nodata, raw, rasterio.windows.transform(Window(c, r, chip, chip),
+                                                                  r0.transform), r0.crs)
+    raw[h:, :] = -1; raw[:, w:] = -1
+    return raw
+
+def _write_chip(folder, name: str, db: np.ndarray, y: np.ndarray, cls, r0, r: int, c: int,
+                chip: int) -> list[str]:
+    "Write one chip's SAR band(s) and labels on its own grid; returns the SAR file names."
+    tr = rasterio.windows.transform(Window(c, r, chip, chip), r0.transform)
+    sar_files = [name + ("_sar.tif" if len(db) == 1 else f"_sar{k}.tif") for k in range(len(db))]
+    for k, f in enumerate(sar_files):
+        write_raster(folder / f, db[k], crs=r0.crs, transform=tr, nodata=float("nan"))
+    write_label_map(folder / (name + LABEL_SUFFIX + ".tif"), y, cls, crs=r0.crs, transform=tr)
+    return sar_files
+
+# %% ../nbs/05_chips.ipynb #756b511397fd
+def _scene_warnings(labels, cls, raw_codes: set, chips: list, n_lab_dropped: int,
+                    n_lab_valid: int, min_valid: float):
+    "Say what a scene's cut left out: label codes in no class, and sparse labels below min_valid."
+    known = {x for cc in cls.codes for x in cc} | set(cls.nodata_codes)
+    unknown = sorted(x for x in raw_codes if x not in known)
+    if unknown and chips:
+        warnings.warn(f"{labels.name}: label code(s) {unknown[:10]} are in no class of scheme "
+                      f"{cls.name!r} and were read as no data; check --scheme / --label-map.")
+    if chips and n_lab_dropped > 0.5 * n_lab_valid:      # sparse labels (fields, polygons)
+        warnings.warn(f"{labels.name}: {n_lab_dropped / n_lab_valid:.0%} of the labelled pixels "
+                      f"lie in chips with less than {min_valid:.0%} labelled area and were left "
+                      "out; sparse labels (fields, polygons) need a lower --min-valid, e.g. 0.05.")
+
+def _no_chip_note(chans, labels, cls, chip: int, min_valid: float, scanned: int, n_sar_valid: int,
+                  n_lab_valid: int, raw_codes: set) -> str:
+    "Why a scene gave no chip."
+    if scanned == 0 or n_sar_valid == 0:
+        return f"The SAR scene {chans[0]} is all no data where the labels are: nothing to cut."
+    if n_lab_valid == 0:
+        return (f"The label raster {labels} has no pixel of scheme {cls.name!r} over the SAR scene "
+                f"(raw codes seen there: {sorted(raw_codes)[:20]}; scheme codes: "
+                f"{sorted(c for cc in cls.codes for c in cc)[:20]}). Wrong --scheme or --label-map?")
+    return f"No {chip}x{chip} chip has at least {min_valid:.0%} valid, labelled pixels; lower min_valid."
+
 # %% ../nbs/05_chips.ipynb #280dbb889eb2
 def _open_scene(chans, labels, units, cf):
     "Readers of the channels (checked to share one grid) and the label raster (one integer band)."
@@ -263,55 +312,21 @@ def _cut_scene(chans, labels, cls, folder, prefix, chip, stride, min_valid, bloc
             valid = np.isfinite(db).all(0)
             n_sar_valid += int(valid.sum())
             if not valid.any(): continue
-            raw = np.full((chip, chip), -1, np.int32)
-            if fp is None:
-                a = lab.read(1, window=Window(c, r, w, h)).astype(np.int64)
-                raw[:h, :w] = np.where(a == src_nodata, -1, a) if src_nodata is not None else a
-            else:
-                _warp_labels(lab, src_nodata, raw,
-                             rasterio.windows.transform(Window(c, r, chip, chip), r0.transform),
-                             r0.crs)
-                raw[h:, :] = -1; raw[:, w:] = -1
+            raw = _window_labels(lab, fp, src_nodata, r0, r, c, h, w, chip)
             if len(raw_codes) < 64: raw_codes.update(np.unique(raw[raw >= 0])[:64].tolist())
             y = _encode(cls, raw); y[~valid] = IGNORE_INDEX
             n_lab = int((y != IGNORE_INDEX).sum()); n_lab_valid += n_lab
             if n_lab < min_valid * h * w or not n_lab: n_lab_dropped += n_lab; continue
             name = f"{prefix}r{r:06d}_c{c:06d}"
-            tr = rasterio.windows.transform(Window(c, r, chip, chip), r0.transform)
-            sar_files = [name + ("_sar.tif" if len(chans) == 1 else f"_sar{k}.tif")
-                         for k in range(len(chans))]
-            for k, f in enumerate(sar_files):
-                write_raster(folder / f, db[k], crs=r0.crs, transform=tr, nodata=float("nan"))
-            write_label_map(folder / (name + LABEL_SUFFIX + ".tif"), y, cls, crs=r0.crs,
-                            transform=tr)
+            sar_files = _write_chip(folder, name, db, y, cls, r0, r, c, chip)
             m = [_Moments() for _ in chans]
             for k in range(len(chans)): m[k].add(db[k])
             chips.append(dict(name=name, sar=sar_files, row=r, col=c,
                               block=(i // block_size, j // block_size),
                               moments=m, valid=n_lab / (h * w)))
-        known = {x for cc in cls.codes for x in cc} | set(cls.nodata_codes)
-        unknown = sorted(x for x in raw_codes if x not in known)
-        if unknown and chips:
-            warnings.warn(f"{labels.name}: label code(s) {unknown[:10]} are in no class of scheme "
-                          f"{cls.name!r} and were "
-                          "read as no data; check --scheme / --label-map.")
-        # sparse labels (fields, polygons): say what was left out
-        if chips and n_lab_dropped > 0.5 * n_lab_valid:
-            warnings.warn(f"{labels.name}: {n_lab_dropped / n_lab_valid:.0%} of the labelled "
-                          f"pixels lie in chips with less than {min_valid:.0%} labelled area and "
-                          f"were left out; sparse labels (fields, polygons) need a "
-                          "lower --min-valid, e.g. 0.05.")
-        note = ""
-        if not chips:
-            if scanned == 0 or n_sar_valid == 0: note = (f"The SAR scene {chans[0]} is all no data "
-                                                         "where the labels are: nothing to cut.")
-            elif n_lab_valid == 0:
-                note = (f"The label raster {labels} has no pixel of scheme {cls.name!r} over the "
-                        f"SAR scene (raw codes seen there: {sorted(raw_codes)[:20]}; scheme codes: "
-                        f"{sorted(c for cc in cls.codes for c in cc)[:20]}). "
-                        "Wrong --scheme or --label-map?")
-            else: note = (f"No {chip}x{chip} chip has at least {min_valid:.0%} valid, labelled "
-                          "pixels; lower min_valid.")
+        _scene_warnings(labels, cls, raw_codes, chips, n_lab_dropped, n_lab_valid, min_valid)
+        note = "" if chips else _no_chip_note(chans, labels, cls, chip, min_valid, scanned,
+                                              n_sar_valid, n_lab_valid, raw_codes)
         return chips, note, dict(crs=str(r0.crs) if r0.crs else None, sar_units_detected=r0.units,
                                  sar_dtype=str(r0.dtype),
                                  size=[H, W])
