@@ -283,18 +283,12 @@ def load_dataset_dir(path, compute_norm: bool = True) -> DatasetInfo:
     return DatasetInfo(root=root, scheme=scheme, units=units, cf=cf, splits=splits, norm=norm,
                        manifest=man)
 
-# %% ../nbs/04_data.ipynb #140f50bebaef
-# what a manifest's `source` says of the products (input_contract)
-_CONTRACT = ("units", "sar_units_detected", "sar_dtype")
-
-def _scheme_label(s: ClassScheme) -> str: return f"{s.name} ({', '.join(s.names)})"
-
-
-# %% ../nbs/04_data.ipynb #ad08a23a725a
-def merge_datasets(out_dir, sources, overwrite: bool = False) -> Path:
-    """Write `out_dir/manifest.json` listing every split of the dataset folders `sources` (files
-    referenced in place)."""
-    out, srcs = Path(out_dir), [Path(s) for s in sources]
+# %% ../nbs/04_data.ipynb #810e7866a842
+def _merge_sources(out: Path, sources, overwrite: bool) -> tuple[list, Path]:
+    """(the loaded source datasets, the merged folder's absolute path), once every rule of a merge
+    holds: two or more distinct sources, the merge beside them, the same scheme, units, bands,
+    calibration and source products, known splits, and a free output folder."""
+    srcs = [Path(s) for s in sources]
     if len(srcs) < 2: raise SarLulcError(f"Give at least two dataset folders to merge, got "
                                          f"{len(srcs)}.")
     roots = [s.resolve() for s in srcs]
@@ -336,9 +330,12 @@ def merge_datasets(out_dir, sources, overwrite: bool = False) -> Path:
     if out.is_dir() and not (out / "manifest.json").exists() and any(out.iterdir()):
         raise SarLulcError(f"{out} is a folder with other files in it; write the merged dataset to "
                            "a new or empty folder.")
-    rel = lambda p: os.path.relpath(Path(p).resolve(), base)
-    extra = first.manifest.get("extra_sar") if all(i.manifest.get("extra_sar") == first.manifest.get("extra_sar")
-                                                   for i in infos) else None
+    return infos, base
+
+
+# %% ../nbs/04_data.ipynb #9892e094c03d
+def _merged_splits(infos: list, rel, extra) -> dict:
+    "split -> items of every source, paths relative to the merged folder; a scene listed twice is refused."
     splits, seen = {}, {}
     for info in infos:
         for name, its in info.splits.items():
@@ -358,6 +355,28 @@ def merge_datasets(out_dir, sources, overwrite: bool = False) -> Path:
                 for k in extra or {}:
                     if isinstance(it.get(k), str): d[k] = rel(info.root / it[k])
                 splits.setdefault(name, []).append(d)
+    return splits
+
+
+# %% ../nbs/04_data.ipynb #140f50bebaef
+# what a manifest's `source` says of the products (input_contract)
+_CONTRACT = ("units", "sar_units_detected", "sar_dtype")
+
+def _scheme_label(s: ClassScheme) -> str: return f"{s.name} ({', '.join(s.names)})"
+
+
+# %% ../nbs/04_data.ipynb #ad08a23a725a
+def merge_datasets(out_dir, sources, overwrite: bool = False) -> Path:
+    """Write `out_dir/manifest.json` listing every split of the dataset folders `sources` (files
+    referenced in place)."""
+    out = Path(out_dir)
+    infos, base = _merge_sources(out, sources, overwrite)
+    first = infos[0]
+    contract = lambda i: tuple((i.manifest.get("source") or {}).get(k) for k in _CONTRACT)
+    rel = lambda p: os.path.relpath(Path(p).resolve(), base)
+    extra = first.manifest.get("extra_sar") if all(i.manifest.get("extra_sar") == first.manifest.get("extra_sar")
+                                                   for i in infos) else None
+    splits = _merged_splits(infos, rel, extra)
     merged_from = [{"path": rel(i.root),
                     "generator": (i.manifest.get("generator") or {}).get("name"),
                     "scenes": {k: len(v) for k, v in i.splits.items()}} for i in infos]
