@@ -395,6 +395,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                              'sar_lulc.io.SarReader.window_transform': ('io.html#sarreader.window_transform', 'sar_lulc/io.py'),
                              'sar_lulc.io.UnitsWarning': ('io.html#unitswarning', 'sar_lulc/io.py'),
                              'sar_lulc.io._band_names': ('io.html#_band_names', 'sar_lulc/io.py'),
+                             'sar_lulc.io._checked_raster': ('io.html#_checked_raster', 'sar_lulc/io.py'),
                              'sar_lulc.io._colormap_entries': ('io.html#_colormap_entries', 'sar_lulc/io.py'),
                              'sar_lulc.io._first': ('io.html#_first', 'sar_lulc/io.py'),
                              'sar_lulc.io._grey_levels': ('io.html#_grey_levels', 'sar_lulc/io.py'),

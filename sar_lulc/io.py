@@ -654,6 +654,36 @@ def assert_has_data(db, what: str = "the SAR input") -> np.ndarray:
         raise SarLulcError(f"{what} contains no valid data (every pixel is no data).")
     return db
 
+# %% ../nbs/01_io.ipynb #b9c937907249
+def _checked_raster(array, nodata, colormap, descriptions) -> tuple[np.ndarray, dict | None]:
+    """(array as (C, H, W) of a writable dtype, colour map entries or None), or a `SarLulcError`
+    that says what cannot be written: an empty or wrongly shaped array, a dtype GeoTIFF writers do
+    not take here, a nodata value the dtype cannot hold, a colour map on a multi-band or float
+    raster, or a description count that does not match the bands."""
+    a = np.asarray(array)
+    if a.dtype == bool: a = a.astype(np.uint8)
+    if a.ndim == 2: a = a[None]
+    if a.ndim != 3 or 0 in a.shape:
+        raise SarLulcError(f"write_raster needs a non-empty (H, W) or (C, H, W) array, got shape "
+                           f"{np.shape(array)}.")
+    if a.dtype.name not in WRITE_DTYPES:
+        raise SarLulcError(f"Cannot write dtype {a.dtype.name}; supported: "
+                           f"{', '.join(WRITE_DTYPES)}.")
+    c = a.shape[0]
+    if nodata is not None and not (isinstance(nodata, float) and np.isnan(nodata)):
+        if a.dtype.kind != "f" and not (np.iinfo(a.dtype).min <= nodata <= np.iinfo(a.dtype).max
+                                        and float(nodata) == int(nodata)):
+            raise SarLulcError(f"nodata={nodata} does not fit dtype {a.dtype.name}.")
+    cmap = None
+    if colormap is not None:
+        if c != 1 or a.dtype.name not in ("uint8", "uint16"):
+            raise SarLulcError("A colour map needs a single-band uint8 or uint16 raster.")
+        cmap = _colormap_entries(colormap)
+    if descriptions is not None and len(descriptions) != c:
+        raise SarLulcError(f"{len(descriptions)} band descriptions for {c} band(s).")
+    return a, cmap
+
+
 # %% ../nbs/01_io.ipynb #3ad040e8a4d8
 WRITE_DTYPES = ("uint8", "uint16", "int16", "uint32", "int32", "float32", "float64")
 
@@ -683,28 +713,9 @@ def write_raster(path, array, *, crs, transform, nodata=None, overwrite: bool = 
                  resampling: str | None = None, cog: bool = False) -> Path:
     """Write a (H, W) or (C, H, W) array as a tiled, deflate-compressed GeoTIFF, atomically; returns
     the path."""
-    a = np.asarray(array)
-    if a.dtype == bool: a = a.astype(np.uint8)
-    if a.ndim == 2: a = a[None]
-    if a.ndim != 3 or 0 in a.shape:
-        raise SarLulcError(f"write_raster needs a non-empty (H, W) or (C, H, W) array, got shape "
-                           f"{np.shape(array)}.")
-    if a.dtype.name not in WRITE_DTYPES:
-        raise SarLulcError(f"Cannot write dtype {a.dtype.name}; supported: "
-                           f"{', '.join(WRITE_DTYPES)}.")
+    a, cmap = _checked_raster(array, nodata, colormap, descriptions)
     c, h, w = a.shape
     if nodata is None and a.dtype.kind == "f" and np.isnan(a).any(): nodata = float("nan")
-    if nodata is not None and not (isinstance(nodata, float) and np.isnan(nodata)):
-        if a.dtype.kind != "f" and not (np.iinfo(a.dtype).min <= nodata <= np.iinfo(a.dtype).max
-                                        and float(nodata) == int(nodata)):
-            raise SarLulcError(f"nodata={nodata} does not fit dtype {a.dtype.name}.")
-    cmap = None
-    if colormap is not None:
-        if c != 1 or a.dtype.name not in ("uint8", "uint16"):
-            raise SarLulcError("A colour map needs a single-band uint8 or uint16 raster.")
-        cmap = _colormap_entries(colormap)
-    if descriptions is not None and len(descriptions) != c:
-        raise SarLulcError(f"{len(descriptions)} band descriptions for {c} band(s).")
     bs = blocksize or (512 if min(h, w) >= 1024 else 256)
     if bs % 16: raise SarLulcError(f"blocksize must be a multiple of 16, got {bs}.")
     prof = dict(driver="GTiff", dtype=a.dtype.name, count=c, height=h, width=w, crs=crs,
