@@ -814,6 +814,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                 'sar_lulc.train._CsvLog.__init__': ('train.html#_csvlog.__init__', 'sar_lulc/train.py'),
                                 'sar_lulc.train._CsvLog.write': ('train.html#_csvlog.write', 'sar_lulc/train.py'),
                                 'sar_lulc.train._check_channels': ('train.html#_check_channels', 'sar_lulc/train.py'),
+                                'sar_lulc.train._final_test': ('train.html#_final_test', 'sar_lulc/train.py'),
                                 'sar_lulc.train._finetune': ('train.html#_finetune', 'sar_lulc/train.py'),
                                 'sar_lulc.train._finetune_data': ('train.html#_finetune_data', 'sar_lulc/train.py'),
                                 'sar_lulc.train._finetune_model': ('train.html#_finetune_model', 'sar_lulc/train.py'),

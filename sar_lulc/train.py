@@ -492,6 +492,17 @@ def _finetune_model(cfg, target, in_chans: int, init_meta: dict | None) -> tuple
     torch.manual_seed(cfg.seed)
     return build_model(cfg.arch, model_config), model_config
 
+# %% ../nbs/24_train.ipynb #e945ca9ca590
+def _final_test(cfg, info, kw: dict, model, out, target, env, progress) -> dict | None:
+    "The best checkpoint scored on the test split (every labelled pixel), when there is one."
+    if not (cfg.test_at_end and info.splits.get("test")): return None
+    ck = load_checkpoint(find_checkpoint(out, "best"))
+    model.load_state_dict(ck["model"])
+    test_ds = ChipDataset(info.items("test"), chip=cfg.val_chip or cfg.chip, mode="grid",
+                          **{**kw, "min_valid": 0.0})
+    return evaluate_dataset(model, test_ds, target.num_classes, env, cfg.eval_batch_size,
+                            cfg.precision, extra=True, names=target, progress=progress)[0]
+
 # %% ../nbs/24_train.ipynb #6e76f67550b8
 def data_calibration(cfg, info) -> Calibration:
     "How training reads the dataset: the config's units and CF where set, else the dataset's."
@@ -589,15 +600,7 @@ def _finetune(cfg, env, data_dir, out, pretrained, resume, max_steps, overwrite,
                   val_fn=val_fn if val_ds is not None else None,
                   select="miou", resume=resume, max_steps=max_steps, env=env, overwrite=overwrite,
                   progress=progress)
-    test = None
-    if cfg.test_at_end and info.splits.get("test"):
-        ck = load_checkpoint(find_checkpoint(out, "best"))
-        model.load_state_dict(ck["model"])
-        test_ds = ChipDataset(info.items("test"), chip=cfg.val_chip or cfg.chip, mode="grid",
-                              **{**kw, "min_valid": 0.0})
-        test, _ = evaluate_dataset(model, test_ds, target.num_classes, env, cfg.eval_batch_size,
-                                   cfg.precision,
-                                   extra=True, names=target, progress=progress)
+    test = _final_test(cfg, info, kw, model, out, target, env, progress)
     if env.is_main:
         export_model(out, overwrite=True, test_metrics=test)
         if test is not None: (out / "test_metrics.json").write_text(to_json(plain(test), indent=1))
