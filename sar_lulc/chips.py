@@ -282,6 +282,38 @@ def _label_nodata(lab, labels, cls):
         return None
     return nd
 
+# %% ../nbs/05_chips.ipynb #57e0167ba7a7
+def _file_chips(tmp, chips: list, per_scene: list, chip: int) -> dict:
+    """Move each kept chip's files into its split's folder (dropped ones are deleted); returns the
+    manifest's items by split."""
+    splits = {s: [] for s in SPLITS}
+    for s in SPLITS: (tmp / s).mkdir()
+    for ch in chips:
+        s, files = SPLITS[ch["split"]], ch["sar"] + [ch["name"] + LABEL_SUFFIX + ".tif"]
+        if ch.get("dropped"):
+            for f in files: (tmp / "chips" / f).unlink()
+            continue
+        for f in files: os.replace(tmp / "chips" / f, tmp / s / f)
+        per_scene[ch["scene"]].setdefault("splits", dict.fromkeys(SPLITS, 0))[s] += 1
+        sar_rel = [f"{s}/{f}" for f in ch["sar"]]
+        splits[s].append({"sar": sar_rel[0] if len(sar_rel) == 1 else sar_rel,
+                          "label": f"{s}/{ch['name']}{LABEL_SUFFIX}.tif",
+                          "shape": [chip, chip], "window": [ch["row"], ch["col"], chip, chip],
+                          "scene": ch["scene"],
+                          "block": list(ch["block"]), "valid_fraction": round(ch["valid"], 4)})
+    (tmp / "chips").rmdir()
+    return splits
+
+def _no_training_chip(chips, blocks, split, split_by: str, block_size: int, dropped: int) -> str:
+    "Why no chip is left for training, and what to change."
+    unit = ("scene(s)" if split_by == "scene" else
+            f"spatial block(s) of {block_size}x{block_size} chips")
+    more = f", and {dropped} overlapping another split's were dropped" if dropped else ""
+    return (f"No chip is left for training: {len(chips)} chip(s) in {len(blocks)} {unit} were "
+            f"dealt {'/'.join(f'{x:g}' for x in split)} to train/val/test{more}. Use --split 1,0,0 "
+            "(every chip for training), a smaller --block-size, --stride equal to --chip, or more "
+            "(or larger) scenes.")
+
 # %% ../nbs/05_chips.ipynb #2812392d4ad4
 def _cut_scene(chans, labels, cls, folder, prefix, chip, stride, min_valid, block_size, units, cf,
                progress):
@@ -351,38 +383,14 @@ def _write_dataset(tmp, out, chips, per_scene, cls, chip, stride, min_valid, blo
                       f"block_size "
                       "(--block-size), more scenes, or larger scenes.")
     dropped_overlap = _drop_overlaps(chips, chip) if stride < chip else 0
-    splits = {s: [] for s in SPLITS}
-    for s in SPLITS: (tmp / s).mkdir()
-    for ch in chips:
-        s, files = SPLITS[ch["split"]], ch["sar"] + [ch["name"] + LABEL_SUFFIX + ".tif"]
-        if ch.get("dropped"):
-            for f in files: (tmp / "chips" / f).unlink()
-            continue
-        for f in files: os.replace(tmp / "chips" / f, tmp / s / f)
-        per_scene[ch["scene"]].setdefault("splits", dict.fromkeys(SPLITS, 0))[s] += 1
-        sar_rel = [f"{s}/{f}" for f in ch["sar"]]
-        splits[s].append({"sar": sar_rel[0] if len(sar_rel) == 1 else sar_rel,
-                          "label": f"{s}/{ch['name']}{LABEL_SUFFIX}.tif",
-                          "shape": [chip, chip], "window": [ch["row"], ch["col"], chip, chip],
-                          "scene": ch["scene"],
-                          "block": list(ch["block"]), "valid_fraction": round(ch["valid"], 4)})
-    (tmp / "chips").rmdir()
+    splits = _file_chips(tmp, chips, per_scene, chip)
     moms = [_Moments() for _ in range(n_chans)]
     for ch in chips:
         if SPLITS[ch["split"]] == "train" and not ch.get("dropped"):
             for k, m in enumerate(ch["moments"]): moms[k].merge(m.n, m.mean, m.m2)
-    # e.g. every training chip overlapped a held-out one
-    if not splits["train"]:
-        unit = "scene(s)" if split_by == "scene" else (f"spatial block(s) of "
-                                                       f"{block_size}x{block_size} chips")
-        raise SarLulcError(f"No chip is left for training: {len(chips)} chip(s) in {len(blocks)} "
-                           f"{unit} were dealt {'/'.join(f'{x:g}' for x in split)} to "
-                           f"train/val/test"
-                           + (f", and {dropped_overlap} overlapping another split's were dropped"
-                              if dropped_overlap else "")
-                           + ". Use --split 1,0,0 (every chip for training), a smaller "
-                             "--block-size, "
-                           "--stride equal to --chip, or more (or larger) scenes.")
+    if not splits["train"]:             # e.g. every training chip overlapped a held-out one
+        raise SarLulcError(_no_training_chip(chips, blocks, split, split_by, block_size,
+                                             dropped_overlap))
     mean, std = [m.mean for m in moms], [m.std or 1.0 for m in moms]
     norm = NormStats(mean[0], std[0]) if n_chans == 1 else NormStats(tuple(mean), tuple(std))
     first = per_scene[0]
