@@ -325,9 +325,9 @@ def run_inference(path, task: str = "lulc", units: str = "auto", cf: float | Non
     try: overlap = int(overlap)
     except (TypeError, ValueError) as e: raise SarLulcError(f"Overlap must be a number of pixels, "
                                                             f"got {overlap!r}.") from e
+    # the command line's checks
     plan = PredictPlan(task=task, tile=cfg.tile, overlap=overlap, batch_size=cfg.batch_size,
                        precision=cfg.precision,
-                       # the command line's checks
                        device=cfg.device, tta=bool(tta), units=units, cf=cf, band=band)
     fmt = check_upload(path, cfg)
     name = name or Path(path).name

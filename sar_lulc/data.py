@@ -185,14 +185,14 @@ class DatasetInfo:
         """How the dataset's own SAR files are read (dB for the chips that `chips` and `synth`
         write)."""
         return Calibration(self.units, self.cf)
-    def source_calibration(self, cf: float | None = None) -> Calibration:
+    def source_calibration(self, cf: float | None = None, units: str | None = None) -> Calibration:
         """The calibration of the products the chips were cut from (the manifest's `source`: units
-        as given, else as detected): what a model trained here expects of a scene, its input
-        contract. `cf`: the CF used."""
+        as given, else as detected; else `units`, else the dataset's own): what a model trained here
+        expects of a scene, its input contract. `cf`: the CF used."""
         src = self.manifest.get("source") or {}
         su = src.get("units") if src.get("units") not in (None,
                                                           "auto") else src.get("sar_units_detected")
-        su = su or self.units
+        su = su or units or self.units
         dtype = "uint16" if su == "dn" else ("float32" if su == "db"
                                              else src.get("sar_dtype", "float32"))
         return Calibration(su, self.cf if cf is None else cf, dtype=dtype)

@@ -184,12 +184,12 @@ class Calibration:
         object.__setattr__(self, "units", check_units(self.units))
         for k in ("cf", "db_offset"):
             v = getattr(self, k)
-            if v is None: continue
-            try: v = float(v)
-            except (TypeError, ValueError): v = float("nan")
-            if not math.isfinite(v): raise SarLulcError(f"{k} must be a finite number of dB, got "
-                                                        f"{getattr(self, k)!r}.")
-            object.__setattr__(self, k, v)
+            if v is None and k == "cf": continue                  # the default (or the model's)
+            try: f = float(v) if not isinstance(v, bool) else float("nan")
+            except (TypeError, ValueError): f = float("nan")
+            if not math.isfinite(f):
+                raise SarLulcError(f"{k} must be a finite number of dB, got {v!r}.")
+            object.__setattr__(self, k, f)
         if self.dtype is not None:
             object.__setattr__(self, "dtype", check_sar_dtype(self.dtype).name)
 
@@ -404,7 +404,7 @@ def _decide(self: SarReader, cal: Calibration, model: Calibration | None, sample
         units, reason = detected
         if units in ("linear", "amplitude") or (units == "dn" and self.dtype.kind == "f"):
             warnings.warn(f"{self.path.name}: units auto -> {units}: {reason}", UnitsWarning,
-                          stacklevel=4)
+                          stacklevel=3)
         cal = cal.replace(units=units, reason=reason)
     elif not cal.reason: cal = cal.replace(reason="given by the caller")
     return cal.replace(cf=cal.factor, dtype=self.dtype.name), warn

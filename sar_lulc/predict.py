@@ -143,8 +143,8 @@ class PredictPlan:
         check_choice("precision", self.precision, PRECISION_CHOICES)
         if self.batch_size is not None: check_number("batch_size", self.batch_size, lo=1)
         self.overlap_px = resolve_overlap(check_number("tile", self.tile, lo=16), self.overlap)
-        # units, cf and db_offset checked as one Calibration
-        self.calibration
+        cal = self.calibration          # units, cf and db_offset checked as one Calibration
+        self.cf, self.db_offset = cal.cf, cal.db_offset          # kept as numbers
         if self.multilook is not None:
             self.multilook = check_number("multilook", self.multilook, lo=1, hi=31)
         if self.gdal_cache_mb is not None: check_number("gdal_cache_mb", self.gdal_cache_mb, lo=1)
@@ -691,13 +691,13 @@ def predict_command(inputs: Arg("GeoTIFF scene(s) and/or folder(s) of scenes", n
     precision = "bf16" if bf16 else (precision or default_precision())
     compile = compiler or compile
     band = int(band) if band is not None and str(band).isdigit() else band
+    # every option checked here, once
     plan = PredictPlan(task=task, tile=tile, overlap=_overlap_arg(overlap), batch_size=batch_size,
                        compile=compile,
                        precision=precision, device=device, tta=tta, units=units, cf=cf, band=band,
                        db_offset=db_offset,
                        multilook=multilook, norm=norm, allow_nodata=allow_nodata,
                        write_probs=True if probs else None,
-                       # every option checked here, once
                        write_confidence=not no_confidence)
     # what only the command line has: the inputs exist, and what --out means
     for i in inputs:

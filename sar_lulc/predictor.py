@@ -384,7 +384,7 @@ def auto_precision(pred: Predictor, budget_s: float = 5.0,
 def default_precision() -> str:
     """The precision of `sar-lulc predict` and the app when none is given: `$SAR_LULC_PRECISION`,
     else auto."""
-    p = os.environ.get("SAR_LULC_PRECISION") or "auto"
+    p = (os.environ.get("SAR_LULC_PRECISION") or "auto").strip().lower()
     if p not in PRECISION_CHOICES:
         raise SarLulcError(f"SAR_LULC_PRECISION={p!r} is not one of {', '.join(PRECISION_CHOICES)}.")
     return p

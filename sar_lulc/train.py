@@ -455,7 +455,7 @@ def load_init(model: nn.Module, path, target) -> tuple[Path, str]:
 def input_contract(info, cal: Calibration, channels: int, multilook: int = 1) -> dict:
     """What a model trained on `info` (read with `cal`) expects of a scene: the source products'
     calibration (`Calibration.contract`), its bands and its normalisation."""
-    return dict(**info.source_calibration(cal.factor).contract(), channels=int(channels),
+    return dict(**info.source_calibration(cal.factor, cal.units).contract(), channels=int(channels),
                 norm=info.norm.to_dict(),
                 # predict repeats the speckle filter
                 **({"multilook": int(multilook)} if multilook > 1 else {}))
