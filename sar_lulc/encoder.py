@@ -390,9 +390,7 @@ def forward(self: SwinEncoder, x: torch.Tensor, mix_mask: torch.Tensor | None = 
         if i in out_indices:
             s = self.strides[i]
             o = self.out_norms[i](t[:, : -(-H // s), : -(-W // s)])
-            # NCHW with channels-last strides, as LayerNorm left it: the convolutions after the
-            # encoder compute in this layout, so no copy to plain NCHW and back (issue 29)
-            outs.append(o.permute(0, 3, 1, 2).contiguous(memory_format=torch.channels_last))
+            outs.append(o.permute(0, 3, 1, 2).contiguous())
         if i == last: break
     return outs
 
