@@ -34,3 +34,11 @@ def cli(capsys):
         out = capsys.readouterr()
         return rc, out.out, out.err
     return run
+
+
+def sigint_default():
+    """`preexec_fn` for a child that a test stops with Ctrl-C (SIGINT): a suite started in the background by a
+    non-interactive shell (`cmd &`) inherits SIGINT ignored, and Python keeps it ignored, so the child would never
+    see the signal. The child gets the default back, as in a terminal."""
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

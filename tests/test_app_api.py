@@ -12,6 +12,7 @@ rasterio = pytest.importorskip("rasterio")
 from gradio_client import Client, handle_file
 
 import _apphelpers as H
+from conftest import sigint_default
 
 
 @pytest.fixture(scope="module")
@@ -136,7 +137,7 @@ def test_stopping_the_app_removes_its_temporary_folder(sig, tmp_path):
                GRADIO_TEMP_DIR=str(tmp_path / "gradio"))
     p = subprocess.Popen([sys.executable, "-m", "sar_lulc.cli", "app", "--port", str(port), "--lulc-model", str(m["lulc"]),
                           "--water-model", str(m["water"]), "--device", "cpu"], env=env,
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=sigint_default)
     try:
         deadline = time.time() + 120
         while time.time() < deadline:

@@ -8,6 +8,8 @@ import pytest
 import rasterio
 from rasterio.transform import from_origin
 
+from conftest import sigint_default
+
 ROOT = Path(__file__).resolve().parents[1]
 SAR_LULC = Path(sys.executable).parent / "sar-lulc"          # the console script (sar_lulc.cli:main)
 CLI = [str(SAR_LULC)]
@@ -156,7 +158,8 @@ def test_ctrl_c_is_not_held_up_by_a_long_native_write():
     code = ("import os, zlib; from sar_lulc.outputs import interruptible\n"
             "b = os.urandom(8_000_000) * 25; print('ready', flush=True)\n"
             "for _ in range(5): interruptible(zlib.compress, b, 9)")
-    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+                         preexec_fn=sigint_default)
     assert p.stdout.readline().strip() == "ready"
     time.sleep(1.0)
     t = time.time(); p.send_signal(signal.SIGINT)

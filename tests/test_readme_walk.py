@@ -10,7 +10,7 @@ import pytest
 import rasterio
 from rasterio.transform import from_origin
 
-from conftest import ROOT, SAR_LULC_CMD
+from conftest import ROOT, SAR_LULC_CMD, sigint_default
 from sar_lulc.synth import WATER, synth_scene
 
 PIXEL = 1 / 12000                                   # HRLULC's 10 m grid in degrees
@@ -81,7 +81,8 @@ def test_every_readme_command_runs_from_outside_the_repository(tmp_path):
         if args[1] == "app":                     # the web demo: it must come up and answer, then stop on Ctrl-C
             port = _free_port()
             p = subprocess.Popen([*SAR_LULC_CMD, *args[1:], "--port", str(port)], cwd=tmp_path, env=env,
-                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                 preexec_fn=sigint_default)
             try:
                 t0, up = time.time(), False
                 while time.time() - t0 < 180 and p.poll() is None and not up:
