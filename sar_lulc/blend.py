@@ -116,8 +116,8 @@ class _Blender:
         return self.wcache[key]
 
 # %% ../nbs/30_blend.ipynb #d5d3093b0e9a
-@patch
-def load(self: _Blender, read, batch: list) -> list:
+@patch(nm="load")
+def _load(self: _Blender, read, batch: list) -> list:
     "[(r, j, dB window, all no data)] of a batch of window indices."
     t0, out, th, tw = time.perf_counter(), [], self.th, self.tw
     for r, j in batch:
@@ -129,8 +129,8 @@ def load(self: _Blender, read, batch: list) -> list:
     self.st["read_s"] += time.perf_counter() - t0
     return out
 
-@patch
-def predict(self: _Blender, predict, items: list) -> dict:
+@patch(nm="predict")
+def _predict(self: _Blender, predict, items: list) -> dict:
     "{(r, j): (K, th, tw) model output} for the windows of `items` that hold data."
     full = [it for it in items if not it[3]]
     self.st["empty"] += len(items) - len(full)
@@ -148,21 +148,21 @@ def predict(self: _Blender, predict, items: list) -> dict:
     return {(it[0], it[1]): res[i] for i, it in enumerate(full)}
 
 # %% ../nbs/30_blend.ipynb #7970e4e5a45d
-@patch
-def emit(self: _Blender, name_arrays: dict, y0: int, x0: int):
+@patch(nm="emit")
+def _emit(self: _Blender, name_arrays: dict, y0: int, x0: int):
     p0 = self.st["pend_y0"]
     for k, a in name_arrays.items():
         self.pend[k][:, y0 - p0:y0 - p0 + a.shape[1], x0:x0 + a.shape[2]] = a
 
-@patch
-def write_timed(self: _Blender, y0: int, rows: dict):
+@patch(nm="write_timed")
+def _write_timed(self: _Blender, y0: int, rows: dict):
     "on_rows on the writer thread: its CPU time competes with the model's"
     t0 = time.perf_counter()
     self.on_rows(y0, rows)
     self.st["write_thread_s"] += time.perf_counter() - t0
 
-@patch
-def flush(self: _Blender, done_y: int):
+@patch(nm="flush")
+def _flush(self: _Blender, done_y: int):
     "Write the finished rows above `done_y` in whole `row_block`s (all of them at the end)."
     st, y0 = self.st, self.st["pend_y0"]
     to = done_y if done_y >= self.height else (done_y // self.row_block) * self.row_block
@@ -184,8 +184,8 @@ def flush(self: _Blender, done_y: int):
     st["pend_y0"] = to
 
 # %% ../nbs/30_blend.ipynb #d68939ec1cf0
-@patch
-def accumulate(self: _Blender, r: int, j: int, db: np.ndarray, out):
+@patch(nm="accumulate")
+def _accumulate(self: _Blender, r: int, j: int, db: np.ndarray, out):
     """Add window (r, j)'s output `out` (None: all no data) to its cells; finish the cells it
     completes."""
     ya, xa, K, cells, st = self.ya, self.xa, self.K, self.cells, self.st

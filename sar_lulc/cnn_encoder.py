@@ -123,14 +123,14 @@ class TimmEncoder(nn.Module):
 
 
 # %% ../nbs/09_cnn_encoder.ipynb #7485fc5827a0
-@patch(as_prop=True)
-def dims(self: TimmEncoder) -> list[int]: return list(self._dims)
+@patch(as_prop=True, nm="dims")
+def _dims(self: TimmEncoder) -> list[int]: return list(self._dims)
 
-@patch(as_prop=True)
-def in_chans(self: TimmEncoder) -> int: return self.cfg.in_chans
+@patch(as_prop=True, nm="in_chans")
+def _in_chans(self: TimmEncoder) -> int: return self.cfg.in_chans
 
-@patch
-def forward(self: TimmEncoder, x: torch.Tensor, valid: torch.Tensor | None = None,
+@patch(nm="forward")
+def _forward(self: TimmEncoder, x: torch.Tensor, valid: torch.Tensor | None = None,
             out_indices=(0, 1, 2, 3)) -> list[torch.Tensor]:
     """Features at strides 4, 8, 16, 32 (those in `out_indices`), NCHW, cropped to
     ceil(H/stride) x ceil(W/stride)."""
@@ -149,19 +149,19 @@ def forward(self: TimmEncoder, x: torch.Tensor, valid: torch.Tensor | None = Non
             for i in out_indices]
 
 # --- helpers for optimisers (layer-wise LR decay, weight decay) ---
-@patch(as_prop=True)
-def num_layers(self: TimmEncoder) -> int:
+@patch(as_prop=True, nm="num_layers")
+def _num_layers(self: TimmEncoder) -> int:
     """Layer groups: the stem (0) and the four kept levels (1-4); what follows the encoder is
     `num_layers` (5)."""
     return len(self.strides) + 1
 
-@patch
-def layer_id(self: TimmEncoder, name: str) -> int:
+@patch(nm="layer_id")
+def _layer_id(self: TimmEncoder, name: str) -> int:
     "Layer group of parameter `name` (as in `named_parameters()`)."
     return self._layer.get(name, self.num_layers)
 
-@patch
-def no_weight_decay(self: TimmEncoder) -> set[str]:
+@patch(nm="no_weight_decay")
+def _no_weight_decay(self: TimmEncoder) -> set[str]:
     "Norm weights and biases (every 1-D parameter) get no weight decay."
     return {n for n, p in self.named_parameters() if p.ndim <= 1}
 

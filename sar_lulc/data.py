@@ -453,20 +453,20 @@ def _get(self: _ChipReader, kind, path):
     else: self._cache.move_to_end(key)
     return h
 
-@patch
-def close(self: _ChipReader):
+@patch(nm="close")
+def _close(self: _ChipReader):
     for h in (self._cache or {}).values(): h.close()
     self._cache = None
 
-@patch
-def shape(self: _ChipReader, sar) -> tuple[int, int]:
+@patch(nm="shape")
+def _shape(self: _ChipReader, sar) -> tuple[int, int]:
     shapes = {(r.height, r.width) for r in (self._get("sar", p) for p in _as_channels(sar))}
     if len(shapes) != 1: raise SarLulcError(f"SAR channels {sar} are not on one grid: shapes "
                                             f"{shapes}.")
     return shapes.pop()
 
-@patch
-def read_sar(self: _ChipReader, sar, row, col, chip) -> np.ndarray:
+@patch(nm="read_sar")
+def _read_sar(self: _ChipReader, sar, row, col, chip) -> np.ndarray:
     "(C, chip, chip) float32 dB, NaN where no data or outside the scene."
     chans = _as_channels(sar)
     out = np.full((len(chans), chip, chip), np.nan, np.float32)
@@ -478,8 +478,8 @@ def read_sar(self: _ChipReader, sar, row, col, chip) -> np.ndarray:
 
 
 # %% ../nbs/04_data.ipynb #c59fcc950af0
-@patch
-def read_label(self: _ChipReader, path, row, col, chip) -> np.ndarray:
+@patch(nm="read_label")
+def _read_label(self: _ChipReader, path, row, col, chip) -> np.ndarray:
     "(chip, chip) uint8 class indices, 255 where no data or outside the scene."
     ds = self._get("label", path)
     out = np.full((chip, chip), IGNORE_INDEX, np.uint8)
@@ -636,8 +636,8 @@ class ChipDataset(Dataset):
 
 
 # %% ../nbs/04_data.ipynb #a4a4aa0d3a8b
-@patch(cls_method=True)
-def from_info(cls: ChipDataset, info: DatasetInfo, split: str, **kw) -> ChipDataset:
+@patch(cls_method=True, nm="from_info")
+def _from_info(cls: ChipDataset, info: DatasetInfo, split: str, **kw) -> ChipDataset:
     """A dataset over one split of a dataset folder (scheme, units, cf and norm from the
     manifest)."""
     kw = {"scheme": info.scheme, "units": info.units, "cf": info.cf, "norm": info.norm, **kw}
@@ -696,13 +696,13 @@ def _class_balanced(self: ChipDataset) -> np.ndarray:
     return share / share.sum()
 
 # -- epochs ------------------------------------------------------------------------------------
-@patch
-def set_epoch(self: ChipDataset, epoch: int) -> None:
+@patch(nm="set_epoch")
+def _set_epoch(self: ChipDataset, epoch: int) -> None:
     "Select the random chips of `epoch` (also seen by persistent DataLoader workers)."
     self._epoch.fill_(int(epoch))
 
-@patch(as_prop=True)
-def epoch(self: ChipDataset) -> int: return int(self._epoch)
+@patch(as_prop=True, nm="epoch")
+def _epoch(self: ChipDataset) -> int: return int(self._epoch)
 
 # -- reading -----------------------------------------------------------------------------------
 @patch
@@ -738,8 +738,8 @@ def _draw(self: ChipDataset, rng):
                                                                              max(w - self.chip,
                                                                                  0) + 1))
 
-@patch
-def window(self: ChipDataset, idx: int) -> tuple[int, int, int]:
+@patch(nm="window")
+def _window(self: ChipDataset, idx: int) -> tuple[int, int, int]:
     "(item index, row, col) of chip `idx` (in random mode: of its first draw)."
     if self.mode == "grid": return self.windows[idx]
     return self._draw(np.random.default_rng([self.seed, self.epoch, idx]))

@@ -316,26 +316,26 @@ class SwinEncoder(nn.Module):
 
 
 # %% ../nbs/10_encoder.ipynb #a4da907aca00
-@patch
-def set_checkpointing(self: SwinEncoder, enable: bool = True):
+@patch(nm="set_checkpointing")
+def _set_checkpointing(self: SwinEncoder, enable: bool = True):
     "Turn gradient checkpointing of every block on or off (used in training mode only)."
     self.cfg.use_checkpoint = bool(enable)
     for s in self.stages: s.use_checkpoint = bool(enable)
 
-@patch(as_prop=True)
-def dims(self: SwinEncoder) -> list[int]: return self.cfg.dims
+@patch(as_prop=True, nm="dims")
+def _dims(self: SwinEncoder) -> list[int]: return self.cfg.dims
 
-@patch(as_prop=True)
-def in_chans(self: SwinEncoder) -> int: return self.cfg.in_chans
+@patch(as_prop=True, nm="in_chans")
+def _in_chans(self: SwinEncoder) -> int: return self.cfg.in_chans
 
-@patch(as_prop=True)
-def window_multiple(self: SwinEncoder) -> int:
+@patch(as_prop=True, nm="window_multiple")
+def _window_multiple(self: SwinEncoder) -> int:
     """Input size multiple at which every stage grid is a whole number of windows (no window
     padding)."""
     return math.lcm(*[s * w for s, w in zip(self.strides, self.cfg.window_sizes)])
 
-@patch
-def check_input(self: SwinEncoder, x: torch.Tensor) -> None:
+@patch(nm="check_input")
+def _check_input(self: SwinEncoder, x: torch.Tensor) -> None:
     if not torch.is_tensor(x) or x.ndim != 4:
         raise SarLulcError(f"The encoder expects a (B, C, H, W) tensor, got "
                            f"{getattr(x, 'shape', type(x))}.")
@@ -349,8 +349,8 @@ def check_input(self: SwinEncoder, x: torch.Tensor) -> None:
 
 
 # %% ../nbs/10_encoder.ipynb #39a136b3e026
-@patch
-def forward(self: SwinEncoder, x: torch.Tensor, mix_mask: torch.Tensor | None = None,
+@patch(nm="forward")
+def _forward(self: SwinEncoder, x: torch.Tensor, mix_mask: torch.Tensor | None = None,
             valid: torch.Tensor | None = None,
             out_indices=(0, 1, 2, 3)) -> list[torch.Tensor]:
     """Features at strides 4, 8, 16, 32 (those in `out_indices`), NCHW, cropped to
@@ -406,15 +406,15 @@ def _check_mix(self: SwinEncoder, mix, B, h, w, device):
     return mix.to(device=device, dtype=torch.bool)
 
 # --- helpers for optimisers (layer-wise LR decay, weight decay) ---
-@patch(as_prop=True)
-def num_layers(self: SwinEncoder) -> int:
+@patch(as_prop=True, nm="num_layers")
+def _num_layers(self: SwinEncoder) -> int:
     """Layer groups for layer-wise LR decay, counted as MixMAE/BEiT count them: the patch
     embedding (0) and every block (1..sum(depths)); what comes after the last block (the
     output norms) is `num_layers` itself."""
     return sum(self.cfg.depths) + 1
 
-@patch
-def layer_id(self: SwinEncoder, name: str) -> int:
+@patch(nm="layer_id")
+def _layer_id(self: SwinEncoder, name: str) -> int:
     """Layer group of parameter `name` (as in `named_parameters()`): 0 = patch embedding ...
     num_layers = output norms."""
     p = name.split(".")
@@ -424,8 +424,8 @@ def layer_id(self: SwinEncoder, name: str) -> int:
         return base + 1 + (int(p[3]) if p[2] == "blocks" else 0)
     return self.num_layers
 
-@patch
-def no_weight_decay(self: SwinEncoder) -> set[str]:
+@patch(nm="no_weight_decay")
+def _no_weight_decay(self: SwinEncoder) -> set[str]:
     """Names of parameters that should get no weight decay (norms, biases, relative position
     tables)."""
     return {n for n, p in self.named_parameters() if p.ndim <= 1 or n.endswith("rel_pos_table")}

@@ -207,29 +207,29 @@ class Calibration:
         return db
 
 # %% ../nbs/01_io.ipynb #2a53dcb361a9
-@patch(cls_method=True)
-def detect(cls: Calibration, arr, dtype=None, nodata=None, **kw) -> Calibration:
+@patch(cls_method=True, nm="detect")
+def _detect(cls: Calibration, arr, dtype=None, nodata=None, **kw) -> Calibration:
     "The calibration `detect_units` reads from `arr`'s pixel type and values, with its reason."
     dt = np.dtype(dtype if dtype is not None else np.asarray(arr).dtype)
     units, reason = detect_units(arr, dt, nodata)
     return cls(units, dtype=dt.name, reason=reason, **kw)
 
-@patch
-def contract(self: Calibration) -> dict:
+@patch(nm="contract")
+def _contract(self: Calibration) -> dict:
     "The calibration part of a model's input contract: units, CF and pixel type."
     return dict(units=self.units, cf=self.factor,
                 dtype=self.dtype or ("uint16" if self.units == "dn" else "float32"))
 
-@patch(cls_method=True)
-def from_contract(cls: Calibration, contract: dict | None) -> Calibration:
+@patch(cls_method=True, nm="from_contract")
+def _from_contract(cls: Calibration, contract: dict | None) -> Calibration:
     """A model's calibration from its input contract; units `auto` when the model states none (older
     models)."""
     c = contract or {}
     return cls(c.get("units") or "auto", cf=c.get("cf"), dtype=c.get("dtype"), reason="the model's")
 
 # %% ../nbs/01_io.ipynb #f313e083ed7c
-@patch
-def for_scene(self: Calibration, model: Calibration | None, dtype, detected: str | None = None
+@patch(nm="for_scene")
+def _for_scene(self: Calibration, model: Calibration | None, dtype, detected: str | None = None
               ) -> tuple[Calibration, str | None]:
     """(calibration, warning) for a scene of pixel type `dtype` read with the user's calibration
     `self`, given the `model`'s and the units `detected` from the values. `cf=None` becomes the
@@ -420,13 +420,13 @@ for _k in ("width", "height", "count", "crs", "transform", "bounds", "res"):
 SarReader.shape = property(lambda self: (self._src.height, self._src.width))
 SarReader.band_names = property(lambda self: _band_names(self._src))
 
-@patch(as_prop=True)
-def georeferenced(self: SarReader) -> bool:
+@patch(as_prop=True, nm="georeferenced")
+def _georeferenced(self: SarReader) -> bool:
     "True when the file has a CRS or a non-identity transform."
     return self.crs is not None or self.transform != Affine.identity()
 
-@patch(as_prop=True)
-def profile(self: SarReader) -> dict:
+@patch(as_prop=True, nm="profile")
+def _profile(self: SarReader) -> dict:
     "The source file's rasterio profile (a copy)."
     return dict(self._src.profile)
 
@@ -559,13 +559,13 @@ def _units_hint(self: SarReader, raw, lost) -> str:
 
 
 # %% ../nbs/01_io.ipynb #4fd29cf0f9a7
-@patch
-def window_transform(self: SarReader, window) -> Affine:
+@patch(nm="window_transform")
+def _window_transform(self: SarReader, window) -> Affine:
     "The affine transform of `window`."
     return self._src.window_transform(as_window(window))
 
-@patch
-def read(self: SarReader, window=None, boundless: bool = False) -> np.ndarray:
+@patch(nm="read")
+def _read(self: SarReader, window=None, boundless: bool = False) -> np.ndarray:
     """Read `window` (default: all) as float32 dB (H, W), NaN = no data; `boundless` lets it reach
     past the edges."""
     full = Window(0, 0, self.width, self.height)
@@ -603,8 +603,8 @@ def _to_db(self: SarReader, raw: np.ndarray, win: Window) -> np.ndarray:
                 self._bad.update(((r + int(win.row_off)) * self.width + c + int(win.col_off)).tolist())
     return db
 
-@patch(as_prop=True)
-def implausible_pixels(self: SarReader) -> int:
+@patch(as_prop=True, nm="implausible_pixels")
+def _implausible_pixels(self: SarReader) -> int:
     """Pixels read so far that were offered as data but are not backscatter: outside `PLAUSIBLE_DB`
     once calibrated, negative in power/amplitude/DN, or infinite (a lower bound past
     `IMPLAUSIBLE_COUNT_MAX`)."""
@@ -616,16 +616,16 @@ def _overlaps(a: Window, b: Window) -> bool:
 
 
 # %% ../nbs/01_io.ipynb #68a27c70e5ba
-@patch
-def valid_fraction(self: SarReader) -> float:
+@patch(nm="valid_fraction")
+def _valid_fraction(self: SarReader) -> float:
     "Fraction of valid (not no-data) pixels in the band, read block by block."
     n = 0
     for _, w in self._src.block_windows(self.band):
         n += int((~nodata_mask(self._read_raw(w), self.units, self.nodata)).sum())
     return n / (self.width * self.height)
 
-@patch
-def check_has_data(self: SarReader) -> "SarReader":
+@patch(nm="check_has_data")
+def _check_has_data(self: SarReader) -> "SarReader":
     """Raise `SarLulcError` when the band holds no valid pixel at all (read block by block, stops
     early)."""
     for _, w in self._src.block_windows(self.band):

@@ -109,8 +109,8 @@ class FocalDiceLoss(nn.Module):
 
 
 # %% ../nbs/13_losses.ipynb #0b82b166fa3f
-@patch
-def extra_repr(self: FocalDiceLoss):
+@patch(nm="extra_repr")
+def _extra_repr(self: FocalDiceLoss):
     return (f"gamma={self.gamma}, lambda_focal={self.lambda_focal}, "
             f"lambda_dice={self.lambda_dice}, "
             f"ignore_index={self.ignore_index}, weighted={self.weights is not None}")
@@ -130,8 +130,8 @@ def _check(self: FocalDiceLoss, logits, target):
 
 
 # %% ../nbs/13_losses.ipynb #dce9395ecf56
-@patch
-def components(self: FocalDiceLoss, logits: torch.Tensor, target: torch.Tensor) -> dict:
+@patch(nm="components")
+def _components(self: FocalDiceLoss, logits: torch.Tensor, target: torch.Tensor) -> dict:
     "The focal term, the Dice term and their weighted sum `loss` (all fp32 scalars)."
     K = self._check(logits, target)
     with torch.autocast(device_type=logits.device.type, enabled=False):
@@ -168,8 +168,8 @@ def components(self: FocalDiceLoss, logits: torch.Tensor, target: torch.Tensor) 
         loss = self.lambda_focal * focal + self.lambda_dice * dice
     return dict(loss=loss, focal=focal, dice=dice)
 
-@patch
-def forward(self: FocalDiceLoss, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+@patch(nm="forward")
+def _forward(self: FocalDiceLoss, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Total loss for logits (B,K,H,W) and integer target (B,H,W) with `ignore_index` for no
     data."""
     return self.components(logits, target)["loss"]

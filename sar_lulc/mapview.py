@@ -407,23 +407,23 @@ def _render(self: ChipExplorer, i):
     self.status.value = f"{i + 1} / {self._n}"
     self.prev_button.disabled, self.next_button.disabled = i == 0, i == self._n - 1
 
-@patch(as_prop=True)
-def index(self: ChipExplorer) -> int: return self.slider.value
+@patch(as_prop=True, nm="index")
+def _index(self: ChipExplorer) -> int: return self.slider.value
 
-@patch
-def show(self: ChipExplorer, i: int):
+@patch(nm="show")
+def _show(self: ChipExplorer, i: int):
     "Show chip `i`."
     if not 0 <= i < self._n: raise SarLulcError(f"Chip {i} does not exist (0..{self._n - 1}).")
     self.slider.value = i
     return self
 
-@patch
-def next(self: ChipExplorer): return self.show(min(self.index + 1, self._n - 1))
+@patch(nm="next")
+def _next(self: ChipExplorer): return self.show(min(self.index + 1, self._n - 1))
 
 
 # %% ../nbs/41_mapview.ipynb #7f6410b5d911
-@patch
-def prev(self: ChipExplorer): return self.show(max(self.index - 1, 0))
+@patch(nm="prev")
+def _prev(self: ChipExplorer): return self.show(max(self.index - 1, 0))
 
 
 # %% ../nbs/41_mapview.ipynb #501675f1a3e8

@@ -259,8 +259,8 @@ def _trivial_losses(self: MixMAE, src, t, target, vpix, mpix, mu, sw, n, pair) -
     return dict(mean=score(self._trivial_mean(t, vpix, mpix, pair)), box=score(a * fill))
 
 # %% ../nbs/11_mixmae.ipynb #72ef47f60924
-@patch
-def random_mask(self: MixMAE, h: int, w: int, device=None,
+@patch(nm="random_mask")
+def _random_mask(self: MixMAE, h: int, w: int, device=None,
                 generator: torch.Generator | None = None) -> torch.Tensor:
     """Batch-shared mixing mask (1, h, w) with exactly round(mask_ratio*h*w) ones (cells taken
     from the partner)."""
@@ -296,8 +296,8 @@ def _check(self: MixMAE, x, db, valid, mask):
 
 
 # %% ../nbs/11_mixmae.ipynb #4d38f575ddef
-@patch
-def forward(self: MixMAE, x: torch.Tensor, db: torch.Tensor | None = None,
+@patch(nm="forward")
+def _forward(self: MixMAE, x: torch.Tensor, db: torch.Tensor | None = None,
             valid: torch.Tensor | None = None,
             norm=None, mask: torch.Tensor | None = None,
             generator: torch.Generator | None = None,

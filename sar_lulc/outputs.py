@@ -170,8 +170,8 @@ class _SceneWriter:
 
 
 # %% ../nbs/32_outputs.ipynb #29532a587094
-@patch
-def on_rows(self: _SceneWriter, y0: int, arrays: dict):
+@patch(nm="on_rows")
+def _on_rows(self: _SceneWriter, y0: int, arrays: dict):
     h = next(iter(arrays.values())).shape[1]
     win = Window(0, y0, self.W, h)
     for name, ds in self.ds.items(): ds.write(arrays[name], window=win)
@@ -188,13 +188,13 @@ def _close(self: _SceneWriter):
         with contextlib.suppress(Exception): ds.close()
     self.ds = {}
 
-@patch
-def abort(self: _SceneWriter):
+@patch(nm="abort")
+def _abort(self: _SceneWriter):
     self._close()
     for p in self.stages.values(): p.unlink(missing_ok=True)
 
-@patch
-def finish(self: _SceneWriter, tmp_paths: dict):
+@patch(nm="finish")
+def _finish(self: _SceneWriter, tmp_paths: dict):
     """Close the stages, and write each final file to `tmp_paths[name]` (COG, or GTiff +
     overviews)."""
     self._close()

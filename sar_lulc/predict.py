@@ -154,8 +154,8 @@ class PredictPlan:
 
 
 # %% ../nbs/33_predict.ipynb #7b55b7e0782a
-@patch(cls_method=True)
-def of(cls: PredictPlan, plan: "PredictPlan | None" = None, **options) -> "PredictPlan":
+@patch(cls_method=True, nm="of")
+def _of(cls: PredictPlan, plan: "PredictPlan | None" = None, **options) -> "PredictPlan":
     "`plan` with `options` replaced (checked again), or a new plan of `options`."
     names = {f.name for f in dataclasses.fields(cls)}
     bad = set(options) - names
@@ -163,12 +163,12 @@ def of(cls: PredictPlan, plan: "PredictPlan | None" = None, **options) -> "Predi
                                f"{sorted(names)}.")
     return dataclasses.replace(plan, **options) if plan is not None else cls(**options)
 
-@patch
-def to_dict(self: PredictPlan) -> dict:
+@patch(nm="to_dict")
+def _to_dict(self: PredictPlan) -> dict:
     return {**dataclasses.asdict(self), "overlap_px": self.overlap_px}
 
-@patch(as_prop=True)
-def calibration(self: PredictPlan) -> Calibration:
+@patch(as_prop=True, nm="calibration")
+def _calibration(self: PredictPlan) -> Calibration:
     """What the user asked of the scene's calibration (`cf=None`: the model's); the reader
     decides the rest."""
     return Calibration(self.units, self.cf, self.db_offset)

@@ -171,16 +171,16 @@ def __call__(self: Predictor, db: np.ndarray) -> np.ndarray:
     return y.contiguous()
 
 # %% ../nbs/31_predictor.ipynb #5a094d60ef65
-@patch(as_prop=True)
-def num_classes(self: Predictor) -> int: return self.scheme.num_classes
+@patch(as_prop=True, nm="num_classes")
+def _num_classes(self: Predictor) -> int: return self.scheme.num_classes
 
-@patch(as_prop=True)
-def compiled(self: Predictor) -> str:
+@patch(as_prop=True, nm="compiled")
+def _compiled(self: Predictor) -> str:
     "What ran: 'off', the compile backend, or the backend and why it fell back to eager."
     return "off" if not self.compile else (self.compile_note or self.compile)
 
-@patch
-def with_norm(self: Predictor, norm) -> "Predictor":
+@patch(nm="with_norm")
+def _with_norm(self: Predictor, norm) -> "Predictor":
     """The same predictor (model shared, not copied) with other normalisation statistics, e.g. a
     scene's own."""
     other = copy.copy(self)

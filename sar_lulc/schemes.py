@@ -97,11 +97,11 @@ class ClassScheme:
 
 
 # %% ../nbs/02_schemes.ipynb #eff91d0a13ef
-@patch(as_prop=True)
-def num_classes(self: ClassScheme) -> int: return len(self.names)
+@patch(as_prop=True, nm="num_classes")
+def _num_classes(self: ClassScheme) -> int: return len(self.names)
 
-@patch
-def index(self: ClassScheme, name: str) -> int:
+@patch(nm="index")
+def _index(self: ClassScheme, name: str) -> int:
     "Index of the class called `name` (case-insensitive)."
     low = [n.lower() for n in self.names]
     if str(name).lower() not in low:
@@ -109,15 +109,15 @@ def index(self: ClassScheme, name: str) -> int:
                            f"{', '.join(self.names)}.")
     return low.index(str(name).lower())
 
-@patch
-def lut(self: ClassScheme) -> np.ndarray:
+@patch(nm="lut")
+def _lut(self: ClassScheme) -> np.ndarray:
     "Lookup table `uint8[256]`: source code -> class index (255 for no-data and unknown codes)."
     lut = np.full(256, IGNORE_INDEX, np.uint8)
     for i, cs in enumerate(self.codes): lut[list(cs)] = i
     return lut
 
-@patch
-def encode(self: ClassScheme, raw, strict: bool = False) -> np.ndarray:
+@patch(nm="encode")
+def _encode(self: ClassScheme, raw, strict: bool = False) -> np.ndarray:
     """Source codes -> uint8 class indices (255 = no data). `strict`: unknown codes raise
     instead of becoming 255."""
     raw = np.asarray(raw)
@@ -142,8 +142,8 @@ def encode(self: ClassScheme, raw, strict: bool = False) -> np.ndarray:
 
 
 # %% ../nbs/02_schemes.ipynb #02619e4edaf0
-@patch
-def decode(self: ClassScheme, indices, nodata: int | None = None) -> np.ndarray:
+@patch(nm="decode")
+def _decode(self: ClassScheme, indices, nodata: int | None = None) -> np.ndarray:
     """Class indices -> the first source code of each class (255 -> `nodata`, default the first
     no-data code or 0)."""
     nod = nodata if nodata is not None else (self.nodata_codes[0] if self.nodata_codes else 0)
@@ -151,23 +151,23 @@ def decode(self: ClassScheme, indices, nodata: int | None = None) -> np.ndarray:
     for i, cs in enumerate(self.codes): lut[i] = cs[0]
     return lut[check_indices(indices, self)]
 
-@patch
-def palette(self: ClassScheme, nodata_rgba=(0, 0, 0, 0)) -> np.ndarray:
+@patch(nm="palette")
+def _palette(self: ClassScheme, nodata_rgba=(0, 0, 0, 0)) -> np.ndarray:
     """uint8 (256, 4) RGBA palette indexed by class index; unused entries and 255 get
     `nodata_rgba`."""
     pal = np.tile(np.asarray(nodata_rgba, np.uint8), (256, 1))
     for i, c in enumerate(self.colors): pal[i] = (*hex_to_rgb(c), 255)
     return pal
 
-@patch
-def colormap(self: ClassScheme) -> dict[int, tuple[int, int, int, int]]:
+@patch(nm="colormap")
+def _colormap(self: ClassScheme) -> dict[int, tuple[int, int, int, int]]:
     "A rasterio colour map {index: (r, g, b, a)} for the classes plus 255 (transparent)."
     cm = {i: (*hex_to_rgb(c), 255) for i, c in enumerate(self.colors)}
     cm[IGNORE_INDEX] = (0, 0, 0, 0)
     return cm
 
-@patch
-def to_dict(self: ClassScheme) -> dict:
+@patch(nm="to_dict")
+def _to_dict(self: ClassScheme) -> dict:
     "JSON-ready dict of the scheme."
     return dict(name=self.name, names=list(self.names), codes=[list(c) for c in self.codes],
                 colors=list(self.colors), nodata_codes=list(self.nodata_codes),

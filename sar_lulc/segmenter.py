@@ -310,17 +310,17 @@ class Segmenter(nn.Module):
 
 
 # %% ../nbs/12_segmenter.ipynb #a526b2825e6f
-@patch(as_prop=True)
-def num_classes(self: Segmenter) -> int: return self.cfg.num_classes
+@patch(as_prop=True, nm="num_classes")
+def _num_classes(self: Segmenter) -> int: return self.cfg.num_classes
 
-@patch(as_prop=True)
-def family(self: Segmenter) -> EncoderFamily: return ENCODERS[self.family_name]
+@patch(as_prop=True, nm="family")
+def _family(self: Segmenter) -> EncoderFamily: return ENCODERS[self.family_name]
 
-@patch(as_prop=True)
-def in_chans(self: Segmenter) -> int: return self.cfg.in_chans
+@patch(as_prop=True, nm="in_chans")
+def _in_chans(self: Segmenter) -> int: return self.cfg.in_chans
 
-@patch
-def check_input(self: Segmenter, x) -> None:
+@patch(nm="check_input")
+def _check_input(self: Segmenter, x) -> None:
     if not torch.is_tensor(x) or x.ndim != 4:
         raise SarLulcError(f"The segmenter expects a (B, C, H, W) tensor, got "
                            f"{getattr(x, 'shape', type(x))}.")
@@ -336,8 +336,8 @@ def check_input(self: Segmenter, x) -> None:
 
 
 # %% ../nbs/12_segmenter.ipynb #03ea2f161fa9
-@patch
-def forward(self: Segmenter, x: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
+@patch(nm="forward")
+def _forward(self: Segmenter, x: torch.Tensor, valid: torch.Tensor | None = None) -> torch.Tensor:
     """Logits (B, K, H, W) for normalised input (B, C, H, W) of any size; NaN / `valid=False`
     pixels are no data."""
     self.check_input(x)
@@ -366,8 +366,8 @@ def _freeze_unused(self: Segmenter):
     if not self.use_s4 and self.family.unused_without_s4 is not None:
         for p in self.family.unused_without_s4(self.encoder): p.requires_grad_(False)
 
-@patch
-def load_pretrained_encoder(self: Segmenter, path, strict: bool = True) -> "Segmenter":
+@patch(nm="load_pretrained_encoder")
+def _load_pretrained_encoder(self: Segmenter, path, strict: bool = True) -> "Segmenter":
     """Load SAR-W-MixMAE (or any saved) encoder weights into the encoder; strict key check with
     a clear report."""
     if not self.family.mixmae:
@@ -383,20 +383,20 @@ def load_pretrained_encoder(self: Segmenter, path, strict: bool = True) -> "Segm
 
 # %% ../nbs/12_segmenter.ipynb #e488b7a9a11e
 # --- optimiser helpers (layer-wise LR decay, weight decay) ---
-@patch(as_prop=True)
-def num_layers(self: Segmenter) -> int:
+@patch(as_prop=True, nm="num_layers")
+def _num_layers(self: Segmenter) -> int:
     """Layer groups for layer-wise LR decay: the encoder's; the stem, decoder and head join its
     last group."""
     return self.encoder.num_layers
 
-@patch
-def layer_id(self: Segmenter, name: str) -> int:
+@patch(nm="layer_id")
+def _layer_id(self: Segmenter, name: str) -> int:
     """Layer group of parameter `name`: encoder layers keep their depth, everything else is the
     last group."""
     return self.encoder.layer_id(name[len("encoder."):]) if name.startswith("encoder.") else self.num_layers
 
-@patch
-def no_weight_decay(self: Segmenter) -> set[str]:
+@patch(nm="no_weight_decay")
+def _no_weight_decay(self: Segmenter) -> set[str]:
     "Parameters without weight decay: the encoder's set plus every 1-D (norm, bias) parameter."
     return {f"encoder.{n}" for n in self.encoder.no_weight_decay()} | {n
                                                                        for n, p in self.named_parameters() if p.ndim <= 1}
