@@ -146,6 +146,24 @@ def prepare_folds(paths: dict, out: Path, k: int) -> dict:
         write_like(d / "test_label.tif", np.where(test, lab, 0), prof, "uint8", 0)
     return info
 
+def budget_label(out: Path, lab: np.ndarray, info: dict, fold: int, blocks: int, seed: int) -> str:
+    """A label budget: the fold's training fields in `blocks` of its image blocks, drawn per seed (nested: a seed's
+    2 blocks hold its 1), written once as folds/fN/train_label_bK_sS.tif; returns that file's name."""
+    name = f"train_label_b{blocks}_s{seed}.tif"
+    path = out / "folds" / f"f{fold}" / name
+    if path.exists(): return name
+    comp, n = fields(lab)
+    H, W = lab.shape; nr, nc = H // BLOCK[0], W // BLOCK[1]
+    cy, cx = np.array(ndi.center_of_mass(np.ones_like(comp), comp, range(1, n + 1))).T
+    fblock = (np.clip(cy // BLOCK[0], 0, nr - 1) * nc + np.clip(cx // BLOCK[1], 0, nc - 1)).astype(int)
+    with rasterio.open(out / "folds" / f"f{fold}" / "train_label.tif") as s: train, prof = s.read(1), s.profile
+    have = np.unique(fblock[np.unique(comp[train > 0]) - 1])
+    if blocks > len(have): raise ValueError(f"fold {fold} has {len(have)} labelled training blocks, not {blocks}")
+    chosen = np.random.default_rng([seed, fold]).permutation(have)[:blocks]
+    keep = np.isin(comp, np.nonzero(np.isin(fblock, chosen))[0] + 1) & (train > 0)
+    write_like(path, np.where(keep, train, 0), prof, "uint8", 0)
+    return name
+
 # ------------------------------------------------------------------------------------------------------ scoring
 def score(pred15: np.ndarray, truth: np.ndarray, train_counts=None) -> dict:
     "Metrics of a 15-class map (indices 0..14) against raw codes (1..15, 0 = not scored), fine and coarse."
@@ -209,22 +227,24 @@ def run(cmd: list[str], log: Path, env=None) -> str:
     if p.returncode: raise RuntimeError(f"{' '.join(cmd[:3])} failed ({p.returncode}); see {log}:\n{p.stderr[-1500:]}")
     return p.stdout
 
-def chips_for(fold_dir: Path, inputs: str, chip: int, log: Path) -> tuple[Path, list[str]]:
-    "The fold's training dataset, made once per (inputs, chip) by `sar-lulc chips` (all of it trains: no val/test)."
-    d = fold_dir / f"chips_{inputs}_{chip}"
+def chips_for(fold_dir: Path, inputs: str, chip: int, log: Path, label: str = "train_label.tif") -> tuple[Path, list[str]]:
+    """The fold's training dataset, made once per (inputs, chip, label raster) by `sar-lulc chips` (all of it trains:
+    no val/test)."""
+    tag = label[len("train_label"):-len(".tif")]                # "" or a label budget's "_b2_s0"
+    d = fold_dir / f"chips_{inputs}_{chip}{tag}"
     sar = [str(fold_dir / "train_HH.tif")] + ([str(fold_dir / "train_HV.tif")] if inputs == "hhhv" else [])
-    cmd = ["chips", "--sar", *sar, "--labels", str(fold_dir / "train_label.tif"), "--label-map", LABEL_MAP,
+    cmd = ["chips", "--sar", *sar, "--labels", str(fold_dir / label), "--label-map", LABEL_MAP,
            "--chip", str(chip), "--stride", str(chip // 2), "--min-valid", "0.02", "--split", "1,0,0", "--out", str(d)]
     if not (d / "manifest.json").exists():
         run(sar_lulc_exe() + cmd + ["--overwrite"], log)
     return d, cmd
 
 def deep(arm: str, spec: dict, fold_dir: Path, run_dir: Path, scene: list[str], seed: int, inputs: str, log: Path,
-         env) -> tuple[np.ndarray, dict]:
+         env, label: str = "train_label.tif") -> tuple[np.ndarray, dict]:
     "Train through the CLI (peers through the library, their archs registered), predict the whole scene; 15-class map."
     a = ARMS[arm]; recipe = spec.get("recipe", a.get("recipe", "demo"))
     t = {**a.get("train", {}), **spec.get("train", {}), "seed": seed, "device": "cpu"}
-    data, chips_cmd = chips_for(fold_dir, inputs, CHIP, log)
+    data, chips_cmd = chips_for(fold_dir, inputs, CHIP, log, label)
     sets = {k: t.pop(k) for k in list(t) if k not in TRAIN_FLAGS}
     train_cmd = ["train", "--data", str(data), "--out", str(run_dir / "run"), "--overwrite", "--recipe", recipe, *_flags(t),
                  *[x for k, v in sets.items() for x in ("--set", f"{k}={json.dumps(v)}")], *a.get("extra", []),
@@ -308,6 +328,9 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--folds", type=int, default=3, help="K spatial folds")
     ap.add_argument("--only-folds", type=int, nargs="+", help="run only these folds (default: all K)")
+    ap.add_argument("--blocks", type=int, nargs="+", default=[0],
+                    help="label budgets: train on the fields of only this many of a fold's image blocks, drawn per "
+                         "seed (0 = all of them)")
     ap.add_argument("--protocol", default="spatial", choices=["spatial", "random"])
     ap.add_argument("--variant", action="append", default=[], metavar="NAME=JSON",
                     help='another arm: NAME={"base": ARM, "recipe": R, "train": {...}, "extra": [...], "predict": [...]}')
@@ -350,18 +373,19 @@ def main(argv=None) -> int:
     if a.protocol == "spatial":
         info = prepare_folds(paths, out, a.folds)
         folds = a.only_folds if a.only_folds is not None else range(a.folds)
-        jobs = [(arm, f, s, i) for i in a.inputs for arm in a.arms for f in folds for s in a.seeds]
+        jobs = [(arm, f, s, i, b) for b in a.blocks for i in a.inputs for s in a.seeds for f in folds for arm in a.arms]
     else:
         info = dict(protocol="random pixels", train_fraction=0.05)
-        jobs = [(arm, -1, s, i) for i in a.inputs for arm in a.arms if ARMS[arm]["kind"] == "classical" for s in a.seeds]
+        jobs = [(arm, -1, s, i, 0) for i in a.inputs for arm in a.arms if ARMS[arm]["kind"] == "classical" for s in a.seeds]
 
     def one(job):
-        arm, f, seed, inputs = job
+        arm, f, seed, inputs, blocks = job
         spec = variants.get(arm, {})
-        tag = f"{a.protocol}_{inputs}_{arm}_f{f}_s{seed}"
+        tag = f"{a.protocol}_{inputs}_{arm}_f{f}_s{seed}" + (f"_b{blocks}" if blocks else "")
         rd = out / "runs" / tag; rd.mkdir(parents=True, exist_ok=True)
         fix = TRAIN_FIX if ARMS[arm]["kind"] != "classical" else None      # a library fix reruns the deep arms
-        key = hashlib.sha1(json.dumps([ARMS[arm], spec, CHIP, a.protocol, info.get("search_seed")] + ([fix] if fix else []),
+        key = hashlib.sha1(json.dumps([ARMS[arm], spec, CHIP, a.protocol, info.get("search_seed")] + ([fix] if fix else [])
+                                      + ([blocks] if blocks else []),
                                       sort_keys=True, default=str).encode()).hexdigest()[:12]
         rec_path = rd / "record.json"
         if rec_path.exists():
@@ -371,8 +395,9 @@ def main(argv=None) -> int:
         names = ["HH"] + (["HV"] if inputs == "hhhv" else [])
         if f >= 0:
             truth = rasterio.open(out / "folds" / f"f{f}" / "test_label.tif").read(1)
-            train_lab = rasterio.open(out / "folds" / f"f{f}" / "train_label.tif").read(1)
-            train_counts = info["train_px"][f]
+            label = budget_label(out, lab, info, f, blocks, seed) if blocks else "train_label.tif"
+            train_lab = rasterio.open(out / "folds" / f"f{f}" / label).read(1)
+            train_counts = np.bincount(train_lab.ravel(), minlength=len(CLASSES) + 1)[1:].tolist()
         else:                                      # random pixels of every field
             rng = np.random.default_rng(1000 + seed)
             pick = (rng.random(lab.shape) < 0.05) & (lab > 0)
@@ -384,17 +409,20 @@ def main(argv=None) -> int:
             np.save(rd / "pred.npy", pred)
             extra["train_s"] = round(time.time() - t0, 1)
         else:
-            pred, extra = deep(arm, spec, out / "folds" / f"f{f}", rd, [str(paths[n]) for n in names], seed, inputs, log, env)
+            pred, extra = deep(arm, spec, out / "folds" / f"f{f}", rd, [str(paths[n]) for n in names], seed, inputs, log, env,
+                               label)
         rec = dict(arm=arm, variant_of=ARMS[arm].get("variant_of"), kind=ARMS[arm]["kind"], protocol=a.protocol, fold=f,
-                   seed=seed, inputs=inputs, key=key, spec=spec or None, **extra, wall_s=round(time.time() - t0, 1),
+                   seed=seed, inputs=inputs, blocks=blocks or None, key=key, spec=spec or None,
+                   train_px=None if train_counts is None else int(sum(train_counts)), **extra, wall_s=round(time.time() - t0, 1),
                    **score(pred, truth, train_counts))
         rec_path.write_text(json.dumps(rec, indent=1))
         print(f"done {tag}: mIoU {rec['miou'] or float('nan'):.3f} (coarse {rec['coarse']['miou']:.3f}) in {rec['wall_s']:.0f} s",
               flush=True)
         return rec
 
-    for inputs, f in sorted({(i, f) for arm, f, _, i in jobs if ARMS[arm]["kind"] != "classical"}):
-        chips_for(out / "folds" / f"f{f}", inputs, CHIP, out / "logs" / "chips.log")   # once, before parallel runs
+    for inputs, f, s, b in sorted({(i, f, s, b) for arm, f, s, i, b in jobs if ARMS[arm]["kind"] != "classical"}):
+        label = budget_label(out, lab, info, f, b, s) if b else "train_label.tif"
+        chips_for(out / "folds" / f"f{f}", inputs, CHIP, out / "logs" / "chips.log", label)   # before parallel runs
     results, failures = [], []
     t0 = time.time()
     with cf.ThreadPoolExecutor(max_workers=a.jobs) as ex:
@@ -413,7 +441,7 @@ TRAIN_FIX = 2
 def merge(path: Path, results: list, folds: dict | None):
     "Add runs to the results file (a run with the same protocol, inputs, arm, fold and seed is replaced)."
     old = json.loads(path.read_text()) if path.exists() else dict(runs=[])
-    k = lambda r: (r["protocol"], r["inputs"], r["arm"], r["fold"], r["seed"])
+    k = lambda r: (r["protocol"], r["inputs"], r["arm"], r["fold"], r["seed"], r.get("blocks") or 0)
     new = {k(r): r for r in old["runs"]}
     new.update({k(r): r for r in results})
     old.update(runs=sorted(new.values(), key=k), machine=cpu_info(), torch=__import__("torch").__version__, chip=CHIP,
@@ -429,7 +457,9 @@ def report(res: dict) -> str:
     rows = ["| protocol | inputs | arm | runs (folds x seeds) | mIoU (15 classes) | worst seed | coarse mIoU | OA | train s |",
             "|---|---|---|---|---|---|---|---|---|"]
     groups = {}
-    for r in res["runs"]: groups.setdefault((r["protocol"], r["inputs"], r["arm"]), []).append(r)
+    for r in res["runs"]:
+        arm = r["arm"] + (f" ({r['blocks']} blocks)" if r.get("blocks") else "")
+        groups.setdefault((r["protocol"], r["inputs"], arm), []).append(r)
     def fold_mean(rs):
         return np.mean([np.nanmean([np.nan if r["miou"] is None else r["miou"] for r in rs if r["fold"] == f])
                         for f in sorted({r["fold"] for r in rs})])

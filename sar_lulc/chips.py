@@ -530,6 +530,33 @@ _CHIPS_EPILOG = """examples:
 Files whose names differ only by polarisation (HH/HV/VV/VH) or role (sar, db, mask, label, ...) are one scene."""
 
 
+# %% ../nbs/05_chips.ipynb #d8424596a642
+def _chips_scheme(scheme, label_map, binary: bool):
+    "The one class scheme of --scheme, --label-map and --binary (--binary is --scheme binary)."
+    if binary:
+        if scheme or label_map: raise SarLulcError("--binary is a scheme: give it without --scheme "
+                                                   "or --label-map.")
+        scheme = "binary"
+    if (scheme is None) == (label_map is None): raise SarLulcError("give exactly one of --scheme, "
+                                                                   "--label-map and --binary.")
+    return scheme
+
+def _split_fracs(split) -> tuple:
+    try: return tuple(float(v) for v in str(split).split(","))
+    except ValueError: raise SarLulcError(f"--split must be three fractions like 0.8,0.1,0.1, got "
+                                          f"{split!r}.") from None
+
+def _chips_summary(path: Path, n_scenes: int) -> dict:
+    "What `sar-lulc chips` made: chips per split and per scene, the normalisation statistics."
+    info = load_dataset_dir(path)
+    return {"out": str(path), "scheme": info.scheme.name, "num_classes": info.num_classes,
+            "scenes": n_scenes,
+            **{f"n_{s}": len(info.splits.get(s, [])) for s in SPLITS},
+            "per_scene": {Path(s["sar"][0]).name: s.get("splits", {})
+                          for s in info.manifest["source"]["scenes"]},
+            "norm_mean": info.norm.mean, "norm_std": info.norm.std,
+            "dropped_overlap": info.manifest.get("source", {}).get("dropped_overlap", 0)}
+
 # %% ../nbs/05_chips.ipynb #54046c886cd6
 @command("chips", epilog=_CHIPS_EPILOG)
 def chips_command(*, sar: Arg("SAR GeoTIFF(s) and/or folder(s); files named alike but for HH/HV "
@@ -571,27 +598,12 @@ def chips_command(*, sar: Arg("SAR GeoTIFF(s) and/or folder(s); files named alik
     raw codes encoded to a class scheme (--scheme, --label-map or --binary), chips that are
     mostly no data dropped, and whole spatial blocks of chips (or whole scenes) assigned to
     train/val/test. Many scenes make one dataset."""
-    if binary:
-        if scheme or label_map: raise SarLulcError("--binary is a scheme: give it without --scheme "
-                                                   "or --label-map.")
-        scheme = "binary"
-    if (scheme is None) == (label_map is None): raise SarLulcError("give exactly one of --scheme, "
-                                                                   "--label-map and --binary.")
-    try: fracs = tuple(float(v) for v in str(split).split(","))
-    except ValueError: raise SarLulcError(f"--split must be three fractions like 0.8,0.1,0.1, got "
-                                          f"{split!r}.")
+    scheme, fracs = _chips_scheme(scheme, label_map, binary), _split_fracs(split)
     scenes = pair_scenes(sar, labels, pairs, pair_pattern)
     path = build_dataset(scenes, out, scheme=scheme, label_map=label_map, chip=chip, stride=stride,
                          min_valid=min_valid,
                          block_size=block_size, split=fracs, seed=seed, split_by=split_by,
                          units=units, cf=cf,
                          overwrite=overwrite, progress=sys.stderr.isatty())
-    info = load_dataset_dir(path)
-    return {"out": str(path), "scheme": info.scheme.name, "num_classes": info.num_classes,
-            "scenes": len(scenes),
-            **{f"n_{s}": len(info.splits.get(s, [])) for s in SPLITS},
-            "per_scene": {Path(s["sar"][0]).name: s.get("splits", {})
-                          for s in info.manifest["source"]["scenes"]},
-            "norm_mean": info.norm.mean, "norm_std": info.norm.std,
-            "dropped_overlap": info.manifest.get("source", {}).get("dropped_overlap", 0)}
+    return _chips_summary(path, len(scenes))
 

@@ -178,6 +178,8 @@ class Calibration:
     cf: float | None = None
     db_offset: float = 0.0              # dB added after calibration (a product's known offset)
     dtype: str | None = None            # the product's pixel type, when known
+    # dB a valid pixel may take once calibrated: outside, a pixel is not backscatter (no data)
+    plausible: tuple = PLAUSIBLE_DB
     reason: str = dataclasses.field(default="", compare=False)   # where the units came from
 
     def __post_init__(self):
@@ -190,6 +192,12 @@ class Calibration:
             if not math.isfinite(f):
                 raise SarLulcError(f"{k} must be a finite number of dB, got {v!r}.")
             object.__setattr__(self, k, f)
+        try: lo, hi = (float(v) for v in self.plausible)
+        except (TypeError, ValueError): lo = hi = math.nan
+        if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+            raise SarLulcError(f"plausible must be a range (low, high) of dB with low < high, got "
+                               f"{self.plausible!r}.")
+        object.__setattr__(self, "plausible", (lo, hi))
         if self.dtype is not None:
             object.__setattr__(self, "dtype", check_sar_dtype(self.dtype).name)
 
@@ -208,8 +216,13 @@ class Calibration:
 
 # %% ../nbs/01_io.ipynb #2a53dcb361a9
 @patch(cls_method=True, nm="detect")
-def _detect(cls: Calibration, arr, dtype=None, nodata=None, **kw) -> Calibration:
-    "The calibration `detect_units` reads from `arr`'s pixel type and values, with its reason."
+def _detect(cls: Calibration, arr, dtype=None, nodata=None, band=None, **kw) -> Calibration:
+    """The calibration `detect_units` reads from pixels, with its reason: of an array (its pixel
+    type, or `dtype`), or of a raster file (a decimated sample of `band`, as `SarReader` reads it
+    with units `auto`)."""
+    if isinstance(arr, (str, os.PathLike)):
+        with SarReader(arr, band=band, nodata=nodata, check_values=False) as r:
+            return r.calibration.replace(**kw) if kw else r.calibration
     dt = np.dtype(dtype if dtype is not None else np.asarray(arr).dtype)
     units, reason = detect_units(arr, dt, nodata)
     return cls(units, dtype=dt.name, reason=reason, **kw)
@@ -399,9 +412,9 @@ class SarReader:
 def _decide(self: SarReader, cal: Calibration, model: Calibration | None, sample: int):
     "(calibration, warning): the caller's, the pixels' (units auto) and the model's, decided once."
     detected = self._detect(sample) if cal.units == "auto" else None
-    cal, warn = cal.for_scene(model, self.dtype, detected[0] if detected else None)
+    cal, warn = cal.for_scene(model, self.dtype, detected.units if detected else None)
     if cal.units == "auto":
-        units, reason = detected
+        units, reason = detected.units, detected.reason
         if units in ("linear", "amplitude") or (units == "dn" and self.dtype.kind == "f"):
             warnings.warn(f"{self.path.name}: units auto -> {units}: {reason}", UnitsWarning,
                           stacklevel=3)
@@ -410,13 +423,15 @@ def _decide(self: SarReader, cal: Calibration, model: Calibration | None, sample
     return cal.replace(cf=cal.factor, dtype=self.dtype.name), warn
 
 @patch
-def _detect(self: SarReader, sample: int):
-    if self.dtype.kind == "u": return detect_units(np.empty(0, self.dtype), self.dtype)
-    return detect_units(self._sample_raw(sample), self.dtype, self.nodata)
+def _detect(self: SarReader, sample: int) -> Calibration:
+    "The pixels' calibration (an unsigned type's from the type alone, else from a sample)."
+    if self.dtype.kind == "u": return Calibration.detect(np.empty(0, self.dtype), self.dtype)
+    return Calibration.detect(self._sample_raw(sample), self.dtype, self.nodata)
 
 # the grid: the file's
 for _k in ("width", "height", "count", "crs", "transform", "bounds", "res"):
     setattr(SarReader, _k, property(lambda self, k=_k: getattr(self._src, k)))
+SarReader.plausible = property(lambda self: self.calibration.plausible)
 SarReader.shape = property(lambda self: (self._src.height, self._src.width))
 SarReader.band_names = property(lambda self: _band_names(self._src))
 
@@ -434,12 +449,12 @@ def _profile(self: SarReader) -> dict:
 # %% ../nbs/01_io.ipynb #51c4e504931d
 @patch
 def _check_plausible(self: SarReader, sample: int, check_values: bool = True):
-    """Refuse a band whose values are mostly not backscatter in `self.units` (outside `PLAUSIBLE_DB`
-    once calibrated); a few such pixels are read as no data and counted in `implausible_pixels`.
+    """Refuse a band whose values are mostly not backscatter in `self.units` (outside its
+    calibration's `plausible` dB); a few such pixels are read as no data and counted in `implausible_pixels`.
     One constant that makes up most of the implausible values is an undeclared fill value: it
     becomes no data, with a warning. `check_values=False` (readers of chips that were checked
     when they were made) skips the sample."""
-    lo, hi = PLAUSIBLE_DB
+    lo, hi = self.plausible
     # unsigned: skip the check when no value can be implausible
     if self.dtype.kind == "u":
         info = np.iinfo(self.dtype)
@@ -485,9 +500,9 @@ def _check_lost(self: SarReader, raw: np.ndarray) -> np.ndarray:
 # %% ../nbs/01_io.ipynb #1839fa002ccc
 @patch
 def _check_range(self: SarReader, raw: np.ndarray, db: np.ndarray):
-    """Values outside `PLAUSIBLE_DB` once calibrated: one constant behind most of them is a fill
+    """Values outside the `plausible` dB once calibrated: one constant behind most of them is a fill
     value; most of the valid pixels outside is refused (wrong units, CF or scaling)."""
-    lo, hi = PLAUSIBLE_DB
+    lo, hi = self.plausible
     ok = np.isfinite(db)
     if not ok.any(): return
     out = ((db < lo) | (db > hi)) & ok
@@ -590,11 +605,12 @@ def _offset(self: SarReader, db: np.ndarray) -> np.ndarray:
 
 @patch
 def _to_db(self: SarReader, raw: np.ndarray, win: Window) -> np.ndarray:
-    "Calibrate raw pixels; values outside `PLAUSIBLE_DB` become no data, each pixel counted once."
+    "Calibrate raw pixels; values outside `plausible` dB become no data, each pixel counted once."
     db = to_db(raw, self.units, self.cf, self.nodata)
     if self._screen:
         # counted, never silent
-        bad = (db < PLAUSIBLE_DB[0]) | (db > PLAUSIBLE_DB[1]) | self._lost(raw, db)
+        lo, hi = self.plausible
+        bad = (db < lo) | (db > hi) | self._lost(raw, db)
         if bad.any():
             db[bad] = np.nan
             # overlapping windows re-read pixels: count positions
@@ -605,7 +621,7 @@ def _to_db(self: SarReader, raw: np.ndarray, win: Window) -> np.ndarray:
 
 @patch(as_prop=True, nm="implausible_pixels")
 def _implausible_pixels(self: SarReader) -> int:
-    """Pixels read so far that were offered as data but are not backscatter: outside `PLAUSIBLE_DB`
+    """Pixels read so far that were offered as data but are not backscatter: outside `plausible`
     once calibrated, negative in power/amplitude/DN, or infinite (a lower bound past
     `IMPLAUSIBLE_COUNT_MAX`)."""
     return len(self._bad)

@@ -6,6 +6,7 @@
 from __future__ import annotations
 import collections, json, math, re, sys, time, warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -15,10 +16,10 @@ from rasterio.windows import Window
 
 from .core import SarLulcError, arg_number, atomic_output, check_choice
 from .command import Arg, command
-from .io import DEFAULT_CF, LABEL_SUFFIX, open_raster, to_db, write_label_map, write_raster
+from .io import DEFAULT_CF, open_raster, to_db
 from .schemes import IGNORE_INDEX, JP9
 from .synth import (BACKSCATTER, BUILT, FOREST, JP9_NAMES, PIXEL_DEG, WATER, WRITE_UNITS,
-                            _prepare_out,
+                            _prepare_out, _write_scene,
                             _rot_grid, _u, make_benchmark, noise_fields, parse_looks, simulate_dn)
 from .chips import assign_blocks
 
@@ -170,17 +171,8 @@ def _scene_seed(seed: int, ti: int, win: dict) -> int:
 
 
 # %% ../nbs/07_layouts.ipynb #2ee7b5796bbd
-def make_jp_benchmark(out_dir, layouts, size: int = 512, max_sea: float = 0.5,
-                      per_tile: int | None = None,
-                      split=(0.8, 0.1, 0.1), split_by: str = "block", block: int = 4,
-                      seed: int = 0, looks=4,
-                      units: str = "db", cf: float = DEFAULT_CF, overwrite: bool = False,
-                      progress: bool = False) -> Path:
-    """Write SynthALOS-2/JP (SAR rendered on windows of real label tiles `layouts`) to `out_dir`;
-    returns the folder."""
-    units = check_choice("units", units, WRITE_UNITS)
-    split_by = check_choice("split_by", split_by, ("block", "tile"))
-    lo_l, hi_l = parse_looks(looks)
+def _layout_tiles(layouts) -> list[Path]:
+    "The label tiles of `layouts` (files, or folders searched with their subfolders)."
     given = [layouts] if isinstance(layouts, (str, Path)) else list(layouts)
     missing = [str(t) for t in given if not Path(t).exists()]
     if missing:
@@ -188,13 +180,15 @@ def make_jp_benchmark(out_dir, layouts, size: int = 512, max_sea: float = 0.5,
                            "are JAXA HRLULC land-cover GeoTIFF tiles (10 m or 50 m, e.g. "
                            "LC_N35E139.tif; from JAXA EORC's high-resolution land-use and "
                            "land-cover map of Japan, or this project's shared data, "
-                           f"jaxa_hrlulc/); give the tiles or a "
-                           "folder holding them.")
-    # folders: their subfolders too (v21.11_50m/, ...)
+                           "jaxa_hrlulc/); give the tiles or a folder holding them.")
     tiles = sorted({Path(p) for t in given
                     for p in (sorted(Path(t).rglob("*.tif")) if Path(t).is_dir() else [Path(t)])})
     if not tiles: raise SarLulcError(f"No label tiles (*.tif) in {', '.join(map(str, given))} or "
                                      "their subfolders.")
+    return tiles
+
+def _choose_windows(tiles, size: int, max_sea: float, per_tile, seed: int) -> list[tuple]:
+    "(tile index, window) pairs: up to `per_tile` random windows of each tile (all by default)."
     chosen = []
     for ti, t in enumerate(tiles):
         ws = layout_windows(t, size, max_sea)
@@ -202,45 +196,51 @@ def make_jp_benchmark(out_dir, layouts, size: int = 512, max_sea: float = 0.5,
         chosen += [(ti, ws[i]) for i in order[:per_tile or len(ws)]]
     if not chosen: raise SarLulcError(f"No window of {size} px with at most {max_sea:.0%} sea in "
                                       f"{len(tiles)} tile(s).")
-    key = lambda ti, w: (ti,
-                         ) if split_by == "tile" else (ti, w["row"] // (w["src_size"] * block),
-                                                       w["col"] // (w["src_size"] * block))
+    return chosen
+
+def _jp_scene(w, s: int, looks: tuple, size: int, cf: float):
+    "The scene of window `w` with seed `s` (looks drawn from its seed), as `_write_scene` takes it."
+    lo_l, hi_l = looks
+    L = lo_l if hi_l == lo_l else round(float(np.random.default_rng([s, 1]).uniform(lo_l, hi_l)), 2)
+    lab, tr = layout_labels(w, np.random.default_rng([s, 2]))
+    dn, db = render_layout(lab, s, L, cf=cf, lat=tr.f - size * PIXEL_DEG / 2)
+    return SimpleNamespace(db=db, dn=dn, labels=lab, crs="EPSG:4326", transform=tr), L
+
+
+# %% ../nbs/07_layouts.ipynb #07be2dfa29f7
+def make_jp_benchmark(out_dir, layouts, size: int = 512, max_sea: float = 0.5,
+                      per_tile: int | None = None, split=(0.8, 0.1, 0.1), split_by: str = "block",
+                      block: int = 4, seed: int = 0, looks=4, units: str = "db",
+                      cf: float = DEFAULT_CF, overwrite: bool = False,
+                      progress: bool = False) -> Path:
+    """Write SynthALOS-2/JP (SAR rendered on windows of real label tiles `layouts`) to `out_dir`;
+    returns the folder."""
+    units = check_choice("units", units, WRITE_UNITS)
+    split_by = check_choice("split_by", split_by, ("block", "tile"))
+    lo_l, hi_l = parse_looks(looks)
+    tiles = _layout_tiles(layouts)
+    chosen = _choose_windows(tiles, size, max_sea, per_tile, seed)
+    def key(ti, w):                                      # the unit of the split
+        if split_by == "tile": return (ti,)
+        return (ti, w["row"] // (w["src_size"] * block), w["col"] // (w["src_size"] * block))
     assign = assign_blocks(collections.Counter(key(ti, w) for ti, w in chosen), split, seed)
     out = Path(out_dir); _prepare_out(out, overwrite)
     names, splits, fracs = ("train", "val", "test"), {}, {}
     for n, (ti, w) in enumerate(chosen):
-        k = names[assign[key(ti, w)]]
-        s = _scene_seed(seed, ti, w)
-        rs = np.random.default_rng([s, 1])
-        L = lo_l if hi_l == lo_l else round(float(rs.uniform(lo_l, hi_l)), 2)
-        lab, tr = layout_labels(w, np.random.default_rng([s, 2]))
-        dn, db = render_layout(lab, s, L, cf=cf, lat=tr.f - size * PIXEL_DEG / 2)
-        stem = f"{k}/j{n:04d}"; (out / k).mkdir(exist_ok=True)
+        k, s = names[assign[key(ti, w)]], _scene_seed(seed, ti, w)
+        sc, L = _jp_scene(w, s, (lo_l, hi_l), size, cf)
+        (out / k).mkdir(exist_ok=True)
+        where = f"{Path(w['tile']).name} window row {w['row']} col {w['col']} ({w['src_size']} px)"
         tags = dict(generator="SynthALOS-2/JP (sar_lulc.layouts)", seed=str(s), looks=str(L),
-                    split=k,
-                    layout=f"{Path(w['tile']).name} window row {w['row']} col {w['col']} "
-                           f"({w['src_size']} px)")
-        item = dict(seed=s,
-                    layout=dict(tile=Path(w["tile"]).name, row=w["row"], col=w["col"],
-                                src_size=w["src_size"]))
-        if units in ("db", "both"):
-            write_raster(out / f"{stem}_sar.tif", db, crs="EPSG:4326", transform=tr,
-                         nodata=float("nan"),
-                         overwrite=overwrite,
-                         tags=dict(tags, units="db")); item["sar"] = f"{stem}_sar.tif"
-        if units in ("dn", "both"):
-            nm = f"{stem}_sar.tif" if units == "dn" else f"{stem}_sar_dn.tif"
-            write_raster(out / nm, dn, crs="EPSG:4326", transform=tr, nodata=0, overwrite=overwrite,
-                         tags=dict(tags, units="dn", cf=str(cf))); item["sar" if units == "dn"
-                                                                        else "sar_dn"] = nm
-        write_label_map(out / f"{stem}{LABEL_SUFFIX}.tif", lab, JP9, crs="EPSG:4326", transform=tr,
-                        overwrite=overwrite, tags=tags)
-        item["label"] = f"{stem}{LABEL_SUFFIX}.tif"
+                    split=k, layout=where)
+        item = dict(seed=s, layout=dict(tile=Path(w["tile"]).name, row=w["row"], col=w["col"],
+                                        src_size=w["src_size"]),
+                    **_write_scene(out, f"{k}/j{n:04d}", sc, units, cf, tags, overwrite))
         if hi_l != lo_l: item["looks"] = L
         splits.setdefault(k, []).append(item)
-        fracs.setdefault(k,
-                         []).append(np.bincount(lab[lab != IGNORE_INDEX],
-                                                minlength=len(JP9_NAMES)) / max((lab != IGNORE_INDEX).sum(), 1))
+        lab = sc.labels[sc.labels != IGNORE_INDEX]
+        fracs.setdefault(k, []).append(np.bincount(lab, minlength=len(JP9_NAMES))
+                                       / max(lab.size, 1))
         if progress:
             print(f"\rsynth (JP): {n + 1}/{len(chosen)} scenes", end="", file=sys.stderr,
                   flush=True)

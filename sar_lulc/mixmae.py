@@ -22,15 +22,15 @@ from .encoder import (EncoderConfig, SwinEncoder, encoder_config, describe_confi
 
 # %% auto #0
 __all__ = ['PATCH', 'SAR_W_NORMS', 'MIM_TARGETS', 'MIXMAE_PRESETS', 'MixMAEConfig', 'mixmae_config', 'patch_normalise',
-           'sar_w_weights', 'box_fill', 'target_source', 'mim_target', 'MixMAE', 'encoder_state_dict',
-           'save_pretrained_encoder']
+           'sar_w_weights', 'box_fill', 'gradient_features', 'target_source', 'mim_target', 'MixMAE',
+           'encoder_state_dict', 'save_pretrained_encoder']
 
 # %% ../nbs/11_mixmae.ipynb #a2851352c75c
 PATCH = 32          # pixels per side of a stride-32 token: the unit of mixing and reconstruction
 
 # how SAR-W scales backscatter power to [0, 1] (see `sar_w_weights`)
 SAR_W_NORMS = ("minmax", "robust")
-MIM_TARGETS = ("pixels", "multilook")  # what MixMAE reconstructs (see `mim_target`)
+MIM_TARGETS = ("pixels", "multilook", "gradient")  # what MixMAE reconstructs (see `mim_target`)
 
 @dataclass
 class MixMAEConfig:
@@ -46,9 +46,11 @@ class MixMAEConfig:
     # how power is scaled to [0, 1]: "minmax" (the paper) or "robust" (dB percentiles)
     sar_w_norm: str = "minmax"
     patch_eps: float = 1e-6      # eps of the per-patch target normalisation
-    # reconstruction target: "pixels" (the paper) or "multilook" (box-filtered: speckle-robust)
+    # reconstruction target: "pixels" (the paper), "multilook" (box-filtered) or "gradient"
+    # (multi-scale log-ratio edge strength): the last two are speckle-robust
     target: str = "pixels"
     target_looks: int = 5        # box size of the multilooked target, in pixels
+    grad_scales: tuple = (3, 7, 15)  # window sizes of the gradient target (one channel each)
     # standardise the target per 32-px patch (the paper); False: the chip's own dB scale
     patch_norm: bool = True
 
@@ -67,21 +69,36 @@ class MixMAEConfig:
                                                               f"choose one of {MIM_TARGETS}.")
         if not 1 <= self.target_looks <= 31: raise SarLulcError(f"target_looks must be in 1..31, "
                                                                 f"got {self.target_looks}.")
+        self.grad_scales = tuple(int(k) for k in self.grad_scales)
+        if not self.grad_scales or any(k < 1 or k > 31 or k % 2 == 0 for k in self.grad_scales):
+            raise SarLulcError(f"grad_scales must be odd window sizes in 1..31, got "
+                               f"{self.grad_scales}.")
 
-    def to_dict(self) -> dict:
-        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        d["encoder"] = self.encoder.to_dict(); return d
+    @property
+    def target_chans(self) -> int:
+        "Channels of the reconstruction target: one per input channel, or per gradient scale."
+        g = len(self.grad_scales) if self.target == "gradient" else 1
+        return self.encoder.in_chans * g
 
-    @classmethod
-    def from_dict(cls, d: dict) -> "MixMAEConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        # checkpoints written before `ratio` became `mask_ratio`
-        if "ratio" in d:
-            d = {**{k: v for k, v in d.items() if k != "ratio"},
-                 "mask_ratio": d.get("mask_ratio", d["ratio"])}
-        if set(d) - names: raise SarLulcError(f"Unknown MixMAE config field(s) "
-                                              f"{sorted(set(d) - names)}; known: {sorted(names)}.")
-        return cls(**d)
+
+# %% ../nbs/11_mixmae.ipynb #6b1e323073f6
+@patch(nm="to_dict")
+def _to_dict(self: MixMAEConfig) -> dict:
+    "Plain JSON-able fields (the encoder's config as a dict), as stored in checkpoints."
+    d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+    d["encoder"] = self.encoder.to_dict(); return d
+
+@patch(cls_method=True, nm="from_dict")
+def _from_dict(cls: MixMAEConfig, d: dict) -> MixMAEConfig:
+    "The config of `to_dict` (or of an older checkpoint); unknown fields are an error."
+    names = {f.name for f in dataclasses.fields(cls)}
+    # checkpoints written before `ratio` became `mask_ratio`
+    if "ratio" in d:
+        d = {**{k: v for k, v in d.items() if k != "ratio"},
+             "mask_ratio": d.get("mask_ratio", d["ratio"])}
+    if set(d) - names: raise SarLulcError(f"Unknown MixMAE config field(s) "
+                                          f"{sorted(set(d) - names)}; known: {sorted(names)}.")
+    return cls(**d)
 
 
 # %% ../nbs/11_mixmae.ipynb #d3c11678be6a
@@ -178,11 +195,29 @@ def box_fill(x: torch.Tensor, vis: torch.Tensor, k: int) -> torch.Tensor:
     return torch.where(den > 1e-6, num / den.clamp_min(1e-6),
                        torch.full((), math.nan, dtype=x.dtype, device=x.device))
 
+def gradient_features(x: torch.Tensor, valid: torch.Tensor, scales=(3, 7, 15)) -> torch.Tensor:
+    """Multi-scale edge strength of a dB image x (B, C, H, W) -> (B, C * len(scales), H, W): at each
+    scale k the difference of the mean dB over the k x k windows just right and left of a pixel (and
+    below and above), i.e. the log of a ratio of (geometric) means, and its magnitude. A ratio edge
+    detector is the one speckle (multiplicative noise) leaves alone, and an offset in dB (another
+    calibration) cancels exactly."""
+    out = []
+    for k in scales:
+        m = torch.nan_to_num(box_fill(x, valid, k))
+        d = k // 2 + 1                                   # the two windows touch the pixel's sides
+        p = F.pad(m, (d, d, d, d), mode="replicate")
+        H, W = x.shape[-2:]
+        gx = p[..., d:d + H, 2 * d:] - p[..., d:d + H, :W]
+        gy = p[..., 2 * d:, d:d + W] - p[..., :H, d:d + W]
+        out.append(torch.sqrt(gx * gx + gy * gy + 1e-12))
+    return torch.stack(out, 2).flatten(1, 2)                  # channel-major: c0 k0, c0 k1, ...
+
 def target_source(x0: torch.Tensor, valid: torch.Tensor, cfg) -> torch.Tensor:
-    """The image the target is made of: x0 itself, or (`target='multilook'`) x0 box-filtered over
-    its valid pixels."""
+    """The image the target is made of: x0 itself, x0 box-filtered over its valid pixels
+    (`target='multilook'`), or its multi-scale edge strength (`target='gradient'`)."""
     if cfg.target == "multilook" and cfg.target_looks > 1:
         return torch.nan_to_num(box_fill(x0, valid, cfg.target_looks))
+    if cfg.target == "gradient": return gradient_features(x0, valid, cfg.grad_scales)
     return x0
 
 def mim_target(x0: torch.Tensor, valid: torch.Tensor, cfg,
@@ -226,7 +261,7 @@ class MixMAE(nn.Module):
                                                    norm_layer=partial(nn.LayerNorm, eps=1e-6))
                                              for _ in range(cfg.dec_depth)])
         self.decoder_norm = nn.LayerNorm(D, eps=1e-6)
-        self.decoder_pred = nn.Linear(D, PATCH * PATCH * C)
+        self.decoder_pred = nn.Linear(D, PATCH * PATCH * cfg.target_chans)
         for m in [self.decoder_embed, self.decoder_blocks, self.decoder_norm, self.decoder_pred]:
             m.apply(SwinEncoder._init_weights)
         trunc_normal_(self.mask_token, std=0.02)
@@ -236,8 +271,8 @@ class MixMAE(nn.Module):
 @patch
 def _decode(self: MixMAE, z: torch.Tensor, mask: torch.Tensor, B: int, C: int, H: int, W: int
             ) -> torch.Tensor:
-    """(B, 2, C, H, W): each mixed image's tokens decoded twice, once with the partner's cells
-    masked (image i), once with image i's cells masked (its partner)."""
+    """(B, 2, C, H, W), C the target's channels: each mixed image's tokens decoded twice, once
+    with the partner's cells masked (image i), once with image i's cells masked (its partner)."""
     h, w = H // PATCH, W // PATCH
     z = self.decoder_embed(z.flatten(2).transpose(1, 2))                            # (B, L, D)
     hidden = mask.reshape(1, h * w, 1) > 0
@@ -330,19 +365,19 @@ def _forward(self: MixMAE, x: torch.Tensor, db: torch.Tensor | None = None,
     # 3. encoder with masked window attention
     # (B, E, h, w)
     z = self.encoder(mixed, mix_mask=mask, valid=vmix, out_indices=(3,))[0]
-    pred = self._decode(z, mask, B, C, H, W)                   # 4. (B, 2, C, H, W)
+    Ct = cfg.target_chans                                      # target channels
+    pred = self._decode(z, mask, B, Ct, H, W)                  # 4. (B, 2, Ct, H, W)
     # 5. targets, weights, scoring
     with torch.no_grad():
         src = target_source(x0, vpix, cfg)
         t, mu, sd = mim_target(x0, vpix, cfg, src)
-        wgt = sar_w_weights(db, vpix, s,
-                            cfg.sar_w_norm) if s != 0 else vpix[:,
-                                                                None].float().expand(B, C, H, W)
+        wgt = (sar_w_weights(db, vpix, s, cfg.sar_w_norm) if s != 0
+               else vpix[:, None].float().expand(B, C, H, W)).repeat_interleave(Ct // C, 1)
         pair = lambda a: torch.stack([a, a.flip(0)], 1)
         target, weight2, valid2 = pair(t), pair(wgt), pair(vpix[:, None].float())
         # (B, 2, 1, H, W)
         scored = torch.stack([mpix, 1 - mpix], 1) * valid2
-        n = scored.sum() * C
+        n = scored.sum() * Ct
         if trivial:                  # what a blur or the mean would score on this batch
             trivial = self._trivial_losses(src, t, target, vpix, mpix, mu, scored * weight2, n, pair)
     loss = (scored * weight2 * (pred - target) ** 2).sum() / n.clamp_min(1)

@@ -23,7 +23,7 @@ from .checkpoint import default_model_path, model_meta
 from .data import NormStats, grid_offsets, multilook_db
 from .distributed import dist_info, gather_objects
 from .io import (DEFAULT_CF, GDAL_CACHE_MB, LABEL_SUFFIX, IMPLAUSIBLE_COUNT_MAX,
-                         PLAUSIBLE_DB, Calibration,
+                         Calibration,
                          check_units, open_bands,
                          grey_image_to_geotiff, scene_cache_mb, sniff_format)
 from .schemes import TASKS, IGNORE_INDEX
@@ -341,7 +341,7 @@ def _scene_result(writer, st: dict, rd, pred, plan: PredictPlan, srcs, name: str
         n_bad = f"at least {rd.implausible_pixels}" if rd.implausible_pixels >= IMPLAUSIBLE_COUNT_MAX else \
             rd.implausible_pixels
         msgs.append(f"{n_bad} pixel(s) of {name} were not backscatter in units {rd.units!r} "
-                    f"(outside the plausible {PLAUSIBLE_DB[0]:g}..{PLAUSIBLE_DB[1]:g} dB once "
+                    f"(outside the plausible {rd.plausible[0]:g}..{rd.plausible[1]:g} dB once "
                     f"calibrated, negative or infinite) and were "
                     "treated as no data.")
         warnings.warn(msgs[-1], stacklevel=3)
@@ -631,61 +631,71 @@ def _brief(r: PredictResult) -> dict:
 
 
 # %% ../nbs/33_predict.ipynb #a072ccfaa47a
+# the flags of `sar-lulc predict`, one home each: what goes in and comes out ...
+_PA = dict(
+    inputs=Arg("GeoTIFF scene(s) and/or folder(s) of scenes", nargs="+", metavar="SCENE"),
+    out=Arg("output .tif for one scene, or a folder (no extension or a trailing /) for several",
+            flags=("--out", "-o")),
+    task=Arg("lulc (land cover) or water; default: the model's", choices=TASKS),
+    model=Arg("run folder, exported .safetensors/.pt, or a shipped model by name: lulc, water "
+              "(default: the task's)"),
+    probs=Arg("also write per-class probabilities (water: always)"),
+    no_confidence=Arg("do not write the confidence raster"),
+    overwrite=Arg("replace existing outputs"),
+    no_progress=Arg("no progress bar"),
+    # ... how the model runs ...
+    bf16=Arg("bf16 autocast (CPU or GPU)"),
+    precision=Arg("auto (default; $SAR_LULC_PRECISION changes it): bf16 where the device has it "
+                  "natively and a short probe, remembered, finds it faster and >= 99.5 % alike, "
+                  "else fp32 with no probe; or fp32, bf16, fp16 (fp16 for GPUs)",
+                  choices=PRECISION_CHOICES),
+    tile=Arg("window size in pixels", arg_number(lo=16)),
+    overlap=Arg("overlap in pixels, or a fraction of the tile when < 1"),
+    batch_size=Arg("windows per model call (default: 1 on a CPU, where larger batches are no "
+                   "faster and need more memory; 8 on a GPU)", arg_number(lo=1)),
+    tta=Arg("flip test-time augmentation (4x compute)"),
+    compile=Arg("torch.compile the model (falls back to eager if it cannot); pays on large scenes "
+                "and GPUs, costs compile time on small ones"),
+    compiler=Arg("torch.compile backend, optionally with an inductor mode (inductor:max-autotune); "
+                 "default inductor, with CUDA graphs (reduce-overhead) on a GPU; implies --compile",
+                 flags=("--compile-backend",), metavar="NAME"),
+    device=Arg("auto, cpu, cuda, cuda:1... (under torchrun: cuda:LOCAL_RANK)"))
+
+
+# %% ../nbs/33_predict.ipynb #c018397123be
+# ... and how the scene is read
+_PA.update(
+    units=Arg("input units: auto (the model's for its kind of product, else detected), dn, db, "
+              "amplitude, linear"),
+    cf=Arg(f"calibration factor in dB for DN and amplitude (default: the model's, else "
+           f"{DEFAULT_CF:g})", arg_number(float)),
+    db_offset=Arg("dB added after calibration, for any units (a product's known offset)",
+                  arg_number(float), metavar="DB"),
+    multilook=Arg("average N x N pixels in power before the model (speckle filter for "
+                  "fine-resolution single-look data; 5-9 at 1-3 m; default: the model's, else 1)",
+                  arg_number(lo=1, hi=31), metavar="N"),
+    norm=Arg("normalise with the model's training statistics, or the scene's own robust "
+             "statistics (sensors with unknown calibration)", choices=("model", "scene")),
+    band=Arg("band (1-based or name, e.g. HH) of a multi-band input"),
+    allow_nodata=Arg("go on when most of the scene is not backscatter in the given units (those "
+                     "pixels become no data; the run warns with their count)"))
+
+
+# %% ../nbs/33_predict.ipynb #38f06f5f621c
 @command("predict")
-def predict_command(inputs: Arg("GeoTIFF scene(s) and/or folder(s) of scenes", nargs="+",
-                                metavar="SCENE"), /, *,
-                    out: Arg("output .tif for one scene, or a folder (no extension or a trailing "
-                             "/) for several",
-                             flags=("--out", "-o")),
-                    task: Arg("lulc (land cover) or water; default: the model's",
-                              choices=TASKS) = None,
-                    model: Arg("run folder, exported .safetensors/.pt, or a shipped model by name: "
-                               "lulc, water (default: the task's)") = None,
-                    bf16: Arg("bf16 autocast (CPU or GPU)") = False,
-                    precision: Arg("auto (default; $SAR_LULC_PRECISION changes it): bf16 where the "
-                                   "device has it natively and a short probe, remembered, finds it "
-                                   "faster and >= 99.5 % alike, else fp32 with no probe; or fp32, "
-                                   "bf16, fp16 (fp16 for GPUs)",
-                                   choices=PRECISION_CHOICES) = None,
-                    tile: Arg("window size in pixels", arg_number(lo=16)) = 512,
-                    overlap: Arg("overlap in pixels, or a fraction of the tile when < 1") = "64",
-                    batch_size: Arg("windows per model call (default: 1 on a CPU, where larger "
-                                    "batches are no faster and "
-                                    "need more memory; 8 on a GPU)", arg_number(lo=1)) = None,
-                    tta: Arg("flip test-time augmentation (4x compute)") = False,
-                    compile: Arg("torch.compile the model (falls back to eager if it cannot); pays "
-                                 "on large scenes "
-                                 "and GPUs, costs compile time on small ones") = False,
-                    compiler: Arg("torch.compile backend, optionally with an inductor mode "
-                                  "(inductor:max-autotune); default inductor, with CUDA graphs "
-                                  "(reduce-overhead) on a GPU; implies --compile",
-                                  flags=("--compile-backend",), metavar="NAME") = None,
-                    units: Arg("input units: auto (the model's for its kind of product, else "
-                               "detected), dn, db, "
-                               "amplitude, linear") = "auto",
-                    cf: Arg("calibration factor in dB for DN and amplitude (default: the model's, "
-                            f"else {DEFAULT_CF:g})",
-                            arg_number(float)) = None,
-                    db_offset: Arg("dB added after calibration, for any units (a product's known "
-                                   "offset)",
-                                   arg_number(float), metavar="DB") = 0.0,
-                    multilook: Arg("average N x N pixels in power before the model (speckle filter "
-                                   "for fine-resolution single-look data; 5-9 at 1-3 m; default: "
-                                   "the model's, else 1)",
-                                   arg_number(lo=1, hi=31),
-                                   metavar="N") = None,
-                    norm: Arg("normalise with the model's training statistics, or the scene's own "
-                              "robust statistics (sensors with unknown calibration)",
-                              choices=("model", "scene")) = "model",
-                    band: Arg("band (1-based or name, e.g. HH) of a multi-band input") = None,
-                    allow_nodata: Arg("go on when most of the scene is not backscatter in the "
-                                      "given units (those pixels "
-                                      "become no data; the run warns with their count)") = False,
-                    device: Arg("auto, cpu, cuda, cuda:1... (under torchrun: cuda:LOCAL_RANK)") = "auto",
-                    probs: Arg("also write per-class probabilities (water: always)") = False,
-                    no_confidence: Arg("do not write the confidence raster") = False,
-                    overwrite: Arg("replace existing outputs") = False,
-                    no_progress: Arg("no progress bar") = False) -> dict:
+def predict_command(inputs: _PA["inputs"], /, *, out: _PA["out"], task: _PA["task"] = None,
+                    model: _PA["model"] = None, bf16: _PA["bf16"] = False,
+                    precision: _PA["precision"] = None, tile: _PA["tile"] = 512,
+                    overlap: _PA["overlap"] = "64", batch_size: _PA["batch_size"] = None,
+                    tta: _PA["tta"] = False, compile: _PA["compile"] = False,
+                    compiler: _PA["compiler"] = None, units: _PA["units"] = "auto",
+                    cf: _PA["cf"] = None, db_offset: _PA["db_offset"] = 0.0,
+                    multilook: _PA["multilook"] = None, norm: _PA["norm"] = "model",
+                    band: _PA["band"] = None, allow_nodata: _PA["allow_nodata"] = False,
+                    device: _PA["device"] = "auto", probs: _PA["probs"] = False,
+                    no_confidence: _PA["no_confidence"] = False,
+                    overwrite: _PA["overwrite"] = False,
+                    no_progress: _PA["no_progress"] = False) -> dict:
     """Predict whole GeoTIFF scenes (or grey PNG/JPEG images, read as the app reads them) into
     georeferenced maps."""
     precision = "bf16" if bf16 else (precision or default_precision())

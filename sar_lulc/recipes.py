@@ -111,9 +111,11 @@ class PretrainConfig:
     sar_w_s: float = 1.0                # SAR-W strength s (0 = plain MixMAE)
     # SAR-W power scaling: "minmax" (the paper) or "robust" (dB percentiles)
     sar_w_norm: str = "minmax"
-    # reconstruction target: pixels (the paper) | multilook (speckle-robust, box-filtered)
+    # reconstruction target: pixels (the paper) | multilook (box-filtered) | gradient (multi-scale
+    # log-ratio edge strength, as FG-MAE / SAR-JEPA): the last two are speckle-robust
     target: str = "pixels"
     target_looks: int = 5               # box size of the multilooked target
+    grad_scales: tuple = (3, 7, 15)     # window sizes of the gradient target
     patch_norm: bool = True             # standardise each 32-px target patch (the paper)
     dec_dim: int | None = None          # decoder width/depth (None = the MixMAE defaults)
     dec_depth: int | None = None
@@ -121,6 +123,9 @@ class PretrainConfig:
     chip: int = 256                     # pretraining chip size in pixels
     chips_per_epoch: int | None = 512   # random chips per epoch; None = every grid chip once
     min_valid: float = 0.5
+    # multilook the input speckle k x k in dB, as `train --multilook` (1 = off): pretrain on what
+    # fine-tuning will see
+    multilook: int = 1
     augment: bool = True
     # random resized crop of 20-100 % of a chip (METHOD.md section 2); None = off
     crop_scale: tuple | None = (0.2, 1.0)

@@ -651,38 +651,60 @@ def parse_looks(looks) -> tuple[float, float]:
 
 
 # %% ../nbs/03_synth.ipynb #82e2360ed293
-def make_benchmark(out_dir, n_train: int = 8, n_val: int = 2, n_test: int = 2, size: int = 512,
-                   seed: int = 0,
-                   looks: float | tuple = 4, units: str = "db", overwrite: bool = False,
-                   cf: float = DEFAULT_CF,
-                   nodata_corner: float = 0.0, open_sea: float = 0.0,
-                   progress: bool = False) -> Path:
-    """Write the SynthALOS-2 benchmark (GeoTIFF scenes + labels + manifest.json) to `out_dir`;
-    returns the folder. `looks` is a number or a (low, high) range drawn per scene; `open_sea` is
-    the share of each split's scenes that are open sea (exactly, rounded; at least one when > 0).
-    Both per-scene draws derive from the scene's seed only, so a scene is the same whatever the
-    other scenes."""
+def _write_scene(out: Path, stem: str, sc, units: str, cf: float, tags: dict,
+                 overwrite: bool) -> dict:
+    "One synthetic scene's SAR (dB, DN or both) and labels as GeoTIFFs; its manifest item."
+    item, geo = {}, dict(crs=sc.crs, transform=sc.transform, overwrite=overwrite)
+    if units in ("db", "both"):
+        write_raster(out / f"{stem}_sar.tif", sc.db, nodata=float("nan"), **geo,
+                     tags=dict(tags, units="db", quantity="gamma-nought HH (dB)"))
+        item["sar"] = f"{stem}_sar.tif"
+    if units in ("dn", "both"):
+        name = f"{stem}_sar.tif" if units == "dn" else f"{stem}_sar_dn.tif"
+        write_raster(out / name, sc.dn, nodata=0, **geo,
+                     tags=dict(tags, units="dn", cf=str(cf),
+                               calibration="gamma0_dB = 10*log10(DN^2) + CF"))
+        item["sar" if units == "dn" else "sar_dn"] = name
+    write_label_map(out / f"{stem}{LABEL_SUFFIX}.tif", sc.labels, get_scheme("jp9"), **geo,
+                    tags=tags)
+    item["label"] = f"{stem}{LABEL_SUFFIX}.tif"
+    return item
+
+def _check_benchmark(units, size, looks, open_sea, nodata_corner) -> tuple[str, float, float]:
+    "The options of `make_benchmark`, checked: (units, looks low, looks high)."
     units = str(units).lower()
     if units not in WRITE_UNITS: raise SarLulcError(f"units must be one of {WRITE_UNITS}, got "
                                                     f"{units!r}.")
-    seeds = benchmark_seeds(n_train, n_val, n_test, seed)
     if int(size) < 16: raise SarLulcError(f"size must be at least 16 pixels, got {size}.")
     lo_l, hi_l = parse_looks(looks)
     if not 0 <= open_sea <= 1: raise SarLulcError(f"open_sea must be a fraction in [0, 1], got "
                                                   f"{open_sea}.")
     if not 0 <= nodata_corner < 0.5: raise SarLulcError(f"nodata_corner must be in [0, 0.5), got "
                                                         f"{nodata_corner}.")
+    return units, lo_l, hi_l
+
+
+# %% ../nbs/03_synth.ipynb #893cc496db72
+def make_benchmark(out_dir, n_train: int = 8, n_val: int = 2, n_test: int = 2, size: int = 512,
+                   seed: int = 0, looks: float | tuple = 4, units: str = "db",
+                   overwrite: bool = False, cf: float = DEFAULT_CF, nodata_corner: float = 0.0,
+                   open_sea: float = 0.0, progress: bool = False) -> Path:
+    """Write the SynthALOS-2 benchmark (GeoTIFF scenes + labels + manifest.json) to `out_dir`;
+    returns the folder. `looks` is a number or a (low, high) range drawn per scene; `open_sea` is
+    the share of each split's scenes that are open sea (exactly, rounded; at least one when > 0).
+    Both per-scene draws derive from the scene's seed only, so a scene is the same whatever the
+    other scenes."""
+    units, lo_l, hi_l = _check_benchmark(units, size, looks, open_sea, nodata_corner)
+    seeds = benchmark_seeds(n_train, n_val, n_test, seed)
     out = Path(out_dir)
     _prepare_out(out, overwrite)
-    jp9 = get_scheme("jp9")
     splits, fracs = {}, {}
     todo = [(k, i, s) for k, ss in seeds.items() for i, s in enumerate(ss)]
     # open sea: that share of each split's scenes exactly (rounded; at least one where > 0), which
     # ones seeded
     n_sea = lambda n: max(int(open_sea > 0 and n > 0), math.floor(open_sea * n + 0.5))
-    sea_idx = {k: set(np.random.default_rng([ss[0] if ss else 0,
-                                             2]).permutation(len(ss))[:n_sea(len(ss))].tolist())
-               for k, ss in seeds.items()}
+    sea_idx = {k: set(np.random.default_rng([ss[0] if ss else 0, 2])
+                      .permutation(len(ss))[:n_sea(len(ss))].tolist()) for k, ss in seeds.items()}
     for n, (k, i, s) in enumerate(todo):
         # per-scene choices, independent of the scene's own stream
         rs = np.random.default_rng([s, 1])
@@ -690,27 +712,10 @@ def make_benchmark(out_dir, n_train: int = 8, n_val: int = 2, n_test: int = 2, s
         sea = i in sea_idx[k]
         sc = synth_scene(s, size, L, nodata_corner=nodata_corner, cf=cf, open_sea=sea)
         (out / k).mkdir(exist_ok=True)
-        stem = f"{k}/s{i:03d}"
         tags = dict(generator="SynthALOS-2 (sar_lulc.synth)", seed=str(s), looks=str(L), split=k,
                     **({"open_sea": "1"} if sea else {}))
-        item = {}
-        if units in ("db", "both"):
-            write_raster(out / f"{stem}_sar.tif", sc.db, crs=sc.crs, transform=sc.transform,
-                         nodata=float("nan"),
-                         overwrite=overwrite, tags=dict(tags, units="db", quantity="gamma-nought "
-                                                                                   "HH (dB)"))
-            item["sar"] = f"{stem}_sar.tif"
-        if units in ("dn", "both"):
-            name = f"{stem}_sar.tif" if units == "dn" else f"{stem}_sar_dn.tif"
-            write_raster(out / name, sc.dn, crs=sc.crs, transform=sc.transform, nodata=0,
-                         overwrite=overwrite,
-                         tags=dict(tags, units="dn", cf=str(cf), calibration="gamma0_dB = "
-                                                                             "10*log10(DN^2) + CF"))
-            item["sar" if units == "dn" else "sar_dn"] = name
-        write_label_map(out / f"{stem}{LABEL_SUFFIX}.tif", sc.labels, jp9, crs=sc.crs,
-                        transform=sc.transform,
-                        overwrite=overwrite, tags=tags)
-        item["label"] = f"{stem}{LABEL_SUFFIX}.tif"; item["seed"] = s
+        item = _write_scene(out, f"{k}/s{i:03d}", sc, units, cf, tags, overwrite)
+        item["seed"] = s
         if hi_l != lo_l: item["looks"] = L
         if sea: item["open_sea"] = True
         splits.setdefault(k, []).append(item)

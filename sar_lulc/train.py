@@ -6,6 +6,7 @@
 from __future__ import annotations
 import argparse, contextlib, copy, csv, dataclasses, itertools, json, math, os, sys, time, warnings
 from pathlib import Path
+from fastcore.basics import patch
 
 import numpy as np
 import torch
@@ -34,7 +35,7 @@ from .distributed import (DistEnv, ResumableSampler, _barrier, _broadcast_buffer
 from .encoder import _report_text, check_encoder_state, extract_encoder_state, load_encoder
 from .data import ChipDataset, SarAugment, label_histogram, load_dataset_dir, UnlabelledDataset
 from .losses import alpha_weights, build_loss
-from .mixmae import MIXMAE_PRESETS, MixMAE, mixmae_config, save_pretrained_encoder
+from .mixmae import MIM_TARGETS, MIXMAE_PRESETS, MixMAE, mixmae_config, save_pretrained_encoder
 
 # %% auto #0
 __all__ = ['scalars', 'choose_train_precision', 'fit', 'evaluate_dataset', 'load_pretrained', 'load_init', 'input_contract',
@@ -194,21 +195,72 @@ def _nan_error(what, value, step, epoch, batch, out: Path) -> SarLulcError:
 
 
 # %% ../nbs/24_train.ipynb #332f0b9a984e
-def fit(model: nn.Module, train_ds, cfg, out_dir, *, loss_fn, kind: str, arch: str, model_config,
-        meta: dict | None = None,
-        val_fn=None, select: str | None = "miou", mode: str = "max", resume=None,
-        max_steps: int | None = None,
-        env: DistEnv | None = None, overwrite: bool = False, progress: bool = True) -> dict:
-    """Train `model` on `train_ds` with `loss_fn(model, batch)`; checkpoints in `out_dir`. Returns a
-    summary dict."""
-    from tqdm.auto import tqdm
-    env = env or DistEnv(device=get_device(cfg.device))
-    out, meta, device = Path(out_dir), dict(meta or {}), env.device
+class _Run:
+    """One `fit` call's state: the model (and the module the loop calls), optimiser, schedule,
+    scaler, sampler and logs; how far it has got (`step`, `best`, `last_metrics`)."""
+    def __init__(self, model, cfg, env: DistEnv, out: Path, meta: dict, kind: str, arch: str,
+                 model_config, opt, sched, scaler, sampler, steps_per_epoch: int):
+        self.model = self.train_model = model
+        self.cfg, self.env, self.out, self.meta = cfg, env, out, meta
+        self.kind, self.arch, self.model_config = kind, arch, model_config
+        self.opt, self.sched, self.scaler, self.sampler = opt, sched, scaler, sampler
+        self.steps_per_epoch, self.step = steps_per_epoch, 0
+        self.best = self.last_metrics = None
+        self.steps_log = _CsvLog(out / "steps.csv", env.is_main)
+        self.epoch_log = _CsvLog(out / "log.csv", env.is_main)
+        self.tb = None
+
+    @property
+    def accum(self) -> int: return self.cfg.accum_steps
+    @property
+    def batches(self) -> int: return self.steps_per_epoch * self.accum   # micro-batches an epoch
+    @property
+    def chips_per_step(self) -> int: return self.cfg.batch_size * self.accum * self.env.world_size
+    @property
+    def lr(self) -> float: return max(g["lr"] for g in self.opt.param_groups)
+
+    def save(self, name: str, epoch: int, batch: int, metrics):
+        "A checkpoint that resumes exactly from (epoch, micro-batch `batch`)."
+        cfg, env = self.cfg, self.env
+        st = training_state(self.model, kind=self.kind, arch=self.arch,
+                            model_config=self.model_config, config=cfg, optimizer=self.opt,
+                            scheduler=self.sched, scaler=self.scaler, epoch=epoch, step=self.step,
+                            metrics=metrics, best=self.best,
+                            sampler=dict(epoch=epoch, batch=batch, seed=cfg.seed,
+                                         world_size=env.world_size,
+                                         steps_per_epoch=self.steps_per_epoch), **self.meta)
+        return save_checkpoint(self.out / name, st)
+
+class _Meter:
+    "Running loss sums over an epoch and over a log window (plus extra values a loss returns)."
+    def __init__(self):
+        self.ep_sum, self.ep_n, self.t_ep = 0.0, 0, time.time()
+        self.reset_window()
+
+    def reset_window(self): self.sum, self.n, self.more, self.t = 0.0, 0, {}, time.time()
+
+    def add(self, value: float, more: dict):
+        self.ep_sum += value; self.ep_n += 1; self.sum += value; self.n += 1
+        for k, v in more.items():
+            s, c = self.more.get(k, (0.0, 0)); self.more[k] = (s + float(v), c + 1)
+
+
+# %% ../nbs/24_train.ipynb #22851d066a1e
+def _steps_per_epoch(sampler, cfg, env, n_chips: int) -> int:
+    n = len(sampler) // cfg.batch_size // cfg.accum_steps
+    if n < 1:
+        raise SarLulcError(f"{n_chips} training chips are too few for one step of batch_size "
+                           f"{cfg.batch_size} x accum_steps {cfg.accum_steps} x {env.world_size} "
+                           "process(es); lower the batch size or raise chips_per_epoch.")
+    return n
+
+def _start(model, train_ds, cfg, out: Path, loss_fn, kind, arch, model_config, meta, resume, env,
+           overwrite) -> tuple[_Run, tuple[int, int]]:
+    device = env.device
     if cfg.precision == "fp16" and device.type != "cuda" and env.is_main:
         warnings.warn("fp16 on the CPU exercises the mixed-precision path but is slow without fp16 "
                       "hardware; use fp32 (or bf16 on CPUs with AVX512-BF16/AMX) for real CPU "
-                      "training.",
-                      stacklevel=2)
+                      "training.", stacklevel=3)
     if env.is_main: _prepare_run_dir(out, resume, overwrite)
     _barrier(env)
     model.to(device)
@@ -217,142 +269,167 @@ def fit(model: nn.Module, train_ds, cfg, out_dir, *, loss_fn, kind: str, arch: s
         model.to(memory_format=torch.channels_last)
     opt = make_optimizer(model, cfg, env.world_size)
     sampler = ResumableSampler(train_ds, env.world_size, env.rank, shuffle=True, seed=cfg.seed)
-    accum = cfg.accum_steps
-    steps_per_epoch = len(sampler) // cfg.batch_size // accum
-    if steps_per_epoch < 1:
-        raise SarLulcError(f"{len(train_ds)} training chips are too few for one step of batch_size "
-                           f"{cfg.batch_size} x accum_steps {accum} x {env.world_size} "
-                           f"process(es); lower the batch "
-                           "size or raise chips_per_epoch.")
-    # micro-batches used per epoch
-    batches = steps_per_epoch * accum
-    total = cfg.epochs * steps_per_epoch
-    sched = make_scheduler(opt, total, round(cfg.warmup_epochs * steps_per_epoch), cfg.min_lr_ratio)
+    spe = _steps_per_epoch(sampler, cfg, env, len(train_ds))
+    sched = make_scheduler(opt, cfg.epochs * spe, round(cfg.warmup_epochs * spe), cfg.min_lr_ratio)
     scaler = torch.amp.GradScaler(device.type, enabled=cfg.precision == "fp16")
-    step, start_epoch, start_batch, best, last_metrics = (
-        _resume(resume, model, opt, sched, scaler, cfg, meta, kind, model_config, steps_per_epoch)
-        if resume else (0, 0, 0, None, None))
-    # measured once, here (auto is fp32 or bf16: the fp16 scaler above stays off);
+    run = _Run(model, cfg, env, out, meta, kind, arch, model_config, opt, sched, scaler, sampler,
+               spe)
+    pos = (0, 0)
+    if resume:
+        run.step, e, b, run.best, run.last_metrics = _resume(resume, model, opt, sched, scaler, cfg,
+                                                             meta, kind, model_config, spe)
+        pos = (e, b)
+    # measured once, here (auto is fp32 or bf16: the fp16 scaler above stays off); fit writes the
+    # choice into the config, which evaluation, checkpoints and the caller's later steps read
     if cfg.precision == "auto":
-        # fit writes the choice into the config, which evaluation, checkpoints and the caller's
-        # later steps read
         cfg.precision, meta["precision_auto"] = choose_train_precision(model, train_ds, loss_fn,
                                                                        cfg.batch_size, env)
-    train_model = _for_training(model, cfg, env)
-    steps_log, epoch_log = _CsvLog(out / "steps.csv",
-                                   env.is_main), _CsvLog(out / "log.csv", env.is_main)
-    tb = _tb_writer(out / "tb", env.is_main)
-    chips_per_step = cfg.batch_size * accum * env.world_size
+    run.train_model = _for_training(model, cfg, env)
+    run.tb = _tb_writer(out / "tb", env.is_main)
+    return run, pos
 
-    def save(name, epoch, batch, metrics):
-        st = training_state(model, kind=kind, arch=arch, model_config=model_config, config=cfg,
-                            optimizer=opt,
-                            scheduler=sched, scaler=scaler, epoch=epoch, step=step,
-                            metrics=metrics, best=best,
-                            sampler=dict(epoch=epoch, batch=batch, seed=cfg.seed,
-                                         world_size=env.world_size,
-                                         steps_per_epoch=steps_per_epoch), **meta)
-        return save_checkpoint(out / name, st)
 
-    t_start, stopped, epoch_done, epoch = time.time(), False, start_epoch, start_epoch
+# %% ../nbs/24_train.ipynb #5d89215e2ca4
+@patch
+def _forward_backward(self: _Run, batch: dict, loss_fn, epoch: int, b: int, meter: _Meter) -> bool:
+    "Micro-batch `b`: loss and gradients; True when it completes an optimiser step."
+    cfg, env = self.cfg, self.env
+    torch.manual_seed(step_seed(cfg.seed, env.rank, epoch, b))   # drop path, masks: of the batch
+    sync = b % self.accum == self.accum - 1
+    ctx = self.train_model.no_sync() if env.distributed and not sync else contextlib.nullcontext()
+    with ctx:
+        with autocast(env.device, cfg.precision): loss = loss_fn(self.train_model, batch)
+        loss, more = loss if isinstance(loss, tuple) else (loss, {})
+        lv = loss.detach().float().reshape(())
+        if env.distributed: lv = lv.clone(); dist.all_reduce(lv); lv /= env.world_size
+        lval = float(lv)
+        if not math.isfinite(lval):
+            raise _nan_error("loss", lval, self.step + 1, epoch, b, self.out)
+        self.scaler.scale(loss / self.accum).backward()
+    meter.add(lval, more)
+    return sync
+
+@patch
+def _optimiser_step(self: _Run, epoch: int, b: int) -> float:
+    "Unscale, clip, step and schedule after the step's last micro-batch `b`; the gradient norm."
+    clip = self.cfg.clip if self.cfg.clip else float("inf")
+    self.scaler.unscale_(self.opt)
+    gn = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), clip))
+    if not math.isfinite(gn) and not self.scaler.is_enabled():
+        raise _nan_error("gradient norm", gn, self.step + 1, epoch, b, self.out)
+    self.scaler.step(self.opt)
+    self.scaler.update()
+    self.opt.zero_grad(set_to_none=True)
+    self.sched.step()
+    self.step += 1
+    return gn
+
+
+# %% ../nbs/24_train.ipynb #ac0af8dbf0b1
+@patch
+def _log_step(self: _Run, meter: _Meter, gn: float, epoch: int, bar, progress: bool):
+    dt = max(time.time() - meter.t, 1e-9)
+    row = dict(step=self.step, epoch=epoch + 1, lr=self.lr, loss=meter.sum / meter.n, grad_norm=gn,
+               chips_per_s=meter.n / self.accum * self.chips_per_step / dt,
+               **{k: s / c for k, (s, c) in meter.more.items()})
+    self.steps_log.write(row)
+    bar.set_postfix(loss=f"{row['loss']:.4f}", lr=f"{row['lr']:.2e}")
+    if not progress:             # no bar to show it: the loss as it goes, one line per log row
+        print(f"{self.kind}: step {self.step} (epoch {epoch + 1}/{self.cfg.epochs}) loss "
+              f"{row['loss']:.4f} lr {row['lr']:.2e} {row['chips_per_s']:.1f} chips/s",
+              file=sys.stderr, flush=True)
+    _tb_log(self.tb, "train", row, self.step)
+    meter.reset_window()
+
+@patch
+def _epoch_row(self: _Run, epoch: int, meter: _Meter) -> dict:
+    "log.csv's row for the epoch so far."
+    dt = max(time.time() - meter.t_ep, 1e-9)
+    return dict(epoch=epoch + 1, step=self.step, train_loss=meter.ep_sum / max(meter.ep_n, 1),
+                lr=self.lr, time_s=dt,
+                chips_per_s=meter.ep_n / self.accum * self.chips_per_step / dt)
+
+
+# %% ../nbs/24_train.ipynb #28c6a4758758
+@patch
+def _epoch(self: _Run, train_ds, epoch: int, b: int, loss_fn, max_steps, progress: bool
+           ) -> tuple[int, bool, _Meter]:
+    "Train one epoch from micro-batch `b`; (where it stopped, whether max_steps stopped it, meter)."
+    from tqdm.auto import tqdm
+    cfg, env = self.cfg, self.env
+    if hasattr(train_ds, "set_epoch"): train_ds.set_epoch(epoch)
+    self.sampler.set_epoch(epoch); self.sampler.start = b * cfg.batch_size
+    loader = DataLoader(train_ds, batch_size=cfg.batch_size, sampler=self.sampler,
+                        num_workers=cfg.num_workers, drop_last=True,
+                        pin_memory=env.device.type == "cuda")
+    self.train_model.train()
+    bar = tqdm(total=self.steps_per_epoch, initial=b // self.accum,
+               desc=f"{self.kind} epoch {epoch + 1}/{cfg.epochs}",
+               disable=not (progress and env.is_main), leave=False, dynamic_ncols=True)
+    meter, it, stopped = _Meter(), iter(loader), False
+    while b < self.batches:
+        sync = self._forward_backward(_to_device(next(it), env.device), loss_fn, epoch, b, meter)
+        b += 1
+        if not sync: continue
+        gn = self._optimiser_step(epoch, b - 1)
+        bar.update(1)
+        if env.is_main and (self.step % cfg.log_every == 0 or b == self.batches):
+            self._log_step(meter, gn, epoch, bar, progress)
+        if cfg.save_every and self.step % cfg.save_every == 0 and env.is_main and b < self.batches:
+            self.save("last.pt", epoch, b, self.last_metrics)
+        if max_steps and self.step >= max_steps: stopped = True; break
+    bar.close()
+    return b, stopped, meter
+
+@patch
+def _end_epoch(self: _Run, epoch: int, meter: _Meter, val_fn, select, mode: str):
+    "Validate, keep the best, write last.pt (and best.pt) and the epoch's log row."
+    _broadcast_buffers(self.model, self.env)
+    metrics = val_fn(self.model) if val_fn is not None else {}
+    v = metrics.get(select) if select else None
+    improved = _improves(v, self.best, mode)
+    if improved: self.best = dict(metric=select, value=float(v), epoch=epoch + 1, step=self.step)
+    self.last_metrics = metrics
+    if self.env.is_main:
+        self.save("last.pt", epoch + 1, 0, metrics)
+        if improved: self.save("best.pt", epoch + 1, 0, metrics)
+        row = {**self._epoch_row(epoch, meter), **scalars(metrics, "val_")}
+        self.epoch_log.write(row)
+        _tb_log(self.tb, "epoch", row, self.step)
+
+
+# %% ../nbs/24_train.ipynb #730d2f3aa788
+def fit(model: nn.Module, train_ds, cfg, out_dir, *, loss_fn, kind: str, arch: str, model_config,
+        meta: dict | None = None, val_fn=None, select: str | None = "miou", mode: str = "max",
+        resume=None, max_steps: int | None = None, env: DistEnv | None = None,
+        overwrite: bool = False, progress: bool = True) -> dict:
+    """Train `model` on `train_ds` with `loss_fn(model, batch)`; checkpoints in `out_dir`. Returns a
+    summary dict."""
+    env = env or DistEnv(device=get_device(cfg.device))
+    out, meta = Path(out_dir), dict(meta or {})
+    run, (start_epoch, start_b) = _start(model, train_ds, cfg, out, loss_fn, kind, arch,
+                                         model_config, meta, resume, env, overwrite)
+    t_start, stopped, epoch_done = time.time(), False, start_epoch
     for epoch in range(start_epoch, cfg.epochs):
-        b = start_batch if epoch == start_epoch else 0
-        if hasattr(train_ds, "set_epoch"): train_ds.set_epoch(epoch)
-        sampler.set_epoch(epoch); sampler.start = b * cfg.batch_size
-        loader = DataLoader(train_ds, batch_size=cfg.batch_size, sampler=sampler,
-                            num_workers=cfg.num_workers,
-                            drop_last=True, pin_memory=device.type == "cuda")
-        train_model.train()
-        bar = tqdm(total=steps_per_epoch, initial=b // accum, desc=f"{kind} epoch "
-                                                                   f"{epoch + 1}/{cfg.epochs}",
-                   disable=not (progress and env.is_main), leave=False, dynamic_ncols=True)
-        loss_sum, loss_n, win_sum, win_n, t_ep, t_win = 0.0, 0, 0.0, 0, time.time(), time.time()
-        win_more = {}
-        def epoch_row() -> dict:                       # log.csv's row for the epoch so far
-            dt = max(time.time() - t_ep, 1e-9)
-            return dict(epoch=epoch + 1, step=step, train_loss=loss_sum / max(loss_n, 1),
-                        lr=max(g["lr"] for g in opt.param_groups), time_s=dt,
-                        chips_per_s=loss_n / accum * chips_per_step / dt)
-        it = iter(loader)
-        while b < batches:
-            batch = _to_device(next(it), device)
-            micro = b % accum
-            # drop path, masks: a function of the batch
-            torch.manual_seed(step_seed(cfg.seed, env.rank, epoch, b))
-            sync = micro == accum - 1
-            ctx = train_model.no_sync() if (env.distributed
-                                            and not sync) else contextlib.nullcontext()
-            with ctx:
-                with autocast(device, cfg.precision): loss = loss_fn(train_model, batch)
-                # (loss, {name: float}): more to log, averaged over the batches that had it
-                if isinstance(loss, tuple):
-                    loss, more = loss
-                    for k, v in more.items():
-                        s, c = win_more.get(k, (0.0, 0)); win_more[k] = (s + float(v), c + 1)
-                lv = loss.detach().float().reshape(())
-                if env.distributed: lv = lv.clone(); dist.all_reduce(lv); lv /= env.world_size
-                lval = float(lv)
-                if not math.isfinite(lval): raise _nan_error("loss", lval, step + 1, epoch, b, out)
-                scaler.scale(loss / accum).backward()
-            loss_sum += lval; loss_n += 1; win_sum += lval; win_n += 1; b += 1
-            if not sync: continue
-            scaler.unscale_(opt)
-            gn = float(torch.nn.utils.clip_grad_norm_(model.parameters(),
-                                                      cfg.clip if cfg.clip else float("inf")))
-            if not math.isfinite(gn) and not scaler.is_enabled():
-                raise _nan_error("gradient norm", gn, step + 1, epoch, b - 1, out)
-            scaler.step(opt)
-            scaler.update()
-            opt.zero_grad(set_to_none=True)
-            sched.step()
-            step += 1
-            bar.update(1)
-            if env.is_main and (step % cfg.log_every == 0 or b == batches):
-                dt = max(time.time() - t_win, 1e-9)
-                row = dict(step=step, epoch=epoch + 1, lr=max(g["lr"] for g in opt.param_groups),
-                           loss=win_sum / win_n,
-                           grad_norm=gn, chips_per_s=win_n / accum * chips_per_step / dt,
-                           **{k: s / c for k, (s, c) in win_more.items()})
-                steps_log.write(row)
-                bar.set_postfix(loss=f"{row['loss']:.4f}", lr=f"{row['lr']:.2e}")
-                # no bar to show it: the loss as it goes, one line per log row
-                if not progress:
-                    print(f"{kind}: step {step} (epoch {epoch + 1}/{cfg.epochs}) loss "
-                          f"{row['loss']:.4f} lr {row['lr']:.2e} "
-                          f"{row['chips_per_s']:.1f} chips/s", file=sys.stderr, flush=True)
-                _tb_log(tb, "train", row, step)
-                win_sum, win_n, t_win, win_more = 0.0, 0, time.time(), {}
-            if cfg.save_every and step % cfg.save_every == 0 and env.is_main and b < batches:
-                save("last.pt", epoch, b, last_metrics)
-            if max_steps and step >= max_steps: stopped = True; break
-        bar.close()
+        b, stopped, meter = run._epoch(train_ds, epoch, start_b if epoch == start_epoch else 0,
+                                       loss_fn, max_steps, progress)
         if stopped:
             if env.is_main:
-                save("last.pt", epoch, b, last_metrics)
+                run.save("last.pt", epoch, b, run.last_metrics)
                 # a partial epoch (--steps): still a row in log.csv
-                if loss_n: epoch_log.write(epoch_row())
+                if meter.ep_n: run.epoch_log.write(run._epoch_row(epoch, meter))
             break
-        _broadcast_buffers(model, env)
-        metrics = val_fn(model) if val_fn is not None else {}
-        v = metrics.get(select) if select else None
-        improved = _improves(v, best, mode)
-        if improved: best = dict(metric=select, value=float(v), epoch=epoch + 1, step=step)
-        last_metrics = metrics
-        if env.is_main:
-            save("last.pt", epoch + 1, 0, metrics)
-            if improved: save("best.pt", epoch + 1, 0, metrics)
-            row = {**epoch_row(), **scalars(metrics, "val_")}
-            epoch_log.write(row)
-            _tb_log(tb, "epoch", row, step)
+        run._end_epoch(epoch, meter, val_fn, select, mode)
         epoch_done = epoch + 1
     _barrier(env)
-    if tb: tb.close()
-    return dict(kind=kind, run=str(out), steps=step, epochs_done=epoch_done,
-                stopped_at_max_steps=stopped,
-                precision=cfg.precision, precision_auto=meta.get("precision_auto"),
-                steps_per_epoch=steps_per_epoch, lr=effective_lr(cfg, env.world_size), best=best,
-                val=scalars(last_metrics), time_s=time.time() - t_start, world_size=env.world_size,
-                weights_sha256=state_sha256(model), last=str(out / "last.pt"),
+    if run.tb: run.tb.close()
+    return dict(kind=kind, run=str(out), steps=run.step, epochs_done=epoch_done,
+                stopped_at_max_steps=stopped, precision=cfg.precision,
+                precision_auto=meta.get("precision_auto"), steps_per_epoch=run.steps_per_epoch,
+                lr=effective_lr(cfg, env.world_size), best=run.best,
+                val=scalars(run.last_metrics), time_s=time.time() - t_start,
+                world_size=env.world_size, weights_sha256=state_sha256(model),
+                last=str(out / "last.pt"),
                 best_ckpt=str(out / "best.pt") if (out / "best.pt").exists() else None)
 
 
@@ -539,11 +616,11 @@ def finetune(cfg="demo", data_dir=None, out_dir=None, pretrained=None, resume=No
 
 
 # %% ../nbs/24_train.ipynb #d33dd5dd7ada
-def _finetune(cfg, env, data_dir, out, pretrained, resume, max_steps, overwrite, progress,
-              init=None) -> dict:
-    # fail fast: before data or model (tensors not read)
+def _resume_check(cfg, resume, pretrained, init) -> tuple:
+    """Fail fast, before data or model (tensors not read): a resumed run keeps its model family and
+    its --init architecture; options its arch cannot take are refused. (checkpoint or None, cfg,
+    init, init_meta)."""
     ck = load_checkpoint(resume, mmap=True) if resume else None
-    # a resumed run keeps its model family
     if ck is not None and ck.get("arch", "segmenter") != cfg.arch:
         if cfg.arch != "segmenter": raise SarLulcError(f"{resume} is a run of arch {ck['arch']!r}, "
                                                        f"not {cfg.arch!r}.")
@@ -551,39 +628,54 @@ def _finetune(cfg, env, data_dir, out, pretrained, resume, max_steps, overwrite,
     if cfg.arch != "segmenter" and (pretrained or init):
         raise SarLulcError(f"--pretrained and --init load this toolkit's segmenter; arch "
                            f"{cfg.arch!r} cannot take them.")
-    # a run started with --init: its own architecture
-    if ck is not None and ck.get("init"):
+    init_meta = None
+    if ck is not None and ck.get("init"):                # a run started with --init
         init, init_meta = None, dict(model_config=ck["model_config"], preset=ck.get("preset"))
     if ck is not None:
         check_compatible(ck, kind="finetune",
                          preset=ck.get("preset") if ck.get("init") else cfg.preset, task=cfg.task,
                          source=str(resume))
-    info = load_dataset_dir(data_dir)
-    if not info.splits.get("train"): raise SarLulcError(f"Dataset {data_dir} has no training items "
-                                                        "(split 'train' is empty).")
-    cal = data_calibration(cfg, info)
-    units, cf = cal.units, cal.factor
-    if cfg.min_valid is None: cfg = dataclasses.replace(cfg, min_valid=info.min_valid)
-    target = get_scheme("water") if cfg.task == "water" else info.scheme
-    in_chans = _check_channels(cfg, info)
-    train_ds, val_ds, kw = _finetune_data(cfg, info, target, units, cf)
+    return ck, cfg, init, init_meta
+
+def _class_freqs(info, target, cal: Calibration, data_dir) -> np.ndarray:
+    "Class frequencies of the train split, counted only where the loss looks (valid SAR)."
     counts = label_histogram(info.label_paths("train"), scheme=info.scheme, target_scheme=target,
-                             # only where the loss looks
-                             sar_paths=info.sar_paths("train"), units=units, cf=cf)
+                             sar_paths=info.sar_paths("train"), units=cal.units, cf=cal.factor)
     if counts.sum() == 0: raise SarLulcError(f"The train split of {data_dir} has no labelled "
                                              "pixels (all no data).")
-    freqs = counts / counts.sum()
+    return counts / counts.sum()
+
+def _start_model(cfg, target, in_chans, init, init_meta, pretrained, resume, ck, env) -> tuple:
+    """The model, from scratch, a pretrained encoder or a whole model (--init): (model, its config,
+    what was loaded, the --init record, init_meta)."""
     if init is not None:
         init_meta = model_meta(init)
         if not init_meta.get("model_config"): load_model(init)   # says what is wrong with it
-    elif not (ck is not None and ck.get("init")): init_meta = None
     model, model_config = _finetune_model(cfg, target, in_chans, init_meta)
     pre = load_pretrained(model, pretrained) if pretrained and not resume else None
     started = ck.get("init") if ck is not None else None          # a resumed --init run stays one
     if init is not None and not resume:
         pre, started = load_init(model, init, target)
         if env.is_main: print(f"train: starting from {pre}: {started}", file=sys.stderr)
-    # the registry's
+    return model, model_config, pre, started, init_meta
+
+
+# %% ../nbs/24_train.ipynb #e566c673a7e9
+def _finetune(cfg, env, data_dir, out, pretrained, resume, max_steps, overwrite, progress,
+              init=None) -> dict:
+    ck, cfg, init, init_meta = _resume_check(cfg, resume, pretrained, init)
+    info = load_dataset_dir(data_dir)
+    if not info.splits.get("train"): raise SarLulcError(f"Dataset {data_dir} has no training items "
+                                                        "(split 'train' is empty).")
+    cal = data_calibration(cfg, info)
+    if cfg.min_valid is None: cfg = dataclasses.replace(cfg, min_valid=info.min_valid)
+    target = get_scheme("water") if cfg.task == "water" else info.scheme
+    in_chans = _check_channels(cfg, info)
+    train_ds, val_ds, kw = _finetune_data(cfg, info, target, cal.units, cal.factor)
+    freqs = _class_freqs(info, target, cal, data_dir)
+    model, model_config, pre, started, init_meta = _start_model(cfg, target, in_chans, init,
+                                                                init_meta, pretrained, resume, ck,
+                                                                env)
     crit = build_loss(cfg.loss, alpha_weights(freqs, cfg.alpha), cfg.gamma).to(env.device)
     def loss_fn(m, b): return crit(m(b["image"], valid=b["valid"]).float(), b["label"])
     def val_fn(m):
@@ -591,15 +683,13 @@ def _finetune(cfg, env, data_dir, out, pretrained, resume, max_steps, overwrite,
                                 cfg.precision)[0]
     meta = dict(task=cfg.task,
                 preset=init_meta.get("preset", cfg.preset) if init_meta else cfg.preset,
-                norm=info.norm.to_dict(),
-                scheme=target.to_dict(), class_freqs=freqs.tolist(), data=str(info.root),
-                pretrained=str(pre) if pre else None, init=started,
+                norm=info.norm.to_dict(), scheme=target.to_dict(), class_freqs=freqs.tolist(),
+                data=str(info.root), pretrained=str(pre) if pre else None, init=started,
                 input=input_contract(info, cal, in_chans, cfg.multilook))
     summary = fit(model, train_ds, cfg, out, loss_fn=loss_fn, kind="finetune", arch=cfg.arch,
                   model_config=model_config, meta=meta,
-                  val_fn=val_fn if val_ds is not None else None,
-                  select="miou", resume=resume, max_steps=max_steps, env=env, overwrite=overwrite,
-                  progress=progress)
+                  val_fn=val_fn if val_ds is not None else None, select="miou", resume=resume,
+                  max_steps=max_steps, env=env, overwrite=overwrite, progress=progress)
     test = _final_test(cfg, info, kw, model, out, target, env, progress)
     if env.is_main:
         export_model(out, overwrite=True, test_metrics=test)
@@ -667,7 +757,7 @@ def _pretrain(cfg, env, data_dir, out, resume, max_steps, overwrite, progress) -
     units, cf = cal.units, cal.factor
     in_chans = _check_channels(cfg, info)
     kw = dict(chip=cfg.chip, norm=info.norm, units=units, cf=cf, min_valid=cfg.min_valid,
-              seed=cfg.seed)
+              seed=cfg.seed, multilook=cfg.multilook)
     ds = UnlabelledDataset(info.sar_paths("train"), chips_per_epoch=cfg.chips_per_epoch,
                            augment=cfg.augment,
                            mode="random" if cfg.chips_per_epoch else "grid",
@@ -678,7 +768,8 @@ def _pretrain(cfg, env, data_dir, out, resume, max_steps, overwrite, progress) -
     mcfg = mixmae_config(cfg.preset, in_chans=in_chans, mask_ratio=cfg.mask_ratio,
                          sar_w_s=cfg.sar_w_s,
                         sar_w_norm=cfg.sar_w_norm, drop_path=cfg.drop_path, target=cfg.target,
-                        target_looks=cfg.target_looks, patch_norm=cfg.patch_norm, **dec)
+                        target_looks=cfg.target_looks, grad_scales=cfg.grad_scales,
+                        patch_norm=cfg.patch_norm, **dec)
     torch.manual_seed(cfg.seed)
     model = MixMAE(mcfg)
     calls = itertools.count()
@@ -689,7 +780,8 @@ def _pretrain(cfg, env, data_dir, out, resume, max_steps, overwrite, progress) -
             return m(b["image"], db=b["db"], valid=b["valid"])["loss"]
         o = m(b["image"], db=b["db"], valid=b["valid"], trivial=True)
         tv = {f"trivial_{k}": v for k, v in o["trivial"].items()}
-        return o["loss"], {**tv, "loss_vs_trivial": float(o["loss"]) / max(min(tv.values()), 1e-12)}
+        ratio = float(o["loss"].detach()) / max(min(tv.values()), 1e-12)
+        return o["loss"], {**tv, "loss_vs_trivial": ratio}
     def val_fn(m): return _mixmae_val_loss(m, val_ds, cfg, env)
     meta = dict(task="pretrain", preset=cfg.preset, norm=info.norm.to_dict(), data=str(info.root))
     summary = fit(model, ds, cfg, out, loss_fn=loss_fn, kind="pretrain", arch="mixmae",
@@ -776,7 +868,8 @@ _RECIPES = ("named settings: demo (CPU, tiny model), paper (METHOD.md, Swin-B), 
 @command("pretrain", config=PretrainConfig, presets=PRETRAIN_PRESETS, epilog=_TRAIN_EPILOG,
          # Swin encoders only
          fields={**_RUN_FIELDS, "preset": Arg(choices=tuple(MIXMAE_PRESETS), group=_MODEL),
-                 "mask_ratio": Arg(group="SAR-W-MixMAE"), "sar_w_s": Arg(group="SAR-W-MixMAE")})
+                 "mask_ratio": Arg(group="SAR-W-MixMAE"), "sar_w_s": Arg(group="SAR-W-MixMAE"),
+                 "target": Arg(choices=MIM_TARGETS, group="SAR-W-MixMAE")})
 def pretrain_command(*, data: _A["data"], out: _A["out"], overwrite: _A["overwrite"] = False,
                      recipe: Arg(_RECIPES, choices=sorted(PRETRAIN_PRESETS), group=_MODEL) = "demo",
                      config: _A["config"] = None, set_: _A["set_"] = None,
