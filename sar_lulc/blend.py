@@ -218,6 +218,30 @@ def _accumulate(self: _Blender, r: int, j: int, db: np.ndarray, out):
                 if self.blend == "logits": p = torch.softmax(p, 0)
             self.emit(self.finalize(p, valid_mask(db[..., sy, sx])), cy0, cx0)
 
+# %% ../nbs/30_blend.ipynb #e7d23e45434d
+@patch
+def blend_batch(self: _Blender, items: list, outs: dict):
+    """Accumulate a batch of windows' outputs and flush every row of windows it completes. Small
+    ops: on a CPU one thread, since more cost more than they give."""
+    st, nr, nc = self.st, len(self.ya.starts), len(self.xa.starts)
+    t0, n_threads = time.perf_counter(), torch.get_num_threads()
+    if st["dev"].type == "cpu": torch.set_num_threads(1)
+    try:
+        for r, j, db, _ in items:
+            self.accumulate(r, j, db, outs.get((r, j)))
+            if j == nc - 1: self.flush(self.ya.starts[r + 1] if r + 1 < nr else self.height)
+    finally: torch.set_num_threads(n_threads)
+    st["blend_s"] += time.perf_counter() - t0
+
+@patch
+def shutdown(self: _Blender, pool):
+    """Stop the prefetch; wait for the write in flight: never leave it running behind the caller's
+    back (it may close the files next), not even on a second Ctrl-C."""
+    if pool: pool.shutdown(wait=True, cancel_futures=True)
+    while self.wpool:
+        try: self.wpool.shutdown(wait=True); break
+        except KeyboardInterrupt: continue
+
 # %% ../nbs/30_blend.ipynb #70fdd4fc9adc
 def blend_windows(read, height: int, width: int, predict, *, num_classes: int, tile: int = 512,
                   overlap=64,
@@ -235,37 +259,21 @@ def blend_windows(read, height: int, width: int, predict, *, num_classes: int, t
     thread's."""
     b = _Blender(height, width, num_classes, tile, overlap, finalize, products, on_rows, row_block,
                  blend, write_behind)
-    st, order, nr, nc = b.st, b.order, len(b.ya.starts), len(b.xa.starts)
+    st, order = b.st, b.order
     batches = [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
     pool = ThreadPoolExecutor(1) if prefetch else None
-    n_threads = torch.get_num_threads()
     try:
         nxt = pool.submit(b.load, read, batches[0]) if (pool and batches) else None
         for bi, batch in enumerate(batches):
             items = nxt.result() if pool else b.load(read, batch)
             if pool and bi + 1 < len(batches): nxt = pool.submit(b.load, read, batches[bi + 1])
-            outs = b.predict(predict, items)
-            t0 = time.perf_counter()
-            # small ops: threads cost more than they give
-            if st["dev"].type == "cpu": torch.set_num_threads(1)
-            try:
-                for r, j, db, _ in items:
-                    b.accumulate(r, j, db, outs.get((r, j)))
-                    if j == nc - 1: b.flush(b.ya.starts[r + 1] if r + 1 < nr else height)
-            finally: torch.set_num_threads(n_threads)
-            st["blend_s"] += time.perf_counter() - t0
+            b.blend_batch(items, b.predict(predict, items))
             if progress is not None: progress.update(len(items))
         t0 = time.perf_counter()
         if b.wfut: b.wfut.pop().result()          # the last block written (or its error raised)
         last_wait = time.perf_counter() - t0      # outside the blend loop: not part of blend_s
         st["write_s"] += last_wait
-    finally:
-        if pool: pool.shutdown(wait=True, cancel_futures=True)
-        # never leave a write running behind the caller's back (it may close the files next), not
-        # even on a second Ctrl-C
-        while b.wpool:
-            try: b.wpool.shutdown(wait=True); break
-            except KeyboardInterrupt: continue
+    finally: b.shutdown(pool)
     # the flushes inside the loop were timed as blending too
     st["blend_s"] -= st["write_s"] - last_wait
     assert not b.cells and st["pend_y0"] == height, "internal error: unfinished cells"

@@ -100,6 +100,8 @@ def large_scene_note(height: int, width: int, n_outputs: int = 2,
             f"compressed). "
             "It streams, so memory stays bounded.")
 
+
+# %% ../nbs/32_outputs.ipynb #1480f138f01c
 def output_paths(dst, task: str, *, confidence: bool = True,
                  probs: bool = False) -> dict[str, Path]:
     "The files `predict_scene` writes for `dst`: {'class', 'confidence'?, 'probs'?}."
@@ -182,6 +184,8 @@ def _on_rows(self: _SceneWriter, y0: int, arrays: dict):
     self.counts += rc.sum(0)
     if self.row_area is not None: self.areas += (rc * self.row_area[y0:y0 + h, None]).sum(0)
 
+
+# %% ../nbs/32_outputs.ipynb #84b4967eb9d4
 @patch
 def _close(self: _SceneWriter):
     for ds in self.ds.values():
@@ -249,19 +253,23 @@ class PredictResult:
     # the prediction plan it ran (predict.PredictPlan), whole
     plan: dict = field(default_factory=dict)
 
-    def to_dict(self) -> dict:
-        d = asdict(self); d["paths"] = {k: str(v) for k, v in self.paths.items()}
-        return d
 
-    @classmethod
-    def from_dict(cls, d: dict) -> "PredictResult":
-        names = {f for f in cls.__dataclass_fields__}
-        return cls(**{k: v for k, v in d.items() if k in names})
+# %% ../nbs/32_outputs.ipynb #cf4e86089516
+@patch(nm="to_dict")
+def _to_dict(self: PredictResult) -> dict:
+    d = asdict(self); d["paths"] = {k: str(v) for k, v in self.paths.items()}
+    return d
 
-    def table(self) -> str:
-        "A plain-text table of class areas."
-        lines = [f"{'class':<14}{'pixels':>12}{'km2':>12}{'%':>8}"]
-        for n in self.class_names:
-            a = self.area_km2[n] if self.area_km2 else float("nan")
-            lines.append(f"{n:<14}{self.pixel_counts[n]:>12d}{a:>12.3f}{self.area_pct[n]:>8.2f}")
-        return "\n".join(lines)
+@patch(cls_method=True, nm="from_dict")
+def _from_dict(cls: PredictResult, d: dict) -> PredictResult:
+    names = {f for f in cls.__dataclass_fields__}
+    return cls(**{k: v for k, v in d.items() if k in names})
+
+@patch(nm="table")
+def _table(self: PredictResult) -> str:
+    "A plain-text table of class areas."
+    lines = [f"{'class':<14}{'pixels':>12}{'km2':>12}{'%':>8}"]
+    for n in self.class_names:
+        a = self.area_km2[n] if self.area_km2 else float("nan")
+        lines.append(f"{n:<14}{self.pixel_counts[n]:>12d}{a:>12.3f}{self.area_pct[n]:>8.2f}")
+    return "\n".join(lines)

@@ -135,22 +135,28 @@ class PredictPlan:
     write_behind: bool = True
     gdal_cache_mb: int | None = None
 
-    def __post_init__(self):
-        if self.norm is None: self.norm = "model"
-        check_choice("norm", self.norm, SCENE_NORMS)
-        check_choice("engine", self.engine, ("stream", "memory"))
-        check_choice("confidence_dtype", self.confidence_dtype, ("uint8", "float32"))
-        check_choice("precision", self.precision, PRECISION_CHOICES)
-        if self.batch_size is not None: check_number("batch_size", self.batch_size, lo=1)
-        self.overlap_px = resolve_overlap(check_number("tile", self.tile, lo=16), self.overlap)
-        cal = self.calibration          # units, cf and db_offset checked as one Calibration
-        self.cf, self.db_offset = cal.cf, cal.db_offset          # kept as numbers
-        if self.multilook is not None:
-            self.multilook = check_number("multilook", self.multilook, lo=1, hi=31)
-        if self.gdal_cache_mb is not None: check_number("gdal_cache_mb", self.gdal_cache_mb, lo=1)
-        if self.compile: compile_backend(self.compile)
-        # a GPU that is not there fails here, before the model loads
-        get_device(self.device)
+    def __post_init__(self): self._check()
+
+
+# %% ../nbs/33_predict.ipynb #5aa2ce373f58
+@patch
+def _check(self: PredictPlan):
+    "Every option checked (and normalised) once; a GPU that is not there fails here."
+    if self.norm is None: self.norm = "model"
+    check_choice("norm", self.norm, SCENE_NORMS)
+    check_choice("engine", self.engine, ("stream", "memory"))
+    check_choice("confidence_dtype", self.confidence_dtype, ("uint8", "float32"))
+    check_choice("precision", self.precision, PRECISION_CHOICES)
+    if self.batch_size is not None: check_number("batch_size", self.batch_size, lo=1)
+    self.overlap_px = resolve_overlap(check_number("tile", self.tile, lo=16), self.overlap)
+    cal = self.calibration          # units, cf and db_offset checked as one Calibration
+    self.cf, self.db_offset = cal.cf, cal.db_offset          # kept as numbers
+    if self.multilook is not None:
+        self.multilook = check_number("multilook", self.multilook, lo=1, hi=31)
+    if self.gdal_cache_mb is not None: check_number("gdal_cache_mb", self.gdal_cache_mb, lo=1)
+    if self.compile: compile_backend(self.compile)
+    # a GPU that is not there fails here, before the model loads
+    get_device(self.device)
 
 
 # %% ../nbs/33_predict.ipynb #7b55b7e0782a
@@ -278,6 +284,31 @@ def _scene_predictor(model_or_bundle, plan: PredictPlan, scheme, norm, meta: dic
     if odd: msgs.append(odd); warnings.warn(odd, stacklevel=3)
     return pred, why, train_norm
 
+# %% ../nbs/33_predict.ipynb #a816a412a313
+def _scene_writer(rd, pred, plan: PredictPlan, paths: dict, specs: dict, name: str) -> _SceneWriter:
+    "The writer of a scene's outputs, on the scene's grid, tagged with what made them."
+    sch, H, crs = pred.scheme, rd.height, rd.crs
+    tags = dict(class_names=json.dumps(list(sch.names)), scheme=sch.name,
+                scheme_json=json.dumps(sch.to_dict()), task=pred.task, source=name,
+                input_units=rd.units, software="sar_lulc.predict",
+                model=str(pred.meta.get("source", "")), tile=str(plan.tile),
+                overlap=str(plan.overlap_px), tta=str(bool(pred.tta)))
+    return _SceneWriter({k: paths[k] for k in specs}, specs, width=rd.width, height=H, crs=crs,
+                        transform=rd.transform, scheme=sch, tags=tags,
+                        row_area_km2=pixel_area_km2(rd.transform, crs, H), cog=plan.cog)
+
+# %% ../nbs/33_predict.ipynb #7845354f98b2
+def _finish_outputs(writer, paths: dict, specs: dict, overwrite: bool, name: str) -> float:
+    "Turn the writer's stages into the final files, renamed into place together; the seconds."
+    t0 = time.perf_counter()
+    with contextlib.ExitStack() as stack:
+        # enter the class map first: it is renamed last, after every auxiliary output
+        tmps = {k: stack.enter_context(atomic_output(paths[k], overwrite)) for k in specs}
+        try: writer.finish(tmps)
+        except RasterioError as e: raise SarLulcError(f"Could not write the outputs of {name}: "
+                                                      f"{e}") from e
+    return time.perf_counter() - t0
+
 # %% ../nbs/33_predict.ipynb #cefd48fe4adc
 def _stream(read, rd, pred, plan: PredictPlan, paths: dict, write_probs: bool, batch_size: int,
             name: str,
@@ -294,15 +325,7 @@ def _stream(read, rd, pred, plan: PredictPlan, paths: dict, write_probs: bool, b
     if big: warnings.warn(big, stacklevel=3)
     conf = plan.confidence_dtype if plan.write_confidence else None
     specs = _output_specs(sch, water_idx, conf, write_probs)
-    tags = dict(class_names=json.dumps(list(sch.names)), scheme=sch.name,
-                scheme_json=json.dumps(sch.to_dict()),
-                task=task, source=name, input_units=rd.units, software="sar_lulc.predict",
-                model=str(pred.meta.get("source", "")), tile=str(tile), overlap=str(ov),
-                tta=str(bool(pred.tta)))
-    writer = _SceneWriter({k: paths[k] for k in specs}, specs, width=W, height=H, crs=crs,
-                          transform=rd.transform,
-                          scheme=sch, tags=tags, row_area_km2=pixel_area_km2(rd.transform, crs, H),
-                          cog=plan.cog)
+    writer = _scene_writer(rd, pred, plan, paths, specs, name)
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -318,14 +341,7 @@ def _stream(read, rd, pred, plan: PredictPlan, paths: dict, write_probs: bool, b
                  on_rows=writer.on_rows, row_block=BLOCK, blend=pred.blend, progress=bar,
                  prefetch=plan.prefetch,
                  write_behind=plan.write_behind)
-        t0 = time.perf_counter()
-        with contextlib.ExitStack() as stack:
-            # enter the class map first: it is renamed last, after every auxiliary output
-            tmps = {k: stack.enter_context(atomic_output(paths[k], overwrite)) for k in specs}
-            try: writer.finish(tmps)
-            except RasterioError as e: raise SarLulcError(f"Could not write the outputs of {name}: "
-                                                          f"{e}") from e
-            st["finalize_s"] = time.perf_counter() - t0
+        st["finalize_s"] = _finish_outputs(writer, paths, specs, overwrite, name)
     except BaseException:
         writer.abort(); raise
     finally:
@@ -384,6 +400,15 @@ def _input_record(rd, plan: PredictPlan, multilook: int, batch_size: int, cache_
                 model_norm=dict(mean=float(np.ravel(train_norm.mean)[0]),
                                 std=float(np.ravel(train_norm.std)[0])))
 
+# %% ../nbs/33_predict.ipynb #df0f75294061
+def _outputs(dst: Path, task: str, plan: PredictPlan, write_summary: bool, overwrite: bool):
+    "(write_probs, the raster paths, with the summary's): checked writable before any work."
+    write_probs = task == "water" if plan.write_probs is None else plan.write_probs
+    paths = output_paths(dst, task, confidence=plan.write_confidence, probs=write_probs)
+    paths_all = {**paths, "summary": dst.with_suffix(".json")} if write_summary else paths
+    for p in paths_all.values(): check_output_path(p, overwrite)
+    return write_probs, paths, paths_all
+
 # %% ../nbs/33_predict.ipynb #b4b6c857b19f
 def predict_scene(model_or_bundle, src, dst, plan: PredictPlan | None = None, *, scheme=None,
                   norm=None,
@@ -391,22 +416,7 @@ def predict_scene(model_or_bundle, src, dst, plan: PredictPlan | None = None, *,
                   **options) -> PredictResult:
     """Predict a whole SAR GeoTIFF `src` into georeferenced rasters beside `dst` (the class map /
     water mask), as `plan` (a `PredictPlan`, or its fields as keyword `options`) says; `norm` may
-    give normalisation statistics.
-
-    Streams overlapping `tile` windows (overlap in px, or a fraction of `tile` when < 1) through the
-    model in batches (`batch_size`; default `auto_batch_size`), blends them with a raised-cosine
-    window and writes finished rows as it goes: memory depends on `tile` and the scene width only.
-    `write_probs` (default: only for the water task) adds per-class probabilities (water: P(water));
-    `write_summary` adds `dst` with a `.json` suffix (written last). `prefetch` reads the next
-    windows and `write_behind` writes finished rows on threads, overlapping the model; `compile`
-    (True, a backend or BACKEND:MODE) runs the model through `torch.compile` (on a GPU with CUDA
-    graphs), falling back to eager if it cannot. `engine='memory'` is the naive whole-scene-in-RAM
-    reference (same outputs), for benchmarks and checks. `units`/`cf` default to the model's input
-    contract for scenes of its training product type (`Calibration`); `db_offset` shifts the
-    calibrated dB, `multilook` box-filters the speckle, and `norm="scene"` standardises the scene
-    with its own robust statistics; a scene far from the training statistics is flagged
-    (`ood_message`). Options, the output paths and the input are checked before a model file is
-    loaded."""
+    give normalisation statistics. Memory depends on `tile` and the scene width only."""
     t_start = time.perf_counter()
     # "scene" / "model": the plan's choice
     if isinstance(norm, str): options["norm"], norm = norm, None
@@ -428,10 +438,7 @@ def predict_scene(model_or_bundle, src, dst, plan: PredictPlan | None = None, *,
         task = pred.task
         batch_size = int(plan.batch_size or auto_batch_size(pred.device))
         inp = _input_record(rd, plan, multilook, batch_size, cache_mb, why, norm, stats, train_norm)
-        write_probs = task == "water" if plan.write_probs is None else plan.write_probs
-        paths = output_paths(dst, task, confidence=plan.write_confidence, probs=write_probs)
-        paths_all = {**paths, "summary": dst.with_suffix(".json")} if write_summary else paths
-        for p in paths_all.values(): check_output_path(p, overwrite)
+        write_probs, paths, paths_all = _outputs(dst, task, plan, write_summary, overwrite)
         # one writer; a dead writer's leftovers go
         outer.enter_context(output_lock(*paths_all.values()))
         st, writer = _stream(read, rd, pred, plan, paths, write_probs, batch_size, name, overwrite,
@@ -473,6 +480,8 @@ def group_bands(scenes: list, channels: int) -> list:
     for p in scenes: groups.setdefault(polarisation_stem(p), []).append(Path(p))
     return [tuple(sorted(g, key=_pol_rank)) if len(g) > 1 else g[0] for g in groups.values()]
 
+
+# %% ../nbs/33_predict.ipynb #41a811089701
 def scene_stem(src) -> str:
     """The output stem of a scene: its file stem, or for one file per band the stem without the
     polarisation."""
@@ -515,6 +524,23 @@ def _predict_one(pred, src, dst: Path, plan: PredictPlan, device: str, precision
                          overwrite=overwrite or bool(stale), write_summary=True,
                          progress=bool(progress))
 
+# %% ../nbs/33_predict.ipynb #35152eacf4d9
+def _my_scenes(model_or_bundle, inputs, out_dir, rank, world_size, device) -> tuple:
+    "(this rank's scenes, rank, world size, device): every scene once, over all the ranks."
+    env_rank, env_world, local_rank = dist_info()
+    rank = env_rank if rank is None else rank
+    world = env_world if world_size is None else world_size
+    if not 0 <= rank < world: raise SarLulcError(f"rank {rank} is not in [0, {world}).")
+    scenes = group_bands(scene_list(inputs), channels_of(model_or_bundle))
+    stems = [scene_stem(p) for p in scenes]
+    dup = sorted({s for s in stems if stems.count(s) > 1})
+    if dup: raise SarLulcError(f"Several inputs share the name(s) {dup}; their outputs would "
+                               f"collide in {out_dir}.")
+    if device == "auto" and torch.cuda.is_available():
+        device = f"cuda:{local_rank % torch.cuda.device_count()}"
+        torch.cuda.set_device(torch.device(device))
+    return scenes[rank::world], rank, world, device
+
 # %% ../nbs/33_predict.ipynb #efa2c3c1c895
 def _ours(p: Path) -> bool:
     if p.suffix == ".json": return True
@@ -534,20 +560,10 @@ def predict_many(model_or_bundle, inputs, out_dir, plan: PredictPlan | None = No
     scene (in the returned list, as a dict with 'error') and goes on."""
     # checked before any scene
     plan = PredictPlan.of(plan, **options)
-    task, device, precision, tta, compile = plan.task, plan.device, plan.precision, plan.tta, plan.compile
-    env_rank, env_world, local_rank = dist_info()
-    rank = env_rank if rank is None else rank
-    world = env_world if world_size is None else world_size
-    if not 0 <= rank < world: raise SarLulcError(f"rank {rank} is not in [0, {world}).")
-    scenes = group_bands(scene_list(inputs), channels_of(model_or_bundle))
-    stems = [scene_stem(p) for p in scenes]
-    dup = sorted({s for s in stems if stems.count(s) > 1})
-    if dup: raise SarLulcError(f"Several inputs share the name(s) {dup}; their outputs would "
-                               f"collide in {out_dir}.")
-    mine = scenes[rank::world]
-    if device == "auto" and torch.cuda.is_available():
-        device = f"cuda:{local_rank % torch.cuda.device_count()}"
-        torch.cuda.set_device(torch.device(device))
+    task, device, precision, tta, compile = (plan.task, plan.device, plan.precision, plan.tta,
+                                             plan.compile)
+    mine, rank, world, device = _my_scenes(model_or_bundle, inputs, out_dir, rank, world_size,
+                                           device)
     out_dir = Path(out_dir)
     made = not out_dir.exists()            # removed again if no scene writes anything into it
     try: out_dir.mkdir(parents=True, exist_ok=True)
@@ -559,6 +575,15 @@ def predict_many(model_or_bundle, inputs, out_dir, plan: PredictPlan | None = No
                           blend=plan.blend, compile=compile) if mine else None
     if auto and pred is not None:          # once, for every scene
         pred.precision, _ = auto_precision(pred); precision = pred.precision
+    return _predict_scenes(pred, mine, out_dir, made, plan, device, precision, overwrite,
+                           progress, on_error, rank, world)
+
+
+# %% ../nbs/33_predict.ipynb #9fc8ce37b200
+def _predict_scenes(pred, mine, out_dir: Path, made: bool, plan, device, precision, overwrite,
+                    progress, on_error: str, rank: int, world: int) -> list:
+    """Predict this rank's scenes with one predictor; remove `out_dir` again if it `made` it for
+    nothing."""
     results, bar = [], None
     if progress:
         from tqdm.auto import tqdm
@@ -596,6 +621,8 @@ NOT_GEOTIFF = (".png", ".jpg", ".jpeg", ".jp2", ".img", ".vrt", ".nc", ".h5", ".
                ".gif", ".webp",
                ".kea", ".bil", ".envi", ".asc", ".gpkg", ".npy", ".json", ".zarr")
 
+
+# %% ../nbs/33_predict.ipynb #970951a9af78
 def output_mode(out, inputs) -> str:
     """How `--out` is meant: 'scene' (the GeoTIFF of one scene) or 'folder' (`<stem>_<task>.tif` per
     scene). A folder only when the user says so: an existing folder, a trailing slash, no
@@ -739,6 +766,8 @@ def _grey_images_as_db(inputs, tmp: Path, units: str) -> tuple[list, str]:
         out.append(path)
     return out, "db"
 
+
+# %% ../nbs/33_predict.ipynb #aef30c0b3877
 def _predict_inputs(model, inputs, out, plan: PredictPlan, **common) -> dict:
     channels = channels_of(model)
     # HH + HV files: one scene

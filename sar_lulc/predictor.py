@@ -47,6 +47,8 @@ def _in_channels(model) -> int | None:
             return m.in_channels
     return None
 
+
+# %% ../nbs/31_predictor.ipynb #27e1f029b34f
 class _CompileCache(dict):
     """A model's compiled versions (backend -> compiled module, or why it failed); never copied or
     pickled with it."""
@@ -121,6 +123,8 @@ def _setup_compile(self: Predictor, compile):
     # failed before
     if isinstance(self._compiled, str): self._compiled, self.compile_note = None, self._compiled
 
+
+# %% ../nbs/31_predictor.ipynb #d521e7620169
 @patch
 def _setup_norm(self: Predictor, norm, model):
     "The normalisation (mean, std) of each input band, as tensors on the device."
@@ -256,6 +260,18 @@ def _scheme_of(x) -> ClassScheme | None:
     if isinstance(x, dict): return ClassScheme.from_dict(x)
     return get_scheme(x)
 
+def _unbundle(model_or_bundle) -> tuple:
+    "(model, task, scheme, norm, meta) of a ModelBundle; a bare nn.Module brings only the model."
+    if isinstance(model_or_bundle, torch.nn.Module): return model_or_bundle, None, None, None, {}
+    if hasattr(model_or_bundle, "model") and hasattr(model_or_bundle, "norm"):
+        b = model_or_bundle
+        return (b.model, getattr(b, "task", None), _scheme_of(getattr(b, "scheme", None)), b.norm,
+                dict(getattr(b, "meta", None) or {}))
+    raise SarLulcError(f"Expected a ModelBundle, a model path or a torch.nn.Module, got "
+                       f"{type(model_or_bundle).__name__}.")
+
+
+# %% ../nbs/31_predictor.ipynb #21c40d02bb25
 def make_predictor(model_or_bundle, *, task=None, scheme=None, norm=None, device="auto",
                    precision="fp32",
                    tta=False, blend="probs", channels_last: bool = True,
@@ -266,18 +282,7 @@ def make_predictor(model_or_bundle, *, task=None, scheme=None, norm=None, device
     if isinstance(model_or_bundle, (str, Path)):
         model_or_bundle = load_model(model_or_bundle, device=str(get_device(device)))
     if task is not None: task = check_task(task)
-    meta = {}
-    if isinstance(model_or_bundle, torch.nn.Module):
-        model, btask, bscheme, bnorm = model_or_bundle, None, None, None
-    elif hasattr(model_or_bundle, "model") and hasattr(model_or_bundle, "norm"):
-        b = model_or_bundle
-        model, btask, bscheme, bnorm = b.model, getattr(b, "task",
-                                                        None), _scheme_of(getattr(b, "scheme",
-                                                                                  None)), b.norm
-        meta = dict(getattr(b, "meta", None) or {})
-    else:
-        raise SarLulcError(f"Expected a ModelBundle, a model path or a torch.nn.Module, got "
-                           f"{type(model_or_bundle).__name__}.")
+    model, btask, bscheme, bnorm, meta = _unbundle(model_or_bundle)
     if btask is not None and task is not None and btask != task:
         raise SarLulcError(f"The model was trained for the {btask!r} task but task={task!r} was "
                            f"requested; use a {task} model (e.g. --model for the {task} weights) "
@@ -353,6 +358,8 @@ def _probe_reps(pred: Predictor, budget_s: float, tile: int = 256) -> int:
     t = time.perf_counter(); pred(x); dt = time.perf_counter() - t
     return int(min(3, max(1, budget_s / (2 * dt) - 1)))
 
+
+# %% ../nbs/31_predictor.ipynb #ec885de999e3
 def auto_precision(pred: Predictor, budget_s: float = 5.0,
                    announce: bool = True) -> tuple[str, str]:
     """`choose_precision` once per model, device and torch version: announced on stderr, about
