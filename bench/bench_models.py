@@ -14,7 +14,7 @@ with the focal + Dice loss (the optimiser step is not included). The reference r
 rate / matmul FLOP rate. On CUDA, fp32 matmuls run in full fp32 (TF32 off) unless --tf32 is given.
 """
 from __future__ import annotations
-import argparse, json, os, platform, sys, time
+import argparse, json, os, sys, time
 from pathlib import Path
 
 import torch
@@ -23,6 +23,8 @@ from torch.utils.flop_counter import FlopCounterMode
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sar_lulc.segmenter import Segmenter, segmenter_config
 from sar_lulc.losses import FocalDiceLoss
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from machine import machine
 
 
 def sync(device):
@@ -170,8 +172,8 @@ def main(argv=None):
             for p in args.precisions:
                 for k in ("fwd_frac", "fwd_bwd_frac"): r[f"{p}_{k}"] *= mm[p] / max(mm[p], mm_end[p])
         mm = {p: max(mm[p], mm_end[p]) for p in args.precisions}
-    info = dict(device=torch.cuda.get_device_name(device) if cuda else f"cpu ({platform.processor() or platform.machine()}, "
-                f"{torch.get_num_threads()} threads)", torch=torch.__version__, matmul_n=sizes, tf32=bool(args.tf32 and cuda),
+    m = machine(str(device), torch.get_num_threads())
+    info = dict(device=m["device"] if cuda else f"cpu ({m['cpu']}, {m['threads']} threads)", machine=m, torch=torch.__version__, matmul_n=sizes, tf32=bool(args.tf32 and cuda),
                 batch=args.batch, reps=args.reps, matmul_tflops={p: mm[p] / 1e12 for p in args.precisions})
     print(f"device: {info['device']}, torch {info['torch']}, batch {args.batch}, reps {args.reps}, matmul n={sizes}")
     print(table(rows, mm, args.precisions))

@@ -5,7 +5,7 @@ each counting) and compares the class maps. With --runs N the whole check repeat
 
     .venv/bin/python bench/bf16_auto.py --tile 512 --json bench/results/bf16_auto.json
 """
-import argparse, json, platform, sys
+import argparse, json, sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -13,14 +13,12 @@ import torch
 
 from sar_lulc.checkpoint import default_model_path
 from sar_lulc.core import has_native_bf16
-from sar_lulc.predictor import choose_precision, make_predictor
+from sar_lulc.predictor import choose_precision, device_name, make_predictor
 from sar_lulc.schemes import get_scheme
 from sar_lulc.segmenter import Segmenter, segmenter_config
 
 
-def _cpu_name() -> str:
-    try: return next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
-    except (OSError, StopIteration): return platform.processor() or platform.machine()
+def _cpu_name() -> str: return device_name("cpu")
 
 
 def main(argv=None) -> int:

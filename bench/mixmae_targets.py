@@ -8,7 +8,7 @@ give. Results in bench/results/mixmae_targets.json; the mixmae chapter plots the
     python bench/mixmae_targets.py --out runs/mixmae_targets --epochs 20
 
 Interrupted? Run it again: finished runs (their encoder.safetensors exists) are read back, not repeated."""
-import argparse, csv, json, os, platform, subprocess, sys, time
+import argparse, csv, json, os, subprocess, sys, time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,8 +25,8 @@ def sar_lulc(*args, log=None):
 
 
 def cpu() -> str:
-    try: return next(l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name"))
-    except (OSError, StopIteration): return platform.processor()
+    from sar_lulc.predictor import device_name
+    return device_name("cpu")
 
 
 def main(argv=None) -> int:

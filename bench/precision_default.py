@@ -7,7 +7,7 @@ speed-up against fp32 (median of the runs of each kind, one run of each kind per
 
     .venv/bin/python bench/precision_default.py --size 4096 --rounds 2 --json bench/results/precision_default.json
 """
-import argparse, json, os, platform, subprocess, sys, tempfile, time
+import argparse, json, os, subprocess, sys, tempfile, time
 from pathlib import Path
 
 import numpy as np
@@ -19,18 +19,15 @@ from sar_lulc.core import has_native_bf16
 from sar_lulc.io import db_to_dn, write_raster
 from sar_lulc.synth import synth_scene
 
+sys.path.insert(0, str(Path(__file__).parent))
+from machine import machine
+
 CLI = [sys.executable, "-m", "sar_lulc.cli", "--json", "predict"]
 
 
 def cpu() -> dict:
-    name, flags = platform.processor() or platform.machine(), []
-    try:
-        txt = Path("/proc/cpuinfo").read_text()
-        name = next(l.split(":", 1)[1].strip() for l in txt.splitlines() if l.startswith("model name"))
-        flags = next(l.split(":", 1)[1].split() for l in txt.splitlines() if l.startswith("flags"))
-    except (OSError, StopIteration): pass
-    return dict(cpu=name, flags=[f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags],
-                native_bf16=has_native_bf16("cpu"), threads=torch.get_num_threads())
+    m = machine("cpu", torch.get_num_threads())
+    return dict(cpu=m["cpu"], flags=m["flags"], native_bf16=m["native_bf16"], threads=m["threads"])
 
 
 def scene(path: Path, size: int) -> Path:

@@ -31,7 +31,7 @@ train, the rest test (train and test pixels share fields): classical arms only.
 Interrupted? Run the same command again: finished runs (same settings) are read back from OUT/runs/*/record.json.
 """
 from __future__ import annotations
-import argparse, concurrent.futures as cf, hashlib, json, math, os, platform, subprocess, sys, time
+import argparse, concurrent.futures as cf, hashlib, json, math, os, subprocess, sys, time
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +40,7 @@ from scipy import ndimage as ndi
 
 sys.path.insert(0, str(Path(__file__).parent))
 from synth_study import sar_lulc_exe, summarise                  # one home for running the CLI and summarising
+from machine import machine
 from sar_lulc.core import shared_dir
 from sar_lulc.metrics import confusion_metrics
 
@@ -310,14 +311,8 @@ def zero_shot(paths: dict, out: Path, options: list[str], model: str | None = No
 
 # ------------------------------------------------------------------------------------------------------- main
 def cpu_info() -> dict:
-    name, flags = platform.processor(), ""
-    try:
-        txt = Path("/proc/cpuinfo").read_text()
-        name = next((l.split(":", 1)[1].strip() for l in txt.splitlines() if l.startswith("model name")), name)
-        flags = next((l.split(":", 1)[1] for l in txt.splitlines() if l.startswith("flags")), "")
-    except OSError: pass
-    keep = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in flags.split()]
-    return dict(cpu=name, flags=keep, threads_per_run=int(os.environ.get("OMP_NUM_THREADS", "1")))
+    m = machine("cpu", int(os.environ.get("OMP_NUM_THREADS", "1")))
+    return dict(cpu=m["cpu"], flags=m["flags"], threads_per_run=m["threads"])
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

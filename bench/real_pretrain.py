@@ -18,7 +18,7 @@
 Interrupted? Run the same command again: the corpus, finished pretraining and fine-tuning runs are read back.
 """
 from __future__ import annotations
-import argparse, concurrent.futures as cf, hashlib, json, platform, subprocess, sys, time
+import argparse, concurrent.futures as cf, hashlib, json, subprocess, sys, time
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +26,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from label_efficiency import write_manifest                         # one home for dataset manifests
 from synth_study import run_cli, summarise
+from machine import machine
 
 ROOT = Path(__file__).resolve().parents[1]
 ARMS = {  # name -> pretraining flags; the fine-tuning arm is `pre_<name>` beside `tiny_real` (scratch)
@@ -153,7 +154,7 @@ def report(out: Path, results: Path, what: dict | None) -> dict:
     pre = {a: dict(json.loads((out / "pretrain" / a / "bench_summary.json").read_text()), **trivial_ratio(out / "pretrain" / a))
            for a in ARMS if (out / "pretrain" / a / "bench_summary.json").exists()}
     table = {f"pre_{a}": {str(b): paired(res["runs"], f"pre_{a}", b) for b in BLOCKS} for a in ARMS}
-    rep = dict(machine=f"{platform.processor() or platform.machine()}", corpus=what, pretraining=pre,
+    rep = dict(machine=machine("cpu", 1), corpus=what, pretraining=pre,
                label_efficiency=table, note="mIoU over the classes learnable at each budget (fold's test fields); "
                "differences paired by fold and seed; blocks 0 = every training block")
     lines = ["| arm | pretraining loss / best trivial | " + " | ".join(f"{b or 'all'} blocks: arm - scratch" for b in BLOCKS) + " |",

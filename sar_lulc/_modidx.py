@@ -681,6 +681,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                     'sar_lulc.predictor.default_precision': ('predictor.html#default_precision', 'sar_lulc/predictor.py'),
                                     'sar_lulc.predictor.device_name': ('predictor.html#device_name', 'sar_lulc/predictor.py'),
                                     'sar_lulc.predictor.make_predictor': ('predictor.html#make_predictor', 'sar_lulc/predictor.py'),
+                                    'sar_lulc.predictor.model_fingerprint': ('predictor.html#model_fingerprint', 'sar_lulc/predictor.py'),
                                     'sar_lulc.predictor.precision_cache_file': ( 'predictor.html#precision_cache_file',
                                                                                  'sar_lulc/predictor.py')},
             'sar_lulc.recipes': { 'sar_lulc.recipes.PretrainConfig': ('recipes.html#pretrainconfig', 'sar_lulc/recipes.py'),

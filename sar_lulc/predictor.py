@@ -23,7 +23,8 @@ from .synth import synth_scene
 
 # %% auto #0
 __all__ = ['AUTO_AGREEMENT', 'CUDA_BATCH', 'compile_mode', 'compiled_model', 'Predictor', 'make_predictor', 'auto_batch_size',
-           'choose_precision', 'precision_cache_file', 'device_name', 'auto_precision', 'default_precision']
+           'choose_precision', 'precision_cache_file', 'device_name', 'model_fingerprint', 'auto_precision',
+           'default_precision']
 
 # %% ../nbs/31_predictor.ipynb #7ae6970783db
 def _norm_of(norm) -> tuple[np.ndarray, np.ndarray]:
@@ -359,6 +360,16 @@ def _probe_reps(pred: Predictor, budget_s: float, tile: int = 256) -> int:
     return int(min(3, max(1, budget_s / (2 * dt) - 1)))
 
 
+# %% ../nbs/31_predictor.ipynb #3c9903054d3d
+def model_fingerprint(model: torch.nn.Module) -> str:
+    "`state_sha256` of `model`, remembered on it until a weight or buffer is changed in place."
+    versions = tuple(t._version for t in model.state_dict().values())
+    hit = model.__dict__.get("_sar_lulc_sha256")
+    if hit is not None and hit[0] == versions: return hit[1]
+    sha = state_sha256(model)
+    model.__dict__["_sar_lulc_sha256"] = (versions, sha)       # not a submodule, not state
+    return sha
+
 # %% ../nbs/31_predictor.ipynb #ec885de999e3
 def auto_precision(pred: Predictor, budget_s: float = 5.0,
                    announce: bool = True) -> tuple[str, str]:
@@ -366,7 +377,7 @@ def auto_precision(pred: Predictor, budget_s: float = 5.0,
     `budget_s`, cached."""
     # fp32 at once, nothing to remember
     if not has_native_bf16(pred.device): return choose_precision(pred)
-    key = (f"{state_sha256(pred.model)[:16]}|{device_name(pred.device)}|torch "
+    key = (f"{model_fingerprint(pred.model)[:16]}|{device_name(pred.device)}|torch "
            f"{torch.__version__}|{pred.channels}")
     path = precision_cache_file()
     try: cache = json.loads(path.read_text()) if path.is_file() else {}
