@@ -29,6 +29,7 @@ from torch.utils.flop_counter import FlopCounterMode
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_models import matmul_rate
 from bench_predict import synthetic_scene, build_bundle, model_spec
+from machine import machine
 
 GROUPS = [  # (group, regex over aten op names), first match wins
     ("matmul / linear", r"addmm|^aten::mm$|bmm|matmul|linear|baddbmm"),
@@ -149,7 +150,7 @@ def main(argv=None) -> int:
     for _ in range(reps): default(xb)
     sync(dev); t_win = (time.perf_counter() - t0) / (reps * nb)
     alone = mpx / (n_win * t_win)
-    out = dict(model=label, device=str(dev), precision=prec, tile=a.tile, overlap=a.overlap,
+    out = dict(model=label, device=str(dev), machine=machine(str(dev)), precision=prec, tile=a.tile, overlap=a.overlap,
                threads=torch.get_num_threads(), mpx=mpx, rounds=a.rounds, gflop_per_window=flops_win / 1e9,
                matmul_gflops=mm / 1e9, windows=n_win, baseline=base, model_alone_mpx_per_s=alone,
                model_alone_fraction_of_matmul=flops_win / t_win / mm, runs={})
