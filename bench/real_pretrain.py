@@ -13,6 +13,7 @@
    predictors) and the paired-by-seed table of mIoU differences against scratch (printed, and in the JSON).
 
     python bench/real_pretrain.py --out runs/real_pre --jobs 2          # all of it (CPU: ~1.5 h on 2 cores)
+    python bench/real_pretrain.py --out runs/real_pre --folds 1 2 --blocks 1   # the smallest budget on two more folds
     python bench/real_pretrain.py --out runs/real_pre --report          # only the report of what has finished
 
 Interrupted? Run the same command again: the corpus, finished pretraining and fine-tuning runs are read back.
@@ -123,7 +124,8 @@ def trivial_ratio(run: Path, last: int = 10) -> dict:
                 loss_vs_trivial=f("loss_vs_trivial"), first_loss_vs_trivial=float(rows[0]["loss_vs_trivial"]))
 
 
-def finetune(out: Path, encoders: dict, seeds: list[int], folds: list[int], jobs: int, results: Path) -> int:
+def finetune(out: Path, encoders: dict, seeds: list[int], folds: list[int], jobs: int, results: Path,
+             blocks: list[int] = BLOCKS) -> int:
     "Fine-tune scratch and every pretrained arm at every label budget through bench/real_flevoland.py."
     variants = []
     for arm, enc in encoders.items():
@@ -131,7 +133,7 @@ def finetune(out: Path, encoders: dict, seeds: list[int], folds: list[int], jobs
         variants += ["--variant", f"pre_{arm}=" + json.dumps({"base": "tiny_real", "extra": ["--pretrained", str(enc)],
                                                                  "encoder_sha256": sha})]
     cmd = [sys.executable, str(ROOT / "bench/real_flevoland.py"), "--out", str(out / "flevoland"),
-           "--arms", "tiny_real", *[f"pre_{a}" for a in encoders], *variants, "--blocks", *map(str, BLOCKS),
+           "--arms", "tiny_real", *[f"pre_{a}" for a in encoders], *variants, "--blocks", *map(str, blocks),
            "--seeds", *map(str, seeds), "--only-folds", *map(str, folds), "--jobs", str(jobs), "--json", str(results)]
     print("$", " ".join(cmd[:14]), "...", flush=True)
     return subprocess.run(cmd).returncode
@@ -175,6 +177,7 @@ def main(argv=None) -> int:
     ap.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--folds", type=int, nargs="+", default=[0], help="spatial folds of bench/real_flevoland.py")
+    ap.add_argument("--blocks", type=int, nargs="+", default=BLOCKS, help="label budgets in image blocks (0 = all)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--report", action="store_true", help="only report what has finished")
     ap.add_argument("--json", type=Path, default=ROOT / "bench/results/real_pretrain.json")
@@ -189,7 +192,7 @@ def main(argv=None) -> int:
     if not a.report:
         with cf.ThreadPoolExecutor(max_workers=a.jobs) as ex: list(ex.map(lambda arm: pretrain(a.out, data, arm), a.arms))
         encoders = {arm: a.out / "pretrain" / arm / "encoder.safetensors" for arm in a.arms}
-        finetune(a.out, encoders, a.seeds, a.folds, a.jobs, results)
+        finetune(a.out, encoders, a.seeds, a.folds, a.jobs, results, a.blocks)
     rep = report(a.out, results, what)
     a.json.write_text(json.dumps(rep, indent=1, default=float))
     return 0

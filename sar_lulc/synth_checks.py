@@ -18,8 +18,9 @@ from .metrics import ConfusionMatrix
 from .synth import JP9_NAMES, NUM_CLASSES, WATER, benchmark_seeds, synth_scene
 
 # %% auto #0
-__all__ = ['BASELINES', 'box_mean', 'pixel_features', 'gaussian_fit', 'gaussian_predict', 'difficulty_report',
-           'format_difficulty', 'water_stats', 'real_ocean_stats', 'realism_report', 'format_realism']
+__all__ = ['BASELINES', 'COARSE_CLASSES', 'JP9_COARSE_OF', 'JP9_COARSE', 'box_mean', 'pixel_features', 'gaussian_fit',
+           'gaussian_predict', 'difficulty_report', 'format_difficulty', 'water_stats', 'real_ocean_stats',
+           'realism_report', 'format_realism', 'class_stats', 'w1', 'class_samples', 'realism_distances', 'range_ramp']
 
 # %% ../nbs/15_synth_checks.ipynb #7a1e25d02e4b
 def box_mean(x: np.ndarray, k: int) -> np.ndarray:
@@ -201,3 +202,88 @@ def format_realism(report: dict) -> str:
                                                   "absent, real row skipped)")
     return "\n".join(lines)
 
+
+# %% ../nbs/15_synth_checks.ipynb #acd5647ff69e
+COARSE_CLASSES = ("water", "forest", "crops and grass", "bare", "built-up")
+# jp9 class -> coarse class, and as an index lookup (jp9 index -> coarse index)
+JP9_COARSE_OF = {"Water": "water", "Forest": "forest", "Paddy": "crops and grass",
+                 "Cropland": "crops and grass", "Grassland": "crops and grass", "Bare": "bare",
+                 "Built-up": "built-up", "SolarPanel": "built-up", "Greenhouse": "built-up"}
+JP9_COARSE = np.array([COARSE_CLASSES.index(JP9_COARSE_OF[n]) for n in JP9_NAMES])
+
+def _inside(mask: np.ndarray, k: int) -> np.ndarray:
+    "Pixels whose k x k window lies wholly in `mask`."
+    return box_mean(mask.astype(np.float64), k) > 1 - 1e-9
+
+def _lag_corr(db: np.ndarray, m: np.ndarray, lag: int) -> float:
+    "Pearson correlation of dB between pixels `lag` apart (rows and columns) both in `m`."
+    pairs = [(db[:, :-lag], db[:, lag:], m[:, :-lag] & m[:, lag:]),
+             (db[:-lag], db[lag:], m[:-lag] & m[lag:])]
+    a = np.concatenate([x[v] for x, _, v in pairs]); b = np.concatenate([y[v] for _, y, v in pairs])
+    return float(np.corrcoef(a, b)[0, 1]) if a.size > 10 else float("nan")
+
+def class_stats(db: np.ndarray, coarse: np.ndarray, cls: int, lags=(1, 2, 4)) -> dict:
+    """The statistics above of coarse class `cls` in one scene: `db` HH dB (NaN = no data),
+    `coarse` coarse class indices (255 = unlabelled)."""
+    m = (coarse == cls) & np.isfinite(db)
+    out = dict(pixels=int(m.sum()))
+    if m.sum() < 50: return out
+    I = np.where(m, 10 ** (np.where(m, db, 0) / 10), np.nan)
+    mu7, m7 = box_mean(I, 7), box_mean(I * I, 7)
+    c7 = _inside(m, 7)
+    mu15, m15 = box_mean(I, 15), box_mean(I * I, 15)
+    c15 = _inside(m, 15)
+    edge = m & ~_inside(coarse == cls, 3)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        enl = mu7[c7] ** 2 / (m7[c7] - mu7[c7] ** 2)
+        nsm = m15[c15] / mu15[c15] ** 2
+    out.update(q=np.percentile(db[m], [5, 25, 50, 75, 95]).round(2).tolist(),
+               enl=float(np.median(enl)) if c7.any() else None,
+               nsm15=float(np.median(nsm)) if c15.any() else None,
+               autocorr={str(k): round(_lag_corr(db, m, k), 3) for k in lags},
+               edge_density=round(float(edge.sum() / m.sum()), 4))
+    return out
+
+# %% ../nbs/15_synth_checks.ipynb #a9e3ac9bb333
+def w1(a: np.ndarray, b: np.ndarray, n: int = 201) -> float:
+    "Wasserstein-1 distance between two samples (mean absolute difference of their quantiles)."
+    q = np.linspace(0, 1, n)
+    return float(np.abs(np.quantile(a, q) - np.quantile(b, q)).mean())
+
+def class_samples(scenes, n_max: int = 200_000, seed: int = 0) -> dict:
+    "{coarse class: HH dB sample} pooled over `scenes` [(db, coarse)], at most n_max per class."
+    rng, out = np.random.default_rng(seed), {}
+    for c in range(len(COARSE_CLASSES)):
+        v = np.concatenate([db[(co == c) & np.isfinite(db)] for db, co in scenes])
+        if v.size: out[c] = rng.choice(v, min(n_max, v.size), replace=False)
+    return out
+
+def realism_distances(real: dict, synth: dict, offsets=np.arange(-25, 25.05, 0.1)) -> dict:
+    """Per class (present in both): W1 as is, and after the best common dB offset added to the
+    synthetic side; the offset; the mean over classes of each."""
+    cls = sorted(set(real) & set(synth))
+    if not cls: return dict(classes={}, offset_db=None, mean_w1_db=None, mean_w1_aligned_db=None)
+    q = np.linspace(0, 1, 201)
+    qr = {c: np.quantile(real[c], q) for c in cls}; qs = {c: np.quantile(synth[c], q) for c in cls}
+    cost = [np.mean([np.abs(qr[c] - qs[c] - o).mean() for c in cls]) for o in offsets]
+    o = float(offsets[int(np.argmin(cost))])
+    per = {COARSE_CLASSES[c]: dict(w1_db=round(float(np.abs(qr[c] - qs[c]).mean()), 2),
+                                   w1_aligned_db=round(float(np.abs(qr[c] - qs[c] - o).mean()), 2))
+           for c in cls}
+    mean = lambda k: round(float(np.mean([v[k] for v in per.values()])), 2)
+    return dict(classes=per, offset_db=round(o, 1), mean_w1_db=mean("w1_db"),
+                mean_w1_aligned_db=mean("w1_aligned_db"))
+
+def range_ramp(db: np.ndarray, coarse: np.ndarray, n_max: int = 200_000) -> dict:
+    """Brightness against range and azimuth: the slopes (dB per 1000 px) along columns and rows of a
+    least-squares fit of dB with one level per class (so a class's place in the scene is not
+    mistaken for a ramp)."""
+    m = (coarse < len(COARSE_CLASSES)) & np.isfinite(db)
+    r, c = np.nonzero(m)
+    if r.size < 100: return dict(columns=None, rows=None)
+    pick = np.random.default_rng(0).choice(r.size, min(n_max, r.size), replace=False)
+    r, c = r[pick], c[pick]
+    cls = np.unique(coarse[r, c])
+    X = np.column_stack([(coarse[r, c] == k).astype(np.float64) for k in cls] + [c / 1000, r / 1000])
+    beta = np.linalg.lstsq(X, db[r, c].astype(np.float64), rcond=None)[0]
+    return dict(columns=round(float(beta[-2]), 2), rows=round(float(beta[-1]), 2))
