@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_layouts.ipynb #ba96654e378e
 from __future__ import annotations
-import collections, json, math, re, sys, time, warnings
+import collections, dataclasses, json, math, re, sys, time, warnings
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -19,6 +19,7 @@ from .command import Arg, command
 from .io import DEFAULT_CF, open_raster, to_db
 from .schemes import IGNORE_INDEX, JP9
 from .synth import (BACKSCATTER, BUILT, FOREST, JP9_NAMES, PIXEL_DEG, WATER, WRITE_UNITS,
+                            SensorRandomisation,
                             _prepare_out, _write_scene,
                             _rot_grid, _u, make_benchmark, noise_fields, parse_looks, simulate_dn)
 from .chips import assign_blocks
@@ -212,9 +213,10 @@ def make_jp_benchmark(out_dir, layouts, size: int = 512, max_sea: float = 0.5,
                       per_tile: int | None = None, split=(0.8, 0.1, 0.1), split_by: str = "block",
                       block: int = 4, seed: int = 0, looks=4, units: str = "db",
                       cf: float = DEFAULT_CF, overwrite: bool = False,
-                      progress: bool = False) -> Path:
+                      progress: bool = False,
+                      randomise: SensorRandomisation | None = None) -> Path:
     """Write SynthALOS-2/JP (SAR rendered on windows of real label tiles `layouts`) to `out_dir`;
-    returns the folder."""
+    returns the folder. `randomise`: a `SensorRandomisation` per scene, as in `make_benchmark`."""
     units = check_choice("units", units, WRITE_UNITS)
     split_by = check_choice("split_by", split_by, ("block", "tile"))
     lo_l, hi_l = parse_looks(looks)
@@ -229,13 +231,14 @@ def make_jp_benchmark(out_dir, layouts, size: int = 512, max_sea: float = 0.5,
     for n, (ti, w) in enumerate(chosen):
         k, s = names[assign[key(ti, w)]], _scene_seed(seed, ti, w)
         sc, L = _jp_scene(w, s, (lo_l, hi_l), size, cf)
+        sc, drawn = (randomise or SensorRandomisation()).apply(sc, s, cf)
         (out / k).mkdir(exist_ok=True)
         where = f"{Path(w['tile']).name} window row {w['row']} col {w['col']} ({w['src_size']} px)"
         tags = dict(generator="SynthALOS-2/JP (sar_lulc.layouts)", seed=str(s), looks=str(L),
                     split=k, layout=where)
         item = dict(seed=s, layout=dict(tile=Path(w["tile"]).name, row=w["row"], col=w["col"],
                                         src_size=w["src_size"]),
-                    **_write_scene(out, f"{k}/j{n:04d}", sc, units, cf, tags, overwrite))
+                    **_write_scene(out, f"{k}/j{n:04d}", sc, units, cf, tags, overwrite), **drawn)
         if hi_l != lo_l: item["looks"] = L
         splits.setdefault(k, []).append(item)
         lab = sc.labels[sc.labels != IGNORE_INDEX]
@@ -252,7 +255,9 @@ def make_jp_benchmark(out_dir, layouts, size: int = 512, max_sea: float = 0.5,
                          "split_by": split_by, "block": block,
                          "looks": lo_l if hi_l == lo_l else [lo_l, hi_l],
                          "seed": int(seed), "units": units, "pixel_deg": PIXEL_DEG,
-                         "crs": "EPSG:4326"},
+                         "crs": "EPSG:4326",
+                         **({"randomise": dataclasses.asdict(randomise)}
+                            if randomise is not None and randomise.active else {})},
            "class_fractions": {k: dict(zip(JP9_NAMES, np.mean(v, 0).round(6).tolist()))
                                for k, v in fracs.items()}}
     if units == "both": man["extra_sar"] = {"sar_dn": {"units": "dn", "cf": float(cf)}}
@@ -294,26 +299,35 @@ def synth_command(out_dir: Arg("output dataset folder (created; must be new or e
                   split_by: Arg("geographic split of layout windows: blocks of 4 x 4 windows, or "
                                 "whole tiles",
                                 choices=("block", "tile")) = "block",
+                  offset_db: Arg("absolute calibration offset in dB added to each scene, or a range "
+                                 "LOW:HIGH drawn per scene (write --offset-db=-6:6): a model then "
+                                 "cannot learn one sensor's levels", metavar="DB") = "0",
+                  ramp_db: Arg("brightness change across each scene of up to this many dB, either "
+                               "sign, along rows or columns, drawn per scene (range/incidence "
+                               "effects)", arg_number(float, lo=0), metavar="DB") = 0.0,
                   overwrite: Arg("replace a dataset already in OUT_DIR") = False,
                   as_json: bool = False) -> dict:
     """Generate the SynthALOS-2 synthetic benchmark (scenes + labels + manifest), procedural or on
     real label layouts."""
     t0 = time.perf_counter()
+    rz = SensorRandomisation(offset_db, ramp_db)
     if layouts:
         try: fr = tuple(float(v) for v in str(split).split(","))
         except ValueError: raise SarLulcError(f"--split must be three fractions like 0.8,0.1,0.1, "
                                               f"got {split!r}.")
         out = make_jp_benchmark(out_dir, layouts, size, max_sea, per_tile, fr, split_by, seed=seed,
-                                looks=looks,
-                                units=units, overwrite=overwrite, progress=not as_json)
+                                looks=looks, units=units, overwrite=overwrite,
+                                progress=not as_json, randomise=rz)
     else:
         out = make_benchmark(out_dir, n_train, n_val, n_test, size, seed, looks, units, overwrite,
-                             nodata_corner=nodata_corner, open_sea=open_sea, progress=not as_json)
+                             nodata_corner=nodata_corner, open_sea=open_sea, progress=not as_json,
+                             randomise=rz)
     man = json.loads((out / "manifest.json").read_text())
     cf = man["class_fractions"].get("train") or next(iter(man["class_fractions"].values()))
     return {"out_dir": str(out), "manifest": str(out / "manifest.json"),
             "generator": man["generator"]["name"],
             "scenes": {k: len(v) for k, v in man["splits"].items()}, "size": size,
             "looks": man["generator"]["looks"],
-            "open_sea": open_sea, "units": units, "seconds": round(time.perf_counter() - t0, 2),
+            "open_sea": open_sea, "units": units,
+            **({"randomise": dataclasses.asdict(rz)} if rz.active else {}), "seconds": round(time.perf_counter() - t0, 2),
             "class_percent": {k: round(100 * v, 2) for k, v in cf.items()}}

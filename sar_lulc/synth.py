@@ -4,7 +4,7 @@
 
 # %% ../nbs/03_synth.ipynb #43c62f6de268
 from __future__ import annotations
-import json, math, sys
+import dataclasses, json, math, sys
 from types import SimpleNamespace
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +21,7 @@ __all__ = ['JP9_NAMES', 'NUM_CLASSES', 'WATER', 'BUILT', 'PADDY', 'CROP', 'GRASS
            'PIXEL_DEG', 'TARGETS', 'JAPAN_RANGES', 'BACKSCATTER', 'TEXTURE_NU', 'TEXTURE_DB', 'LAYOUT_STAGES',
            'FROZEN_DN_STEP', 'FROZEN_CHANGED_MAX', 'SPLIT_OFFSETS', 'WRITE_UNITS', 'noise_fields', 'terrain_modulation',
            'speckle', 'SynthScene', 'class_fractions', 'simulate_dn', 'synth_scene', 'frozen_mismatch',
-           'benchmark_seeds', 'parse_looks', 'make_benchmark']
+           'benchmark_seeds', 'parse_looks', 'parse_range', 'SensorRandomisation', 'make_benchmark']
 
 # %% ../nbs/03_synth.ipynb #6ae8efb96f16
 # the classes are the jp9 scheme's; their indices by name:
@@ -650,6 +650,55 @@ def parse_looks(looks) -> tuple[float, float]:
     return v[0], v[1]
 
 
+# %% ../nbs/03_synth.ipynb #f652cc3429dd
+def parse_range(v, name: str) -> tuple[float, float]:
+    "A range (low, high) of floats from a number, a pair or a 'LOW:HIGH' string (low <= high)."
+    try:
+        if isinstance(v, str): r = [float(t) for t in v.split(":")]
+        elif np.ndim(v) == 0: r = [float(v)]
+        else: r = [float(t) for t in v]
+    except (TypeError, ValueError): r = []
+    if len(r) == 1: r = r * 2
+    if len(r) != 2 or not all(math.isfinite(t) for t in r) or r[0] > r[1]:
+        raise SarLulcError(f"{name} must be a number or a range LOW:HIGH with LOW <= HIGH, got {v!r}.")
+    return r[0], r[1]
+
+@dataclass(frozen=True)
+class SensorRandomisation:
+    "Per-scene calibration offset and brightness ramp, drawn from the scene's seed (off by default)."
+    offset_db: tuple = (0.0, 0.0)    # absolute calibration offset range, dB
+    ramp_db: float = 0.0             # largest brightness change across a scene, dB
+
+    def __post_init__(self):
+        object.__setattr__(self, "offset_db", parse_range(self.offset_db, "offset_db"))
+        if not (math.isfinite(float(self.ramp_db)) and float(self.ramp_db) >= 0):
+            raise SarLulcError(f"ramp_db must be a number of dB >= 0, got {self.ramp_db!r}.")
+        object.__setattr__(self, "ramp_db", float(self.ramp_db))
+
+    @property
+    def active(self) -> bool: return self.offset_db != (0.0, 0.0) or self.ramp_db > 0
+
+    def draw(self, seed: int) -> dict:
+        "This scene's offset (dB), ramp (dB across it) and its axis (0 rows, 1 columns)."
+        rs = np.random.default_rng([seed, 3])
+        lo, hi = self.offset_db
+        return dict(offset_db=round(float(rs.uniform(lo, hi)), 2) if hi > lo else lo,
+                    ramp_db=round(float(rs.uniform(-self.ramp_db, self.ramp_db)), 2),
+                    ramp_axis=int(rs.integers(2)))
+
+    def apply(self, sc, seed: int, cf: float = DEFAULT_CF):
+        "The scene `sc` (db, dn, ...) with this scene's draw applied; (scene, draw)."
+        if not self.active: return sc, {}
+        d = self.draw(seed)
+        H, W = sc.db.shape
+        n = H if d["ramp_axis"] == 0 else W
+        t = (np.arange(n, dtype=np.float32) / max(n - 1, 1) - 0.5) * d["ramp_db"]
+        ramp = t[:, None] if d["ramp_axis"] == 0 else t[None, :]
+        db = (sc.db + np.float32(d["offset_db"]) + ramp).astype(np.float32)
+        dn = db_to_dn(db, cf)
+        if dataclasses.is_dataclass(sc): return dataclasses.replace(sc, db=db, dn=dn), d
+        return SimpleNamespace(**{**vars(sc), "db": db, "dn": dn}), d
+
 # %% ../nbs/03_synth.ipynb #82e2360ed293
 def _write_scene(out: Path, stem: str, sc, units: str, cf: float, tags: dict,
                  overwrite: bool) -> dict:
@@ -688,12 +737,13 @@ def _check_benchmark(units, size, looks, open_sea, nodata_corner) -> tuple[str, 
 def make_benchmark(out_dir, n_train: int = 8, n_val: int = 2, n_test: int = 2, size: int = 512,
                    seed: int = 0, looks: float | tuple = 4, units: str = "db",
                    overwrite: bool = False, cf: float = DEFAULT_CF, nodata_corner: float = 0.0,
-                   open_sea: float = 0.0, progress: bool = False) -> Path:
+                   open_sea: float = 0.0, progress: bool = False,
+                   randomise: SensorRandomisation | None = None) -> Path:
     """Write the SynthALOS-2 benchmark (GeoTIFF scenes + labels + manifest.json) to `out_dir`;
     returns the folder. `looks` is a number or a (low, high) range drawn per scene; `open_sea` is
     the share of each split's scenes that are open sea (exactly, rounded; at least one when > 0).
     Both per-scene draws derive from the scene's seed only, so a scene is the same whatever the
-    other scenes."""
+    other scenes. `randomise` applies a `SensorRandomisation` per scene (recorded in its item)."""
     units, lo_l, hi_l = _check_benchmark(units, size, looks, open_sea, nodata_corner)
     seeds = benchmark_seeds(n_train, n_val, n_test, seed)
     out = Path(out_dir)
@@ -711,11 +761,12 @@ def make_benchmark(out_dir, n_train: int = 8, n_val: int = 2, n_test: int = 2, s
         L = lo_l if hi_l == lo_l else round(float(rs.uniform(lo_l, hi_l)), 2)
         sea = i in sea_idx[k]
         sc = synth_scene(s, size, L, nodata_corner=nodata_corner, cf=cf, open_sea=sea)
+        sc, drawn = (randomise or SensorRandomisation()).apply(sc, s, cf)
         (out / k).mkdir(exist_ok=True)
         tags = dict(generator="SynthALOS-2 (sar_lulc.synth)", seed=str(s), looks=str(L), split=k,
                     **({"open_sea": "1"} if sea else {}))
         item = _write_scene(out, f"{k}/s{i:03d}", sc, units, cf, tags, overwrite)
-        item["seed"] = s
+        item["seed"] = s; item.update(drawn)
         if hi_l != lo_l: item["looks"] = L
         if sea: item["open_sea"] = True
         splits.setdefault(k, []).append(item)
@@ -729,7 +780,9 @@ def make_benchmark(out_dir, n_train: int = 8, n_val: int = 2, n_test: int = 2, s
            "generator": {"name": "SynthALOS-2", "module": "sar_lulc.synth", "size": int(size),
                          "looks": lo_l if hi_l == lo_l else [lo_l, hi_l], "open_sea": open_sea,
                          "seed": int(seed), "units": units, "nodata_corner": nodata_corner,
-                         "pixel_deg": PIXEL_DEG, "crs": "EPSG:4326"},
+                         "pixel_deg": PIXEL_DEG, "crs": "EPSG:4326",
+                         **({"randomise": dataclasses.asdict(randomise)}
+                            if randomise is not None and randomise.active else {})},
            "class_fractions": {k: dict(zip(JP9_NAMES, np.mean(v, 0).round(6).tolist()))
                                for k, v in fracs.items()}}
     if units == "both": man["extra_sar"] = {"sar_dn": {"units": "dn", "cf": float(cf)}}

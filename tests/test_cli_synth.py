@@ -39,6 +39,29 @@ def test_synth_cli_writes_a_dataset(tmp_path):
     np.testing.assert_allclose(read_sar(out / it["sar_dn"], units="dn")[0], sc.db, atol=1e-4)
     assert (read_label_map(out / it["label"])[0] == sc.labels).all()
 
+def test_synth_cli_randomises_sensors(tmp_path):
+    "--offset-db and --ramp-db: each scene's draw is in its manifest item, and the files hold it exactly."
+    out = tmp_path / "rand"
+    r = run("synth", out, "--n-train", 3, "--n-val", 0, "--n-test", 0, "--size", 64, "--units", "both",
+            "--offset-db=-6:6", "--ramp-db", 4, "--json")
+    summ = json.loads(r.stdout.strip().splitlines()[-1])
+    assert summ["randomise"] == {"offset_db": [-6.0, 6.0], "ramp_db": 4.0}
+    from sar_lulc.io import read_sar
+    from sar_lulc.synth import synth_scene
+    items = json.loads((out / "manifest.json").read_text())["splits"]["train"]
+    assert len({it["offset_db"] for it in items}) == 3 and all(-6 <= it["offset_db"] <= 6 for it in items)
+    for it in items:
+        diff = read_sar(out / it["sar"], units="db")[0] - synth_scene(it["seed"], 64, 4).db
+        prof = np.nanmean(diff, axis=1 - it["ramp_axis"])
+        assert abs(np.nanmean(diff) - it["offset_db"]) < 1e-3 and abs(prof[-1] - prof[0] - it["ramp_db"]) < 1e-3
+        # DN carries the same dB (to DN rounding), but for what uint16 cannot hold (above 13.3 dB at CF -83)
+        db, dn_db = read_sar(out / it["sar"], units="db")[0], read_sar(out / it["sar_dn"], units="dn")[0]
+        ok = db < 13.0
+        np.testing.assert_allclose(dn_db[ok], db[ok], atol=0.05)
+        assert (dn_db[~ok & np.isfinite(db)] > 13.0).all()
+    bad = run("synth", tmp_path / "bad", "--size", 64, "--offset-db", "3:-3", check=False)
+    assert bad.returncode != 0 and "LOW <= HIGH" in bad.stderr and not (tmp_path / "bad" / "manifest.json").exists()
+
 def test_synth_cli_refuses_to_overwrite(tmp_path):
     out = tmp_path / "s"
     run("synth", out, "--n-train", 1, "--n-val", 0, "--n-test", 0, "--size", 32)
