@@ -441,6 +441,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                   'sar_lulc.layouts._jp_scene': ('layouts.html#_jp_scene', 'sar_lulc/layouts.py'),
                                   'sar_lulc.layouts._layout_tiles': ('layouts.html#_layout_tiles', 'sar_lulc/layouts.py'),
                                   'sar_lulc.layouts._scene_seed': ('layouts.html#_scene_seed', 'sar_lulc/layouts.py'),
+                                  'sar_lulc.layouts._synth_summary': ('layouts.html#_synth_summary', 'sar_lulc/layouts.py'),
                                   'sar_lulc.layouts.check_tile': ('layouts.html#check_tile', 'sar_lulc/layouts.py'),
                                   'sar_lulc.layouts.hrlulc_tile_bounds': ('layouts.html#hrlulc_tile_bounds', 'sar_lulc/layouts.py'),
                                   'sar_lulc.layouts.layout_backscatter': ('layouts.html#layout_backscatter', 'sar_lulc/layouts.py'),

@@ -93,7 +93,8 @@ class _Blender:
         self.K, self.ov = int(num_classes), resolve_overlap(tile, overlap)
         self.ya, self.xa = _Axis(height, tile, tile - self.ov), _Axis(width, tile, tile - self.ov)
         self.th, self.tw = self.ya.size, self.xa.size
-        self.height, self.finalize, self.products, self.on_rows = height, finalize, products, on_rows
+        self.height, self.finalize = height, finalize
+        self.products, self.on_rows = products, on_rows
         self.row_block, self.blend = row_block, blend
         cap = self.th + row_block
         self.pend = {k: np.full((b, cap, width), fill, dtype)

@@ -36,7 +36,8 @@ def get_rng_state() -> dict:
     values."""
     version, state, gauss = random.getstate()
     name, keys, pos, has_gauss, cached = np.random.get_state()
-    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_available() and torch.cuda.is_initialized() else []
+    live = torch.cuda.is_available() and torch.cuda.is_initialized()
+    cuda = torch.cuda.get_rng_state_all() if live else []
     return dict(python=dict(version=int(version), state=torch.tensor(state, dtype=torch.int64),
                             gauss=gauss),
                 numpy=dict(name=str(name), keys=torch.from_numpy(keys.astype(np.int64)),

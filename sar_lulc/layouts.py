@@ -22,7 +22,7 @@ from .synth import (BACKSCATTER, BUILT, FOREST, JP9_NAMES, PIXEL_DEG, WATER, WRI
                             SensorRandomisation,
                             _prepare_out, _write_scene,
                             _rot_grid, _u, make_benchmark, noise_fields, parse_looks, simulate_dn)
-from .chips import assign_blocks
+from .chips import _split_fracs, assign_blocks
 
 # %% auto #0
 __all__ = ['hrlulc_tile_bounds', 'palsar2_tile_for', 'check_tile', 'upsample_labels', 'layout_backscatter', 'render_layout',
@@ -266,6 +266,19 @@ def make_jp_benchmark(out_dir, layouts, size: int = 512, max_sea: float = 0.5,
     return out
 
 
+# %% ../nbs/07_layouts.ipynb #481b1fc5d4ff
+def _synth_summary(out: Path, size: int, open_sea: float, units: str, rz, seconds: float) -> dict:
+    "What `sar-lulc synth` made: scenes per split, the generator's settings, the class shares."
+    man = json.loads((out / "manifest.json").read_text())
+    cf = man["class_fractions"].get("train") or next(iter(man["class_fractions"].values()))
+    return {"out_dir": str(out), "manifest": str(out / "manifest.json"),
+            "generator": man["generator"]["name"],
+            "scenes": {k: len(v) for k, v in man["splits"].items()}, "size": size,
+            "looks": man["generator"]["looks"], "open_sea": open_sea, "units": units,
+            **({"randomise": dataclasses.asdict(rz)} if rz.active else {}),
+            "seconds": round(seconds, 2),
+            "class_percent": {k: round(100 * v, 2) for k, v in cf.items()}}
+
 # %% ../nbs/07_layouts.ipynb #de1ed279036c
 @command("synth")
 def synth_command(out_dir: Arg("output dataset folder (created; must be new or empty)",
@@ -299,9 +312,10 @@ def synth_command(out_dir: Arg("output dataset folder (created; must be new or e
                   split_by: Arg("geographic split of layout windows: blocks of 4 x 4 windows, or "
                                 "whole tiles",
                                 choices=("block", "tile")) = "block",
-                  offset_db: Arg("absolute calibration offset in dB added to each scene, or a range "
-                                 "LOW:HIGH drawn per scene (write --offset-db=-6:6): a model then "
-                                 "cannot learn one sensor's levels", metavar="DB") = "0",
+                  offset_db: Arg("absolute calibration offset in dB added to each scene, or a "
+                                 "range LOW:HIGH drawn per scene (write --offset-db=-6:6): a "
+                                 "model then cannot learn one sensor's levels",
+                                 metavar="DB") = "0",
                   ramp_db: Arg("brightness change across each scene of up to this many dB, either "
                                "sign, along rows or columns, drawn per scene (range/incidence "
                                "effects)", arg_number(float, lo=0), metavar="DB") = 0.0,
@@ -312,22 +326,13 @@ def synth_command(out_dir: Arg("output dataset folder (created; must be new or e
     t0 = time.perf_counter()
     rz = SensorRandomisation(offset_db, ramp_db)
     if layouts:
-        try: fr = tuple(float(v) for v in str(split).split(","))
-        except ValueError: raise SarLulcError(f"--split must be three fractions like 0.8,0.1,0.1, "
-                                              f"got {split!r}.")
-        out = make_jp_benchmark(out_dir, layouts, size, max_sea, per_tile, fr, split_by, seed=seed,
+        out = make_jp_benchmark(out_dir, layouts, size, max_sea, per_tile, _split_fracs(split),
+                                split_by, seed=seed,
                                 looks=looks, units=units, overwrite=overwrite,
                                 progress=not as_json, randomise=rz)
     else:
         out = make_benchmark(out_dir, n_train, n_val, n_test, size, seed, looks, units, overwrite,
                              nodata_corner=nodata_corner, open_sea=open_sea, progress=not as_json,
                              randomise=rz)
-    man = json.loads((out / "manifest.json").read_text())
-    cf = man["class_fractions"].get("train") or next(iter(man["class_fractions"].values()))
-    return {"out_dir": str(out), "manifest": str(out / "manifest.json"),
-            "generator": man["generator"]["name"],
-            "scenes": {k: len(v) for k, v in man["splits"].items()}, "size": size,
-            "looks": man["generator"]["looks"],
-            "open_sea": open_sea, "units": units,
-            **({"randomise": dataclasses.asdict(rz)} if rz.active else {}), "seconds": round(time.perf_counter() - t0, 2),
-            "class_percent": {k: round(100 * v, 2) for k, v in cf.items()}}
+    return _synth_summary(out, size, open_sea, units, rz, time.perf_counter() - t0)
+

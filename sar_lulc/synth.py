@@ -660,12 +660,13 @@ def parse_range(v, name: str) -> tuple[float, float]:
     except (TypeError, ValueError): r = []
     if len(r) == 1: r = r * 2
     if len(r) != 2 or not all(math.isfinite(t) for t in r) or r[0] > r[1]:
-        raise SarLulcError(f"{name} must be a number or a range LOW:HIGH with LOW <= HIGH, got {v!r}.")
+        raise SarLulcError(f"{name} must be a number or a range LOW:HIGH with LOW <= HIGH, got "
+                           f"{v!r}.")
     return r[0], r[1]
 
 @dataclass(frozen=True)
 class SensorRandomisation:
-    "Per-scene calibration offset and brightness ramp, drawn from the scene's seed (off by default)."
+    "Per-scene calibration offset and brightness ramp, drawn from the scene's seed (off: none)."
     offset_db: tuple = (0.0, 0.0)    # absolute calibration offset range, dB
     ramp_db: float = 0.0             # largest brightness change across a scene, dB
 

@@ -284,6 +284,7 @@ def range_ramp(db: np.ndarray, coarse: np.ndarray, n_max: int = 200_000) -> dict
     pick = np.random.default_rng(0).choice(r.size, min(n_max, r.size), replace=False)
     r, c = r[pick], c[pick]
     cls = np.unique(coarse[r, c])
-    X = np.column_stack([(coarse[r, c] == k).astype(np.float64) for k in cls] + [c / 1000, r / 1000])
+    X = np.column_stack([(coarse[r, c] == k).astype(np.float64) for k in cls]
+                        + [c / 1000, r / 1000])
     beta = np.linalg.lstsq(X, db[r, c].astype(np.float64), rcond=None)[0]
     return dict(columns=round(float(beta[-2]), 2), rows=round(float(beta[-1]), 2))
