@@ -162,7 +162,9 @@ def budget_label(out: Path, lab: np.ndarray, info: dict, fold: int, blocks: int,
     if blocks > len(have): raise ValueError(f"fold {fold} has {len(have)} labelled training blocks, not {blocks}")
     chosen = np.random.default_rng([seed, fold]).permutation(have)[:blocks]
     keep = np.isin(comp, np.nonzero(np.isin(fblock, chosen))[0] + 1) & (train > 0)
-    write_like(path, np.where(keep, train, 0), prof, "uint8", 0)
+    tmp = path.with_name(f".{name}.{os.getpid()}.tmp")
+    write_like(tmp, np.where(keep, train, 0), prof, "uint8", 0)
+    os.replace(tmp, path)                      # whole or not at all
     return name
 
 # ------------------------------------------------------------------------------------------------------ scoring
@@ -323,7 +325,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--folds", type=int, default=3, help="K spatial folds")
     ap.add_argument("--only-folds", type=int, nargs="+", help="run only these folds (default: all K)")
-    ap.add_argument("--blocks", type=int, nargs="+", default=[0],
+    ap.add_argument("--blocks", type=int, nargs="+", default=[0],  # spatial protocol only
                     help="label budgets: train on the fields of only this many of a fold's image blocks, drawn per "
                          "seed (0 = all of them)")
     ap.add_argument("--protocol", default="spatial", choices=["spatial", "random"])
@@ -336,6 +338,7 @@ def main(argv=None) -> int:
     ap.add_argument("--zero-shot", action="store_true", help="only score the shipped land-cover model zero-shot")
     ap.add_argument("--maps", nargs="+", metavar="ARM", help="only save fold 0 / seed 0 maps of these arms (for the chapter)")
     a = ap.parse_args(argv)
+    if a.protocol == "random" and a.blocks != [0]: ap.error("--blocks needs the spatial protocol")
     if a.child: print(json.dumps(child(json.loads(a.child)), default=str)); return 0
     root = shared_dir()
     if root is None: sys.exit("no shared data folder (set SAR_LULC_SHARED)")
@@ -415,6 +418,8 @@ def main(argv=None) -> int:
               flush=True)
         return rec
 
+    for f, s, b in sorted({(f, s, b) for arm, f, s, i, b in jobs if b and f >= 0}):
+        budget_label(out, lab, info, f, b, s)                    # every label budget, before parallel runs
     for inputs, f, s, b in sorted({(i, f, s, b) for arm, f, s, i, b in jobs if ARMS[arm]["kind"] != "classical"}):
         label = budget_label(out, lab, info, f, b, s) if b else "train_label.tif"
         chips_for(out / "folds" / f"f{f}", inputs, CHIP, out / "logs" / "chips.log", label)   # before parallel runs

@@ -40,20 +40,35 @@ PRETRAIN = ["--preset", "tiny", "--chip", "128", "--batch-size", "16", "--epochs
 BLOCKS = [1, 0, 2, 4]            # label budgets in image blocks (0 = all), the smallest first
 
 
-def to_db_file(src: Path, dst: Path):
-    "A linear-power GeoTIFF as float32 dB (NaN where not positive)."
+def to_db_file(src: Path, dst: Path, blind: np.ndarray | None = None):
+    "A linear-power GeoTIFF as float32 dB (NaN where not positive, and where `blind`)."
     import rasterio
     if dst.exists(): return dst
     with rasterio.open(src) as s: p, prof = s.read(1).astype(np.float64), s.profile
     db = np.where(p > 0, 10 * np.log10(np.where(p > 0, p, 1)), np.nan).astype(np.float32)
+    if blind is not None: db[blind] = np.nan
     with rasterio.open(dst, "w", **{**prof, "dtype": "float32", "nodata": float("nan"), "count": 1}) as d: d.write(db, 1)
     return dst
 
 
-def corpus(out: Path, shared: Path) -> tuple[Path, dict]:
-    "The unlabelled dataset (module docstring, 1.); returns its folder and what it holds."
+def fold_blind(out: Path, fold: int) -> np.ndarray:
+    "Where fold `fold`'s test fields and guard band are (NaN in its training SAR, bench/real_flevoland.py)."
+    import rasterio
+    f = out / "flevoland" / "folds" / f"f{fold}" / "train_HH.tif"
+    if not f.exists(): sys.exit(f"{f} is missing: run the fine-tuning of fold {fold} once first (it makes the folds)")
+    with rasterio.open(f) as s: tr = s.read(1)
+    return ~np.isfinite(tr)
+
+
+def corpus(out: Path, shared: Path, exclude_fold: int | None = None) -> tuple[Path, dict]:
+    """The unlabelled dataset (module docstring, 1.); returns its folder and what it holds. With `exclude_fold`, the
+    Flevoland images lack that fold's test fields and guard band (inductive: the encoder never sees them)."""
     real = out / "corpus_real"; real.mkdir(parents=True, exist_ok=True)
-    flevo = [to_db_file(shared / f"data/airsar_flevoland/flevoland_{b}.tif", real / f"flevoland_{b}_db.tif")
+    blind, tag = (None, "") if exclude_fold is None else (fold_blind(out, exclude_fold), f"_nof{exclude_fold}")
+    if blind is not None:                     # the fold's blind area, plus what is no data anyway
+        with __import__("rasterio").open(shared / "data/airsar_flevoland/flevoland_HH.tif") as s0:
+            blind = blind & (s0.read(1) > 0)
+    flevo = [to_db_file(shared / f"data/airsar_flevoland/flevoland_{b}.tif", real / f"flevoland_{b}_db{tag}.tif", blind)
              for b in ("HH", "HV", "VV")]
     palsar = palsar_windows(real, 12, 256)
     jp = out / "corpus_jp"
@@ -65,8 +80,10 @@ def corpus(out: Path, shared: Path) -> tuple[Path, dict]:
     jps = [jp / it["sar"] for it in jm["splits"].get("train", [])]
     held = jps[-2:]                                          # two scenes keep an eye on the validation loss
     what = dict(flevoland_images=len(flevo), palsar2_windows=len(palsar), synth_jp_scenes=len(jps) - len(held),
-                megapixels=round(sum(_px(p) for p in flevo + palsar + jps[:-2]) / 1e6, 2))
-    return write_manifest(out / "corpus", flevo + palsar + jps[:-2], held, [], scheme="jp9", generator=what), what
+                megapixels=round(sum(_px(p) for p in flevo + palsar + jps[:-2]) / 1e6, 2),
+                flevoland=("every pixel (transductive: test fields included, unlabelled)" if blind is None else
+                           f"without fold {exclude_fold}'s test fields and guard band (inductive)"))
+    return write_manifest(out / f"corpus{tag}", flevo + palsar + jps[:-2], held, [], scheme="jp9", generator=what), what
 
 
 def palsar_windows(out: Path, n: int, size: int) -> list[Path]:
@@ -98,15 +115,16 @@ def _px(p: Path) -> int:
     with rasterio.open(p) as s: return s.width * s.height
 
 
-def pretrain(out: Path, data: Path, arm: str) -> dict:
+def pretrain(out: Path, data: Path, arm: str, tag: str = "") -> dict:
     "One arm's pretraining run (resumes from its last.pt); returns its summary."
-    run = out / "pretrain" / arm
+    run = out / "pretrain" / f"{arm}{tag}"
     done = run / "bench_summary.json"
     if done.exists(): return json.loads(done.read_text())
     go = ["--resume", str(run / "last.pt")] if (run / "last.pt").exists() else ["--overwrite"]
     print(f"pretraining {arm} ({' '.join(go)})", flush=True)
     t = time.time()
-    s = run_cli(["pretrain", "--data", str(data), "--out", str(run), *go, *PRETRAIN, *ARMS[arm]], out / "logs" / f"pretrain_{arm}.log")
+    s = run_cli(["pretrain", "--data", str(data), "--out", str(run), *go, *PRETRAIN, *ARMS[arm]],
+                out / "logs" / f"pretrain_{arm}{tag}.log")
     s.update(arm=arm, flags=ARMS[arm], command=" ".join(["sar-lulc pretrain --data", str(data), "--out", str(run), *PRETRAIN, *ARMS[arm]]),
              wall_s_last_leg=round(time.time() - t, 1))
     done.write_text(json.dumps(s, indent=1))
@@ -153,15 +171,22 @@ def paired(runs: list, arm: str, blocks, base: str = "tiny_real") -> dict:
 
 def report(out: Path, results: Path, what: dict | None) -> dict:
     res = json.loads(results.read_text()) if results.exists() else {"runs": []}
+    runs = [d.name for d in sorted((out / "pretrain").iterdir(), key=lambda d: (len(d.name), d.name))
+            if (d / "bench_summary.json").exists()] if (out / "pretrain").exists() else []
     pre = {a: dict(json.loads((out / "pretrain" / a / "bench_summary.json").read_text()), **trivial_ratio(out / "pretrain" / a))
-           for a in ARMS if (out / "pretrain" / a / "bench_summary.json").exists()}
-    table = {f"pre_{a}": {str(b): paired(res["runs"], f"pre_{a}", b) for b in BLOCKS} for a in ARMS}
-    rep = dict(machine=machine("cpu", 1), corpus=what, pretraining=pre,
-               label_efficiency=table, note="mIoU over the classes learnable at each budget (fold's test fields); "
-               "differences paired by fold and seed; blocks 0 = every training block")
+           for a in runs}
+    table = {f"pre_{a}": {str(b): paired(res["runs"], f"pre_{a}", b) for b in BLOCKS} for a in runs}
+    # the inductive check: the same arm pretrained without the fold's test fields, against the one that saw them
+    inductive = {f"pre_{a}": {str(b): paired(res["runs"], f"pre_{a}", b, base=f"pre_{a.split('_nof')[0]}") for b in BLOCKS}
+                 for a in runs if "_nof" in a}
+    rep = dict(machine=machine("cpu", 1), corpus=what, pretraining=pre, label_efficiency=table,
+               inductive_minus_transductive=inductive,
+               note="mIoU over the classes learnable at each budget (fold's test fields); differences paired by fold and "
+                    "seed; blocks 0 = every training block; arms without _nofF pretrained on every Flevoland pixel "
+                    "(transductive), pre_<arm>_nofF without fold F's test fields and guard band (inductive)")
     lines = ["| arm | pretraining loss / best trivial | " + " | ".join(f"{b or 'all'} blocks: arm - scratch" for b in BLOCKS) + " |",
              "|---|---|" + "---|" * len(BLOCKS)]
-    for a in ARMS:
+    for a in runs:
         tr = pre.get(a, {}).get("loss_vs_trivial")
         cells = [table[f"pre_{a}"][str(b)] for b in BLOCKS]
         lines.append(f"| {a} | {'-' if tr is None else f'{tr:.3f}'} | " + " | ".join(
@@ -180,6 +205,8 @@ def main(argv=None) -> int:
     ap.add_argument("--blocks", type=int, nargs="+", default=BLOCKS, help="label budgets in image blocks (0 = all)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--report", action="store_true", help="only report what has finished")
+    ap.add_argument("--exclude-fold", type=int, help="inductive check: pretrain without this fold's test fields "
+                    "(arms pre_<arm>_nofF), fine-tune on that fold only")
     ap.add_argument("--json", type=Path, default=ROOT / "bench/results/real_pretrain.json")
     a = ap.parse_args(argv)
     from sar_lulc.core import shared_dir
@@ -190,9 +217,12 @@ def main(argv=None) -> int:
     data, what = corpus(a.out, shared)
     print(f"corpus: {what}", flush=True)
     if not a.report:
-        with cf.ThreadPoolExecutor(max_workers=a.jobs) as ex: list(ex.map(lambda arm: pretrain(a.out, data, arm), a.arms))
-        encoders = {arm: a.out / "pretrain" / arm / "encoder.safetensors" for arm in a.arms}
-        finetune(a.out, encoders, a.seeds, a.folds, a.jobs, results, a.blocks)
+        ex_f = a.exclude_fold
+        tag = "" if ex_f is None else f"_nof{ex_f}"
+        if ex_f is not None: data, _ = corpus(a.out, shared, ex_f)
+        with cf.ThreadPoolExecutor(max_workers=a.jobs) as ex: list(ex.map(lambda arm: pretrain(a.out, data, arm, tag), a.arms))
+        encoders = {f"{arm}{tag}": a.out / "pretrain" / f"{arm}{tag}" / "encoder.safetensors" for arm in a.arms}
+        finetune(a.out, encoders, a.seeds, a.folds if ex_f is None else [ex_f], a.jobs, results, a.blocks)
     rep = report(a.out, results, what)
     a.json.write_text(json.dumps(rep, indent=1, default=float))
     return 0

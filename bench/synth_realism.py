@@ -60,6 +60,10 @@ def synthetic_jp(shared: Path, size: int, looks: float):
     return out
 
 
+def _round(v, n: int):
+    return None if v is None else round(v, n)
+
+
 def class_report(n: int, size: int, looks: float) -> dict:
     from sar_lulc.core import shared_dir
     shared = shared_dir()
@@ -81,8 +85,8 @@ def class_report(n: int, size: int, looks: float) -> dict:
                 return float(np.average([f(rows[i]) for i in ok], weights=w[ok])) if ok else None
             classes[c] = dict(pixels=int(w.sum()), q=np.percentile(db[co == COARSE_CLASSES.index(c)], [5, 25, 50, 75, 95]).round(2).tolist(),
                               enl=avg(lambda r: r["enl"]), nsm15=avg(lambda r: r["nsm15"]),
-                              autocorr={k: round(avg(lambda r: r["autocorr"][k]), 3) for k in rows[0]["autocorr"]},
-                              edge_density=round(avg(lambda r: r["edge_density"]), 4))
+                              autocorr={k: _round(avg(lambda r: r["autocorr"][k]), 3) for k in rows[0]["autocorr"]},
+                              edge_density=_round(avg(lambda r: r["edge_density"]), 4))
         water = classes["water"].get("q", [None] * 5)[2]
         for c, v in classes.items():
             if "q" in v and water is not None: v["contrast_to_water_db"] = round(v["q"][2] - water, 2)

@@ -221,8 +221,10 @@ def _detect(cls: Calibration, arr, dtype=None, nodata=None, band=None, **kw) -> 
     type, or `dtype`), or of a raster file (a decimated sample of `band`, as `SarReader` reads it
     with units `auto`)."""
     if isinstance(arr, (str, os.PathLike)):
-        with SarReader(arr, band=band, nodata=nodata, check_values=False) as r:
-            return r.calibration.replace(**kw) if kw else r.calibration
+        with warnings.catch_warnings():          # detecting is asking: the reason says it all
+            warnings.simplefilter("ignore", UnitsWarning)
+            with SarReader(arr, band=band, nodata=nodata, check_values=False) as r:
+                return r.calibration.replace(**{"cf": None, **kw})
     dt = np.dtype(dtype if dtype is not None else np.asarray(arr).dtype)
     units, reason = detect_units(arr, dt, nodata)
     return cls(units, dtype=dt.name, reason=reason, **kw)

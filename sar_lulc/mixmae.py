@@ -196,20 +196,21 @@ def box_fill(x: torch.Tensor, vis: torch.Tensor, k: int) -> torch.Tensor:
                        torch.full((), math.nan, dtype=x.dtype, device=x.device))
 
 def gradient_features(x: torch.Tensor, valid: torch.Tensor, scales=(3, 7, 15)) -> torch.Tensor:
-    """Multi-scale edge strength of a dB image x (B, C, H, W) -> (B, C * len(scales), H, W): at each
+    """Multi-scale edge strength of a dB (or standardised dB) image x (B, C, H, W) -> (B, C * len(scales), H, W): at each
     scale k the difference of the mean dB over the k x k windows just right and left of a pixel (and
     below and above), i.e. the log of a ratio of (geometric) means, and its magnitude. A ratio edge
     detector is the one speckle (multiplicative noise) leaves alone, and an offset in dB (another
     calibration) cancels exactly."""
-    out = []
+    out, (H, W) = [], x.shape[-2:]
     for k in scales:
-        m = torch.nan_to_num(box_fill(x, valid, k))
+        m = box_fill(x, valid, k)                        # NaN where a window holds no valid pixel
         d = k // 2 + 1                                   # the two windows touch the pixel's sides
         p = F.pad(m, (d, d, d, d), mode="replicate")
-        H, W = x.shape[-2:]
-        gx = p[..., d:d + H, 2 * d:] - p[..., d:d + H, :W]
-        gy = p[..., 2 * d:, d:d + W] - p[..., :H, d:d + W]
-        out.append(torch.sqrt(gx * gx + gy * gy + 1e-12))
+        # a side with nothing valid (no data, the chip's edge) is the pixel's own window: no false edge
+        side = lambda s: torch.where(torch.isnan(s), m, s)
+        gx = side(p[..., d:d + H, 2 * d:]) - side(p[..., d:d + H, :W])
+        gy = side(p[..., 2 * d:, d:d + W]) - side(p[..., :H, d:d + W])
+        out.append(torch.nan_to_num(torch.sqrt(gx * gx + gy * gy + 1e-12)))
     return torch.stack(out, 2).flatten(1, 2)                  # channel-major: c0 k0, c0 k1, ...
 
 def target_source(x0: torch.Tensor, valid: torch.Tensor, cfg) -> torch.Tensor:

@@ -362,8 +362,11 @@ def _probe_reps(pred: Predictor, budget_s: float, tile: int = 256) -> int:
 
 # %% ../nbs/31_predictor.ipynb #3c9903054d3d
 def model_fingerprint(model: torch.nn.Module) -> str:
-    "`state_sha256` of `model`, remembered on it until a weight or buffer is changed in place."
-    versions = tuple(t._version for t in model.state_dict().values())
+    """`state_sha256` of `model`, remembered on it until a weight or buffer changes: in place (the
+    tensor's version counter), replaced, moved or cast (its storage, dtype and shape). Edits
+    through `.data` bypass the counter; call `state_sha256` after those."""
+    versions = tuple((t._version, t.data_ptr(), t.dtype, tuple(t.shape))
+                     for t in model.state_dict().values())
     hit = model.__dict__.get("_sar_lulc_sha256")
     if hit is not None and hit[0] == versions: return hit[1]
     sha = state_sha256(model)
