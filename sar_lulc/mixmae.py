@@ -196,17 +196,18 @@ def box_fill(x: torch.Tensor, vis: torch.Tensor, k: int) -> torch.Tensor:
                        torch.full((), math.nan, dtype=x.dtype, device=x.device))
 
 def gradient_features(x: torch.Tensor, valid: torch.Tensor, scales=(3, 7, 15)) -> torch.Tensor:
-    """Multi-scale edge strength of a dB (or standardised dB) image x (B, C, H, W) -> (B, C * len(scales), H, W): at each
-    scale k the difference of the mean dB over the k x k windows just right and left of a pixel (and
-    below and above), i.e. the log of a ratio of (geometric) means, and its magnitude. A ratio edge
-    detector is the one speckle (multiplicative noise) leaves alone, and an offset in dB (another
-    calibration) cancels exactly."""
+    """Multi-scale edge strength of a dB (or standardised dB) image x (B, C, H, W) -> (B, C *
+    len(scales), H, W): at each scale k the difference of the mean dB over the k x k windows just
+    right and left of a pixel (and below and above), i.e. the log of a ratio of (geometric) means,
+    and its magnitude. A ratio edge detector is the one speckle (multiplicative noise) leaves alone,
+    and an offset in dB (another calibration) cancels exactly."""
     out, (H, W) = [], x.shape[-2:]
     for k in scales:
         m = box_fill(x, valid, k)                        # NaN where a window holds no valid pixel
         d = k // 2 + 1                                   # the two windows touch the pixel's sides
         p = F.pad(m, (d, d, d, d), mode="replicate")
-        # a side with nothing valid (no data, the chip's edge) is the pixel's own window: no false edge
+        # a side with nothing valid (no data, the chip's edge) is the pixel's own window:
+        # no false edge
         side = lambda s: torch.where(torch.isnan(s), m, s)
         gx = side(p[..., d:d + H, 2 * d:]) - side(p[..., d:d + H, :W])
         gy = side(p[..., 2 * d:, d:d + W]) - side(p[..., :H, d:d + W])
