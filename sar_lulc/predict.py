@@ -23,7 +23,7 @@ from .checkpoint import default_model_path, model_meta
 from .data import NormStats, grid_offsets, multilook_db
 from .distributed import dist_info, gather_objects
 from .io import (DEFAULT_CF, GDAL_CACHE_MB, LABEL_SUFFIX, IMPLAUSIBLE_COUNT_MAX,
-                         Calibration,
+                         PLAUSIBLE_DB, Calibration,
                          check_units, open_bands,
                          grey_image_to_geotiff, scene_cache_mb, sniff_format)
 from .schemes import TASKS, IGNORE_INDEX
@@ -121,6 +121,7 @@ class PredictPlan:
     cf: float | None = None            # calibration factor (None: the model's)
     band: int | str | None = None
     db_offset: float = 0.0
+    plausible: tuple | None = None     # dB range of backscatter (None: io.PLAUSIBLE_DB)
     multilook: int | None = None       # None: the model's
     norm: str = "model"                # model | scene
     allow_nodata: bool = False
@@ -149,8 +150,9 @@ def _check(self: PredictPlan):
     check_choice("precision", self.precision, PRECISION_CHOICES)
     if self.batch_size is not None: check_number("batch_size", self.batch_size, lo=1)
     self.overlap_px = resolve_overlap(check_number("tile", self.tile, lo=16), self.overlap)
-    cal = self.calibration          # units, cf and db_offset checked as one Calibration
+    cal = self.calibration          # units, cf, db_offset, plausible checked as one Calibration
     self.cf, self.db_offset = cal.cf, cal.db_offset          # kept as numbers
+    if self.plausible is not None: self.plausible = cal.plausible
     if self.multilook is not None:
         self.multilook = check_number("multilook", self.multilook, lo=1, hi=31)
     if self.gdal_cache_mb is not None: check_number("gdal_cache_mb", self.gdal_cache_mb, lo=1)
@@ -177,7 +179,8 @@ def _to_dict(self: PredictPlan) -> dict:
 def _calibration(self: PredictPlan) -> Calibration:
     """What the user asked of the scene's calibration (`cf=None`: the model's); the reader
     decides the rest."""
-    return Calibration(self.units, self.cf, self.db_offset)
+    extra = {} if self.plausible is None else {"plausible": self.plausible}
+    return Calibration(self.units, self.cf, self.db_offset, **extra)
 
 
 # %% ../nbs/33_predict.ipynb #3fe2632ca7da
@@ -704,6 +707,9 @@ _PA.update(
     norm=Arg("normalise with the model's training statistics, or the scene's own robust "
              "statistics (sensors with unknown calibration)", choices=("model", "scene")),
     band=Arg("band (1-based or name, e.g. HH) of a multi-band input"),
+    plausible=Arg("the dB range a pixel of backscatter takes once calibrated, LOW:HIGH; pixels "
+                  f"outside are no data (default {PLAUSIBLE_DB[0]:g}:{PLAUSIBLE_DB[1]:g}; write "
+                  "--plausible=-60:20)", metavar="LOW:HIGH"),
     allow_nodata=Arg("go on when most of the scene is not backscatter in the given units (those "
                      "pixels become no data; the run warns with their count)"))
 
@@ -718,7 +724,8 @@ def predict_command(inputs: _PA["inputs"], /, *, out: _PA["out"], task: _PA["tas
                     compiler: _PA["compiler"] = None, units: _PA["units"] = "auto",
                     cf: _PA["cf"] = None, db_offset: _PA["db_offset"] = 0.0,
                     multilook: _PA["multilook"] = None, norm: _PA["norm"] = "model",
-                    band: _PA["band"] = None, allow_nodata: _PA["allow_nodata"] = False,
+                    band: _PA["band"] = None, plausible: _PA["plausible"] = None,
+                    allow_nodata: _PA["allow_nodata"] = False,
                     device: _PA["device"] = "auto", probs: _PA["probs"] = False,
                     no_confidence: _PA["no_confidence"] = False,
                     overwrite: _PA["overwrite"] = False,
@@ -734,6 +741,7 @@ def predict_command(inputs: _PA["inputs"], /, *, out: _PA["out"], task: _PA["tas
                        precision=precision, device=device, tta=tta, units=units, cf=cf, band=band,
                        db_offset=db_offset,
                        multilook=multilook, norm=norm, allow_nodata=allow_nodata,
+                       plausible=None if plausible is None else tuple(str(plausible).split(":")),
                        write_probs=True if probs else None,
                        write_confidence=not no_confidence)
     # what only the command line has: the inputs exist, and what --out means
