@@ -28,6 +28,11 @@ def from_real(run: Path, arm: str) -> tuple[Path, dict]:
               "arm minus scratch {:+.1f} points (standard error {:.1f}; n {} runs paired by fold and seed)".format(
                   100 * le[str(b)]["diff"], 100 * le[str(b)]["se"], le[str(b)]["n"])
               for b in BLOCKS if le.get(str(b), {}).get("n")}
+    for nof, cells in rep.get("label_efficiency", {}).items():     # the same arm, pretrained without a fold's test fields
+        if nof.startswith(f"pre_{arm}_nof"):
+            result.update({f"Flevoland HH mIoU, {b or 'all'} labelled block(s), encoder pretrained without the test "
+                           f"fold's fields ({nof[4:]})": "arm minus scratch {:+.1f} points (standard error {:.1f}; n {})".format(
+                               100 * c["diff"], 100 * c["se"], c["n"]) for b, c in ((int(k), v) for k, v in cells.items()) if c["n"]})
     card = dict(pretraining=dict(arm=arm, flags=ARMS[arm], command=summ["command"], steps=summ["steps"],
                                  time_min=round(summ["time_s"] / 60, 1), **{k: v for k, v in trivial_ratio(pre).items()
                                                                             if k != "steps"},
