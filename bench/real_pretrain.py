@@ -44,8 +44,9 @@ def to_db_file(src: Path, dst: Path, blind: np.ndarray | None = None):
     "A linear-power GeoTIFF as float32 dB (NaN where not positive, and where `blind`)."
     import rasterio
     if dst.exists(): return dst
-    with rasterio.open(src) as s: p, prof = s.read(1).astype(np.float64), s.profile
-    db = np.where(p > 0, 10 * np.log10(np.where(p > 0, p, 1)), np.nan).astype(np.float32)
+    from sar_lulc.io import to_db
+    with rasterio.open(src) as s: p, prof = s.read(1), s.profile
+    db = to_db(p, "linear")
     if blind is not None: db[blind] = np.nan
     with rasterio.open(dst, "w", **{**prof, "dtype": "float32", "nodata": float("nan"), "count": 1}) as d: d.write(db, 1)
     return dst

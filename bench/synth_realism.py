@@ -30,9 +30,10 @@ FLEVO_COARSE = np.array([255, 0, 1, 2, 2, 2, 2, 2, 2, 2, 3, 2, 2, 2, 2, 4], np.u
 def flevoland(shared: Path):
     import rasterio
     d = shared / "data/airsar_flevoland"
-    with rasterio.open(d / "flevoland_HH.tif") as s: p = s.read(1).astype(np.float64)
+    from sar_lulc.io import to_db
+    with rasterio.open(d / "flevoland_HH.tif") as s: p = s.read(1)
     with rasterio.open(d / "flevoland_label.tif") as s: lab = s.read(1)
-    db = np.where(p > 0, 10 * np.log10(np.where(p > 0, p, 1)), np.nan)
+    db = to_db(p, "linear").astype(np.float64)
     return [(db, FLEVO_COARSE[lab])]
 
 

@@ -17,7 +17,7 @@ __all__ = ['PALSAR2_TILE', 'PRECISIONS', 'PRECISION_CHOICES', 'AUTO_MIN_SPEEDUP'
            'data_samples_dir', 'lock_path', 'temporaries_of', 'output_lock', 'check_output_path', 'atomic_output',
            'json_safe', 'to_json', 'cpu_has_native_bf16', 'time_alternating', 'has_native_bf16', 'seed_everything',
            'get_device', 'autocast', 'peak_rss_mb', 'tutorial_setup', 'tutorial_cli', 'check_number', 'check_choice',
-           'check_fields', 'arg_number']
+           'check_fields', 'arg_number', 'parse_range']
 
 # %% ../nbs/00_core.ipynb #d94114696fab
 class SarLulcError(ValueError):
@@ -366,3 +366,17 @@ def arg_number(kind=int, lo=None, hi=None, lo_open: bool = False):
             raise argparse.ArgumentTypeError(str(e)[len("the value "):].rstrip(".")) from None
     conv.__name__ = "int" if kind is int else "number"
     return conv
+
+# %% ../nbs/00_core.ipynb #f63423dde8a0
+def parse_range(v, name: str) -> tuple[float, float]:
+    "A range (low, high) of finite floats: a number, a pair or a 'LOW:HIGH' string (low <= high)."
+    try:
+        if isinstance(v, str): r = [float(t) for t in v.split(":")]
+        elif np.ndim(v) == 0: r = [float(v)]
+        else: r = [float(t) for t in v]
+    except (TypeError, ValueError): r = []
+    if len(r) == 1: r = r * 2
+    if len(r) != 2 or not all(math.isfinite(t) for t in r) or r[0] > r[1]:
+        raise SarLulcError(f"{name} must be a number or a range LOW:HIGH with LOW <= HIGH, got "
+                           f"{v!r}.")
+    return r[0], r[1]

@@ -16,6 +16,7 @@ from rasterio.windows import Window
 from fastcore.basics import patch
 
 from .core import (SarLulcError, arg_number, atomic_output, check_choice, check_number,
+                      parse_range,
                            check_output_path,
                            get_device, output_lock, PRECISION_CHOICES, to_json)
 from .command import Arg, command
@@ -741,7 +742,8 @@ def predict_command(inputs: _PA["inputs"], /, *, out: _PA["out"], task: _PA["tas
                        precision=precision, device=device, tta=tta, units=units, cf=cf, band=band,
                        db_offset=db_offset,
                        multilook=multilook, norm=norm, allow_nodata=allow_nodata,
-                       plausible=None if plausible is None else tuple(str(plausible).split(":")),
+                       plausible=(None if plausible is None
+                                  else parse_range(plausible, "--plausible")),
                        write_probs=True if probs else None,
                        write_confidence=not no_confidence)
     # what only the command line has: the inputs exist, and what --out means

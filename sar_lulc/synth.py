@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from affine import Affine
 
-from .core import SarLulcError, atomic_output
+from .core import SarLulcError, atomic_output, parse_range
 from .io import DEFAULT_CF, LABEL_SUFFIX, db_to_dn, to_db, write_raster, write_label_map
 from .schemes import JP9, get_scheme
 
@@ -21,7 +21,7 @@ __all__ = ['JP9_NAMES', 'NUM_CLASSES', 'WATER', 'BUILT', 'PADDY', 'CROP', 'GRASS
            'PIXEL_DEG', 'TARGETS', 'JAPAN_RANGES', 'BACKSCATTER', 'TEXTURE_NU', 'TEXTURE_DB', 'LAYOUT_STAGES',
            'FROZEN_DN_STEP', 'FROZEN_CHANGED_MAX', 'SPLIT_OFFSETS', 'WRITE_UNITS', 'noise_fields', 'terrain_modulation',
            'speckle', 'SynthScene', 'class_fractions', 'simulate_dn', 'synth_scene', 'frozen_mismatch',
-           'benchmark_seeds', 'parse_looks', 'parse_range', 'SensorRandomisation', 'make_benchmark']
+           'benchmark_seeds', 'parse_looks', 'SensorRandomisation', 'make_benchmark']
 
 # %% ../nbs/03_synth.ipynb #6ae8efb96f16
 # the classes are the jp9 scheme's; their indices by name:
@@ -638,32 +638,15 @@ def _prepare_out(out: Path, overwrite: bool) -> None:
 
 def parse_looks(looks) -> tuple[float, float]:
     "Looks as (low, high): from a number, a (low, high) pair or a 'LOW:HIGH' string; both > 0."
-    try:
-        if isinstance(looks, str): v = [float(t) for t in looks.split(":")]
-        elif np.ndim(looks) == 0: v = [float(looks)]
-        else: v = [float(t) for t in looks]
-    except (TypeError, ValueError): v = []
-    if len(v) == 1: v = v * 2
-    if len(v) != 2 or not (0 < v[0] <= v[1] < math.inf):
+    try: v = parse_range(looks, "looks")
+    except SarLulcError: v = (math.nan, math.nan)
+    if not 0 < v[0] <= v[1]:
         raise SarLulcError(f"looks must be a number > 0 or a range LOW:HIGH with 0 < LOW <= HIGH, "
                            f"got {looks!r}.")
     return v[0], v[1]
 
 
 # %% ../nbs/03_synth.ipynb #f652cc3429dd
-def parse_range(v, name: str) -> tuple[float, float]:
-    "A range (low, high) of floats from a number, a pair or a 'LOW:HIGH' string (low <= high)."
-    try:
-        if isinstance(v, str): r = [float(t) for t in v.split(":")]
-        elif np.ndim(v) == 0: r = [float(v)]
-        else: r = [float(t) for t in v]
-    except (TypeError, ValueError): r = []
-    if len(r) == 1: r = r * 2
-    if len(r) != 2 or not all(math.isfinite(t) for t in r) or r[0] > r[1]:
-        raise SarLulcError(f"{name} must be a number or a range LOW:HIGH with LOW <= HIGH, got "
-                           f"{v!r}.")
-    return r[0], r[1]
-
 @dataclass(frozen=True)
 class SensorRandomisation:
     "Per-scene calibration offset and brightness ramp, drawn from the scene's seed (off: none)."
