@@ -181,6 +181,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'sar_lulc.core.arg_number': ('core.html#arg_number', 'sar_lulc/core.py'),
                                'sar_lulc.core.atomic_output': ('core.html#atomic_output', 'sar_lulc/core.py'),
                                'sar_lulc.core.autocast': ('core.html#autocast', 'sar_lulc/core.py'),
+                               'sar_lulc.core.check_bools': ('core.html#check_bools', 'sar_lulc/core.py'),
                                'sar_lulc.core.check_choice': ('core.html#check_choice', 'sar_lulc/core.py'),
                                'sar_lulc.core.check_fields': ('core.html#check_fields', 'sar_lulc/core.py'),
                                'sar_lulc.core.check_number': ('core.html#check_number', 'sar_lulc/core.py'),

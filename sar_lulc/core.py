@@ -17,7 +17,7 @@ __all__ = ['PALSAR2_TILE', 'PRECISIONS', 'PRECISION_CHOICES', 'AUTO_MIN_SPEEDUP'
            'data_samples_dir', 'lock_path', 'temporaries_of', 'output_lock', 'check_output_path', 'atomic_output',
            'json_safe', 'to_json', 'cpu_has_native_bf16', 'time_alternating', 'has_native_bf16', 'seed_everything',
            'get_device', 'autocast', 'peak_rss_mb', 'tutorial_setup', 'tutorial_cli', 'check_number', 'check_choice',
-           'check_fields', 'arg_number', 'parse_range']
+           'check_fields', 'check_bools', 'arg_number', 'parse_range']
 
 # %% ../nbs/00_core.ipynb #d94114696fab
 class SarLulcError(ValueError):
@@ -356,6 +356,15 @@ def check_fields(cls, d: dict, what: str) -> dict:
     if unknown: raise SarLulcError(f"Unknown {what} field(s) {sorted(unknown)}; known: "
                                    f"{sorted(names)}.")
     return d
+
+def check_bools(obj, what: str = "") -> None:
+    """Every `bool` field of dataclass `obj` holds True or False. The string 'False' from a config
+    file or `--set` is truthy: it is an error here, never a silent True."""
+    for f in dataclasses.fields(obj):
+        v = getattr(obj, f.name)
+        if f.type in (bool, "bool") and not isinstance(v, (bool, np.bool_)):
+            raise SarLulcError(f"{what + ' ' if what else ''}{f.name} must be true or false, got "
+                               f"{v!r}.")
 
 def arg_number(kind=int, lo=None, hi=None, lo_open: bool = False):
     """An argparse `type=` that applies `check_number` (its message becomes the one-line usage

@@ -15,7 +15,7 @@ from timm.layers import trunc_normal_
 from timm.models.vision_transformer import Block
 from fastcore.basics import patch
 
-from .core import SarLulcError
+from .core import SarLulcError, check_bools
 from .encoder import (EncoderConfig, SwinEncoder, encoder_config, describe_config,
                               sincos_pos_embed_2d,
                               save_encoder)
@@ -56,6 +56,7 @@ class MixMAEConfig:
 
     def __post_init__(self):
         if isinstance(self.encoder, dict): self.encoder = EncoderConfig.from_dict(self.encoder)
+        check_bools(self, "MixMAE")
         if not 0 < self.mask_ratio < 1: raise SarLulcError(f"mask_ratio must be in (0, 1), got "
                                                            f"{self.mask_ratio}.")
         if self.dec_dim % 4 or self.dec_dim % self.dec_heads:

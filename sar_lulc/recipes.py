@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .core import SarLulcError, PRECISION_CHOICES, check_choice, check_number, get_device
+from .core import (SarLulcError, PRECISION_CHOICES, check_bools, check_choice, check_number,
+                           get_device)
 from .io import check_units
 from .schemes import TASKS
 from .losses import LOSSES
@@ -269,7 +270,7 @@ def _make_config(cls, presets, recipe, overrides):
     if "betas" in vals: vals["betas"] = tuple(vals["betas"])
     # from JSON: a list
     if vals.get("crop_scale") is not None: vals["crop_scale"] = tuple(vals["crop_scale"])
-    cfg = cls(**vals); _check_config(cfg)
+    cfg = cls(**vals); check_bools(cfg); _check_config(cfg)
     return cfg
 
 def train_config(recipe="demo", **overrides) -> TrainConfig:

@@ -808,8 +808,10 @@ Ablation switches: --hr-inject none|s4|s4+s2, --head simple|progressive, --alpha
 Outputs in RUN: last.pt, best.pt, log.csv, steps.csv, model.safetensors + model.json, test_metrics.json."""
 
 def _parse_value(s: str):
+    "A `--set` value: JSON, or Python's spelling of True, False and None; else the string."
     try: return json.loads(s)
-    except json.JSONDecodeError: return None if s in ("None", "none") else s
+    except json.JSONDecodeError:
+        return {"true": True, "false": False, "none": None}.get(s.lower(), s)
 
 def _kv(s: str):
     if "=" not in s: raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {s!r}")
