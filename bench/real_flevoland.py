@@ -353,7 +353,8 @@ def main(argv=None) -> int:
         return 0
     if a.zero_shot:
         (a.out / "logs").mkdir(parents=True, exist_ok=True)
-        rows = [zero_shot(paths, a.out, o) for o in ([], ["--norm", "scene"], ["--norm", "scene", "--multilook", "3"])]
+        rows = [zero_shot(paths, a.out, o) for o in ([], ["--norm", "model"], ["--norm", "scene"],
+                                                   ["--norm", "scene", "--multilook", "3"])]
         res = json.loads(a.json.read_text()) if a.json.exists() else dict(runs=[])
         res["zero_shot"] = rows; a.json.write_text(json.dumps(res, indent=1))
         for r in rows: print(f"{r['options']:32s} mIoU {r['miou']:.3f}  " + "  ".join(f"{k} {v:.2f}" for k, v in r["iou"].items()))

@@ -22,8 +22,8 @@ from .schemes import IGNORE_INDEX, ClassScheme, get_scheme, remap
 # %% auto #0
 __all__ = ['JAPAN_HH_NORM', 'DATASET_FORMAT', 'SPLITS', 'NormStats', 'compute_norm_stats', 'scheme_to_json', 'scheme_from_json',
            'DatasetInfo', 'write_manifest', 'load_dataset_dir', 'merge_datasets', 'merge_command', 'grid_offsets',
-           'SarAugment', 'multilook_db', 'dihedral', 'ChipDataset', 'UnlabelledDataset', 'random_resized_crop',
-           'label_histogram']
+           'SarAugment', 'multilook_db', 'speckle_enl', 'auto_multilook', 'dataset_enl', 'dihedral', 'ChipDataset',
+           'UnlabelledDataset', 'random_resized_crop', 'label_histogram']
 
 # %% ../nbs/04_data.ipynb #fbb3768004cc
 @dataclass
@@ -550,6 +550,42 @@ def multilook_db(db: np.ndarray, looks: int) -> np.ndarray:
     out = torch.where(ok, out, torch.full((), float("nan")))
     return out.reshape(db.shape).numpy()
 
+
+# %% ../nbs/04_data.ipynb #69d47b353a39
+def speckle_enl(db: np.ndarray, win: int = 8, q: float = 10) -> float:
+    """Equivalent number of looks of a dB image (the first band of (C, H, W)): 1/CV² of linear
+    intensity in the most homogeneous `win` x `win` blocks (the `q`-th percentile of their CV). NaN
+    with fewer than 4 complete blocks."""
+    a = np.asarray(db, np.float64)
+    a = a.reshape(-1, *a.shape[-2:])[0]
+    H, W = (a.shape[0] // win) * win, (a.shape[1] // win) * win
+    b = (10 ** (a[:H, :W] / 10)).reshape(H // win, win, W // win, win).swapaxes(1, 2)
+    b = b.reshape(-1, win * win)
+    b = b[np.isfinite(b).all(1)]
+    if len(b) < 4: return float("nan")
+    cv = b.std(1, ddof=1) / b.mean(1)
+    return float(1 / max(np.percentile(cv, q), 1e-3) ** 2)
+
+def auto_multilook(enl: float, target_enl: float, max_k: int = 9, tolerance: float = 2.0) -> int:
+    """The smallest odd k <= `max_k` whose k x k multilook brings `enl` looks to `target_enl`; 1
+    when `enl` is within a factor `tolerance` of it (the estimate's own spread over scene
+    content), or unknown."""
+    if not (np.isfinite(enl) and np.isfinite(target_enl)) or enl * tolerance >= target_enl: return 1
+    return next((k for k in range(3, max_k + 1, 2) if enl * k * k >= target_enl), max_k)
+
+# %% ../nbs/04_data.ipynb #8b1a6ca1d6d8
+def dataset_enl(sar_paths, units: str = "auto", cf: float = DEFAULT_CF, multilook: int = 1,
+                n: int = 8, win: int = 256) -> float:
+    """Median `speckle_enl` of the central `win` x `win` window of up to `n` scenes (first band),
+    after `multilook`: the speckle level a model trained on them has learnt."""
+    out = []
+    for p in list(sar_paths)[:n]:
+        with SarReader(_as_channels(p)[0], units=units, cf=cf) as r:
+            h, w = min(win, r.height), min(win, r.width)
+            db = r.read(window=Window((r.width - w) // 2, (r.height - h) // 2, w, h))
+        out.append(speckle_enl(multilook_db(db[None], multilook)))
+    out = [e for e in out if np.isfinite(e)]
+    return round(float(np.median(out)), 2) if out else float("nan")
 
 # %% ../nbs/04_data.ipynb #138611f5556f
 def _norm_items(items, labelled=True) -> list[dict]:

@@ -21,7 +21,7 @@ from .core import (SarLulcError, arg_number, atomic_output, check_choice, check_
                            get_device, output_lock, PRECISION_CHOICES, to_json)
 from .command import Arg, command
 from .checkpoint import default_model_path, model_meta
-from .data import NormStats, grid_offsets, multilook_db
+from .data import NormStats, auto_multilook, grid_offsets, multilook_db, speckle_enl
 from .distributed import dist_info, gather_objects
 from .io import (DEFAULT_CF, GDAL_CACHE_MB, LABEL_SUFFIX, IMPLAUSIBLE_COUNT_MAX,
                          PLAUSIBLE_DB, Calibration,
@@ -39,9 +39,9 @@ from .outputs import (BLOCK, SCENE_SUFFIXES, PredictResult, _SceneWriter, large_
                               pixel_area_km2)
 
 # %% auto #0
-__all__ = ['SCENE_NORMS', 'NOT_GEOTIFF', 'model_channels', 'channels_of', 'meta_of', 'scene_stats', 'ood_message', 'PredictPlan',
-           'predict_scene', 'scene_list', 'group_bands', 'scene_stem', 'scene_output', 'load_complete', 'predict_many',
-           'output_mode', 'predict_command']
+__all__ = ['SCENE_NORMS', 'REFERENCE_ENL', 'NOT_GEOTIFF', 'model_channels', 'channels_of', 'meta_of', 'scene_stats',
+           'ood_message', 'PredictPlan', 'predict_scene', 'scene_list', 'group_bands', 'scene_stem', 'scene_output',
+           'load_complete', 'predict_many', 'output_mode', 'predict_command']
 
 # %% ../nbs/33_predict.ipynb #4993d593b92c
 def model_channels(meta: dict) -> int:
@@ -65,8 +65,8 @@ def meta_of(model_or_bundle) -> dict:
 
 # %% ../nbs/33_predict.ipynb #b1fe15a127c9
 def scene_stats(read, height: int, width: int, win: int = 256, n: int = 3) -> dict:
-    """Median, robust spread (1.4826 MAD; per band for several) and valid fraction of dB from n x n
-    windows over the scene."""
+    """Median, robust spread (1.4826 MAD; per band for several), valid fraction and equivalent
+    number of looks (`speckle_enl`, first band) of dB from n x n windows over the scene."""
     h, w = min(win, height), min(win, width)
     vals = []
     for fy in (np.arange(n) + .5) / n:
@@ -77,15 +77,18 @@ def scene_stats(read, height: int, width: int, win: int = 256, n: int = 3) -> di
             vals.append(a.reshape(-1, h * w))
     v = np.concatenate(vals, axis=-1)                      # (bands, pixels)
     ok = np.isfinite(v).all(0)
-    if not ok.any(): return dict(median=float("nan"), spread=float("nan"), valid_fraction=0.0)
+    if not ok.any():
+        return dict(median=float("nan"), spread=float("nan"), valid_fraction=0.0, enl=float("nan"))
+    enl = speckle_enl(v[0].reshape(-1, w))                 # the windows stacked, rows of blocks
     med = np.median(v[:, ok], axis=1)
     mad = 1.4826 * np.median(np.abs(v[:, ok] - med[:, None]), axis=1)
     one = lambda a: round(float(a[0]), 3) if len(a) == 1 else [round(float(x), 3) for x in a]
-    return dict(median=one(med), spread=one(mad), valid_fraction=round(float(ok.mean()), 4))
+    return dict(median=one(med), spread=one(mad), valid_fraction=round(float(ok.mean()), 4),
+                enl=round(enl, 2))
 
-def ood_message(stats: dict, norm, units: str, name: str) -> str | None:
+def ood_message(stats: dict, norm, units: str, name: str, auto: bool = False) -> str | None:
     """A warning when the scene's dB statistics are far from the model's training data (`norm`),
-    else None."""
+    else None; `auto`: saying that `norm='auto'` normalised the scene with its own statistics."""
     # the first band
     med, spread = np.ravel(stats.get("median", np.nan))[0], np.ravel(stats.get("spread", np.nan))[0]
     if norm is None or not np.isfinite(med): return None
@@ -95,13 +98,16 @@ def ood_message(stats: dict, norm, units: str, name: str) -> str | None:
     return (f"{name} is unlike the model's training data: its backscatter has median {med:.1f} dB "
             f"and spread {spread:.1f} dB, the training data {mean:.1f} +- {std:.1f} dB ({z:+.1f} "
             f"std, spread x{r:.2f}). Likely causes: wrong units (read as {units}; set --units), a "
-            "calibration offset (--cf, --db-offset) or another sensor; the map may be mostly one "
-            f"class. Try --norm scene, and --multilook 5 to 9 for "
-            "fine-resolution single-look data.")
+            "calibration offset (--cf, --db-offset) or another sensor. " +
+            ("--norm auto normalised it with its own statistics (--norm model keeps the model's)."
+             if auto else "The map may be mostly one class. Try --norm scene (or auto), and "
+             "--multilook 3 to 9 for single-look data."))
 
 # %% ../nbs/33_predict.ipynb #predplan0002
-# normalise with the model's training statistics, or the scene's own
-SCENE_NORMS = ("model", "scene")
+# auto: the scene's own statistics when it is unlike the training data, else the model's
+SCENE_NORMS = ("auto", "model", "scene")
+# the looks (speckle_enl) of a model that records none: SynthALOS-2's default 4-look scenes
+REFERENCE_ENL = 3.0
 
 
 # %% ../nbs/33_predict.ipynb #514b4791c4d9
@@ -123,8 +129,9 @@ class PredictPlan:
     band: int | str | None = None
     db_offset: float = 0.0
     plausible: tuple | None = None     # dB range of backscatter (None: io.PLAUSIBLE_DB)
-    multilook: int | None = None       # None: the model's
-    norm: str = "model"                # model | scene
+    # None: the model's, else from the scene's looks (ENL) against the model's
+    multilook: int | None = None
+    norm: str = "auto"                 # auto | model | scene
     allow_nodata: bool = False
     write_probs: bool | None = None    # None: for the water task only
     write_confidence: bool = True
@@ -144,7 +151,7 @@ class PredictPlan:
 @patch
 def _check(self: PredictPlan):
     "Every option checked (and normalised) once; a GPU that is not there fails here."
-    if self.norm is None: self.norm = "model"
+    if self.norm is None: self.norm = "auto"
     check_choice("norm", self.norm, SCENE_NORMS)
     check_choice("engine", self.engine, ("stream", "memory"))
     check_choice("confidence_dtype", self.confidence_dtype, ("uint8", "float32"))
@@ -227,11 +234,9 @@ def _scene_paths(src, dst) -> tuple[list[Path], str, Path]:
     return srcs, name, dst
 
 # %% ../nbs/33_predict.ipynb #53749c910f91
-def _open_scene(stack, srcs, plan: PredictPlan, meta: dict, channels: int, msgs: list):
+def _open_scene(stack, srcs, plan: PredictPlan, meta: dict, channels: int, msgs: list, name: str):
     """(reader, read(window) -> model-ready dB, scene statistics, multilook, GDAL cache MB);
     warnings go to `msgs`."""
-    multilook = plan.multilook if plan.multilook is not None else int((meta.get("input")
-                                                                       or {}).get("multilook", 1))
     rd = stack.enter_context(open_bands(srcs, channels, plan.band, calibration=plan.calibration,
                                         model=Calibration.from_contract(meta.get("input")),
                                         allow_nodata=plan.allow_nodata))
@@ -240,8 +245,25 @@ def _open_scene(stack, srcs, plan: PredictPlan, meta: dict, channels: int, msgs:
     # bounded by the width
     cache_mb = plan.gdal_cache_mb or scene_cache_mb(rd.width, channels, rows=plan.tile)
     stack.enter_context(rasterio.Env(GDAL_CACHEMAX=int(cache_mb) * 2**20))
+    multilook, raw = _choose_multilook(rd, plan, meta.get("input") or {}, name, msgs)
     def read(win): return multilook_db(rd.read(win), multilook)      # calibrated, db_offset added
-    return rd, read, scene_stats(read, rd.height, rd.width), multilook, cache_mb
+    stats = raw if multilook == 1 and raw else scene_stats(read, rd.height, rd.width)
+    if raw and multilook > 1: stats["enl_before_multilook"] = raw["enl"]
+    return rd, read, stats, multilook, cache_mb
+
+def _choose_multilook(rd, plan: PredictPlan, contract: dict, name: str, msgs: list):
+    """(multilook, the raw scene's statistics or None): the plan's, the model's, else the smallest
+    that brings the scene's looks to the model's (`auto_multilook`), announced."""
+    if plan.multilook is not None: return int(plan.multilook), None
+    if int(contract.get("multilook", 1)) > 1: return int(contract["multilook"]), None
+    raw = scene_stats(rd.read, rd.height, rd.width)
+    ref = float(contract.get("enl", REFERENCE_ENL))
+    k = auto_multilook(raw["enl"], ref)
+    if k > 1:
+        m = (f"{name} has {raw['enl']:.1f} looks (ENL), the model learnt on {ref:.1f}: multilooked "
+             f"{k} x {k} before the model (--multilook 1 turns it off).")
+        msgs.append(m); warnings.warn(m, stacklevel=4)
+    return k, raw
 
 # %% ../nbs/33_predict.ipynb #701b60451d49
 def _output_specs(sch, water_idx: int | None, conf: str | None, probs: bool) -> dict:
@@ -394,13 +416,22 @@ def _scene_norm(stats: dict, name: str) -> tuple:
         raise SarLulcError(f"{name}: no valid pixel to take scene statistics from.")
     return np.ravel(stats["median"]), np.maximum(np.ravel(stats["spread"]), 0.1)
 
+def _auto_norm(meta: dict, stats: dict, units: str, name: str, msgs: list) -> str | None:
+    """`norm='auto'`: 'scene' when the scene is unlike the model's training data (`ood_message`,
+    announced), else None (the model's own statistics)."""
+    if not meta.get("norm"): return None
+    odd = ood_message(stats, NormStats(**meta["norm"]), units, name, auto=True)
+    if odd: msgs.append(odd); warnings.warn(odd, stacklevel=4)
+    return "scene" if odd else None
+
 def _input_record(rd, plan: PredictPlan, multilook: int, batch_size: int, cache_mb, why, norm,
                   stats: dict, train_norm) -> dict:
     "How the scene was read and normalised (the result's `input`): what the plan left to decide."
     return dict(units=rd.units, cf=rd.cf, units_source=rd.units_reason, db_offset=plan.db_offset,
                 multilook=multilook, batch_size=batch_size, gdal_cache_mb=int(cache_mb),
                 **({"precision_auto": why} if why is not None else {}),
-                norm="scene" if isinstance(norm, tuple) else "model", scene=stats,
+                norm="scene" if isinstance(norm, tuple) else "model", norm_option=plan.norm,
+                scene=stats,
                 model_norm=dict(mean=float(np.ravel(train_norm.mean)[0]),
                                 std=float(np.ravel(train_norm.std)[0])))
 
@@ -422,7 +453,7 @@ def predict_scene(model_or_bundle, src, dst, plan: PredictPlan | None = None, *,
     water mask), as `plan` (a `PredictPlan`, or its fields as keyword `options`) says; `norm` may
     give normalisation statistics. Memory depends on `tile` and the scene width only."""
     t_start = time.perf_counter()
-    # "scene" / "model": the plan's choice
+    # "auto" / "scene" / "model": the plan's choice
     if isinstance(norm, str): options["norm"], norm = norm, None
     # every option checked, before any file
     plan = PredictPlan.of(plan, **options)
@@ -432,7 +463,10 @@ def predict_scene(model_or_bundle, src, dst, plan: PredictPlan | None = None, *,
     with contextlib.ExitStack() as outer:
         outer.enter_context(rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB * 2**20))
         channels = channels_of(model_or_bundle)
-        rd, read, stats, multilook, cache_mb = _open_scene(outer, srcs, plan, meta, channels, msgs)
+        rd, read, stats, multilook, cache_mb = _open_scene(outer, srcs, plan, meta, channels, msgs,
+                                                           name)
+        if norm is None and plan.norm == "auto":
+            norm = _auto_norm(meta, stats, rd.units, name, msgs)
         if norm == "scene": norm = _scene_norm(stats, name)
         for p in output_paths(dst, plan.task or "lulc", confidence=plan.write_confidence).values():
             check_output_path(p, overwrite, create=False)
@@ -702,11 +736,12 @@ _PA.update(
            f"{DEFAULT_CF:g})", arg_number(float)),
     db_offset=Arg("dB added after calibration, for any units (a product's known offset)",
                   arg_number(float), metavar="DB"),
-    multilook=Arg("average N x N pixels in power before the model (speckle filter for "
-                  "fine-resolution single-look data; 5-9 at 1-3 m; default: the model's, else 1)",
+    multilook=Arg("average N x N pixels in power before the model (speckle filter; default: the "
+                  "model's, else the smallest that brings the scene's looks to the model's)",
                   arg_number(lo=1, hi=31), metavar="N"),
-    norm=Arg("normalise with the model's training statistics, or the scene's own robust "
-             "statistics (sensors with unknown calibration)", choices=("model", "scene")),
+    norm=Arg("normalise with the model's training statistics (model), the scene's own robust "
+             "statistics (scene: sensors with unknown calibration), or auto: scene when the scene "
+             "is unlike the training data", choices=SCENE_NORMS),
     band=Arg("band (1-based or name, e.g. HH) of a multi-band input"),
     plausible=Arg("the dB range a pixel of backscatter takes once calibrated, LOW:HIGH; pixels "
                   f"outside are no data (default {PLAUSIBLE_DB[0]:g}:{PLAUSIBLE_DB[1]:g}; write "
@@ -724,7 +759,7 @@ def predict_command(inputs: _PA["inputs"], /, *, out: _PA["out"], task: _PA["tas
                     tta: _PA["tta"] = False, compile: _PA["compile"] = False,
                     compiler: _PA["compiler"] = None, units: _PA["units"] = "auto",
                     cf: _PA["cf"] = None, db_offset: _PA["db_offset"] = 0.0,
-                    multilook: _PA["multilook"] = None, norm: _PA["norm"] = "model",
+                    multilook: _PA["multilook"] = None, norm: _PA["norm"] = "auto",
                     band: _PA["band"] = None, plausible: _PA["plausible"] = None,
                     allow_nodata: _PA["allow_nodata"] = False,
                     device: _PA["device"] = "auto", probs: _PA["probs"] = False,

@@ -33,7 +33,8 @@ from .distributed import (DistEnv, ResumableSampler, _barrier, _broadcast_buffer
                                   dist_cleanup, dist_setup,
                                   state_sha256, step_seed)
 from .encoder import _report_text, check_encoder_state, extract_encoder_state, load_encoder
-from .data import ChipDataset, SarAugment, label_histogram, load_dataset_dir, UnlabelledDataset
+from .data import (ChipDataset, SarAugment, dataset_enl, label_histogram, load_dataset_dir,
+                           UnlabelledDataset)
 from .losses import alpha_weights, build_loss
 from .mixmae import MIM_TARGETS, MIXMAE_PRESETS, MixMAE, mixmae_config, save_pretrained_encoder
 
@@ -531,9 +532,12 @@ def load_init(model: nn.Module, path, target) -> tuple[Path, str]:
 
 def input_contract(info, cal: Calibration, channels: int, multilook: int = 1) -> dict:
     """What a model trained on `info` (read with `cal`) expects of a scene: the source products'
-    calibration (`Calibration.contract`), its bands and its normalisation."""
+    calibration (`Calibration.contract`), its bands, its normalisation and the speckle level it
+    learnt on (`enl`, after `multilook`: predict brings a scene to it)."""
+    sar = info.sar_paths("train") if "train" in info.splits else []
+    enl = dataset_enl(sar, cal.units, cal.factor, multilook) if sar else float("nan")
     return dict(**info.source_calibration(cal.factor, cal.units).contract(), channels=int(channels),
-                norm=info.norm.to_dict(),
+                norm=info.norm.to_dict(), **({"enl": enl} if math.isfinite(enl) else {}),
                 # predict repeats the speckle filter
                 **({"multilook": int(multilook)} if multilook > 1 else {}))
 

@@ -1,7 +1,8 @@
-"""A foreign sensor's scenes, as a user meets them: uint16 *amplitude* (not DN), single look, UTM, 10 m. The shipped
-water model flags the scene as unlike its training data instead of failing silently, and the recommended options for
-an unknown sensor (--norm scene --multilook 5) find the water; a model fine-tuned on such scenes remembers its input
-units; output names are the same for one scene and a folder."""
+"""A foreign sensor's scenes, as a user meets them: uint16 *amplitude* (not DN), single look, UTM, 10 m. With no
+options the shipped water model finds the water: predict measures the scene's looks and multilooks it to the model's
+(--multilook auto), sees that its statistics are unlike the training data and normalises it with its own
+(--norm auto), and says both; with the model's normalisation it is flagged instead of failing silently. A model
+fine-tuned on such scenes remembers its input units; output names are the same for one scene and a folder."""
 import json
 
 import numpy as np
@@ -28,9 +29,16 @@ def _iou(pred_path, truth):
 
 
 @pytest.mark.skipif(not DEMO_MODELS["water"].exists(), reason="the shipped water model is not in data_samples/models")
-def test_unknown_sensor_is_flagged_then_handled(tmp_path):
+def test_unknown_sensor_is_handled_by_default(tmp_path):
     truth = foreign(tmp_path / "x.tif", seed=6)
-    r = sar_lulc("--json", "predict", tmp_path / "x.tif", "--task", "water", "--units", "amplitude",
+    r = sar_lulc("--json", "predict", tmp_path / "x.tif", "--task", "water", "--out", tmp_path / "d.tif", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    s = json.loads(r.stdout.splitlines()[-1])
+    assert (s["input"]["norm"], s["input"]["norm_option"], s["input"]["multilook"]) == ("scene", "auto", 3), s["input"]
+    assert s["input"]["scene"]["enl_before_multilook"] < 1.5 < s["input"]["scene"]["enl"]      # single look, then 3 x 3
+    assert any("multilooked 3 x 3" in w for w in s["warnings"]) and any("--norm auto normalised" in w for w in s["warnings"])
+    assert _iou(tmp_path / "d.tif", truth) >= 0.6                 # measured 0.785 (0.00 with the model's normalisation)
+    r = sar_lulc("--json", "predict", tmp_path / "x.tif", "--task", "water", "--units", "amplitude", "--norm", "model",
                  "--out", tmp_path / "a.tif", "--no-progress")
     assert r.returncode == 0, r.stderr
     s = json.loads(r.stdout.splitlines()[-1])
