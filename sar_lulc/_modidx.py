@@ -883,6 +883,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                 'sar_lulc.train._Run.lr': ('train.html#_run.lr', 'sar_lulc/train.py'),
                                 'sar_lulc.train._Run.save': ('train.html#_run.save', 'sar_lulc/train.py'),
                                 'sar_lulc.train._check_channels': ('train.html#_check_channels', 'sar_lulc/train.py'),
+                                'sar_lulc.train._check_pretrained_input': ('train.html#_check_pretrained_input', 'sar_lulc/train.py'),
                                 'sar_lulc.train._class_freqs': ('train.html#_class_freqs', 'sar_lulc/train.py'),
                                 'sar_lulc.train._final_test': ('train.html#_final_test', 'sar_lulc/train.py'),
                                 'sar_lulc.train._finetune': ('train.html#_finetune', 'sar_lulc/train.py'),

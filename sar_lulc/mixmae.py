@@ -426,8 +426,11 @@ def encoder_state_dict(model: MixMAE) -> dict:
     "The encoder's weights of a MixMAE (keys as in a bare `SwinEncoder`)."
     return {k: v.detach().clone() for k, v in model.encoder.state_dict().items()}
 
-def save_pretrained_encoder(model: MixMAE, path, overwrite: bool = False):
-    "Write the pretrained encoder of `model` as safetensors (with its config) for `load_encoder`."
+def save_pretrained_encoder(model: MixMAE, path, overwrite: bool = False,
+                            input: dict | None = None):
+    """Write the pretrained encoder of `model` as safetensors (with its config) for `load_encoder`;
+    `input`: what it was pretrained on (e.g. its multilook), for fine-tuning to match."""
     return save_encoder(model.encoder, path, overwrite=overwrite,
                         metadata={"pretraining": "sar-w-mixmae",
-                                                                            "mixmae_config": model.cfg.to_dict()})
+                                  **({"input": input} if input else {}),
+                                  "mixmae_config": model.cfg.to_dict()})

@@ -32,7 +32,8 @@ from .optim import make_optimizer, make_scheduler
 from .distributed import (DistEnv, ResumableSampler, _barrier, _broadcast_buffers,
                                   dist_cleanup, dist_setup,
                                   state_sha256, step_seed)
-from .encoder import _report_text, check_encoder_state, extract_encoder_state, load_encoder
+from .encoder import (_report_text, check_encoder_state, extract_encoder_state, load_encoder,
+                              read_encoder_file)
 from .data import (ChipDataset, SarAugment, dataset_enl, label_histogram, load_dataset_dir,
                            UnlabelledDataset)
 from .losses import alpha_weights, build_loss
@@ -482,9 +483,10 @@ def evaluate_dataset(model: nn.Module, ds, num_classes: int, env: DistEnv | None
     return res, cm
 
 # %% ../nbs/24_train.ipynb #c1f1879bf9e1
-def load_pretrained(model: nn.Module, path) -> Path:
+def load_pretrained(model: nn.Module, path, multilook: int | None = None) -> Path:
     """Load encoder weights into `model.encoder` from a pretrain run folder, an encoder
-    .safetensors, a .pt or a shipped name."""
+    .safetensors, a .pt or a shipped name; warn when it was pretrained on input multilooked
+    otherwise than `multilook` (the fine-tuning's)."""
     p = resolve_model_ref(path)
     if p.is_dir():
         p = p / "encoder.safetensors" if (p / "encoder.safetensors").is_file() else find_checkpoint(p, "last")
@@ -499,10 +501,22 @@ def load_pretrained(model: nn.Module, path) -> Path:
                                f"{_report_text(rep)}. Use the same --preset "
                                "and input channels as the pretraining run.")
         enc.load_state_dict(state)
-    elif p.suffix == ".safetensors": load_encoder(enc, p, strict=True)
+    elif p.suffix == ".safetensors":
+        load_encoder(enc, p, strict=True)
+        _check_pretrained_input(read_encoder_file(p)[2], multilook, p)
     else: raise SarLulcError(f"Pretrained weights must be a run folder, a .safetensors or a .pt "
                              f"file, not {p.name}.")
     return p
+
+def _check_pretrained_input(meta: dict, multilook: int | None, p: Path):
+    "A warning when the encoder saw other speckle than the fine-tuning will (`input.multilook`)."
+    if "input" not in meta: return                  # an older encoder: not recorded
+    try: pre = int(json.loads(meta["input"]).get("multilook", 1))
+    except (ValueError, TypeError, AttributeError): return
+    if multilook is not None and pre != int(multilook):
+        warnings.warn(f"{p.name} was pretrained on input multilooked {pre} x {pre}, this "
+                      f"fine-tuning uses {multilook} x {multilook}: the encoder meets another "
+                      f"speckle level (pass --multilook {pre} to match).", stacklevel=3)
 
 def load_init(model: nn.Module, path, target) -> tuple[Path, str]:
     """Load a whole trained segmenter (encoder, decoder and head) into `model`, built from that
@@ -656,7 +670,7 @@ def _start_model(cfg, target, in_chans, init, init_meta, pretrained, resume, ck,
         init_meta = model_meta(init)
         if not init_meta.get("model_config"): load_model(init)   # says what is wrong with it
     model, model_config = _finetune_model(cfg, target, in_chans, init_meta)
-    pre = load_pretrained(model, pretrained) if pretrained and not resume else None
+    pre = load_pretrained(model, pretrained, cfg.multilook) if pretrained and not resume else None
     started = ck.get("init") if ck is not None else None          # a resumed --init run stays one
     if init is not None and not resume:
         pre, started = load_init(model, init, target)
@@ -794,7 +808,9 @@ def _pretrain(cfg, env, data_dir, out, resume, max_steps, overwrite, progress) -
                   mode="min", resume=resume,
                   max_steps=max_steps, env=env, overwrite=overwrite, progress=progress)
     enc_path = out / "encoder.safetensors"
-    if env.is_main: save_pretrained_encoder(model, enc_path, overwrite=True)
+    if env.is_main:
+        save_pretrained_encoder(model, enc_path, overwrite=True,
+                                input=dict(multilook=int(cfg.multilook), norm=info.norm.to_dict()))
     _barrier(env)
     return dict(preset=cfg.preset, recipe=cfg.recipe, **summary, encoder=str(enc_path))
 
