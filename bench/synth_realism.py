@@ -37,6 +37,25 @@ def flevoland(shared: Path):
     return [(db, FLEVO_COARSE[lab])]
 
 
+def hv_report(shared: Path) -> dict:
+    """Flevoland's HV and HH/HV ratio per coarse class (dB quantiles; the ratio as the median of HH - HV per pixel):
+    what a dual-pol SynthALOS-2 would have to match. SynthALOS-2 itself has no HV channel."""
+    import rasterio
+    from sar_lulc.io import to_db
+    d = shared / "data/airsar_flevoland"
+    bands = {}
+    for b in ("HH", "HV"):
+        with rasterio.open(d / f"flevoland_{b}.tif") as s: bands[b] = to_db(s.read(1), "linear").astype(np.float64)
+    with rasterio.open(d / "flevoland_label.tif") as s: co = FLEVO_COARSE[s.read(1)]
+    out = {}
+    for i, c in enumerate(COARSE_CLASSES):
+        m = (co == i) & np.isfinite(bands["HH"]) & np.isfinite(bands["HV"])
+        if m.sum() < 50: out[c] = dict(pixels=int(m.sum())); continue
+        out[c] = dict(pixels=int(m.sum()), hv_q=np.percentile(bands["HV"][m], [5, 25, 50, 75, 95]).round(2).tolist(),
+                      hh_minus_hv_db=round(float(np.median(bands["HH"][m] - bands["HV"][m])), 2))
+    return out
+
+
 def synthetic(n: int, size: int, looks: float):
     from sar_lulc.synth import synth_scene
     out = []
@@ -94,6 +113,7 @@ def class_report(n: int, size: int, looks: float) -> dict:
         ramps = [range_ramp(d, k) for d, k in scenes]
         rep["sources"][name] = dict(scenes=len(scenes), classes=classes,
                                     ramp={a: round(float(np.mean([r[a] for r in ramps if r[a] is not None])), 2) for a in ("columns", "rows")})
+    rep["hv"] = {"AIRSAR Flevoland (real)": hv_report(shared), "SynthALOS-2": "no HV channel (single-pol HH only)"}
     real = class_samples(sources["AIRSAR Flevoland (real)"])
     for name, scenes in sources.items():
         if "real" not in name: rep["distances"][name] = realism_distances(real, class_samples(scenes))
