@@ -362,9 +362,11 @@ def check_bools(obj, what: str = "") -> None:
     file or `--set` is truthy: it is an error here, never a silent True."""
     for f in dataclasses.fields(obj):
         v = getattr(obj, f.name)
-        if f.type in (bool, "bool") and not isinstance(v, (bool, np.bool_)):
+        if f.type not in (bool, "bool") or isinstance(v, bool): continue
+        if not isinstance(v, np.bool_):
             raise SarLulcError(f"{what + ' ' if what else ''}{f.name} must be true or false, got "
                                f"{v!r}.")
+        setattr(obj, f.name, bool(v))                        # numpy's bool: a plain one for JSON
 
 def arg_number(kind=int, lo=None, hi=None, lo_open: bool = False):
     """An argparse `type=` that applies `check_number` (its message becomes the one-line usage

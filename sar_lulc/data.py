@@ -552,18 +552,24 @@ def multilook_db(db: np.ndarray, looks: int) -> np.ndarray:
 
 
 # %% ../nbs/04_data.ipynb #69d47b353a39
-def speckle_enl(db: np.ndarray, win: int = 8, q: float = 10) -> float:
-    """Equivalent number of looks of a dB image (the first band of (C, H, W)): 1/CV² of linear
-    intensity in the most homogeneous `win` x `win` blocks (the `q`-th percentile of their CV). NaN
-    with fewer than 4 complete blocks."""
+def _block_cv(db, win: int) -> np.ndarray:
+    "CV of linear intensity in each complete, fully valid `win` x `win` block (first band)."
     a = np.asarray(db, np.float64)
     a = a.reshape(-1, *a.shape[-2:])[0]
     H, W = (a.shape[0] // win) * win, (a.shape[1] // win) * win
     b = (10 ** (a[:H, :W] / 10)).reshape(H // win, win, W // win, win).swapaxes(1, 2)
     b = b.reshape(-1, win * win)
     b = b[np.isfinite(b).all(1)]
-    if len(b) < 4: return float("nan")
-    cv = b.std(1, ddof=1) / b.mean(1)
+    return b.std(1, ddof=1) / b.mean(1)
+
+def speckle_enl(db, win: int = 8, q: float = 10, min_blocks: int = 256) -> float:
+    """Equivalent number of looks of a dB image (the first band of (C, H, W)), or of a list of
+    images pooled: 1/CV² of linear intensity in the most homogeneous `win` x `win` blocks (the
+    `q`-th percentile of their CV). NaN with fewer than `min_blocks` valid blocks (128 x 128 px at
+    the defaults): too little scene to tell speckle from content."""
+    images = db if isinstance(db, (list, tuple)) else [db]
+    cv = np.concatenate([_block_cv(a, win) for a in images])
+    if len(cv) < min_blocks: return float("nan")
     return float(1 / max(np.percentile(cv, q), 1e-3) ** 2)
 
 def auto_multilook(enl: float, target_enl: float, max_k: int = 9, tolerance: float = 2.0) -> int:
@@ -576,16 +582,18 @@ def auto_multilook(enl: float, target_enl: float, max_k: int = 9, tolerance: flo
 # %% ../nbs/04_data.ipynb #8b1a6ca1d6d8
 def dataset_enl(sar_paths, units: str = "auto", cf: float = DEFAULT_CF, multilook: int = 1,
                 n: int = 8, win: int = 256) -> float:
-    """Median `speckle_enl` of the central `win` x `win` window of up to `n` scenes (first band),
-    after `multilook`: the speckle level a model trained on them has learnt."""
-    out = []
-    for p in list(sar_paths)[:n]:
+    """`speckle_enl` of the central `win` x `win` windows of up to `n` scenes spread over the list
+    (first band; the blocks pooled), after `multilook`: the speckle level a model trained on them
+    has learnt."""
+    paths = list(sar_paths)
+    wins = []
+    for p in paths[::max(1, len(paths) // n)][:n]:
         with SarReader(_as_channels(p)[0], units=units, cf=cf) as r:
             h, w = min(win, r.height), min(win, r.width)
             db = r.read(window=Window((r.width - w) // 2, (r.height - h) // 2, w, h))
-        out.append(speckle_enl(multilook_db(db[None], multilook)))
-    out = [e for e in out if np.isfinite(e)]
-    return round(float(np.median(out)), 2) if out else float("nan")
+        wins.append(multilook_db(db[None], multilook))
+    enl = speckle_enl(wins) if wins else float("nan")
+    return round(enl, 2) if np.isfinite(enl) else enl
 
 # %% ../nbs/04_data.ipynb #138611f5556f
 def _norm_items(items, labelled=True) -> list[dict]:

@@ -15,7 +15,7 @@ from rasterio.errors import RasterioError
 from rasterio.windows import Window
 from fastcore.basics import patch
 
-from .core import (SarLulcError, arg_number, atomic_output, check_choice, check_number,
+from .core import (SarLulcError, arg_number, atomic_output, check_bools, check_choice, check_number,
                       parse_range,
                            check_output_path,
                            get_device, output_lock, PRECISION_CHOICES, to_json)
@@ -39,9 +39,10 @@ from .outputs import (BLOCK, SCENE_SUFFIXES, PredictResult, _SceneWriter, large_
                               pixel_area_km2)
 
 # %% auto #0
-__all__ = ['SCENE_NORMS', 'REFERENCE_ENL', 'NOT_GEOTIFF', 'model_channels', 'channels_of', 'meta_of', 'scene_stats',
-           'ood_message', 'PredictPlan', 'predict_scene', 'scene_list', 'group_bands', 'scene_stem', 'scene_output',
-           'load_complete', 'predict_many', 'output_mode', 'predict_command']
+__all__ = ['SCENE_NORMS', 'AUTO_NORM_Z', 'AUTO_NORM_SPREAD', 'REFERENCE_ENL', 'NOT_GEOTIFF', 'model_channels', 'channels_of',
+           'meta_of', 'scene_stats', 'scene_offset', 'ood_message', 'PredictPlan', 'predict_scene', 'scene_list',
+           'group_bands', 'scene_stem', 'scene_output', 'load_complete', 'predict_many', 'output_mode',
+           'predict_command']
 
 # %% ../nbs/33_predict.ipynb #4993d593b92c
 def model_channels(meta: dict) -> int:
@@ -68,44 +69,53 @@ def scene_stats(read, height: int, width: int, win: int = 256, n: int = 3) -> di
     """Median, robust spread (1.4826 MAD; per band for several), valid fraction and equivalent
     number of looks (`speckle_enl`, first band) of dB from n x n windows over the scene."""
     h, w = min(win, height), min(win, width)
-    vals = []
+    vals, firsts = [], []
     for fy in (np.arange(n) + .5) / n:
         for fx in (np.arange(n) + .5) / n:
             r, c = int(fy * height - h / 2), int(fx * width - w / 2)
             r, c = min(max(r, 0), height - h), min(max(c, 0), width - w)
             a = np.asarray(read(Window(c, r, w, h)), np.float32)
-            vals.append(a.reshape(-1, h * w))
+            vals.append(a.reshape(-1, h * w)); firsts.append(a.reshape(-1, h, w)[0])
     v = np.concatenate(vals, axis=-1)                      # (bands, pixels)
     ok = np.isfinite(v).all(0)
     if not ok.any():
         return dict(median=float("nan"), spread=float("nan"), valid_fraction=0.0, enl=float("nan"))
-    enl = speckle_enl(v[0].reshape(-1, w))                 # the windows stacked, rows of blocks
+    enl = speckle_enl(firsts)                              # the windows' blocks pooled
     med = np.median(v[:, ok], axis=1)
     mad = 1.4826 * np.median(np.abs(v[:, ok] - med[:, None]), axis=1)
     one = lambda a: round(float(a[0]), 3) if len(a) == 1 else [round(float(x), 3) for x in a]
     return dict(median=one(med), spread=one(mad), valid_fraction=round(float(ok.mean()), 4),
                 enl=round(enl, 2))
 
-def ood_message(stats: dict, norm, units: str, name: str, auto: bool = False) -> str | None:
-    """A warning when the scene's dB statistics are far from the model's training data (`norm`),
-    else None; `auto`: saying that `norm='auto'` normalised the scene with its own statistics."""
-    # the first band
+def scene_offset(stats: dict, norm) -> tuple | None:
+    """(median, spread, training mean, training std, z of the median, spread ratio) of the first
+    band against the training statistics `norm`; None when either is unknown."""
     med, spread = np.ravel(stats.get("median", np.nan))[0], np.ravel(stats.get("spread", np.nan))[0]
     if norm is None or not np.isfinite(med): return None
     mean, std = np.ravel(norm.mean)[0], np.ravel(norm.std)[0]
-    z, r = (med - mean) / std, spread / std
+    return med, spread, mean, std, (med - mean) / std, spread / std
+
+def ood_message(stats: dict, norm, units: str, name: str, auto: bool = False) -> str | None:
+    """A warning when the scene's dB statistics are far from the model's training data (`norm`),
+    else None; `auto`: saying that `norm='auto'` normalised the scene with its own statistics."""
+    d = scene_offset(stats, norm)
+    if d is None: return None
+    med, spread, mean, std, z, r = d
     if abs(z) <= 2 and 1 / 3 < r < 3: return None
     return (f"{name} is unlike the model's training data: its backscatter has median {med:.1f} dB "
             f"and spread {spread:.1f} dB, the training data {mean:.1f} +- {std:.1f} dB ({z:+.1f} "
             f"std, spread x{r:.2f}). Likely causes: wrong units (read as {units}; set --units), a "
             "calibration offset (--cf, --db-offset) or another sensor. " +
             ("--norm auto normalised it with its own statistics (--norm model keeps the model's)."
-             if auto else "The map may be mostly one class. Try --norm scene (or auto), and "
+             if auto else "The map may be mostly one class. Try --norm scene, and "
              "--multilook 3 to 9 for single-look data."))
 
 # %% ../nbs/33_predict.ipynb #predplan0002
 # auto: the scene's own statistics when it is unlike the training data, else the model's
 SCENE_NORMS = ("auto", "model", "scene")
+# what auto takes for another calibration: a median this many training stds off, with a spread
+# at least this fraction of the training data's (one dark or bright cover has a narrow spread)
+AUTO_NORM_Z, AUTO_NORM_SPREAD = 2.5, 0.5
 # the looks (speckle_enl) of a model that records none: SynthALOS-2's default 4-look scenes
 REFERENCE_ENL = 3.0
 
@@ -152,6 +162,7 @@ class PredictPlan:
 def _check(self: PredictPlan):
     "Every option checked (and normalised) once; a GPU that is not there fails here."
     if self.norm is None: self.norm = "auto"
+    check_bools(self, "prediction option")
     check_choice("norm", self.norm, SCENE_NORMS)
     check_choice("engine", self.engine, ("stream", "memory"))
     check_choice("confidence_dtype", self.confidence_dtype, ("uint8", "float32"))
@@ -417,12 +428,15 @@ def _scene_norm(stats: dict, name: str) -> tuple:
     return np.ravel(stats["median"]), np.maximum(np.ravel(stats["spread"]), 0.1)
 
 def _auto_norm(meta: dict, stats: dict, units: str, name: str, msgs: list) -> str | None:
-    """`norm='auto'`: 'scene' when the scene is unlike the model's training data (`ood_message`,
-    announced), else None (the model's own statistics)."""
-    if not meta.get("norm"): return None
-    odd = ood_message(stats, NormStats(**meta["norm"]), units, name, auto=True)
-    if odd: msgs.append(odd); warnings.warn(odd, stacklevel=4)
-    return "scene" if odd else None
+    """`norm='auto'`: 'scene' when the scene looks like another calibration of mixed cover (its
+    median `AUTO_NORM_Z` training stds off, its spread not narrow), announced; else None (the
+    model's statistics; `ood_message` still warns of a scene unlike the training data)."""
+    train = NormStats(**meta["norm"]) if meta.get("norm") else None
+    d = scene_offset(stats, train)
+    if d is None or abs(d[4]) <= AUTO_NORM_Z or d[5] < AUTO_NORM_SPREAD: return None
+    odd = ood_message(stats, train, units, name, auto=True)
+    msgs.append(odd); warnings.warn(odd, stacklevel=4)
+    return "scene"
 
 def _input_record(rd, plan: PredictPlan, multilook: int, batch_size: int, cache_mb, why, norm,
                   stats: dict, train_norm) -> dict:
@@ -737,7 +751,9 @@ _PA.update(
     db_offset=Arg("dB added after calibration, for any units (a product's known offset)",
                   arg_number(float), metavar="DB"),
     multilook=Arg("average N x N pixels in power before the model (speckle filter; default: the "
-                  "model's, else the smallest that brings the scene's looks to the model's)",
+                  "model's if it was trained multilooked, else the smallest odd N <= 9 that brings "
+                  "the scene's looks (ENL) to the model's: none within a factor 2, 3 looks for "
+                  "models without a record)",
                   arg_number(lo=1, hi=31), metavar="N"),
     norm=Arg("normalise with the model's training statistics (model), the scene's own robust "
              "statistics (scene: sensors with unknown calibration), or auto: scene when the scene "

@@ -508,6 +508,8 @@ def load_pretrained(model: nn.Module, path, multilook: int | None = None) -> Pat
                              f"file, not {p.name}.")
     return p
 
+
+# %% ../nbs/24_train.ipynb #c3ea37dcd45f
 def _check_pretrained_input(meta: dict, multilook: int | None, p: Path):
     "A warning when the encoder saw other speckle than the fine-tuning will (`input.multilook`)."
     if "input" not in meta: return                  # an older encoder: not recorded

@@ -1,6 +1,6 @@
 """A foreign sensor's scenes, as a user meets them: uint16 *amplitude* (not DN), single look, UTM, 10 m. With no
 options the shipped water model finds the water: predict measures the scene's looks and multilooks it to the model's
-(--multilook auto), sees that its statistics are unlike the training data and normalises it with its own
+(the default of --multilook), sees that its statistics are unlike the training data and normalises it with its own
 (--norm auto), and says both; with the model's normalisation it is flagged instead of failing silently. A model
 fine-tuned on such scenes remembers its input units; output names are the same for one scene and a folder."""
 import json
