@@ -12,8 +12,12 @@
 4. **Report**: `bench/results/real_pretrain.json` (the pretraining runs: steps, hours, their loss against the trivial
    predictors) and the paired-by-seed table of mIoU differences against scratch (printed, and in the JSON).
 
-    python bench/real_pretrain.py --out runs/real_pre --jobs 2          # all of it (CPU: ~1.5 h on 2 cores)
-    python bench/real_pretrain.py --out runs/real_pre --folds 1 2 --blocks 1   # the smallest budget on two more folds
+    python bench/real_pretrain.py --out runs/real_pre --jobs 2 --arms paper gradient gradient_ml9   # fold 0, every
+                                                                        # budget (CPU: ~1.5 h on 2 cores)
+    python bench/real_pretrain.py --out runs/real_pre --folds 1 2 --blocks 1 --arms paper gradient   # 2 more folds
+    python bench/real_pretrain.py --out runs/real_pre --arms gradient_abs multilook15_abs --folds 0 1 2 --blocks 1
+                                                                        # absolute targets, 2000 steps (~45 min)
+    python bench/real_pretrain.py --out runs/real_pre --exclude-fold 1 2 --arms gradient --blocks 1   # inductive
     python bench/real_pretrain.py --out runs/real_pre --report          # only the report of what has finished
 
 Interrupted? Run the same command again: the corpus, finished pretraining and fine-tuning runs are read back.
@@ -34,6 +38,11 @@ ARMS = {  # name -> pretraining flags; the fine-tuning arm is `pre_<name>` besid
     "paper": [],                                                        # the paper's form, unchanged
     "gradient": ["--target", "gradient"],                               # multi-scale log-ratio edges
     "gradient_ml9": ["--target", "gradient", "--set", "multilook=9"],   # ... of input multilooked as fine-tuning sees it
+    # absolute targets (no per-patch standardisation), twice as long: a patch's level is predictable from its
+    # context where its speckle-free texture inside 32 px is not
+    "gradient_abs": ["--target", "gradient", "--set", "patch_norm=false", "--epochs", "20"],
+    "multilook15_abs": ["--target", "multilook", "--set", "target_looks=15", "--set", "patch_norm=false",
+                        "--epochs", "20"],
 }
 PRETRAIN = ["--preset", "tiny", "--chip", "128", "--batch-size", "16", "--epochs", "10", "--chips-per-epoch", "1600",
             "--set", "warmup_epochs=1", "--save-every", "50", "--seed", "0"]
@@ -140,7 +149,8 @@ def trivial_ratio(run: Path, last: int = 10) -> dict:
     tail = rows[-last:]
     f = lambda k: float(np.mean([float(r[k]) for r in tail]))
     return dict(steps=int(rows[-1]["step"]), loss=f("loss"), trivial_mean=f("trivial_mean"), trivial_box=f("trivial_box"),
-                loss_vs_trivial=f("loss_vs_trivial"), first_loss_vs_trivial=float(rows[0]["loss_vs_trivial"]))
+                loss_vs_trivial=f("loss_vs_trivial"), first_loss_vs_trivial=float(rows[0]["loss_vs_trivial"]),
+                curve=[[int(r["step"]), round(float(r["loss_vs_trivial"]), 4)] for r in rows])   # for the mixmae chapter
 
 
 def finetune(out: Path, encoders: dict, seeds: list[int], folds: list[int], jobs: int, results: Path,
@@ -180,7 +190,19 @@ def report(out: Path, results: Path, what: dict | None) -> dict:
     # the inductive check: the same arm pretrained without the fold's test fields, against the one that saw them
     inductive = {f"pre_{a}": {str(b): paired(res["runs"], f"pre_{a}", b, base=f"pre_{a.split('_nof')[0]}") for b in BLOCKS}
                  for a in runs if "_nof" in a}
+    # the smallest budget fold by fold, and the inductive arms pooled: pre_<arm>_nofF on fold F against scratch
+    folds = sorted({r["fold"] for r in res["runs"]})
+    on = lambda f: [r for r in res["runs"] if r["fold"] == f]
+    per_fold = {f"pre_{a}": {str(f): paired(on(f), f"pre_{a}", 1) for f in folds} for a in runs}
+    base = sorted({a.split("_nof")[0] for a in runs if "_nof" in a})
+    pooled = {}
+    for b in base:
+        sub = [dict(r, arm=f"pre_{b}_inductive") for r in res["runs"]
+               if r["arm"].startswith(f"pre_{b}_nof") and r["arm"] == f"pre_{b}_nof{r['fold']}"]
+        scratch = [r for r in res["runs"] if r["arm"] == "tiny_real"]
+        pooled[f"pre_{b}_inductive"] = {str(k): paired(sub + scratch, f"pre_{b}_inductive", k) for k in BLOCKS}
     rep = dict(machine=machine("cpu", 1), corpus=what, pretraining=pre, label_efficiency=table,
+               smallest_budget_by_fold=per_fold, inductive_pooled=pooled,
                inductive_minus_transductive=inductive,
                note="mIoU over the classes learnable at each budget (fold's test fields); differences paired by fold and "
                     "seed; blocks 0 = every training block; arms without _nofF pretrained on every Flevoland pixel "
@@ -206,8 +228,8 @@ def main(argv=None) -> int:
     ap.add_argument("--blocks", type=int, nargs="+", default=BLOCKS, help="label budgets in image blocks (0 = all)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--report", action="store_true", help="only report what has finished")
-    ap.add_argument("--exclude-fold", type=int, help="inductive check: pretrain without this fold's test fields "
-                    "(arms pre_<arm>_nofF), fine-tune on that fold only")
+    ap.add_argument("--exclude-fold", type=int, nargs="+", help="inductive check: pretrain without each fold's "
+                    "test fields (arms pre_<arm>_nofF), fine-tune on that fold only")
     ap.add_argument("--json", type=Path, default=ROOT / "bench/results/real_pretrain.json")
     a = ap.parse_args(argv)
     from sar_lulc.core import shared_dir
@@ -218,12 +240,15 @@ def main(argv=None) -> int:
     data, what = corpus(a.out, shared)
     print(f"corpus: {what}", flush=True)
     if not a.report:
-        ex_f = a.exclude_fold
-        tag = "" if ex_f is None else f"_nof{ex_f}"
-        if ex_f is not None: data, _ = corpus(a.out, shared, ex_f)
-        with cf.ThreadPoolExecutor(max_workers=a.jobs) as ex: list(ex.map(lambda arm: pretrain(a.out, data, arm, tag), a.arms))
-        encoders = {f"{arm}{tag}": a.out / "pretrain" / f"{arm}{tag}" / "encoder.safetensors" for arm in a.arms}
-        finetune(a.out, encoders, a.seeds, a.folds if ex_f is None else [ex_f], a.jobs, results, a.blocks)
+        # (tag, corpus, folds to fine-tune on): every pixel, or one inductive corpus per excluded fold
+        plan = ([("", data, a.folds)] if a.exclude_fold is None else
+                [(f"_nof{f}", corpus(a.out, shared, f)[0], [f]) for f in a.exclude_fold])
+        runs = [(arm, tag, d) for tag, d, _ in plan for arm in a.arms]
+        with cf.ThreadPoolExecutor(max_workers=a.jobs) as ex:
+            list(ex.map(lambda r: pretrain(a.out, r[2], r[0], r[1]), runs))
+        for tag, _, folds in plan:
+            encoders = {f"{arm}{tag}": a.out / "pretrain" / f"{arm}{tag}" / "encoder.safetensors" for arm in a.arms}
+            finetune(a.out, encoders, a.seeds, folds, a.jobs, results, a.blocks)
     rep = report(a.out, results, what)
     a.json.write_text(json.dumps(rep, indent=1, default=float))
     return 0

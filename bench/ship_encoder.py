@@ -28,14 +28,13 @@ def from_real(run: Path, arm: str) -> tuple[Path, dict]:
               "arm minus scratch {:+.1f} points (standard error {:.1f}; n {} runs paired by fold and seed)".format(
                   100 * le[str(b)]["diff"], 100 * le[str(b)]["se"], le[str(b)]["n"])
               for b in BLOCKS if le.get(str(b), {}).get("n")}
-    for nof, cells in rep.get("label_efficiency", {}).items():     # the same arm, pretrained without a fold's test fields
-        if nof.startswith(f"pre_{arm}_nof"):
-            result.update({f"Flevoland HH mIoU, {b or 'all'} labelled block(s), encoder pretrained without the test "
-                           f"fold's fields ({nof[4:]})": "arm minus scratch {:+.1f} points (standard error {:.1f}; n {})".format(
-                               100 * c["diff"], 100 * c["se"], c["n"]) for b, c in ((int(k), v) for k, v in cells.items()) if c["n"]})
+    ind = rep.get("inductive_pooled", {}).get(f"pre_{arm}_inductive", {})   # pretrained without each test fold's fields
+    result.update({f"Flevoland HH mIoU, {b or 'all'} labelled block(s), encoder pretrained without the test fold's "
+                   f"fields (inductive)": "arm minus scratch {:+.1f} points (standard error {:.1f}; n {})".format(
+                       100 * c["diff"], 100 * c["se"], c["n"]) for b, c in ((int(k), v) for k, v in ind.items()) if c["n"]})
     card = dict(pretraining=dict(arm=arm, flags=ARMS[arm], command=summ["command"], steps=summ["steps"],
                                  time_min=round(summ["time_s"] / 60, 1), **{k: v for k, v in trivial_ratio(pre).items()
-                                                                            if k != "steps"},
+                                                                            if k not in ("steps", "curve")},
                                  settings=PRETRAIN, machine=machine("cpu", 1)),
                 corpus=rep.get("corpus"), study="bench/real_pretrain.py (results: bench/results/real_pretrain.json, "
                                                 "bench/results/real_label_efficiency.json)",
