@@ -197,8 +197,7 @@ def report(out: Path, results: Path, what: dict | None) -> dict:
     base = sorted({a.split("_nof")[0] for a in runs if "_nof" in a})
     pooled = {}
     for b in base:
-        sub = [dict(r, arm=f"pre_{b}_inductive") for r in res["runs"]
-               if r["arm"].startswith(f"pre_{b}_nof") and r["arm"] == f"pre_{b}_nof{r['fold']}"]
+        sub = [dict(r, arm=f"pre_{b}_inductive") for r in res["runs"] if r["arm"] == f"pre_{b}_nof{r['fold']}"]
         scratch = [r for r in res["runs"] if r["arm"] == "tiny_real"]
         pooled[f"pre_{b}_inductive"] = {str(k): paired(sub + scratch, f"pre_{b}_inductive", k) for k in BLOCKS}
     rep = dict(machine=machine("cpu", 1), corpus=what, pretraining=pre, label_efficiency=table,

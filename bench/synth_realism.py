@@ -42,11 +42,9 @@ def hv_report(shared: Path) -> dict:
     what a dual-pol SynthALOS-2 would have to match. SynthALOS-2 itself has no HV channel."""
     import rasterio
     from sar_lulc.io import to_db
-    d = shared / "data/airsar_flevoland"
-    bands = {}
-    for b in ("HH", "HV"):
-        with rasterio.open(d / f"flevoland_{b}.tif") as s: bands[b] = to_db(s.read(1), "linear").astype(np.float64)
-    with rasterio.open(d / "flevoland_label.tif") as s: co = FLEVO_COARSE[s.read(1)]
+    (hh, co), = flevoland(shared)
+    with rasterio.open(shared / "data/airsar_flevoland/flevoland_HV.tif") as s: hv = to_db(s.read(1), "linear")
+    bands = dict(HH=hh, HV=hv.astype(np.float64))
     out = {}
     for i, c in enumerate(COARSE_CLASSES):
         m = (co == i) & np.isfinite(bands["HH"]) & np.isfinite(bands["HV"])

@@ -22,8 +22,8 @@ from .schemes import IGNORE_INDEX, ClassScheme, get_scheme, remap
 # %% auto #0
 __all__ = ['JAPAN_HH_NORM', 'DATASET_FORMAT', 'SPLITS', 'NormStats', 'compute_norm_stats', 'scheme_to_json', 'scheme_from_json',
            'DatasetInfo', 'write_manifest', 'load_dataset_dir', 'merge_datasets', 'merge_command', 'grid_offsets',
-           'SarAugment', 'multilook_db', 'speckle_enl', 'auto_multilook', 'dataset_enl', 'dihedral', 'ChipDataset',
-           'UnlabelledDataset', 'random_resized_crop', 'label_histogram']
+           'SarAugment', 'multilook_db', 'block_cv', 'speckle_enl', 'auto_multilook', 'dataset_enl', 'dihedral',
+           'ChipDataset', 'UnlabelledDataset', 'random_resized_crop', 'label_histogram']
 
 # %% ../nbs/04_data.ipynb #fbb3768004cc
 @dataclass
@@ -552,15 +552,16 @@ def multilook_db(db: np.ndarray, looks: int) -> np.ndarray:
 
 
 # %% ../nbs/04_data.ipynb #69d47b353a39
-def _block_cv(db, win: int) -> np.ndarray:
-    "CV of linear intensity in each complete, fully valid `win` x `win` block (first band)."
+def block_cv(db, win: int, ddof: int = 1) -> np.ndarray:
+    """CV (std/mean) of linear intensity in each complete, fully valid `win` x `win` block of a dB
+    image (the first band; NaN = no data or outside a mask)."""
     a = np.asarray(db, np.float64)
     a = a.reshape(-1, *a.shape[-2:])[0]
     H, W = (a.shape[0] // win) * win, (a.shape[1] // win) * win
     b = (10 ** (a[:H, :W] / 10)).reshape(H // win, win, W // win, win).swapaxes(1, 2)
     b = b.reshape(-1, win * win)
     b = b[np.isfinite(b).all(1)]
-    return b.std(1, ddof=1) / b.mean(1)
+    return b.std(1, ddof=ddof) / b.mean(1)
 
 def speckle_enl(db, win: int = 8, q: float = 10, min_blocks: int = 256) -> float:
     """Equivalent number of looks of a dB image (the first band of (C, H, W)), or of a list of
@@ -568,7 +569,7 @@ def speckle_enl(db, win: int = 8, q: float = 10, min_blocks: int = 256) -> float
     `q`-th percentile of their CV). NaN with fewer than `min_blocks` valid blocks (128 x 128 px at
     the defaults): too little scene to tell speckle from content."""
     images = db if isinstance(db, (list, tuple)) else [db]
-    cv = np.concatenate([_block_cv(a, win) for a in images])
+    cv = np.concatenate([block_cv(a, win) for a in images])
     if len(cv) < min_blocks: return float("nan")
     return float(1 / max(np.percentile(cv, q), 1e-3) ** 2)
 

@@ -474,15 +474,16 @@ def save_encoder(encoder: SwinEncoder, path, overwrite: bool = False,
     with atomic_output(path, overwrite) as tmp: save_file(sd, str(tmp), metadata=meta)
     return Path(path)
 
-def read_encoder_file(path) -> tuple[dict, EncoderConfig | None, dict]:
-    "(encoder state dict, its EncoderConfig or None, raw metadata) from a safetensors file."
+def read_encoder_file(path, tensors: bool = True) -> tuple[dict, EncoderConfig | None, dict]:
+    """(encoder state dict, its EncoderConfig or None, raw metadata) from a safetensors file;
+    `tensors=False`: the metadata alone (an empty state), without reading the weights."""
     from safetensors import safe_open
     path = Path(path)
     if not path.is_file(): raise SarLulcError(f"Encoder weights {path} not found.")
     try:
         with safe_open(str(path), framework="pt", device="cpu") as f:
             meta = dict(f.metadata() or {})
-            state = {k: f.get_tensor(k) for k in f.keys()}
+            state = {k: f.get_tensor(k) for k in f.keys()} if tensors else {}
     except Exception as e:
         raise SarLulcError(f"{path} is not a readable safetensors file ({e}); encoder weights must "
                            "be .safetensors.") from e

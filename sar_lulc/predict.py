@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib, dataclasses, json, os, tempfile, time, warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import rasterio
@@ -40,8 +41,8 @@ from .outputs import (BLOCK, SCENE_SUFFIXES, PredictResult, _SceneWriter, large_
 
 # %% auto #0
 __all__ = ['SCENE_NORMS', 'AUTO_NORM_Z', 'AUTO_NORM_SPREAD', 'REFERENCE_ENL', 'NOT_GEOTIFF', 'model_channels', 'channels_of',
-           'meta_of', 'scene_stats', 'scene_offset', 'ood_message', 'PredictPlan', 'predict_scene', 'scene_list',
-           'group_bands', 'scene_stem', 'scene_output', 'load_complete', 'predict_many', 'output_mode',
+           'meta_of', 'scene_stats', 'SceneOffset', 'scene_offset', 'ood_message', 'PredictPlan', 'predict_scene',
+           'scene_list', 'group_bands', 'scene_stem', 'scene_output', 'load_complete', 'predict_many', 'output_mode',
            'predict_command']
 
 # %% ../nbs/33_predict.ipynb #4993d593b92c
@@ -87,13 +88,22 @@ def scene_stats(read, height: int, width: int, win: int = 256, n: int = 3) -> di
     return dict(median=one(med), spread=one(mad), valid_fraction=round(float(ok.mean()), 4),
                 enl=round(enl, 2))
 
-def scene_offset(stats: dict, norm) -> tuple | None:
-    """(median, spread, training mean, training std, z of the median, spread ratio) of the first
-    band against the training statistics `norm`; None when either is unknown."""
+class SceneOffset(NamedTuple):
+    "A scene's first band against the training data: dB levels, `z` of the median, spread ratio."
+    median: float
+    spread: float
+    mean: float
+    std: float
+    z: float
+    ratio: float
+
+def scene_offset(stats: dict, norm) -> SceneOffset | None:
+    """The scene's median and spread (first band) against the training statistics `norm`; None
+    when either is unknown."""
     med, spread = np.ravel(stats.get("median", np.nan))[0], np.ravel(stats.get("spread", np.nan))[0]
     if norm is None or not np.isfinite(med): return None
     mean, std = np.ravel(norm.mean)[0], np.ravel(norm.std)[0]
-    return med, spread, mean, std, (med - mean) / std, spread / std
+    return SceneOffset(med, spread, mean, std, (med - mean) / std, spread / std)
 
 def ood_message(stats: dict, norm, units: str, name: str, auto: bool = False) -> str | None:
     """A warning when the scene's dB statistics are far from the model's training data (`norm`),
@@ -433,7 +443,7 @@ def _auto_norm(meta: dict, stats: dict, units: str, name: str, msgs: list) -> st
     model's statistics; `ood_message` still warns of a scene unlike the training data)."""
     train = NormStats(**meta["norm"]) if meta.get("norm") else None
     d = scene_offset(stats, train)
-    if d is None or abs(d[4]) <= AUTO_NORM_Z or d[5] < AUTO_NORM_SPREAD: return None
+    if d is None or abs(d.z) <= AUTO_NORM_Z or d.ratio < AUTO_NORM_SPREAD: return None
     odd = ood_message(stats, train, units, name, auto=True)
     msgs.append(odd); warnings.warn(odd, stacklevel=4)
     return "scene"
@@ -756,8 +766,9 @@ _PA.update(
                   "models without a record)",
                   arg_number(lo=1, hi=31), metavar="N"),
     norm=Arg("normalise with the model's training statistics (model), the scene's own robust "
-             "statistics (scene: sensors with unknown calibration), or auto: scene when the scene "
-             "is unlike the training data", choices=SCENE_NORMS),
+             "statistics (scene: sensors with unknown calibration), or auto: scene when its "
+             "level is far from the training data's (another calibration) and its spread is not "
+             "narrow, else model", choices=SCENE_NORMS),
     band=Arg("band (1-based or name, e.g. HH) of a multi-band input"),
     plausible=Arg("the dB range a pixel of backscatter takes once calibrated, LOW:HIGH; pixels "
                   f"outside are no data (default {PLAUSIBLE_DB[0]:g}:{PLAUSIBLE_DB[1]:g}; write "

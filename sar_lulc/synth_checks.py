@@ -13,6 +13,7 @@ import torch
 from rasterio.windows import Window
 
 from .core import SarLulcError, real_tile_paths
+from .data import block_cv
 from .io import DEFAULT_CF, read_label_map, read_sar, to_db
 from .metrics import ConfusionMatrix
 from .synth import JP9_NAMES, NUM_CLASSES, WATER, benchmark_seeds, synth_scene
@@ -140,16 +141,10 @@ def water_stats(db: np.ndarray, mask: np.ndarray, win: int = 16) -> dict:
     db = np.asarray(db, np.float64); m = np.asarray(mask, bool) & np.isfinite(db)
     out = dict(pixels=int(m.sum()), median_db=float(np.median(db[m])) if m.any() else float("nan"),
                windows=0, cv=float("nan"), enl=float("nan"))
-    H, W = (db.shape[0] // win) * win, (db.shape[1] // win) * win
-    if H == 0 or W == 0: return out
-    blk = lambda a: a[:H,
-                      :W].reshape(H // win, win, W // win,
-                                  win).transpose(0, 2, 1, 3).reshape(-1, win * win)
-    full = blk(m).all(1)
-    if full.any():
-        I = 10 ** (blk(np.where(m, db, 0))[full] / 10)
-        cv = float(np.median(I.std(1) / I.mean(1)))
-        out.update(windows=int(full.sum()), cv=cv, enl=1 / cv ** 2)
+    cvs = block_cv(np.where(m, db, np.nan), win, ddof=0)     # the windows entirely in the mask
+    if len(cvs):
+        cv = float(np.median(cvs))
+        out.update(windows=len(cvs), cv=cv, enl=1 / cv ** 2)
     return out
 
 def real_ocean_stats(win: int = 16, paths: dict | None = None) -> dict | None:

@@ -503,7 +503,7 @@ def load_pretrained(model: nn.Module, path, multilook: int | None = None) -> Pat
         enc.load_state_dict(state)
     elif p.suffix == ".safetensors":
         load_encoder(enc, p, strict=True)
-        _check_pretrained_input(read_encoder_file(p)[2], multilook, p)
+        _check_pretrained_input(read_encoder_file(p, tensors=False)[2], multilook, p)
     else: raise SarLulcError(f"Pretrained weights must be a run folder, a .safetensors or a .pt "
                              f"file, not {p.name}.")
     return p
