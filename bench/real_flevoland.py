@@ -467,7 +467,8 @@ def report(res: dict) -> str:
     for (p, i, arm), rs in sorted(groups.items(), key=lambda g: (g[0][0], g[0][1], -fold_mean(g[1]))):
         folds, per_seed = sorted({r["fold"] for r in rs}), {}
         for r in rs: per_seed.setdefault(r["seed"], {})[r["fold"]] = r["miou"]
-        complete = [np.mean(list(v.values())) for v in per_seed.values() if sorted(v) == folds]
+        complete = [np.nanmean([np.nan if x is None else x for x in v.values()])   # None: no learnable class
+                    for v in per_seed.values() if sorted(v) == folds]
         full = len(complete) == len(per_seed)
         fw = lambda v: float(np.mean([np.nanmean([np.nan if v(r) is None else v(r) for r in rs if r["fold"] == f])
                                       for f in folds]))                    # folds weigh alike

@@ -15,6 +15,8 @@
     python bench/real_pretrain.py --out runs/real_pre --jobs 2 --arms paper gradient gradient_ml9   # fold 0, every
                                                                         # budget (CPU: ~1.5 h on 2 cores)
     python bench/real_pretrain.py --out runs/real_pre --folds 1 2 --blocks 1 --arms paper gradient   # 2 more folds
+    python bench/real_pretrain.py --out runs/real_pre --folds 0 1 2 --blocks 1 --seeds 3 4 5 --arms gradient paper
+                                                                        # 3 more seeds at the smallest budget
     python bench/real_pretrain.py --out runs/real_pre --arms gradient_abs multilook15_abs --folds 0 1 2 --blocks 1
                                                                         # absolute targets, 2000 steps (~45 min)
     python bench/real_pretrain.py --out runs/real_pre --exclude-fold 1 2 --arms gradient --blocks 1   # inductive
@@ -174,10 +176,10 @@ def paired(runs: list, arm: str, blocks, base: str = "tiny_real") -> dict:
     pick = lambda a: {key(r): r["miou"] for r in runs if r["arm"] == a and (r.get("blocks") or 0) == blocks
                       and r["miou"] is not None}
     a, b = pick(arm), pick(base)
-    d = [a[k] - b[k] for k in sorted(set(a) & set(b))]
-    m, s, n = summarise(d)
-    return dict(diff=m, se=s / np.sqrt(n) if n > 1 else float("nan"), n=n, arm=summarise(list(a.values()))[0],
-                scratch=summarise(list(b.values()))[0])
+    both = sorted(set(a) & set(b))                     # the means too are over the pairs, like the difference
+    m, s, n = summarise([a[k] - b[k] for k in both])
+    return dict(diff=m, se=s / np.sqrt(n) if n > 1 else float("nan"), n=n, arm=summarise([a[k] for k in both])[0],
+                scratch=summarise([b[k] for k in both])[0])
 
 
 def report(out: Path, results: Path, what: dict | None) -> dict:

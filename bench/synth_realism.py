@@ -63,19 +63,31 @@ def synthetic(n: int, size: int, looks: float):
     return out
 
 
-def synthetic_jp(shared: Path, size: int, looks: float):
-    from sar_lulc.layouts import make_jp_benchmark
+def _read_split(d) -> list:
     from sar_lulc.data import load_dataset_dir
     import rasterio
-    tiles = sorted((shared / "data/jaxa_hrlulc").glob("*/LC_*.tif"))
     out = []
-    with tempfile.TemporaryDirectory() as d:
-        make_jp_benchmark(d, tiles, size=size, per_tile=1, looks=looks, split=(1, 0, 0))
-        for it in load_dataset_dir(d).items("train"):
-            with rasterio.open(it["sar"][0] if isinstance(it["sar"], list) else it["sar"]) as s: db = s.read(1).astype(np.float64)
-            with rasterio.open(it["label"]) as s: lab = s.read(1)
-            out.append((db, np.where(lab < 9, JP9_COARSE[np.minimum(lab, 8)], 255)))
+    for it in load_dataset_dir(d).items("train"):
+        with rasterio.open(it["sar"][0] if isinstance(it["sar"], list) else it["sar"]) as s: db = s.read(1).astype(np.float64)
+        with rasterio.open(it["label"]) as s: lab = s.read(1)
+        out.append((db, np.where(lab < 9, JP9_COARSE[np.minimum(lab, 8)], 255)))
     return out
+
+
+def synthetic_jp(shared: Path, size: int, looks, randomise=None):
+    from sar_lulc.layouts import make_jp_benchmark
+    tiles = sorted((shared / "data/jaxa_hrlulc").glob("*/LC_*.tif"))
+    with tempfile.TemporaryDirectory() as d:
+        make_jp_benchmark(d, tiles, size=size, per_tile=1, looks=looks, split=(1, 0, 0), randomise=randomise)
+        return _read_split(d)
+
+
+def synthetic_randomised(n: int, size: int, looks, randomise):
+    "Procedural scenes as `sar-lulc synth --randomise ... --looks ...` writes them."
+    from sar_lulc.synth import make_benchmark
+    with tempfile.TemporaryDirectory() as d:
+        make_benchmark(d, n, 0, 0, size, looks=looks, randomise=randomise)
+        return _read_split(d)
 
 
 def _round(v, n: int):
@@ -88,6 +100,11 @@ def class_report(n: int, size: int, looks: float) -> dict:
     if shared is None: sys.exit("no shared data folder (set SAR_LULC_SHARED)")
     sources = {"AIRSAR Flevoland (real)": flevoland(shared), f"SynthALOS-2 ({n} scenes, {looks:g} looks)": synthetic(n, size, looks),
                f"SynthALOS-2/JP ({looks:g} looks)": synthetic_jp(shared, size, looks)}
+    # the sensor randomisation the shipped land-cover model trains on (bench/synth_transfer.py)
+    from sar_lulc.synth import RANDOMISATIONS
+    rz, L = RANDOMISATIONS["transfer"], (1, 12)
+    sources.update({f"SynthALOS-2, transfer ({n} scenes, 1-12 looks)": synthetic_randomised(n, size, L, rz),
+                    "SynthALOS-2/JP, transfer (1-12 looks)": synthetic_jp(shared, size, L, rz)})
     rep = dict(sources={}, distances={}, classes=list(COARSE_CLASSES), size=size, looks=looks)
     for name, scenes in sources.items():
         db = np.concatenate([s[0].ravel() for s in scenes]); co = np.concatenate([s[1].ravel() for s in scenes])

@@ -19,7 +19,7 @@ from .command import Arg, command
 from .io import DEFAULT_CF, open_raster, to_db
 from .schemes import IGNORE_INDEX, JP9
 from .synth import (BACKSCATTER, BUILT, FOREST, JP9_NAMES, PIXEL_DEG, WATER, WRITE_UNITS,
-                            SensorRandomisation,
+                            RANDOMISATIONS, SensorRandomisation, randomisation,
                             _prepare_out, _write_scene,
                             _rot_grid, _u, make_benchmark, noise_fields, parse_looks, simulate_dn)
 from .chips import _split_fracs, assign_blocks
@@ -294,41 +294,45 @@ def synth_command(out_dir: Arg("output dataset folder (created; must be new or e
                              "scene") = "4",
                   open_sea: Arg("share of each split's scenes that are mostly open sea with swell "
                                 "and calm patches, exactly (rounded, at least one when > 0; e.g. "
-                                "0.3 for water "
-                                "models; procedural)", arg_number(float, lo=0, hi=1)) = 0.0,
+                                "0.3 for water models; procedural)",
+                                arg_number(float, lo=0, hi=1)) = 0.0,
                   units: Arg(f"SAR files as float32 dB, uint16 DN (CF {DEFAULT_CF:g}) or both",
                              choices=WRITE_UNITS) = "db",
                   nodata_corner: Arg("fraction of each scene cut off as no data (procedural)",
                                      arg_number(float)) = 0.0,
                   layouts: Arg("HRLULC label tiles (files, or folders searched with their "
                                "subfolders; 10 m or 50 m): render SynthALOS-2/JP on their windows "
-                               "instead of procedural layouts", nargs="+",
-                               metavar="TILE") = None,
+                               "instead of procedural layouts", nargs="+", metavar="TILE") = None,
                   max_sea: Arg("skip layout windows with more water or no data than this",
                                arg_number(float, lo=0, hi=1)) = 0.5,
                   per_tile: Arg("at most this many windows per tile (default: all)",
                                 arg_number(lo=1)) = None,
                   split: Arg("train,val,test fractions of the layout windows") = "0.8,0.1,0.1",
                   split_by: Arg("geographic split of layout windows: blocks of 4 x 4 windows, or "
-                                "whole tiles",
-                                choices=("block", "tile")) = "block",
-                  offset_db: Arg("absolute calibration offset in dB added to each scene, or a "
-                                 "range LOW:HIGH drawn per scene (write --offset-db=-6:6): a "
-                                 "model then cannot learn one sensor's levels",
-                                 metavar="DB") = "0",
+                                "whole tiles", choices=("block", "tile")) = "block",
+                  randomise: Arg("sensor randomisation preset (transfer: every draw, as the "
+                                 "transfer study measured it)",
+                                 choices=tuple(RANDOMISATIONS)) = "none",
+                  offset_db: Arg("calibration offset in dB added to each scene, or a range "
+                                 "LOW:HIGH drawn per scene (write --offset-db=-6:6)",
+                                 metavar="DB") = None,
                   ramp_db: Arg("brightness change across each scene of up to this many dB, either "
-                               "sign, along rows or columns, drawn per scene (range/incidence "
-                               "effects)", arg_number(float, lo=0), metavar="DB") = 0.0,
+                               "sign, along rows or columns (range/incidence effects)",
+                               arg_number(float, lo=0), metavar="DB") = None,
+                  class_jitter_db: Arg("shift each class's level by up to this many dB, per class "
+                                       "and scene", arg_number(float, lo=0), metavar="DB") = None,
+                  zoom: Arg("resample each scene finer by a factor >= 1, or a range LOW:HIGH drawn "
+                            "per scene (pixel size; correlated speckle)") = None,
                   overwrite: Arg("replace a dataset already in OUT_DIR") = False,
                   as_json: bool = False) -> dict:
     """Generate the SynthALOS-2 synthetic benchmark (scenes + labels + manifest), procedural or on
-    real label layouts."""
+    real label layouts. The sensor randomisation flags default to the `--randomise` preset's."""
     t0 = time.perf_counter()
-    rz = SensorRandomisation(offset_db, ramp_db)
+    rz = randomisation(randomise, offset_db=offset_db, ramp_db=ramp_db,
+                       class_jitter_db=class_jitter_db, zoom=zoom)
     if layouts:
         out = make_jp_benchmark(out_dir, layouts, size, max_sea, per_tile, _split_fracs(split),
-                                split_by, seed=seed,
-                                looks=looks, units=units, overwrite=overwrite,
+                                split_by, seed=seed, looks=looks, units=units, overwrite=overwrite,
                                 progress=not as_json, randomise=rz)
     else:
         out = make_benchmark(out_dir, n_train, n_val, n_test, size, seed, looks, units, overwrite,

@@ -12,16 +12,17 @@ from pathlib import Path
 import numpy as np
 from affine import Affine
 
-from .core import SarLulcError, atomic_output, parse_range
+from .core import SarLulcError, atomic_output, check_choice, parse_range
 from .io import DEFAULT_CF, LABEL_SUFFIX, db_to_dn, to_db, write_raster, write_label_map
 from .schemes import JP9, get_scheme
 
 # %% auto #0
 __all__ = ['JP9_NAMES', 'NUM_CLASSES', 'WATER', 'BUILT', 'PADDY', 'CROP', 'GRASS', 'FOREST', 'BARE', 'SOLAR', 'GREENHOUSE',
            'PIXEL_DEG', 'TARGETS', 'JAPAN_RANGES', 'BACKSCATTER', 'TEXTURE_NU', 'TEXTURE_DB', 'LAYOUT_STAGES',
-           'FROZEN_DN_STEP', 'FROZEN_CHANGED_MAX', 'SPLIT_OFFSETS', 'WRITE_UNITS', 'noise_fields', 'terrain_modulation',
-           'speckle', 'SynthScene', 'class_fractions', 'simulate_dn', 'synth_scene', 'frozen_mismatch',
-           'benchmark_seeds', 'parse_looks', 'SensorRandomisation', 'make_benchmark']
+           'FROZEN_DN_STEP', 'FROZEN_CHANGED_MAX', 'SPLIT_OFFSETS', 'WRITE_UNITS', 'RANDOMISATIONS', 'noise_fields',
+           'terrain_modulation', 'speckle', 'SynthScene', 'class_fractions', 'simulate_dn', 'synth_scene',
+           'frozen_mismatch', 'benchmark_seeds', 'parse_looks', 'zoom_scene', 'apply_draw', 'SensorRandomisation',
+           'randomisation', 'make_benchmark']
 
 # %% ../nbs/03_synth.ipynb #6ae8efb96f16
 # the classes are the jp9 scheme's; their indices by name:
@@ -241,14 +242,13 @@ def _open_sea_db(rng, shape, wind, xx, yy) -> np.ndarray:
     phase, amp = noise_fields(rng, shape, 3.5, 2, down=4)
     # swell wavelength (px) and heading
     lam, th = rng.uniform(4, 24), rng.uniform(0, np.pi)
-    ridge = np.sin(2 * np.pi * (xx * math.cos(th) + yy * math.sin(th)) / lam + rng.uniform(1,
-                                                                                           4) * phase)
+    ridge = np.sin(2 * np.pi * (xx * math.cos(th) + yy * math.sin(th)) / lam
+                   + rng.uniform(1, 4) * phase)
     swell = _u(rng, "swell_db") * np.clip(1 + .4 * amp, .2, 2) * ridge
     # lee of the land, slicks: darker
     calm = _u(rng, "calm_db") * np.clip(-(wind + .5), 0, 1.5)
-    return (_u(rng,
-               "open_sea") + BACKSCATTER["wind_db"] * np.maximum(wind,
-                                                                 -1) + swell - calm).astype(np.float32)
+    sea = _u(rng, "open_sea") + BACKSCATTER["wind_db"] * np.maximum(wind, -1)
+    return (sea + swell - calm).astype(np.float32)
 
 # %% ../nbs/03_synth.ipynb #72245093519b
 def _georef(c, pixel_deg):
@@ -646,42 +646,106 @@ def parse_looks(looks) -> tuple[float, float]:
     return v[0], v[1]
 
 
+# %% ../nbs/03_synth.ipynb #55eddca49eac
+def zoom_scene(db, labels, transform, zoom: float, at=(0.5, 0.5)):
+    """(db, labels, transform) resampled `zoom` (>= 1) times finer: the window of 1/zoom of the
+    scene at fractional position `at` (row, col), interpolated back to full size, bilinear in power
+    (no data stays no data, nearest) and nearest for labels."""
+    H, W = db.shape
+    h, w = max(1, round(H / zoom)), max(1, round(W / zoom))
+    r0, c0 = int(at[0] * (H - h)), int(at[1] * (W - w))
+    def axis(n_out, n_in):                         # bilinear weights (n_out, n_in), pixel centres
+        x = np.clip((np.arange(n_out) + 0.5) * n_in / n_out - 0.5, 0, n_in - 1)
+        i0 = np.floor(x).astype(int); i1 = np.minimum(i0 + 1, n_in - 1)
+        f = (x - i0).astype(np.float32)
+        A = np.zeros((n_out, n_in), np.float32)
+        np.add.at(A, (np.arange(n_out), i0), 1 - f); np.add.at(A, (np.arange(n_out), i1), f)
+        near = np.floor((np.arange(n_out) + 0.5) * n_in / n_out).astype(int)
+        return A, np.minimum(near, n_in - 1)
+    (Ar, nr), (Ac, nc) = axis(H, h), axis(W, w)
+    win = db[r0:r0 + h, c0:c0 + w]
+    ok = np.isfinite(win)
+    p = Ar @ np.where(ok, 10 ** (win / 10), 0).astype(np.float32) @ Ac.T
+    wt = Ar @ ok.astype(np.float32) @ Ac.T
+    out = 10 * np.log10(np.maximum(p / np.maximum(wt, 1e-12), 1e-30))
+    out = np.where(ok[np.ix_(nr, nc)], out, np.nan).astype(np.float32)
+    lab = labels[r0:r0 + h, c0:c0 + w][np.ix_(nr, nc)]
+    return out, lab, transform @ Affine.translation(c0, r0) @ Affine.scale(w / W, h / H)
+
+# %% ../nbs/03_synth.ipynb #fba0b10243f9
+def apply_draw(sc, d: dict, cf: float = DEFAULT_CF):
+    "The scene `sc` with a `SensorRandomisation` draw `d`: zoom, class shifts, offset, ramp."
+    geo = {}
+    if d.get("zoom", 1) > 1:
+        geo = dict(zip(("db", "labels", "transform"),
+                       zoom_scene(sc.db, sc.labels, sc.transform, d["zoom"], d["zoom_at"])))
+    base, labels = geo.get("db", sc.db), geo.get("labels", sc.labels)
+    H, W = base.shape
+    n = H if d["ramp_axis"] == 0 else W
+    t = (np.arange(n, dtype=np.float32) / max(n - 1, 1) - 0.5) * d["ramp_db"]
+    ramp = t[:, None] if d["ramp_axis"] == 0 else t[None, :]
+    shift = np.zeros(256, np.float32); shift[:NUM_CLASSES] = d.get("class_jitter_db", 0)
+    db = (base + np.float32(d["offset_db"]) + ramp + shift[labels]).astype(np.float32)
+    new = {**geo, "db": db, "dn": db_to_dn(db, cf)}
+    if dataclasses.is_dataclass(sc): return dataclasses.replace(sc, **new)
+    return SimpleNamespace(**{**vars(sc), **new})
+
 # %% ../nbs/03_synth.ipynb #f652cc3429dd
 @dataclass(frozen=True)
 class SensorRandomisation:
-    "Per-scene calibration offset and brightness ramp, drawn from the scene's seed (off: none)."
+    """Per-scene sensor and processor draws from the scene's seed: calibration, ramp, class
+    contrasts, pixel size (all off by default)."""
     offset_db: tuple = (0.0, 0.0)    # absolute calibration offset range, dB
     ramp_db: float = 0.0             # largest brightness change across a scene, dB
+    class_jitter_db: float = 0.0     # largest shift of one class's level, dB
+    zoom: tuple = (1.0, 1.0)         # resampling factor range (>= 1: finer pixels, correlated)
 
     def __post_init__(self):
         object.__setattr__(self, "offset_db", parse_range(self.offset_db, "offset_db"))
-        if not (math.isfinite(float(self.ramp_db)) and float(self.ramp_db) >= 0):
-            raise SarLulcError(f"ramp_db must be a number of dB >= 0, got {self.ramp_db!r}.")
-        object.__setattr__(self, "ramp_db", float(self.ramp_db))
+        for f in ("ramp_db", "class_jitter_db"):
+            v = getattr(self, f)
+            if not (isinstance(v, (int, float)) and math.isfinite(float(v)) and float(v) >= 0):
+                raise SarLulcError(f"{f} must be a number of dB >= 0, got {v!r}.")
+            object.__setattr__(self, f, float(v))
+        z = parse_range(self.zoom, "zoom")
+        if not 1 <= z[0] <= z[1] <= 4:
+            raise SarLulcError("zoom must be a factor or range LOW:HIGH with 1 <= LOW <= HIGH "
+                               f"<= 4, got {self.zoom!r}.")
+        object.__setattr__(self, "zoom", z)
 
     @property
-    def active(self) -> bool: return self.offset_db != (0.0, 0.0) or self.ramp_db > 0
+    def active(self) -> bool:
+        return (self.offset_db != (0.0, 0.0) or self.ramp_db > 0 or self.class_jitter_db > 0
+                or self.zoom[1] > 1)
 
     def draw(self, seed: int) -> dict:
-        "This scene's offset (dB), ramp (dB across it) and its axis (0 rows, 1 columns)."
+        "This scene's offset, ramp (dB across it) and axis (0 rows, 1 columns), class shifts, zoom."
         rs = np.random.default_rng([seed, 3])
         lo, hi = self.offset_db
-        return dict(offset_db=round(float(rs.uniform(lo, hi)), 2) if hi > lo else lo,
-                    ramp_db=round(float(rs.uniform(-self.ramp_db, self.ramp_db)), 2),
-                    ramp_axis=int(rs.integers(2)))
+        d = dict(offset_db=round(float(rs.uniform(lo, hi)), 2) if hi > lo else lo,
+                 ramp_db=round(float(rs.uniform(-self.ramp_db, self.ramp_db)), 2),
+                 ramp_axis=int(rs.integers(2)))
+        if self.class_jitter_db:
+            j = rs.uniform(-1, 1, NUM_CLASSES) * self.class_jitter_db
+            d["class_jitter_db"] = np.round(j, 2).tolist()
+        if self.zoom[1] > 1:
+            d.update(zoom=round(float(rs.uniform(*self.zoom)), 3),
+                     zoom_at=np.round(rs.uniform(0, 1, 2), 3).tolist())
+        return d
 
     def apply(self, sc, seed: int, cf: float = DEFAULT_CF):
-        "The scene `sc` (db, dn, ...) with this scene's draw applied; (scene, draw)."
+        "The scene `sc` (db, dn, labels, transform, ...) with this scene's draw; (scene, draw)."
         if not self.active: return sc, {}
         d = self.draw(seed)
-        H, W = sc.db.shape
-        n = H if d["ramp_axis"] == 0 else W
-        t = (np.arange(n, dtype=np.float32) / max(n - 1, 1) - 0.5) * d["ramp_db"]
-        ramp = t[:, None] if d["ramp_axis"] == 0 else t[None, :]
-        db = (sc.db + np.float32(d["offset_db"]) + ramp).astype(np.float32)
-        dn = db_to_dn(db, cf)
-        if dataclasses.is_dataclass(sc): return dataclasses.replace(sc, db=db, dn=dn), d
-        return SimpleNamespace(**{**vars(sc), "db": db, "dn": dn}), d
+        return apply_draw(sc, d, cf), d
+
+RANDOMISATIONS = {"none": SensorRandomisation(),
+                  "transfer": SensorRandomisation((-10, 10), 10.0, 3.0, (1.0, 2.0))}
+
+def randomisation(preset: str = "none", **parts) -> SensorRandomisation:
+    "The named preset of `RANDOMISATIONS` with the `parts` given (not None) replaced."
+    base = RANDOMISATIONS[check_choice("randomise", preset, tuple(RANDOMISATIONS))]
+    return dataclasses.replace(base, **{k: v for k, v in parts.items() if v is not None})
 
 # %% ../nbs/03_synth.ipynb #82e2360ed293
 def _write_scene(out: Path, stem: str, sc, units: str, cf: float, tags: dict,

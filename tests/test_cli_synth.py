@@ -45,7 +45,7 @@ def test_synth_cli_randomises_sensors(tmp_path):
     r = run("synth", out, "--n-train", 3, "--n-val", 0, "--n-test", 0, "--size", 64, "--units", "both",
             "--offset-db=-6:6", "--ramp-db", 4, "--json")
     summ = json.loads(r.stdout.strip().splitlines()[-1])
-    assert summ["randomise"] == {"offset_db": [-6.0, 6.0], "ramp_db": 4.0}
+    assert summ["randomise"] == {"offset_db": [-6.0, 6.0], "ramp_db": 4.0, "class_jitter_db": 0.0, "zoom": [1.0, 1.0]}
     from sar_lulc.io import read_sar
     from sar_lulc.synth import synth_scene
     items = json.loads((out / "manifest.json").read_text())["splits"]["train"]
@@ -61,6 +61,29 @@ def test_synth_cli_randomises_sensors(tmp_path):
         assert (dn_db[~ok & np.isfinite(db)] > 13.0).all()
     bad = run("synth", tmp_path / "bad", "--size", 64, "--offset-db", "3:-3", check=False)
     assert bad.returncode != 0 and "LOW <= HIGH" in bad.stderr and not (tmp_path / "bad" / "manifest.json").exists()
+
+def test_synth_cli_transfer_preset(tmp_path):
+    "--randomise transfer draws class shifts and a zoom per scene; a flag overrides one part; the files follow the draw."
+    from sar_lulc.io import read_label_map, read_sar
+    from sar_lulc.synth import RANDOMISATIONS, synth_scene, zoom_scene
+    out = tmp_path / "tr"
+    r = run("synth", out, "--n-train", 2, "--n-val", 0, "--n-test", 0, "--size", 64, "--randomise", "transfer",
+            "--ramp-db", 0, "--json")
+    summ = json.loads(r.stdout.strip().splitlines()[-1])
+    want = RANDOMISATIONS["transfer"]
+    assert summ["randomise"] == {"offset_db": list(want.offset_db), "ramp_db": 0.0,
+                                 "class_jitter_db": want.class_jitter_db, "zoom": list(want.zoom)}
+    for it in json.loads((out / "manifest.json").read_text())["splits"]["train"]:
+        assert 1 <= it["zoom"] <= 2 and it["ramp_db"] == 0 and len(it["class_jitter_db"]) == 9
+        sc = synth_scene(it["seed"], 64, 4)
+        db0, lab0, tr0 = zoom_scene(sc.db, sc.labels, sc.transform, it["zoom"], it["zoom_at"])
+        lab, _, prof = read_label_map(out / it["label"])
+        assert (lab == lab0).all() and prof["transform"].almost_equals(tr0)
+        shift = np.asarray(it["class_jitter_db"], np.float32)[lab0] + it["offset_db"]
+        db = read_sar(out / it["sar"], units="db")[0]
+        np.testing.assert_allclose(db, db0 + shift, atol=1e-3)
+    bad = run("synth", tmp_path / "bad", "--size", 64, "--zoom", "0.5", check=False)
+    assert bad.returncode != 0 and "zoom" in bad.stderr and not (tmp_path / "bad" / "manifest.json").exists()
 
 def test_synth_cli_refuses_to_overwrite(tmp_path):
     out = tmp_path / "s"

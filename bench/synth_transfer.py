@@ -1,0 +1,154 @@
+"""SynthALOS-2 that transfers (issue 25): train the shipped land-cover recipe on sensor-randomised SynthALOS-2 and
+measure it zero-shot on real SAR, beside the same recipe on the plain generator and the shipped model.
+
+Every arm is run as a user would: `sar-lulc synth` (procedural 16/4/4 scenes of 512² and SynthALOS-2/JP on the
+JAXA HRLULC tiles, 3 windows a tile), `sar-lulc merge`, `sar-lulc train` (the shipped recipe: resnet18, demo
+recipe, hr_inject s4+s2, progressive head, alpha 0.5, seed 0), then, with the default `predict` command (no flags):
+
+- **Flevoland** (AIRSAR L-band HH, real): the jp9 map folded to five coarse classes (water; forest; crops and
+  grass; bare; buildings), scored on every labelled pixel (bench/real_flevoland.py's `zero_shot`);
+- **PALSAR-2 N23W161** (real, JAXA mosaic): water against land on a window around the island, scored against the
+  tile's own ocean/land mask (layover, shadow and no data left out);
+- **SynthALOS-2's own test splits**, un-randomised (procedural and /JP, `sar-lulc evaluate`): what the
+  randomisation costs on the task itself.
+
+    python bench/synth_transfer.py --arms shipped                  # the shipped land-cover model, as it is
+    python bench/synth_transfer.py --arms transfer                 # every randomisation of the preset, 1-12 looks
+    python bench/synth_transfer.py --arms calibration calibration_jitter calibration_jitter_zoom   # the ladder
+
+Each arm is one seed at the shipped model's budget (15 epochs, about 25 min on 2 cores). The ladder adds one part
+of the `transfer` preset at a time: none (the plain generator, i.e. the shipped model), calibration offset and
+range ramp, class shifts, zoom, and the looks range (the full preset).
+
+Results merge into bench/results/synth_transfer.json as arms finish; an interrupted run resumes (finished steps are
+skipped). Needs the shared data (SAR_LULC_SHARED) and `pip install -e ".[bench]"`.
+"""
+from __future__ import annotations
+import argparse, json, os, sys, time
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from rasterio.windows import Window
+
+sys.path.insert(0, str(Path(__file__).parent))
+from real_flevoland import run, scene_paths, zero_shot
+from synth_study import sar_lulc_exe
+from machine import machine
+from sar_lulc.core import real_tile_paths, shared_dir
+
+TRANSFER = ["--randomise", "transfer", "--looks", "1:12"]
+OFF = {"--offset-db": "0", "--ramp-db": "0", "--class-jitter-db": "0", "--zoom": "1"}
+def _ladder(*on: str) -> list[str]:
+    "The transfer preset with only the parts `on` left on (4 looks unless looks is on)."
+    flags = ["--randomise", "transfer", "--looks", "1:12" if "--looks" in on else "4"]
+    return flags + [x for k, v in OFF.items() if k not in on for x in (k, v)]
+ARMS = {                                                # synth flags per arm (both generators): a ladder
+    "none": [],
+    "calibration": _ladder("--offset-db", "--ramp-db"),
+    "calibration_jitter": _ladder("--offset-db", "--ramp-db", "--class-jitter-db"),
+    "calibration_jitter_zoom": _ladder("--offset-db", "--ramp-db", "--class-jitter-db", "--zoom"),
+    "transfer": TRANSFER,                               # all of it, 1-12 looks
+}
+TRAIN = ["--task", "lulc", "--recipe", "demo", "--preset", "resnet18", "--layer-decay", "1.0", "--seed", "0",
+         "--hr-inject", "s4+s2", "--head", "progressive", "--alpha", "0.5"]
+SHIPPED = Path(__file__).parents[1] / "data_samples/models/lulc_resnet18.safetensors"
+
+def make_data(d: Path, flags: list[str], tiles: list[str], log: Path) -> Path:
+    "The arm's merged procedural + /JP dataset (made once)."
+    S = sar_lulc_exe()
+    if not (d / "lulc_data/manifest.json").exists():
+        run(S + ["synth", str(d / "data"), "--n-train", "16", "--n-val", "4", "--n-test", "4", "--size", "512",
+                 "--overwrite", *flags], log)
+        run(S + ["synth", str(d / "jp_data"), "--layouts", *tiles, "--per-tile", "3", "--size", "512",
+                 "--overwrite", *flags], log)
+        run(S + ["merge", str(d / "lulc_data"), str(d / "data"), str(d / "jp_data"), "--overwrite"], log)
+    return d / "lulc_data"
+
+def palsar2_window(out: Path) -> tuple[Path, np.ndarray]:
+    "A DN window of the PALSAR-2 tile around its island (as JAXA ships it) and its mask, written once."
+    t = real_tile_paths()
+    with rasterio.open(t["mask"]) as m: mask = m.read(1)
+    rr, cc = np.nonzero(mask == 255)
+    r0, c0 = max(rr.min() - 300, 0), max(cc.min() - 300, 0)
+    r1, c1 = min(rr.max() + 300, mask.shape[0]), min(cc.max() + 300, mask.shape[1])
+    p = out / "palsar2_window.tif"
+    if not p.exists():
+        with rasterio.open(t["hh"]) as s:
+            w = Window(c0, r0, c1 - c0, r1 - r0)
+            prof = {**s.profile, "width": w.width, "height": w.height, "transform": s.window_transform(w)}
+            prof.pop("blockxsize", None); prof.pop("blockysize", None); prof["tiled"] = False
+            with rasterio.open(p, "w", **prof) as o: o.write(s.read(1, window=w), 1)
+    return p, mask[r0:r1, c0:c1]
+
+def score_palsar2(model: Path, out: Path, log: Path) -> dict:
+    "Water/land of the jp9 map on the PALSAR-2 window against the tile's mask."
+    from sar_lulc.io import read_label_map
+    src, mask = palsar2_window(out.parent)
+    pred_p = out / "palsar2_pred.tif"
+    run(sar_lulc_exe() + ["predict", str(src), "--model", str(model), "--out", str(pred_p), "--overwrite",
+                          "--device", "cpu", "--json", "--no-progress"], log)
+    pred, scheme, _ = read_label_map(pred_p)
+    water = pred == scheme.names.index("Water")
+    ok = (mask == 50) | (mask == 255)
+    t = mask[ok] == 50; p = water[ok]
+    iou = lambda a, b: float((a & b).sum() / max((a | b).sum(), 1))
+    return dict(water_iou=round(iou(t, p), 4), land_iou=round(iou(~t, ~p), 4),
+                miou=round((iou(t, p) + iou(~t, ~p)) / 2, 4), land_pixels=int((~t).sum()))
+
+def score_synth(model: Path, data: Path, out: Path, log: Path) -> dict:
+    "mIoU, OA and kappa on a clean SynthALOS-2 test split."
+    r = run(sar_lulc_exe() + ["evaluate", "--model", str(model), "--data", str(data), "--split", "test", "--out",
+                              str(out), "--overwrite", "--device", "cpu", "--json", "--no-progress"], log)
+    s = json.loads(r.strip().splitlines()[-1])
+    m = s.get("metrics", s)
+    return {k: round(float(m[k]), 4) for k in ("miou", "oa", "kappa") if k in m}
+
+def evaluate(model: Path, d: Path, clean: Path, paths: dict, log: Path) -> dict:
+    (d / "logs").mkdir(parents=True, exist_ok=True)
+    fl = zero_shot(paths, d, [], model=str(model))
+    return dict(flevoland=dict(miou=fl["miou"], oa=fl["oa"], iou=fl["iou"], command=fl["command"]),
+                palsar2=score_palsar2(model, d, log),
+                synth_test={k: score_synth(model, clean / k, d / f"eval_{k}", log) for k in ("data", "jp_data")})
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", type=Path, default=Path("runs/synth_transfer"))
+    ap.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS) + ["shipped"])
+    ap.add_argument("--epochs", type=int, default=15, help="training epochs of 512 chips (the shipped model's: 15)")
+    ap.add_argument("--json", type=Path, default=Path(__file__).parent / "results/synth_transfer.json")
+    a = ap.parse_args(argv)
+    root = shared_dir()
+    if root is None or real_tile_paths() is None: sys.exit("no shared data folder (set SAR_LULC_SHARED)")
+    tiles = sorted(str(p) for p in (root / "data/jaxa_hrlulc").glob("*/LC_*.tif"))
+    paths = scene_paths(root)
+    a.out.mkdir(parents=True, exist_ok=True); log = a.out / "log.txt"
+    clean = a.out / "none"; make_data(clean, [], tiles, log)           # the clean test splits every arm is scored on
+    res = json.loads(a.json.read_text()) if a.json.exists() else dict(runs={})
+    res["machine"] = machine("cpu", int(os.environ.get("OMP_NUM_THREADS", "0")) or None)
+    for arm in a.arms:
+        key = "shipped" if arm == "shipped" else f"{arm}_e{a.epochs}"
+        if key in res["runs"]: print(f"{key}: done"); continue
+        t0 = time.time()
+        if arm == "shipped":
+            model, rec = SHIPPED, dict(arm="shipped", model=str(SHIPPED))
+        else:
+            d = a.out / arm
+            data = make_data(d, ARMS[arm], tiles, log)
+            run_dir = d / f"run_e{a.epochs}"
+            cmd = sar_lulc_exe() + ["train", "--data", str(data), "--out", str(run_dir), *TRAIN, "--epochs",
+                                    str(a.epochs), "--overwrite", "--no-progress", "--json"]
+            if not (run_dir / "model.safetensors").exists(): run(cmd, log)
+            model = run_dir / "model.safetensors"
+            rec = dict(arm=arm, epochs=a.epochs, synth_flags=" ".join(ARMS[arm]),
+                       train_command=" ".join(["sar-lulc"] + cmd[len(sar_lulc_exe()):]))
+        rec.update(evaluate(model, (a.out / arm) / f"eval_e{a.epochs}" if arm != "shipped" else a.out / "shipped",
+                            clean, paths, log), seconds=round(time.time() - t0, 1))
+        res["runs"][key] = rec
+        a.json.write_text(json.dumps(res, indent=1))
+        print(f"{key}: Flevoland {rec['flevoland']['miou']:.3f} {rec['flevoland']['iou']}  PALSAR-2 water "
+              f"{rec['palsar2']['water_iou']:.3f}  synth {rec['synth_test']}", flush=True)
+    return 0
+
+if __name__ == "__main__":
+    sys.exit(main())
