@@ -100,7 +100,7 @@ def class_report(n: int, size: int, looks: float) -> dict:
     if shared is None: sys.exit("no shared data folder (set SAR_LULC_SHARED)")
     sources = {"AIRSAR Flevoland (real)": flevoland(shared), f"SynthALOS-2 ({n} scenes, {looks:g} looks)": synthetic(n, size, looks),
                f"SynthALOS-2/JP ({looks:g} looks)": synthetic_jp(shared, size, looks)}
-    # the sensor randomisation the shipped land-cover model trains on (bench/synth_transfer.py)
+    # the transfer preset, 1-12 looks: the `transfer` arm of bench/synth_transfer.py
     from sar_lulc.synth import RANDOMISATIONS
     rz, L = RANDOMISATIONS["transfer"], (1, 12)
     sources.update({f"SynthALOS-2, transfer ({n} scenes, 1-12 looks)": synthetic_randomised(n, size, L, rz),

@@ -305,28 +305,28 @@ def synth_command(out_dir: Arg("output dataset folder (created; must be new or e
                                "instead of procedural layouts", nargs="+", metavar="TILE") = None,
                   max_sea: Arg("skip layout windows with more water or no data than this",
                                arg_number(float, lo=0, hi=1)) = 0.5,
-                  per_tile: Arg("at most this many windows per tile (default: all)",
-                                arg_number(lo=1)) = None,
+                  per_tile: Arg("at most this many windows a tile (default: all)", arg_number(lo=1)) = None,
                   split: Arg("train,val,test fractions of the layout windows") = "0.8,0.1,0.1",
-                  split_by: Arg("geographic split of layout windows: blocks of 4 x 4 windows, or "
-                                "whole tiles", choices=("block", "tile")) = "block",
-                  randomise: Arg("sensor randomisation preset (transfer: every draw, as the "
-                                 "transfer study measured it)",
-                                 choices=tuple(RANDOMISATIONS)) = "none",
+                  split_by: Arg("geographic split of layout windows: 4 x 4 blocks or whole tiles",
+                                choices=("block", "tile")) = "block",
+                  randomise: Arg("sensor randomisation preset: none, or transfer (offsets +-10 "
+                                 "dB, ramps <= 10 dB, class shifts <= 3 dB, zooms 1-2x; it did not "
+                                 "improve transfer)", choices=tuple(RANDOMISATIONS)) = "none",
                   offset_db: Arg("calibration offset in dB added to each scene, or a range "
-                                 "LOW:HIGH drawn per scene (write --offset-db=-6:6)",
-                                 metavar="DB") = None,
+                                 "LOW:HIGH drawn per scene (write --offset-db=-6:6; default: the "
+                                 "preset's)", metavar="DB") = None,
                   ramp_db: Arg("brightness change across each scene of up to this many dB, either "
-                               "sign, along rows or columns (range/incidence effects)",
+                               "sign, drawn per scene (range/incidence; default: the preset's)",
                                arg_number(float, lo=0), metavar="DB") = None,
-                  class_jitter_db: Arg("shift each class's level by up to this many dB, per class "
-                                       "and scene", arg_number(float, lo=0), metavar="DB") = None,
-                  zoom: Arg("resample each scene finer by a factor >= 1, or a range LOW:HIGH drawn "
-                            "per scene (pixel size; correlated speckle)") = None,
+                  class_jitter_db: Arg("shift each class's level by up to this many dB, drawn per "
+                                       "class and scene (default: the preset's)",
+                                       arg_number(float, lo=0), metavar="DB") = None,
+                  zoom: Arg("resample each scene finer by a factor in [1, 4], or a range LOW:HIGH "
+                            "drawn per scene (default: the preset's)", metavar="Z") = None,
                   overwrite: Arg("replace a dataset already in OUT_DIR") = False,
                   as_json: bool = False) -> dict:
     """Generate the SynthALOS-2 synthetic benchmark (scenes + labels + manifest), procedural or on
-    real label layouts. The sensor randomisation flags default to the `--randomise` preset's."""
+    real label layouts."""
     t0 = time.perf_counter()
     rz = randomisation(randomise, offset_db=offset_db, ramp_db=ramp_db,
                        class_jitter_db=class_jitter_db, zoom=zoom)

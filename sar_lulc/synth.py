@@ -648,45 +648,32 @@ def parse_looks(looks) -> tuple[float, float]:
 
 # %% ../nbs/03_synth.ipynb #55eddca49eac
 def zoom_scene(db, labels, transform, zoom: float, at=(0.5, 0.5)):
-    """(db, labels, transform) resampled `zoom` (>= 1) times finer: the window of 1/zoom of the
-    scene at fractional position `at` (row, col), interpolated back to full size, bilinear in power
-    (no data stays no data, nearest) and nearest for labels."""
+    """(db, labels, transform) resampled `zoom` (>= 1) times finer by pixel replication (nearest
+    neighbour): the window of 1/zoom of the scene at fractional position `at` (row, col), enlarged
+    back to full size. Every value is kept as it is, so the speckle's distribution (its ENL) does
+    not change while neighbouring pixels become correlated; labels and no data follow the same
+    pixels, the geotransform the window."""
     H, W = db.shape
     h, w = max(1, round(H / zoom)), max(1, round(W / zoom))
     r0, c0 = int(at[0] * (H - h)), int(at[1] * (W - w))
-    def axis(n_out, n_in):                         # bilinear weights (n_out, n_in), pixel centres
-        x = np.clip((np.arange(n_out) + 0.5) * n_in / n_out - 0.5, 0, n_in - 1)
-        i0 = np.floor(x).astype(int); i1 = np.minimum(i0 + 1, n_in - 1)
-        f = (x - i0).astype(np.float32)
-        A = np.zeros((n_out, n_in), np.float32)
-        np.add.at(A, (np.arange(n_out), i0), 1 - f); np.add.at(A, (np.arange(n_out), i1), f)
-        near = np.floor((np.arange(n_out) + 0.5) * n_in / n_out).astype(int)
-        return A, np.minimum(near, n_in - 1)
-    (Ar, nr), (Ac, nc) = axis(H, h), axis(W, w)
-    win = db[r0:r0 + h, c0:c0 + w]
-    ok = np.isfinite(win)
-    p = Ar @ np.where(ok, 10 ** (win / 10), 0).astype(np.float32) @ Ac.T
-    wt = Ar @ ok.astype(np.float32) @ Ac.T
-    out = 10 * np.log10(np.maximum(p / np.maximum(wt, 1e-12), 1e-30))
-    out = np.where(ok[np.ix_(nr, nc)], out, np.nan).astype(np.float32)
-    lab = labels[r0:r0 + h, c0:c0 + w][np.ix_(nr, nc)]
-    return out, lab, transform @ Affine.translation(c0, r0) @ Affine.scale(w / W, h / H)
+    near = lambda n_out, n_in: np.minimum(((np.arange(n_out) + 0.5) * n_in / n_out).astype(int),
+                                          n_in - 1)
+    rows, cols = np.ix_(r0 + near(H, h), c0 + near(W, w))
+    tr = transform @ Affine.translation(c0, r0) @ Affine.scale(w / W, h / H)
+    return db[rows, cols], labels[rows, cols], tr
 
 # %% ../nbs/03_synth.ipynb #fba0b10243f9
 def apply_draw(sc, d: dict, cf: float = DEFAULT_CF):
-    "The scene `sc` with a `SensorRandomisation` draw `d`: zoom, class shifts, offset, ramp."
-    geo = {}
-    if d.get("zoom", 1) > 1:
-        geo = dict(zip(("db", "labels", "transform"),
-                       zoom_scene(sc.db, sc.labels, sc.transform, d["zoom"], d["zoom_at"])))
-    base, labels = geo.get("db", sc.db), geo.get("labels", sc.labels)
-    H, W = base.shape
+    "The scene `sc` with a `SensorRandomisation` draw `d`: class shifts, zoom, offset, ramp."
+    shift = np.zeros(256, np.float32); shift[:NUM_CLASSES] = d.get("class_jitter_db", 0)
+    db, labels, tr = sc.db + shift[sc.labels], sc.labels, sc.transform
+    if d.get("zoom", 1) > 1: db, labels, tr = zoom_scene(db, labels, tr, d["zoom"], d["zoom_at"])
+    H, W = db.shape
     n = H if d["ramp_axis"] == 0 else W
     t = (np.arange(n, dtype=np.float32) / max(n - 1, 1) - 0.5) * d["ramp_db"]
     ramp = t[:, None] if d["ramp_axis"] == 0 else t[None, :]
-    shift = np.zeros(256, np.float32); shift[:NUM_CLASSES] = d.get("class_jitter_db", 0)
-    db = (base + np.float32(d["offset_db"]) + ramp + shift[labels]).astype(np.float32)
-    new = {**geo, "db": db, "dn": db_to_dn(db, cf)}
+    db = (db + np.float32(d["offset_db"]) + ramp).astype(np.float32)
+    new = dict(db=db, dn=db_to_dn(db, cf), labels=labels, transform=tr)
     if dataclasses.is_dataclass(sc): return dataclasses.replace(sc, **new)
     return SimpleNamespace(**{**vars(sc), **new})
 
@@ -701,12 +688,17 @@ class SensorRandomisation:
     zoom: tuple = (1.0, 1.0)         # resampling factor range (>= 1: finer pixels, correlated)
 
     def __post_init__(self):
+        for f in ("offset_db", "ramp_db", "class_jitter_db", "zoom"):
+            if isinstance(getattr(self, f), (bool, np.bool_)):
+                raise SarLulcError(f"{f} must be a number or a range, got {getattr(self, f)!r}.")
         object.__setattr__(self, "offset_db", parse_range(self.offset_db, "offset_db"))
         for f in ("ramp_db", "class_jitter_db"):
             v = getattr(self, f)
-            if not (isinstance(v, (int, float)) and math.isfinite(float(v)) and float(v) >= 0):
-                raise SarLulcError(f"{f} must be a number of dB >= 0, got {v!r}.")
-            object.__setattr__(self, f, float(v))
+            try: v = float(v)
+            except (TypeError, ValueError): v = math.nan
+            if not (math.isfinite(v) and v >= 0):
+                raise SarLulcError(f"{f} must be a number of dB >= 0, got {getattr(self, f)!r}.")
+            object.__setattr__(self, f, v)
         z = parse_range(self.zoom, "zoom")
         if not 1 <= z[0] <= z[1] <= 4:
             raise SarLulcError("zoom must be a factor or range LOW:HIGH with 1 <= LOW <= HIGH "
@@ -725,12 +717,14 @@ class SensorRandomisation:
         d = dict(offset_db=round(float(rs.uniform(lo, hi)), 2) if hi > lo else lo,
                  ramp_db=round(float(rs.uniform(-self.ramp_db, self.ramp_db)), 2),
                  ramp_axis=int(rs.integers(2)))
-        if self.class_jitter_db:
-            j = rs.uniform(-1, 1, NUM_CLASSES) * self.class_jitter_db
+        if self.class_jitter_db:                # own streams: one part does not move another
+            j = np.random.default_rng([seed, 4]).uniform(-1, 1, NUM_CLASSES)
+            j = j * self.class_jitter_db
             d["class_jitter_db"] = np.round(j, 2).tolist()
         if self.zoom[1] > 1:
-            d.update(zoom=round(float(rs.uniform(*self.zoom)), 3),
-                     zoom_at=np.round(rs.uniform(0, 1, 2), 3).tolist())
+            rz = np.random.default_rng([seed, 5])
+            d.update(zoom=round(float(rz.uniform(*self.zoom)), 3),
+                     zoom_at=np.round(rz.uniform(0, 1, 2), 3).tolist())
         return d
 
     def apply(self, sc, seed: int, cf: float = DEFAULT_CF):
@@ -739,13 +733,19 @@ class SensorRandomisation:
         d = self.draw(seed)
         return apply_draw(sc, d, cf), d
 
+
+# %% ../nbs/03_synth.ipynb #40df4bbed937
 RANDOMISATIONS = {"none": SensorRandomisation(),
                   "transfer": SensorRandomisation((-10, 10), 10.0, 3.0, (1.0, 2.0))}
 
 def randomisation(preset: str = "none", **parts) -> SensorRandomisation:
     "The named preset of `RANDOMISATIONS` with the `parts` given (not None) replaced."
-    base = RANDOMISATIONS[check_choice("randomise", preset, tuple(RANDOMISATIONS))]
-    return dataclasses.replace(base, **{k: v for k, v in parts.items() if v is not None})
+    if not isinstance(preset, str) or preset not in RANDOMISATIONS:
+        raise SarLulcError(f"randomise must be one of {tuple(RANDOMISATIONS)}, got {preset!r}.")
+    bad = set(parts) - {f.name for f in dataclasses.fields(SensorRandomisation)}
+    if bad: raise SarLulcError(f"unknown randomisation part(s) {sorted(bad)}.")
+    return dataclasses.replace(RANDOMISATIONS[preset],
+                               **{k: v for k, v in parts.items() if v is not None})
 
 # %% ../nbs/03_synth.ipynb #82e2360ed293
 def _write_scene(out: Path, stem: str, sc, units: str, cf: float, tags: dict,

@@ -68,13 +68,13 @@ def test_synth_cli_transfer_preset(tmp_path):
     from sar_lulc.synth import RANDOMISATIONS, synth_scene, zoom_scene
     out = tmp_path / "tr"
     r = run("synth", out, "--n-train", 2, "--n-val", 0, "--n-test", 0, "--size", 64, "--randomise", "transfer",
-            "--ramp-db", 0, "--json")
+            "--ramp-db", 0, "--zoom", "1.2:1.8", "--class-jitter-db", 2, "--json")
     summ = json.loads(r.stdout.strip().splitlines()[-1])
     want = RANDOMISATIONS["transfer"]
-    assert summ["randomise"] == {"offset_db": list(want.offset_db), "ramp_db": 0.0,
-                                 "class_jitter_db": want.class_jitter_db, "zoom": list(want.zoom)}
+    assert summ["randomise"] == {"offset_db": list(want.offset_db), "ramp_db": 0.0, "class_jitter_db": 2.0,
+                                 "zoom": [1.2, 1.8]}
     for it in json.loads((out / "manifest.json").read_text())["splits"]["train"]:
-        assert 1 <= it["zoom"] <= 2 and it["ramp_db"] == 0 and len(it["class_jitter_db"]) == 9
+        assert 1.2 <= it["zoom"] <= 1.8 and it["ramp_db"] == 0 and max(map(abs, it["class_jitter_db"])) <= 2
         sc = synth_scene(it["seed"], 64, 4)
         db0, lab0, tr0 = zoom_scene(sc.db, sc.labels, sc.transform, it["zoom"], it["zoom_at"])
         lab, _, prof = read_label_map(out / it["label"])
