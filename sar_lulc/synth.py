@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from affine import Affine
 
-from .core import SarLulcError, atomic_output, check_choice, parse_range
+from .core import SarLulcError, atomic_output, parse_range
 from .io import DEFAULT_CF, LABEL_SUFFIX, db_to_dn, to_db, write_raster, write_label_map
 from .schemes import JP9, get_scheme
 
