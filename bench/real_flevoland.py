@@ -8,6 +8,7 @@ grouping), merged as runs finish. Needs the shared data (SAR_LULC_SHARED) and `p
     python bench/real_flevoland.py --out runs/real --jobs 2             # every arm but the ablations, HH, 3 folds x 3 seeds
     python bench/real_flevoland.py --out runs/real --arms recommended_no_refinements --seeds 0      # an ablation
     python bench/real_flevoland.py --out runs/real --inputs hhhv --arms gaussian_ml random_forest recommended
+    python bench/real_flevoland.py --out runs/real --inputs hhtex --arms recommended     # + a texture band (explore)
     python bench/real_flevoland.py --out runs/real --protocol random    # the literature's random-pixel protocol
     python bench/real_flevoland.py --out runs/real --zero-shot          # the shipped land-cover model as it is
     python bench/real_flevoland.py --out runs/real --maps recommended random_forest smp_upernet   # the chapter's maps
@@ -73,6 +74,11 @@ ARMS = {  # name -> kind, recipe, flags; "recommended" is what the README recomm
     "recommended_no_balance": dict(kind="cli", recipe="real", train=dict(balance=0.0)),
     "recommended_no_refinements": dict(kind="cli", recipe="real", train=dict(hr_inject="none", head="simple")),
 }
+
+INPUTS = {"hh": ["HH"], "hhhv": ["HH", "HV"],
+          # exploratory: HH and a texture band whose multilooked "power" is the local variance of HH in dB
+          "hhtex": ["HH", "TEX"]}
+TEX_BOX = 7                                   # the local mean that the texture band's deviations are taken from
 
 def _flags(d: dict) -> list[str]:
     return [x for k, v in d.items() for x in (f"--{k.replace('_', '-')}", str(v))]
@@ -146,6 +152,28 @@ def prepare_folds(paths: dict, out: Path, k: int) -> dict:
         write_like(d / "train_label.tif", np.where(train, lab, 0), prof, "uint8", 0)
         write_like(d / "test_label.tif", np.where(test, lab, 0), prof, "uint8", 0)
     return info
+
+def texture(hh: np.ndarray, box: int = TEX_BOX) -> np.ndarray:
+    """A band of squared deviations of HH in dB from its local `box` mean, scaled by 0.01 (so that its values read as
+    linear power, not DN): as a "power" band, its multilook is the local variance of dB (a texture cue that
+    multilooking HH removes), and its dB the log of that variance."""
+    db = 10 * np.log10(np.maximum(np.nan_to_num(hh.astype(np.float64), nan=np.nanmedian(hh)), 1e-10))
+    return (0.01 * (db - ndi.uniform_filter(db, box)) ** 2 + 1e-5).astype(np.float32)
+
+def band_file(paths: dict, out: Path, name: str, fold: int | None = None) -> Path:
+    "The scene's (fold None) or a fold's training file of band `name`; the texture band is derived from HH once."
+    if name != "TEX": return paths[name] if fold is None else out / "folds" / f"f{fold}" / f"train_{name}.tif"
+    scene = out / "scene_TEX.tif"
+    if not scene.exists():
+        with rasterio.open(paths["HH"]) as s: hh, prof = s.read(1), s.profile
+        write_like(scene, texture(hh), prof, "float32", float("nan"))
+    if fold is None: return scene
+    d = out / "folds" / f"f{fold}"
+    if not (d / "train_TEX.tif").exists():
+        with rasterio.open(d / "train_HH.tif") as s: blind = np.isnan(s.read(1))
+        with rasterio.open(scene) as s: tex, prof = s.read(1), s.profile
+        write_like(d / "train_TEX.tif", np.where(blind, np.nan, tex), prof, "float32", float("nan"))
+    return d / "train_TEX.tif"
 
 def budget_label(out: Path, lab: np.ndarray, info: dict, fold: int, blocks: int, seed: int) -> str:
     """A label budget: the fold's training fields in `blocks` of its image blocks, drawn per seed (nested: a seed's
@@ -235,7 +263,7 @@ def chips_for(fold_dir: Path, inputs: str, chip: int, log: Path, label: str = "t
     no val/test)."""
     tag = label[len("train_label"):-len(".tif")]                # "" or a label budget's "_b2_s0"
     d = fold_dir / f"chips_{inputs}_{chip}{tag}"
-    sar = [str(fold_dir / "train_HH.tif")] + ([str(fold_dir / "train_HV.tif")] if inputs == "hhhv" else [])
+    sar = [str(fold_dir / f"train_{b}.tif") for b in INPUTS[inputs]]
     cmd = ["chips", "--sar", *sar, "--labels", str(fold_dir / label), "--label-map", LABEL_MAP,
            "--chip", str(chip), "--stride", str(chip // 2), "--min-valid", "0.02", "--split", "1,0,0", "--out", str(d)]
     if not (d / "manifest.json").exists():
@@ -321,7 +349,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=Path("runs/real"))
     ap.add_argument("--arms", nargs="+", default=[a for a in ARMS if "_no_" not in a],
                     help=f"from {list(ARMS)} (and variants added by --variant); default: all but the ablations")
-    ap.add_argument("--inputs", nargs="+", default=["hh"], choices=["hh", "hhhv"])
+    ap.add_argument("--inputs", nargs="+", default=["hh"], choices=list(INPUTS))
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--folds", type=int, default=3, help="K spatial folds")
     ap.add_argument("--only-folds", type=int, nargs="+", help="run only these folds (default: all K)")
@@ -339,6 +367,8 @@ def main(argv=None) -> int:
     ap.add_argument("--maps", nargs="+", metavar="ARM", help="only save fold 0 / seed 0 maps of these arms (for the chapter)")
     a = ap.parse_args(argv)
     if a.protocol == "random" and a.blocks != [0]: ap.error("--blocks needs the spatial protocol")
+    if "hhtex" in a.inputs and any(ARMS.get(x, {}).get("kind") == "classical" for x in a.arms):
+        ap.error("--inputs hhtex is for the deep arms (the classical features hold texture already)")
     if a.child: print(json.dumps(child(json.loads(a.child)), default=str)); return 0
     root = shared_dir()
     if root is None: sys.exit("no shared data folder (set SAR_LULC_SHARED)")
@@ -373,6 +403,8 @@ def main(argv=None) -> int:
         info = prepare_folds(paths, out, a.folds)
         folds = a.only_folds if a.only_folds is not None else range(a.folds)
         jobs = [(arm, f, s, i, b) for b in a.blocks for i in a.inputs for s in a.seeds for f in folds for arm in a.arms]
+        for i in a.inputs:                                  # derived bands, made before the jobs run in parallel
+            for f in folds: [band_file(paths, out, n, f) for n in INPUTS[i]]
     else:
         info = dict(protocol="random pixels", train_fraction=0.05)
         jobs = [(arm, -1, s, i, 0) for i in a.inputs for arm in a.arms if ARMS[arm]["kind"] == "classical" for s in a.seeds]
@@ -391,7 +423,7 @@ def main(argv=None) -> int:
             rec = json.loads(rec_path.read_text())
             if rec.get("key") == key: return rec
         log = out / "logs" / f"{tag}.log"; log.write_text("")
-        names = ["HH"] + (["HV"] if inputs == "hhhv" else [])
+        names = INPUTS[inputs]
         if f >= 0:
             truth = rasterio.open(out / "folds" / f"f{f}" / "test_label.tif").read(1)
             label = budget_label(out, lab, info, f, blocks, seed) if blocks else "train_label.tif"
@@ -408,7 +440,7 @@ def main(argv=None) -> int:
             np.save(rd / "pred.npy", pred)
             extra["train_s"] = round(time.time() - t0, 1)
         else:
-            pred, extra = deep(arm, spec, out / "folds" / f"f{f}", rd, [str(paths[n]) for n in names], seed, inputs, log, env,
+            pred, extra = deep(arm, spec, out / "folds" / f"f{f}", rd, [str(band_file(paths, out, n)) for n in names], seed, inputs, log, env,
                                label)
         rec = dict(arm=arm, variant_of=ARMS[arm].get("variant_of"), kind=ARMS[arm]["kind"], protocol=a.protocol, fold=f,
                    seed=seed, inputs=inputs, blocks=blocks or None, key=key, spec=spec or None,
@@ -453,7 +485,8 @@ def merge(path: Path, results: list, folds: dict | None):
 def report(res: dict) -> str:
     """A Markdown table per (protocol, inputs, arm): mIoU, the mean over folds of each fold's mean over seeds, with the
     standard deviation
-    over seeds of the per-seed mean over folds, and the worst seed, where every seed has every fold ('-' otherwise);
+    over seeds of the per-seed mean over folds, and the worst seed, where every seed has every fold ('-' otherwise;
+    seeds are averaged over the folds where every seed has a score);
     coarse mIoU, OA and the median training time."""
     rows = ["| protocol | inputs | arm | runs (folds x seeds) | mIoU (15 classes) | worst seed | coarse mIoU | OA | train s |",
             "|---|---|---|---|---|---|---|---|---|"]
@@ -467,8 +500,10 @@ def report(res: dict) -> str:
     for (p, i, arm), rs in sorted(groups.items(), key=lambda g: (g[0][0], g[0][1], -fold_mean(g[1]))):
         folds, per_seed = sorted({r["fold"] for r in rs}), {}
         for r in rs: per_seed.setdefault(r["seed"], {})[r["fold"]] = r["miou"]
-        complete = [np.nanmean([np.nan if x is None else x for x in v.values()])   # None: no learnable class
-                    for v in per_seed.values() if sorted(v) == folds]
+        # a seed's mean over the folds where every seed has a score (None: a draw with no learnable class), so
+        # that seeds are compared over the same folds
+        common = [f for f in folds if all(v.get(f) is not None for v in per_seed.values())]
+        complete = [float(np.mean([v[f] for f in common])) for v in per_seed.values() if sorted(v) == folds and common]
         full = len(complete) == len(per_seed)
         fw = lambda v: float(np.mean([np.nanmean([np.nan if v(r) is None else v(r) for r in rs if r["fold"] == f])
                                       for f in folds]))                    # folds weigh alike

@@ -20,6 +20,8 @@
     python bench/real_pretrain.py --out runs/real_pre --arms gradient_abs multilook15_abs --folds 0 1 2 --blocks 1
                                                                         # absolute targets, 2000 steps (~45 min)
     python bench/real_pretrain.py --out runs/real_pre --exclude-fold 1 2 --arms gradient --blocks 1   # inductive
+    python bench/real_pretrain.py --out runs/real_pre --arms gradient_long --folds 0 1 2 --blocks 1 --seeds 0 1 2 3 4 5
+                                                                        # 4000 steps (~1.3 h on one thread), 6 seeds
     python bench/real_pretrain.py --out runs/real_pre --report          # only the report of what has finished
 
 Interrupted? Run the same command again: the corpus, finished pretraining and fine-tuning runs are read back.
@@ -45,6 +47,7 @@ ARMS = {  # name -> pretraining flags; the fine-tuning arm is `pre_<name>` besid
     "gradient_abs": ["--target", "gradient", "--set", "patch_norm=false", "--epochs", "20"],
     "multilook15_abs": ["--target", "multilook", "--set", "target_looks=15", "--set", "patch_norm=false",
                         "--epochs", "20"],
+    "gradient_long": ["--target", "gradient", "--epochs", "40"],       # the shipped target, 4x the steps
 }
 PRETRAIN = ["--preset", "tiny", "--chip", "128", "--batch-size", "16", "--epochs", "10", "--chips-per-epoch", "1600",
             "--set", "warmup_epochs=1", "--save-every", "50", "--seed", "0"]

@@ -813,8 +813,12 @@ def make_benchmark(out_dir, n_train: int = 8, n_val: int = 2, n_test: int = 2, s
         (out / k).mkdir(exist_ok=True)
         tags = dict(generator="SynthALOS-2 (sar_lulc.synth)", seed=str(s), looks=str(L), split=k,
                     **({"open_sea": "1"} if sea else {}))
+        # a zoomed scene's own pixel size (its ENL, the looks tag, is kept by the zoom)
+        px = ({"pixel_deg": abs(sc.transform.a), "pixel_deg_y": abs(sc.transform.e)}
+              if drawn.get("zoom", 1) > 1 else {})
+        tags.update({k_: repr(v) for k_, v in px.items()})
         item = _write_scene(out, f"{k}/s{i:03d}", sc, units, cf, tags, overwrite)
-        item["seed"] = s; item.update(drawn)
+        item["seed"] = s; item.update(drawn, **px)
         if hi_l != lo_l: item["looks"] = L
         if sea: item["open_sea"] = True
         splits.setdefault(k, []).append(item)
