@@ -89,7 +89,10 @@ def bf16_model(model: torch.nn.Module) -> torch.nn.Module:
     key = tuple((t._version, t.data_ptr(), t.device) for t in model.state_dict().values())
     hit = cache.get("bf16 weights")
     if hit is None or hit[0] != key:
-        hit = cache["bf16 weights"] = (key, copy.deepcopy(model).to(torch.bfloat16).eval())
+        # ordinary tensors that need no gradient, even when first asked for under inference mode
+        with torch.inference_mode(False), torch.no_grad():
+            m = copy.deepcopy(model).to(torch.bfloat16).eval().requires_grad_(False)
+        hit = cache["bf16 weights"] = (key, m)
     return hit[1]
 
 
