@@ -160,20 +160,30 @@ def texture(hh: np.ndarray, box: int = TEX_BOX) -> np.ndarray:
     db = 10 * np.log10(np.maximum(np.nan_to_num(hh.astype(np.float64), nan=np.nanmedian(hh)), 1e-10))
     return (0.01 * (db - ndi.uniform_filter(db, box)) ** 2 + 1e-5).astype(np.float32)
 
-def band_file(paths: dict, out: Path, name: str, fold: int | None = None) -> Path:
-    "The scene's (fold None) or a fold's training file of band `name`; the texture band is derived from HH once."
-    if name != "TEX": return paths[name] if fold is None else out / "folds" / f"f{fold}" / f"train_{name}.tif"
-    scene = out / "scene_TEX.tif"
+def tex_files(paths: dict, out: Path, fold: int | None = None) -> list[Path]:
+    """The scene's (fold None) or a fold's training files of the `hhtex` input: HH and its texture band. `sar-lulc`
+    pairs one scene's channels by their polarisation names only, so the texture band is written as `tex/..._VV.tif`
+    beside a link `tex/..._HH.tif` to the HH file: a pilot's stand-in, not a polarisation."""
+    d = out / "tex" if fold is None else out / "folds" / f"f{fold}" / "tex"
+    d.mkdir(parents=True, exist_ok=True)
+    stem = "scene" if fold is None else "train"
+    hh = paths["HH"] if fold is None else out / "folds" / f"f{fold}" / "train_HH.tif"
+    link = d / f"{stem}_HH.tif"
+    if link.is_symlink() and not link.exists(): link.unlink()                   # dangling: made anew
+    if not link.exists(): link.symlink_to(Path(hh).resolve())
+    scene = out / "tex" / "scene_VV.tif"
     if not scene.exists():
-        with rasterio.open(paths["HH"]) as s: hh, prof = s.read(1), s.profile
-        write_like(scene, texture(hh), prof, "float32", float("nan"))
-    if fold is None: return scene
-    d = out / "folds" / f"f{fold}"
-    if not (d / "train_TEX.tif").exists():
-        with rasterio.open(d / "train_HH.tif") as s: blind = np.isnan(s.read(1))
+        with rasterio.open(paths["HH"]) as s: v, prof = s.read(1), s.profile
+        write_like(scene, texture(v), prof, "float32", float("nan"))
+    if fold is not None and not (d / "train_VV.tif").exists():
+        with rasterio.open(hh) as s: blind = np.isnan(s.read(1))
         with rasterio.open(scene) as s: tex, prof = s.read(1), s.profile
-        write_like(d / "train_TEX.tif", np.where(blind, np.nan, tex), prof, "float32", float("nan"))
-    return d / "train_TEX.tif"
+        write_like(d / "train_VV.tif", np.where(blind, np.nan, tex), prof, "float32", float("nan"))
+    return [d / f"{stem}_HH.tif", d / f"{stem}_VV.tif"]
+
+def scene_files(paths: dict, out: Path, inputs: str) -> list[str]:
+    "What `predict` gets for the whole scene: one file per band, paired by their polarisation names."
+    return [str(p) for p in tex_files(paths, out)] if inputs == "hhtex" else [str(paths[n]) for n in INPUTS[inputs]]
 
 def budget_label(out: Path, lab: np.ndarray, info: dict, fold: int, blocks: int, seed: int) -> str:
     """A label budget: the fold's training fields in `blocks` of its image blocks, drawn per seed (nested: a seed's
@@ -263,7 +273,8 @@ def chips_for(fold_dir: Path, inputs: str, chip: int, log: Path, label: str = "t
     no val/test)."""
     tag = label[len("train_label"):-len(".tif")]                # "" or a label budget's "_b2_s0"
     d = fold_dir / f"chips_{inputs}_{chip}{tag}"
-    sar = [str(fold_dir / f"train_{b}.tif") for b in INPUTS[inputs]]
+    sar = ([str(fold_dir / "tex" / f"train_{p}.tif") for p in ("HH", "VV")] if inputs == "hhtex" else
+           [str(fold_dir / f"train_{b}.tif") for b in INPUTS[inputs]])
     cmd = ["chips", "--sar", *sar, "--labels", str(fold_dir / label), "--label-map", LABEL_MAP,
            "--chip", str(chip), "--stride", str(chip // 2), "--min-valid", "0.02", "--split", "1,0,0", "--out", str(d)]
     if not (d / "manifest.json").exists():
@@ -404,7 +415,7 @@ def main(argv=None) -> int:
         folds = a.only_folds if a.only_folds is not None else range(a.folds)
         jobs = [(arm, f, s, i, b) for b in a.blocks for i in a.inputs for s in a.seeds for f in folds for arm in a.arms]
         for i in a.inputs:                                  # derived bands, made before the jobs run in parallel
-            for f in folds: [band_file(paths, out, n, f) for n in INPUTS[i]]
+            if i == "hhtex": [tex_files(paths, out, f) for f in [None, *folds]]
     else:
         info = dict(protocol="random pixels", train_fraction=0.05)
         jobs = [(arm, -1, s, i, 0) for i in a.inputs for arm in a.arms if ARMS[arm]["kind"] == "classical" for s in a.seeds]
@@ -440,7 +451,7 @@ def main(argv=None) -> int:
             np.save(rd / "pred.npy", pred)
             extra["train_s"] = round(time.time() - t0, 1)
         else:
-            pred, extra = deep(arm, spec, out / "folds" / f"f{f}", rd, [str(band_file(paths, out, n)) for n in names], seed, inputs, log, env,
+            pred, extra = deep(arm, spec, out / "folds" / f"f{f}", rd, scene_files(paths, out, inputs), seed, inputs, log, env,
                                label)
         rec = dict(arm=arm, variant_of=ARMS[arm].get("variant_of"), kind=ARMS[arm]["kind"], protocol=a.protocol, fold=f,
                    seed=seed, inputs=inputs, blocks=blocks or None, key=key, spec=spec or None,
@@ -513,6 +524,8 @@ def report(res: dict) -> str:
         ts = sorted(r["train_s"] for r in rs)
         sd = "" if math.isnan(s) else f" ± {100 * s:.1f}"
         worst = f"{100 * min(complete):.1f}" if full and len(complete) > 1 else "-"
+        if full and common != folds:                 # say which folds the spread and the worst seed are over
+            sd, worst = sd + f" (folds {','.join(map(str, common))})", worst + f" (folds {','.join(map(str, common))})"
         rows.append(f"| {p} | {i} | {arm} | {len(folds)} x {len(per_seed)} ({len(rs)}) | {100 * m:.1f}{sd} | {worst} | "
                     f"{100 * cm:.1f} | {100 * oa:.1f} | {ts[len(ts) // 2]:.0f} |")
     return "\n".join(rows)

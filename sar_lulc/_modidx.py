@@ -682,6 +682,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                     'sar_lulc.predictor._norm_of': ('predictor.html#_norm_of', 'sar_lulc/predictor.py'),
                                     'sar_lulc.predictor._probe_reps': ('predictor.html#_probe_reps', 'sar_lulc/predictor.py'),
                                     'sar_lulc.predictor._scheme_of': ('predictor.html#_scheme_of', 'sar_lulc/predictor.py'),
+                                    'sar_lulc.predictor._state_key': ('predictor.html#_state_key', 'sar_lulc/predictor.py'),
                                     'sar_lulc.predictor._unbundle': ('predictor.html#_unbundle', 'sar_lulc/predictor.py'),
                                     'sar_lulc.predictor._warn_slow_precision': ( 'predictor.html#_warn_slow_precision',
                                                                                  'sar_lulc/predictor.py'),

@@ -627,7 +627,7 @@ def launch(cfg: AppConfig | None = None, block: bool = True, quiet: bool = False
                  "concurrency_limit": Arg(flags=("--concurrency",)), "max_queue": None,
                  "tile": Arg("prediction tile size in px"), "device": Arg("auto, cpu or cuda"),
                  "workdir": Arg("folder for the outputs of requests (default: a temporary folder)")})
-def app_command(*, bf16: Arg("bf16 autocast (the same as --precision bf16)") = False,
+def app_command(*, bf16: Arg("bf16 (the same as --precision bf16)") = False,
                 precision: Arg("auto (default; $SAR_LULC_PRECISION changes it): bf16 where the "
                                "device has it natively and a short probe finds it faster and "
                                "alike, else "

@@ -733,7 +733,7 @@ _PA = dict(
     overwrite=Arg("replace existing outputs"),
     no_progress=Arg("no progress bar"),
     # ... how the model runs ...
-    bf16=Arg("bf16 autocast (CPU or GPU)"),
+    bf16=Arg("bf16 (the same as --precision bf16; CPU or GPU)"),
     precision=Arg("auto (default; $SAR_LULC_PRECISION changes it): bf16 where the device has it "
                   "natively and a short probe, remembered, finds it faster and >= 99.5 % alike, "
                   "else fp32 with no probe; or fp32, bf16, fp16 (fp16 for GPUs)",

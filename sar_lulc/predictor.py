@@ -4,7 +4,7 @@
 
 # %% ../nbs/31_predictor.ipynb #10f2b2a7e8b1
 from __future__ import annotations
-import copy, json, os, platform, sys, time, warnings
+import copy, json, os, platform, sys, threading, time, warnings
 from pathlib import Path
 
 import numpy as np
@@ -78,21 +78,32 @@ def compiled_model(model: torch.nn.Module, backend: str = "inductor", mode: str 
         cache[key] = torch.compile(model, backend=backend, mode=mode, dynamic=False)
     return cache[key]
 
+_BF16_LOCK = threading.Lock()      # one copy per model, even when app requests arrive together
+
+def _state_key(model: torch.nn.Module) -> tuple:
+    "What identifies a model's weights now: each parameter's and buffer's storage, device and version."
+    return tuple((t.data_ptr(), t.device, t.dtype, -1 if t.is_inference() else t._version)
+                 for t in (*model.parameters(), *model.buffers()))
+
 def bf16_model(model: torch.nn.Module) -> torch.nn.Module:
     """A copy of `model` with bf16 weights and buffers for eager bf16 inference, made once and kept
-    on the model until one of its weights changes (in place, replaced, moved). Running it on bf16
-    input needs no autocast, which casts every weight and many activations at every call (2-3 %
-    faster per window on a Zen 4 CPU, `bench/bf16_weights.py`). Norms run in bf16 too, which
-    `choose_precision`'s pixel agreement guards."""
-    cache = model.__dict__.get("_sar_lulc_compiled")
-    if cache is None: cache = model.__dict__["_sar_lulc_compiled"] = _CompileCache()
-    key = tuple((t._version, t.data_ptr(), t.device) for t in model.state_dict().values())
-    hit = cache.get("bf16 weights")
-    if hit is None or hit[0] != key:
-        # ordinary tensors that need no gradient, even when first asked for under inference mode
-        with torch.inference_mode(False), torch.no_grad():
-            m = copy.deepcopy(model).to(torch.bfloat16).eval().requires_grad_(False)
-        hit = cache["bf16 weights"] = (key, m)
+    on the model until one of its weights changes (in place, replaced, moved; edits through `.data`
+    and of inference tensors go unseen). Running it on bf16 input needs no autocast, which casts
+    every weight and many activations at every call (2-3 % faster per window on a Zen 4 CPU,
+    `bench/bf16_weights.py`). Norms run in bf16 too, which `choose_precision`'s pixel agreement
+    guards."""
+    key = _state_key(model)
+    hit = model.__dict__.get("_sar_lulc_compiled", {}).get("bf16 weights")
+    if hit is not None and hit[0] == key: return hit[1]
+    with _BF16_LOCK:
+        cache = model.__dict__.get("_sar_lulc_compiled")
+        if cache is None: cache = model.__dict__["_sar_lulc_compiled"] = _CompileCache()
+        hit = cache.get("bf16 weights")
+        if hit is None or hit[0] != key:
+            # ordinary tensors that need no gradient, even when first asked for under inference mode
+            with torch.inference_mode(False), torch.no_grad():
+                m = copy.deepcopy(model).to(torch.bfloat16).eval().requires_grad_(False)
+            hit = cache["bf16 weights"] = (key, m)
     return hit[1]
 
 
@@ -239,9 +250,11 @@ def _check(self: Predictor):
 def _run(self: Predictor, x: torch.Tensor, eager: bool = False) -> tuple:
     """The model's raw output, and whether it lies in a CUDA graph's buffer (overwritten by the
     next call)."""
+    # bf16 weights on bf16 input, no autocast casts at every call (a compiled model keeps autocast,
+    # whose casts inductor fuses, and so does its eager check)
+    if self.precision == "bf16" and not self.compile:
+        return bf16_model(self.model)(x.to(torch.bfloat16)), False
     if self._compiled is None or eager:
-        # bf16 weights on bf16 input: no autocast casts at every call
-        if self.precision == "bf16": return bf16_model(self.model)(x.to(torch.bfloat16)), False
         with autocast(self.device, self.precision): return self.model(x), False
     with autocast(self.device, self.precision):
         try:
@@ -356,7 +369,10 @@ def choose_precision(pred: Predictor, tile: int = 256, reps: int = 3) -> tuple[s
     agree = float((out["fp32"] == out["bf16"]).float().mean())
     speed = times["fp32"] / max(times["bf16"], 1e-9)
     why = f"bf16 {speed:.2f}x the speed of fp32, {agree:.2%} of pixels alike"
-    return ("bf16" if speed >= AUTO_MIN_SPEEDUP and agree >= AUTO_AGREEMENT else "fp32"), why
+    prec = "bf16" if speed >= AUTO_MIN_SPEEDUP and agree >= AUTO_AGREEMENT else "fp32"
+    # the probe's bf16 copy is not needed
+    if prec == "fp32": pred.model.__dict__.get("_sar_lulc_compiled", {}).pop("bf16 weights", None)
+    return prec, why
 
 # %% ../nbs/31_predictor.ipynb #autoprec0002
 def precision_cache_file() -> Path:
