@@ -81,7 +81,7 @@ def compiled_model(model: torch.nn.Module, backend: str = "inductor", mode: str 
 _BF16_LOCK = threading.Lock()      # one copy per model, even when app requests arrive together
 
 def _state_key(model: torch.nn.Module) -> tuple:
-    "What identifies a model's weights now: each parameter's and buffer's storage, device and version."
+    "What identifies a model's weights now: each parameter's and buffer's storage and version."
     return tuple((t.data_ptr(), t.device, t.dtype, -1 if t.is_inference() else t._version)
                  for t in (*model.parameters(), *model.buffers()))
 
