@@ -89,7 +89,7 @@ def bf16_model(model: torch.nn.Module) -> torch.nn.Module:
     """A copy of `model` with bf16 weights and buffers for eager bf16 inference, made once and kept
     on the model until one of its weights changes (in place, replaced, moved; edits through `.data`
     and of inference tensors go unseen). Running it on bf16 input needs no autocast, which casts
-    every weight and many activations at every call (2-3 % faster per window on a Zen 4 CPU,
+    every weight and many activations at every call (3-7 % faster per window on a Zen 4 CPU,
     `bench/bf16_weights.py`). Norms run in bf16 too, which `choose_precision`'s pixel agreement
     guards."""
     key = _state_key(model)
