@@ -21,6 +21,16 @@ from sar_lulc.segmenter import Segmenter, segmenter_config
 def _cpu_name() -> str: return device_name("cpu")
 
 
+def bench_models(presets) -> dict:
+    "The shipped demo models (paths) and fresh models of `presets` (seed 0), by name."
+    models = {f"demo {t}": default_model_path(t) for t in ("lulc", "water")}
+    for p in presets:
+        torch.manual_seed(0)
+        models[f"fresh {p}"] = SimpleNamespace(model=Segmenter(segmenter_config(p, task="lulc")).eval(), task="lulc",
+                                               scheme=get_scheme("jp9"), norm=dict(mean=-10.4, std=5.8), meta={})
+    return models
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--tile", type=int, default=512)
@@ -30,11 +40,7 @@ def main(argv=None) -> int:
     ap.add_argument("--runs", type=int, default=2, help="repeat the whole check (timings on shared machines vary)")
     ap.add_argument("--json", type=Path)
     a = ap.parse_args(argv)
-    models = {f"demo {t}": default_model_path(t) for t in ("lulc", "water")}
-    for p in a.presets:
-        torch.manual_seed(0)
-        models[f"fresh {p}"] = SimpleNamespace(model=Segmenter(segmenter_config(p, task="lulc")).eval(), task="lulc",
-                                               scheme=get_scheme("jp9"), norm=dict(mean=-10.4, std=5.8), meta={})
+    models = bench_models(a.presets)
     out = dict(device=a.device, tile=a.tile, threads=torch.get_num_threads(), torch=torch.__version__,
                cpu=_cpu_name(), native_bf16=has_native_bf16(a.device), runs=[])
     preds = {name: make_predictor(m, device=a.device) for name, m in models.items()}

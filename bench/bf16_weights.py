@@ -8,20 +8,17 @@ copy of the model on bf16 input (`predictor.bf16_model`, its path now); each bf1
 """
 import argparse, json, sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import torch
 
-from sar_lulc.checkpoint import default_model_path
 from sar_lulc.core import autocast, time_alternating
 from sar_lulc.predictor import bf16_model, make_predictor
-from sar_lulc.schemes import get_scheme
-from sar_lulc.segmenter import Segmenter, segmenter_config
 from sar_lulc.synth import synth_scene
 
 sys.path.insert(0, str(Path(__file__).parent))
 from machine import machine
+from bf16_auto import bench_models                                   # one home for the benchmarked models
 
 
 def main(argv=None) -> int:
@@ -33,11 +30,7 @@ def main(argv=None) -> int:
     ap.add_argument("--json", type=Path)
     a = ap.parse_args(argv)
     if a.threads: torch.set_num_threads(a.threads)
-    models = {f"demo {t}": default_model_path(t) for t in ("lulc", "water")}
-    for p in a.presets:
-        torch.manual_seed(0)
-        models[f"fresh {p}"] = SimpleNamespace(model=Segmenter(segmenter_config(p, task="lulc")).eval(), task="lulc",
-                                               scheme=get_scheme("jp9"), norm=dict(mean=-10.4, std=5.8), meta={})
+    models = bench_models(a.presets)
     db = torch.from_numpy(synth_scene(0, size=a.tile).db.astype(np.float32))[None, None]
     out = dict(machine=machine("cpu", torch.get_num_threads()), tile=a.tile, reps=a.reps,
                command="python bench/bf16_weights.py " + " ".join(argv if argv is not None else sys.argv[1:]), models={})

@@ -81,8 +81,10 @@ def compiled_model(model: torch.nn.Module, backend: str = "inductor", mode: str 
 _BF16_LOCK = threading.Lock()      # one copy per model, even when app requests arrive together
 
 def _state_key(model: torch.nn.Module) -> tuple:
-    "What identifies a model's weights now: each parameter's and buffer's storage and version."
-    return tuple((t.data_ptr(), t.device, t.dtype, -1 if t.is_inference() else t._version)
+    """What identifies a model's weights now: each parameter's and buffer's storage, dtype, shape
+    and version (inference tensors have none)."""
+    return tuple((t.data_ptr(), t.device, t.dtype, tuple(t.shape),
+                  -1 if t.is_inference() else t._version)
                  for t in (*model.parameters(), *model.buffers()))
 
 def bf16_model(model: torch.nn.Module) -> torch.nn.Module:
@@ -404,8 +406,7 @@ def model_fingerprint(model: torch.nn.Module) -> str:
     """`state_sha256` of `model`, remembered on it until a weight or buffer changes: in place (the
     tensor's version counter), replaced, moved or cast (its storage, dtype and shape). Edits
     through `.data` bypass the counter; call `state_sha256` after those."""
-    versions = tuple((t._version, t.data_ptr(), t.dtype, tuple(t.shape))
-                     for t in model.state_dict().values())
+    versions = _state_key(model)
     hit = model.__dict__.get("_sar_lulc_sha256")
     if hit is not None and hit[0] == versions: return hit[1]
     sha = state_sha256(model)

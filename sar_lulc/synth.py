@@ -731,7 +731,11 @@ class SensorRandomisation:
         "The scene `sc` (db, dn, labels, transform, ...) with this scene's draw; (scene, draw)."
         if not self.active: return sc, {}
         d = self.draw(seed)
-        return apply_draw(sc, d, cf), d
+        out = apply_draw(sc, d, cf)
+        # a zoomed scene's own pixel size, for the manifest (the zoom keeps its ENL, the looks)
+        if d.get("zoom", 1) > 1:
+            d = {**d, "pixel_deg": abs(out.transform.a), "pixel_deg_y": abs(out.transform.e)}
+        return out, d
 
 
 # %% ../nbs/03_synth.ipynb #40df4bbed937
@@ -813,12 +817,8 @@ def make_benchmark(out_dir, n_train: int = 8, n_val: int = 2, n_test: int = 2, s
         (out / k).mkdir(exist_ok=True)
         tags = dict(generator="SynthALOS-2 (sar_lulc.synth)", seed=str(s), looks=str(L), split=k,
                     **({"open_sea": "1"} if sea else {}))
-        # a zoomed scene's own pixel size (its ENL, the looks tag, is kept by the zoom)
-        px = ({"pixel_deg": abs(sc.transform.a), "pixel_deg_y": abs(sc.transform.e)}
-              if drawn.get("zoom", 1) > 1 else {})
-        tags.update({k_: repr(v) for k_, v in px.items()})
         item = _write_scene(out, f"{k}/s{i:03d}", sc, units, cf, tags, overwrite)
-        item["seed"] = s; item.update(drawn, **px)
+        item["seed"] = s; item.update(drawn)
         if hi_l != lo_l: item["looks"] = L
         if sea: item["open_sea"] = True
         splits.setdefault(k, []).append(item)
