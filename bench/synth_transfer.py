@@ -15,10 +15,14 @@ recipe, hr_inject s4+s2, progressive head, alpha 0.5, seed 0), then, with the de
     python bench/synth_transfer.py --arms shipped                  # the shipped land-cover model, as it is
     python bench/synth_transfer.py --arms transfer                 # every randomisation of the preset, 1-12 looks
     python bench/synth_transfer.py --arms calibration calibration_jitter calibration_jitter_zoom   # the ladder
+    python bench/synth_transfer.py --arms farmland calibration_jitter_zoom_farmland landscapes   # landscapes
 
 Each arm is one seed at the shipped model's budget (15 epochs, about 25 min on 2 cores). The ladder adds one part
 of the `transfer` preset at a time: none (the plain generator, i.e. the shipped model), calibration offset and
-range ramp, class shifts, zoom, and the looks range (the full preset).
+range ramp, class shifts, zoom, and the looks range (the full preset). The farmland arms make half the procedural
+scenes farmland plains (`--farmland 0.5`), alone and on the best rung: the shipped model calls Flevoland's fields
+forest because nearly every training scene is mostly forest. The landscapes arm adds cities (`--farmland 0.35
+--city 0.15`).
 
 Results merge into bench/results/synth_transfer.json as arms finish; an interrupted run resumes (finished steps are
 skipped). Needs the shared data (SAR_LULC_SHARED) and `pip install -e ".[bench]"`.
@@ -49,6 +53,12 @@ ARMS = {                                                # synth flags per arm (b
     "calibration_jitter": _ladder("--offset-db", "--ramp-db", "--class-jitter-db"),
     "calibration_jitter_zoom": _ladder("--offset-db", "--ramp-db", "--class-jitter-db", "--zoom"),
     "transfer": TRANSFER,                               # all of it, 1-12 looks
+    # landscape, not sensor: half the procedural scenes farmland plains (forest 5-30 %)
+    "farmland": ["--farmland", "0.5"],
+    "calibration_jitter_zoom_farmland": _ladder("--offset-db", "--ramp-db", "--class-jitter-db", "--zoom")
+                                        + ["--farmland", "0.5"],
+    # landscapes: a third of the procedural scenes farmland plains, a sixth cities (built-up 35-70 %)
+    "landscapes": ["--farmland", "0.35", "--city", "0.15"],
 }
 TRAIN = ["--task", "lulc", "--recipe", "demo", "--preset", "resnet18", "--layer-decay", "1.0", "--seed", "0",
          "--hr-inject", "s4+s2", "--head", "progressive", "--alpha", "0.5"]

@@ -267,6 +267,8 @@ def make_jp_benchmark(out_dir, layouts, size: int = 512, max_sea: float = 0.5,
 
 
 # %% ../nbs/07_layouts.ipynb #481b1fc5d4ff
+_SHARE = arg_number(float, lo=0, hi=1)    # a share of scenes or pixels, in [0, 1]
+
 def _synth_summary(out: Path, size: int, open_sea: float, units: str, rz, seconds: float) -> dict:
     "What `sar-lulc synth` made: scenes per split, the generator's settings, the class shares."
     man = json.loads((out / "manifest.json").read_text())
@@ -274,7 +276,8 @@ def _synth_summary(out: Path, size: int, open_sea: float, units: str, rz, second
     return {"out_dir": str(out), "manifest": str(out / "manifest.json"),
             "generator": man["generator"]["name"],
             "scenes": {k: len(v) for k, v in man["splits"].items()}, "size": size,
-            "looks": man["generator"]["looks"], "open_sea": open_sea, "units": units,
+            "looks": man["generator"]["looks"], "open_sea": open_sea,
+            **{k: man["generator"].get(k, 0.0) for k in ("farmland", "city")}, "units": units,
             **({"randomise": dataclasses.asdict(rz)} if rz.active else {}),
             "seconds": round(seconds, 2),
             "class_percent": {k: round(100 * v, 2) for k, v in cf.items()}}
@@ -290,21 +293,23 @@ def synth_command(out_dir: Arg("output dataset folder (created; must be new or e
                             arg_number(lo=16)) = 512,
                   seed: Arg("base seed: train seeds seed+i, val seed+10000+i, test seed+20000+i",
                             arg_number(lo=0)) = 0,
-                  looks: Arg("number of looks of the gamma speckle, or a range LOW:HIGH drawn per "
-                             "scene") = "4",
-                  open_sea: Arg("share of each split's scenes that are mostly open sea with swell "
-                                "and calm patches, exactly (rounded, at least one when > 0; e.g. "
-                                "0.3 for water models; procedural)",
-                                arg_number(float, lo=0, hi=1)) = 0.0,
+                  looks: Arg("looks of the gamma speckle, or a range LOW:HIGH drawn per scene") = "4",
+                  open_sea: Arg("share of each split's scenes that are open sea (swell, calm "
+                                "patches), exactly (rounded, at least one if > 0; procedural)",
+                                _SHARE) = 0.0,
+                  farmland: Arg("share of the scenes that are farmland plains (forest 5-30 %), "
+                                "as --open-sea", _SHARE) = 0.0,
+                  city: Arg("share of the scenes that are cities (built-up 35-70 %), as --open-sea",
+                            _SHARE) = 0.0,
                   units: Arg(f"SAR files as float32 dB, uint16 DN (CF {DEFAULT_CF:g}) or both",
                              choices=WRITE_UNITS) = "db",
                   nodata_corner: Arg("fraction of each scene cut off as no data (procedural)",
                                      arg_number(float)) = 0.0,
-                  layouts: Arg("HRLULC label tiles (files, or folders searched with their "
-                               "subfolders; 10 m or 50 m): render SynthALOS-2/JP on their windows "
-                               "instead of procedural layouts", nargs="+", metavar="TILE") = None,
+                  layouts: Arg("HRLULC label tiles (files, or folders searched recursively; 10 m "
+                               "or 50 m): render SynthALOS-2/JP on their windows", nargs="+",
+                               metavar="TILE") = None,
                   max_sea: Arg("skip layout windows with more water or no data than this",
-                               arg_number(float, lo=0, hi=1)) = 0.5,
+                               _SHARE) = 0.5,
                   per_tile: Arg("at most this many windows a tile (default: all)", arg_number(lo=1)) = None,
                   split: Arg("train,val,test fractions of the layout windows") = "0.8,0.1,0.1",
                   split_by: Arg("geographic split of layout windows: 4 x 4 blocks or whole tiles",
@@ -312,9 +317,9 @@ def synth_command(out_dir: Arg("output dataset folder (created; must be new or e
                   randomise: Arg("sensor randomisation preset: none, or transfer (offsets +-10 "
                                  "dB, ramps <= 10 dB, class shifts <= 3 dB, zooms 1-2x; it did not "
                                  "improve transfer)", choices=tuple(RANDOMISATIONS)) = "none",
-                  offset_db: Arg("calibration offset in dB added to each scene, or a range "
-                                 "LOW:HIGH drawn per scene (write --offset-db=-6:6; default: the "
-                                 "preset's)", metavar="DB") = None,
+                  offset_db: Arg("calibration offset (dB) added to each scene, or a range LOW:HIGH "
+                                 "drawn per scene (--offset-db=-6:6; default: the preset's)",
+                                 metavar="DB") = None,
                   ramp_db: Arg("brightness change across each scene of up to this many dB, either "
                                "sign, drawn per scene (range/incidence; default: the preset's)",
                                arg_number(float, lo=0), metavar="DB") = None,
@@ -325,11 +330,9 @@ def synth_command(out_dir: Arg("output dataset folder (created; must be new or e
                             "drawn per scene (default: the preset's)", metavar="Z") = None,
                   overwrite: Arg("replace a dataset already in OUT_DIR") = False,
                   as_json: bool = False) -> dict:
-    """Generate the SynthALOS-2 synthetic benchmark (scenes + labels + manifest), procedural or on
-    real label layouts."""
-    t0 = time.perf_counter()
-    rz = randomisation(randomise, offset_db=offset_db, ramp_db=ramp_db,
-                       class_jitter_db=class_jitter_db, zoom=zoom)
+    """Generate SynthALOS-2 (scenes + labels + manifest), procedural or on real label layouts."""
+    t0, rz = time.perf_counter(), randomisation(randomise, offset_db=offset_db, ramp_db=ramp_db,
+                                                class_jitter_db=class_jitter_db, zoom=zoom)
     if layouts:
         out = make_jp_benchmark(out_dir, layouts, size, max_sea, per_tile, _split_fracs(split),
                                 split_by, seed=seed, looks=looks, units=units, overwrite=overwrite,
@@ -337,6 +340,6 @@ def synth_command(out_dir: Arg("output dataset folder (created; must be new or e
     else:
         out = make_benchmark(out_dir, n_train, n_val, n_test, size, seed, looks, units, overwrite,
                              nodata_corner=nodata_corner, open_sea=open_sea, progress=not as_json,
-                             randomise=rz)
+                             randomise=rz, farmland=farmland, city=city)
     return _synth_summary(out, size, open_sea, units, rz, time.perf_counter() - t0)
 

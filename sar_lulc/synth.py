@@ -18,11 +18,11 @@ from .schemes import JP9, get_scheme
 
 # %% auto #0
 __all__ = ['JP9_NAMES', 'NUM_CLASSES', 'WATER', 'BUILT', 'PADDY', 'CROP', 'GRASS', 'FOREST', 'BARE', 'SOLAR', 'GREENHOUSE',
-           'PIXEL_DEG', 'TARGETS', 'JAPAN_RANGES', 'BACKSCATTER', 'TEXTURE_NU', 'TEXTURE_DB', 'LAYOUT_STAGES',
-           'FROZEN_DN_STEP', 'FROZEN_CHANGED_MAX', 'SPLIT_OFFSETS', 'WRITE_UNITS', 'RANDOMISATIONS', 'noise_fields',
-           'terrain_modulation', 'speckle', 'SynthScene', 'class_fractions', 'simulate_dn', 'synth_scene',
-           'frozen_mismatch', 'benchmark_seeds', 'parse_looks', 'zoom_scene', 'apply_draw', 'SensorRandomisation',
-           'randomisation', 'make_benchmark']
+           'PIXEL_DEG', 'TARGETS', 'JAPAN_RANGES', 'BACKSCATTER', 'TEXTURE_NU', 'TEXTURE_DB', 'LANDSCAPES',
+           'LAYOUT_STAGES', 'FROZEN_DN_STEP', 'FROZEN_CHANGED_MAX', 'SPLIT_OFFSETS', 'WRITE_UNITS', 'RANDOMISATIONS',
+           'noise_fields', 'terrain_modulation', 'speckle', 'SynthScene', 'class_fractions', 'farmland_fractions',
+           'city_fractions', 'simulate_dn', 'synth_scene', 'frozen_mismatch', 'benchmark_seeds', 'parse_looks',
+           'zoom_scene', 'apply_draw', 'SensorRandomisation', 'randomisation', 'make_benchmark']
 
 # %% ../nbs/03_synth.ipynb #6ae8efb96f16
 # the classes are the jp9 scheme's; their indices by name:
@@ -503,6 +503,29 @@ def _point_scatterers(c):
     pts = (c.lab == BUILT) & (c.mu > -10) & (c.rng.random(c.shape) < .015)
     c.mu[pts] = _u(c.rng, "point_scatterer", int(pts.sum()))
 
+# %% ../nbs/03_synth.ipynb #0e5a1d6757c7
+def _fields(rng, f: dict, forest: float, fixed: dict, alpha) -> dict:
+    "`f` with `fixed` set and cropland, grassland and paddy (Dirichlet `alpha` shares) the rest."
+    other = sum(v for k, v in {**f, **fixed}.items() if k not in (CROP, GRASS, PADDY))
+    agri = max(1 - forest - other, .03)
+    share = rng.dirichlet(alpha)
+    return {**f, **fixed, CROP: agri * float(share[0]), GRASS: agri * float(share[1]),
+            PADDY: agri * float(share[2])}
+
+def farmland_fractions(rng: np.random.Generator, f: dict) -> dict:
+    """The class fractions `f` of a scene made a farmland plain: forest 5-30 % (it is the rest),
+    cropland, grassland and paddy most of the remainder, other classes kept."""
+    return _fields(rng, f, float(rng.uniform(.05, .3)), {}, [1.5, 1.0, 1.0])
+
+def city_fractions(rng: np.random.Generator, f: dict) -> dict:
+    """The class fractions `f` of a scene made a city: built-up 35-70 %, forest 5-25 %, fields
+    and parks the rest, other classes kept."""
+    forest, built = float(rng.uniform(.05, .25)), float(rng.uniform(.35, .7))
+    return _fields(rng, f, forest, {BUILT: built}, [1.0, 1.5, 1.0])
+
+# landscapes and their class fractions (None: the generator's own, forest-covered hill country)
+LANDSCAPES = {"hills": None, "farmland": farmland_fractions, "city": city_fractions}
+
 # %% ../nbs/03_synth.ipynb #0b27155b83b5
 LAYOUT_STAGES = (_terrain, _rivers, _water, _town, _agriculture, _clearings, _river_banks,
                  _hamlets, _roads, _solar,
@@ -527,12 +550,15 @@ def synth_scene(seed: int, size: int = 512, looks: float = 4, *, targets: dict |
                 incidence_deg: float = 36.0, slope_exponent: float = 1.5,
                 nodata_corner: float = 0.0,
                 cf: float = DEFAULT_CF, pixel_deg: float = PIXEL_DEG,
-                open_sea: bool = False) -> SynthScene:
+                open_sea: bool = False, landscape: str = "hills") -> SynthScene:
     """Generate one georeferenced SynthALOS-2 scene (size x size), deterministic by `seed`;
     `targets` overrides class fractions. `open_sea`: a coast scene where the sea covers 35-90 %
-    of the scene, with swell, wind and calm patches."""
+    of the scene, with swell, wind and calm patches. `landscape`: one of
+    `LANDSCAPES`, whose class fractions replace the hills' (a farmland plain, a city)."""
     if int(size) < 16: raise SarLulcError(f"size must be at least 16 pixels, got {size}.")
     if not looks > 0: raise SarLulcError(f"looks must be > 0, got {looks}.")
+    if landscape not in LANDSCAPES: raise SarLulcError(f"landscape must be one of "
+                                                       f"{tuple(LANDSCAPES)}, got {landscape!r}.")
     if not 0 <= nodata_corner < .5: raise SarLulcError(f"nodata_corner must be in [0, 0.5), got "
                                                        f"{nodata_corner}.")
     rng = np.random.default_rng(seed)
@@ -542,6 +568,7 @@ def synth_scene(seed: int, size: int = 512, looks: float = 4, *, targets: dict |
     tg = {**TARGETS, **(targets or {})}
     # this scene's fractions
     f = {k: v * float(np.exp(rng.normal(0, .18))) for k, v in tg.items()}
+    if LANDSCAPES[landscape]: f = LANDSCAPES[landscape](np.random.default_rng([seed, 6]), f)
     # coast (sea along one side) or inland (lakes)
     sea = bool(rng.random() < .4)
     # mostly sea: the land classes share what is left
@@ -564,7 +591,7 @@ def synth_scene(seed: int, size: int = 512, looks: float = 4, *, targets: dict |
         dn[nod] = 0; lab[nod] = 255
     db = to_db(dn, "dn", cf=cf)
     info = dict(targets={JP9_NAMES[k]: v for k, v in f.items()}, sea=sea, open_sea=bool(open_sea),
-                incidence_deg=incidence_deg,
+                landscape=landscape, incidence_deg=incidence_deg,
                 look="from the west", pixel_m=(c.dx_m, c.dy_m), mu_db=c.mu, elevation=c.elev)
     return SynthScene(db=db, dn=dn, labels=lab,
                       transform=Affine(pixel_deg, 0, c.lon0, 0, -pixel_deg, c.lat0),
@@ -771,18 +798,37 @@ def _write_scene(out: Path, stem: str, sc, units: str, cf: float, tags: dict,
     item["label"] = f"{stem}{LABEL_SUFFIX}.tif"
     return item
 
-def _check_benchmark(units, size, looks, open_sea, nodata_corner) -> tuple[str, float, float]:
+def _check_benchmark(units, size, looks, open_sea, nodata_corner,
+                     landscapes: dict | None = None) -> tuple[str, float, float]:
     "The options of `make_benchmark`, checked: (units, looks low, looks high)."
     units = str(units).lower()
     if units not in WRITE_UNITS: raise SarLulcError(f"units must be one of {WRITE_UNITS}, got "
                                                     f"{units!r}.")
     if int(size) < 16: raise SarLulcError(f"size must be at least 16 pixels, got {size}.")
     lo_l, hi_l = parse_looks(looks)
-    if not 0 <= open_sea <= 1: raise SarLulcError(f"open_sea must be a fraction in [0, 1], got "
-                                                  f"{open_sea}.")
+    for name, v in (("open_sea", open_sea), *(landscapes or {}).items()):
+        if not 0 <= v <= 1: raise SarLulcError(f"{name} must be a fraction in [0, 1], got {v}.")
+    if sum((landscapes or {}).values()) > 1:
+        raise SarLulcError(f"the landscape shares {landscapes} add up to more than 1.")
     if not 0 <= nodata_corner < 0.5: raise SarLulcError(f"nodata_corner must be in [0, 0.5), got "
                                                         f"{nodata_corner}.")
     return units, lo_l, hi_l
+
+def _n_of(share: float, n: int) -> int:
+    "`share` of `n` scenes, rounded, at least one where `share` > 0."
+    return max(int(share > 0 and n > 0), math.floor(share * n + 0.5))
+
+def _scenes_by_share(seeds: dict, shares: dict, stream: int) -> dict[str, dict[int, str]]:
+    """Each split's scenes given a name of `shares` (name: share of the split, exactly as `_n_of`),
+    in turn along a seeded permutation of the split on its own `stream`."""
+    out = {}
+    for k, ss in seeds.items():
+        perm = np.random.default_rng([ss[0] if ss else 0, stream]).permutation(len(ss))
+        at, out[k] = 0, {}
+        for name, share in shares.items():
+            for i in perm[at:at + _n_of(share, len(ss))].tolist(): out[k][i] = name
+            at += _n_of(share, len(ss))
+    return out
 
 
 # %% ../nbs/03_synth.ipynb #893cc496db72
@@ -790,37 +836,40 @@ def make_benchmark(out_dir, n_train: int = 8, n_val: int = 2, n_test: int = 2, s
                    seed: int = 0, looks: float | tuple = 4, units: str = "db",
                    overwrite: bool = False, cf: float = DEFAULT_CF, nodata_corner: float = 0.0,
                    open_sea: float = 0.0, progress: bool = False,
-                   randomise: SensorRandomisation | None = None) -> Path:
+                   randomise: SensorRandomisation | None = None, farmland: float = 0.0,
+                   city: float = 0.0) -> Path:
     """Write the SynthALOS-2 benchmark (GeoTIFF scenes + labels + manifest.json) to `out_dir`;
     returns the folder. `looks` is a number or a (low, high) range drawn per scene; `open_sea` is
-    the share of each split's scenes that are open sea (exactly, rounded; at least one when > 0).
-    Both per-scene draws derive from the scene's seed only, so a scene is the same whatever the
-    other scenes. `randomise` applies a `SensorRandomisation` per scene (recorded in its item)."""
-    units, lo_l, hi_l = _check_benchmark(units, size, looks, open_sea, nodata_corner)
+    the share of each split's scenes that are open sea (exactly, rounded; at least one when > 0),
+    `farmland` and `city` the shares that are those `LANDSCAPES` (the same way). The per-scene
+    draws derive from the scene's seed only, so a scene is the same whatever the other scenes.
+    `randomise` applies a `SensorRandomisation` per scene (recorded in its item)."""
+    units, lo_l, hi_l = _check_benchmark(units, size, looks, open_sea, nodata_corner,
+                                         dict(farmland=farmland, city=city))
     seeds = benchmark_seeds(n_train, n_val, n_test, seed)
     out = Path(out_dir)
     _prepare_out(out, overwrite)
     splits, fracs = {}, {}
     todo = [(k, i, s) for k, ss in seeds.items() for i, s in enumerate(ss)]
-    # open sea: that share of each split's scenes exactly (rounded; at least one where > 0), which
-    # ones seeded
-    n_sea = lambda n: max(int(open_sea > 0 and n > 0), math.floor(open_sea * n + 0.5))
-    sea_idx = {k: set(np.random.default_rng([ss[0] if ss else 0, 2])
-                      .permutation(len(ss))[:n_sea(len(ss))].tolist()) for k, ss in seeds.items()}
+    sea_idx = _scenes_by_share(seeds, {True: open_sea}, 2)
+    land_idx = _scenes_by_share(seeds, dict(farmland=farmland, city=city), 7)
     for n, (k, i, s) in enumerate(todo):
         # per-scene choices, independent of the scene's own stream
         rs = np.random.default_rng([s, 1])
         L = lo_l if hi_l == lo_l else round(float(rs.uniform(lo_l, hi_l)), 2)
-        sea = i in sea_idx[k]
-        sc = synth_scene(s, size, L, nodata_corner=nodata_corner, cf=cf, open_sea=sea)
+        sea, land = i in sea_idx[k], land_idx[k].get(i, "hills")
+        sc = synth_scene(s, size, L, nodata_corner=nodata_corner, cf=cf, open_sea=sea,
+                         landscape=land)
         sc, drawn = (randomise or SensorRandomisation()).apply(sc, s, cf)
         (out / k).mkdir(exist_ok=True)
         tags = dict(generator="SynthALOS-2 (sar_lulc.synth)", seed=str(s), looks=str(L), split=k,
-                    **({"open_sea": "1"} if sea else {}))
+                    **({"open_sea": "1"} if sea else {}),
+                    **({"landscape": land} if land != "hills" else {}))
         item = _write_scene(out, f"{k}/s{i:03d}", sc, units, cf, tags, overwrite)
         item["seed"] = s; item.update(drawn)
         if hi_l != lo_l: item["looks"] = L
         if sea: item["open_sea"] = True
+        if land != "hills": item["landscape"] = land
         splits.setdefault(k, []).append(item)
         fracs.setdefault(k, []).append(sc.class_fractions())
         if progress:
@@ -831,7 +880,8 @@ def make_benchmark(out_dir, n_train: int = 8, n_val: int = 2, n_test: int = 2, s
            "splits": {k: splits.get(k, []) for k in seeds},
            "generator": {"name": "SynthALOS-2", "module": "sar_lulc.synth", "size": int(size),
                          "looks": lo_l if hi_l == lo_l else [lo_l, hi_l], "open_sea": open_sea,
-                         "seed": int(seed), "units": units, "nodata_corner": nodata_corner,
+                         "farmland": farmland, "city": city, "seed": int(seed), "units": units,
+                         "nodata_corner": nodata_corner,
                          "pixel_deg": PIXEL_DEG, "crs": "EPSG:4326",
                          **({"randomise": dataclasses.asdict(randomise)}
                             if randomise is not None and randomise.active else {})},

@@ -213,7 +213,8 @@ def legend_html(scheme, classes=None, title: str | None = "Legend") -> str:
         f'style="display:inline-block;width:16px;height:16px;background:{col};border:1px solid '
         f'#555;margin-right:6px"></span><span>{html.escape(name)}</span></div>'
         for name, col in legend_items(scheme, classes))
-    head = f'<div style="font-weight:bold;margin-bottom:4px">{html.escape(title)}</div>' if title else ""
+    head = (f'<div style="font-weight:bold;margin-bottom:4px">{html.escape(title)}</div>'
+            if title else "")
     return (f'<div class="sar-lulc-legend" style="background:rgba(255,255,255,0.9);padding:6px 8px;'
             f'font:12px sans-serif;color:#000;border-radius:4px">{head}{rows}</div>')
 

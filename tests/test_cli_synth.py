@@ -174,3 +174,25 @@ def test_open_sea_is_an_exact_share_per_split(tmp_path):
     man = json.loads((out / "manifest.json").read_text())
     n_sea = {k: sum(bool(it.get("open_sea")) for it in its) for k, its in man["splits"].items()}
     assert n_sea == {"train": 2, "val": 1, "test": 2}, n_sea
+
+def test_synth_cli_landscapes(tmp_path):
+    "--farmland and --city: exact shares of each split's scenes, each mostly fields or built-up; shares over 1 refused."
+    out = tmp_path / "s"
+    r = run("synth", out, "--n-train", 4, "--n-val", 0, "--n-test", 2, "--size", 128, "--farmland", 0.5, "--city", 0.25,
+            "--json")
+    summ = json.loads(r.stdout.strip().splitlines()[-1])
+    assert (summ["farmland"], summ["city"]) == (0.5, 0.25)
+    man = json.loads((out / "manifest.json").read_text())
+    land = {k: sorted(it.get("landscape", "hills") for it in its) for k, its in man["splits"].items()}
+    assert land == {"train": ["city", "farmland", "farmland", "hills"], "val": [], "test": ["city", "farmland"]}, land
+    from sar_lulc.io import read_label_map
+    from sar_lulc.schemes import JP9
+    for it in man["splits"]["train"]:
+        lab = read_label_map(out / it["label"])[0]
+        frac = lambda *names: float(np.isin(lab, [JP9.index(n) for n in names]).mean())
+        if it.get("landscape") == "city": assert frac("Built-up") > 0.3, it
+        elif it.get("landscape") == "farmland": assert frac("Forest") < 0.4 < frac("Paddy", "Cropland", "Grassland"), it
+        else: assert frac("Forest") > 0.4, it
+    r = run("synth", tmp_path / "bad", "--size", 32, "--farmland", 0.7, "--city", 0.5, check=False)
+    assert r.returncode != 0 and "add up to more than 1" in r.stderr, r.stderr
+    assert not (tmp_path / "bad" / "manifest.json").exists()
