@@ -16,13 +16,15 @@ recipe, hr_inject s4+s2, progressive head, alpha 0.5, seed 0), then, with the de
     python bench/synth_transfer.py --arms transfer                 # every randomisation of the preset, 1-12 looks
     python bench/synth_transfer.py --arms calibration calibration_jitter calibration_jitter_zoom   # the ladder
     python bench/synth_transfer.py --arms farmland calibration_jitter_zoom_farmland landscapes   # landscapes
+    python bench/synth_transfer.py --arms scene_norm_landscapes scene_norm     # train --scene-norm
 
 Each arm is one seed at the shipped model's budget (15 epochs, about 25 min on 2 cores). The ladder adds one part
 of the `transfer` preset at a time: none (the plain generator, i.e. the shipped model), calibration offset and
 range ramp, class shifts, zoom, and the looks range (the full preset). The farmland arms make half the procedural
 scenes farmland plains (`--farmland 0.5`), alone and on the best rung: the shipped model calls Flevoland's fields
 forest because nearly every training scene is mostly forest. The landscapes arm adds cities (`--farmland 0.35
---city 0.15`).
+--city 0.15`). The scene_norm arms train with `--scene-norm`: every scene normalised by its own median and spread,
+as predict then normalises any scene, so that no absolute level is learnt.
 
 Results merge into bench/results/synth_transfer.json as arms finish; an interrupted run resumes (finished steps are
 skipped). Needs the shared data (SAR_LULC_SHARED) and `pip install -e ".[bench]"`.
@@ -59,7 +61,12 @@ ARMS = {                                                # synth flags per arm (b
                                         + ["--farmland", "0.5"],
     # landscapes: a third of the procedural scenes farmland plains, a sixth cities (built-up 35-70 %)
     "landscapes": ["--farmland", "0.35", "--city", "0.15"],
+    # trained with --scene-norm (every scene by its own median and spread, as predict then does)
+    "scene_norm": [],
+    "scene_norm_landscapes": ["--farmland", "0.35", "--city", "0.15"],
 }
+ARM_TRAIN = {"scene_norm": ["--scene-norm"], "scene_norm_landscapes": ["--scene-norm"]}   # extra train flags
+DATA_OF = {"scene_norm": "none", "scene_norm_landscapes": "landscapes"}     # arms that share another arm's data
 TRAIN = ["--task", "lulc", "--recipe", "demo", "--preset", "resnet18", "--layer-decay", "1.0", "--seed", "0",
          "--hr-inject", "s4+s2", "--head", "progressive", "--alpha", "0.5"]
 SHIPPED = Path(__file__).parents[1] / "data_samples/models/lulc_resnet18.safetensors"
@@ -163,10 +170,11 @@ def main(argv=None) -> int:
             model, rec = SHIPPED, dict(arm="shipped", model=str(SHIPPED))
         else:
             d = a.out / arm
-            data = make_data(d, ARMS[arm], tiles, log)
+            data = make_data(a.out / DATA_OF.get(arm, arm), ARMS[arm], tiles, log)
             run_dir = d / f"run_e{a.epochs}"
-            cmd = sar_lulc_exe() + ["train", "--data", str(data), "--out", str(run_dir), *TRAIN, "--epochs",
-                                    str(a.epochs), "--overwrite", "--no-progress", "--json"]
+            cmd = sar_lulc_exe() + ["train", "--data", str(data), "--out", str(run_dir), *TRAIN,
+                                    *ARM_TRAIN.get(arm, []), "--epochs", str(a.epochs), "--overwrite", "--no-progress",
+                                    "--json"]
             if not (run_dir / "model.safetensors").exists(): run(cmd, log)
             model = run_dir / "model.safetensors"
             rec = dict(arm=arm, epochs=a.epochs, synth_flags=" ".join(ARMS[arm]),

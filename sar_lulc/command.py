@@ -123,10 +123,11 @@ def add_flags(parser: argparse.ArgumentParser, cmd: Command) -> None:
                  if len(set(map(str, per.values()))) > 1
                  else _shown(next(iter(per.values()), default)))
         help_ = (a.help or comments.get(name) or name.replace("_", " ")) + shown
+        switch = str(types[name]).replace(" ", "") == "bool"     # a bool field: a switch
         _add(where(a), list(a.flags) or [f"--{name.replace('_', '-')}"], name,
-             Arg(help_, a.type or _field_type(types[name]), choices=a.choices, metavar=a.metavar,
-                 nargs=a.nargs,
-                 const=a.const, group=a.group), None, False)
+             Arg(help_, None if switch else a.type or _field_type(types[name]),
+                 choices=a.choices, metavar=a.metavar, nargs=a.nargs, const=a.const,
+                 action="store_true" if switch else a.action, group=a.group), None, False)
 
 # %% ../nbs/06_command.ipynb #9f6dec95b1c7
 def call(cmd: Command, ns: argparse.Namespace) -> dict:

@@ -22,8 +22,8 @@ from .schemes import IGNORE_INDEX, ClassScheme, get_scheme, remap
 # %% auto #0
 __all__ = ['JAPAN_HH_NORM', 'DATASET_FORMAT', 'SPLITS', 'NormStats', 'compute_norm_stats', 'scheme_to_json', 'scheme_from_json',
            'DatasetInfo', 'write_manifest', 'load_dataset_dir', 'merge_datasets', 'merge_command', 'grid_offsets',
-           'SarAugment', 'multilook_db', 'block_cv', 'speckle_enl', 'auto_multilook', 'dataset_enl', 'dihedral',
-           'ChipDataset', 'UnlabelledDataset', 'random_resized_crop', 'label_histogram']
+           'SarAugment', 'multilook_db', 'block_cv', 'speckle_enl', 'auto_multilook', 'scene_stats', 'dataset_enl',
+           'dihedral', 'ChipDataset', 'UnlabelledDataset', 'random_resized_crop', 'label_histogram']
 
 # %% ../nbs/04_data.ipynb #fbb3768004cc
 @dataclass
@@ -580,6 +580,30 @@ def auto_multilook(enl: float, target_enl: float, max_k: int = 9, tolerance: flo
     if not (np.isfinite(enl) and np.isfinite(target_enl)) or enl * tolerance >= target_enl: return 1
     return next((k for k in range(3, max_k + 1, 2) if enl * k * k >= target_enl), max_k)
 
+# %% ../nbs/04_data.ipynb #2aa997f2f1af
+def scene_stats(read, height: int, width: int, win: int = 256, n: int = 3) -> dict:
+    """Median, robust spread (1.4826 MAD; per band for several), valid fraction and equivalent
+    number of looks (`speckle_enl`, first band) of dB from n x n windows over the scene."""
+    h, w = min(win, height), min(win, width)
+    vals, firsts = [], []
+    for fy in (np.arange(n) + .5) / n:
+        for fx in (np.arange(n) + .5) / n:
+            r, c = int(fy * height - h / 2), int(fx * width - w / 2)
+            r, c = min(max(r, 0), height - h), min(max(c, 0), width - w)
+            a = np.asarray(read(Window(c, r, w, h)), np.float32)
+            vals.append(a.reshape(-1, h * w)); firsts.append(a.reshape(-1, h, w)[0])
+    v = np.concatenate(vals, axis=-1)                      # (bands, pixels)
+    ok = np.isfinite(v).all(0)
+    if not ok.any():
+        return dict(median=float("nan"), spread=float("nan"), valid_fraction=0.0, enl=float("nan"))
+    enl = speckle_enl(firsts)                              # the windows' blocks pooled
+    med = np.median(v[:, ok], axis=1)
+    mad = 1.4826 * np.median(np.abs(v[:, ok] - med[:, None]), axis=1)
+    one = lambda a: round(float(a[0]), 3) if len(a) == 1 else [round(float(x), 3) for x in a]
+    return dict(median=one(med), spread=one(mad), valid_fraction=round(float(ok.mean()), 4),
+                enl=round(enl, 2))
+
+
 # %% ../nbs/04_data.ipynb #8b1a6ca1d6d8
 def dataset_enl(sar_paths, units: str = "auto", cf: float = DEFAULT_CF, multilook: int = 1,
                 n: int = 8, win: int = 256) -> float:
@@ -620,18 +644,16 @@ def dihedral(a: np.ndarray, k: int, flip: bool) -> np.ndarray:
 
 # %% ../nbs/04_data.ipynb #1ef9a7668120
 class ChipDataset(Dataset):
-    """Chips from (SAR, label) GeoTIFF pairs -> dict(image float32 (C,chip,chip), valid bool, label
-    int64)."""
+    "Chips of (SAR, label) GeoTIFF pairs -> dict(image float32 (C,chip,chip), valid, label)."
     labelled = True
 
     def __init__(self, items, chip: int = 256, mode: str = "random",
-                 chips_per_epoch: int | None = None,
-                 norm: NormStats | dict | None = None, augment: bool = False, scheme=None,
-                 target_scheme=None,
-                 units: str = "auto", cf: float = DEFAULT_CF, min_valid: float = 0.5, seed: int = 0,
+                 chips_per_epoch: int | None = None, norm: NormStats | dict | None = None,
+                 augment: bool = False, scheme=None, target_scheme=None, units: str = "auto",
+                 cf: float = DEFAULT_CF, min_valid: float = 0.5, seed: int = 0,
                  stride: int | None = None, max_tries: int = 10, max_open: int = 32,
-                 radiometric=None,
-                 balance: float = 0.0, multilook: int = 1):
+                 radiometric=None, balance: float = 0.0, multilook: int = 1,
+                 scene_norm: bool = False):
         if mode not in ("random", "grid"): raise SarLulcError(f"mode must be 'random' or 'grid', "
                                                               f"not {mode!r}.")
         if chip < 1: raise SarLulcError(f"chip must be positive, got {chip}.")
@@ -655,6 +677,8 @@ class ChipDataset(Dataset):
         self.radiometric = SarAugment(**radiometric) if isinstance(radiometric,
                                                                    dict) else radiometric
         self.multilook = check_number("multilook", multilook, lo=1, hi=31)
+        # each scene by its own median and spread (as predict --norm scene), else `norm` for all
+        self.scene_norms = [self._scene_norm(it) for it in self.items] if scene_norm else None
         if not 0 <= balance <= 1: raise SarLulcError(f"balance must be in [0, 1], got {balance}.")
         areas = np.array([h * w for h, w in self.shapes], np.float64)
         self._p = areas / areas.sum()
@@ -793,12 +817,13 @@ def _window(self: ChipDataset, idx: int) -> tuple[int, int, int]:
 def _get(self: ChipDataset, idx):
     if not 0 <= idx < len(self): raise IndexError(idx)
     rng = np.random.default_rng([self.seed, self.epoch, idx])
-    if self.mode == "grid": db, lab, valid, _ = self._load(*self.windows[idx])
+    if self.mode == "grid":
+        i = self.windows[idx][0]; db, lab, valid, _ = self._load(*self.windows[idx])
     else:
         best = None
         for _ in range(max(1, self.max_tries)):
-            got = self._load(*self._draw(rng))
-            if best is None or got[3] > best[3]: best = got
+            w = self._draw(rng); got = self._load(*w)
+            if best is None or got[3] > best[3]: best, i = got, w[0]
             if got[3] >= self.min_valid: break
         db, lab, valid, _ = best
     if self.radiometric is not None and self.radiometric.active: db = self.radiometric(db, rng)
@@ -808,10 +833,26 @@ def _get(self: ChipDataset, idx):
         k, flip = int(rng.integers(4)), bool(rng.integers(2))
         db, valid = dihedral(db, k, flip), dihedral(valid, k, flip)
         if lab is not None: lab = dihedral(lab, k, flip)
-    img = self.norm.normalize(db)
+    img = (self.scene_norms[i] if self.scene_norms else self.norm).normalize(db)
     img[:, ~valid] = 0.0
     return db, img, valid, lab
 
+
+# %% ../nbs/04_data.ipynb #8281a3c9f32b
+@patch
+def _scene_norm(self: ChipDataset, it) -> NormStats:
+    """A scene's own normalisation: the median and robust spread of its dB (after the multilook),
+    as `predict --norm scene` takes them (`scene_stats`, a spread of at least 0.1 dB)."""
+    (h, w), sar = self._item_shape(it), it["sar"]
+    def read(win):
+        a = self._reader.read_sar(sar, win.row_off, win.col_off, max(win.height, win.width))
+        a = a[:, :win.height, :win.width]
+        return multilook_db(a, self.multilook) if self.multilook > 1 else a
+    st = scene_stats(read, h, w)
+    if not st["valid_fraction"]:
+        raise SarLulcError(f"{sar}: no valid pixel to take scene statistics from.")
+    return NormStats(st["median"], np.maximum(np.asarray(st["spread"], np.float64), 0.1).tolist()
+                     if isinstance(st["spread"], list) else max(st["spread"], 0.1))
 
 # %% ../nbs/04_data.ipynb #bcc0bd567f0a
 class UnlabelledDataset(ChipDataset):

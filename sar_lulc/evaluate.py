@@ -28,9 +28,8 @@ def _eval_out(model_path: Path, split: str, out_dir) -> Path:
 
 # %% ../nbs/26_evaluate.ipynb #39526d051f9e
 def evaluate(model_path, data_dir, split: str = "test", out_dir=None, batch_size: int = 8,
-             chip: int | None = None,
-             device="auto", precision: str = "fp32", units: str | None = None,
-             cf: float | None = None,
+             chip: int | None = None, device="auto", precision: str = "fp32",
+             units: str | None = None, cf: float | None = None,
              overwrite: bool = False, write: bool = True, progress: bool = True) -> dict:
     """Metrics of a trained model on a dataset split (table, per-class IoU, confusion-matrix PNG);
     returns a summary."""
@@ -62,7 +61,8 @@ def evaluate(model_path, data_dir, split: str = "test", out_dir=None, batch_size
                          # every labelled pixel is scored
                          min_valid=0.0,
                          # as the model was trained
-                         multilook=int((bundle.meta.get("input") or {}).get("multilook", 1)))
+                         multilook=int((bundle.meta.get("input") or {}).get("multilook", 1)),
+                         scene_norm=bool((bundle.meta.get("input") or {}).get("scene_norm")))
         if ds.channels != bundle.model.in_chans:
             raise SarLulcError(f"The model takes {bundle.model.in_chans} SAR channel(s), the "
                                f"dataset has {ds.channels}.")

@@ -22,7 +22,7 @@ from .core import (SarLulcError, arg_number, atomic_output, check_bools, check_c
                            get_device, output_lock, PRECISION_CHOICES, to_json)
 from .command import Arg, command
 from .checkpoint import default_model_path, model_meta
-from .data import NormStats, auto_multilook, grid_offsets, multilook_db, speckle_enl
+from .data import NormStats, auto_multilook, grid_offsets, multilook_db, scene_stats, speckle_enl
 from .distributed import dist_info, gather_objects
 from .io import (DEFAULT_CF, GDAL_CACHE_MB, LABEL_SUFFIX, IMPLAUSIBLE_COUNT_MAX,
                          PLAUSIBLE_DB, Calibration,
@@ -40,54 +40,12 @@ from .outputs import (BLOCK, SCENE_SUFFIXES, PredictResult, _SceneWriter, large_
                               pixel_area_km2)
 
 # %% auto #0
-__all__ = ['SCENE_NORMS', 'AUTO_NORM_Z', 'AUTO_NORM_SPREAD', 'REFERENCE_ENL', 'NOT_GEOTIFF', 'model_channels', 'channels_of',
-           'meta_of', 'scene_stats', 'SceneOffset', 'scene_offset', 'ood_message', 'PredictPlan', 'predict_scene',
+__all__ = ['SCENE_NORMS', 'AUTO_NORM_Z', 'AUTO_NORM_SPREAD', 'REFERENCE_ENL', 'NOT_GEOTIFF', 'SceneOffset', 'scene_offset',
+           'ood_message', 'model_channels', 'channels_of', 'meta_of', 'PredictPlan', 'scene_normed', 'predict_scene',
            'scene_list', 'group_bands', 'scene_stem', 'scene_output', 'load_complete', 'predict_many', 'output_mode',
            'predict_command']
 
-# %% ../nbs/33_predict.ipynb #4993d593b92c
-def model_channels(meta: dict) -> int:
-    """The number of input bands of a model, from its metadata (input contract, else architecture);
-    1 when unknown."""
-    enc = (meta.get("model_config") or {}).get("encoder") or {}
-    return int((meta.get("input") or {}).get("channels") or enc.get("in_chans") or 1)
-def channels_of(model_or_bundle) -> int:
-    "Input bands of a model path, bundle or Predictor, without loading weights."
-    if hasattr(model_or_bundle, "channels"): return int(model_or_bundle.channels)
-    if isinstance(getattr(model_or_bundle, "model", None), torch.nn.Module):
-        return _in_channels(model_or_bundle.model) or 1
-    if isinstance(model_or_bundle, torch.nn.Module): return _in_channels(model_or_bundle) or 1
-    return model_channels(meta_of(model_or_bundle))
-
-def meta_of(model_or_bundle) -> dict:
-    "A model's metadata from a model file (without loading the weights), a bundle or a `Predictor`."
-    if isinstance(model_or_bundle, (str, os.PathLike)): return model_meta(model_or_bundle)
-    return getattr(model_or_bundle, "meta", None) or {}
-
-
-# %% ../nbs/33_predict.ipynb #b1fe15a127c9
-def scene_stats(read, height: int, width: int, win: int = 256, n: int = 3) -> dict:
-    """Median, robust spread (1.4826 MAD; per band for several), valid fraction and equivalent
-    number of looks (`speckle_enl`, first band) of dB from n x n windows over the scene."""
-    h, w = min(win, height), min(win, width)
-    vals, firsts = [], []
-    for fy in (np.arange(n) + .5) / n:
-        for fx in (np.arange(n) + .5) / n:
-            r, c = int(fy * height - h / 2), int(fx * width - w / 2)
-            r, c = min(max(r, 0), height - h), min(max(c, 0), width - w)
-            a = np.asarray(read(Window(c, r, w, h)), np.float32)
-            vals.append(a.reshape(-1, h * w)); firsts.append(a.reshape(-1, h, w)[0])
-    v = np.concatenate(vals, axis=-1)                      # (bands, pixels)
-    ok = np.isfinite(v).all(0)
-    if not ok.any():
-        return dict(median=float("nan"), spread=float("nan"), valid_fraction=0.0, enl=float("nan"))
-    enl = speckle_enl(firsts)                              # the windows' blocks pooled
-    med = np.median(v[:, ok], axis=1)
-    mad = 1.4826 * np.median(np.abs(v[:, ok] - med[:, None]), axis=1)
-    one = lambda a: round(float(a[0]), 3) if len(a) == 1 else [round(float(x), 3) for x in a]
-    return dict(median=one(med), spread=one(mad), valid_fraction=round(float(ok.mean()), 4),
-                enl=round(enl, 2))
-
+# %% ../nbs/33_predict.ipynb #59378489ac48
 class SceneOffset(NamedTuple):
     "A scene's first band against the training data: dB levels, `z` of the median, spread ratio."
     median: float
@@ -119,6 +77,26 @@ def ood_message(stats: dict, norm, units: str, name: str, auto: bool = False) ->
             ("--norm auto normalised it with its own statistics (--norm model keeps the model's)."
              if auto else "The map may be mostly one class. Try --norm scene, and "
              "--multilook 3 to 9 for single-look data."))
+
+# %% ../nbs/33_predict.ipynb #4993d593b92c
+def model_channels(meta: dict) -> int:
+    """The number of input bands of a model, from its metadata (input contract, else architecture);
+    1 when unknown."""
+    enc = (meta.get("model_config") or {}).get("encoder") or {}
+    return int((meta.get("input") or {}).get("channels") or enc.get("in_chans") or 1)
+def channels_of(model_or_bundle) -> int:
+    "Input bands of a model path, bundle or Predictor, without loading weights."
+    if hasattr(model_or_bundle, "channels"): return int(model_or_bundle.channels)
+    if isinstance(getattr(model_or_bundle, "model", None), torch.nn.Module):
+        return _in_channels(model_or_bundle.model) or 1
+    if isinstance(model_or_bundle, torch.nn.Module): return _in_channels(model_or_bundle) or 1
+    return model_channels(meta_of(model_or_bundle))
+
+def meta_of(model_or_bundle) -> dict:
+    "A model's metadata from a model file (without loading the weights), a bundle or a `Predictor`."
+    if isinstance(model_or_bundle, (str, os.PathLike)): return model_meta(model_or_bundle)
+    return getattr(model_or_bundle, "meta", None) or {}
+
 
 # %% ../nbs/33_predict.ipynb #predplan0002
 # auto: the scene's own statistics when it is unlike the training data, else the model's
@@ -437,10 +415,16 @@ def _scene_norm(stats: dict, name: str) -> tuple:
         raise SarLulcError(f"{name}: no valid pixel to take scene statistics from.")
     return np.ravel(stats["median"]), np.maximum(np.ravel(stats["spread"]), 0.1)
 
+def scene_normed(meta: dict) -> bool:
+    "Whether a model was trained on scenes normalised by their own statistics (`--scene-norm`)."
+    return bool((meta.get("input") or {}).get("scene_norm"))
+
 def _auto_norm(meta: dict, stats: dict, units: str, name: str, msgs: list) -> str | None:
-    """`norm='auto'`: 'scene' when the scene looks like another calibration of mixed cover (its
-    median `AUTO_NORM_Z` training stds off, its spread not narrow), announced; else None (the
-    model's statistics; `ood_message` still warns of a scene unlike the training data)."""
+    """`norm='auto'`: 'scene' for a `scene_normed` model, or when the scene looks like another
+    calibration of mixed cover (its median `AUTO_NORM_Z` training stds off, its spread not
+    narrow), announced; else None (the model's statistics; `ood_message` still warns of a scene
+    unlike the training data)."""
+    if scene_normed(meta): return "scene"
     train = NormStats(**meta["norm"]) if meta.get("norm") else None
     d = scene_offset(stats, train)
     if d is None or abs(d.z) <= AUTO_NORM_Z or d.ratio < AUTO_NORM_SPREAD: return None
@@ -491,6 +475,8 @@ def predict_scene(model_or_bundle, src, dst, plan: PredictPlan | None = None, *,
                                                            name)
         if norm is None and plan.norm == "auto":
             norm = _auto_norm(meta, stats, rd.units, name, msgs)
+        # its own statistics are a scene_normed model's normalisation
+        if norm is None and plan.norm == "model" and scene_normed(meta): norm = "scene"
         if norm == "scene": norm = _scene_norm(stats, name)
         for p in output_paths(dst, plan.task or "lulc", confidence=plan.write_confidence).values():
             check_output_path(p, overwrite, create=False)
@@ -768,7 +754,8 @@ _PA.update(
     norm=Arg("normalise with the model's training statistics (model), the scene's own robust "
              "statistics (scene: sensors with unknown calibration), or auto: scene when its "
              "level is far from the training data's (another calibration) and its spread is not "
-             "narrow, else model", choices=SCENE_NORMS),
+             "narrow, else model (a model trained with --scene-norm: always scene)",
+             choices=SCENE_NORMS),
     band=Arg("band (1-based or name, e.g. HH) of a multi-band input"),
     plausible=Arg("the dB range a pixel of backscatter takes once calibrated, LOW:HIGH; pixels "
                   f"outside are no data (default {PLAUSIBLE_DB[0]:g}:{PLAUSIBLE_DB[1]:g}; write "

@@ -29,8 +29,7 @@ class TrainConfig:
     task: str = "lulc"
     # model: tiny | swin_t | swin_b (Swin), resnet18 (timm CNN; recommended from scratch)
     preset: str = "tiny"
-    # model family: this toolkit's segmenter, or one added with checkpoint.register_arch
-    arch: str = "segmenter"
+    arch: str = "segmenter"             # this toolkit's, or one of checkpoint.register_arch
     epochs: int = 30                    # passes over chips_per_epoch random chips
     batch_size: int = 16                # per process
     accum_steps: int = 1                # gradient accumulation (micro-batches per optimiser step)
@@ -73,6 +72,7 @@ class TrainConfig:
     balance: float = 0.0
     # average N x N pixels in power (data.multilook_db); predict does the same
     multilook: int = 1
+    scene_norm: bool = False            # normalise each scene by its own median/spread; predict too
     num_workers: int = 0                # DataLoader worker processes
     device: str = "auto"                # auto (CUDA when present), cpu, cuda, cuda:1 ...
     save_every: int = 0                 # also write last.pt every N steps (0 = only every epoch)

@@ -546,16 +546,19 @@ def load_init(model: nn.Module, path, target) -> tuple[Path, str]:
             f"(the model had {b.scheme.num_classes if b.scheme else '?'})")
     return Path(b.meta["source"]), what
 
-def input_contract(info, cal: Calibration, channels: int, multilook: int = 1) -> dict:
+def input_contract(info, cal: Calibration, channels: int, multilook: int = 1,
+                   scene_norm: bool = False) -> dict:
     """What a model trained on `info` (read with `cal`) expects of a scene: the source products'
     calibration (`Calibration.contract`), its bands, its normalisation and the speckle level it
-    learnt on (`enl`, after `multilook`: predict brings a scene to it)."""
+    learnt on (`enl`, after `multilook`: predict brings a scene to it); `scene_norm`: each scene
+    normalised by its own statistics."""
     sar = info.sar_paths("train") if "train" in info.splits else []
     enl = dataset_enl(sar, cal.units, cal.factor, multilook) if sar else float("nan")
     return dict(**info.source_calibration(cal.factor, cal.units).contract(), channels=int(channels),
                 norm=info.norm.to_dict(), **({"enl": enl} if math.isfinite(enl) else {}),
                 # predict repeats the speckle filter
-                **({"multilook": int(multilook)} if multilook > 1 else {}))
+                **({"multilook": int(multilook)} if multilook > 1 else {}),
+                **({"scene_norm": True} if scene_norm else {}))
 
 
 # %% ../nbs/24_train.ipynb #07e8d06fba4c
@@ -563,7 +566,8 @@ def _finetune_data(cfg, info, target, units: str, cf: float) -> tuple:
     """(training set, validation set or None, their common options): random balanced chips for
     training, every labelled pixel on a grid for validation (and the test at the end)."""
     kw = dict(norm=info.norm, scheme=info.scheme, target_scheme=target, units=units, cf=cf,
-              min_valid=cfg.min_valid, seed=cfg.seed, multilook=cfg.multilook)
+              min_valid=cfg.min_valid, seed=cfg.seed, multilook=cfg.multilook,
+              scene_norm=cfg.scene_norm)
     radiometric = SarAugment(cfg.gain_db, cfg.ramp_db, cfg.speckle) if cfg.augment else None
     train_ds = ChipDataset(info.items("train"), chip=cfg.chip,
                            mode="random" if cfg.chips_per_epoch else "grid",
@@ -705,7 +709,7 @@ def _finetune(cfg, env, data_dir, out, pretrained, resume, max_steps, overwrite,
                 preset=init_meta.get("preset", cfg.preset) if init_meta else cfg.preset,
                 norm=info.norm.to_dict(), scheme=target.to_dict(), class_freqs=freqs.tolist(),
                 data=str(info.root), pretrained=str(pre) if pre else None, init=started,
-                input=input_contract(info, cal, in_chans, cfg.multilook))
+                input=input_contract(info, cal, in_chans, cfg.multilook, cfg.scene_norm))
     summary = fit(model, train_ds, cfg, out, loss_fn=loss_fn, kind="finetune", arch=cfg.arch,
                   model_config=model_config, meta=meta,
                   val_fn=val_fn if val_ds is not None else None, select="miou", resume=resume,
@@ -915,7 +919,8 @@ _REFINE = "task and refinements"
          fields={**_RUN_FIELDS, "task": Arg(choices=TASKS, group=_REFINE),
                  "hr_inject": Arg(choices=HR_INJECT, group=_REFINE),
                  "head": Arg(choices=HEADS, group=_REFINE),
-                 **{f: Arg(group=_REFINE) for f in ("alpha", "drop_path", "layer_decay")}})
+                 **{f: Arg(group=_REFINE) for f in ("alpha", "drop_path", "layer_decay")},
+                 "scene_norm": Arg(group=_DATA)})
 def train_command(*, data: _A["data"], out: _A["out"], overwrite: _A["overwrite"] = False,
                   recipe: Arg(_RECIPES, choices=sorted(TRAIN_PRESETS), group=_MODEL) = "demo",
                   config: _A["config"] = None, set_: _A["set_"] = None, steps: _A["steps"] = None,
