@@ -16,7 +16,7 @@ recipe, hr_inject s4+s2, progressive head, alpha 0.5, seed 0), then, with the de
     python bench/synth_transfer.py --arms transfer                 # every randomisation of the preset, 1-12 looks
     python bench/synth_transfer.py --arms calibration calibration_jitter calibration_jitter_zoom   # the ladder
     python bench/synth_transfer.py --arms farmland calibration_jitter_zoom_farmland landscapes   # landscapes
-    python bench/synth_transfer.py --arms scene_norm_landscapes scene_norm     # train --scene-norm
+    python bench/synth_transfer.py --arms scene_norm_landscapes scene_norm_landscapes_sea scene_norm   # --scene-norm
 
 Each arm is one seed at the shipped model's budget (15 epochs, about 25 min on 2 cores). The ladder adds one part
 of the `transfer` preset at a time: none (the plain generator, i.e. the shipped model), calibration offset and
@@ -64,8 +64,9 @@ ARMS = {                                                # synth flags per arm (b
     # trained with --scene-norm (every scene by its own median and spread, as predict then does)
     "scene_norm": [],
     "scene_norm_landscapes": ["--farmland", "0.35", "--city", "0.15"],
+    "scene_norm_landscapes_sea": ["--farmland", "0.35", "--city", "0.15", "--open-sea", "0.2"],    # + open sea
 }
-ARM_TRAIN = {"scene_norm": ["--scene-norm"], "scene_norm_landscapes": ["--scene-norm"]}   # extra train flags
+ARM_TRAIN = {k: ["--scene-norm"] for k in ("scene_norm", "scene_norm_landscapes", "scene_norm_landscapes_sea")}
 DATA_OF = {"scene_norm": "none", "scene_norm_landscapes": "landscapes"}     # arms that share another arm's data
 TRAIN = ["--task", "lulc", "--recipe", "demo", "--preset", "resnet18", "--layer-decay", "1.0", "--seed", "0",
          "--hr-inject", "s4+s2", "--head", "progressive", "--alpha", "0.5"]

@@ -21,11 +21,12 @@ from .schemes import DEFAULT_SCHEME_OF_TASK, ClassScheme, check_task, get_scheme
 from .data import NormStats
 
 # %% auto #0
-__all__ = ['CKPT_FORMAT', 'EXPORT_FORMAT', 'ARCHS', 'EXPORT_DTYPES', 'MICRO_MODEL', 'DEMO_MODELS', 'DEMO_MODEL_DIR',
-           'DEMO_ENCODER', 'get_rng_state', 'set_rng_state', 'unwrap_model', 'plain', 'training_state',
-           'save_checkpoint', 'load_checkpoint', 'check_compatible', 'restore_training', 'register_arch', 'build_model',
-           'find_checkpoint', 'export_model', 'ModelBundle', 'resolve_model_ref', 'model_meta', 'load_model',
-           'untrained_model', 'repo_root', 'default_model_path', 'default_encoder_path', 'export_command']
+__all__ = ['CKPT_FORMAT', 'EXPORT_FORMAT', 'ARCHS', 'EXPORT_DTYPES', 'MICRO_MODEL', 'DEMO_MODELS', 'OTHER_MODELS',
+           'DEMO_MODEL_DIR', 'DEMO_ENCODER', 'get_rng_state', 'set_rng_state', 'unwrap_model', 'plain',
+           'training_state', 'save_checkpoint', 'load_checkpoint', 'check_compatible', 'restore_training',
+           'register_arch', 'build_model', 'find_checkpoint', 'export_model', 'ModelBundle', 'resolve_model_ref',
+           'model_meta', 'load_model', 'untrained_model', 'repo_root', 'other_model_path', 'default_model_path',
+           'default_encoder_path', 'export_command']
 
 # %% ../nbs/20_checkpoint.ipynb #41ebedfb0adb
 CKPT_FORMAT = "sar_lulc.checkpoint/1"
@@ -320,12 +321,14 @@ def _read_export(path: Path) -> tuple[dict, dict]:
 # %% ../nbs/20_checkpoint.ipynb #644a6e38bcc1
 def resolve_model_ref(ref) -> Path:
     """`ref` as a path, or a shipped model by name wherever the package is installed: `lulc`,
-    `water`, `encoder`, or a shipped file's stem (`lulc_resnet18`, `water_tiny`, `encoder_tiny`).
+    `water`, `encoder`, `lulc_scene` (`OTHER_MODELS`), or a shipped file's stem (`lulc_resnet18`,
+    `water_tiny`, `encoder_tiny`, `lulc_resnet18_scene`).
     A name that is also an existing path is the path."""
     p = Path(ref)
     if p.exists() or p.suffix or len(p.parts) > 1: return p
-    files = (*DEMO_MODELS.values(), DEMO_ENCODER)
-    names = {**DEMO_MODELS, "encoder": DEMO_ENCODER, **{Path(f).stem: f for f in files}}
+    files = (*DEMO_MODELS.values(), DEMO_ENCODER, *OTHER_MODELS.values())
+    names = {**DEMO_MODELS, **OTHER_MODELS, "encoder": DEMO_ENCODER,
+             **{Path(f).stem: f for f in files}}
     if str(ref) not in names: return p
     q = _shipped(names[str(ref)], must_exist=True)
     if q is None:
@@ -410,6 +413,8 @@ def untrained_model(out, task: str = "lulc", seed: int = 0, overwrite: bool = Fa
 
 # %% ../nbs/20_checkpoint.ipynb #068c263876a5
 DEMO_MODELS = {"lulc": "lulc_resnet18.safetensors", "water": "water_tiny.safetensors"}
+# shipped by name, not the default: land cover trained with --scene-norm, for other sensors
+OTHER_MODELS = {"lulc_scene": "lulc_resnet18_scene.safetensors"}
 DEMO_MODEL_DIR = Path("data_samples") / "models"
 
 def repo_root() -> Path:
@@ -423,6 +428,10 @@ def _shipped(name: str, must_exist: bool) -> Path | None:
     d = data_samples_dir()
     if d is not None and (d.parent / rel).is_file(): return d.parent / rel
     return None if must_exist else repo_root() / rel
+
+def other_model_path(name: str = "lulc_scene") -> Path | None:
+    "The shipped model `OTHER_MODELS[name]` where it is installed, else None."
+    return _shipped(OTHER_MODELS[name], must_exist=True)
 
 def default_model_path(task: str = "lulc", must_exist: bool = True) -> Path:
     """The shipped demo weights of `task` (`data_samples/models/` + `DEMO_MODELS[task]`); a clear

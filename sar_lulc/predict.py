@@ -21,7 +21,7 @@ from .core import (SarLulcError, arg_number, atomic_output, check_bools, check_c
                            check_output_path,
                            get_device, output_lock, PRECISION_CHOICES, to_json)
 from .command import Arg, command
-from .checkpoint import default_model_path, model_meta
+from .checkpoint import default_model_path, model_meta, other_model_path
 from .data import NormStats, auto_multilook, grid_offsets, multilook_db, scene_stats, speckle_enl
 from .distributed import dist_info, gather_objects
 from .io import (DEFAULT_CF, GDAL_CACHE_MB, LABEL_SUFFIX, IMPLAUSIBLE_COUNT_MAX,
@@ -419,16 +419,32 @@ def scene_normed(meta: dict) -> bool:
     "Whether a model was trained on scenes normalised by their own statistics (`--scene-norm`)."
     return bool((meta.get("input") or {}).get("scene_norm"))
 
+def _foreign(meta: dict, stats: dict) -> bool:
+    "Whether a scene looks like another calibration of mixed cover than the model's training data."
+    d = scene_offset(stats, NormStats(**meta["norm"]) if meta.get("norm") else None)
+    return d is not None and abs(d.z) > AUTO_NORM_Z and d.ratio >= AUTO_NORM_SPREAD
+
+def _for_other_sensors(model, meta: dict, stats: dict, name: str, msgs: list):
+    """(model, meta): the shipped `lulc_scene` model in place of the default land-cover model for a
+    scene `_foreign` to it (another sensor or processor), which it maps better; else as given."""
+    if not isinstance(model, (str, os.PathLike)) or not _foreign(meta, stats): return model, meta
+    other, default = other_model_path("lulc_scene"), default_model_path("lulc", must_exist=False)
+    if other is None or Path(model).resolve() != default.resolve(): return model, meta
+    msgs.append(f"{name} is unlike the default land-cover model's training data (another sensor "
+                f"or calibration: median {np.ravel(stats['median'])[0]:.1f} dB); mapped with "
+                f"{other.stem}, the land-cover model for other sensors (each scene normalised by "
+                "its own statistics). Pass --model lulc to keep the default model.")
+    warnings.warn(msgs[-1], stacklevel=4)
+    return other, model_meta(other)
+
 def _auto_norm(meta: dict, stats: dict, units: str, name: str, msgs: list) -> str | None:
     """`norm='auto'`: 'scene' for a `scene_normed` model, or when the scene looks like another
     calibration of mixed cover (its median `AUTO_NORM_Z` training stds off, its spread not
     narrow), announced; else None (the model's statistics; `ood_message` still warns of a scene
     unlike the training data)."""
     if scene_normed(meta): return "scene"
-    train = NormStats(**meta["norm"]) if meta.get("norm") else None
-    d = scene_offset(stats, train)
-    if d is None or abs(d.z) <= AUTO_NORM_Z or d.ratio < AUTO_NORM_SPREAD: return None
-    odd = ood_message(stats, train, units, name, auto=True)
+    if not _foreign(meta, stats): return None
+    odd = ood_message(stats, NormStats(**meta["norm"]), units, name, auto=True)
     msgs.append(odd); warnings.warn(odd, stacklevel=4)
     return "scene"
 
@@ -454,12 +470,12 @@ def _outputs(dst: Path, task: str, plan: PredictPlan, write_summary: bool, overw
 
 # %% ../nbs/33_predict.ipynb #b4b6c857b19f
 def predict_scene(model_or_bundle, src, dst, plan: PredictPlan | None = None, *, scheme=None,
-                  norm=None,
-                  overwrite: bool = False, progress=True, write_summary: bool = False,
-                  **options) -> PredictResult:
+                  norm=None, overwrite: bool = False, progress=True, write_summary: bool = False,
+                  choose_model: bool = False, **options) -> PredictResult:
     """Predict a whole SAR GeoTIFF `src` into georeferenced rasters beside `dst` (the class map /
     water mask), as `plan` (a `PredictPlan`, or its fields as keyword `options`) says; `norm` may
-    give normalisation statistics. Memory depends on `tile` and the scene width only."""
+    give normalisation statistics; `choose_model`: the default land-cover model may hand a scene
+    from another sensor to `lulc_scene`. Memory depends on `tile` and the scene width only."""
     t_start = time.perf_counter()
     # "auto" / "scene" / "model": the plan's choice
     if isinstance(norm, str): options["norm"], norm = norm, None
@@ -474,6 +490,8 @@ def predict_scene(model_or_bundle, src, dst, plan: PredictPlan | None = None, *,
         rd, read, stats, multilook, cache_mb = _open_scene(outer, srcs, plan, meta, channels, msgs,
                                                            name)
         if norm is None and plan.norm == "auto":
+            if choose_model:
+                model_or_bundle, meta = _for_other_sensors(model_or_bundle, meta, stats, name, msgs)
             norm = _auto_norm(meta, stats, rd.units, name, msgs)
         # its own statistics are a scene_normed model's normalisation
         if norm is None and plan.norm == "model" and scene_normed(meta): norm = "scene"
@@ -798,12 +816,13 @@ def predict_command(inputs: _PA["inputs"], /, *, out: _PA["out"], task: _PA["tas
     # what only the command line has: the inputs exist, and what --out means
     for i in inputs:
         if not Path(i).exists(): raise SarLulcError(f"Input {i} does not exist.")
-    model = model if model else default_model_path(task or "lulc")
+    # no --model: the default one, which may hand a scene from another sensor to lulc_scene
+    choose, model = not model, model if model else default_model_path(task or "lulc")
     with tempfile.TemporaryDirectory(prefix="sar_lulc_grey_") as tmp:
         # the app's rule for PNG/JPEG
         inputs, units = _grey_images_as_db(inputs, Path(tmp), units)
         return _predict_inputs(model, inputs, out, PredictPlan.of(plan, units=units),
-                               overwrite=overwrite,
+                               choose_model=choose, overwrite=overwrite,
                                progress=not no_progress)
 
 
@@ -827,7 +846,8 @@ def _grey_images_as_db(inputs, tmp: Path, units: str) -> tuple[list, str]:
 
 
 # %% ../nbs/33_predict.ipynb #aef30c0b3877
-def _predict_inputs(model, inputs, out, plan: PredictPlan, **common) -> dict:
+def _predict_inputs(model, inputs, out, plan: PredictPlan, choose_model: bool = False,
+                    **common) -> dict:
     channels = channels_of(model)
     # HH + HV files: one scene
     scenes = group_bands(scene_list(inputs), channels) if channels > 1 else inputs
@@ -835,7 +855,8 @@ def _predict_inputs(model, inputs, out, plan: PredictPlan, **common) -> dict:
     out = Path(out)
     if mode == "scene":
         return {"mode": "scene",
-                **_brief(predict_scene(model, scenes[0], out, plan, write_summary=True, **common))}
+                **_brief(predict_scene(model, scenes[0], out, plan, write_summary=True,
+                                     choose_model=choose_model, **common))}
     rank, world, _ = dist_info()
     res = predict_many(model, inputs, out, plan, on_error="skip", **common)
     ok = [r for r in res if isinstance(r, PredictResult)]

@@ -65,3 +65,37 @@ def test_model_records_it_and_predict_and_evaluate_follow(run):
         assert s["input"]["norm"] == "scene", s["input"]                # the model's own normalisation, always
         with rasterio.open(d / f"{name}.tif") as ds: maps.append(ds.read(1))
     assert (maps[0] == maps[1]).mean() > 0.999 and (maps[0] == maps[2]).all()
+
+SCENE_MODEL = ROOT / "data_samples/models/lulc_resnet18_scene.safetensors"
+
+@pytest.mark.skipif(not SCENE_MODEL.exists(), reason="the shipped lulc_scene model is not in data_samples/models")
+def test_shipped_scene_model_maps_any_calibration_alike(tmp_path):
+    "`--model lulc_scene` by name: a farmland scene and the same scene 20 dB darker give one map, and a sensible one."
+    from sar_lulc.synth import synth_scene
+    s = synth_scene(4, size=192, landscape="farmland")
+    maps = []
+    for name, off in (("a", 0.0), ("b", -20.0)):
+        write_raster(tmp_path / f"{name}.tif", s.db + np.float32(off), crs=s.crs, transform=s.transform,
+                     nodata=float("nan"))
+        r = cli("predict", tmp_path / f"{name}.tif", "--model", "lulc_scene", "--out", tmp_path / f"{name}_map.tif",
+                "--no-progress")
+        assert r["input"]["norm"] == "scene" and r["task"] == "lulc", r["input"]
+        with rasterio.open(tmp_path / f"{name}_map.tif") as ds: maps.append(ds.read(1))
+    assert (maps[0] == maps[1]).mean() > 0.999
+    ok = s.labels != 255
+    assert len(np.unique(maps[0])) >= 3 and (maps[0][ok] == s.labels[ok]).mean() > 0.4   # not one class; mostly right
+
+@pytest.mark.skipif(not SCENE_MODEL.exists() or not (ROOT / "data_samples/models/lulc_resnet18.safetensors").exists(),
+                    reason="the shipped land-cover models are not in data_samples/models")
+def test_default_command_hands_another_sensor_to_lulc_scene(tmp_path):
+    "No --model: a scene of another calibration goes to lulc_scene, a SynthALOS-2-like one stays; --model lulc keeps it."
+    from sar_lulc.synth import synth_scene
+    s = synth_scene(5, size=160, landscape="farmland")
+    said = lambda r: any("mapped with lulc_resnet18_scene" in w for w in r["warnings"])
+    for name, off, model, switched in (("own", 0.0, [], False), ("other", -15.0, [], True),
+                                       ("kept", -15.0, ["--model", "lulc"], False)):
+        write_raster(tmp_path / f"{name}.tif", s.db + np.float32(off), crs=s.crs, transform=s.transform,
+                     nodata=float("nan"))
+        r = cli("predict", tmp_path / f"{name}.tif", *model, "--out", tmp_path / f"{name}_map.tif", "--no-progress")
+        assert said(r) == switched, (name, r["warnings"])
+        assert r["input"]["norm"] == ("scene" if off else "model"), (name, r["input"])
