@@ -842,15 +842,15 @@ def _get(self: ChipDataset, idx):
 @patch
 def _scene_norm(self: ChipDataset, it) -> NormStats:
     """A scene's own normalisation: the median and robust spread of its dB (after the multilook),
-    as `predict --norm scene` takes them (`scene_stats`, a spread of at least 0.1 dB)."""
+    as `predict --norm scene` takes them (`scene_stats`, a spread of at least 0.1 dB). Meant for
+    whole scenes: on the small chips of `sar-lulc chips`, each chip would be its own "scene"."""
     (h, w), sar = self._item_shape(it), it["sar"]
     def read(win):
         a = self._reader.read_sar(sar, win.row_off, win.col_off, max(win.height, win.width))
         a = a[:, :win.height, :win.width]
         return multilook_db(a, self.multilook) if self.multilook > 1 else a
     st = scene_stats(read, h, w)
-    if not st["valid_fraction"]:
-        raise SarLulcError(f"{sar}: no valid pixel to take scene statistics from.")
+    if not st["valid_fraction"]: return self.norm            # nothing to measure: the dataset's
     return NormStats(st["median"], np.maximum(np.asarray(st["spread"], np.float64), 0.1).tolist()
                      if isinstance(st["spread"], list) else max(st["spread"], 0.1))
 

@@ -491,7 +491,12 @@ def predict_scene(model_or_bundle, src, dst, plan: PredictPlan | None = None, *,
                                                            name)
         if norm is None and plan.norm == "auto":
             if choose_model:
-                model_or_bundle, meta = _for_other_sensors(model_or_bundle, meta, stats, name, msgs)
+                other, meta = _for_other_sensors(model_or_bundle, meta, stats, name, msgs)
+                if other is not model_or_bundle:       # read the scene as the other model learnt
+                    model_or_bundle, n = other, len(msgs)
+                    rd, read, stats, multilook, cache_mb = _open_scene(outer, srcs, plan, meta,
+                                                                       channels, msgs, name)
+                    msgs[n:] = [m for m in msgs[n:] if m not in msgs[:n]]
             norm = _auto_norm(meta, stats, rd.units, name, msgs)
         # its own statistics are a scene_normed model's normalisation
         if norm is None and plan.norm == "model" and scene_normed(meta): norm = "scene"

@@ -45,6 +45,6 @@ for task in $TASKS; do
   [ "$task" = water ] && data="$R/water_data" && alpha=0.75 && preset=tiny && ld=0.9 && name=water_tiny
   [ "$task" = lulc_scene ] && data="$R/lulc_scene_data" && extra=(--scene-norm) && name=lulc_resnet18_scene
   $S train --task "${task%_scene}" --data "$data" --out "$R/$task" --recipe demo --preset "$preset" --layer-decay "$ld" \
-      --epochs 15 --seed 0 --hr-inject s4+s2 --head progressive --alpha "$alpha" "${extra[@]}" --overwrite
+      --epochs 15 --seed 0 --hr-inject s4+s2 --head progressive --alpha "$alpha" ${extra[@]+"${extra[@]}"} --overwrite
   $S export "$R/$task" --out "data_samples/models/$name.safetensors" --dtype float16 --overwrite
 done
