@@ -276,6 +276,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'sar_lulc.data.merge_datasets': ('data.html#merge_datasets', 'sar_lulc/data.py'),
                                'sar_lulc.data.multilook_db': ('data.html#multilook_db', 'sar_lulc/data.py'),
                                'sar_lulc.data.random_resized_crop': ('data.html#random_resized_crop', 'sar_lulc/data.py'),
+                               'sar_lulc.data.scene_norm_stats': ('data.html#scene_norm_stats', 'sar_lulc/data.py'),
                                'sar_lulc.data.scene_stats': ('data.html#scene_stats', 'sar_lulc/data.py'),
                                'sar_lulc.data.scheme_from_json': ('data.html#scheme_from_json', 'sar_lulc/data.py'),
                                'sar_lulc.data.scheme_to_json': ('data.html#scheme_to_json', 'sar_lulc/data.py'),

@@ -20,10 +20,11 @@ from .io import DEFAULT_CF, Calibration, SarReader, open_raster
 from .schemes import IGNORE_INDEX, ClassScheme, get_scheme, remap
 
 # %% auto #0
-__all__ = ['JAPAN_HH_NORM', 'DATASET_FORMAT', 'SPLITS', 'NormStats', 'compute_norm_stats', 'scheme_to_json', 'scheme_from_json',
-           'DatasetInfo', 'write_manifest', 'load_dataset_dir', 'merge_datasets', 'merge_command', 'grid_offsets',
-           'SarAugment', 'multilook_db', 'block_cv', 'speckle_enl', 'auto_multilook', 'scene_stats', 'dataset_enl',
-           'dihedral', 'ChipDataset', 'UnlabelledDataset', 'random_resized_crop', 'label_histogram']
+__all__ = ['JAPAN_HH_NORM', 'DATASET_FORMAT', 'SPLITS', 'SCENE_SPREAD_MIN', 'NormStats', 'compute_norm_stats', 'scheme_to_json',
+           'scheme_from_json', 'DatasetInfo', 'write_manifest', 'load_dataset_dir', 'merge_datasets', 'merge_command',
+           'grid_offsets', 'SarAugment', 'multilook_db', 'block_cv', 'speckle_enl', 'auto_multilook', 'scene_stats',
+           'scene_norm_stats', 'dataset_enl', 'dihedral', 'ChipDataset', 'UnlabelledDataset', 'random_resized_crop',
+           'label_histogram']
 
 # %% ../nbs/04_data.ipynb #fbb3768004cc
 @dataclass
@@ -37,7 +38,8 @@ class NormStats:
                                                                   (list, tuple,
                                                                    np.ndarray)) else float(v)
         self.mean, self.std = conv(self.mean), conv(self.std)
-        if np.any(~np.isfinite(np.atleast_1d(self.mean))) or not np.all(np.isfinite(np.atleast_1d(self.std)) & (np.atleast_1d(self.std) > 0)):
+        m, s = np.atleast_1d(self.mean), np.atleast_1d(self.std)
+        if not (np.isfinite(m).all() and (np.isfinite(s) & (s > 0)).all()):
             raise SarLulcError(f"Invalid normalisation statistics mean={self.mean}, "
                                f"std={self.std}: "
                                "the mean must be finite and the std positive.")
@@ -603,6 +605,16 @@ def scene_stats(read, height: int, width: int, win: int = 256, n: int = 3) -> di
     return dict(median=one(med), spread=one(mad), valid_fraction=round(float(ok.mean()), 4),
                 enl=round(enl, 2))
 
+SCENE_SPREAD_MIN = 0.1   # dB: the least spread a scene is normalised by (a flat cover is not 0)
+
+def scene_norm_stats(stats: dict) -> NormStats | None:
+    """A scene's own normalisation from its `scene_stats`: the median, and the spread (at least
+    `SCENE_SPREAD_MIN`), per band; None when it has no valid pixel. `--scene-norm` training and
+    `predict --norm scene` both take it from here."""
+    if not stats["valid_fraction"]: return None
+    spread = np.maximum(np.ravel(stats["spread"]), SCENE_SPREAD_MIN)
+    return NormStats(stats["median"], spread.tolist() if np.ndim(stats["median"]) else spread[0])
+
 
 # %% ../nbs/04_data.ipynb #8b1a6ca1d6d8
 def dataset_enl(sar_paths, units: str = "auto", cf: float = DEFAULT_CF, multilook: int = 1,
@@ -842,17 +854,15 @@ def _get(self: ChipDataset, idx):
 @patch
 def _scene_norm(self: ChipDataset, it) -> NormStats:
     """A scene's own normalisation: the median and robust spread of its dB (after the multilook),
-    as `predict --norm scene` takes them (`scene_stats`, a spread of at least 0.1 dB). Meant for
+    as `predict --norm scene` takes them (`scene_norm_stats`). Meant for
     whole scenes: on the small chips of `sar-lulc chips`, each chip would be its own "scene"."""
     (h, w), sar = self._item_shape(it), it["sar"]
     def read(win):
         a = self._reader.read_sar(sar, win.row_off, win.col_off, max(win.height, win.width))
         a = a[:, :win.height, :win.width]
         return multilook_db(a, self.multilook) if self.multilook > 1 else a
-    st = scene_stats(read, h, w)
-    if not st["valid_fraction"]: return self.norm            # nothing to measure: the dataset's
-    return NormStats(st["median"], np.maximum(np.asarray(st["spread"], np.float64), 0.1).tolist()
-                     if isinstance(st["spread"], list) else max(st["spread"], 0.1))
+    # nothing to measure: the dataset's
+    return scene_norm_stats(scene_stats(read, h, w)) or self.norm
 
 # %% ../nbs/04_data.ipynb #bcc0bd567f0a
 class UnlabelledDataset(ChipDataset):

@@ -22,7 +22,8 @@ from .core import (SarLulcError, arg_number, atomic_output, check_bools, check_c
                            get_device, output_lock, PRECISION_CHOICES, to_json)
 from .command import Arg, command
 from .checkpoint import default_model_path, model_meta, other_model_path
-from .data import NormStats, auto_multilook, grid_offsets, multilook_db, scene_stats, speckle_enl
+from .data import (NormStats, auto_multilook, grid_offsets, multilook_db,
+                           scene_norm_stats, scene_stats, speckle_enl)
 from .distributed import dist_info, gather_objects
 from .io import (DEFAULT_CF, GDAL_CACHE_MB, LABEL_SUFFIX, IMPLAUSIBLE_COUNT_MAX,
                          PLAUSIBLE_DB, Calibration,
@@ -410,10 +411,10 @@ def _scene_result(writer, st: dict, rd, pred, plan: PredictPlan, srcs, name: str
 
 # %% ../nbs/33_predict.ipynb #9c2155ad85d3
 def _scene_norm(stats: dict, name: str) -> tuple:
-    "`norm='scene'`: the scene's own robust (median, spread) per band, a spread of at least 0.1 dB."
-    if not stats["valid_fraction"]:
-        raise SarLulcError(f"{name}: no valid pixel to take scene statistics from.")
-    return np.ravel(stats["median"]), np.maximum(np.ravel(stats["spread"]), 0.1)
+    "`norm='scene'`: the scene's own (median, spread) per band (`scene_norm_stats`)."
+    ns = scene_norm_stats(stats)
+    if ns is None: raise SarLulcError(f"{name}: no valid pixel to take scene statistics from.")
+    return np.ravel(ns.mean), np.ravel(ns.std)
 
 def scene_normed(meta: dict) -> bool:
     "Whether a model was trained on scenes normalised by their own statistics (`--scene-norm`)."
@@ -438,11 +439,9 @@ def _for_other_sensors(model, meta: dict, stats: dict, name: str, msgs: list):
     return other, model_meta(other)
 
 def _auto_norm(meta: dict, stats: dict, units: str, name: str, msgs: list) -> str | None:
-    """`norm='auto'`: 'scene' for a `scene_normed` model, or when the scene looks like another
-    calibration of mixed cover (its median `AUTO_NORM_Z` training stds off, its spread not
-    narrow), announced; else None (the model's statistics; `ood_message` still warns of a scene
-    unlike the training data)."""
-    if scene_normed(meta): return "scene"
+    """`norm='auto'`: 'scene' when the scene looks like another calibration of mixed cover (its
+    median `AUTO_NORM_Z` training stds off, its spread not narrow), announced; else None (the
+    model's statistics; `ood_message` still warns of a scene unlike the training data)."""
     if not _foreign(meta, stats): return None
     odd = ood_message(stats, NormStats(**meta["norm"]), units, name, auto=True)
     msgs.append(odd); warnings.warn(odd, stacklevel=4)
@@ -489,17 +488,17 @@ def predict_scene(model_or_bundle, src, dst, plan: PredictPlan | None = None, *,
         channels = channels_of(model_or_bundle)
         rd, read, stats, multilook, cache_mb = _open_scene(outer, srcs, plan, meta, channels, msgs,
                                                            name)
-        if norm is None and plan.norm == "auto":
-            if choose_model:
-                other, meta = _for_other_sensors(model_or_bundle, meta, stats, name, msgs)
-                if other is not model_or_bundle:       # read the scene as the other model learnt
-                    model_or_bundle, n = other, len(msgs)
-                    rd, read, stats, multilook, cache_mb = _open_scene(outer, srcs, plan, meta,
-                                                                       channels, msgs, name)
-                    msgs[n:] = [m for m in msgs[n:] if m not in msgs[:n]]
+        if norm is None and plan.norm == "auto" and choose_model:
+            other, meta = _for_other_sensors(model_or_bundle, meta, stats, name, msgs)
+            if other is not model_or_bundle:           # read the scene as the other model learnt
+                model_or_bundle, n = other, len(msgs)
+                rd, read, stats, multilook, cache_mb = _open_scene(outer, srcs, plan, meta,
+                                                                   channels, msgs, name)
+                msgs[n:] = [m for m in msgs[n:] if m not in msgs[:n]]
+        # its own statistics are a scene_normed model's normalisation, whatever --norm says
+        if norm is None and scene_normed(meta): norm = "scene"
+        elif norm is None and plan.norm == "auto":
             norm = _auto_norm(meta, stats, rd.units, name, msgs)
-        # its own statistics are a scene_normed model's normalisation
-        if norm is None and plan.norm == "model" and scene_normed(meta): norm = "scene"
         if norm == "scene": norm = _scene_norm(stats, name)
         for p in output_paths(dst, plan.task or "lulc", confidence=plan.write_confidence).values():
             check_output_path(p, overwrite, create=False)

@@ -844,15 +844,15 @@ def make_benchmark(out_dir, n_train: int = 8, n_val: int = 2, n_test: int = 2, s
     `farmland` and `city` the shares that are those `LANDSCAPES` (the same way). The per-scene
     draws derive from the scene's seed only, so a scene is the same whatever the other scenes.
     `randomise` applies a `SensorRandomisation` per scene (recorded in its item)."""
-    units, lo_l, hi_l = _check_benchmark(units, size, looks, open_sea, nodata_corner,
-                                         dict(farmland=farmland, city=city))
+    lands = dict(farmland=farmland, city=city)
+    units, lo_l, hi_l = _check_benchmark(units, size, looks, open_sea, nodata_corner, lands)
     seeds = benchmark_seeds(n_train, n_val, n_test, seed)
     out = Path(out_dir)
     _prepare_out(out, overwrite)
     splits, fracs = {}, {}
     todo = [(k, i, s) for k, ss in seeds.items() for i, s in enumerate(ss)]
-    sea_idx = _scenes_by_share(seeds, {True: open_sea}, 2)
-    land_idx = _scenes_by_share(seeds, dict(farmland=farmland, city=city), 7)
+    sea_idx = _scenes_by_share(seeds, {"open_sea": open_sea}, 2)
+    land_idx = _scenes_by_share(seeds, lands, 7)
     for n, (k, i, s) in enumerate(todo):
         # per-scene choices, independent of the scene's own stream
         rs = np.random.default_rng([s, 1])
