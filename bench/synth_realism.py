@@ -105,6 +105,11 @@ def class_report(n: int, size: int, looks: float) -> dict:
     rz, L = RANDOMISATIONS["transfer"], (1, 12)
     sources.update({f"SynthALOS-2, transfer ({n} scenes, 1-12 looks)": synthetic_randomised(n, size, L, rz),
                     "SynthALOS-2/JP, transfer (1-12 looks)": synthetic_jp(shared, size, L, rz)})
+    # incidence only: a range ramp, water's steeper one and wind-roughened water (scene_norm_incidence arms)
+    from sar_lulc.synth import randomisation
+    ri = randomisation("none", ramp_db=10, water_ramp_db=8, water_wind_db=8)
+    sources.update({f"SynthALOS-2, incidence ({n} scenes, {looks:g} looks)": synthetic_randomised(n, size, looks, ri),
+                    f"SynthALOS-2/JP, incidence ({looks:g} looks)": synthetic_jp(shared, size, looks, ri)})
     rep = dict(sources={}, distances={}, classes=list(COARSE_CLASSES), size=size, looks=looks)
     for name, scenes in sources.items():
         db = np.concatenate([s[0].ravel() for s in scenes]); co = np.concatenate([s[1].ravel() for s in scenes])

@@ -17,6 +17,7 @@ recipe, hr_inject s4+s2, progressive head, alpha 0.5, seed 0), then, with the de
     python bench/synth_transfer.py --arms calibration calibration_jitter calibration_jitter_zoom   # the ladder
     python bench/synth_transfer.py --arms farmland calibration_jitter_zoom_farmland landscapes   # landscapes
     python bench/synth_transfer.py --arms scene_norm_landscapes scene_norm_landscapes_sea scene_norm   # --scene-norm
+    python bench/synth_transfer.py --arms scene_norm_incidence_sea scene_norm_incidence   # + incidence and wind
 
 Each arm is one seed at the shipped model's budget (15 epochs, about 25 min on 2 cores). The ladder adds one part
 of the `transfer` preset at a time: none (the plain generator, i.e. the shipped model), calibration offset and
@@ -24,7 +25,9 @@ range ramp, class shifts, zoom, and the looks range (the full preset). The farml
 scenes farmland plains (`--farmland 0.5`), alone and on the best rung: the shipped model calls Flevoland's fields
 forest because nearly every training scene is mostly forest. The landscapes arm adds cities (`--farmland 0.35
 --city 0.15`). The scene_norm arms train with `--scene-norm`: every scene normalised by its own median and spread,
-as predict then normalises any scene, so that no absolute level is learnt.
+as predict then normalises any scene, so that no absolute level is learnt. The incidence arms add what a
+scene-normalised model still sees of the sensor: a range ramp, water darkening faster than land across it, and
+wind-roughened water (real water's level varies more than any other class's: AIRSAR's bay spans 14 dB).
 
 Results merge into bench/results/synth_transfer.json as arms finish; an interrupted run resumes (finished steps are
 skipped). Needs the shared data (SAR_LULC_SHARED) and `pip install -e ".[bench]"`.
@@ -44,6 +47,7 @@ from machine import machine
 from sar_lulc.core import real_tile_paths, shared_dir
 
 TRANSFER = ["--randomise", "transfer", "--looks", "1:12"]
+INCIDENCE = ["--ramp-db", "10", "--water-ramp-db", "8", "--water-wind-db", "8"]
 OFF = {"--offset-db": "0", "--ramp-db": "0", "--class-jitter-db": "0", "--zoom": "1"}
 def _ladder(*on: str) -> list[str]:
     "The transfer preset with only the parts `on` left on (4 looks unless looks is on)."
@@ -65,8 +69,11 @@ ARMS = {                                                # synth flags per arm (b
     "scene_norm": [],
     "scene_norm_landscapes": ["--farmland", "0.35", "--city", "0.15"],
     "scene_norm_landscapes_sea": ["--farmland", "0.35", "--city", "0.15", "--open-sea", "0.2"],    # + open sea
+    # + incidence: a range ramp (<= 10 dB), water's steeper one (<= 8 dB more) and wind-roughened water (<= 8 dB)
+    "scene_norm_incidence_sea": ["--farmland", "0.35", "--city", "0.15", "--open-sea", "0.2", *INCIDENCE],
+    "scene_norm_incidence": ["--farmland", "0.35", "--city", "0.15", *INCIDENCE],
 }
-ARM_TRAIN = {k: ["--scene-norm"] for k in ("scene_norm", "scene_norm_landscapes", "scene_norm_landscapes_sea")}
+ARM_TRAIN = {k: ["--scene-norm"] for k in ARMS if k.startswith("scene_norm")}
 DATA_OF = {"scene_norm": "none", "scene_norm_landscapes": "landscapes"}     # arms that share another arm's data
 TRAIN = ["--task", "lulc", "--recipe", "demo", "--preset", "resnet18", "--layer-decay", "1.0", "--seed", "0",
          "--hr-inject", "s4+s2", "--head", "progressive", "--alpha", "0.5"]

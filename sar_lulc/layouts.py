@@ -256,7 +256,7 @@ def make_jp_benchmark(out_dir, layouts, size: int = 512, max_sea: float = 0.5,
                          "looks": lo_l if hi_l == lo_l else [lo_l, hi_l],
                          "seed": int(seed), "units": units, "pixel_deg": PIXEL_DEG,
                          "crs": "EPSG:4326",
-                         **({"randomise": dataclasses.asdict(randomise)}
+                         **({"randomise": randomise.to_dict()}
                             if randomise is not None and randomise.active else {})},
            "class_fractions": {k: dict(zip(JP9_NAMES, np.mean(v, 0).round(6).tolist()))
                                for k, v in fracs.items()}}
@@ -278,9 +278,27 @@ def _synth_summary(out: Path, size: int, open_sea: float, units: str, rz, second
             "scenes": {k: len(v) for k, v in man["splits"].items()}, "size": size,
             "looks": man["generator"]["looks"], "open_sea": open_sea,
             **{k: man["generator"].get(k, 0.0) for k in ("farmland", "city")}, "units": units,
-            **({"randomise": dataclasses.asdict(rz)} if rz.active else {}),
+            **({"randomise": rz.to_dict()} if rz.active else {}),
             "seconds": round(seconds, 2),
             "class_percent": {k: round(100 * v, 2) for k, v in cf.items()}}
+
+# %% ../nbs/07_layouts.ipynb #f0ee5df9d008
+# the flags of the sensor randomisation's parts (`SensorRandomisation`), each over the preset's
+_RZ = dict(
+    offset_db=Arg("calibration offset (dB) added to each scene, or a range LOW:HIGH drawn per "
+                  "scene (--offset-db=-6:6; default: the preset's)", metavar="DB"),
+    ramp_db=Arg("brightness change across each scene of up to this many dB, either sign, drawn per "
+                "scene (range/incidence; default: the preset's)", arg_number(float, lo=0),
+                metavar="DB"),
+    class_jitter_db=Arg("shift each class's level by up to this many dB, drawn per class and scene "
+                        "(default: the preset's)", arg_number(float, lo=0), metavar="DB"),
+    zoom=Arg("resample each scene finer by a factor in [1, 4], or a range LOW:HIGH drawn per scene "
+             "(default: the preset's)", metavar="Z"),
+    water_ramp_db=Arg("water's own ramp beyond the land's (steeper with incidence), up to this "
+                      "many dB, drawn per scene (default: the preset's)", arg_number(float, lo=0),
+                      metavar="DB"),
+    water_wind_db=Arg("brighten water in wind patches by up to this many dB, drawn per scene "
+                      "(default: the preset's)", arg_number(float, lo=0), metavar="DB"))
 
 # %% ../nbs/07_layouts.ipynb #de1ed279036c
 @command("synth")
@@ -317,22 +335,17 @@ def synth_command(out_dir: Arg("output dataset folder (created; must be new or e
                   randomise: Arg("sensor randomisation preset: none, or transfer (offsets +-10 "
                                  "dB, ramps <= 10 dB, class shifts <= 3 dB, zooms 1-2x; it did not "
                                  "improve transfer)", choices=tuple(RANDOMISATIONS)) = "none",
-                  offset_db: Arg("calibration offset (dB) added to each scene, or a range LOW:HIGH "
-                                 "drawn per scene (--offset-db=-6:6; default: the preset's)",
-                                 metavar="DB") = None,
-                  ramp_db: Arg("brightness change across each scene of up to this many dB, either "
-                               "sign, drawn per scene (range/incidence; default: the preset's)",
-                               arg_number(float, lo=0), metavar="DB") = None,
-                  class_jitter_db: Arg("shift each class's level by up to this many dB, drawn per "
-                                       "class and scene (default: the preset's)",
-                                       arg_number(float, lo=0), metavar="DB") = None,
-                  zoom: Arg("resample each scene finer by a factor in [1, 4], or a range LOW:HIGH "
-                            "drawn per scene (default: the preset's)", metavar="Z") = None,
+                  offset_db: _RZ["offset_db"] = None, ramp_db: _RZ["ramp_db"] = None,
+                  class_jitter_db: _RZ["class_jitter_db"] = None, zoom: _RZ["zoom"] = None,
+                  water_ramp_db: _RZ["water_ramp_db"] = None,
+                  water_wind_db: _RZ["water_wind_db"] = None,
                   overwrite: Arg("replace a dataset already in OUT_DIR") = False,
                   as_json: bool = False) -> dict:
     """Generate SynthALOS-2 (scenes + labels + manifest), procedural or on real label layouts."""
     t0, rz = time.perf_counter(), randomisation(randomise, offset_db=offset_db, ramp_db=ramp_db,
-                                                class_jitter_db=class_jitter_db, zoom=zoom)
+                                                class_jitter_db=class_jitter_db, zoom=zoom,
+                                                water_ramp_db=water_ramp_db,
+                                                water_wind_db=water_wind_db)
     if layouts:
         out = make_jp_benchmark(out_dir, layouts, size, max_sea, per_tile, _split_fracs(split),
                                 split_by, seed=seed, looks=looks, units=units, overwrite=overwrite,

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 from affine import Affine
+from fastcore.basics import patch
 
 from .core import SarLulcError, atomic_output, parse_range
 from .io import DEFAULT_CF, LABEL_SUFFIX, db_to_dn, to_db, write_raster, write_label_map
@@ -691,7 +692,8 @@ def zoom_scene(db, labels, transform, zoom: float, at=(0.5, 0.5)):
 
 # %% ../nbs/03_synth.ipynb #fba0b10243f9
 def apply_draw(sc, d: dict, cf: float = DEFAULT_CF):
-    "The scene `sc` with a `SensorRandomisation` draw `d`: class shifts, zoom, offset, ramp."
+    """The scene `sc` with a `SensorRandomisation` draw `d`: class shifts, zoom, offset, ramp,
+    and water's own ramp and wind patches."""
     shift = np.zeros(256, np.float32); shift[:NUM_CLASSES] = d.get("class_jitter_db", 0)
     db, labels, tr = sc.db + shift[sc.labels], sc.labels, sc.transform
     if d.get("zoom", 1) > 1: db, labels, tr = zoom_scene(db, labels, tr, d["zoom"], d["zoom_at"])
@@ -700,32 +702,65 @@ def apply_draw(sc, d: dict, cf: float = DEFAULT_CF):
     t = (np.arange(n, dtype=np.float32) / max(n - 1, 1) - 0.5) * d["ramp_db"]
     ramp = t[:, None] if d["ramp_axis"] == 0 else t[None, :]
     db = (db + np.float32(d["offset_db"]) + ramp).astype(np.float32)
+    if d.get("water_ramp_db") or d.get("water_wind_db"): db = _apply_water(db, labels, d, t)
     new = dict(db=db, dn=db_to_dn(db, cf), labels=labels, transform=tr)
     if dataclasses.is_dataclass(sc): return dataclasses.replace(sc, **new)
     return SimpleNamespace(**{**vars(sc), **new})
+
+# %% ../nbs/03_synth.ipynb #4487c5703f14
+def _apply_water(db, labels, d: dict, t):
+    """Water's extra ramp (along the scene's ramp axis; `t` its profile) and wind-roughened
+    patches: smooth brightening of up to `water_wind_db`, from a fractal field of the draw's
+    seed."""
+    H, W = db.shape
+    tw = (np.arange(len(t), dtype=np.float32) / max(len(t) - 1, 1) - 0.5) * d["water_ramp_db"]
+    extra = np.broadcast_to(tw[:, None] if d["ramp_axis"] == 0 else tw[None, :], (H, W))
+    if d.get("water_wind_db"):
+        u = noise_fields(np.random.default_rng(d["water_wind_seed"]), (H, W), 3.5, 1, down=8)[0]
+        extra = extra + np.float32(d["water_wind_db"]) * np.clip(u / 2 + .5, 0, 1)
+    return np.where(labels == WATER, db + extra, db).astype(np.float32)
+
+def _draw_water(seed: int, ramp_db: float, water_ramp_db: float, water_wind_db: float) -> dict:
+    """Water's own ramp, the way of the scene's (specular water darkens faster with incidence than
+    land), and its wind; from a stream of their own."""
+    rw = np.random.default_rng([seed, 8])
+    ramp, wind, wind_seed, coin = (rw.uniform(0, water_ramp_db), rw.uniform(0, water_wind_db),
+                                   int(rw.integers(2**31)), rw.random())
+    sign = np.sign(ramp_db) or (1.0 if coin < .5 else -1.0)      # a flat scene: either way
+    return dict(water_ramp_db=round(float(sign * ramp), 2), water_wind_db=round(float(wind), 2),
+                water_wind_seed=wind_seed)
+
+# the parts given in dB (>= 0 each)
+_DB_PARTS = ("ramp_db", "class_jitter_db", "water_ramp_db", "water_wind_db")
+
+def _db_part(name: str, v) -> float:
+    "A randomisation part in dB, >= 0 (a bool is refused: a flag given without its value)."
+    if isinstance(v, (bool, np.bool_)):
+        raise SarLulcError(f"{name} must be a number or a range, got {v!r}.")
+    try: f = float(v)
+    except (TypeError, ValueError): f = math.nan
+    if not (math.isfinite(f) and f >= 0):
+        raise SarLulcError(f"{name} must be a number of dB >= 0, got {v!r}.")
+    return f
 
 # %% ../nbs/03_synth.ipynb #f652cc3429dd
 @dataclass(frozen=True)
 class SensorRandomisation:
     """Per-scene sensor and processor draws from the scene's seed: calibration, ramp, class
-    contrasts, pixel size (all off by default)."""
+    contrasts, pixel size, and water's incidence slope and wind (all off by default)."""
     offset_db: tuple = (0.0, 0.0)    # absolute calibration offset range, dB
     ramp_db: float = 0.0             # largest brightness change across a scene, dB
     class_jitter_db: float = 0.0     # largest shift of one class's level, dB
     zoom: tuple = (1.0, 1.0)         # resampling factor range (>= 1: finer pixels, correlated)
+    water_ramp_db: float = 0.0       # water's ramp beyond the land's, up to dB (steeper)
+    water_wind_db: float = 0.0       # wind-roughened water brightened by up to dB, in patches
 
     def __post_init__(self):
-        for f in ("offset_db", "ramp_db", "class_jitter_db", "zoom"):
+        for f in ("offset_db", "zoom"):
             if isinstance(getattr(self, f), (bool, np.bool_)):
                 raise SarLulcError(f"{f} must be a number or a range, got {getattr(self, f)!r}.")
         object.__setattr__(self, "offset_db", parse_range(self.offset_db, "offset_db"))
-        for f in ("ramp_db", "class_jitter_db"):
-            v = getattr(self, f)
-            try: v = float(v)
-            except (TypeError, ValueError): v = math.nan
-            if not (math.isfinite(v) and v >= 0):
-                raise SarLulcError(f"{f} must be a number of dB >= 0, got {getattr(self, f)!r}.")
-            object.__setattr__(self, f, v)
+        for f in _DB_PARTS: object.__setattr__(self, f, _db_part(f, getattr(self, f)))
         z = parse_range(self.zoom, "zoom")
         if not 1 <= z[0] <= z[1] <= 4:
             raise SarLulcError("zoom must be a factor or range LOW:HIGH with 1 <= LOW <= HIGH "
@@ -735,10 +770,11 @@ class SensorRandomisation:
     @property
     def active(self) -> bool:
         return (self.offset_db != (0.0, 0.0) or self.ramp_db > 0 or self.class_jitter_db > 0
-                or self.zoom[1] > 1)
+                or self.zoom[1] > 1 or self.water_ramp_db > 0 or self.water_wind_db > 0)
 
     def draw(self, seed: int) -> dict:
-        "This scene's offset, ramp (dB across it) and axis (0 rows, 1 columns), class shifts, zoom."
+        """This scene's offset, ramp (dB across it) and axis (0 rows, 1 columns), class shifts,
+        zoom, and water's ramp and wind."""
         rs = np.random.default_rng([seed, 3])
         lo, hi = self.offset_db
         d = dict(offset_db=round(float(rs.uniform(lo, hi)), 2) if hi > lo else lo,
@@ -752,6 +788,8 @@ class SensorRandomisation:
             rz = np.random.default_rng([seed, 5])
             d.update(zoom=round(float(rz.uniform(*self.zoom)), 3),
                      zoom_at=np.round(rz.uniform(0, 1, 2), 3).tolist())
+        if self.water_ramp_db or self.water_wind_db:
+            d.update(_draw_water(seed, d["ramp_db"], self.water_ramp_db, self.water_wind_db))
         return d
 
     def apply(self, sc, seed: int, cf: float = DEFAULT_CF):
@@ -764,6 +802,12 @@ class SensorRandomisation:
             d = {**d, "pixel_deg": abs(out.transform.a), "pixel_deg_y": abs(out.transform.e)}
         return out, d
 
+
+# %% ../nbs/03_synth.ipynb #2d0bfe888640
+@patch
+def to_dict(self: SensorRandomisation) -> dict:
+    "The parts, for manifests and summaries (water's only when on: older records read alike)."
+    return {k: v for k, v in dataclasses.asdict(self).items() if v or not k.startswith("water_")}
 
 # %% ../nbs/03_synth.ipynb #40df4bbed937
 RANDOMISATIONS = {"none": SensorRandomisation(),
@@ -883,7 +927,7 @@ def make_benchmark(out_dir, n_train: int = 8, n_val: int = 2, n_test: int = 2, s
                          "farmland": farmland, "city": city, "seed": int(seed), "units": units,
                          "nodata_corner": nodata_corner,
                          "pixel_deg": PIXEL_DEG, "crs": "EPSG:4326",
-                         **({"randomise": dataclasses.asdict(randomise)}
+                         **({"randomise": randomise.to_dict()}
                             if randomise is not None and randomise.active else {})},
            "class_fractions": {k: dict(zip(JP9_NAMES, np.mean(v, 0).round(6).tolist()))
                                for k, v in fracs.items()}}
