@@ -343,7 +343,7 @@ def run_inference(path, task: str = "lulc", units: str = "auto", cf: float | Non
             warnings.filterwarnings("ignore", category=UserWarning, module="rasterio")
             res = predict_scene(bundle, src, rdir / f"{stem}_{task}.tif",
                                 PredictPlan.of(plan, units=units, band=band),
-                                progress=False)
+                                progress=False, choose_model=task == "lulc")
         scheme = get_scheme(bundle.scheme) if bundle.scheme is not None else \
             get_scheme(DEFAULT_SCHEME_OF_TASK[task])
         sar_img, map_img, water_img, conf_img = _previews(res, src, band, scheme, cfg)
@@ -378,7 +378,7 @@ def _status(task, info: InputInfo, res, model_path, bundle, secs, notes, tta) ->
              f"- Units: **{info.units}** ({info.units_reason}).",
              f"- Georeferenced: {geo}.",
              f"- Valid pixels: {res.valid_pixels:,} ({valid:.1%}).",
-             f"- Model: `{Path(model_path).name}` "
+             f"- Model: `{Path(res.model or model_path).name}` "
              f"({bundle.scheme.name if bundle.scheme is not None else task}, "
              f"{len(res.class_names)} classes); tile {res.tile} px, overlap {res.overlap} px, flip "
              f"TTA {'on' if tta else 'off'}; "

@@ -252,6 +252,7 @@ class PredictResult:
     input: dict = field(default_factory=dict)
     # the prediction plan it ran (predict.PredictPlan), whole
     plan: dict = field(default_factory=dict)
+    model: str = ""               # the weights that made the map (their file), when known
 
 
 # %% ../nbs/32_outputs.ipynb #cf4e86089516

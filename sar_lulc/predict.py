@@ -4,7 +4,7 @@
 
 # %% ../nbs/33_predict.ipynb #23af09af1c39
 from __future__ import annotations
-import contextlib, dataclasses, json, os, tempfile, time, warnings
+import contextlib, dataclasses, json, os, tempfile, threading, time, warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -21,7 +21,7 @@ from .core import (SarLulcError, arg_number, atomic_output, check_bools, check_c
                            check_output_path,
                            get_device, output_lock, PRECISION_CHOICES, to_json)
 from .command import Arg, command
-from .checkpoint import default_model_path, model_meta, other_model_path
+from .checkpoint import ModelBundle, default_model_path, load_model, model_meta, other_model_path
 from .data import (NormStats, auto_multilook, grid_offsets, multilook_db,
                            scene_norm_stats, scene_stats, speckle_enl)
 from .distributed import dist_info, gather_objects
@@ -407,7 +407,8 @@ def _scene_result(writer, st: dict, rd, pred, plan: PredictPlan, srcs, name: str
                          precision=pred.precision, tta=bool(pred.tta), tile=int(plan.tile),
                          overlap=plan.overlap_px,
                          units=rd.units, warnings=msgs, input=inp,
-                         plan=dataclasses.replace(plan, precision=pred.precision).to_dict())
+                         plan=dataclasses.replace(plan, precision=pred.precision).to_dict(),
+                         model=str(pred.meta.get("source", "")))
 
 # %% ../nbs/33_predict.ipynb #9c2155ad85d3
 def _scene_norm(stats: dict, name: str) -> tuple:
@@ -424,19 +425,6 @@ def _foreign(meta: dict, stats: dict) -> bool:
     "Whether a scene looks like another calibration of mixed cover than the model's training data."
     d = scene_offset(stats, NormStats(**meta["norm"]) if meta.get("norm") else None)
     return d is not None and abs(d.z) > AUTO_NORM_Z and d.ratio >= AUTO_NORM_SPREAD
-
-def _for_other_sensors(model, meta: dict, stats: dict, name: str, msgs: list):
-    """(model, meta): the shipped `lulc_scene` model in place of the default land-cover model for a
-    scene `_foreign` to it (another sensor or processor), which it maps better; else as given."""
-    if not isinstance(model, (str, os.PathLike)) or not _foreign(meta, stats): return model, meta
-    other, default = other_model_path("lulc_scene"), default_model_path("lulc", must_exist=False)
-    if other is None or Path(model).resolve() != default.resolve(): return model, meta
-    msgs.append(f"{name} is unlike the default land-cover model's training data (another sensor "
-                f"or calibration: median {np.ravel(stats['median'])[0]:.1f} dB); mapped with "
-                f"{other.stem}, the land-cover model for other sensors (each scene normalised by "
-                "its own statistics). Pass --model lulc to keep the default model.")
-    warnings.warn(msgs[-1], stacklevel=4)
-    return other, model_meta(other)
 
 def _auto_norm(meta: dict, stats: dict, units: str, name: str, msgs: list) -> str | None:
     """`norm='auto'`: 'scene' when the scene looks like another calibration of mixed cover (its
@@ -457,6 +445,54 @@ def _input_record(rd, plan: PredictPlan, multilook: int, batch_size: int, cache_
                 scene=stats,
                 model_norm=dict(mean=float(np.ravel(train_norm.mean)[0]),
                                 std=float(np.ravel(train_norm.std)[0])))
+
+# %% ../nbs/33_predict.ipynb #bef1fd8338de
+def _is_default_lulc(model, meta: dict) -> bool:
+    "Whether `model` (a path, bundle or `Predictor`, with its `meta`) is the default lulc model."
+    src = model if isinstance(model, (str, os.PathLike)) else meta.get("source")
+    default = default_model_path("lulc", must_exist=False)
+    return bool(src) and Path(src).resolve() == default.resolve()
+
+_OTHER_LOCK = threading.Lock()     # one `lulc_scene` copy per default model a process holds
+
+def _other_like(model, other: Path):
+    """`other` in the form `model` came in: a path; for a bundle (the app's, shared by requests)
+    or a `Predictor` (a folder's), one made like it and kept on it, remade if its settings
+    changed (a Predictor whose precision was `auto` has the other's probed too)."""
+    if isinstance(model, (str, os.PathLike)): return other
+    if isinstance(model, ModelBundle):
+        dev = next(model.model.parameters()).device
+        key = ("bundle", str(dev))
+        make = lambda: load_model(other, device=str(dev))
+    else:
+        key = (str(model.device), model.precision, model.tta, model.blend, model.compile)
+        auto = getattr(model, "precision_was_auto", False)
+        def make():
+            o = make_predictor(other, device=model.device, tta=model.tta, blend=model.blend,
+                               precision="fp32" if auto else model.precision,
+                               compile=model.compile or False)
+            if auto: o.precision, _ = auto_precision(o)
+            return o
+    with _OTHER_LOCK:
+        kept = getattr(model, "other_sensors", None)
+        if kept is None or kept[0] != key: model.other_sensors = kept = (key, make())
+    return kept[1]
+
+def _for_other_sensors(model, meta: dict, stats: dict, name: str, msgs: list):
+    """(model, meta): the shipped `lulc_scene` model in place of the default land-cover model for a
+    scene `_foreign` to it (another sensor or processor), which it maps better; else as given."""
+    other = other_model_path("lulc_scene")
+    if other is None or not _foreign(meta, stats) or not _is_default_lulc(model, meta):
+        return model, meta
+    msgs.append(f"{name} is unlike the default land-cover model's training data (another sensor "
+                f"or calibration: median {np.ravel(stats['median'])[0]:.1f} dB); mapped with "
+                f"{other.stem}, the land-cover model for other sensors (each scene normalised by "
+                "its own statistics). To keep the default model: --model lulc on the command "
+                "line, choose_model=False in Python.")
+    warnings.warn(msgs[-1], stacklevel=4)
+    o = _other_like(model, other)
+    return o, meta_of(o)
+
 
 # %% ../nbs/33_predict.ipynb #df0f75294061
 def _outputs(dst: Path, task: str, plan: PredictPlan, write_summary: bool, overwrite: bool):
@@ -580,7 +616,7 @@ def load_complete(dst) -> PredictResult | None:
 
 # %% ../nbs/33_predict.ipynb #5db3e5e1dc4c
 def _predict_one(pred, src, dst: Path, plan: PredictPlan, device: str, precision: str,
-                 overwrite: bool, progress) -> PredictResult:
+                 overwrite: bool, progress, choose_model: bool = False) -> PredictResult:
     """One scene of `predict_many`: a half-finished earlier output of sar_lulc is replaced; a file
     that sar_lulc did not write is not, without `overwrite`."""
     probs = pred.task == "water" if plan.write_probs is None else plan.write_probs
@@ -592,7 +628,7 @@ def _predict_one(pred, src, dst: Path, plan: PredictPlan, device: str, precision
                            "--overwrite (overwrite=True in Python) to replace them.")
     return predict_scene(pred, src, dst, PredictPlan.of(plan, device=device, precision=precision),
                          overwrite=overwrite or bool(stale), write_summary=True,
-                         progress=bool(progress))
+                         progress=bool(progress), choose_model=choose_model)
 
 # %% ../nbs/33_predict.ipynb #35152eacf4d9
 def _my_scenes(model_or_bundle, inputs, out_dir, rank, world_size, device) -> tuple:
@@ -623,11 +659,12 @@ def _ours(p: Path) -> bool:
 def predict_many(model_or_bundle, inputs, out_dir, plan: PredictPlan | None = None, *,
                  overwrite: bool = False,
                  rank: int | None = None, world_size: int | None = None, on_error: str = "raise",
-                 progress=True,
+                 progress=True, choose_model: bool = False,
                  **options) -> list[PredictResult]:
     """Predict many scenes into `out_dir` as `plan` (or its fields as `options`) says, skipping
     complete ones; under torchrun, this rank's share only. `on_error='skip'` records a failing
-    scene (in the returned list, as a dict with 'error') and goes on."""
+    scene (in the returned list, as a dict with 'error') and goes on; `choose_model` as
+    `predict_scene`'s, scene by scene."""
     # checked before any scene
     plan = PredictPlan.of(plan, **options)
     task, device, precision, tta, compile = (plan.task, plan.device, plan.precision, plan.tta,
@@ -643,15 +680,17 @@ def predict_many(model_or_bundle, inputs, out_dir, plan: PredictPlan | None = No
     pred = make_predictor(model_or_bundle, task=task, device=device,
                           precision="fp32" if auto else precision, tta=tta,
                           blend=plan.blend, compile=compile) if mine else None
-    if auto and pred is not None:          # once, for every scene
+    if auto and pred is not None:          # once, for every scene (and once for lulc_scene's)
         pred.precision, _ = auto_precision(pred); precision = pred.precision
+        pred.precision_was_auto = True
     return _predict_scenes(pred, mine, out_dir, made, plan, device, precision, overwrite,
-                           progress, on_error, rank, world)
+                           progress, on_error, rank, world, choose_model)
 
 
 # %% ../nbs/33_predict.ipynb #9fc8ce37b200
 def _predict_scenes(pred, mine, out_dir: Path, made: bool, plan, device, precision, overwrite,
-                    progress, on_error: str, rank: int, world: int) -> list:
+                    progress, on_error: str, rank: int, world: int,
+                    choose_model: bool = False) -> list:
     """Predict this rank's scenes with one predictor; remove `out_dir` again if it `made` it for
     nothing."""
     results, bar = [], None
@@ -667,7 +706,7 @@ def _predict_scenes(pred, mine, out_dir: Path, made: bool, plan, device, precisi
             if done is not None: results.append(done)
             else:
                 try: results.append(_predict_one(pred, src, dst, plan, device, precision, overwrite,
-                                                 progress))
+                                                 progress, choose_model))
                 except SarLulcError as e:
                     if on_error != "skip": raise
                     results.append({"src": str(src), "error": str(e)})
@@ -724,7 +763,7 @@ def _brief(r: PredictResult) -> dict:
             for k in ("src", "paths", "task", "width", "height", "crs", "valid_pixels", "area_km2", "area_pct",
                               "total_area_km2", "pixel_counts", "timings", "mpx_per_s", "device",
                       "precision", "skipped",
-                              "warnings", "input")}
+                              "warnings", "input", "model")}
 
 
 # %% ../nbs/33_predict.ipynb #a072ccfaa47a
@@ -862,7 +901,8 @@ def _predict_inputs(model, inputs, out, plan: PredictPlan, choose_model: bool = 
                 **_brief(predict_scene(model, scenes[0], out, plan, write_summary=True,
                                      choose_model=choose_model, **common))}
     rank, world, _ = dist_info()
-    res = predict_many(model, inputs, out, plan, on_error="skip", **common)
+    res = predict_many(model, inputs, out, plan, on_error="skip", choose_model=choose_model,
+                       **common)
     ok = [r for r in res if isinstance(r, PredictResult)]
     part = {"scenes": len(res), "predicted": sum(not r.skipped for r in ok),
             "skipped": sum(r.skipped for r in ok),

@@ -691,6 +691,7 @@ def _finetune(cfg, env, data_dir, out, pretrained, resume, max_steps, overwrite,
     info = load_dataset_dir(data_dir)
     if not info.splits.get("train"): raise SarLulcError(f"Dataset {data_dir} has no training items "
                                                         "(split 'train' is empty).")
+    _check_scene_norm(cfg, info, data_dir)
     cal = data_calibration(cfg, info)
     if cfg.min_valid is None: cfg = dataclasses.replace(cfg, min_valid=info.min_valid)
     target = get_scheme("water") if cfg.task == "water" else info.scheme
@@ -728,6 +729,22 @@ def _finetune(cfg, env, data_dir, out, pretrained, resume, max_steps, overwrite,
         res["test_iou"] = {n: v for n, v in zip(target.names, test["iou"])}
     return res
 
+
+# %% ../nbs/24_train.ipynb #6a83a31a615c
+def _check_scene_norm(cfg, info, data_dir) -> None:
+    """`--scene-norm` is for datasets of whole scenes: on the chips of `sar-lulc chips` each chip
+    would be normalised as its own scene, and predict normalises the whole scene (measured on
+    Flevoland: the fine-tuned maps lost their water)."""
+    if not cfg.scene_norm: return
+    # a chips dataset, or one merged with chips (whose items keep their window in the scene)
+    cut = [it["window"][2] for it in info.items("train") if isinstance(it.get("window"), list)]
+    chip = (info.manifest.get("source") or {}).get("chip") or (max(cut) if cut else None)
+    if chip:
+        raise SarLulcError(f"--scene-norm normalises each item of a dataset by its own statistics, "
+                           f"as predict then normalises a whole scene; the items of {data_dir} are "
+                           f"{chip} px chips cut by `sar-lulc chips`, so each chip would be its "
+                           "own scene. Train on whole scenes (`sar-lulc synth`, or a manifest of "
+                           "scene files) or leave --scene-norm out.")
 
 # %% ../nbs/24_train.ipynb #c87a2392ee98
 @torch.no_grad()

@@ -99,3 +99,66 @@ def test_default_command_hands_another_sensor_to_lulc_scene(tmp_path):
         r = cli("predict", tmp_path / f"{name}.tif", *model, "--out", tmp_path / f"{name}_map.tif", "--no-progress")
         assert said(r) == switched, (name, r["warnings"])
         assert r["input"]["norm"] == ("scene" if off else "model"), (name, r["input"])
+
+@pytest.mark.skipif(not SCENE_MODEL.exists() or not (ROOT / "data_samples/models/lulc_resnet18.safetensors").exists(),
+                    reason="the shipped land-cover models are not in data_samples/models")
+def test_folder_and_app_hand_another_sensor_on_too(tmp_path):
+    """Scenes of a folder are handed on one by one (one predictor made for them all), and so is an upload to the
+    app; the summary and the app's status name the model that made each map."""
+    from sar_lulc.app import AppConfig, run_inference
+    from sar_lulc.synth import synth_scene
+    s = synth_scene(6, size=160, landscape="farmland")
+    scenes = tmp_path / "scenes"; scenes.mkdir()
+    for name, off in (("own", 0.0), ("other", -15.0), ("other2", -25.0)):
+        write_raster(scenes / f"{name}.tif", s.db + np.float32(off), crs=s.crs, transform=s.transform,
+                     nodata=float("nan"))
+    r = cli("predict", scenes, "--out", tmp_path / "maps/", "--no-progress")
+    assert r["mode"] == "many" and r["predicted"] == 3 and not r["failed"], r
+    used = {n: Path(json.loads((tmp_path / "maps" / f"{n}_lulc.json").read_text())["model"]).stem
+            for n in ("own", "other", "other2")}
+    assert used == {"own": "lulc_resnet18", "other": "lulc_resnet18_scene", "other2": "lulc_resnet18_scene"}, used
+    with rasterio.open(tmp_path / "maps/other_lulc.tif") as a, rasterio.open(tmp_path / "maps/other2_lulc.tif") as b:
+        assert (a.read(1) == b.read(1)).mean() > 0.999          # scene-normalised: the offset changes nothing
+    kept = cli("predict", scenes / "other.tif", scenes / "own.tif", "--model", "lulc", "--out", tmp_path / "kept/",
+               "--no-progress")
+    assert kept["predicted"] == 2
+    assert Path(json.loads((tmp_path / "kept/other_lulc.json").read_text())["model"]).stem == "lulc_resnet18"
+    # in Python: the lulc_scene predictor is made once for a folder, like the default one (device, TTA; precision
+    # probed when it was auto), and kept on it
+    from sar_lulc.predict import predict_many, make_predictor
+    from sar_lulc.checkpoint import default_model_path
+    pred = make_predictor(default_model_path("lulc"), device="cpu", tta=True)
+    res = predict_many(pred, [scenes / "other.tif", scenes / "other2.tif", scenes / "own.tif"], tmp_path / "py",
+                       choose_model=True, progress=False)
+    assert [Path(r.model).stem for r in res] == ["lulc_resnet18_scene", "lulc_resnet18_scene", "lulc_resnet18"]
+    key, other = pred.other_sensors
+    assert other.tta and str(other.device) == "cpu" and other.precision == pred.precision and res[0].tta
+    predict_many(pred, [scenes / "other.tif"], tmp_path / "py2", choose_model=True, progress=False)
+    assert pred.other_sensors[1] is other                      # kept, not made again
+    cfg = AppConfig(workdir=tmp_path / "app", device="cpu")
+    app = run_inference(str(scenes / "other.tif"), "lulc", cfg=cfg)
+    assert "lulc_resnet18_scene" in app.status and any("mapped with lulc_resnet18_scene" in n for n in app.notes)
+    assert "lulc_resnet18_scene" not in run_inference(str(scenes / "own.tif"), "lulc", cfg=cfg).status
+
+def test_scene_norm_refuses_chips(tmp_path):
+    "On chips cut by `sar-lulc chips`, each chip would be its own scene: --scene-norm says so and trains nothing."
+    from sar_lulc.synth import synth_scene
+    from sar_lulc.io import write_label_map
+    from sar_lulc.schemes import get_scheme
+    s = synth_scene(2, size=128)
+    write_raster(tmp_path / "sar.tif", s.db, crs=s.crs, transform=s.transform, nodata=float("nan"))
+    write_label_map(tmp_path / "lab.tif", s.labels, get_scheme("jp9"), crs=s.crs, transform=s.transform)
+    cli("chips", "--sar", tmp_path / "sar.tif", "--labels", tmp_path / "lab.tif", "--scheme", "jp9", "--chip", 64,
+        "--out", tmp_path / "chips")
+    p = subprocess.run([str(EXE), "train", "--task", "lulc", "--data", str(tmp_path / "chips"), "--recipe", "micro",
+                        "--preset", "tiny", "--scene-norm", "--steps", "1", "--out", str(tmp_path / "run")],
+                       capture_output=True, text=True, timeout=600, env=ENV, cwd=ROOT)
+    assert p.returncode != 0 and "64 px chips cut by `sar-lulc chips`" in p.stderr, p.stderr[-2000:]
+    assert "Traceback" not in p.stderr and not (tmp_path / "run/model.safetensors").exists()
+    cli("chips", "--sar", tmp_path / "sar.tif", "--labels", tmp_path / "lab.tif", "--scheme", "jp9", "--chip", 64,
+        "--stride", 32, "--out", tmp_path / "chips2")
+    cli("merge", tmp_path / "both", tmp_path / "chips", tmp_path / "chips2")       # merged: still chips
+    p = subprocess.run([str(EXE), "train", "--task", "lulc", "--data", str(tmp_path / "both"), "--recipe", "micro",
+                        "--preset", "tiny", "--scene-norm", "--steps", "1", "--out", str(tmp_path / "run")],
+                       capture_output=True, text=True, timeout=600, env=ENV, cwd=ROOT)
+    assert p.returncode != 0 and "64 px chips cut by `sar-lulc chips`" in p.stderr, p.stderr[-2000:]
