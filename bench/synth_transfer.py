@@ -3,7 +3,7 @@ measure it zero-shot on real SAR, beside the same recipe on the plain generator 
 
 Every arm is run as a user would: `sar-lulc synth` (procedural 16/4/4 scenes of 512² and SynthALOS-2/JP on the
 JAXA HRLULC tiles, 3 windows a tile), `sar-lulc merge`, `sar-lulc train` (the shipped recipe: resnet18, demo
-recipe, hr_inject s4+s2, progressive head, alpha 0.5, seed 0), then, with the default `predict` command (no flags):
+recipe, hr_inject s4+s2, progressive head, alpha 0.5, seed 0 unless --seed), then, with the default `predict` command (no flags):
 
 - **Flevoland** (AIRSAR L-band HH, real): the jp9 map folded to five coarse classes (water; forest; crops and
   grass; bare; buildings), scored on every labelled pixel (bench/real_flevoland.py's `zero_shot`);
@@ -18,6 +18,7 @@ recipe, hr_inject s4+s2, progressive head, alpha 0.5, seed 0), then, with the de
     python bench/synth_transfer.py --arms farmland calibration_jitter_zoom_farmland landscapes   # landscapes
     python bench/synth_transfer.py --arms scene_norm_landscapes scene_norm_landscapes_sea scene_norm   # --scene-norm
     python bench/synth_transfer.py --arms scene_norm_incidence_sea scene_norm_incidence   # + incidence and wind
+    python bench/synth_transfer.py --arms scene_norm_landscapes_sea --seed 1     # another training seed: the noise
 
 Each arm is one seed at the shipped model's budget (15 epochs, about 25 min on 2 cores). The ladder adds one part
 of the `transfer` preset at a time: none (the plain generator, i.e. the shipped model), calibration offset and
@@ -75,7 +76,7 @@ ARMS = {                                                # synth flags per arm (b
 }
 ARM_TRAIN = {k: ["--scene-norm"] for k in ARMS if k.startswith("scene_norm")}
 DATA_OF = {"scene_norm": "none", "scene_norm_landscapes": "landscapes"}     # arms that share another arm's data
-TRAIN = ["--task", "lulc", "--recipe", "demo", "--preset", "resnet18", "--layer-decay", "1.0", "--seed", "0",
+TRAIN = ["--task", "lulc", "--recipe", "demo", "--preset", "resnet18", "--layer-decay", "1.0",
          "--hr-inject", "s4+s2", "--head", "progressive", "--alpha", "0.5"]
 SHIPPED = Path(__file__).parents[1] / "data_samples/models/lulc_resnet18.safetensors"
 
@@ -149,6 +150,7 @@ def main(argv=None) -> int:
     ap.add_argument("--arms", nargs="+", default=["shipped"] + [k for k in ARMS if k != "none"],
                     choices=list(ARMS) + ["shipped"], help="default: the ladder, with the shipped model as its first rung")
     ap.add_argument("--epochs", type=int, default=15, help="training epochs of 512 chips (the shipped model's: 15)")
+    ap.add_argument("--seed", type=int, default=0, help="training seed (the data stay the same); 0 is the shipped one")
     ap.add_argument("--json", type=Path, default=Path(__file__).parent / "results/synth_transfer.json")
     ap.add_argument("--rescore", action="store_true", help="only add --norm scene scores to records without them")
     a = ap.parse_args(argv)
@@ -171,7 +173,8 @@ def main(argv=None) -> int:
             print(f"{key}: --norm scene {rec['flevoland_norm_scene']['miou']:.3f}", flush=True)
         return 0
     for arm in a.arms:
-        key = "shipped" if arm == "shipped" else f"{arm}_e{a.epochs}"
+        tag = f"e{a.epochs}" + (f"_s{a.seed}" if a.seed else "")
+        key = "shipped" if arm == "shipped" else f"{arm}_{tag}"
         if key in res["runs"]: print(f"{key}: done"); continue
         t0 = time.time()
         if arm == "shipped":
@@ -179,15 +182,15 @@ def main(argv=None) -> int:
         else:
             d = a.out / arm
             data = make_data(a.out / DATA_OF.get(arm, arm), ARMS[arm], tiles, log)
-            run_dir = d / f"run_e{a.epochs}"
+            run_dir = d / f"run_{tag}"
             cmd = sar_lulc_exe() + ["train", "--data", str(data), "--out", str(run_dir), *TRAIN,
-                                    *ARM_TRAIN.get(arm, []), "--epochs", str(a.epochs), "--overwrite", "--no-progress",
-                                    "--json"]
+                                    "--seed", str(a.seed), *ARM_TRAIN.get(arm, []), "--epochs", str(a.epochs),
+                                    "--overwrite", "--no-progress", "--json"]
             if not (run_dir / "model.safetensors").exists(): run(cmd, log)
             model = run_dir / "model.safetensors"
-            rec = dict(arm=arm, epochs=a.epochs, synth_flags=" ".join(ARMS[arm]),
+            rec = dict(arm=arm, epochs=a.epochs, seed=a.seed, synth_flags=" ".join(ARMS[arm]),
                        train_command=" ".join(["sar-lulc"] + cmd[len(sar_lulc_exe()):]))
-        rec.update(evaluate(model, (a.out / arm) / f"eval_e{a.epochs}" if arm != "shipped" else a.out / "shipped",
+        rec.update(evaluate(model, (a.out / arm) / f"eval_{tag}" if arm != "shipped" else a.out / "shipped",
                             clean, paths, log), seconds=round(time.time() - t0, 1),
                    machine=machine("cpu", int(os.environ.get("OMP_NUM_THREADS", "0")) or None))
         save(key, rec)
