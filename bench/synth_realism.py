@@ -110,6 +110,10 @@ def class_report(n: int, size: int, looks: float) -> dict:
     ri = randomisation("none", ramp_db=10, water_ramp_db=8, water_wind_db=8)
     sources.update({f"SynthALOS-2, incidence ({n} scenes, {looks:g} looks)": synthetic_randomised(n, size, looks, ri),
                     f"SynthALOS-2/JP, incidence ({looks:g} looks)": synthetic_jp(shared, size, looks, ri)})
+    # geometry: street-grid double bounce by orientation, relief 1-2.5x with layover and shadow (scene_norm_geometry arm)
+    rg = randomisation("none", street_grids=True, relief=(1, 2.5))
+    sources.update({f"SynthALOS-2, geometry ({n} scenes, {looks:g} looks)": synthetic_randomised(n, size, looks, rg),
+                    f"SynthALOS-2/JP, geometry ({looks:g} looks)": synthetic_jp(shared, size, looks, rg)})
     rep = dict(sources={}, distances={}, classes=list(COARSE_CLASSES), size=size, looks=looks)
     for name, scenes in sources.items():
         db = np.concatenate([s[0].ravel() for s in scenes]); co = np.concatenate([s[1].ravel() for s in scenes])

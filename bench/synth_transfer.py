@@ -19,6 +19,7 @@ recipe, hr_inject s4+s2, progressive head, alpha 0.5, seed 0 unless --seed), the
     python bench/synth_transfer.py --arms scene_norm_landscapes scene_norm_landscapes_sea scene_norm   # --scene-norm
     python bench/synth_transfer.py --arms scene_norm_incidence_sea scene_norm_incidence   # + incidence and wind
     python bench/synth_transfer.py --arms scene_norm_landscapes_sea --seed 1     # another training seed: the noise
+    python bench/synth_transfer.py --arms scene_norm_geometry_sea                # + street grids, relief
 
 Each arm is one seed at the shipped model's budget (15 epochs, about 25 min on 2 cores). The ladder adds one part
 of the `transfer` preset at a time: none (the plain generator, i.e. the shipped model), calibration offset and
@@ -49,6 +50,7 @@ from sar_lulc.core import real_tile_paths, shared_dir
 
 TRANSFER = ["--randomise", "transfer", "--looks", "1:12"]
 INCIDENCE = ["--ramp-db", "10", "--water-ramp-db", "8", "--water-wind-db", "8"]
+GEOMETRY = ["--street-grids", "--relief", "1:2.5"]
 OFF = {"--offset-db": "0", "--ramp-db": "0", "--class-jitter-db": "0", "--zoom": "1"}
 def _ladder(*on: str) -> list[str]:
     "The transfer preset with only the parts `on` left on (4 looks unless looks is on)."
@@ -73,6 +75,8 @@ ARMS = {                                                # synth flags per arm (b
     # + incidence: a range ramp (<= 10 dB), water's steeper one (<= 8 dB more) and wind-roughened water (<= 8 dB)
     "scene_norm_incidence_sea": ["--farmland", "0.35", "--city", "0.15", "--open-sea", "0.2", *INCIDENCE],
     "scene_norm_incidence": ["--farmland", "0.35", "--city", "0.15", *INCIDENCE],
+    # + geometry: street-grid double bounce from orientation, relief 1-2.5x with layover and shadow
+    "scene_norm_geometry_sea": ["--farmland", "0.35", "--city", "0.15", "--open-sea", "0.2", *GEOMETRY],
 }
 ARM_TRAIN = {k: ["--scene-norm"] for k in ARMS if k.startswith("scene_norm")}
 DATA_OF = {"scene_norm": "none", "scene_norm_landscapes": "landscapes"}     # arms that share another arm's data

@@ -292,6 +292,8 @@ class ModelBundle:
     config: dict           # the model (architecture) config
     # everything else: train config, metrics, preset, arch...
     meta: dict = field(default_factory=dict)
+    # bundles made like this one, by weights (the app's lulc_scene for other sensors' uploads)
+    companions: dict = field(default_factory=dict, repr=False, compare=False)
 
 def _scheme_obj(d): return None if d is None else ClassScheme.from_dict(d)
 

@@ -21,7 +21,8 @@ from .schemes import IGNORE_INDEX, JP9
 from .synth import (BACKSCATTER, BUILT, FOREST, JP9_NAMES, PIXEL_DEG, WATER, WRITE_UNITS,
                             RANDOMISATIONS, SensorRandomisation, randomisation,
                             _prepare_out, _write_scene,
-                            _rot_grid, _u, make_benchmark, noise_fields, parse_looks, simulate_dn)
+                            _rot_grid, _u, built_blocks, make_benchmark, noise_fields, parse_looks,
+                            simulate_dn)
 from .chips import _split_fracs, assign_blocks
 
 # %% auto #0
@@ -76,9 +77,10 @@ def upsample_labels(lab: np.ndarray, factor: int, rng: np.random.Generator,
     return classes[m.argmax(0)].astype(np.uint8)
 
 # %% ../nbs/07_layouts.ipynb #ee283afbb309
-def layout_backscatter(lab: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def layout_backscatter(lab: np.ndarray, rng: np.random.Generator,
+                       info: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
     """(mean dB, elevation m) for a jp9 label map: class levels drawn per parcel of a rotated grid,
-    hills under forest."""
+    hills under forest. `info`, if given, gets the built-up blocks (`synth.built_blocks`)."""
     H, W = lab.shape
     yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
     theta = rng.uniform(0, np.pi / 2)
@@ -110,18 +112,21 @@ def layout_backscatter(lab: np.ndarray, rng: np.random.Generator) -> tuple[np.nd
     hn = (hgt - hgt.min()) / (hgt.max() - hgt.min() + 1e-6)
     elev = (rng.uniform(120, 300) * forest ** 2 * hn).astype(np.float32)
     elev[lab == WATER] = 0
+    if info is not None: info.update(built_blocks(lab, mu, cid, built, math.degrees(theta)))
     return mu.astype(np.float32), elev
 
 def render_layout(lab: np.ndarray, seed: int, looks: float = 4, cf: float = DEFAULT_CF,
                   lat: float = 36.0,
-                  pixel_deg: float = PIXEL_DEG) -> tuple[np.ndarray, np.ndarray]:
+                  pixel_deg: float = PIXEL_DEG, info: dict | None = None
+                  ) -> tuple[np.ndarray, np.ndarray]:
     """(DN, dB) of a SynthALOS-2/JP scene for jp9 labels `lab` (255 = no data), deterministic by
-    `seed`."""
+    `seed`. `info`, if given, gets what `SensorRandomisation`'s relief and street grids need."""
     rng = np.random.default_rng(seed)
     valid = lab != IGNORE_INDEX
     lab_c = np.where(valid, lab, FOREST).astype(np.uint8)
-    mu, elev = layout_backscatter(lab_c, rng)
+    mu, elev = layout_backscatter(lab_c, rng, info)
     dy_m = pixel_deg * 110_574.0; dx_m = pixel_deg * 111_320.0 * math.cos(math.radians(lat))
+    if info is not None: info.update(mu_db=mu, elevation=elev, pixel_m=(dx_m, dy_m))
     dn = simulate_dn(rng, lab_c, mu, elev, looks, dx_m=dx_m, dy_m=dy_m, cf=cf)
     dn[~valid] = 0
     return dn, to_db(dn, "dn", cf=cf)
@@ -204,8 +209,10 @@ def _jp_scene(w, s: int, looks: tuple, size: int, cf: float):
     lo_l, hi_l = looks
     L = lo_l if hi_l == lo_l else round(float(np.random.default_rng([s, 1]).uniform(lo_l, hi_l)), 2)
     lab, tr = layout_labels(w, np.random.default_rng([s, 2]))
-    dn, db = render_layout(lab, s, L, cf=cf, lat=tr.f - size * PIXEL_DEG / 2)
-    return SimpleNamespace(db=db, dn=dn, labels=lab, crs="EPSG:4326", transform=tr), L
+    info = {}
+    dn, db = render_layout(lab, s, L, cf=cf, lat=tr.f - size * PIXEL_DEG / 2, info=info)
+    return SimpleNamespace(db=db, dn=dn, labels=lab, crs="EPSG:4326", transform=tr, info=info,
+                           looks=L), L
 
 
 # %% ../nbs/07_layouts.ipynb #07be2dfa29f7
@@ -298,7 +305,12 @@ _RZ = dict(
                       "many dB, drawn per scene (default: the preset's)", arg_number(float, lo=0),
                       metavar="DB"),
     water_wind_db=Arg("brighten water in wind patches by up to this many dB, drawn per scene "
-                      "(default: the preset's)", arg_number(float, lo=0), metavar="DB"))
+                      "(default: the preset's)", arg_number(float, lo=0), metavar="DB"),
+    street_grids=Arg("built-up blocks bright (double bounce) only where their street grid runs "
+                     "within a few degrees of azimuth or range, instead of by a coin"),
+    relief=Arg("steepen the terrain by a factor, or a range LOW:HIGH drawn per scene (1-10), seen "
+               "from the west or east at 25-50 deg incidence: slope term, layover and shadow, "
+               "at any factor drawn once HIGH > 1 (default: the preset's)", metavar="F"))
 
 # %% ../nbs/07_layouts.ipynb #de1ed279036c
 @command("synth")
@@ -311,7 +323,8 @@ def synth_command(out_dir: Arg("output dataset folder (created; must be new or e
                             arg_number(lo=16)) = 512,
                   seed: Arg("base seed: train seeds seed+i, val seed+10000+i, test seed+20000+i",
                             arg_number(lo=0)) = 0,
-                  looks: Arg("looks of the gamma speckle, or a range LOW:HIGH drawn per scene") = "4",
+                  looks: Arg("looks of the gamma speckle, or a range LOW:HIGH drawn per "
+                             "scene") = "4",
                   open_sea: Arg("share of each split's scenes that are open sea (swell, calm "
                                 "patches), exactly (rounded, at least one if > 0; procedural)",
                                 _SHARE) = 0.0,
@@ -328,7 +341,8 @@ def synth_command(out_dir: Arg("output dataset folder (created; must be new or e
                                metavar="TILE") = None,
                   max_sea: Arg("skip layout windows with more water or no data than this",
                                _SHARE) = 0.5,
-                  per_tile: Arg("at most this many windows a tile (default: all)", arg_number(lo=1)) = None,
+                  per_tile: Arg("at most this many windows a tile (default: all)",
+                                arg_number(lo=1)) = None,
                   split: Arg("train,val,test fractions of the layout windows") = "0.8,0.1,0.1",
                   split_by: Arg("geographic split of layout windows: 4 x 4 blocks or whole tiles",
                                 choices=("block", "tile")) = "block",
@@ -339,13 +353,15 @@ def synth_command(out_dir: Arg("output dataset folder (created; must be new or e
                   class_jitter_db: _RZ["class_jitter_db"] = None, zoom: _RZ["zoom"] = None,
                   water_ramp_db: _RZ["water_ramp_db"] = None,
                   water_wind_db: _RZ["water_wind_db"] = None,
+                  street_grids: _RZ["street_grids"] = False, relief: _RZ["relief"] = None,
                   overwrite: Arg("replace a dataset already in OUT_DIR") = False,
                   as_json: bool = False) -> dict:
     """Generate SynthALOS-2 (scenes + labels + manifest), procedural or on real label layouts."""
     t0, rz = time.perf_counter(), randomisation(randomise, offset_db=offset_db, ramp_db=ramp_db,
                                                 class_jitter_db=class_jitter_db, zoom=zoom,
                                                 water_ramp_db=water_ramp_db,
-                                                water_wind_db=water_wind_db)
+                                                water_wind_db=water_wind_db,
+                                                street_grids=street_grids or None, relief=relief)
     if layouts:
         out = make_jp_benchmark(out_dir, layouts, size, max_sea, per_tile, _split_fracs(split),
                                 split_by, seed=seed, looks=looks, units=units, overwrite=overwrite,

@@ -457,8 +457,8 @@ _OTHER_LOCK = threading.Lock()     # one `lulc_scene` copy per default model a p
 
 def _other_like(model, other: Path):
     """`other` in the form `model` came in: a path; for a bundle (the app's, shared by requests)
-    or a `Predictor` (a folder's), one made like it and kept on it, remade if its settings
-    changed (a Predictor whose precision was `auto` has the other's probed too)."""
+    or a `Predictor` (a folder's), one made like it and kept in its `companions`, remade if its
+    settings changed (a Predictor whose precision was probed has the other's probed too)."""
     if isinstance(model, (str, os.PathLike)): return other
     if isinstance(model, ModelBundle):
         dev = next(model.model.parameters()).device
@@ -466,16 +466,16 @@ def _other_like(model, other: Path):
         make = lambda: load_model(other, device=str(dev))
     else:
         key = (str(model.device), model.precision, model.tta, model.blend, model.compile)
-        auto = getattr(model, "precision_was_auto", False)
+        auto = model.precision_probed
         def make():
             o = make_predictor(other, device=model.device, tta=model.tta, blend=model.blend,
                                precision="fp32" if auto else model.precision,
                                compile=model.compile or False)
-            if auto: o.precision, _ = auto_precision(o)
+            if auto: (o.precision, _), o.precision_probed = auto_precision(o), True
             return o
     with _OTHER_LOCK:
-        kept = getattr(model, "other_sensors", None)
-        if kept is None or kept[0] != key: model.other_sensors = kept = (key, make())
+        kept = model.companions.get(str(other))
+        if kept is None or kept[0] != key: model.companions[str(other)] = kept = (key, make())
     return kept[1]
 
 def _for_other_sensors(model, meta: dict, stats: dict, name: str, msgs: list):
@@ -682,7 +682,7 @@ def predict_many(model_or_bundle, inputs, out_dir, plan: PredictPlan | None = No
                           blend=plan.blend, compile=compile) if mine else None
     if auto and pred is not None:          # once, for every scene (and once for lulc_scene's)
         pred.precision, _ = auto_precision(pred); precision = pred.precision
-        pred.precision_was_auto = True
+        pred.precision_probed = True
     return _predict_scenes(pred, mine, out_dir, made, plan, device, precision, overwrite,
                            progress, on_error, rank, world, choose_model)
 

@@ -133,6 +133,9 @@ class Predictor:
         self.memory_format = torch.channels_last if channels_last and two_d else torch.contiguous_format
         if two_d: self.model.to(memory_format=self.memory_format)
         self.tta, self.blend, self.meta = bool(tta), blend, meta or {}
+        # precision chosen by `auto_precision` (predictors made like this one probe theirs too),
+        # and those predictors, by weights (`predict` hands other sensors' scenes to lulc_scene)
+        self.precision_probed, self.companions = False, {}
         self._setup_compile(compile)
         self._setup_norm(norm, model)
         _warn_slow_precision(self.device, precision)
@@ -217,7 +220,7 @@ def _compiled(self: Predictor) -> str:
 @patch(nm="with_norm")
 def _with_norm(self: Predictor, norm) -> "Predictor":
     """The same predictor (model shared, not copied) with other normalisation statistics, e.g. a
-    scene's own."""
+    scene's own; its `companions` are shared, as they do not depend on the normalisation."""
     other = copy.copy(self)
     m, s = _norm_of(norm)
     other._m = torch.as_tensor(np.resize(m, self.channels),

@@ -22,8 +22,9 @@ __all__ = ['JP9_NAMES', 'NUM_CLASSES', 'WATER', 'BUILT', 'PADDY', 'CROP', 'GRASS
            'PIXEL_DEG', 'TARGETS', 'JAPAN_RANGES', 'BACKSCATTER', 'TEXTURE_NU', 'TEXTURE_DB', 'LANDSCAPES',
            'LAYOUT_STAGES', 'FROZEN_DN_STEP', 'FROZEN_CHANGED_MAX', 'SPLIT_OFFSETS', 'WRITE_UNITS', 'RANDOMISATIONS',
            'noise_fields', 'terrain_modulation', 'speckle', 'SynthScene', 'class_fractions', 'farmland_fractions',
-           'city_fractions', 'simulate_dn', 'synth_scene', 'frozen_mismatch', 'benchmark_seeds', 'parse_looks',
-           'zoom_scene', 'apply_draw', 'SensorRandomisation', 'randomisation', 'make_benchmark']
+           'city_fractions', 'simulate_dn', 'synth_scene', 'built_blocks', 'frozen_mismatch', 'benchmark_seeds',
+           'parse_looks', 'zoom_scene', 'apply_draw', 'terrain_geometry', 'SensorRandomisation', 'randomisation',
+           'make_benchmark']
 
 # %% ../nbs/03_synth.ipynb #6ae8efb96f16
 # the classes are the jp9 scheme's; their indices by name:
@@ -318,8 +319,9 @@ def _town(c):
     rng, lab, mu, water = c.rng, c.lab, c.mu, c.water
     c.theta_p = theta_p = rng.uniform(0, np.pi / 2)
     bw, bh = rng.uniform(6, 11), rng.uniform(6, 13)
-    cid, fu, fv, ax, ay, _, _ = _rot_grid(c.xx, c.yy, theta_p + rng.normal(0, .15), bw, bh,
-                                          rng.uniform(0, bw), rng.uniform(0, bh))
+    c.grid = grid = theta_p + rng.normal(0, .15)
+    cid, fu, fv, ax, ay, _, _ = _rot_grid(c.xx, c.yy, grid, bw, bh, rng.uniform(0, bw),
+                                          rng.uniform(0, bh))
     cand = c.low[ay, ax] & ~water[ay, ax]
     town = np.zeros(c.shape, bool)
     if cand.any():
@@ -338,6 +340,8 @@ def _town(c):
     lab[park] = GRASS; mu[park] = (lo_g + (hi_g - lo_g) * rb)[park]
     lab[lot] = BARE; mu[lot] = (lo_b + (hi_b - lo_b) * rb)[lot]
     c.town = town
+    # the blocks, for `SensorRandomisation(street_grids=True)` (`built_blocks`)
+    c.blocks = np.where(town & ~street & ~park & ~lot, cid, -1); c.block_db = block_db
 
 
 # %% ../nbs/03_synth.ipynb #7185b5d0dbd7
@@ -593,10 +597,19 @@ def synth_scene(seed: int, size: int = 512, looks: float = 4, *, targets: dict |
     db = to_db(dn, "dn", cf=cf)
     info = dict(targets={JP9_NAMES[k]: v for k, v in f.items()}, sea=sea, open_sea=bool(open_sea),
                 landscape=landscape, incidence_deg=incidence_deg,
-                look="from the west", pixel_m=(c.dx_m, c.dy_m), mu_db=c.mu, elevation=c.elev)
+                look="from the west", pixel_m=(c.dx_m, c.dy_m), mu_db=c.mu, elevation=c.elev,
+                slope_exponent=slope_exponent,
+                **built_blocks(lab, c.mu, c.blocks, c.block_db, math.degrees(c.grid)))
     return SynthScene(db=db, dn=dn, labels=lab,
                       transform=Affine(pixel_deg, 0, c.lon0, 0, -pixel_deg, c.lat0),
                       crs="EPSG:4326", seed=int(seed), looks=looks, cf=cf, info=info)
+
+# %% ../nbs/03_synth.ipynb #ca7272d6bdc9
+def built_blocks(lab, mu, blocks, block_db, grid_deg: float) -> dict:
+    """The town's blocks as the scene info keeps them: `blocks` (block id where a block's painted
+    level `block_db` is still the pixel's mean, else -1) and the street grid's angle in degrees."""
+    keep = (blocks >= 0) & (lab == BUILT) & (mu == block_db)
+    return dict(blocks=np.where(keep, blocks, -1).astype(np.int32), grid_deg=float(grid_deg))
 
 # %% ../nbs/03_synth.ipynb #ed1c95ef06ea
 FROZEN_DN_STEP = 1            # a pixel's DN may differ by this many counts between CPUs ...
@@ -692,10 +705,12 @@ def zoom_scene(db, labels, transform, zoom: float, at=(0.5, 0.5)):
 
 # %% ../nbs/03_synth.ipynb #fba0b10243f9
 def apply_draw(sc, d: dict, cf: float = DEFAULT_CF):
-    """The scene `sc` with a `SensorRandomisation` draw `d`: class shifts, zoom, offset, ramp,
-    and water's own ramp and wind patches."""
+    """The scene `sc` with a `SensorRandomisation` draw `d`: class shifts, street grids, relief,
+    zoom, offset, ramp, and water's own ramp and wind patches."""
     shift = np.zeros(256, np.float32); shift[:NUM_CLASSES] = d.get("class_jitter_db", 0)
     db, labels, tr = sc.db + shift[sc.labels], sc.labels, sc.transform
+    if "street_seed" in d: db = _apply_street_grids(db, sc, d)
+    if "relief" in d: db = _apply_relief(db, labels, sc, d)
     if d.get("zoom", 1) > 1: db, labels, tr = zoom_scene(db, labels, tr, d["zoom"], d["zoom_at"])
     H, W = db.shape
     n = H if d["ramp_axis"] == 0 else W
@@ -704,6 +719,7 @@ def apply_draw(sc, d: dict, cf: float = DEFAULT_CF):
     db = (db + np.float32(d["offset_db"]) + ramp).astype(np.float32)
     if d.get("water_ramp_db") or d.get("water_wind_db"): db = _apply_water(db, labels, d, t)
     new = dict(db=db, dn=db_to_dn(db, cf), labels=labels, transform=tr)
+    if getattr(sc, "info", None) is not None: new["info"] = _info_after(sc.info, d)
     if dataclasses.is_dataclass(sc): return dataclasses.replace(sc, **new)
     return SimpleNamespace(**{**vars(sc), **new})
 
@@ -743,17 +759,131 @@ def _db_part(name: str, v) -> float:
         raise SarLulcError(f"{name} must be a number of dB >= 0, got {v!r}.")
     return f
 
+def _relief_range(v) -> tuple[float, float]:
+    "A relief factor or range, 1 <= LOW <= HIGH <= 10."
+    r = None if isinstance(v, (bool, np.bool_)) else parse_range(v, "relief")
+    if r is None or not 1 <= r[0] <= r[1] <= 10:
+        raise SarLulcError("relief must be a factor or range LOW:HIGH with 1 <= LOW <= HIGH "
+                           f"<= 10, got {v!r}.")
+    return r
+
+# %% ../nbs/03_synth.ipynb #2b266c0fa8c5
+def terrain_geometry(elev: np.ndarray, dx_m: float, incidence_deg: float) -> tuple:
+    """(layover, shadow, cell) of heights `elev` (rows = azimuth, columns = ground range, the radar
+    at column -1) on a terrain-corrected grid of `dx_m` m: `layover` where a slope faces the radar
+    more steeply than the incidence angle, `shadow` where a nearer ridge hides the ground, and each
+    pixel's slant-range cell (in ground pixels), to fold layover by."""
+    H, W = elev.shape
+    cot = 1 / math.tan(math.radians(incidence_deg))
+    x = np.arange(W, dtype=np.float64) * dx_m
+    e = elev.astype(np.float64)
+    # slant range over sin(incidence): x - h cot; decreasing with x = layover
+    s = x - e * cot
+    layover = np.diff(s, axis=1, prepend=s[:, :1] - dx_m) < 0
+    # a ray at the incidence angle: hidden where a nearer point rises above it
+    g = e + x * cot
+    ahead = np.maximum.accumulate(g, axis=1)
+    shadow = np.zeros((H, W), bool); shadow[:, 1:] = g[:, 1:] < ahead[:, :-1] - 1e-6
+    cell = np.floor(s / dx_m).astype(np.int64)
+    return layover, shadow, cell
+
+def _fold_layover(lin: np.ndarray, layover: np.ndarray, cell: np.ndarray) -> np.ndarray:
+    "Each pixel of a slant-range cell with layover in it gets the cell's summed power."
+    H, W = lin.shape
+    c = cell - cell.min(axis=1, keepdims=True); n = int(c.max()) + 1
+    idx = (np.arange(H)[:, None] * n + c).ravel()
+    p = np.nan_to_num(lin).ravel().astype(np.float64)
+    total = np.bincount(idx, p, H * n); hit = np.bincount(idx, layover.ravel(), H * n) > 0
+    out = np.where(hit[idx], total[idx], p).reshape(H, W)
+    return np.where(np.isnan(lin), np.nan, out).astype(np.float32)
+
+# %% ../nbs/03_synth.ipynb #192d726d8ea8
+def _need_info(sc, keys, part: str) -> dict:
+    """The scene's info, with `keys`, on the scene's grid; else an error that says why (a scene
+    not from the generator, or one already zoomed or given relief: its info no longer fits)."""
+    info = getattr(sc, "info", None) or {}
+    missing = [k for k in keys if k not in info]
+    if missing:
+        raise SarLulcError(f"{part} needs the scene's generator info, which synth_scene and "
+                           f"render_layout keep; this scene lacks {', '.join(missing)} (not from "
+                           "the generator, or already zoomed or given relief).")
+    bad = [k for k in keys if np.ndim(info[k]) == 2 and np.shape(info[k]) != np.shape(sc.db)]
+    if bad: raise SarLulcError(f"{part}: the scene's info ({', '.join(bad)}) is not on its grid.")
+    return info
+
+def _apply_street_grids(db, sc, d: dict):
+    """Built-up blocks at the level their walls' orientation gives: single bounce plus a double
+    bounce that is strong only near alignment with azimuth or range."""
+    info = _need_info(sc, ("blocks", "grid_deg", "mu_db"), "street_grids")
+    blocks = info["blocks"]; on = blocks >= 0
+    if not on.any(): return db
+    r = np.random.default_rng(d["street_seed"]); n = int(blocks.max()) + 1
+    angle = info["grid_deg"] + r.normal(0, 3, n)                  # each block turns a little
+    delta = np.abs((angle + 45) % 90 - 45)                      # off the nearest of az/range
+    lo, hi = BACKSCATTER["built_oblique"]
+    single, bounce = r.uniform(lo, hi, n), r.uniform(5, 10, n)
+    level = single + 10 * np.log10(1 + 10 ** (bounce / 10) * np.exp(-delta / 4))
+    out = db.copy()
+    out[on] += (level[blocks[on]] - info["mu_db"][on]).astype(np.float32)
+    return out
+
+def _apply_relief(db, labels, sc, d: dict):
+    """The scene with its heights times `d['relief']`, seen from `d['look']` at
+    `d['incidence_deg']`: slope term, layover and shadow (see `terrain_geometry`)."""
+    info = _need_info(sc, ("elevation", "pixel_m"), "relief")
+    flip = (lambda a: a[:, ::-1]) if d["look"] == "east" else (lambda a: a)
+    (dx, dy), e0 = info["pixel_m"], info["elevation"]
+    se = info.get("slope_exponent", 1.5)
+    e = flip(e0 * np.float32(d["relief"]))
+    terr = flip(terrain_modulation(e, dx, dy, d["incidence_deg"], se))
+    terr = terr - terrain_modulation(e0, dx, dy, info.get("incidence_deg", 36.0), se)
+    db = db + np.where(labels == WATER, np.float32(0), terr)
+    layover, shadow, cell = terrain_geometry(e, dx, d["incidence_deg"])
+    lin = flip(np.power(np.float32(10), db / np.float32(10)))
+    lin = _fold_layover(np.where(shadow, np.float32(0), lin), layover, cell)   # shadow sends none
+    L = float(getattr(sc, "looks", 4) or 4)
+    r = np.random.default_rng(d["relief_seed"])
+    floor = 10 ** (d["noise_db"] / 10) * r.gamma(L, 1 / L, lin.shape).astype(np.float32)
+    lin = np.where(shadow & ~np.isnan(lin), floor, lin)
+    with np.errstate(divide="ignore"): return flip(10 * np.log10(lin)).astype(np.float32)
+
+
+# %% ../nbs/03_synth.ipynb #d9df978d9feb
+def _info_after(info: dict, d: dict) -> dict:
+    """The scene's info after draw `d`: a zoom or relief leaves the heights, blocks and mean levels
+    unfit for another geometry step, so they go; the look and incidence follow the relief."""
+    if not (d.get("zoom", 1) > 1 or "relief" in d): return info
+    out = {k: v for k, v in info.items() if k not in ("elevation", "blocks", "mu_db", "grid_deg")}
+    if "relief" in d: out.update(look=f"from the {d['look']}", incidence_deg=d["incidence_deg"])
+    return out
+
+def _draw_geometry(seed: int, relief: tuple, street_grids: bool) -> dict:
+    "Relief, look, incidence and noise floor; the street grids' seed: a stream of their own."
+    rg, d = np.random.default_rng([seed, 9]), {}
+    if relief[1] > 1:
+        d.update(relief=round(float(rg.uniform(*relief)), 2),
+                 look="east" if rg.random() < .5 else "west",
+                 incidence_deg=round(float(rg.uniform(25, 50)), 1),
+                 noise_db=round(float(rg.uniform(-32, -24)), 1),
+                 relief_seed=int(rg.integers(2**31)))
+    if street_grids: d["street_seed"] = int(np.random.default_rng([seed, 10]).integers(2**31))
+    return d
+
+
 # %% ../nbs/03_synth.ipynb #f652cc3429dd
 @dataclass(frozen=True)
 class SensorRandomisation:
     """Per-scene sensor and processor draws from the scene's seed: calibration, ramp, class
-    contrasts, pixel size, and water's incidence slope and wind (all off by default)."""
+    contrasts, pixel size, water's incidence slope and wind, street-grid double bounce, and
+    relief with layover and shadow (all off by default)."""
     offset_db: tuple = (0.0, 0.0)    # absolute calibration offset range, dB
     ramp_db: float = 0.0             # largest brightness change across a scene, dB
     class_jitter_db: float = 0.0     # largest shift of one class's level, dB
     zoom: tuple = (1.0, 1.0)         # resampling factor range (>= 1: finer pixels, correlated)
     water_ramp_db: float = 0.0       # water's ramp beyond the land's, up to dB (steeper)
     water_wind_db: float = 0.0       # wind-roughened water brightened by up to dB, in patches
+    street_grids: bool = False       # built-up double bounce from the blocks' orientation
+    relief: tuple = (1.0, 1.0)       # height factor range; on when HIGH > 1 (layover, shadow)
 
     def __post_init__(self):
         for f in ("offset_db", "zoom"):
@@ -766,15 +896,20 @@ class SensorRandomisation:
             raise SarLulcError("zoom must be a factor or range LOW:HIGH with 1 <= LOW <= HIGH "
                                f"<= 4, got {self.zoom!r}.")
         object.__setattr__(self, "zoom", z)
+        if not isinstance(self.street_grids, (bool, np.bool_)):
+            raise SarLulcError(f"street_grids must be True or False, got {self.street_grids!r}.")
+        object.__setattr__(self, "relief", _relief_range(self.relief))
+        object.__setattr__(self, "street_grids", bool(self.street_grids))
 
     @property
     def active(self) -> bool:
         return (self.offset_db != (0.0, 0.0) or self.ramp_db > 0 or self.class_jitter_db > 0
-                or self.zoom[1] > 1 or self.water_ramp_db > 0 or self.water_wind_db > 0)
+                or self.zoom[1] > 1 or self.water_ramp_db > 0 or self.water_wind_db > 0
+                or self.street_grids or self.relief[1] > 1)
 
     def draw(self, seed: int) -> dict:
         """This scene's offset, ramp (dB across it) and axis (0 rows, 1 columns), class shifts,
-        zoom, and water's ramp and wind."""
+        zoom, water's ramp and wind, relief, look, incidence, noise floor, street grids' seed."""
         rs = np.random.default_rng([seed, 3])
         lo, hi = self.offset_db
         d = dict(offset_db=round(float(rs.uniform(lo, hi)), 2) if hi > lo else lo,
@@ -790,24 +925,33 @@ class SensorRandomisation:
                      zoom_at=np.round(rz.uniform(0, 1, 2), 3).tolist())
         if self.water_ramp_db or self.water_wind_db:
             d.update(_draw_water(seed, d["ramp_db"], self.water_ramp_db, self.water_wind_db))
+        d.update(_draw_geometry(seed, self.relief, self.street_grids))
         return d
 
-    def apply(self, sc, seed: int, cf: float = DEFAULT_CF):
-        "The scene `sc` (db, dn, labels, transform, ...) with this scene's draw; (scene, draw)."
-        if not self.active: return sc, {}
-        d = self.draw(seed)
-        out = apply_draw(sc, d, cf)
-        # a zoomed scene's own pixel size, for the manifest (the zoom keeps its ENL, the looks)
-        if d.get("zoom", 1) > 1:
-            d = {**d, "pixel_deg": abs(out.transform.a), "pixel_deg_y": abs(out.transform.e)}
-        return out, d
+
+# %% ../nbs/03_synth.ipynb #9c00a568af71
+@patch
+def apply(self: SensorRandomisation, sc, seed: int, cf: float = DEFAULT_CF):
+    "The scene `sc` (db, dn, labels, transform, ...) with this scene's draw; (scene, draw)."
+    if not self.active: return sc, {}
+    d = self.draw(seed)
+    out = apply_draw(sc, d, cf)
+    # a zoomed scene's own pixel size, for the manifest (the zoom keeps its ENL, the looks)
+    if d.get("zoom", 1) > 1:
+        d = {**d, "pixel_deg": abs(out.transform.a), "pixel_deg_y": abs(out.transform.e)}
+    if self.street_grids: d = {**d, "grid_deg": round(sc.info["grid_deg"], 2)}
+    return out, d
 
 
 # %% ../nbs/03_synth.ipynb #2d0bfe888640
 @patch
 def to_dict(self: SensorRandomisation) -> dict:
-    "The parts, for manifests and summaries (water's only when on: older records read alike)."
-    return {k: v for k, v in dataclasses.asdict(self).items() if v or not k.startswith("water_")}
+    "The parts, for manifests and summaries (later parts only when on: old records read alike)."
+    return {k: v for k, v in dataclasses.asdict(self).items()
+            if k not in _LATER_PARTS or v != _LATER_PARTS[k]}
+
+# parts added after records were made, and their "off" values
+_LATER_PARTS = dict(water_ramp_db=0.0, water_wind_db=0.0, street_grids=False, relief=(1.0, 1.0))
 
 # %% ../nbs/03_synth.ipynb #40df4bbed937
 RANDOMISATIONS = {"none": SensorRandomisation(),

@@ -86,6 +86,26 @@ def test_synth_cli_transfer_preset(tmp_path):
     bad = run("synth", tmp_path / "bad", "--size", 64, "--zoom", "0.5", check=False)
     assert bad.returncode != 0 and "zoom" in bad.stderr and not (tmp_path / "bad" / "manifest.json").exists()
 
+def test_synth_cli_street_grids_and_relief(tmp_path):
+    "--street-grids and --relief: recorded per scene, exactly what the library draws; labels untouched; bad relief refused."
+    from sar_lulc.io import read_label_map, read_sar
+    from sar_lulc.synth import SensorRandomisation, synth_scene
+    out = tmp_path / "geo"
+    r = run("synth", out, "--n-train", 2, "--n-val", 0, "--n-test", 0, "--size", 96, "--street-grids",
+            "--relief", "2:3", "--json")
+    summ = json.loads(r.stdout.strip().splitlines()[-1])
+    assert summ["randomise"]["street_grids"] is True and summ["randomise"]["relief"] == [2.0, 3.0]
+    rz = SensorRandomisation(street_grids=True, relief="2:3")
+    for it in json.loads((out / "manifest.json").read_text())["splits"]["train"]:
+        assert 2 <= it["relief"] <= 3 and it["look"] in ("east", "west") and 25 <= it["incidence_deg"] <= 50
+        sc = synth_scene(it["seed"], 96, 4)
+        want, d = rz.apply(sc, it["seed"])
+        assert it["grid_deg"] == d["grid_deg"] == round(sc.info["grid_deg"], 2)
+        assert (read_label_map(out / it["label"])[0] == sc.labels).all()
+        np.testing.assert_allclose(read_sar(out / it["sar"], units="db")[0], want.db, atol=1e-5)
+    bad = run("synth", tmp_path / "bad", "--size", 64, "--relief", "0.5", check=False)
+    assert bad.returncode != 0 and "relief" in bad.stderr and not (tmp_path / "bad" / "manifest.json").exists()
+
 def test_synth_cli_refuses_to_overwrite(tmp_path):
     out = tmp_path / "s"
     run("synth", out, "--n-train", 1, "--n-val", 0, "--n-test", 0, "--size", 32)

@@ -126,15 +126,15 @@ def test_folder_and_app_hand_another_sensor_on_too(tmp_path):
     # in Python: the lulc_scene predictor is made once for a folder, like the default one (device, TTA; precision
     # probed when it was auto), and kept on it
     from sar_lulc.predict import predict_many, make_predictor
-    from sar_lulc.checkpoint import default_model_path
+    from sar_lulc.checkpoint import default_model_path, other_model_path
     pred = make_predictor(default_model_path("lulc"), device="cpu", tta=True)
     res = predict_many(pred, [scenes / "other.tif", scenes / "other2.tif", scenes / "own.tif"], tmp_path / "py",
                        choose_model=True, progress=False)
     assert [Path(r.model).stem for r in res] == ["lulc_resnet18_scene", "lulc_resnet18_scene", "lulc_resnet18"]
-    key, other = pred.other_sensors
+    key, other = pred.companions[str(other_model_path())]
     assert other.tta and str(other.device) == "cpu" and other.precision == pred.precision and res[0].tta
     predict_many(pred, [scenes / "other.tif"], tmp_path / "py2", choose_model=True, progress=False)
-    assert pred.other_sensors[1] is other                      # kept, not made again
+    assert pred.companions[str(other_model_path())][1] is other                      # kept, not made again
     cfg = AppConfig(workdir=tmp_path / "app", device="cpu")
     app = run_inference(str(scenes / "other.tif"), "lulc", cfg=cfg)
     assert "lulc_resnet18_scene" in app.status and any("mapped with lulc_resnet18_scene" in n for n in app.notes)
