@@ -4,7 +4,7 @@
 
 # %% ../nbs/33_predict.ipynb #23af09af1c39
 from __future__ import annotations
-import contextlib, dataclasses, json, os, tempfile, threading, time, warnings
+import collections, contextlib, dataclasses, json, os, tempfile, threading, time, warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -908,7 +908,10 @@ def _predict_inputs(model, inputs, out, plan: PredictPlan, choose_model: bool = 
             "skipped": sum(r.skipped for r in ok),
             "failed": [r for r in res if isinstance(r, dict)],
             "area_km2": [r.area_km2 or {} for r in ok],
-            "outputs": [str(r.paths["class"]) for r in ok]}
+            "outputs": [str(r.paths["class"]) for r in ok],
+            # which weights made the maps (the default model hands other sensors' scenes on)
+            "models": collections.Counter(Path(r.model).stem for r in ok
+                                          if r.model and not r.skipped)}
     parts = gather_objects(part) if world > 1 else [part]      # every rank's share, for one summary
     total = {}
     for p in parts:
@@ -918,6 +921,8 @@ def _predict_inputs(model, inputs, out, plan: PredictPlan, choose_model: bool = 
     summary = {"mode": "many", "world_size": world,
                **{k: sum(p[k] for p in parts) for k in ("scenes", "predicted", "skipped")},
                "failed": failed, "area_km2": total,
+               "models": dict(sum((collections.Counter(p["models"]) for p in parts),
+                                  collections.Counter())),
                "outputs": sorted(o for p in parts for o in p["outputs"])}
     if failed:
         msg = "; ".join(f"{Path(f['src']).name}: {f['error']}" for f in failed)

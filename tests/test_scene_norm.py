@@ -114,6 +114,7 @@ def test_folder_and_app_hand_another_sensor_on_too(tmp_path):
                      nodata=float("nan"))
     r = cli("predict", scenes, "--out", tmp_path / "maps/", "--no-progress")
     assert r["mode"] == "many" and r["predicted"] == 3 and not r["failed"], r
+    assert r["models"] == {"lulc_resnet18": 1, "lulc_resnet18_scene": 2}, r["models"]   # the summary says so
     used = {n: Path(json.loads((tmp_path / "maps" / f"{n}_lulc.json").read_text())["model"]).stem
             for n in ("own", "other", "other2")}
     assert used == {"own": "lulc_resnet18", "other": "lulc_resnet18_scene", "other2": "lulc_resnet18_scene"}, used
