@@ -6,6 +6,7 @@ give. Results in bench/results/mixmae_targets.json; the mixmae chapter plots the
 
     python bench/mixmae_targets.py --out runs/mixmae_targets            # SynthALOS-2, 6 scenes of 256² (1-4 looks)
     python bench/mixmae_targets.py --out runs/mixmae_targets --epochs 20
+    python bench/mixmae_targets.py --out runs/mixmae_targets --only hog     # some targets; the others' records stay
 
 Interrupted? Run it again: finished runs (their encoder.safetensors exists) are read back, not repeated."""
 import argparse, csv, json, os, subprocess, sys, time
@@ -13,7 +14,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS = {"paper: pixels, per-patch norm": ("pixels", True), "multilooked 7x7, per-patch norm": ("multilook", True),
-           "pixels, chip dB scale": ("pixels", False), "multilooked 7x7, chip dB scale": ("multilook", False)}
+           "pixels, chip dB scale": ("pixels", False), "multilooked 7x7, chip dB scale": ("multilook", False),
+           "HOG 9 bins, 8 px cells (FG-MAE), per-patch norm": ("hog", True),
+           "HOG 9 bins, 8 px cells, unnormalised": ("hog", False)}
 
 
 def sar_lulc(*args, log=None):
@@ -34,6 +37,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=Path("runs/mixmae_targets"))
     ap.add_argument("--epochs", type=int, default=20, help="epochs of 30 steps (batch 8, 128 px chips)")
     ap.add_argument("--json", type=Path, default=ROOT / "bench/results/mixmae_targets.json")
+    ap.add_argument("--only", nargs="+", choices=sorted({t for t, _ in TARGETS.values()}),
+                    help="run only these targets, keeping the file's records of the others")
     a = ap.parse_args(argv)
     a.out.mkdir(parents=True, exist_ok=True)
     data = a.out / "data"
@@ -41,7 +46,9 @@ def main(argv=None) -> int:
         sar_lulc("synth", data, "--n-train", 6, "--n-val", 0, "--n-test", 0, "--size", 256, "--looks", "1:4", "--overwrite")
     res = {"machine": cpu(), "epochs": a.epochs, "steps_per_epoch": 30, "batch_size": 8, "chip": 128, "preset": "tiny",
            "data": "SynthALOS-2, 6 scenes of 256 px, 1-4 looks", "runs": {}}
+    if a.only and a.json.exists(): res["runs"] = json.loads(a.json.read_text())["runs"]
     for name, (target, norm) in TARGETS.items():
+        if a.only and target not in a.only: continue
         run = a.out / f"{target}_{'patch' if norm else 'chip'}_e{a.epochs}"
         t0 = time.time()
         if not (run / "encoder.safetensors").exists():

@@ -22,15 +22,15 @@ from .encoder import (EncoderConfig, SwinEncoder, encoder_config, describe_confi
 
 # %% auto #0
 __all__ = ['PATCH', 'SAR_W_NORMS', 'MIM_TARGETS', 'MIXMAE_PRESETS', 'MixMAEConfig', 'mixmae_config', 'patch_normalise',
-           'sar_w_weights', 'box_fill', 'gradient_features', 'target_source', 'mim_target', 'MixMAE',
-           'encoder_state_dict', 'save_pretrained_encoder']
+           'sar_w_weights', 'box_fill', 'gradient_features', 'ratio_gradients', 'target_source', 'mim_target',
+           'hog_features', 'MixMAE', 'encoder_state_dict', 'save_pretrained_encoder']
 
 # %% ../nbs/11_mixmae.ipynb #a2851352c75c
 PATCH = 32          # pixels per side of a stride-32 token: the unit of mixing and reconstruction
 
 # how SAR-W scales backscatter power to [0, 1] (see `sar_w_weights`)
 SAR_W_NORMS = ("minmax", "robust")
-MIM_TARGETS = ("pixels", "multilook", "gradient")  # what MixMAE reconstructs (see `mim_target`)
+MIM_TARGETS = ("pixels", "multilook", "gradient", "hog")  # what MixMAE reconstructs (`mim_target`)
 
 @dataclass
 class MixMAEConfig:
@@ -46,11 +46,14 @@ class MixMAEConfig:
     # how power is scaled to [0, 1]: "minmax" (the paper) or "robust" (dB percentiles)
     sar_w_norm: str = "minmax"
     patch_eps: float = 1e-6      # eps of the per-patch target normalisation
-    # reconstruction target: "pixels" (the paper), "multilook" (box-filtered) or "gradient"
-    # (multi-scale log-ratio edge strength): the last two are speckle-robust
+    # reconstruction target: "pixels" (the paper), "multilook" (box-filtered), "gradient"
+    # (multi-scale log-ratio edge strength) or "hog" (histograms of oriented ratio edges, as
+    # FG-MAE): the last three are speckle-robust
     target: str = "pixels"
     target_looks: int = 5        # box size of the multilooked target, in pixels
     grad_scales: tuple = (3, 7, 15)  # window sizes of the gradient target (one channel each)
+    hog_bins: int = 9            # orientation bins of the HOG target (over 0-180 degrees)
+    hog_cell: int = 8            # its cell size in pixels (one histogram per cell; divides 32)
     # standardise the target per 32-px patch (the paper); False: the chip's own dB scale
     patch_norm: bool = True
 
@@ -74,13 +77,17 @@ class MixMAEConfig:
         if not self.grad_scales or any(k < 1 or k > 31 or k % 2 == 0 for k in self.grad_scales):
             raise SarLulcError(f"grad_scales must be odd window sizes in 1..31, got "
                                f"{self.grad_scales}.")
+        if not 2 <= self.hog_bins <= 36 or PATCH % self.hog_cell:
+            raise SarLulcError(f"hog_bins must be in 2..36 and hog_cell divide {PATCH}, got "
+                               f"{self.hog_bins} and {self.hog_cell}.")
 
-    @property
-    def target_chans(self) -> int:
-        "Channels of the reconstruction target: one per input channel, or per gradient scale."
-        g = len(self.grad_scales) if self.target == "gradient" else 1
-        return self.encoder.in_chans * g
 
+# %% ../nbs/11_mixmae.ipynb #b0df1edae097
+@patch(as_prop=True)
+def target_chans(self: MixMAEConfig) -> int:
+    "Channels of the reconstruction target: one per input channel, gradient scale or HOG bin."
+    g = {"gradient": len(self.grad_scales), "hog": self.hog_bins}.get(self.target, 1)
+    return self.encoder.in_chans * g
 
 # %% ../nbs/11_mixmae.ipynb #6b1e323073f6
 @patch(nm="to_dict")
@@ -202,25 +209,33 @@ def gradient_features(x: torch.Tensor, valid: torch.Tensor, scales=(3, 7, 15)) -
     right and left of a pixel (and below and above), i.e. the log of a ratio of (geometric) means,
     and its magnitude. A ratio edge detector is the one speckle (multiplicative noise) leaves alone,
     and an offset in dB (another calibration) cancels exactly."""
-    out, (H, W) = [], x.shape[-2:]
+    out = []
     for k in scales:
-        m = box_fill(x, valid, k)                        # NaN where a window holds no valid pixel
-        d = k // 2 + 1                                   # the two windows touch the pixel's sides
-        p = F.pad(m, (d, d, d, d), mode="replicate")
-        # a side with nothing valid (no data, the chip's edge) is the pixel's own window:
-        # no false edge
-        side = lambda s: torch.where(torch.isnan(s), m, s)
-        gx = side(p[..., d:d + H, 2 * d:]) - side(p[..., d:d + H, :W])
-        gy = side(p[..., 2 * d:, d:d + W]) - side(p[..., :H, d:d + W])
-        out.append(torch.nan_to_num(torch.sqrt(gx * gx + gy * gy + 1e-12)))
+        gx, gy = ratio_gradients(x, valid, k)
+        out.append(torch.sqrt(gx * gx + gy * gy + 1e-12))
     return torch.stack(out, 2).flatten(1, 2)                  # channel-major: c0 k0, c0 k1, ...
+
+def ratio_gradients(x: torch.Tensor, valid: torch.Tensor, k: int) -> tuple:
+    """(gx, gy) of a dB image x (B, C, H, W): the mean dB of the k x k window just right of (below)
+    each pixel less that of the window just left of (above) it, over valid pixels; 0 where a
+    side holds nothing valid (no data, the chip's edge: no false edge)."""
+    H, W = x.shape[-2:]
+    m = box_fill(x, valid, k)                            # NaN where a window holds no valid pixel
+    d = k // 2 + 1                                       # the two windows touch the pixel's sides
+    p = F.pad(m, (d, d, d, d), mode="replicate")
+    side = lambda s: torch.where(torch.isnan(s), m, s)
+    gx = side(p[..., d:d + H, 2 * d:]) - side(p[..., d:d + H, :W])
+    gy = side(p[..., 2 * d:, d:d + W]) - side(p[..., :H, d:d + W])
+    return torch.nan_to_num(gx), torch.nan_to_num(gy)
 
 def target_source(x0: torch.Tensor, valid: torch.Tensor, cfg) -> torch.Tensor:
     """The image the target is made of: x0 itself, x0 box-filtered over its valid pixels
-    (`target='multilook'`), or its multi-scale edge strength (`target='gradient'`)."""
+    (`target='multilook'`), its multi-scale edge strength (`target='gradient'`) or its
+    histograms of oriented gradients (`target='hog'`)."""
     if cfg.target == "multilook" and cfg.target_looks > 1:
         return torch.nan_to_num(box_fill(x0, valid, cfg.target_looks))
     if cfg.target == "gradient": return gradient_features(x0, valid, cfg.grad_scales)
+    if cfg.target == "hog": return hog_features(x0, valid, cfg.hog_bins, cfg.hog_cell)
     return x0
 
 def mim_target(x0: torch.Tensor, valid: torch.Tensor, cfg,
@@ -231,6 +246,30 @@ def mim_target(x0: torch.Tensor, valid: torch.Tensor, cfg,
     if cfg.patch_norm: return patch_normalise(src, valid, PATCH, cfg.patch_eps)
     one = torch.ones_like(src)
     return src * valid[:, None].to(src.dtype), torch.zeros_like(src), one
+
+# %% ../nbs/11_mixmae.ipynb #1f768b69ecbe
+def hog_features(x: torch.Tensor, valid: torch.Tensor, bins: int = 9, cell: int = 8,
+                 scale: int = 3) -> torch.Tensor:
+    """Histograms of oriented gradients of a dB image x (B, C, H, W) -> (B, C * bins, H, W), each
+    pixel holding its `cell` x `cell` cell's histogram: every valid pixel's ratio edge
+    (`ratio_gradients` at window `scale`) votes its strength for its unsigned orientation, shared
+    linearly between the two nearest bins; each cell's histogram is L2-normalised. FG-MAE's
+    target for SAR, with the ratio edge that speckle leaves alone; a dB offset cancels."""
+    B, C, H, W = x.shape
+    gx, gy = ratio_gradients(x, valid, scale)
+    v = (valid[:, None] if valid.ndim == 3 else valid).to(x.dtype)
+    mag = torch.hypot(gx, gy) * v
+    mag = torch.where(mag > 1e-4, mag, torch.zeros((), dtype=x.dtype, device=x.device))  # float dust
+    pos = torch.remainder(torch.atan2(gy, gx), math.pi) / math.pi * bins - 0.5   # bin centres
+    lo = torch.floor(pos); w = pos - lo
+    lo = torch.remainder(lo, bins).long()
+    hist = torch.zeros(B, C, bins, H, W, dtype=x.dtype, device=x.device)
+    hist.scatter_add_(2, lo[:, :, None], (mag * (1 - w))[:, :, None])
+    hist.scatter_add_(2, ((lo + 1) % bins)[:, :, None], (mag * w)[:, :, None])
+    cells = F.avg_pool2d(hist.flatten(1, 2), cell, cell, ceil_mode=True).unflatten(1, (C, bins))
+    cells = cells / torch.sqrt((cells * cells).sum(2, keepdim=True) + 1e-2)   # flat: near 0
+    out = cells.flatten(1, 2).repeat_interleave(cell, -2).repeat_interleave(cell, -1)
+    return out[..., :H, :W]
 
 # %% ../nbs/11_mixmae.ipynb #86c0062d1042
 def _norm_stats(norm, channels: int = 1, device=None):

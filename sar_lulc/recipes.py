@@ -113,10 +113,12 @@ class PretrainConfig:
     # SAR-W power scaling: "minmax" (the paper) or "robust" (dB percentiles)
     sar_w_norm: str = "minmax"
     # reconstruction target: pixels (the paper) | multilook (box-filtered) | gradient (multi-scale
-    # log-ratio edge strength, as FG-MAE / SAR-JEPA): the last two are speckle-robust
+    # log-ratio edge strength, as SAR-JEPA) | hog (oriented ratio edges per 8-px cell, as FG-MAE)
     target: str = "pixels"
     target_looks: int = 5               # box size of the multilooked target
     grad_scales: tuple = (3, 7, 15)     # window sizes of the gradient target
+    hog_bins: int = 9                   # orientation bins of the HOG target
+    hog_cell: int = 8                   # its cell size in pixels (divides 32)
     patch_norm: bool = True             # standardise each 32-px target patch (the paper)
     dec_dim: int | None = None          # decoder width/depth (None = the MixMAE defaults)
     dec_depth: int | None = None

@@ -810,6 +810,7 @@ def _pretrain(cfg, env, data_dir, out, resume, max_steps, overwrite, progress) -
                          sar_w_s=cfg.sar_w_s,
                         sar_w_norm=cfg.sar_w_norm, drop_path=cfg.drop_path, target=cfg.target,
                         target_looks=cfg.target_looks, grad_scales=cfg.grad_scales,
+                        hog_bins=cfg.hog_bins, hog_cell=cfg.hog_cell,
                         patch_norm=cfg.patch_norm, **dec)
     torch.manual_seed(cfg.seed)
     model = MixMAE(mcfg)

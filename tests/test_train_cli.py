@@ -50,6 +50,22 @@ def test_pipeline(runs):
             "--out", d / "ev2", "--no-progress")
     assert "mIoU" in p.stdout and (d / "ev2" / "confusion.png").is_file()
 
+def test_pretrain_hog_target(runs):
+    "--target hog (FG-MAE's form): trains, logs its trivial predictors, and the encoder records the target."
+    from safetensors import safe_open
+    d, _, _ = runs
+    pre = summary(cli("--json", "pretrain", "--data", d / "data", "--recipe", "micro", "--preset", "tiny", "--target", "hog",
+                      "--set", "hog_bins=6", "--out", d / "hog", "--steps", 2, "--no-progress"))
+    assert pre["ok"] and pre["steps"] == 2
+    rows = (d / "hog" / "steps.csv").read_text().splitlines()
+    ratio = [float(r.split(",")[-1]) for r in rows[1:]]
+    assert len(ratio) == 2 and all(0 < x < 10 for x in ratio)
+    with safe_open(pre["encoder"], "pt") as f: mc = json.loads(f.metadata()["mixmae_config"])
+    assert mc["target"] == "hog" and mc["hog_bins"] == 6 and mc["hog_cell"] == 8
+    bad = cli("pretrain", "--data", d / "data", "--recipe", "micro", "--target", "hog", "--set", "hog_cell=5",
+              "--out", d / "hog_bad", "--steps", 1, "--no-progress", ok=False)
+    assert bad.returncode != 0 and "hog_cell" in bad.stderr
+
 def test_resume_continues(runs):
     d, _, tr = runs
     r = summary(cli("--json", "train", "--task", "lulc", "--data", d / "data", "--recipe", "micro", "--hr-inject", "s4",
