@@ -20,6 +20,7 @@ recipe, hr_inject s4+s2, progressive head, alpha 0.5, seed 0 unless --seed), the
     python bench/synth_transfer.py --arms scene_norm_incidence_sea scene_norm_incidence   # + incidence and wind
     python bench/synth_transfer.py --arms scene_norm_landscapes_sea --seed 1     # another training seed: the noise
     python bench/synth_transfer.py --arms scene_norm_geometry_sea                # + street grids, relief
+    python bench/synth_transfer.py --arms scene_norm_streets_sea                 # + street grids alone
 
 Each arm is one seed at the shipped model's budget (15 epochs, about 25 min on 2 cores). The ladder adds one part
 of the `transfer` preset at a time: none (the plain generator, i.e. the shipped model), calibration offset and
@@ -77,6 +78,7 @@ ARMS = {                                                # synth flags per arm (b
     "scene_norm_incidence": ["--farmland", "0.35", "--city", "0.15", *INCIDENCE],
     # + geometry: street-grid double bounce from orientation, relief 1-2.5x with layover and shadow
     "scene_norm_geometry_sea": ["--farmland", "0.35", "--city", "0.15", "--open-sea", "0.2", *GEOMETRY],
+    "scene_norm_streets_sea": ["--farmland", "0.35", "--city", "0.15", "--open-sea", "0.2", "--street-grids"],
 }
 ARM_TRAIN = {k: ["--scene-norm"] for k in ARMS if k.startswith("scene_norm")}
 DATA_OF = {"scene_norm": "none", "scene_norm_landscapes": "landscapes"}     # arms that share another arm's data
