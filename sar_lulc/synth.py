@@ -800,13 +800,13 @@ def _fold_layover(lin: np.ndarray, layover: np.ndarray, cell: np.ndarray) -> np.
 # %% ../nbs/03_synth.ipynb #192d726d8ea8
 def _need_info(sc, keys, part: str) -> dict:
     """The scene's info, with `keys`, on the scene's grid; else an error that says why (a scene
-    not from the generator, or one already zoomed or given relief: its info no longer fits)."""
+    not from the generator, or one already zoomed or given relief or street grids)."""
     info = getattr(sc, "info", None) or {}
     missing = [k for k in keys if k not in info]
     if missing:
         raise SarLulcError(f"{part} needs the scene's generator info, which synth_scene and "
                            f"render_layout keep; this scene lacks {', '.join(missing)} (not from "
-                           "the generator, or already zoomed or given relief).")
+                           "the generator, or already zoomed or given relief or street grids).")
     bad = [k for k in keys if np.ndim(info[k]) == 2 and np.shape(info[k]) != np.shape(sc.db)]
     if bad: raise SarLulcError(f"{part}: the scene's info ({', '.join(bad)}) is not on its grid.")
     return info
@@ -850,9 +850,10 @@ def _apply_relief(db, labels, sc, d: dict):
 
 # %% ../nbs/03_synth.ipynb #d9df978d9feb
 def _info_after(info: dict, d: dict) -> dict:
-    """The scene's info after draw `d`: a zoom or relief leaves the heights, blocks and mean levels
-    unfit for another geometry step, so they go; the look and incidence follow the relief."""
-    if not (d.get("zoom", 1) > 1 or "relief" in d): return info
+    """The scene's info after draw `d`: a zoom, relief or street grids leave the heights, blocks
+    and mean levels unfit for another geometry step, so they go; the look and incidence follow the
+    relief."""
+    if not (d.get("zoom", 1) > 1 or "relief" in d or "street_seed" in d): return info
     out = {k: v for k, v in info.items() if k not in ("elevation", "blocks", "mu_db", "grid_deg")}
     if "relief" in d: out.update(look=f"from the {d['look']}", incidence_deg=d["incidence_deg"])
     return out
