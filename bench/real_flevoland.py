@@ -347,7 +347,9 @@ def zero_shot(paths: dict, out: Path, options: list[str], model: str | None = No
     m = lab > 0
     t, p = TO_COARSE[lab[m].astype(np.int64) - 1], lut[pred[m]]
     r = confusion_metrics(np.bincount(t * 6 + p, minlength=36).reshape(6, 6))
-    return dict(options=" ".join(options) or "(defaults)", command=" ".join(["sar-lulc"] + cmd), miou=round(r["miou"], 4),
+    used = json.loads((d / f"{tag}.json").read_text()).get("model")          # the model predict chose or was given
+    return dict(options=" ".join(options) or "(defaults)", command=" ".join(["sar-lulc"] + cmd), model=used,
+                miou=round(r["miou"], 4),
                 oa=round(r["oa"], 4), iou={COARSE[i]: round(v, 4) for i, v in enumerate(r["iou"][:5]) if r["present"][i]})
 
 # ------------------------------------------------------------------------------------------------------- main

@@ -21,6 +21,8 @@ recipe, hr_inject s4+s2, progressive head, alpha 0.5, seed 0 unless --seed), the
     python bench/synth_transfer.py --arms scene_norm_landscapes_sea --seed 1     # another training seed: the noise
     python bench/synth_transfer.py --arms scene_norm_geometry_sea                # + street grids, relief
     python bench/synth_transfer.py --arms scene_norm_streets_sea                 # + street grids alone
+    python bench/synth_transfer.py --arms shipped_scene   # the shipped lulc_resnet18_scene (fp16), keyed by checksum
+    python bench/synth_transfer.py --default-command      # what `sar-lulc predict` does with no --model (below)
 
 Each arm is one seed at the shipped model's budget (15 epochs, about 25 min on 2 cores). The ladder adds one part
 of the `transfer` preset at a time: none (the plain generator, i.e. the shipped model), calibration offset and
@@ -32,11 +34,17 @@ as predict then normalises any scene, so that no absolute level is learnt. The i
 scene-normalised model still sees of the sensor: a range ramp, water darkening faster than land across it, and
 wind-roughened water (real water's level varies more than any other class's: AIRSAR's bay spans 14 dB).
 
+--default-command scores the toolkit as a user meets it: `sar-lulc predict` with no `--model` picks, scene by scene,
+`lulc_resnet18` or (for a scene unlike its calibration) `lulc_resnet18_scene`. It maps Flevoland, the PALSAR-2 window
+and every scene of SynthALOS-2's clean test splits that way and with each model forced, and records which model
+made each map and the mIoU of each (the synthetic splits scored on all their test pixels together, so the three rows
+compare with each other, not with `sar-lulc evaluate`'s numbers).
+
 Results merge into bench/results/synth_transfer.json as arms finish; an interrupted run resumes (finished steps are
 skipped). Needs the shared data (SAR_LULC_SHARED) and `pip install -e ".[bench]"`.
 """
 from __future__ import annotations
-import argparse, json, os, sys, time
+import argparse, hashlib, json, os, sys, time
 from pathlib import Path
 
 import numpy as np
@@ -84,7 +92,14 @@ ARM_TRAIN = {k: ["--scene-norm"] for k in ARMS if k.startswith("scene_norm")}
 DATA_OF = {"scene_norm": "none", "scene_norm_landscapes": "landscapes"}     # arms that share another arm's data
 TRAIN = ["--task", "lulc", "--recipe", "demo", "--preset", "resnet18", "--layer-decay", "1.0",
          "--hr-inject", "s4+s2", "--head", "progressive", "--alpha", "0.5"]
-SHIPPED = Path(__file__).parents[1] / "data_samples/models/lulc_resnet18.safetensors"
+SHIPPED = {"shipped": Path(__file__).parents[1] / "data_samples/models/lulc_resnet18.safetensors",
+           "shipped_scene": Path(__file__).parents[1] / "data_samples/models/lulc_resnet18_scene.safetensors"}
+
+def checksum(p: Path) -> str: return hashlib.sha256(Path(p).read_bytes()).hexdigest()[:8]
+
+def shipped_key(arm: str) -> str:
+    "A shipped model's record key: `shipped` as before; the scene model by its checksum, so old and new both stay."
+    return arm if arm == "shipped" else f"{arm}_{checksum(SHIPPED[arm])}"
 
 def make_data(d: Path, flags: list[str], tiles: list[str], log: Path) -> Path:
     "The arm's merged procedural + /JP dataset (made once)."
@@ -150,15 +165,61 @@ def evaluate(model: Path, d: Path, clean: Path, paths: dict, log: Path) -> dict:
                 palsar2=score_palsar2(model, d, log),
                 synth_test={k: score_synth(model, clean / k, d / f"eval_{k}", log) for k in ("data", "jp_data")})
 
+def predict_folder(scenes: list[Path], out: Path, model: list[str], log: Path) -> dict:
+    "Map `scenes` with one `sar-lulc predict` (no model: the toolkit's choice); the summary's count of models used."
+    r = run(sar_lulc_exe() + ["predict", *map(str, scenes), "--out", f"{out}/", "--overwrite", "--device", "cpu",
+                              *model, "--json", "--no-progress"], log)
+    return json.loads(r.strip().splitlines()[-1])
+
+def synth_split_score(data: Path, out: Path, model: list[str], log: Path) -> dict:
+    "mIoU (jp9, present classes) over every labelled pixel of a clean test split, mapped as `predict` maps it."
+    from sar_lulc.data import load_dataset_dir
+    from sar_lulc.io import read_label_map
+    from sar_lulc.metrics import confusion_metrics
+    info = load_dataset_dir(data)
+    items = info.items("test"); k = info.scheme.num_classes
+    s = predict_folder([it["sar"] for it in items], out, model, log)
+    cm = np.zeros((k, k), np.int64)
+    for it in items:
+        pred, _, _ = read_label_map(out / f"{Path(it['sar']).stem}_lulc.tif")
+        with rasterio.open(it["label"]) as f: lab = f.read(1)
+        ok = (lab < k) & (pred < k)
+        cm += np.bincount(lab[ok].astype(np.int64) * k + pred[ok], minlength=k * k).reshape(k, k)
+    m = confusion_metrics(cm)
+    return dict(miou=round(float(m["miou"]), 4), oa=round(float(m["oa"]), 4), models=s.get("models"),
+                scenes=len(items))
+
+def default_command(out: Path, clean: Path, paths: dict, log: Path) -> dict:
+    """The toolkit as a user meets it (no --model) beside each shipped land-cover model forced: Flevoland coarse,
+    the PALSAR-2 window and SynthALOS-2's clean test splits, with the model that made each map."""
+    rec = {}
+    for tag, model in (("default", []), ("lulc", ["--model", "lulc"]), ("lulc_scene", ["--model", "lulc_scene"])):
+        d = out / tag; (d / "logs").mkdir(parents=True, exist_ok=True)
+        fl = zero_shot(paths, d, model)
+        src, mask = palsar2_window(out.parent)
+        s = predict_folder([src], d / "palsar2", model, log)
+        from sar_lulc.io import read_label_map
+        pred, scheme, _ = read_label_map(d / "palsar2" / f"{src.stem}_lulc.tif")
+        ok = (mask == 50) | (mask == 255); t, p = mask[ok] == 50, (pred == scheme.names.index("Water"))[ok]
+        rec[tag] = dict(flevoland=dict(miou=fl["miou"], iou=fl["iou"], model=Path(fl["model"]).stem,
+                                       command=fl["command"]),
+                        palsar2=dict(water_iou=round(float((t & p).sum() / max((t | p).sum(), 1)), 4),
+                                     models=s.get("models")),
+                        synth_test={k: synth_split_score(clean / k, d / f"synth_{k}", model, log)
+                                    for k in ("data", "jp_data")})
+    return rec
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=Path("runs/synth_transfer"))
     ap.add_argument("--arms", nargs="+", default=["shipped"] + [k for k in ARMS if k != "none"],
-                    choices=list(ARMS) + ["shipped"], help="default: the ladder, with the shipped model as its first rung")
+                    choices=list(ARMS) + list(SHIPPED), help="default: the ladder, with the shipped model as its first rung")
     ap.add_argument("--epochs", type=int, default=15, help="training epochs of 512 chips (the shipped model's: 15)")
     ap.add_argument("--seed", type=int, default=0, help="training seed (the data stay the same); 0 is the shipped one")
     ap.add_argument("--json", type=Path, default=Path(__file__).parent / "results/synth_transfer.json")
     ap.add_argument("--rescore", action="store_true", help="only add --norm scene scores to records without them")
+    ap.add_argument("--default-command", action="store_true",
+                    help="only score `sar-lulc predict` with no --model (and each shipped model forced)")
     a = ap.parse_args(argv)
     root = shared_dir()
     if root is None or real_tile_paths() is None: sys.exit("no shared data folder (set SAR_LULC_SHARED)")
@@ -170,21 +231,33 @@ def main(argv=None) -> int:
     def save(key, rec):                                 # merge into the file as it is now (runs may overlap)
         cur = load(); cur["runs"][key] = rec; a.json.write_text(json.dumps(cur, indent=1))
     res = load()
+    if a.default_command:
+        key = "default_command_" + "_".join(checksum(p) for p in SHIPPED.values())     # the two models it saw
+        t0 = time.time()
+        rec = dict(default_command(a.out / key, clean, paths, log), seconds=round(time.time() - t0, 1),
+                   models={k: str(v) for k, v in SHIPPED.items()}, machine=machine("cpu"))
+        save(key, rec)
+        for tag, r in rec.items():
+            if isinstance(r, dict) and "flevoland" in r:
+                print(f"{tag}: Flevoland {r['flevoland']['miou']:.3f} ({r['flevoland']['model']}), PALSAR-2 water "
+                      f"{r['palsar2']['water_iou']:.3f} {r['palsar2']['models']}, synth "
+                      + ", ".join(f"{k} {v['miou']:.3f} {v['models']}" for k, v in r["synth_test"].items()), flush=True)
+        return 0
     if a.rescore:
         for key, rec in res["runs"].items():
             if "flevoland_norm_scene" in rec: continue
             model = Path(rec.get("model") or a.out / rec["arm"] / f"run_e{rec['epochs']}" / "model.safetensors")
-            d = a.out / ("shipped" if rec["arm"] == "shipped" else f"{rec['arm']}/eval_e{rec['epochs']}")
+            d = a.out / (rec.get("key", "shipped") if rec["arm"] in SHIPPED else f"{rec['arm']}/eval_e{rec['epochs']}")
             rec["flevoland_norm_scene"] = norm_scene(model, d, paths); save(key, rec)
             print(f"{key}: --norm scene {rec['flevoland_norm_scene']['miou']:.3f}", flush=True)
         return 0
     for arm in a.arms:
         tag = f"e{a.epochs}" + (f"_s{a.seed}" if a.seed else "")
-        key = "shipped" if arm == "shipped" else f"{arm}_{tag}"
+        key = shipped_key(arm) if arm in SHIPPED else f"{arm}_{tag}"
         if key in res["runs"]: print(f"{key}: done"); continue
         t0 = time.time()
-        if arm == "shipped":
-            model, rec = SHIPPED, dict(arm="shipped", model=str(SHIPPED))
+        if arm in SHIPPED:
+            model, rec = SHIPPED[arm], dict(arm=arm, model=str(SHIPPED[arm]), key=key)
         else:
             d = a.out / arm
             data = make_data(a.out / DATA_OF.get(arm, arm), ARMS[arm], tiles, log)
@@ -196,7 +269,7 @@ def main(argv=None) -> int:
             model = run_dir / "model.safetensors"
             rec = dict(arm=arm, epochs=a.epochs, seed=a.seed, synth_flags=" ".join(ARMS[arm]),
                        train_command=" ".join(["sar-lulc"] + cmd[len(sar_lulc_exe()):]))
-        rec.update(evaluate(model, (a.out / arm) / f"eval_{tag}" if arm != "shipped" else a.out / "shipped",
+        rec.update(evaluate(model, (a.out / arm) / f"eval_{tag}" if arm not in SHIPPED else a.out / key,
                             clean, paths, log), seconds=round(time.time() - t0, 1),
                    machine=machine("cpu", int(os.environ.get("OMP_NUM_THREADS", "0")) or None))
         save(key, rec)

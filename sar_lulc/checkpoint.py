@@ -232,8 +232,9 @@ def _meta_of(ckpt: dict) -> dict:
                 step=ckpt.get("step"),
                 torch_version=ckpt.get("torch_version"),
                 exported_at=datetime.datetime.now().isoformat(timespec="seconds"),
-                # the input contract
-                **{k: ckpt[k] for k in ("input", "init", "pretrained") if ckpt.get(k) is not None})
+                # the input contract, and what it was trained on
+                **{k: ckpt[k] for k in ("input", "init", "pretrained", "data")
+                   if ckpt.get(k) is not None})
 
 EXPORT_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 

@@ -413,6 +413,34 @@ def merge_command(out_dir: Arg("output dataset folder (its manifest lists the so
             "scenes": {k: len(v) for k, v in man["splits"].items()},
             "sources": [m["path"] for m in man["merged_from"]]}
 
+# %% ../nbs/04_data.ipynb #b2f4c93b8382
+def _made_by(man: dict) -> dict | None:
+    "What made a dataset folder: its generator's settings, or its chips' source (less its scenes)."
+    if isinstance(man.get("generator"), dict): return dict(man["generator"])
+    src = man.get("source")
+    return {k: v for k, v in src.items() if k != "scenes"} if isinstance(src, dict) else None
+
+@patch(as_prop=True)
+def card(self: DatasetInfo) -> dict:
+    """Where a dataset came from, for the card of a model trained on it: folder, scheme, scenes
+    per split, and each source folder (one, or each of a merge) with what made it."""
+    count = lambda splits: {k: len(v) for k, v in splits.items()}
+    merged = self.manifest.get("merged_from")
+    if merged is None:
+        sources = [dict(path=str(self.root), scenes=count(self.splits),
+                        made_by=_made_by(self.manifest))]
+    else:
+        sources = []
+        for s in merged:
+            p = Path(os.path.normpath(self.root.resolve() / s["path"]))
+            try: man = json.loads((p / "manifest.json").read_text())
+            except (OSError, ValueError): man = {}    # moved or gone since: what the merge noted
+            made = _made_by(man) or ({"name": s["generator"]} if s.get("generator") else None)
+            sources.append(dict(path=str(p), scenes=s.get("scenes"), made_by=made))
+    return dict(path=str(self.root), scheme=self.scheme.name, scenes=count(self.splits),
+                sources=sources)
+
+
 # %% ../nbs/04_data.ipynb #551c26a78ac5
 def grid_offsets(size: int, chip: int, stride: int) -> list[int]:
     """Window offsets along one axis: every `stride`, the last one shifted inside; `[0]` when `size

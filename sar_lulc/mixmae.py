@@ -466,10 +466,12 @@ def encoder_state_dict(model: MixMAE) -> dict:
     return {k: v.detach().clone() for k, v in model.encoder.state_dict().items()}
 
 def save_pretrained_encoder(model: MixMAE, path, overwrite: bool = False,
-                            input: dict | None = None):
+                            input: dict | None = None, data: dict | None = None):
     """Write the pretrained encoder of `model` as safetensors (with its config) for `load_encoder`;
-    `input`: what it was pretrained on (e.g. its multilook), for fine-tuning to match."""
+    `input`: what it was pretrained on (e.g. its multilook), for fine-tuning to match; `data`:
+    its corpus (`DatasetInfo.card`)."""
     return save_encoder(model.encoder, path, overwrite=overwrite,
                         metadata={"pretraining": "sar-w-mixmae",
                                   **({"input": input} if input else {}),
+                                  **({"data": data} if data else {}),
                                   "mixmae_config": model.cfg.to_dict()})

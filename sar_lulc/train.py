@@ -709,7 +709,7 @@ def _finetune(cfg, env, data_dir, out, pretrained, resume, max_steps, overwrite,
     meta = dict(task=cfg.task,
                 preset=init_meta.get("preset", cfg.preset) if init_meta else cfg.preset,
                 norm=info.norm.to_dict(), scheme=target.to_dict(), class_freqs=freqs.tolist(),
-                data=str(info.root), pretrained=str(pre) if pre else None, init=started,
+                data=info.card, pretrained=str(pre) if pre else None, init=started,
                 input=input_contract(info, cal, in_chans, cfg.multilook, cfg.scene_norm))
     summary = fit(model, train_ds, cfg, out, loss_fn=loss_fn, kind="finetune", arch=cfg.arch,
                   model_config=model_config, meta=meta,
@@ -825,7 +825,7 @@ def _pretrain(cfg, env, data_dir, out, resume, max_steps, overwrite, progress) -
         ratio = float(o["loss"].detach()) / max(min(tv.values()), 1e-12)
         return o["loss"], {**tv, "loss_vs_trivial": ratio}
     def val_fn(m): return _mixmae_val_loss(m, val_ds, cfg, env)
-    meta = dict(task="pretrain", preset=cfg.preset, norm=info.norm.to_dict(), data=str(info.root))
+    meta = dict(task="pretrain", preset=cfg.preset, norm=info.norm.to_dict(), data=info.card)
     summary = fit(model, ds, cfg, out, loss_fn=loss_fn, kind="pretrain", arch="mixmae",
                   model_config=mcfg.to_dict(),
                   meta=meta, val_fn=val_fn if val_ds is not None else None, select="loss",
@@ -834,7 +834,8 @@ def _pretrain(cfg, env, data_dir, out, resume, max_steps, overwrite, progress) -
     enc_path = out / "encoder.safetensors"
     if env.is_main:
         save_pretrained_encoder(model, enc_path, overwrite=True,
-                                input=dict(multilook=int(cfg.multilook), norm=info.norm.to_dict()))
+                                input=dict(multilook=int(cfg.multilook), norm=info.norm.to_dict()),
+                                data=info.card)
     _barrier(env)
     return dict(preset=cfg.preset, recipe=cfg.recipe, **summary, encoder=str(enc_path))
 

@@ -13,23 +13,27 @@ S=.venv/bin/sar-lulc
 TASKS=${TASKS:-lulc water lulc_scene}
 SHARED=${SHARED:-../shared}
 for t in $TASKS; do [[ $t == lulc || $t == water || $t == lulc_scene ]] || { echo "TASKS takes lulc, water and/or lulc_scene, not '$t'" >&2; exit 2; }; done
-# LULC: the SynthALOS-2 study's data (16/4/4 scenes of 512², 4 looks) and SynthALOS-2/JP (3 windows of 512² per
-# HRLULC tile, split geographically), merged into one dataset folder
 if [[ " $TASKS " == *" lulc "* || " $TASKS " == *" lulc_scene "* ]]; then
   shopt -s nullglob; tiles=("$SHARED"/data/jaxa_hrlulc/*/LC_*.tif); shopt -u nullglob     # synth sorts them
   if [ ${#tiles[@]} -eq 0 ]; then
     echo "no JAXA HRLULC tiles under $SHARED/data/jaxa_hrlulc: SynthALOS-2/JP needs them (set SAR_LULC_SHARED)" >&2; exit 1
   fi
+fi
+# LULC: the SynthALOS-2 study's data (16/4/4 scenes of 512², 4 looks) and SynthALOS-2/JP (3 windows of 512² per
+# HRLULC tile, split geographically), merged into one dataset folder
+if [[ " $TASKS " == *" lulc "* ]]; then
   $S synth "$R/data" --n-train 16 --n-val 4 --n-test 4 --size 512 --overwrite
   $S synth "$R/jp_data" --layouts "${tiles[@]}" --per-tile 3 --size 512 --overwrite
   $S merge "$R/lulc_data" "$R/data" "$R/jp_data" --overwrite
 fi
 # lulc_scene (for other sensors): the same seeds with landscapes (a third of the procedural scenes farmland plains, a
-# sixth cities) and a fifth open sea, trained with --scene-norm (each scene normalised by its own statistics)
+# sixth cities), a fifth open sea and street grids (built-up blocks bright only near-aligned with the sensor), on
+# both generators, trained with --scene-norm (each scene normalised by its own statistics)
 if [[ " $TASKS " == *" lulc_scene "* ]]; then
   $S synth "$R/scene_data" --n-train 16 --n-val 4 --n-test 4 --size 512 --farmland 0.35 --city 0.15 --open-sea 0.2 \
-      --overwrite
-  $S merge "$R/lulc_scene_data" "$R/scene_data" "$R/jp_data" --overwrite
+      --street-grids --overwrite
+  $S synth "$R/jp_scene_data" --layouts "${tiles[@]}" --per-tile 3 --size 512 --street-grids --overwrite
+  $S merge "$R/lulc_scene_data" "$R/scene_data" "$R/jp_scene_data" --overwrite
 fi
 # water: the same seeds with some open-sea scenes (--open-sea 0.25 picks 2 of the 16 training scenes)
 # and 4-8 looks per scene, closer to real coastal scenes

@@ -41,6 +41,11 @@ def test_pipeline(runs):
     meta = json.loads((d / "run" / "model.json").read_text())
     assert meta["model_config"]["hr_inject"] == "s4" and meta["model_config"]["head"] == "simple"
     assert meta["config"]["alpha"] == 0.3 and meta["scheme"]["name"] == "jp9" and "mean" in meta["norm"]
+    made = meta["data"]["sources"][0]["made_by"]                               # the card says what it learnt from
+    assert meta["data"]["scenes"] == {"train": 2, "val": 1, "test": 1} and made["name"] == "SynthALOS-2", meta["data"]
+    from sar_lulc.encoder import read_encoder_file
+    enc = json.loads(read_encoder_file(d / "pre" / "encoder.safetensors", tensors=False)[2]["data"])
+    assert made["size"] == 96 and enc["sources"][0]["made_by"] == made                # and so does the encoder's
     ev = summary(cli("--json", "evaluate", "--model", d / "run", "--data", d / "data", "--no-progress"))
     assert ev["ok"] and ev["split"] == "test" and set(ev["iou"]) >= {"Water", "Forest", "Greenhouse"}
     assert ev["miou"] == pytest.approx(tr["test"]["miou"])
