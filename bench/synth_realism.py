@@ -114,6 +114,10 @@ def class_report(n: int, size: int, looks: float) -> dict:
     rg = randomisation("none", street_grids=True, relief=(1, 2.5))
     sources.update({f"SynthALOS-2, geometry ({n} scenes, {looks:g} looks)": synthetic_randomised(n, size, looks, rg),
                     f"SynthALOS-2/JP, geometry ({looks:g} looks)": synthetic_jp(shared, size, looks, rg)})
+    # street grids alone: the shipped lulc_resnet18_scene's generator (scene_norm_streets_sea arm)
+    rs = randomisation("none", street_grids=True)
+    sources.update({f"SynthALOS-2, street grids ({n} scenes, {looks:g} looks)": synthetic_randomised(n, size, looks, rs),
+                    f"SynthALOS-2/JP, street grids ({looks:g} looks)": synthetic_jp(shared, size, looks, rs)})
     rep = dict(sources={}, distances={}, classes=list(COARSE_CLASSES), size=size, looks=looks)
     for name, scenes in sources.items():
         db = np.concatenate([s[0].ravel() for s in scenes]); co = np.concatenate([s[1].ravel() for s in scenes])

@@ -432,11 +432,12 @@ def card(self: DatasetInfo) -> dict:
     else:
         sources = []
         for s in merged:
-            p = Path(os.path.normpath(self.root.resolve() / s["path"]))
+            p = Path(os.path.normpath(self.root.resolve() / s["path"]))     # as the loader finds it
             try: man = json.loads((p / "manifest.json").read_text())
             except (OSError, ValueError): man = {}    # moved or gone since: what the merge noted
             made = _made_by(man) or ({"name": s["generator"]} if s.get("generator") else None)
-            sources.append(dict(path=str(p), scenes=s.get("scenes"), made_by=made))
+            shown = os.path.normpath(self.root / s["path"])   # as the user named the folder
+            sources.append(dict(path=shown, scenes=s.get("scenes"), made_by=made))
     return dict(path=str(self.root), scheme=self.scheme.name, scenes=count(self.splits),
                 sources=sources)
 
