@@ -195,7 +195,7 @@ def default_command(out: Path, clean: Path, paths: dict, log: Path) -> dict:
     rec = {}
     for tag, model in (("default", []), ("lulc", ["--model", "lulc"]), ("lulc_scene", ["--model", "lulc_scene"])):
         d = out / tag; (d / "logs").mkdir(parents=True, exist_ok=True)
-        fl = zero_shot(paths, d, model)
+        fl = zero_shot(paths, d, [], model=model[1] if model else None)
         src, mask = palsar2_window(out.parent)
         s = predict_folder([src], d / "palsar2", model, log)
         from sar_lulc.io import read_label_map
@@ -246,6 +246,7 @@ def main(argv=None) -> int:
     if a.rescore:
         for key, rec in res["runs"].items():
             if "flevoland_norm_scene" in rec: continue
+            if rec["arm"] in SHIPPED and key != shipped_key(rec["arm"]): continue     # that file is replaced
             model = Path(rec.get("model") or a.out / rec["arm"] / f"run_e{rec['epochs']}" / "model.safetensors")
             d = a.out / (rec.get("key", "shipped") if rec["arm"] in SHIPPED else f"{rec['arm']}/eval_e{rec['epochs']}")
             rec["flevoland_norm_scene"] = norm_scene(model, d, paths); save(key, rec)
