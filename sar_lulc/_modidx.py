@@ -263,6 +263,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'sar_lulc.data._grid_windows': ('data.html#_grid_windows', 'sar_lulc/data.py'),
                                'sar_lulc.data._made_by': ('data.html#_made_by', 'sar_lulc/data.py'),
                                'sar_lulc.data._merge_sources': ('data.html#_merge_sources', 'sar_lulc/data.py'),
+                               'sar_lulc.data._merged_cards': ('data.html#_merged_cards', 'sar_lulc/data.py'),
                                'sar_lulc.data._merged_splits': ('data.html#_merged_splits', 'sar_lulc/data.py'),
                                'sar_lulc.data._norm_items': ('data.html#_norm_items', 'sar_lulc/data.py'),
                                'sar_lulc.data._scheme_label': ('data.html#_scheme_label', 'sar_lulc/data.py'),

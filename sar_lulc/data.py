@@ -420,24 +420,34 @@ def _made_by(man: dict) -> dict | None:
     src = man.get("source")
     return {k: v for k, v in src.items() if k != "scenes"} if isinstance(src, dict) else None
 
+def _merged_cards(real: Path, shown: Path, merged: list, depth: int = 0) -> list[dict]:
+    """Each source of a merge: its path (as the user named the merge, `shown`; read from `real`),
+    scenes and what made it, or its own sources when it is a merge itself."""
+    out = []
+    for s in merged:
+        p = Path(os.path.normpath(real / s["path"]))              # as the loader finds it
+        name = Path(os.path.normpath(shown / s["path"]))          # as the user named it
+        try: man = json.loads((p / "manifest.json").read_text())
+        except (OSError, ValueError): man = {}    # moved or gone since: what the merge noted
+        c = dict(path=str(name), scenes=s.get("scenes"))
+        if man.get("merged_from") and depth < 8:
+            c["sources"] = _merged_cards(p.resolve(), name, man["merged_from"], depth + 1)
+        else:
+            noted = {"name": s["generator"]} if s.get("generator") else None
+            c["made_by"] = _made_by(man) or noted
+        out.append(c)
+    return out
+
 @patch(as_prop=True)
 def card(self: DatasetInfo) -> dict:
     """Where a dataset came from, for the card of a model trained on it: folder, scheme, scenes
-    per split, and each source folder (one, or each of a merge) with what made it."""
+    per split, and each source folder (one, or each of a merge, recursively) with what made it."""
     count = lambda splits: {k: len(v) for k, v in splits.items()}
     merged = self.manifest.get("merged_from")
     if merged is None:
         sources = [dict(path=str(self.root), scenes=count(self.splits),
                         made_by=_made_by(self.manifest))]
-    else:
-        sources = []
-        for s in merged:
-            p = Path(os.path.normpath(self.root.resolve() / s["path"]))     # as the loader finds it
-            try: man = json.loads((p / "manifest.json").read_text())
-            except (OSError, ValueError): man = {}    # moved or gone since: what the merge noted
-            made = _made_by(man) or ({"name": s["generator"]} if s.get("generator") else None)
-            shown = os.path.normpath(self.root / s["path"])   # as the user named the folder
-            sources.append(dict(path=shown, scenes=s.get("scenes"), made_by=made))
+    else: sources = _merged_cards(self.root.resolve(), self.root, merged)
     return dict(path=str(self.root), scheme=self.scheme.name, scenes=count(self.splits),
                 sources=sources)
 
