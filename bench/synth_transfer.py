@@ -128,20 +128,22 @@ def palsar2_window(out: Path) -> tuple[Path, np.ndarray]:
             with rasterio.open(p, "w", **prof) as o: o.write(s.read(1, window=w), 1)
     return p, mask[r0:r1, c0:c1]
 
-def score_palsar2(model: Path, out: Path, log: Path) -> dict:
-    "Water/land of the jp9 map on the PALSAR-2 window against the tile's mask."
+def score_palsar2(model: Path | str | None, out: Path, log: Path) -> dict:
+    """Water/land of the jp9 map on the PALSAR-2 window against the tile's mask, and the model that made it
+    (`model` None: the one `predict` chooses)."""
     from sar_lulc.io import read_label_map
     src, mask = palsar2_window(out.parent)
     pred_p = out / "palsar2_pred.tif"
-    run(sar_lulc_exe() + ["predict", str(src), "--model", str(model), "--out", str(pred_p), "--overwrite",
-                          "--device", "cpu", "--json", "--no-progress"], log)
+    run(sar_lulc_exe() + ["predict", str(src), *(["--model", str(model)] if model else []), "--out", str(pred_p),
+                          "--overwrite", "--device", "cpu", "--json", "--no-progress"], log)
     pred, scheme, _ = read_label_map(pred_p)
+    used = Path(json.loads(pred_p.with_suffix(".json").read_text())["model"]).stem
     water = pred == scheme.names.index("Water")
     ok = (mask == 50) | (mask == 255)
     t = mask[ok] == 50; p = water[ok]
     iou = lambda a, b: float((a & b).sum() / max((a | b).sum(), 1))
     return dict(water_iou=round(iou(t, p), 4), land_iou=round(iou(~t, ~p), 4),
-                miou=round((iou(t, p) + iou(~t, ~p)) / 2, 4), land_pixels=int((~t).sum()))
+                miou=round((iou(t, p) + iou(~t, ~p)) / 2, 4), land_pixels=int((~t).sum()), model=used)
 
 def score_synth(model: Path, data: Path, out: Path, log: Path) -> dict:
     "mIoU, OA and kappa on a clean SynthALOS-2 test split."
@@ -175,17 +177,16 @@ def synth_split_score(data: Path, out: Path, model: list[str], log: Path) -> dic
     "mIoU (jp9, present classes) over every labelled pixel of a clean test split, mapped as `predict` maps it."
     from sar_lulc.data import load_dataset_dir
     from sar_lulc.io import read_label_map
-    from sar_lulc.metrics import confusion_metrics
+    from sar_lulc.metrics import ConfusionMatrix
     info = load_dataset_dir(data)
     items = info.items("test"); k = info.scheme.num_classes
     s = predict_folder([it["sar"] for it in items], out, model, log)
-    cm = np.zeros((k, k), np.int64)
+    cm = ConfusionMatrix(k)
     for it in items:
         pred, _, _ = read_label_map(out / f"{Path(it['sar']).stem}_lulc.tif")
         with rasterio.open(it["label"]) as f: lab = f.read(1)
-        ok = (lab < k) & (pred < k)
-        cm += np.bincount(lab[ok].astype(np.int64) * k + pred[ok], minlength=k * k).reshape(k, k)
-    m = confusion_metrics(cm)
+        cm.update(np.where(pred < k, pred, 0).astype(np.int64), lab.astype(np.int64), valid=pred < k)
+    m = cm.compute()
     return dict(miou=round(float(m["miou"]), 4), oa=round(float(m["oa"]), 4), models=s.get("models"),
                 scenes=len(items))
 
@@ -193,20 +194,14 @@ def default_command(out: Path, clean: Path, paths: dict, log: Path) -> dict:
     """The toolkit as a user meets it (no --model) beside each shipped land-cover model forced: Flevoland coarse,
     the PALSAR-2 window and SynthALOS-2's clean test splits, with the model that made each map."""
     rec = {}
-    for tag, model in (("default", []), ("lulc", ["--model", "lulc"]), ("lulc_scene", ["--model", "lulc_scene"])):
+    for tag, name in (("default", None), ("lulc", "lulc"), ("lulc_scene", "lulc_scene")):
         d = out / tag; (d / "logs").mkdir(parents=True, exist_ok=True)
-        fl = zero_shot(paths, d, [], model=model[1] if model else None)
-        src, mask = palsar2_window(out.parent)
-        s = predict_folder([src], d / "palsar2", model, log)
-        from sar_lulc.io import read_label_map
-        pred, scheme, _ = read_label_map(d / "palsar2" / f"{src.stem}_lulc.tif")
-        ok = (mask == 50) | (mask == 255); t, p = mask[ok] == 50, (pred == scheme.names.index("Water"))[ok]
+        fl, p2 = zero_shot(paths, d, [], model=name), score_palsar2(name, d, log)
         rec[tag] = dict(flevoland=dict(miou=fl["miou"], iou=fl["iou"], model=Path(fl["model"]).stem,
                                        command=fl["command"]),
-                        palsar2=dict(water_iou=round(float((t & p).sum() / max((t | p).sum(), 1)), 4),
-                                     models=s.get("models")),
-                        synth_test={k: synth_split_score(clean / k, d / f"synth_{k}", model, log)
-                                    for k in ("data", "jp_data")})
+                        palsar2=dict(water_iou=p2["water_iou"], models={p2["model"]: 1}),
+                        synth_test={k: synth_split_score(clean / k, d / f"synth_{k}", ["--model", name] if name else [],
+                                                         log) for k in ("data", "jp_data")})
     return rec
 
 def main(argv=None) -> int:

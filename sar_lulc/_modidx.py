@@ -261,6 +261,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'sar_lulc.data._Moments.std': ('data.html#_moments.std', 'sar_lulc/data.py'),
                                'sar_lulc.data._as_channels': ('data.html#_as_channels', 'sar_lulc/data.py'),
                                'sar_lulc.data._grid_windows': ('data.html#_grid_windows', 'sar_lulc/data.py'),
+                               'sar_lulc.data._in_dataset': ('data.html#_in_dataset', 'sar_lulc/data.py'),
                                'sar_lulc.data._made_by': ('data.html#_made_by', 'sar_lulc/data.py'),
                                'sar_lulc.data._merge_sources': ('data.html#_merge_sources', 'sar_lulc/data.py'),
                                'sar_lulc.data._merged_cards': ('data.html#_merged_cards', 'sar_lulc/data.py'),

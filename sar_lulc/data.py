@@ -233,6 +233,10 @@ def write_manifest(root, splits: dict, scheme, units: str = "db", cf: float = DE
     return path
 
 # %% ../nbs/04_data.ipynb #59a31b8078d0
+def _in_dataset(root: Path, p) -> Path:
+    "A manifest path `p` of folder `root`; a merge's `../x` resolved where the folder really is."
+    return Path(os.path.normpath(root.resolve() / p)) if ".." in Path(p).parts else root / p
+
 def load_dataset_dir(path, compute_norm: bool = True) -> DatasetInfo:
     """Read and check a dataset folder; computes `norm` from the train split when the manifest has
     none."""
@@ -251,9 +255,7 @@ def load_dataset_dir(path, compute_norm: bool = True) -> DatasetInfo:
         raise SarLulcError(f"{mpath} has format {fmt!r}, not {DATASET_FORMAT!r}; {expected}.")
     if "scheme" not in man: raise SarLulcError(f"{mpath} has no 'scheme'; {expected}.")
     scheme = scheme_from_json(man["scheme"])
-    # "../x" from a merged folder: resolved where the folder really is
-    def at(p):
-        return Path(os.path.normpath(root.resolve() / p)) if ".." in Path(p).parts else root / p
+    at = lambda p: _in_dataset(root, p)
     splits, missing = {}, []
     for name, its in (man.get("splits") or {}).items():
         if not isinstance(its, list): raise SarLulcError(f"Split {name!r} in {mpath} must be a "
@@ -415,23 +417,28 @@ def merge_command(out_dir: Arg("output dataset folder (its manifest lists the so
 
 # %% ../nbs/04_data.ipynb #b2f4c93b8382
 def _made_by(man: dict) -> dict | None:
-    "What made a dataset folder: its generator's settings, or its chips' source (less its scenes)."
+    """What made a dataset folder: its generator's settings, or its chips' source (how many scenes,
+    not the scenes' own files)."""
     if isinstance(man.get("generator"), dict): return dict(man["generator"])
     src = man.get("source")
-    return {k: v for k, v in src.items() if k != "scenes"} if isinstance(src, dict) else None
+    if not isinstance(src, dict): return None
+    out = {k: v for k, v in src.items() if k not in ("scenes", "sar", "labels")}
+    if isinstance(src.get("scenes"), list): out["n_scenes"] = len(src["scenes"])
+    return out
 
-def _merged_cards(real: Path, shown: Path, merged: list, depth: int = 0) -> list[dict]:
-    """Each source of a merge: its path (as the user named the merge, `shown`; read from `real`),
+def _merged_cards(root: Path, merged: list, shown: Path | None = None,
+                  depth: int = 0) -> list[dict]:
+    """Each source of the merge in `root`: its path (from `shown`, the name the user gave `root`),
     scenes and what made it, or its own sources when it is a merge itself."""
     out = []
     for s in merged:
-        p = Path(os.path.normpath(real / s["path"]))              # as the loader finds it
-        name = Path(os.path.normpath(shown / s["path"]))          # as the user named it
+        p = _in_dataset(root, s["path"])                          # as the loader finds it
+        name = Path(os.path.normpath((shown or root) / s["path"]))     # as the user named it
         try: man = json.loads((p / "manifest.json").read_text())
         except (OSError, ValueError): man = {}    # moved or gone since: what the merge noted
         c = dict(path=str(name), scenes=s.get("scenes"))
         if man.get("merged_from") and depth < 8:
-            c["sources"] = _merged_cards(p.resolve(), name, man["merged_from"], depth + 1)
+            c["sources"] = _merged_cards(p, man["merged_from"], name, depth + 1)
         else:
             noted = {"name": s["generator"]} if s.get("generator") else None
             c["made_by"] = _made_by(man) or noted
@@ -447,7 +454,7 @@ def card(self: DatasetInfo) -> dict:
     if merged is None:
         sources = [dict(path=str(self.root), scenes=count(self.splits),
                         made_by=_made_by(self.manifest))]
-    else: sources = _merged_cards(self.root.resolve(), self.root, merged)
+    else: sources = _merged_cards(self.root, merged)
     return dict(path=str(self.root), scheme=self.scheme.name, scenes=count(self.splits),
                 sources=sources)
 

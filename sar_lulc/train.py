@@ -825,7 +825,8 @@ def _pretrain(cfg, env, data_dir, out, resume, max_steps, overwrite, progress) -
         ratio = float(o["loss"].detach()) / max(min(tv.values()), 1e-12)
         return o["loss"], {**tv, "loss_vs_trivial": ratio}
     def val_fn(m): return _mixmae_val_loss(m, val_ds, cfg, env)
-    meta = dict(task="pretrain", preset=cfg.preset, norm=info.norm.to_dict(), data=info.card)
+    card = info.card                            # read once: for the checkpoint and the encoder
+    meta = dict(task="pretrain", preset=cfg.preset, norm=info.norm.to_dict(), data=card)
     summary = fit(model, ds, cfg, out, loss_fn=loss_fn, kind="pretrain", arch="mixmae",
                   model_config=mcfg.to_dict(),
                   meta=meta, val_fn=val_fn if val_ds is not None else None, select="loss",
@@ -835,7 +836,7 @@ def _pretrain(cfg, env, data_dir, out, resume, max_steps, overwrite, progress) -
     if env.is_main:
         save_pretrained_encoder(model, enc_path, overwrite=True,
                                 input=dict(multilook=int(cfg.multilook), norm=info.norm.to_dict()),
-                                data=info.card)
+                                data=card)
     _barrier(env)
     return dict(preset=cfg.preset, recipe=cfg.recipe, **summary, encoder=str(enc_path))
 
