@@ -12,6 +12,8 @@ grouping), merged as runs finish. Needs the shared data (SAR_LULC_SHARED) and `p
     python bench/real_flevoland.py --out runs/real --protocol random    # the literature's random-pixel protocol
     python bench/real_flevoland.py --out runs/real --zero-shot          # the shipped land-cover model as it is
     python bench/real_flevoland.py --out runs/real --maps recommended random_forest smp_upernet   # the chapter's maps
+    python bench/real_flevoland.py --out runs/real --ensemble recommended          # its seeds averaged (predict)
+    python bench/real_flevoland.py --out runs/real --ensemble recommended --tta --ensemble-size 1 3   # ... with TTA
 
 The chapter's numbers came from these commands with the seeds and folds it states (a CPU budget: the smp U-Net,
 `--init`, `--pretrained` and the ablations at one seed). Every deep arm trains 300 steps of 8 x 96 px chips.
@@ -378,6 +380,12 @@ def main(argv=None) -> int:
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--zero-shot", action="store_true", help="only score the shipped land-cover model zero-shot")
     ap.add_argument("--maps", nargs="+", metavar="ARM", help="only save fold 0 / seed 0 maps of these arms (for the chapter)")
+    ap.add_argument("--ensemble", metavar="ARM", help="only score ARM's finished deep runs averaged over seeds "
+                    "(`predict` with a --model per seed): every subset of --ensemble-size of --seeds, per fold (the "
+                    "models are not retrained)")
+    ap.add_argument("--ensemble-size", type=int, nargs="+", default=[2, 3], help="seeds a map averages (1: with "
+                    "--tta, each model alone)")
+    ap.add_argument("--tta", action="store_true", help="with --ensemble: flip test-time augmentation too")
     a = ap.parse_args(argv)
     if a.protocol == "random" and a.blocks != [0]: ap.error("--blocks needs the spatial protocol")
     if "hhtex" in a.inputs and any(ARMS.get(x, {}).get("kind") == "classical" for x in a.arms):
@@ -393,6 +401,11 @@ def main(argv=None) -> int:
             rd = a.out / "runs" / f"spatial_{a.inputs[0]}_{arm}_f0_s0"
             maps[arm] = np.load(rd / "pred.npy") if (rd / "pred.npy").exists() else rasterio.open(rd / "pred.tif").read(1)
         np.savez_compressed(a.json.with_name(a.json.stem + "_maps.npz"), **{k: v.astype(np.uint8) for k, v in maps.items()})
+        return 0
+    if a.ensemble:
+        res = ensembles(a, paths)
+        merge(a.json, res, None); print(report(dict(runs=[r for r in json.loads(a.json.read_text())["runs"]
+                                                           if r["arm"].startswith(a.ensemble)])))
         return 0
     if a.zero_shot:
         (a.out / "logs").mkdir(parents=True, exist_ok=True)
@@ -480,6 +493,42 @@ def main(argv=None) -> int:
     print(f"{len(results)} runs ({len(failures)} failed) in {(time.time() - t0) / 60:.1f} min", flush=True)
     return 1 if failures else 0
 
+def ensembles(a, paths: dict) -> list[dict]:
+    """Score averages of ARM's finished runs as a user makes them, `sar-lulc predict --model M0 --model M1 ...`
+    (`--tta` if asked): every subset of n seeds per fold is a record of arm ARM_ens{n}[_tta], its 'seed' the subset's
+    index, its `train_s` the members' sum. A single model without TTA is its run's own record."""
+    import itertools
+    recs, tag = [], "_tta" if a.tta else ""
+    inputs = a.inputs[0]
+    for f in (a.only_folds if a.only_folds is not None else range(a.folds)):
+        fd = a.out / "folds" / f"f{f}"
+        truth = rasterio.open(fd / "test_label.tif").read(1)
+        counts = np.bincount(rasterio.open(fd / "train_label.tif").read(1).ravel(), minlength=len(CLASSES) + 1)[1:]
+        rd = lambda s: a.out / "runs" / f"spatial_{inputs}_{a.ensemble}_f{f}_s{s}"
+        missing = [str(rd(s)) for s in a.seeds if not (rd(s) / "run" / "model.safetensors").is_file()]
+        if missing: sys.exit(f"no trained model in {', '.join(missing)}: run --arms {a.ensemble} first")
+        for n in a.ensemble_size:
+            for i, sub in enumerate(itertools.combinations(a.seeds, n)):
+                arm = f"{a.ensemble}_ens{n}{tag}"
+                out = a.out / "ensembles" / f"{arm}_f{f}_s{'-'.join(map(str, sub))}.tif"
+                cmd = ["predict", *scene_files(paths, a.out, inputs),
+                       *[x for s in sub for x in ("--model", str(rd(s) / "run" / "model.safetensors"))],
+                       "--out", str(out), "--overwrite", "--device", "cpu", *(["--tta"] if a.tta else [])]
+                if n == 1 and not a.tta: continue                                  # the run's own record
+                if not out.exists():
+                    out.parent.mkdir(parents=True, exist_ok=True)
+                    run(sar_lulc_exe() + cmd + ["--no-progress"], a.out / "logs" / f"{out.stem}.log")
+                pred = rasterio.open(out).read(1)
+                rec = dict(arm=arm, variant_of=a.ensemble, kind="ensemble", protocol="spatial", fold=f, seed=i,
+                           inputs=inputs, blocks=None, key=None, spec=dict(seeds=list(sub), tta=a.tta),
+                           train_px=int(counts.sum()), steps=None, wall_s=None,
+                           # the training that went into the map: every member's
+                           train_s=round(sum(json.loads((rd(s) / "record.json").read_text())["train_s"] for s in sub), 1),
+                           commands=[" ".join(["sar-lulc"] + cmd)], **score(pred, truth, counts.tolist()))
+                recs.append(rec)
+                print(f"{arm} f{f} seeds {sub}: mIoU {rec['miou']:.3f} (coarse {rec['coarse']['miou']:.3f})", flush=True)
+    return recs
+
 # bumped when a library change alters what a deep arm trains on, so finished runs are not read back:
 # 2 = training takes the dataset's own min_valid (before: 0.5, which left most sparse-field chips out)
 TRAIN_FIX = 2
@@ -523,7 +572,7 @@ def report(res: dict) -> str:
         m = fw(lambda r: r["miou"])
         _, s, _ = summarise(complete) if full else (None, float("nan"), 0)
         cm, oa = fw(lambda r: r["coarse"]["miou"]), fw(lambda r: r["oa"])
-        ts = sorted(r["train_s"] for r in rs)
+        ts = sorted(r["train_s"] for r in rs if r["train_s"] is not None) or [float("nan")]   # ensembles: none
         sd = "" if math.isnan(s) else f" ± {100 * s:.1f}"
         worst = f"{100 * min(complete):.1f}" if full and len(complete) > 1 else "-"
         if full and common != folds:                 # say which folds the spread and the worst seed are over

@@ -22,6 +22,8 @@
     python bench/real_pretrain.py --out runs/real_pre --exclude-fold 1 2 --arms gradient --blocks 1   # inductive
     python bench/real_pretrain.py --out runs/real_pre --arms gradient_long --folds 0 1 2 --blocks 1 --seeds 0 1 2 3 4 5
                                                                         # 4000 steps (~1.3 h on one thread), 6 seeds
+    python bench/real_pretrain.py --out runs/real_pre --arms hog --folds 0 1 2 --blocks 1 --seeds 0 1 2 3 4 5 --no-scratch
+                                                                        # FG-MAE's HOG target at the smallest budget
     python bench/real_pretrain.py --out runs/real_pre --report          # only the report of what has finished
 
 Interrupted? Run the same command again: the corpus, finished pretraining and fine-tuning runs are read back.
@@ -48,6 +50,7 @@ ARMS = {  # name -> pretraining flags; the fine-tuning arm is `pre_<name>` besid
     "multilook15_abs": ["--target", "multilook", "--set", "target_looks=15", "--set", "patch_norm=false",
                         "--epochs", "20"],
     "gradient_long": ["--target", "gradient", "--epochs", "40"],       # the shipped target, 4x the steps
+    "hog": ["--target", "hog"],                                         # FG-MAE's oriented ratio-edge histograms
 }
 PRETRAIN = ["--preset", "tiny", "--chip", "128", "--batch-size", "16", "--epochs", "10", "--chips-per-epoch", "1600",
             "--set", "warmup_epochs=1", "--save-every", "50", "--seed", "0"]
@@ -159,15 +162,16 @@ def trivial_ratio(run: Path, last: int = 10) -> dict:
 
 
 def finetune(out: Path, encoders: dict, seeds: list[int], folds: list[int], jobs: int, results: Path,
-             blocks: list[int] = BLOCKS) -> int:
-    "Fine-tune scratch and every pretrained arm at every label budget through bench/real_flevoland.py."
+             blocks: list[int] = BLOCKS, scratch: bool = True) -> int:
+    """Fine-tune scratch (unless `scratch` is False: its records in `results` are reused) and every pretrained arm
+    at every label budget through bench/real_flevoland.py."""
     variants = []
     for arm, enc in encoders.items():
         sha = hashlib.sha256(enc.read_bytes()).hexdigest()[:16]        # a new encoder is a new run
         variants += ["--variant", f"pre_{arm}=" + json.dumps({"base": "tiny_real", "extra": ["--pretrained", str(enc)],
                                                                  "encoder_sha256": sha})]
     cmd = [sys.executable, str(ROOT / "bench/real_flevoland.py"), "--out", str(out / "flevoland"),
-           "--arms", "tiny_real", *[f"pre_{a}" for a in encoders], *variants, "--blocks", *map(str, blocks),
+           "--arms", *(["tiny_real"] if scratch else []), *[f"pre_{a}" for a in encoders], *variants, "--blocks", *map(str, blocks),
            "--seeds", *map(str, seeds), "--only-folds", *map(str, folds), "--jobs", str(jobs), "--json", str(results)]
     print("$", " ".join(cmd[:14]), "...", flush=True)
     return subprocess.run(cmd).returncode
@@ -235,6 +239,8 @@ def main(argv=None) -> int:
     ap.add_argument("--exclude-fold", type=int, nargs="+", help="inductive check: pretrain without each fold's "
                     "test fields (arms pre_<arm>_nofF), fine-tune on that fold only")
     ap.add_argument("--json", type=Path, default=ROOT / "bench/results/real_pretrain.json")
+    ap.add_argument("--no-scratch", action="store_true", help="do not rerun scratch (tiny_real): reuse its records "
+                    "(fine-tuning is deterministic on a CPU: a rerun gives the same numbers)")
     a = ap.parse_args(argv)
     from sar_lulc.core import shared_dir
     shared = shared_dir()
@@ -252,7 +258,7 @@ def main(argv=None) -> int:
             list(ex.map(lambda r: pretrain(a.out, r[2], r[0], r[1]), runs))
         for tag, _, folds in plan:
             encoders = {f"{arm}{tag}": a.out / "pretrain" / f"{arm}{tag}" / "encoder.safetensors" for arm in a.arms}
-            finetune(a.out, encoders, a.seeds, folds, a.jobs, results, a.blocks)
+            finetune(a.out, encoders, a.seeds, folds, a.jobs, results, a.blocks, scratch=not a.no_scratch)
     rep = report(a.out, results, what)
     a.json.write_text(json.dumps(rep, indent=1, default=float))
     return 0

@@ -25,8 +25,8 @@ __all__ = ['CKPT_FORMAT', 'EXPORT_FORMAT', 'ARCHS', 'EXPORT_DTYPES', 'MICRO_MODE
            'DEMO_MODEL_DIR', 'DEMO_ENCODER', 'get_rng_state', 'set_rng_state', 'unwrap_model', 'plain',
            'training_state', 'save_checkpoint', 'load_checkpoint', 'check_compatible', 'restore_training',
            'register_arch', 'build_model', 'find_checkpoint', 'export_model', 'ModelBundle', 'resolve_model_ref',
-           'model_meta', 'load_model', 'untrained_model', 'repo_root', 'other_model_path', 'default_model_path',
-           'default_encoder_path', 'export_command']
+           'model_meta', 'load_model', 'untrained_model', 'logits_of', 'Ensemble', 'load_ensemble', 'repo_root',
+           'other_model_path', 'default_model_path', 'default_encoder_path', 'export_command']
 
 # %% ../nbs/20_checkpoint.ipynb #41ebedfb0adb
 CKPT_FORMAT = "sar_lulc.checkpoint/1"
@@ -413,6 +413,58 @@ def untrained_model(out, task: str = "lulc", seed: int = 0, overwrite: bool = Fa
         ck = save_checkpoint(Path(d) / "best.pt", st)
         return export_model(ck, Path(out), overwrite=overwrite, note="untrained micro model (tests "
                                                                      "only)")
+
+# %% ../nbs/20_checkpoint.ipynb #71499e251193
+def logits_of(y) -> torch.Tensor:
+    "The logits in a model's output: the tensor, a dict's `logits` (or `out`), a tuple's first."
+    if isinstance(y, dict): y = y.get("logits", y.get("out"))
+    elif isinstance(y, (tuple, list)): y = y[0]
+    if not torch.is_tensor(y): raise SarLulcError(f"The model returned {type(y).__name__}, not "
+                                                  "a logits tensor.")
+    return y
+
+class Ensemble(nn.Module):
+    "Models as one: the log of their mean class probabilities (a softmax of it is that mean)."
+    def __init__(self, members): super().__init__(); self.members = nn.ModuleList(members)
+    @property
+    def in_chans(self) -> int | None: return getattr(self.members[0], "in_chans", None)
+    def forward(self, x, **kw):           # kw (e.g. valid=): passed to every member
+        p = sum(torch.softmax(logits_of(m(x, **kw)).float(), 1) for m in self.members)
+        return (p / len(self.members)).clamp_min(1e-12).log()
+
+# %% ../nbs/20_checkpoint.ipynb #a716bd852e78
+def _contract(b: ModelBundle) -> dict:
+    "What a model reads and means: an ensemble's members must agree on it."
+    inp = {k: v for k, v in (b.meta.get("input") or {}).items() if k != "norm"}
+    return dict(task=b.task, classes=None if b.scheme is None else b.scheme.to_dict().get("names"),
+                codes=None if b.scheme is None else b.scheme.to_dict().get("codes"), input=inp)
+
+def load_ensemble(paths, device="cpu", which: str = "best") -> ModelBundle:
+    """One `ModelBundle` of the models at `paths` (each as `load_model` takes it): an `Ensemble`
+    when there are several, the model itself when there is one."""
+    paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+    if not paths: raise SarLulcError("An ensemble needs at least one model.")
+    bs = [load_model(p, device=device, which=which) for p in paths]
+    if len(bs) == 1: return bs[0]
+    first, norm = _contract(bs[0]), _norm_pair(bs[0])
+    for b in bs[1:]:
+        c = _contract(b)
+        diff = [k for k in c if c[k] != first[k]]
+        if (_norm_pair(b) is None) != (norm is None) or (
+                norm is not None and not np.allclose(_norm_pair(b), norm, rtol=1e-3, atol=1e-3)):
+            diff.append("normalisation")
+        if diff: raise SarLulcError(
+            f"{b.meta['source']} cannot be averaged with {bs[0].meta['source']}: their "
+            f"{', '.join(diff)} differ. Ensemble models trained by one recipe on one dataset "
+            "(e.g. with different --seed).")
+    meta = dict(bs[0].meta, source="+".join(b.meta["source"] for b in bs),
+                ensemble=[b.meta["source"] for b in bs])
+    return ModelBundle(model=Ensemble([b.model for b in bs]).to(device).eval(), task=bs[0].task,
+                       scheme=bs[0].scheme, norm=bs[0].norm, config=bs[0].config, meta=meta)
+
+def _norm_pair(b: ModelBundle):
+    n = b.meta.get("norm")
+    return None if not n else np.array([np.atleast_1d(n["mean"]), np.atleast_1d(n["std"])], float)
 
 # %% ../nbs/20_checkpoint.ipynb #068c263876a5
 DEMO_MODELS = {"lulc": "lulc_resnet18.safetensors", "water": "water_tiny.safetensors"}

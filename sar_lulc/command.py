@@ -85,7 +85,7 @@ def _add(target, names: list, dest: str | None, a: Arg, default, required: bool)
                   choices=list(a.choices) if a.choices is not None else None,
                   metavar=a.metavar, nargs=a.nargs,
                   **({"const": a.const} if a.nargs == "?" else {}))
-        if required and dest: kw["required"] = True
+    if required and dest and kw.get("action") != "store_true": kw["required"] = True
     target.add_argument(*names, **{k: v for k, v in kw.items() if v is not None or k == "default"})
 
 # %% ../nbs/06_command.ipynb #36640a077b70

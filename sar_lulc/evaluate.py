@@ -4,13 +4,13 @@
 
 # %% ../nbs/26_evaluate.ipynb #4623425ddde0
 from __future__ import annotations
-import json
+import json, os
 from pathlib import Path
 
 from .core import SarLulcError, PRECISIONS, arg_number, atomic_output, check_output_path, to_json
 from .command import Arg, command
 from .io import UNITS
-from .checkpoint import load_model, plain
+from .checkpoint import load_ensemble, plain
 from .data import ChipDataset, load_dataset_dir
 from .distributed import dist_cleanup, dist_setup
 from .metrics import metrics_table
@@ -21,9 +21,29 @@ from .viz import confusion_matrix_figure
 __all__ = ['evaluate', 'evaluate_command']
 
 # %% ../nbs/26_evaluate.ipynb #a8f88a21fade
-def _eval_out(model_path: Path, split: str, out_dir) -> Path:
+def _eval_out(model_path: Path, split: str, out_dir, n_models: int = 1) -> Path:
+    "The reports' folder: `out_dir`, else beside the (first) model; an ensemble's says so."
     if out_dir is not None: return Path(out_dir)
-    return model_path / f"eval_{split}" if model_path.is_dir() else model_path.parent / f"eval_{model_path.stem}_{split}"
+    s = split if n_models == 1 else f"{split}_ensemble{n_models}"
+    if model_path.is_dir(): return model_path / f"eval_{s}"
+    return model_path.parent / f"eval_{model_path.stem}_{s}"
+
+
+# %% ../nbs/26_evaluate.ipynb #78355cf769b3
+def _eval_chips(info, split: str, bundle, chip, units, cf) -> tuple:
+    "(the split's grid chips as the model reads them, the chip size: the model's training chip)."
+    tcfg = bundle.meta.get("config") or {}
+    chip = chip or tcfg.get("val_chip") or tcfg.get("chip") or 256
+    inp = bundle.meta.get("input") or {}
+    ds = ChipDataset(info.items(split), chip=chip, mode="grid", norm=bundle.norm,
+                     scheme=info.scheme,
+                     target_scheme=bundle.scheme, units=units or info.units,
+                     cf=cf if cf is not None else info.cf,
+                     # every labelled pixel is scored
+                     min_valid=0.0,
+                     # as the model was trained
+                     multilook=int(inp.get("multilook", 1)), scene_norm=bool(inp.get("scene_norm")))
+    return ds, chip
 
 
 # %% ../nbs/26_evaluate.ipynb #39526d051f9e
@@ -31,12 +51,13 @@ def evaluate(model_path, data_dir, split: str = "test", out_dir=None, batch_size
              chip: int | None = None, device="auto", precision: str = "fp32",
              units: str | None = None, cf: float | None = None,
              overwrite: bool = False, write: bool = True, progress: bool = True) -> dict:
-    """Metrics of a trained model on a dataset split (table, per-class IoU, confusion-matrix PNG);
-    returns a summary."""
-    model_path = Path(model_path)
+    """Metrics of a trained model (or of several averaged, `load_ensemble`) on a dataset split
+    (table, per-class IoU, confusion-matrix PNG); returns a summary."""
+    paths = [model_path] if isinstance(model_path, (str, os.PathLike)) else list(model_path)
+    model_path, name = Path(paths[0]), "+".join(map(str, paths))
     env = dist_setup(device)
     try:
-        out = _eval_out(model_path, split, out_dir)
+        out = _eval_out(model_path, split, out_dir, len(paths))
         files = {k: out / n
                  for k, n in (("metrics", "metrics.json"), ("table", "metrics.txt"),
                        ("confusion", "confusion.png"))}
@@ -47,22 +68,12 @@ def evaluate(model_path, data_dir, split: str = "test", out_dir=None, batch_size
                                f"{ {k: len(v) for k, v in info.splits.items()} }).")
         if write and env.is_main:
             for p in files.values(): check_output_path(p, overwrite, create=False)
-        bundle = load_model(model_path, device=env.device)
+        bundle = load_ensemble(paths, device=env.device)
         if bundle.meta.get("arch") != "segmenter":
             raise SarLulcError(f"{model_path} is a {bundle.meta.get('arch')} model, not a "
                                "segmenter; evaluate a fine-tuned model.")
         scheme = bundle.scheme
-        tcfg = bundle.meta.get("config") or {}
-        chip = chip or tcfg.get("val_chip") or tcfg.get("chip") or 256
-        ds = ChipDataset(info.items(split), chip=chip, mode="grid", norm=bundle.norm,
-                         scheme=info.scheme,
-                         target_scheme=scheme, units=units or info.units,
-                         cf=cf if cf is not None else info.cf,
-                         # every labelled pixel is scored
-                         min_valid=0.0,
-                         # as the model was trained
-                         multilook=int((bundle.meta.get("input") or {}).get("multilook", 1)),
-                         scene_norm=bool((bundle.meta.get("input") or {}).get("scene_norm")))
+        ds, chip = _eval_chips(info, split, bundle, chip, units, cf)
         if ds.channels != bundle.model.in_chans:
             raise SarLulcError(f"The model takes {bundle.model.in_chans} SAR channel(s), the "
                                f"dataset has {ds.channels}.")
@@ -72,7 +83,7 @@ def evaluate(model_path, data_dir, split: str = "test", out_dir=None, batch_size
         table = metrics_table(res, scheme)
         if write and env.is_main:
             with atomic_output(files["metrics"], overwrite) as t:
-                t.write_text(to_json(dict(model=str(model_path), data=str(info.root), split=split,
+                t.write_text(to_json(dict(model=name, data=str(info.root), split=split,
                                           chips=len(ds),
                                              chip=chip, names=list(scheme.names),
                                           confusion=cm.matrix.tolist(), **plain(res)), indent=1))
@@ -81,7 +92,7 @@ def evaluate(model_path, data_dir, split: str = "test", out_dir=None, batch_size
                                           title=f"{split}: {model_path.name}")
             with atomic_output(files["confusion"], overwrite) as t:
                 fig.savefig(t, format="png", dpi=110)
-        return dict(model=str(model_path), task=bundle.task, split=split, chips=len(ds),
+        return dict(model=name, task=bundle.task, split=split, chips=len(ds),
                     **scalars(res),
                     iou={n: v for n, v in zip(scheme.names, res["iou"])}, table=table,
                     files={k: str(v) for k, v in files.items()} if write else {})
@@ -95,8 +106,9 @@ def evaluate(model_path, data_dir, split: str = "test", out_dir=None, batch_size
                             "mIoU is the macro mean over the classes present in the ground truth.")
 def evaluate_command(*, model: Arg("a training run folder, an exported model.safetensors "
                                    "(model.json beside it) or a .pt checkpoint, or a shipped model "
-                                   "by name (lulc, water)",
-                                   metavar="RUN_OR_FILE"),
+                                   "by name (lulc, water); give it again to score several "
+                                   "averaged (an ensemble, as predict averages them)",
+                                   metavar="RUN_OR_FILE", action="append"),
                      data: Arg("dataset folder with manifest.json", metavar="DIR"),
                      split: Arg("split to score") = "test",
                      out: Arg("folder for the reports (default: RUN/eval_SPLIT, or eval_STEM_SPLIT "

@@ -21,7 +21,8 @@ from .core import (SarLulcError, arg_number, atomic_output, check_bools, check_c
                            check_output_path,
                            get_device, output_lock, PRECISION_CHOICES, to_json)
 from .command import Arg, command
-from .checkpoint import ModelBundle, default_model_path, load_model, model_meta, other_model_path
+from .checkpoint import (ModelBundle, default_model_path, load_ensemble, load_model, model_meta,
+                                 other_model_path)
 from .data import (NormStats, auto_multilook, grid_offsets, multilook_db,
                            scene_norm_stats, scene_stats, speckle_enl)
 from .distributed import dist_info, gather_objects
@@ -774,7 +775,8 @@ _PA = dict(
             flags=("--out", "-o")),
     task=Arg("lulc (land cover) or water; default: the model's", choices=TASKS),
     model=Arg("run folder, exported .safetensors/.pt, or a shipped model by name: lulc, water "
-              "(default: the task's)"),
+              "(default: the task's); give it again to average several models (an ensemble, e.g. "
+              "one recipe trained with --seed 0, 1, 2)", action="append"),
     probs=Arg("also write per-class probabilities (water: always)"),
     no_confidence=Arg("do not write the confidence raster"),
     overwrite=Arg("replace existing outputs"),
@@ -860,7 +862,11 @@ def predict_command(inputs: _PA["inputs"], /, *, out: _PA["out"], task: _PA["tas
     for i in inputs:
         if not Path(i).exists(): raise SarLulcError(f"Input {i} does not exist.")
     # no --model: the default one, which may hand a scene from another sensor to lulc_scene
-    choose, model = not model, model if model else default_model_path(task or "lulc")
+    models = [model] if isinstance(model, (str, os.PathLike)) else list(model or [])
+    choose = not models
+    # one model by path; several as one ensemble bundle
+    model = (default_model_path(task or "lulc") if not models else models[0] if len(models) == 1
+             else load_ensemble(models))
     with tempfile.TemporaryDirectory(prefix="sar_lulc_grey_") as tmp:
         # the app's rule for PNG/JPEG
         inputs, units = _grey_images_as_db(inputs, Path(tmp), units)

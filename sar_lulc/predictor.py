@@ -11,7 +11,7 @@ import numpy as np
 import torch
 from fastcore.basics import patch
 
-from .checkpoint import load_model
+from .checkpoint import load_model, logits_of
 from .core import (AUTO_MIN_SPEEDUP, SarLulcError, PRECISIONS, PRECISION_CHOICES, autocast,
                            get_device,
                            has_native_bf16,
@@ -282,10 +282,7 @@ def _run(self: Predictor, x: torch.Tensor, eager: bool = False) -> tuple:
 def _forward(self: Predictor, x: torch.Tensor, eager: bool = False) -> torch.Tensor:
     "Float32 logits of a normalised batch."
     y, replayed = self._run(x, eager)
-    if isinstance(y, dict): y = y.get("logits", y.get("out"))
-    elif isinstance(y, (tuple, list)): y = y[0]
-    if not torch.is_tensor(y): raise SarLulcError(f"The model returned {type(y).__name__}, not "
-                                                  "a logits tensor.")
+    y = logits_of(y)
     out = y.float()                                   # a new tensor unless y is float32 already
     return out.clone() if replayed and out is y else out
 

@@ -98,6 +98,29 @@ def test_bad_inputs(tmp_path, models):
     r = run(["predict", tmp_path / "missing.tif", "--model", models["lulc"], "--out", tmp_path / "m.tif"])
     assert r.returncode == 2 and "does not exist" in r.stderr
 
+def test_ensemble_averages_the_models(tmp_path, models):
+    "Several --model flags: one map from their mean probabilities; models that disagree on what they read are refused."
+    from sar_lulc.checkpoint import untrained_model
+    other = untrained_model(tmp_path / "seed1.safetensors", "lulc", seed=1, norm=(-10.4327, 5.8041))
+    scene = make_scene(tmp_path / "scene.tif")
+    probs = {}
+    for name, ms in (("a", [models["lulc"]]), ("b", [other]), ("ab", [models["lulc"], other])):
+        out = tmp_path / f"{name}.tif"
+        r = run(["--json", "predict", scene, *[x for m in ms for x in ("--model", m)], "--out", out, "--probs",
+                 "--precision", "fp32", "--tile", 128, "--no-progress"])
+        assert r.returncode == 0, r.stderr
+        s = json.loads(r.stdout.strip().splitlines()[-1])
+        with rasterio.open(s["paths"]["probs"]) as ds: probs[name] = ds.read().astype(int)
+    assert all(str(m) in s["model"] for m in (models["lulc"], other))           # the summary names every member
+    valid = probs["a"][0] != 255
+    mean = (probs["a"] + probs["b"]) / 2                                      # percent, each rounded once
+    assert np.abs(probs["ab"] - mean)[:, valid].max() <= 1
+    assert np.abs(probs["a"] - probs["b"])[:, valid].max() > 5                # the members differ: a real average
+    r = run(["predict", scene, "--model", models["lulc"], "--model", models["water"], "--out", tmp_path / "x.tif",
+             "--no-progress"])
+    assert r.returncode == 2 and "cannot be averaged" in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "x.tif").exists()
+
 def test_default_demo_weights(tmp_path):
     "Without --model the demo weights are used, or a clear message says how to get them."
     scene = make_scene(tmp_path / "s.tif", h=64, w=64)
