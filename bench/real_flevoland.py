@@ -405,7 +405,8 @@ def main(argv=None) -> int:
     if a.ensemble:
         res = ensembles(a, paths)
         merge(a.json, res, None); print(report(dict(runs=[r for r in json.loads(a.json.read_text())["runs"]
-                                                           if r["arm"].startswith(a.ensemble)])))
+                                                           if r["arm"] == a.ensemble or r.get("variant_of") == a.ensemble
+                                                           and r["kind"] == "ensemble"])))
         return 0
     if a.zero_shot:
         (a.out / "logs").mkdir(parents=True, exist_ok=True)
@@ -510,7 +511,10 @@ def ensembles(a, paths: dict) -> list[dict]:
         for n in a.ensemble_size:
             for i, sub in enumerate(itertools.combinations(a.seeds, n)):
                 arm = f"{a.ensemble}_ens{n}{tag}"
-                out = a.out / "ensembles" / f"{arm}_f{f}_s{'-'.join(map(str, sub))}.tif"
+                # named by the members' weights too: retrained members make a new map
+                h = hashlib.sha1(b"".join(hashlib.sha1((rd(s) / "run" / "model.safetensors").read_bytes()).digest()
+                                          for s in sub)).hexdigest()[:8]
+                out = a.out / "ensembles" / f"{arm}_f{f}_s{'-'.join(map(str, sub))}_{h}.tif"
                 cmd = ["predict", *scene_files(paths, a.out, inputs),
                        *[x for s in sub for x in ("--model", str(rd(s) / "run" / "model.safetensors"))],
                        "--out", str(out), "--overwrite", "--device", "cpu", *(["--tta"] if a.tta else [])]
@@ -520,7 +524,7 @@ def ensembles(a, paths: dict) -> list[dict]:
                     run(sar_lulc_exe() + cmd + ["--no-progress"], a.out / "logs" / f"{out.stem}.log")
                 pred = rasterio.open(out).read(1)
                 rec = dict(arm=arm, variant_of=a.ensemble, kind="ensemble", protocol="spatial", fold=f, seed=i,
-                           inputs=inputs, blocks=None, key=None, spec=dict(seeds=list(sub), tta=a.tta),
+                           inputs=inputs, blocks=None, key=h, spec=dict(seeds=list(sub), tta=a.tta),
                            train_px=int(counts.sum()), steps=None, wall_s=None,
                            # the training that went into the map: every member's
                            train_s=round(sum(json.loads((rd(s) / "record.json").read_text())["train_s"] for s in sub), 1),

@@ -25,8 +25,9 @@ __all__ = ['CKPT_FORMAT', 'EXPORT_FORMAT', 'ARCHS', 'EXPORT_DTYPES', 'MICRO_MODE
            'DEMO_MODEL_DIR', 'DEMO_ENCODER', 'get_rng_state', 'set_rng_state', 'unwrap_model', 'plain',
            'training_state', 'save_checkpoint', 'load_checkpoint', 'check_compatible', 'restore_training',
            'register_arch', 'build_model', 'find_checkpoint', 'export_model', 'ModelBundle', 'resolve_model_ref',
-           'model_meta', 'load_model', 'untrained_model', 'logits_of', 'Ensemble', 'load_ensemble', 'repo_root',
-           'other_model_path', 'default_model_path', 'default_encoder_path', 'export_command']
+           'model_meta', 'load_model', 'untrained_model', 'logits_of', 'Ensemble', 'model_channels', 'load_ensemble',
+           'model_name', 'repo_root', 'other_model_path', 'default_model_path', 'default_encoder_path',
+           'export_command']
 
 # %% ../nbs/20_checkpoint.ipynb #41ebedfb0adb
 CKPT_FORMAT = "sar_lulc.checkpoint/1"
@@ -433,38 +434,55 @@ class Ensemble(nn.Module):
         return (p / len(self.members)).clamp_min(1e-12).log()
 
 # %% ../nbs/20_checkpoint.ipynb #a716bd852e78
+def model_channels(meta: dict) -> int:
+    """The number of input bands of a model, from its metadata (input contract, else architecture);
+    1 when unknown."""
+    enc = (meta.get("model_config") or {}).get("encoder") or {}
+    return int((meta.get("input") or {}).get("channels") or enc.get("in_chans") or 1)
+
 def _contract(b: ModelBundle) -> dict:
-    "What a model reads and means: an ensemble's members must agree on it."
-    inp = {k: v for k, v in (b.meta.get("input") or {}).items() if k != "norm"}
-    return dict(task=b.task, classes=None if b.scheme is None else b.scheme.to_dict().get("names"),
-                codes=None if b.scheme is None else b.scheme.to_dict().get("codes"), input=inp)
+    "What a model reads and means, by name: an ensemble's members must agree on all of it."
+    sch = b.scheme.to_dict() if b.scheme is not None else {}
+    inp = {f"input {k}": v for k, v in (b.meta.get("input") or {}).items()
+           if k not in ("norm", "channels")}
+    n = b.meta.get("norm")
+    n = None if not n else [np.round(np.atleast_1d(n[k]).astype(float), 3).tolist()
+                            for k in ("mean", "std")]
+    return {"task": b.task, "classes": sch.get("names"), "class codes": sch.get("codes"),
+            "bands": model_channels(b.meta), **inp,
+            "normalisation": n}
+
+def _differences(a: dict, b: dict) -> list[str]:
+    return [f"{k} ({a.get(k)!r} vs {b.get(k)!r})" for k in dict.fromkeys([*a, *b])
+            if a.get(k) != b.get(k)]
 
 def load_ensemble(paths, device="cpu", which: str = "best") -> ModelBundle:
-    """One `ModelBundle` of the models at `paths` (each as `load_model` takes it): an `Ensemble`
-    when there are several, the model itself when there is one."""
-    paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+    """One `ModelBundle` of the models at `paths` (each as `load_model` takes it, or a bundle): an
+    `Ensemble` when there are several, the model itself when there is one."""
+    paths = [paths] if isinstance(paths, (str, os.PathLike, ModelBundle)) else list(paths)
     if not paths: raise SarLulcError("An ensemble needs at least one model.")
-    bs = [load_model(p, device=device, which=which) for p in paths]
+    bs = [p if isinstance(p, ModelBundle) else load_model(p, device=device, which=which)
+          for p in paths]
     if len(bs) == 1: return bs[0]
-    first, norm = _contract(bs[0]), _norm_pair(bs[0])
-    for b in bs[1:]:
-        c = _contract(b)
-        diff = [k for k in c if c[k] != first[k]]
-        if (_norm_pair(b) is None) != (norm is None) or (
-                norm is not None and not np.allclose(_norm_pair(b), norm, rtol=1e-3, atol=1e-3)):
-            diff.append("normalisation")
+    src = [str(b.meta.get("source", f"model {i + 1}")) for i, b in enumerate(bs)]
+    if len(set(src)) < len(src):
+        raise SarLulcError(f"A model is given twice ({', '.join(src)}); each would weigh double.")
+    for b, s in zip(bs[1:], src[1:]):
+        diff = _differences(_contract(bs[0]), _contract(b))
         if diff: raise SarLulcError(
-            f"{b.meta['source']} cannot be averaged with {bs[0].meta['source']}: their "
-            f"{', '.join(diff)} differ. Ensemble models trained by one recipe on one dataset "
-            "(e.g. with different --seed).")
-    meta = dict(bs[0].meta, source="+".join(b.meta["source"] for b in bs),
-                ensemble=[b.meta["source"] for b in bs])
+            f"{s} cannot be averaged with {src[0]}: they differ in {'; '.join(diff)}. "
+            "Ensemble models trained by one recipe on one dataset (e.g. with different --seed).")
+    meta = dict(bs[0].meta, source="+".join(src), ensemble=src,
+                archs=[b.meta.get("arch") for b in bs])
     return ModelBundle(model=Ensemble([b.model for b in bs]).to(device).eval(), task=bs[0].task,
                        scheme=bs[0].scheme, norm=bs[0].norm, config=bs[0].config, meta=meta)
 
-def _norm_pair(b: ModelBundle):
-    n = b.meta.get("norm")
-    return None if not n else np.array([np.atleast_1d(n["mean"]), np.atleast_1d(n["std"])], float)
+def model_name(source: str) -> str:
+    """A short name for the weights that made a map: the file's stem, or its run folder's name for
+    a run's `model.*`; an ensemble's members joined by '+'."""
+    name = lambda p: p.parent.name if p.stem in ("model", "best", "last") else p.stem
+    return "+".join(name(Path(p)) for p in str(source).split("+"))
+
 
 # %% ../nbs/20_checkpoint.ipynb #068c263876a5
 DEMO_MODELS = {"lulc": "lulc_resnet18.safetensors", "water": "water_tiny.safetensors"}

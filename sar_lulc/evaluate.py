@@ -4,13 +4,13 @@
 
 # %% ../nbs/26_evaluate.ipynb #4623425ddde0
 from __future__ import annotations
-import json, os
+import hashlib, json, os
 from pathlib import Path
 
 from .core import SarLulcError, PRECISIONS, arg_number, atomic_output, check_output_path, to_json
 from .command import Arg, command
 from .io import UNITS
-from .checkpoint import load_ensemble, plain
+from .checkpoint import load_ensemble, model_name, plain
 from .data import ChipDataset, load_dataset_dir
 from .distributed import dist_cleanup, dist_setup
 from .metrics import metrics_table
@@ -21,10 +21,15 @@ from .viz import confusion_matrix_figure
 __all__ = ['evaluate', 'evaluate_command']
 
 # %% ../nbs/26_evaluate.ipynb #a8f88a21fade
-def _eval_out(model_path: Path, split: str, out_dir, n_models: int = 1) -> Path:
-    "The reports' folder: `out_dir`, else beside the (first) model; an ensemble's says so."
+def _eval_out(paths: list, split: str, out_dir) -> Path:
+    """The reports' folder: `out_dir`, else beside the (first) model; an ensemble's is named by its
+    members (whatever their order), so that two ensembles never share one."""
     if out_dir is not None: return Path(out_dir)
-    s = split if n_models == 1 else f"{split}_ensemble{n_models}"
+    model_path, s = Path(paths[0]), split
+    if len(paths) > 1:
+        model_path = min((Path(p) for p in paths), key=lambda p: str(p.resolve()))
+        key = "\n".join(sorted(str(Path(p).resolve()) for p in paths))
+        s = f"{split}_ensemble{len(paths)}_{hashlib.sha1(key.encode()).hexdigest()[:8]}"
     if model_path.is_dir(): return model_path / f"eval_{s}"
     return model_path.parent / f"eval_{model_path.stem}_{s}"
 
@@ -57,7 +62,7 @@ def evaluate(model_path, data_dir, split: str = "test", out_dir=None, batch_size
     model_path, name = Path(paths[0]), "+".join(map(str, paths))
     env = dist_setup(device)
     try:
-        out = _eval_out(model_path, split, out_dir, len(paths))
+        out = _eval_out(paths, split, out_dir)
         files = {k: out / n
                  for k, n in (("metrics", "metrics.json"), ("table", "metrics.txt"),
                        ("confusion", "confusion.png"))}
@@ -69,9 +74,10 @@ def evaluate(model_path, data_dir, split: str = "test", out_dir=None, batch_size
         if write and env.is_main:
             for p in files.values(): check_output_path(p, overwrite, create=False)
         bundle = load_ensemble(paths, device=env.device)
-        if bundle.meta.get("arch") != "segmenter":
-            raise SarLulcError(f"{model_path} is a {bundle.meta.get('arch')} model, not a "
-                               "segmenter; evaluate a fine-tuned model.")
+        for p, arch in zip(paths, bundle.meta.get("archs") or [bundle.meta.get("arch")]):
+            if arch != "segmenter":
+                raise SarLulcError(f"{p} is a {arch} model, not a segmenter; evaluate a "
+                                   "fine-tuned model.")
         scheme = bundle.scheme
         ds, chip = _eval_chips(info, split, bundle, chip, units, cf)
         if ds.channels != bundle.model.in_chans:
@@ -89,7 +95,7 @@ def evaluate(model_path, data_dir, split: str = "test", out_dir=None, batch_size
                                           confusion=cm.matrix.tolist(), **plain(res)), indent=1))
             with atomic_output(files["table"], overwrite) as t: t.write_text(table + "\n")
             fig = confusion_matrix_figure(cm, list(scheme.names),
-                                          title=f"{split}: {model_path.name}")
+                                          title=f"{split}: {model_name(name)}")
             with atomic_output(files["confusion"], overwrite) as t:
                 fig.savefig(t, format="png", dpi=110)
         return dict(model=name, task=bundle.task, split=split, chips=len(ds),
@@ -112,7 +118,8 @@ def evaluate_command(*, model: Arg("a training run folder, an exported model.saf
                      data: Arg("dataset folder with manifest.json", metavar="DIR"),
                      split: Arg("split to score") = "test",
                      out: Arg("folder for the reports (default: RUN/eval_SPLIT, or eval_STEM_SPLIT "
-                              "beside a model file)",
+                              "beside a model file; several models: ..._ensembleN_HASH, named by "
+                              "them)",
                               metavar="DIR") = None,
                      batch_size: Arg("chips per model call", arg_number(lo=1)) = 8,
                      chip: Arg("chip size (default: the model's training chip)",

@@ -21,7 +21,8 @@ from .core import (SarLulcError, arg_number, atomic_output, check_bools, check_c
                            check_output_path,
                            get_device, output_lock, PRECISION_CHOICES, to_json)
 from .command import Arg, command
-from .checkpoint import (ModelBundle, default_model_path, load_ensemble, load_model, model_meta,
+from .checkpoint import (ModelBundle, default_model_path, load_ensemble, load_model,
+                                 model_channels, model_meta, model_name,
                                  other_model_path)
 from .data import (NormStats, auto_multilook, grid_offsets, multilook_db,
                            scene_norm_stats, scene_stats, speckle_enl)
@@ -43,7 +44,7 @@ from .outputs import (BLOCK, SCENE_SUFFIXES, PredictResult, _SceneWriter, large_
 
 # %% auto #0
 __all__ = ['SCENE_NORMS', 'AUTO_NORM_Z', 'AUTO_NORM_SPREAD', 'REFERENCE_ENL', 'NOT_GEOTIFF', 'SceneOffset', 'scene_offset',
-           'ood_message', 'model_channels', 'channels_of', 'meta_of', 'PredictPlan', 'scene_normed', 'predict_scene',
+           'ood_message', 'channels_of', 'as_model', 'meta_of', 'PredictPlan', 'scene_normed', 'predict_scene',
            'scene_list', 'group_bands', 'scene_stem', 'scene_output', 'load_complete', 'predict_many', 'output_mode',
            'predict_command']
 
@@ -81,11 +82,6 @@ def ood_message(stats: dict, norm, units: str, name: str, auto: bool = False) ->
              "--multilook 3 to 9 for single-look data."))
 
 # %% ../nbs/33_predict.ipynb #4993d593b92c
-def model_channels(meta: dict) -> int:
-    """The number of input bands of a model, from its metadata (input contract, else architecture);
-    1 when unknown."""
-    enc = (meta.get("model_config") or {}).get("encoder") or {}
-    return int((meta.get("input") or {}).get("channels") or enc.get("in_chans") or 1)
 def channels_of(model_or_bundle) -> int:
     "Input bands of a model path, bundle or Predictor, without loading weights."
     if hasattr(model_or_bundle, "channels"): return int(model_or_bundle.channels)
@@ -93,6 +89,12 @@ def channels_of(model_or_bundle) -> int:
         return _in_channels(model_or_bundle.model) or 1
     if isinstance(model_or_bundle, torch.nn.Module): return _in_channels(model_or_bundle) or 1
     return model_channels(meta_of(model_or_bundle))
+
+def as_model(model_or_models):
+    """A model path, bundle or `Predictor` as it is; a list or tuple of models as one ensemble
+    (`load_ensemble`; a list of one: that model)."""
+    if not isinstance(model_or_models, (list, tuple)): return model_or_models
+    return model_or_models[0] if len(model_or_models) == 1 else load_ensemble(model_or_models)
 
 def meta_of(model_or_bundle) -> dict:
     "A model's metadata from a model file (without loading the weights), a bundle or a `Predictor`."
@@ -513,6 +515,7 @@ def predict_scene(model_or_bundle, src, dst, plan: PredictPlan | None = None, *,
     give normalisation statistics; `choose_model`: the default land-cover model may hand a scene
     from another sensor to `lulc_scene`. Memory depends on `tile` and the scene width only."""
     t_start = time.perf_counter()
+    model_or_bundle = as_model(model_or_bundle)        # several models: their average
     # "auto" / "scene" / "model": the plan's choice
     if isinstance(norm, str): options["norm"], norm = norm, None
     # every option checked, before any file
@@ -668,6 +671,7 @@ def predict_many(model_or_bundle, inputs, out_dir, plan: PredictPlan | None = No
     `predict_scene`'s, scene by scene."""
     # checked before any scene
     plan = PredictPlan.of(plan, **options)
+    model_or_bundle = as_model(model_or_bundle)        # several models: their average, loaded once
     task, device, precision, tta, compile = (plan.task, plan.device, plan.precision, plan.tta,
                                              plan.compile)
     mine, rank, world, device = _my_scenes(model_or_bundle, inputs, out_dir, rank, world_size,
@@ -862,11 +866,9 @@ def predict_command(inputs: _PA["inputs"], /, *, out: _PA["out"], task: _PA["tas
     for i in inputs:
         if not Path(i).exists(): raise SarLulcError(f"Input {i} does not exist.")
     # no --model: the default one, which may hand a scene from another sensor to lulc_scene
-    models = [model] if isinstance(model, (str, os.PathLike)) else list(model or [])
-    choose = not models
-    # one model by path; several as one ensemble bundle
-    model = (default_model_path(task or "lulc") if not models else models[0] if len(models) == 1
-             else load_ensemble(models))
+    # no --model: the default one; several: one ensemble (a bundle or Predictor passes through)
+    choose = model is None or (isinstance(model, (list, tuple)) and not model)
+    model = default_model_path(task or "lulc") if choose else as_model(model)
     with tempfile.TemporaryDirectory(prefix="sar_lulc_grey_") as tmp:
         # the app's rule for PNG/JPEG
         inputs, units = _grey_images_as_db(inputs, Path(tmp), units)
@@ -916,7 +918,7 @@ def _predict_inputs(model, inputs, out, plan: PredictPlan, choose_model: bool = 
             "area_km2": [r.area_km2 or {} for r in ok],
             "outputs": [str(r.paths["class"]) for r in ok],
             # which weights made the maps (the default model hands other sensors' scenes on)
-            "models": collections.Counter(Path(r.model).stem for r in ok
+            "models": collections.Counter(model_name(r.model) for r in ok
                                           if r.model and not r.skipped)}
     parts = gather_objects(part) if world > 1 else [part]      # every rank's share, for one summary
     total = {}

@@ -112,6 +112,11 @@ def test_ensemble_averages_the_models(tmp_path, models):
         s = json.loads(r.stdout.strip().splitlines()[-1])
         with rasterio.open(s["paths"]["probs"]) as ds: probs[name] = ds.read().astype(int)
     assert all(str(m) in s["model"] for m in (models["lulc"], other))           # the summary names every member
+    d = tmp_path / "two"; d.mkdir(); make_scene(d / "x.tif", seed=1); make_scene(d / "y.tif", seed=2)
+    r = run(["--json", "predict", d, "--model", models["lulc"], "--model", other, "--out", tmp_path / "maps",
+             "--tile", 128, "--no-progress"])
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout.strip().splitlines()[-1])["models"] == {"lulc+seed1": 2}     # both made both maps
     valid = probs["a"][0] != 255
     mean = (probs["a"] + probs["b"]) / 2                                      # percent, each rounded once
     assert np.abs(probs["ab"] - mean)[:, valid].max() <= 1
