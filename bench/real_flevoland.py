@@ -394,13 +394,18 @@ def main(argv=None) -> int:
     root = shared_dir()
     if root is None: sys.exit("no shared data folder (set SAR_LULC_SHARED)")
     paths = scene_paths(root)
-    if a.maps:                                 # the chapter's figure: labels and maps of fold 0, seed 0
-        maps = {"test": rasterio.open(a.out / "folds/f0/test_label.tif").read(1),
-                "train": rasterio.open(a.out / "folds/f0/train_label.tif").read(1)}
+    if a.maps:                # the chapter's figure: labels and maps of fold 0, seed 0 (an ensemble: seeds 0, 1, 2)
+        npz = a.json.with_name(a.json.stem + "_maps.npz")
+        maps = dict(np.load(npz)) if npz.exists() else {}            # arms whose runs are gone keep their map
+        maps.update(test=rasterio.open(a.out / "folds/f0/test_label.tif").read(1),
+                    train=rasterio.open(a.out / "folds/f0/train_label.tif").read(1))
         for arm in a.maps:
             rd = a.out / "runs" / f"spatial_{a.inputs[0]}_{arm}_f0_s0"
-            maps[arm] = np.load(rd / "pred.npy") if (rd / "pred.npy").exists() else rasterio.open(rd / "pred.tif").read(1)
-        np.savez_compressed(a.json.with_name(a.json.stem + "_maps.npz"), **{k: v.astype(np.uint8) for k, v in maps.items()})
+            ens = sorted((a.out / "ensembles").glob(f"{arm}_f0_s0-1-2_*[0-9a-f].tif"))
+            if (rd / "pred.npy").exists(): maps[arm] = np.load(rd / "pred.npy")
+            elif (rd / "pred.tif").exists() or ens: maps[arm] = rasterio.open(ens[-1] if ens else rd / "pred.tif").read(1)
+            elif arm not in maps: sys.exit(f"no fold-0 map of {arm} in {a.out}: run it first")
+        np.savez_compressed(npz, **{k: v.astype(np.uint8) for k, v in maps.items()})
         return 0
     if a.ensemble:
         res = ensembles(a, paths)

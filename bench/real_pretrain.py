@@ -189,12 +189,16 @@ def paired(runs: list, arm: str, blocks, base: str = "tiny_real") -> dict:
                 scratch=summarise([b[k] for k in both])[0])
 
 
-def report(out: Path, results: Path, what: dict | None) -> dict:
+def report(out: Path, results: Path, what: dict | None, old: dict | None = None) -> dict:
+    """The report of every arm: those pretrained in `out`, and those of an `old` report whose pretraining runs are
+    gone from this checkout (their pretraining record kept; their fine-tuning records are in `results`)."""
     res = json.loads(results.read_text()) if results.exists() else {"runs": []}
-    runs = [d.name for d in sorted((out / "pretrain").iterdir(), key=lambda d: (len(d.name), d.name))
+    here = [d.name for d in sorted((out / "pretrain").iterdir(), key=lambda d: (len(d.name), d.name))
             if (d / "bench_summary.json").exists()] if (out / "pretrain").exists() else []
-    pre = {a: dict(json.loads((out / "pretrain" / a / "bench_summary.json").read_text()), **trivial_ratio(out / "pretrain" / a))
-           for a in runs}
+    pre = {**(old or {}).get("pretraining", {}),
+           **{a: dict(json.loads((out / "pretrain" / a / "bench_summary.json").read_text()), **trivial_ratio(out / "pretrain" / a))
+              for a in here}}
+    runs = list(pre)
     table = {f"pre_{a}": {str(b): paired(res["runs"], f"pre_{a}", b) for b in BLOCKS} for a in runs}
     # the inductive check: the same arm pretrained without the fold's test fields, against the one that saw them
     inductive = {f"pre_{a}": {str(b): paired(res["runs"], f"pre_{a}", b, base=f"pre_{a.split('_nof')[0]}") for b in BLOCKS}
@@ -259,7 +263,7 @@ def main(argv=None) -> int:
         for tag, _, folds in plan:
             encoders = {f"{arm}{tag}": a.out / "pretrain" / f"{arm}{tag}" / "encoder.safetensors" for arm in a.arms}
             finetune(a.out, encoders, a.seeds, folds, a.jobs, results, a.blocks, scratch=not a.no_scratch)
-    rep = report(a.out, results, what)
+    rep = report(a.out, results, what, json.loads(a.json.read_text()) if a.json.exists() else None)
     a.json.write_text(json.dumps(rep, indent=1, default=float))
     return 0
 
