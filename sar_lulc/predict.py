@@ -780,7 +780,7 @@ _PA = dict(
     task=Arg("lulc (land cover) or water; default: the model's", choices=TASKS),
     model=Arg("run folder, exported .safetensors/.pt, or a shipped model by name: lulc, water "
               "(default: the task's); give it again to average several models (an ensemble, e.g. "
-              "one recipe trained with --seed 0, 1, 2)", action="append"),
+              "one recipe trained with seeds 0, 1 and 2)", action="append"),
     probs=Arg("also write per-class probabilities (water: always)"),
     no_confidence=Arg("do not write the confidence raster"),
     overwrite=Arg("replace existing outputs"),

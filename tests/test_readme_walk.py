@@ -100,6 +100,7 @@ def test_every_readme_command_runs_from_outside_the_repository(tmp_path):
     for made in ("data/synth/manifest.json", "runs/pre", "runs/lulc/model.safetensors", "data/both/manifest.json",
                  "runs/water/model.safetensors", "scene_lulc.tif", "runs/dual/model.safetensors", "maps",
                  "data/mine/manifest.json", "data/lakes/manifest.json", "runs/lakes/model.safetensors",
-                 "runs/f0/model.safetensors", "runs/f1/model.safetensors", "fields_map.tif"):
+                 "runs/f0/model.safetensors", "runs/f1/model.safetensors", "runs/f2/model.safetensors",
+                 "fields_map.tif"):
         assert (tmp_path / made).exists(), made
     assert not any(ROOT.joinpath(p).exists() for p in ("runs/dual", "scene_lulc.tif", "maps")), "written in the repo"
