@@ -513,12 +513,13 @@ def ensembles(a, paths: dict) -> list[dict]:
         rd = lambda s: a.out / "runs" / f"spatial_{inputs}_{a.ensemble}_f{f}_s{s}"
         missing = [str(rd(s)) for s in a.seeds if not (rd(s) / "run" / "model.safetensors").is_file()]
         if missing: sys.exit(f"no trained model in {', '.join(missing)}: run --arms {a.ensemble} first")
+        # each member's weights hashed once: ensemble maps are named by them
+        digest = {s: hashlib.sha1((rd(s) / "run" / "model.safetensors").read_bytes()).digest() for s in a.seeds}
         for n in a.ensemble_size:
             for i, sub in enumerate(itertools.combinations(a.seeds, n)):
                 arm = f"{a.ensemble}_ens{n}{tag}"
                 # named by the members' weights too: retrained members make a new map
-                h = hashlib.sha1(b"".join(hashlib.sha1((rd(s) / "run" / "model.safetensors").read_bytes()).digest()
-                                          for s in sub)).hexdigest()[:8]
+                h = hashlib.sha1(b"".join(digest[s] for s in sub)).hexdigest()[:8]
                 out = a.out / "ensembles" / f"{arm}_f{f}_s{'-'.join(map(str, sub))}_{h}.tif"
                 cmd = ["predict", *scene_files(paths, a.out, inputs),
                        *[x for s in sub for x in ("--model", str(rd(s) / "run" / "model.safetensors"))],

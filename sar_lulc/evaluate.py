@@ -26,10 +26,10 @@ def _eval_out(paths: list, split: str, out_dir) -> Path:
     members (whatever their order), so that two ensembles never share one."""
     if out_dir is not None: return Path(out_dir)
     model_path, s = Path(paths[0]), split
-    if len(paths) > 1:
-        model_path = min((Path(p) for p in paths), key=lambda p: str(p.resolve()))
-        key = "\n".join(sorted(str(Path(p).resolve()) for p in paths))
-        s = f"{split}_ensemble{len(paths)}_{hashlib.sha1(key.encode()).hexdigest()[:8]}"
+    if len(paths) > 1:                             # beside the first member by resolved path
+        where = sorted(str(Path(p).resolve()) for p in paths)
+        model_path, key = Path(where[0]), "\n".join(where).encode()
+        s = f"{split}_ensemble{len(paths)}_{hashlib.sha1(key).hexdigest()[:8]}"
     if model_path.is_dir(): return model_path / f"eval_{s}"
     return model_path.parent / f"eval_{model_path.stem}_{s}"
 

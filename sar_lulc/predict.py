@@ -865,8 +865,8 @@ def predict_command(inputs: _PA["inputs"], /, *, out: _PA["out"], task: _PA["tas
     # what only the command line has: the inputs exist, and what --out means
     for i in inputs:
         if not Path(i).exists(): raise SarLulcError(f"Input {i} does not exist.")
-    # no --model: the default one, which may hand a scene from another sensor to lulc_scene
-    # no --model: the default one; several: one ensemble (a bundle or Predictor passes through)
+    # no --model: the default one, which may hand a scene from another sensor to lulc_scene;
+    # several: one ensemble (a bundle or Predictor passes through)
     choose = model is None or (isinstance(model, (list, tuple)) and not model)
     model = default_model_path(task or "lulc") if choose else as_model(model)
     with tempfile.TemporaryDirectory(prefix="sar_lulc_grey_") as tmp:
