@@ -23,11 +23,11 @@ from .data import NormStats
 # %% auto #0
 __all__ = ['CKPT_FORMAT', 'EXPORT_FORMAT', 'ARCHS', 'EXPORT_DTYPES', 'MICRO_MODEL', 'DEMO_MODELS', 'OTHER_MODELS',
            'DEMO_MODEL_DIR', 'DEMO_ENCODER', 'get_rng_state', 'set_rng_state', 'unwrap_model', 'plain',
-           'training_state', 'save_checkpoint', 'load_checkpoint', 'check_compatible', 'restore_training',
-           'register_arch', 'build_model', 'find_checkpoint', 'export_model', 'ModelBundle', 'resolve_model_ref',
-           'model_meta', 'load_model', 'untrained_model', 'logits_of', 'Ensemble', 'model_channels', 'load_ensemble',
-           'model_name', 'repo_root', 'other_model_path', 'default_model_path', 'default_encoder_path',
-           'export_command']
+           'training_state', 'save_checkpoint', 'load_checkpoint', 'final_weights', 'check_compatible',
+           'restore_training', 'register_arch', 'build_model', 'find_checkpoint', 'export_model', 'ModelBundle',
+           'resolve_model_ref', 'model_meta', 'load_model', 'untrained_model', 'logits_of', 'Ensemble',
+           'model_channels', 'load_ensemble', 'model_name', 'repo_root', 'other_model_path', 'default_model_path',
+           'default_encoder_path', 'export_command']
 
 # %% ../nbs/20_checkpoint.ipynb #41ebedfb0adb
 CKPT_FORMAT = "sar_lulc.checkpoint/1"
@@ -91,11 +91,12 @@ def training_state(model: nn.Module, *, kind: str, arch: str, model_config, conf
                    step: int = 0, sampler: dict | None = None, norm=None, scheme=None,
                    class_freqs=None,
                    metrics: dict | None = None, best: dict | None = None, rng: bool = True,
-                   **extra) -> dict:
+                   ema: nn.Module | None = None, **extra) -> dict:
     """The checkpoint dict of a training run (only tensors and plain containers, so `weights_only`
-    loads it)."""
+    loads it). `ema`: the run's moving average of the weights, kept beside the trained ones."""
     return dict(format=CKPT_FORMAT, kind=kind, arch=arch, task=task, preset=preset,
                 model_config=plain(model_config), config=plain(config), model=_cpu_state(model),
+                ema=_cpu_state(ema) if ema is not None else None,
                 optimizer=optimizer.state_dict() if optimizer is not None else None,
                 scheduler=scheduler.state_dict() if scheduler is not None else None,
                 scaler=scaler.state_dict() if scaler is not None and scaler.is_enabled() else None,
@@ -140,6 +141,11 @@ def load_checkpoint(path, map_location="cpu", mmap: bool = False) -> dict:
         raise SarLulcError(f"{path} is not a sar_lulc training checkpoint (format {CKPT_FORMAT} "
                            "expected).")
     return ckpt
+
+def final_weights(ckpt: dict) -> dict:
+    """The weights a training checkpoint gives its users: the moving average of the weights when
+    the run kept one (`TrainConfig.ema`), else the trained weights (which resuming restores)."""
+    return ckpt["ema"] if ckpt.get("ema") is not None else ckpt["model"]
 
 # %% ../nbs/20_checkpoint.ipynb #17a6ef742d55
 def check_compatible(ckpt: dict, *, kind: str | None = None, preset: str | None = None,
@@ -258,7 +264,7 @@ def export_model(run_or_ckpt, out_path=None, overwrite: bool = False, which: str
     else:
         ckpt_path = find_checkpoint(src, which) if src.is_dir() else src
         ckpt = load_checkpoint(ckpt_path)
-        base_meta, state = _meta_of(ckpt), ckpt["model"]
+        base_meta, state = _meta_of(ckpt), final_weights(ckpt)
         # the run's test metrics belong to its best checkpoint
         tm = ckpt_path.parent / "test_metrics.json"
         if ckpt_path.name == "best.pt" and "test_metrics" not in meta and tm.is_file():
@@ -350,7 +356,8 @@ def _model_file(path_or_run, which: str = "best") -> Path:
     if not p.exists(): raise SarLulcError(f"Model {p} does not exist (give a run folder, a "
                                           ".safetensors or a .pt file).")
     if p.is_dir():
-        p = p / "model.safetensors" if which == "best" and (p / "model.safetensors").is_file() else find_checkpoint(p, which)
+        p = (p / "model.safetensors" if which == "best" and (p / "model.safetensors").is_file()
+             else find_checkpoint(p, which))
     return p
 
 def model_meta(path_or_run, which: str = "best") -> dict:
@@ -375,7 +382,7 @@ def load_model(path_or_run, device="cpu", which: str = "best") -> ModelBundle:
     p = _model_file(path_or_run, which)
     if p.suffix == ".safetensors": meta, state = _read_export(p)
     elif p.suffix == ".pt":
-        ck = load_checkpoint(p); meta, state = _meta_of(ck), ck["model"]
+        ck = load_checkpoint(p); meta, state = _meta_of(ck), final_weights(ck)
     else: raise SarLulcError(f"Unsupported model file {p.name}: give a run folder, a .safetensors "
                              "or a .pt file.")
     if "arch" not in meta or "model_config" not in meta: raise SarLulcError(f"{p}: model metadata "

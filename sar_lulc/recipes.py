@@ -25,8 +25,7 @@ __all__ = ['TRAIN_PRESETS', 'PRETRAIN_PRESETS', 'TrainConfig', 'PretrainConfig',
 class TrainConfig:
     "Fine-tuning config; defaults = the `demo` recipe (see `TRAIN_PRESETS`)."
     recipe: str = "demo"
-    # lulc: the dataset's scheme; water: binary water / not water
-    task: str = "lulc"
+    task: str = "lulc"                  # lulc: the dataset's scheme; water: water / not water
     # model: tiny | swin_t | swin_b (Swin), resnet18 (timm CNN; recommended from scratch)
     preset: str = "tiny"
     arch: str = "segmenter"             # this toolkit's, or one of checkpoint.register_arch
@@ -43,6 +42,7 @@ class TrainConfig:
     betas: tuple = (0.9, 0.999)
     drop_path: float = 0.1              # stochastic depth rate of the encoder
     clip: float | None = 5.0            # max gradient norm (None = no clipping)
+    ema: float = 0.0                    # decay of a moving average of the weights; 0 = off
     # fp32 | bf16 (autocast) | fp16 (grad scaler; CUDA, slow on CPUs) | auto (bf16 if faster)
     precision: str = "fp32"
     # torch.compile the model (True: inductor; or a backend name, e.g. aot_eager; or inductor:MODE)
@@ -183,12 +183,12 @@ def _check_config(cfg) -> None:
     for f in ("num_workers", "save_every"): check_number(f, getattr(cfg, f), lo=0)
     for f in ("min_valid", "mask_ratio", "sar_w_s", "drop_path", "gamma", "blr", "min_lr_ratio",
               "clip", "gain_db",
-              "ramp_db", "speckle", "balance"):
+              "ramp_db", "speckle", "balance", "ema"):
         v = getattr(cfg, f, None)
         if v is None: continue
         lo, hi = {"min_valid": (0, 1), "mask_ratio": (0, 0.95), "drop_path": (0, 0.9),
                   "min_lr_ratio": (0, 1),
-                  "speckle": (0, 1), "balance": (0, 1)}.get(f, (0, None))
+                  "speckle": (0, 1), "balance": (0, 1), "ema": (0, 0.9999)}.get(f, (0, None))
         # clip 0 = no clipping
         check_number(f, v, kind=float, lo=lo, hi=hi, lo_open=f in ("mask_ratio", "blr"))
     if getattr(cfg, "val_chip", None) is not None: check_number("val_chip", cfg.val_chip, lo=1)

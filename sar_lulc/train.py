@@ -13,6 +13,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, Subset
+from timm.utils import ModelEmaV3
 
 from .core import (AUTO_MIN_SPEEDUP, SarLulcError, to_json, PRECISION_CHOICES, arg_number,
                            autocast, get_device,
@@ -22,7 +23,7 @@ from .io import UNITS, Calibration
 from .schemes import TASKS, class_key, get_scheme
 from .segmenter import HEADS, HR_INJECT, SEGMENTER_PRESETS, Segmenter, SegmenterConfig, preset_family, segmenter_config
 from .checkpoint import (build_model, check_compatible, export_model, find_checkpoint,
-                                 load_checkpoint, load_model,
+                                 final_weights, load_checkpoint, load_model,
                                  model_meta, plain, resolve_model_ref,
                                  restore_training, save_checkpoint, training_state, unwrap_model)
 from .recipes import (PRETRAIN_PRESETS, TRAIN_PRESETS, PretrainConfig, TrainConfig,
@@ -117,9 +118,10 @@ def choose_train_precision(model: nn.Module, train_ds, loss_fn, batch_size: int,
 
 # %% ../nbs/24_train.ipynb #f39e9c94febe
 def _resume(resume, model, opt, sched, scaler, cfg, meta: dict, kind: str, model_config,
-            steps_per_epoch: int) -> tuple:
-    """Restore a run from checkpoint `resume` into the model, optimiser, schedule and scaler;
-    returns (step, epoch, batch, best, last metrics). A resumed `auto` run keeps its precision."""
+            steps_per_epoch: int, ema=None) -> tuple:
+    """Restore a run from checkpoint `resume` into the model, optimiser, schedule, scaler and
+    weight average (`ema`; from the restored weights when the checkpoint kept none); returns
+    (step, epoch, batch, best, last metrics). A resumed `auto` run keeps its precision."""
     ck = load_checkpoint(resume)
     check_compatible(ck, kind=kind, preset=meta.get("preset"), task=meta.get("task"),
                      model_config=model_config, source=str(resume))
@@ -130,6 +132,9 @@ def _resume(resume, model, opt, sched, scaler, cfg, meta: dict, kind: str, model
                            f"accum_steps, chips_per_epoch and the number of processes of the "
                            "original run.")
     restore_training(ck, model, opt, sched, scaler)
+    if ema is not None:
+        if ck.get("ema") is not None: ema.module.load_state_dict(ck["ema"])
+        else: ema.set(model)
     if cfg.precision == "auto" and (ck.get("config") or {}).get("precision") in ("fp32", "bf16"):
         cfg.precision = ck["config"]["precision"]
         why = ck.get("precision_auto") or cfg.precision
@@ -208,6 +213,9 @@ class _Run:
         self.opt, self.sched, self.scaler, self.sampler = opt, sched, scaler, sampler
         self.steps_per_epoch, self.step = steps_per_epoch, 0
         self.best = self.last_metrics = None
+        # the moving average of the weights (TrainConfig.ema), which validation and export use
+        self.ema = (ModelEmaV3(model, decay=cfg.ema, use_warmup=True)
+                    if getattr(cfg, "ema", 0) else None)
         self.steps_log = _CsvLog(out / "steps.csv", env.is_main)
         self.epoch_log = _CsvLog(out / "log.csv", env.is_main)
         self.tb = None
@@ -220,6 +228,10 @@ class _Run:
     def chips_per_step(self) -> int: return self.cfg.batch_size * self.accum * self.env.world_size
     @property
     def lr(self) -> float: return max(g["lr"] for g in self.opt.param_groups)
+    @property
+    def weights(self) -> nn.Module:
+        "The model a user gets: the weight average when the run keeps one."
+        return self.model if self.ema is None else self.ema.module
 
     def save(self, name: str, epoch: int, batch: int, metrics):
         "A checkpoint that resumes exactly from (epoch, micro-batch `batch`)."
@@ -227,7 +239,7 @@ class _Run:
         st = training_state(self.model, kind=self.kind, arch=self.arch,
                             model_config=self.model_config, config=cfg, optimizer=self.opt,
                             scheduler=self.sched, scaler=self.scaler, epoch=epoch, step=self.step,
-                            metrics=metrics, best=self.best,
+                            metrics=metrics, best=self.best, ema=getattr(self.ema, "module", None),
                             sampler=dict(epoch=epoch, batch=batch, seed=cfg.seed,
                                          world_size=env.world_size,
                                          steps_per_epoch=self.steps_per_epoch), **self.meta)
@@ -279,7 +291,8 @@ def _start(model, train_ds, cfg, out: Path, loss_fn, kind, arch, model_config, m
     pos = (0, 0)
     if resume:
         run.step, e, b, run.best, run.last_metrics = _resume(resume, model, opt, sched, scaler, cfg,
-                                                             meta, kind, model_config, spe)
+                                                             meta, kind, model_config, spe,
+                                                             run.ema)
         pos = (e, b)
     # measured once, here (auto is fp32 or bf16: the fp16 scaler above stays off); fit writes the
     # choice into the config, which evaluation, checkpoints and the caller's later steps read
@@ -324,6 +337,7 @@ def _optimiser_step(self: _Run, epoch: int, b: int) -> float:
     self.opt.zero_grad(set_to_none=True)
     self.sched.step()
     self.step += 1
+    if self.ema is not None: self.ema.update(self.model, step=self.step)
     return gn
 
 
@@ -387,7 +401,9 @@ def _epoch(self: _Run, train_ds, epoch: int, b: int, loss_fn, max_steps, progres
 def _end_epoch(self: _Run, epoch: int, meter: _Meter, val_fn, select, mode: str):
     "Validate, keep the best, write last.pt (and best.pt) and the epoch's log row."
     _broadcast_buffers(self.model, self.env)
-    metrics = val_fn(self.model) if val_fn is not None else {}
+    # each process averages its own BatchNorm statistics: rank 0's, like the model's
+    if self.ema is not None: _broadcast_buffers(self.ema.module, self.env)
+    metrics = val_fn(self.weights) if val_fn is not None else {}
     v = metrics.get(select) if select else None
     improved = _improves(v, self.best, mode)
     if improved: self.best = dict(metric=select, value=float(v), epoch=epoch + 1, step=self.step)
@@ -423,6 +439,7 @@ def fit(model: nn.Module, train_ds, cfg, out_dir, *, loss_fn, kind: str, arch: s
             break
         run._end_epoch(epoch, meter, val_fn, select, mode)
         epoch_done = epoch + 1
+    if run.ema is not None: _broadcast_buffers(run.ema.module, env)   # a --steps stop skips _end_epoch
     _barrier(env)
     if run.tb: run.tb.close()
     return dict(kind=kind, run=str(out), steps=run.step, epochs_done=epoch_done,
@@ -430,7 +447,7 @@ def fit(model: nn.Module, train_ds, cfg, out_dir, *, loss_fn, kind: str, arch: s
                 precision_auto=meta.get("precision_auto"), steps_per_epoch=run.steps_per_epoch,
                 lr=effective_lr(cfg, env.world_size), best=run.best,
                 val=scalars(run.last_metrics), time_s=time.time() - t_start,
-                world_size=env.world_size, weights_sha256=state_sha256(model),
+                world_size=env.world_size, weights_sha256=state_sha256(run.weights),
                 last=str(out / "last.pt"),
                 best_ckpt=str(out / "best.pt") if (out / "best.pt").exists() else None)
 
@@ -489,12 +506,13 @@ def load_pretrained(model: nn.Module, path, multilook: int | None = None) -> Pat
     otherwise than `multilook` (the fine-tuning's)."""
     p = resolve_model_ref(path)
     if p.is_dir():
-        p = p / "encoder.safetensors" if (p / "encoder.safetensors").is_file() else find_checkpoint(p, "last")
+        p = (p / "encoder.safetensors" if (p / "encoder.safetensors").is_file()
+             else find_checkpoint(p, "last"))
     if not p.is_file(): raise SarLulcError(f"Pretrained weights {p} not found (give a pretraining "
                                            "run folder or a file).")
     enc = unwrap_model(model).encoder
     if p.suffix == ".pt":
-        state = extract_encoder_state(load_checkpoint(p)["model"])
+        state = extract_encoder_state(final_weights(load_checkpoint(p)))
         rep = check_encoder_state(enc, state)
         if rep["missing"] or rep["unexpected"] or rep["mismatched"]:
             raise SarLulcError(f"Encoder weights in {p} do not fit this model: "
@@ -598,7 +616,7 @@ def _final_test(cfg, info, kw: dict, model, out, target, env, progress) -> dict 
     "The best checkpoint scored on the test split (every labelled pixel), when there is one."
     if not (cfg.test_at_end and info.splits.get("test")): return None
     ck = load_checkpoint(find_checkpoint(out, "best"))
-    model.load_state_dict(ck["model"])
+    model.load_state_dict(final_weights(ck))
     test_ds = ChipDataset(info.items("test"), chip=cfg.val_chip or cfg.chip, mode="grid",
                           **{**kw, "min_valid": 0.0})
     return evaluate_dataset(model, test_ds, target.num_classes, env, cfg.eval_batch_size,

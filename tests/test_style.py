@@ -5,7 +5,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_COLS, MAX_CELL = 100, 60
-LONG_LINES_MAX = 181          # library lines over 100 characters when the ratchet was set (1.5 %)
+LONG_LINES_MAX = 179          # library lines over 100 characters when the ratchet was set (1.5 %)
 BIG_CELLS_MAX = 0             # exported cells over 60 lines (issue 28's target: none)
 
 def library_lines() -> list[tuple[str, int, str]]:
