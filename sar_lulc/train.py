@@ -126,6 +126,11 @@ def _resume(resume, model, opt, sched, scaler, cfg, meta: dict, kind: str, model
     check_compatible(ck, kind=kind, preset=meta.get("preset"), task=meta.get("task"),
                      model_config=model_config, source=str(resume))
     smp = ck.get("sampler") or {}
+    if ck.get("ema") is not None and ema is None:
+        was = (ck.get("config") or {}).get("ema")
+        raise SarLulcError(f"{resume} keeps a moving average of its weights (ema {was}), which "
+                           f"is what the run exports; resume it with --set ema={was} so that the "
+                           "average goes on.")
     if smp.get("steps_per_epoch") not in (None, steps_per_epoch):
         raise SarLulcError(f"Cannot resume {resume}: it ran {smp['steps_per_epoch']} steps per "
                            f"epoch, this run would run {steps_per_epoch}; keep batch_size, "
@@ -239,7 +244,8 @@ class _Run:
         st = training_state(self.model, kind=self.kind, arch=self.arch,
                             model_config=self.model_config, config=cfg, optimizer=self.opt,
                             scheduler=self.sched, scaler=self.scaler, epoch=epoch, step=self.step,
-                            metrics=metrics, best=self.best, ema=getattr(self.ema, "module", None),
+                            metrics=metrics, best=self.best,
+                            ema=getattr(self.ema, "module", None),
                             sampler=dict(epoch=epoch, batch=batch, seed=cfg.seed,
                                          world_size=env.world_size,
                                          steps_per_epoch=self.steps_per_epoch), **self.meta)
@@ -439,7 +445,8 @@ def fit(model: nn.Module, train_ds, cfg, out_dir, *, loss_fn, kind: str, arch: s
             break
         run._end_epoch(epoch, meter, val_fn, select, mode)
         epoch_done = epoch + 1
-    if run.ema is not None: _broadcast_buffers(run.ema.module, env)   # a --steps stop skips _end_epoch
+    # rank 0's BatchNorm statistics in every average (a --steps stop skips _end_epoch)
+    if run.ema is not None: _broadcast_buffers(run.ema.module, env)
     _barrier(env)
     if run.tb: run.tb.close()
     return dict(kind=kind, run=str(out), steps=run.step, epochs_done=epoch_done,
