@@ -31,12 +31,11 @@ def main(argv=None) -> int:
     root = shared_dir()
     if root is None: sys.exit("no shared data folder (set SAR_LULC_SHARED)")
     scene = scene_files(scene_paths(root), a.out, "hh")
-    runs = [a.out / "runs" / f"spatial_hh_{a.arm}_f{f}_s{s}" for f in range(3) for s in a.seeds]
-    missing = [str(r) for r in runs if not (r / "run" / "model.safetensors").is_file()]
+    runs = [(f, s, a.out / "runs" / f"spatial_hh_{a.arm}_f{f}_s{s}") for f in range(3) for s in a.seeds]
+    missing = [str(r) for _, _, r in runs if not (r / "run" / "model.safetensors").is_file()]
     if missing: sys.exit(f"no trained model in {', '.join(missing)}: run bench/real_flevoland.py --arms {a.arm} first")
     rows = []
-    for rd in runs:
-        f, s = int(rd.name.split("_f")[-1][0]), int(rd.name.split("_s")[-1])        # ..._f{fold}_s{seed}
+    for f, s, rd in runs:
         fd = a.out / "folds" / f"f{f}"
         train, test = (rasterio.open(fd / n).read(1) for n in ("train_label.tif", "test_label.tif"))
         counts = np.bincount(train.ravel(), minlength=16)[1:].tolist()
@@ -47,7 +46,7 @@ def main(argv=None) -> int:
                    "--device", "cpu", "--tile", str(t), "--overlap", str(t // 3), "--no-progress"]
             run(sar_lulc_exe() + cmd, a.out / "logs" / f"{out.stem}.log")
             pred = rasterio.open(out).read(1)
-            rows.append(dict(arm=a.arm, fold=f, seed=s, tile=t, overlap=t // 3, command=" ".join(["sar-lulc"] + cmd),
+            rows.append(dict(arm=a.arm, protocol="spatial", inputs="hh", fold=f, seed=s, tile=t, overlap=t // 3, command=" ".join(["sar-lulc"] + cmd),
                              fit_miou=score(pred, train)["miou"], miou=score(pred, test, counts)["miou"]))
             print(f"{rd.name} tile {t}: fit {100 * rows[-1]['fit_miou']:.1f}  held-out {100 * rows[-1]['miou']:.1f}", flush=True)
     a.json.write_text(json.dumps(dict(rows=rows, machine=machine(), what=__doc__.split("\n\n")[0]), indent=1))

@@ -33,11 +33,17 @@ def pseudo_labels(pred, conf, lab, keep: float) -> np.ndarray:
     return out
 
 
+def paths(a, f: int) -> tuple[Path, Path, Path, Path]:
+    "Fold f's folder, this --keep's folder, its pseudo-label raster and its chips."
+    od = a.out / "selftrain" / f"k{a.keep}"
+    return a.out / "folds" / f"f{f}", od, od / f"f{f}_pseudo.tif", od / f"f{f}_chips"
+
+
 def prepare(a, f: int) -> list[list[str]]:
     "Fold f's pseudo-labels and chips (made once, before runs go in parallel); the commands that made them."
-    fd, od = a.out / "folds" / f"f{f}", a.out / "selftrain" / f"k{a.keep}"
+    fd, od, pl, chips = paths(a, f)
     od.mkdir(parents=True, exist_ok=True)
-    log, pl, chips = a.out / "logs" / f"selftrain_k{a.keep}_f{f}.log", od / f"f{f}_pseudo.tif", od / f"f{f}_chips"
+    log = a.out / "logs" / f"selftrain_k{a.keep}_f{f}.log"
     members = [x for s in (0, 1, 2) for x in ("--model", str(a.out / f"runs/spatial_hh_init_lulc_f{f}_s{s}/run/model.safetensors"))]
     ens = ["predict", str(fd / "train_HH.tif"), *members, "--out", str(od / f"f{f}_ens.tif"), "--overwrite", "--device", "cpu",
            "--allow-nodata", "--no-progress"]
@@ -53,11 +59,10 @@ def prepare(a, f: int) -> list[list[str]]:
 
 
 def one(a, root: Path, f: int, seed: int, cmds: list) -> dict:
-    fd, od = a.out / "folds" / f"f{f}", a.out / "selftrain" / f"k{a.keep}"
+    fd, od, pl, chips = paths(a, f)
     rd = od / f"f{f}_s{seed}"; rd.mkdir(parents=True, exist_ok=True)
     if (rd / "record.json").exists(): return json.loads((rd / "record.json").read_text())
-    log, pl, chips = a.out / "logs" / f"selftrain_k{a.keep}_f{f}_s{seed}.log", od / f"f{f}_pseudo.tif", od / f"f{f}_chips"
-    cmds = list(cmds)
+    log, cmds = a.out / "logs" / f"selftrain_k{a.keep}_f{f}_s{seed}.log", list(cmds)
     cmds.append(["train", "--data", str(chips), "--out", str(rd / "run"), "--overwrite", "--recipe", "real", "--seed", str(seed),
                  "--device", "cpu", "--init", INIT, "--no-progress"])
     t = time.time(); run(sar_lulc_exe() + cmds[-1], log); train_s = time.time() - t

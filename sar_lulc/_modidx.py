@@ -938,6 +938,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                 'sar_lulc.train._Run.chips_per_step': ('train.html#_run.chips_per_step', 'sar_lulc/train.py'),
                                 'sar_lulc.train._Run.lr': ('train.html#_run.lr', 'sar_lulc/train.py'),
                                 'sar_lulc.train._Run.save': ('train.html#_run.save', 'sar_lulc/train.py'),
+                                'sar_lulc.train._Run.sync_buffers': ('train.html#_run.sync_buffers', 'sar_lulc/train.py'),
                                 'sar_lulc.train._Run.weights': ('train.html#_run.weights', 'sar_lulc/train.py'),
                                 'sar_lulc.train._check_channels': ('train.html#_check_channels', 'sar_lulc/train.py'),
                                 'sar_lulc.train._check_pretrained_input': ('train.html#_check_pretrained_input', 'sar_lulc/train.py'),

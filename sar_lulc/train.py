@@ -404,11 +404,15 @@ def _epoch(self: _Run, train_ds, epoch: int, b: int, loss_fn, max_steps, progres
     return b, stopped, meter
 
 @patch
+def sync_buffers(self: _Run):
+    "Rank 0's buffers (BatchNorm statistics) in every process's model and weight average."
+    _broadcast_buffers(self.model, self.env)
+    if self.ema is not None: _broadcast_buffers(self.ema.module, self.env)
+
+@patch
 def _end_epoch(self: _Run, epoch: int, meter: _Meter, val_fn, select, mode: str):
     "Validate, keep the best, write last.pt (and best.pt) and the epoch's log row."
-    _broadcast_buffers(self.model, self.env)
-    # each process averages its own BatchNorm statistics: rank 0's, like the model's
-    if self.ema is not None: _broadcast_buffers(self.ema.module, self.env)
+    self.sync_buffers()
     metrics = val_fn(self.weights) if val_fn is not None else {}
     v = metrics.get(select) if select else None
     improved = _improves(v, self.best, mode)
@@ -438,6 +442,7 @@ def fit(model: nn.Module, train_ds, cfg, out_dir, *, loss_fn, kind: str, arch: s
         b, stopped, meter = run._epoch(train_ds, epoch, start_b if epoch == start_epoch else 0,
                                        loss_fn, max_steps, progress)
         if stopped:
+            run.sync_buffers()
             if env.is_main:
                 run.save("last.pt", epoch, b, run.last_metrics)
                 # a partial epoch (--steps): still a row in log.csv
@@ -445,8 +450,6 @@ def fit(model: nn.Module, train_ds, cfg, out_dir, *, loss_fn, kind: str, arch: s
             break
         run._end_epoch(epoch, meter, val_fn, select, mode)
         epoch_done = epoch + 1
-    # rank 0's BatchNorm statistics in every average (a --steps stop skips _end_epoch)
-    if run.ema is not None: _broadcast_buffers(run.ema.module, env)
     _barrier(env)
     if run.tb: run.tb.close()
     return dict(kind=kind, run=str(out), steps=run.step, epochs_done=epoch_done,
